@@ -1,0 +1,86 @@
+"""optiframe: a pluggable optimizer framework. Gradient descent you can see, extend and trust.
+
+>>> import numpy as np, optiframe as of
+>>> r = of.minimize(lambda p: np.sum(p**2), [3.0, 3.0], optimizer=of.GradientDescent(lr=0.1))
+>>> r.status, bool(r.fun < 1e-15)
+('converged', True)
+"""
+
+from .api import minimize
+from .errors import (
+    DuplicateComponentError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    OptiframeError,
+    PluginError,
+    PluginLoadWarning,
+    RunFailedError,
+    UnknownComponentError,
+)
+from .gradients import (
+    AnalyticGradient,
+    AutoGradient,
+    CentralDifference,
+    ForwardDifference,
+    GradientEstimator,
+)
+from .history import History
+from .hookspecs import hookimpl
+from .objective import FunctionObjective, Objective
+from .optimizers import EmptyState, GradientDescent, Optimizer
+from .plugins import get_plugin_manager, get_registry, register_plugin, unregister_plugin
+from .result import Result, Status
+from .runner import Runner, StepInfo
+from .stopping import StopRules
+from .testfunctions import (
+    Ackley,
+    Himmelblau,
+    Rastrigin,
+    Rosenbrock,
+    Sphere,
+    StyblinskiTang,
+    TestFunction,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ackley",
+    "AnalyticGradient",
+    "AutoGradient",
+    "CentralDifference",
+    "DuplicateComponentError",
+    "EmptyState",
+    "ForwardDifference",
+    "FunctionObjective",
+    "GradientDescent",
+    "GradientEstimator",
+    "Himmelblau",
+    "History",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "Objective",
+    "OptiframeError",
+    "Optimizer",
+    "PluginError",
+    "PluginLoadWarning",
+    "Rastrigin",
+    "Result",
+    "Rosenbrock",
+    "RunFailedError",
+    "Runner",
+    "Sphere",
+    "Status",
+    "StepInfo",
+    "StopRules",
+    "StyblinskiTang",
+    "TestFunction",
+    "UnknownComponentError",
+    "__version__",
+    "get_plugin_manager",
+    "get_registry",
+    "hookimpl",
+    "minimize",
+    "register_plugin",
+    "unregister_plugin",
+]

@@ -1,0 +1,102 @@
+"""The command line: ``optiframe plugins``, ``optiframe list``, ``optiframe demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from ._table import format_table
+from .errors import OptiframeError
+from .plugins import get_registry, plugin_infos
+from .registry import KINDS
+
+
+def _components_by_plugin() -> dict[str, list[str]]:
+    by_plugin: dict[str, list[str]] = {}
+    for entry in get_registry().entries():
+        by_plugin.setdefault(entry.plugin, []).append(f"{entry.kind}:{entry.name}")
+    return by_plugin
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    components = _components_by_plugin()
+    infos = [i for i in plugin_infos() if args.all or not i.builtin]
+    if args.json:
+        print(json.dumps([
+            {"name": i.name, "module": i.module, "distribution": i.distribution,
+             "version": i.version, "builtin": i.builtin, "hooks": list(i.hooks),
+             "components": components.get(i.name, [])}
+            for i in infos
+        ], indent=2))
+        return 0
+    if not infos:
+        print("No third-party plugins installed. `optiframe plugins --all` shows the built-ins.")
+        return 0
+    rows = [
+        (i.name, "built-in" if i.builtin else f"{i.distribution} {i.version}",
+         ", ".join(i.hooks), ", ".join(components.get(i.name, [])) or "-")
+        for i in infos
+    ]
+    print(format_table(["plugin", "distribution", "hooks", "components"], rows))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    registry = get_registry()
+    entries = list(registry.entries(args.kind))
+    if args.json:
+        print(json.dumps([
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description}
+            for e in entries
+        ], indent=2))
+        return 0
+    rows = [(e.kind, e.name, e.plugin, e.description) for e in entries]
+    print(format_table(["kind", "name", "plugin", "description"], rows))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optiframe", description="A pluggable optimizer framework."
+    )
+    parser.add_argument("--version", action="version", version=f"optiframe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("plugins", help="show the installed plugins and what they register")
+    p.add_argument("--all", action="store_true", help="include the built-in plugins")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("list", help="list the registered components")
+    p.add_argument("kind", nargs="?", choices=list(KINDS), help="only this kind")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("demo", help="retell the blog's story with real runs")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``optiframe`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except OptiframeError as exc:
+        print(f"optiframe: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``optiframe demo``: the blog's story, retold with real runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._table import format_table
+from .api import minimize
+from .gradients import CentralDifference
+from .optimizers import GradientDescent
+
+#: The blog's learning-rate experiments on f(x) = x**2 + 1 from x0 = -3: (lr, steps).
+LEARNING_RATE_TABLE = (
+    (0.01, 500),
+    (0.001, 5000),
+    (0.999, 5000),
+    (1e-9, 100),
+    (1e-9, 1000),
+    (1e-9, 10000),
+    (10.0, 100),
+    (10.0, 1000),
+)
+
+
+def func1(x):  # type: ignore[no-untyped-def]
+    """The blog's first function, written for Python floats: x**2 + 1."""
+    return x**2 + 1
+
+
+def func2(p):  # type: ignore[no-untyped-def]
+    """The blog's second function: the sum of squares."""
+    return np.sum(np.power(p, 2))
+
+
+def learning_rate_rows() -> list[tuple[object, ...]]:
+    """Rows of the learning-rate table: the blog's exact runs and optiframe's defaults."""
+    blog_step = CentralDifference(step=1e-7, relative=False)
+    rows = []
+    for lr, steps in LEARNING_RATE_TABLE:
+        exact = minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
+                         max_steps=steps, detect_divergence=False)
+        default = minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), max_steps=steps)
+        rows.append((lr, steps, repr(float(exact.x[0])), str(default.status),
+                     default.nit, f"{float(default.x[0]):.6g}"))
+    return rows
+
+
+def section(title: str, body: str, write: Callable[[str], None]) -> None:
+    write(f"\n== {title} ==\n{body}\n")
+
+
+def run_demo(write: Callable[[str], None] = print) -> None:
+    """Print the story: learning rates, then gradient descent in 2-D and 3-D."""
+    write("optiframe demo: minimizing a loss is rolling a ball down a slope.")
+    section(
+        "1. The learning rate, on f(x) = x**2 + 1 from x0 = -3",
+        format_table(
+            ["lr", "steps", "x (blog: h = 1e-7, no divergence check)",
+             "status (defaults)", "steps run", "x (defaults)"],
+            learning_rate_rows(),
+        )
+        + "\n\nToo small (1e-9) barely moves; 0.01 arrives; 0.999 overshoots back and forth "
+        "yet shrinks;\n10.0 overshoots ever further. The blog's loop stops at 2459382288.158 "
+        "because h = 1e-7 is\nbelow the spacing of floats near 2.5e9, so its measured slope "
+        "is exactly 0; optiframe's\ndefaults (a step relative to |x|, divergence detection) "
+        "report `diverged` instead.",
+        write,
+    )
+    rows = []
+    for x0 in ([3.0, 3.0], [3.0, 3.0, 3.0]):
+        start = np.array(x0)
+        r = minimize(func2, start, optimizer=GradientDescent(lr=0.01),
+                     gradient=CentralDifference(step=1e-7, relative=False), max_steps=100)
+        rows.append((len(x0), str(start.tolist()), "100", np.array2string(r.x, precision=8),
+                     f"{r.fun:.3e}", str(start.tolist())))
+    section(
+        "2. Gradient descent on sum(x**2), lr = 0.01, 100 steps",
+        format_table(["n", "x0", "steps", "x", "f(x)", "x0 afterwards"], rows)
+        + "\n\nEach coordinate shrinks by (1 - 2 lr) per step: 3 * 0.98**100 = 0.3979. "
+        "The caller's x0 is\nnot modified (the blog's loop modifies it in place).",
+        write,
+    )
+    r = minimize(func2, [3.0, 3.0], optimizer=GradientDescent(lr=0.1), max_steps=1000)
+    section(
+        "3. The same with lr = 0.1 and optiframe's defaults, run to convergence",
+        f"status {r.status}, {r.nit} steps, x = {np.array2string(r.x, precision=3)}, "
+        f"f = {r.fun:.3g}\n{r.message}",
+        write,
+    )

@@ -1,0 +1,48 @@
+"""The exceptions optiframe raises.
+
+Every error subclasses both :class:`OptiframeError` and the builtin exception it
+behaves like, so ``except ValueError`` works as well as ``except OptiframeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OptiframeError(Exception):
+    """Base class of every optiframe error."""
+
+
+class InvalidArgumentError(OptiframeError, ValueError):
+    """An argument has the right type but a value optiframe cannot use."""
+
+
+class InvalidTypeError(OptiframeError, TypeError):
+    """An argument, or a value a user function returned, has the wrong type."""
+
+
+class UnknownComponentError(OptiframeError, KeyError):
+    """A component name is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateComponentError(OptiframeError, ValueError):
+    """Two plugins registered the same component name."""
+
+
+class PluginError(OptiframeError, RuntimeError):
+    """A plugin could not be imported or does not follow the hook specifications."""
+
+
+class RunFailedError(OptiframeError, RuntimeError):
+    """A run ended because user code raised; ``.result`` holds what was recorded."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""

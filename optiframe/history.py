@@ -1,0 +1,225 @@
+"""The record of a run: a columnar :class:`History` of scalars per recorded step.
+
+Each row describes one iterate x_k: ``step`` (k), ``fun`` (f(x_k)), ``grad_norm``
+(|grad f(x_k)|, NaN where it was not computed), ``step_norm`` (|x_k - x_{k-1}|, NaN at
+k = 0), ``nfev`` (function evaluations so far) and ``elapsed`` (seconds since the
+start). The points themselves are kept only on request (``record_x=True``), so a
+million-step run in 1000-D costs 48 bytes a row, not 8 kB.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+COLUMNS: tuple[str, ...] = ("step", "fun", "grad_norm", "step_norm", "nfev", "elapsed")
+_INT_COLUMNS = frozenset({"step", "nfev"})
+_WIDTH = len(COLUMNS)
+
+
+class History:
+    """A columnar record of a run; columns are numpy arrays, one entry per recorded step.
+
+    Example
+    -------
+    >>> import numpy as np, optiframe as of
+    >>> r = of.minimize("sphere", [1.0, 1.0], optimizer=of.GradientDescent(lr=0.25))
+    >>> h = r.history
+    >>> h.step[:3].tolist(), h.fun[:3].tolist()
+    ([0, 1, 2], [2.0, 0.5, 0.125])
+    >>> print(h.to_csv().splitlines()[0])
+    step,fun,grad_norm,step_norm,nfev,elapsed
+    """
+
+    __slots__ = ("_rows", "_xs", "dim")
+
+    def __init__(self, dim: int | None = None, record_x: bool = False) -> None:
+        self._rows = array("d")
+        self._xs: list[np.ndarray] | None = [] if record_x else None
+        self.dim = dim
+
+    # -- recording (used by the Runner) -------------------------------------------------
+    def _repair(self) -> None:
+        """Make the columns and the x record the same length after an interruption."""
+        del self._rows[len(self._rows) - len(self._rows) % _WIDTH :]
+        if self._xs is not None:
+            rows = len(self._rows) // _WIDTH
+            del self._xs[rows:]
+            del self._rows[len(self._xs) * _WIDTH :]
+
+    # -- reading ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._rows) // _WIDTH
+
+    def _table(self) -> np.ndarray:
+        return np.frombuffer(self._rows, dtype=np.float64).reshape(-1, _WIDTH)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a new numpy array (int64 for ``step`` and ``nfev``)."""
+        if name == "x":
+            return self.x
+        if name not in COLUMNS:
+            raise InvalidArgumentError(f"unknown history column {name!r}; columns: {COLUMNS}")
+        col = self._table()[:, COLUMNS.index(name)].copy()
+        return col.astype(np.int64) if name in _INT_COLUMNS else col
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names, with ``x`` last when points were recorded."""
+        return (*COLUMNS, "x") if self._xs is not None else COLUMNS
+
+    @property
+    def step(self) -> np.ndarray:
+        return self.column("step")
+
+    @property
+    def fun(self) -> np.ndarray:
+        return self.column("fun")
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self.column("grad_norm")
+
+    @property
+    def step_norm(self) -> np.ndarray:
+        return self.column("step_norm")
+
+    @property
+    def nfev(self) -> np.ndarray:
+        return self.column("nfev")
+
+    @property
+    def elapsed(self) -> np.ndarray:
+        return self.column("elapsed")
+
+    @property
+    def x(self) -> np.ndarray:
+        """The recorded points, shape (rows, n); only with ``record_x=True``."""
+        if self._xs is None:
+            raise InvalidArgumentError(
+                "the points were not recorded: run with record_x=True to keep x at each step"
+            )
+        if not self._xs:
+            return np.empty((0, self.dim or 0))
+        return np.stack(self._xs)
+
+    def __repr__(self) -> str:
+        extra = ", with x" if self._xs is not None else ""
+        return f"<History: {len(self)} rows{extra}>"
+
+    # -- export -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Columns as lists of Python numbers (``x`` as a list of lists if recorded)."""
+        out: dict[str, list[Any]] = {name: self.column(name).tolist() for name in COLUMNS}
+        if self._xs is not None:
+            out["x"] = self.x.tolist()
+        return out
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame with one row per record (``x`` split into x0, x1, ...)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "History.to_pandas needs pandas: pip install 'optiframe[pandas]'"
+            ) from exc
+        return pd.DataFrame(self._flat_columns())
+
+    def _flat_columns(self) -> dict[str, np.ndarray]:
+        cols = {name: self.column(name) for name in COLUMNS}
+        if self._xs is not None:
+            xs = self.x
+            for j in range(xs.shape[1]):
+                cols[f"x{j}"] = xs[:, j]
+        return cols
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """Write CSV (floats in their shortest exact form) to ``path``; return the text."""
+        cols = self._flat_columns()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        for row in zip(*(c.tolist() for c in cols.values()), strict=False):
+            writer.writerow([repr(v) for v in row])
+        text = buf.getvalue()
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Write JSON to ``path`` and return it; NaN is null and infinities are strings."""
+        data = {name: [_json_number(v) for v in values] for name, values in self.to_dict().items()
+                if name != "x"}
+        if self._xs is not None:
+            data["x"] = [[_json_number(v) for v in row] for row in self.x.tolist()]
+        text = json.dumps({"format": "optiframe-history", "version": 1, "columns": data})
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    # -- loading ------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[Any]]) -> History:
+        """Rebuild a History from :meth:`to_dict` output."""
+        missing = [c for c in COLUMNS if c not in data]
+        if missing:
+            raise InvalidArgumentError(f"history data lacks columns {missing}")
+        lengths = {len(data[c]) for c in COLUMNS}
+        xs = data.get("x")
+        if xs is not None:
+            lengths.add(len(xs))
+        if len(lengths) != 1:
+            raise InvalidArgumentError(f"history columns have different lengths: {lengths}")
+        h = cls(record_x=xs is not None)
+        for row in zip(*(data[c] for c in COLUMNS), strict=False):
+            h._rows.extend(_from_json_number(v) for v in row)
+        if xs is not None:
+            assert h._xs is not None
+            h._xs.extend(np.array([_from_json_number(v) for v in x]) for x in xs)
+            h.dim = len(xs[0]) if xs else None
+        return h
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> History:
+        """Load a History from a JSON file path or a JSON string."""
+        text = source if isinstance(source, str) and source.lstrip().startswith("{") else (
+            Path(source).read_text()
+        )
+        doc = json.loads(text)
+        if doc.get("format") != "optiframe-history":
+            raise InvalidArgumentError("not an optiframe history JSON document")
+        return cls.from_dict(doc["columns"])
+
+    @classmethod
+    def from_csv(cls, source: str | Path) -> History:
+        """Load a History from a CSV file path or CSV text written by :meth:`to_csv`."""
+        text = source if isinstance(source, str) and "\n" in source else Path(source).read_text()
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader)
+        rows = [[float(v) for v in row] for row in reader if row]
+        cols = {name: [r[i] for r in rows] for i, name in enumerate(header)}
+        xnames = [c for c in header if c.startswith("x") and c[1:].isdigit()]
+        data: dict[str, Any] = {c: cols[c] for c in COLUMNS if c in cols}
+        if xnames:
+            data["x"] = [[cols[c][i] for c in xnames] for i in range(len(rows))]
+        return cls.from_dict(data)
+
+
+def _json_number(v: float) -> float | str | None:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def _from_json_number(v: Any) -> float:
+    return math.nan if v is None else float(v)

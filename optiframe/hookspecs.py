@@ -1,0 +1,36 @@
+"""The hooks through which built-ins and third-party plugins register components.
+
+Each hook receives ``register(name, factory)``. ``factory`` is a class or callable that
+builds the component; called with no arguments it must give a usable default.
+An implementation may take a subset of the hook's arguments, as pluggy allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT = "optiframe"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+#: Marks a plugin's hook implementations: ``@optiframe.hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def register_objectives(register: Register) -> None:
+    """Register objectives (things to minimize) by name."""
+
+
+@hookspec
+def register_gradient_estimators(register: Register) -> None:
+    """Register gradient estimators (how the slope is measured) by name."""
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers (how a step is taken from the slope) by name."""

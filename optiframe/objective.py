@@ -1,0 +1,171 @@
+"""What is minimized: the :class:`Objective` interface and the wrapper for plain callables."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .errors import InvalidArgumentError, InvalidTypeError
+
+Bounds = Sequence[tuple[float, float]]
+
+
+class Objective(abc.ABC):
+    """A function to minimize.
+
+    Subclasses implement :meth:`value`. They may also implement :meth:`gradient`
+    (the analytic gradient), and :meth:`values` / :meth:`gradients` for a stack of
+    points, one per row; overriding :meth:`values` marks the objective as
+    row-vectorized, so finite differences evaluate all perturbed points in one call.
+
+    Example
+    -------
+    >>> import numpy as np, optiframe as of
+    >>> class Parabola(of.Objective):
+    ...     def value(self, x):
+    ...         return float(np.sum((x - 1.0) ** 2))
+    ...     def gradient(self, x):
+    ...         return 2.0 * (x - 1.0)
+    >>> r = of.minimize(Parabola(), [0.0, 0.0], optimizer=of.GradientDescent(lr=0.25))
+    >>> r.status, np.round(r.x, 6).tolist()
+    ('converged', [1.0, 1.0])
+    """
+
+    #: Number of variables, or None when any dimension is accepted.
+    dim: int | None = None
+
+    @abc.abstractmethod
+    def value(self, x: np.ndarray) -> float:
+        """Return f(x) as a float for one point ``x`` of shape (n,)."""
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """Return the analytic gradient at ``x``, shape (n,). Optional."""
+        raise NotImplementedError(f"{type(self).__name__} has no analytic gradient")
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """Return f at each row of ``X`` (shape (m, n)) as an array of shape (m,)."""
+        return np.array([self.value(row) for row in X], dtype=float)
+
+    def gradients(self, X: np.ndarray) -> np.ndarray:
+        """Return the gradient at each row of ``X`` (shape (m, n)), shape (m, n)."""
+        return np.stack([self.gradient(row) for row in X])
+
+    @property
+    def has_gradient(self) -> bool:
+        """True when the objective implements an analytic gradient."""
+        return type(self).gradient is not Objective.gradient
+
+    @property
+    def vectorized(self) -> bool:
+        """True when :meth:`values` evaluates a whole stack of points in one call."""
+        return type(self).values is not Objective.values
+
+    def check_dim(self, n: int) -> None:
+        """Raise if the objective cannot take points with ``n`` coordinates."""
+        if self.dim is not None and n != self.dim:
+            raise InvalidArgumentError(
+                f"x0 has {n} coordinates but the objective {self!r} takes {self.dim}"
+            )
+
+
+def as_scalar(value: Any, where: str = "the objective") -> float:
+    """Convert what an objective returned to a Python float.
+
+    A result of size 1 (such as ``x**2 + 1`` for a one-element array) counts as a
+    scalar; None, strings and results with more than one value are errors.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.size == 1 and value.dtype.kind in "iuf":
+            return float(value.item())
+        if value.dtype.kind not in "iuf":
+            raise InvalidTypeError(
+                f"{where} must return a real number, got an array of dtype {value.dtype}"
+            )
+        raise InvalidTypeError(
+            f"{where} must return one number, got an array of shape {value.shape}; "
+            "reduce it (e.g. with np.sum) or pass vectorized=True if it takes a stack of points"
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise InvalidTypeError(f"{where} must return a real number, got {type(value).__name__}: "
+                           f"{value!r}")
+
+
+@attrs.define(eq=False, repr=False)
+class FunctionObjective(Objective):
+    """An :class:`Objective` made from plain callables.
+
+    ``func(x)`` takes an array of shape (n,) and returns a number (a size-1 array is
+    fine, so functions written for Python floats, like ``x**2 + 1``, work). With
+    ``vectorized=True`` it instead takes (m, n) and returns (m,).
+
+    Example
+    -------
+    >>> import numpy as np, optiframe as of
+    >>> obj = of.FunctionObjective.from_callable(lambda p: np.sum(p**2), gradient=lambda p: 2*p)
+    >>> obj.value(np.array([3.0, 4.0])), obj.has_gradient
+    (25.0, True)
+    """
+
+    func: Callable[[np.ndarray], Any]
+    grad_func: Callable[[np.ndarray], Any] | None = None
+    is_vectorized: bool = False
+    dim: int | None = None  # type: ignore[assignment]
+
+    @classmethod
+    def from_callable(
+        cls,
+        func: Callable[[np.ndarray], Any],
+        *,
+        gradient: Callable[[np.ndarray], Any] | None = None,
+        vectorized: bool = False,
+        dim: int | None = None,
+    ) -> FunctionObjective:
+        """Wrap ``func`` (and optionally its analytic ``gradient``)."""
+        if not callable(func):
+            raise InvalidTypeError(f"'fun' must be callable or an Objective: {func!r}")
+        if gradient is not None and not callable(gradient):
+            raise InvalidTypeError(f"'gradient' must be callable: {gradient!r}")
+        return cls(func, gradient, bool(vectorized), dim)
+
+    def value(self, x: np.ndarray) -> float:
+        if self.is_vectorized:
+            return as_scalar(np.asarray(self.func(x[None, :])).reshape(-1)[0], self._name)
+        return as_scalar(self.func(x), self._name)
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        if not self.is_vectorized:
+            return Objective.values(self, X)
+        out = np.asarray(self.func(X), dtype=float).reshape(-1)
+        if out.shape != (X.shape[0],):
+            raise InvalidTypeError(
+                f"{self._name} is vectorized, so it must return one value per row: "
+                f"got shape {out.shape} for {X.shape[0]} rows"
+            )
+        return out
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        if self.grad_func is None:
+            raise NotImplementedError(f"{self._name} has no analytic gradient")
+        return np.asarray(self.grad_func(x), dtype=x.dtype)
+
+    @property
+    def has_gradient(self) -> bool:
+        return self.grad_func is not None
+
+    @property
+    def vectorized(self) -> bool:
+        return self.is_vectorized
+
+    @property
+    def _name(self) -> str:
+        return f"the objective {getattr(self.func, '__name__', repr(self.func))}"
+
+    def __repr__(self) -> str:
+        return f"FunctionObjective({getattr(self.func, '__name__', self.func)!r})"

@@ -1,0 +1,114 @@
+"""The component registry: names to factories, filled by the plugin hooks.
+
+Lookups of unknown names list what is available and suggest the closest name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .errors import DuplicateComponentError, InvalidTypeError, UnknownComponentError
+
+#: Each kind of component and the hook that registers it.
+KINDS: dict[str, str] = {
+    "objective": "register_objectives",
+    "gradient": "register_gradient_estimators",
+    "optimizer": "register_optimizers",
+}
+
+
+@attrs.frozen
+class Entry:
+    """One registered component: its kind, name, factory and the plugin that gave it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+
+    @property
+    def description(self) -> str:
+        """The first line of the factory's docstring."""
+        doc = getattr(self.factory, "__doc__", None) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+@attrs.define
+class Registry:
+    """Holds every registered component, by kind and name."""
+
+    _entries: dict[str, dict[str, Entry]] = attrs.field(
+        factory=lambda: {kind: {} for kind in KINDS}
+    )
+
+    def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str) -> None:
+        """Register ``factory`` as ``name``; a name taken by another plugin is an error."""
+        if not isinstance(name, str) or not name:
+            raise InvalidTypeError(
+                f"plugin {plugin!r} registered a {kind} with an invalid name: {name!r}"
+            )
+        if not callable(factory):
+            raise InvalidTypeError(
+                f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not "
+                f"callable: {factory!r}"
+            )
+        known = self._entries[kind]
+        if name in known:
+            raise DuplicateComponentError(
+                f"{kind} {name!r} is registered twice: by plugin {known[name].plugin!r} "
+                f"and by plugin {plugin!r}"
+            )
+        known[name] = Entry(kind, name, factory, plugin)
+
+    def get(self, kind: str, name: str) -> Entry:
+        """Return the entry for ``name``, or raise an error listing the available names."""
+        known = self._entries[kind]
+        try:
+            return known[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            available = ", ".join(sorted(known)) or "none"
+            raise UnknownComponentError(
+                f"unknown {kind} {name!r}.{hint} Available: {available}"
+            ) from None
+
+    def names(self, kind: str) -> list[str]:
+        """The registered names of one kind, sorted."""
+        return sorted(self._entries[kind])
+
+    def entries(self, kind: str | None = None) -> Iterator[Entry]:
+        """Every entry (of one kind, or of all kinds), sorted by kind then name."""
+        kinds = [kind] if kind else list(KINDS)
+        for k in kinds:
+            for name in sorted(self._entries[k]):
+                yield self._entries[k][name]
+
+    def build(self, kind: str, spec: Any, base: type) -> Any:
+        """Turn a component spec into an instance of ``base``.
+
+        ``spec`` may be an instance (returned as is), a registered name, a mapping
+        ``{"name": ..., **parameters}`` or a subclass of ``base`` (built with defaults).
+        """
+        if isinstance(spec, base):
+            return spec
+        if isinstance(spec, str):
+            return self.get(kind, spec).factory()
+        if isinstance(spec, Mapping):
+            params = dict(spec)
+            name = params.pop("name", None)
+            if not isinstance(name, str):
+                raise InvalidTypeError(
+                    f"a {kind} given as a mapping needs a 'name' key: {dict(spec)!r}"
+                )
+            return self.get(kind, name).factory(**params)
+        if isinstance(spec, type) and issubclass(spec, base):
+            return spec()
+        raise InvalidTypeError(
+            f"{kind} must be a registered name, a mapping with 'name', or a "
+            f"{base.__name__} instance: {spec!r}"
+        )

@@ -1,0 +1,87 @@
+"""The outcome of a run: the :class:`Status` vocabulary and the frozen :class:`Result`."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+import numpy as np
+
+from .history import History
+
+
+class Status(str, enum.Enum):
+    """How a run ended. Compares equal to its string value: ``status == "converged"``."""
+
+    CONVERGED = "converged"
+    MAX_STEPS = "max_steps"
+    DIVERGED = "diverged"
+    NAN = "nan"
+    STALLED = "stalled"
+    CALLBACK_STOP = "callback_stop"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: One message per status; a run appends the specific reason.
+MESSAGES: dict[Status, str] = {
+    Status.CONVERGED: "Converged",
+    Status.MAX_STEPS: "Stopped after the maximum number of steps",
+    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed "
+                     "(try a smaller learning rate); x is the best finite point seen",
+    Status.NAN: "Stopped on a NaN or infinite value or gradient; "
+                "x is the best finite point seen",
+    Status.STALLED: "Stalled: the step no longer changes x",
+    Status.CALLBACK_STOP: "A callback raised StopIteration",
+    Status.INTERRUPTED: "Interrupted (KeyboardInterrupt); the history up to here is kept",
+    Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",
+}
+
+
+def _readonly(x: np.ndarray) -> np.ndarray:
+    x = np.array(x, copy=True)
+    x.flags.writeable = False
+    return x
+
+
+@attrs.frozen(eq=False)
+class Result:
+    """What a run found, in scipy.optimize's vocabulary, plus its :class:`History`.
+
+    ``success`` is True only for ``converged``. For ``diverged`` and ``nan``, ``x`` and
+    ``fun`` are the best finite point seen; otherwise they are the last iterate.
+    """
+
+    x: np.ndarray = attrs.field(converter=_readonly)
+    fun: float
+    status: Status
+    message: str
+    nit: int
+    nfev: int
+    njev: int
+    history: History
+
+    @property
+    def success(self) -> bool:
+        """True when the run converged."""
+        return self.status is Status.CONVERGED
+
+    def __repr__(self) -> str:
+        lines = [
+            f"  status: {self.status.value}",
+            f" success: {self.success}",
+            f" message: {self.message}",
+            f"       x: {np.array2string(self.x, precision=8, threshold=8)}",
+            f"     fun: {self.fun!r}",
+            f"     nit: {self.nit}",
+            f"    nfev: {self.nfev}",
+            f"    njev: {self.njev}",
+            f" history: {self.history!r}",
+        ]
+        return "Result(\n" + "\n".join(lines) + "\n)"

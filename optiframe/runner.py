@@ -1,0 +1,260 @@
+"""The loop: :class:`Runner` drives an optimizer from x0 and records a :class:`History`.
+
+The step loop is kept lean: components are bound to the objective once, the history
+is appended as one row of six floats, and callbacks and point recording cost nothing
+unless asked for. ``benchmarks/bench_core.py`` measures it against hand-written loops.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ._validation import as_point, check_int
+from .errors import InvalidArgumentError, InvalidTypeError, RunFailedError
+from .gradients import GradientEstimator
+from .history import History
+from .objective import FunctionObjective, Objective, as_scalar
+from .optimizers import Optimizer
+from .plugins import get_registry
+from .result import MESSAGES, Result, Status
+from .stopping import STOP_OPTIONS, StopRules
+
+RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors")
+
+
+@attrs.frozen
+class StepInfo:
+    """What a callback sees after each step: ``x`` is a read-only view."""
+
+    step: int
+    x: np.ndarray
+    fun: float
+    grad_norm: float
+    step_norm: float
+
+
+def as_objective(spec: Any) -> Objective:
+    """An Objective from an instance, a registered name or mapping, or a plain callable."""
+    if isinstance(spec, Objective):
+        return spec
+    if isinstance(spec, (str, dict)) or (isinstance(spec, type) and issubclass(spec, Objective)):
+        return get_registry().build("objective", spec, Objective)
+    if callable(spec):
+        return FunctionObjective.from_callable(spec)
+    raise InvalidTypeError(
+        f"'fun' must be a callable, an Objective or a registered objective name: {spec!r}"
+    )
+
+
+def check_options(options: Iterable[str]) -> None:
+    """Refuse option names the Runner does not know, suggesting the closest one."""
+    known = (*STOP_OPTIONS, *RUNNER_OPTIONS)
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidArgumentError(
+                f"unknown option {name!r}.{hint} Options: {', '.join(sorted(known))}"
+            )
+
+
+def _norm(v: np.ndarray) -> float:
+    """Euclidean norm; exact for huge finite entries (v @ v overflows near 1e154)."""
+    s = math.sqrt(v @ v)
+    if s == math.inf and np.isfinite(v).all():
+        m = float(np.abs(v).max())
+        return m * math.sqrt((v / m) @ (v / m))
+    return s
+
+
+class Runner:
+    """Runs an optimizer on an objective and records what happens.
+
+    Components may be instances or registered names (``"gd"``, ``"central"``, ...).
+    Options: the :class:`~optiframe.stopping.StopRules` fields (``max_steps``,
+    ``gtol``, ``ftol``, ``xtol``, ``detect_divergence``, ``divergence_factor``) and
+    ``callbacks`` (called with a :class:`StepInfo` after each step; raise
+    StopIteration to stop), ``record_every`` (keep every k-th step; the last is always
+    kept), ``record_x`` (keep the points too), ``raise_errors`` (re-raise an exception
+    from user code as :class:`~optiframe.errors.RunFailedError`, with the partial result,
+    instead of returning status ``failed``).
+
+    Example
+    -------
+    >>> import optiframe as of
+    >>> runner = of.Runner("rosenbrock", of.GradientDescent(lr=1e-3), "analytic",
+    ...                    max_steps=20000, gtol=1e-6)
+    >>> r = runner.run([-1.0, 1.0])
+    >>> r.status, r.x.round(4).tolist()
+    ('converged', [1.0, 1.0])
+    """
+
+    def __init__(
+        self,
+        objective: Any,
+        optimizer: Any = "gd",
+        gradient: Any = "auto",
+        *,
+        callbacks: Sequence[Callable[[StepInfo], Any]] | Callable[[StepInfo], Any] = (),
+        record_every: int = 1,
+        record_x: bool = False,
+        raise_errors: bool = False,
+        **stop_options: Any,
+    ) -> None:
+        check_options(stop_options)
+        registry = get_registry()
+        self.objective: Objective = as_objective(objective)
+        self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
+        self.gradient: GradientEstimator = registry.build(
+            "gradient", gradient, GradientEstimator
+        )
+        self.stop = StopRules(**stop_options)
+        if callable(callbacks):
+            callbacks = (callbacks,)
+        self.callbacks = tuple(callbacks)
+        for cb in self.callbacks:
+            if not callable(cb):
+                raise InvalidTypeError(f"'callbacks' must hold callables: {cb!r}")
+        self.record_every = check_int("record_every", record_every, minimum=1)
+        if not isinstance(record_x, bool):
+            raise InvalidArgumentError(f"'record_x' must be True or False: {record_x!r}")
+        self.record_x = record_x
+        self.raise_errors = bool(raise_errors)
+
+    def __repr__(self) -> str:
+        return (f"Runner({self.objective!r}, {self.optimizer!r}, {self.gradient!r}, "
+                f"stop={self.stop!r})")
+
+    def run(self, x0: Any) -> Result:
+        """Minimize from ``x0`` (never modified) and return the :class:`Result`."""
+        x = as_point(x0)
+        objective = self.objective
+        objective.check_dim(x.size)
+        estimator = self.gradient.for_objective(objective)
+        grad = estimator.bind(objective)
+        fev_per_grad, jev_per_grad = estimator.evaluations(objective, x.size)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            f = as_scalar(objective.value(x), f"the objective {objective!r}")
+            state = self.optimizer.init(x)
+            return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad)
+
+    def _loop(self, x: np.ndarray, f: float, state: Any, grad: Callable[..., np.ndarray],
+              fev_per_grad: int, jev_per_grad: int) -> Result:
+        stop = self.stop
+        value = self.objective.value
+        opt_step = self.optimizer.step
+        max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
+        use_ftol = stop.ftol > 0.0
+        f_limit = stop.divergence_limit(f)
+        callbacks = self.callbacks
+        every = self.record_every
+        history = History(x.size, self.record_x)
+        record = history._rows.extend
+        xs = history._xs
+        clock = time.perf_counter
+        isnan = math.isnan
+        inf = math.inf
+
+        nfev, njev, k = 1, 0, 0
+        gnorm = snorm = math.nan
+        best_x, best_f = x, f
+        status: Status | None = None
+        detail = ""
+        last_recorded = -1
+        t0 = clock()
+        try:
+            if isnan(f):
+                status, detail = Status.NAN, "f(x0) is NaN"
+            elif f == inf or f == -inf:
+                status, detail = Status.DIVERGED, f"f(x0) is {f}"
+            while status is None:
+                g = grad(x, f)
+                nfev += fev_per_grad
+                njev += jev_per_grad
+                gnorm = _norm(g)
+                if k % every == 0:
+                    record((k, f, gnorm, snorm, nfev, clock() - t0))
+                    if xs is not None:
+                        xs.append(x)
+                    last_recorded = k
+                if isnan(gnorm) or gnorm == inf:
+                    status, detail = Status.NAN, f"the gradient at step {k} is not finite"
+                    break
+                if gnorm <= gtol:
+                    status = Status.CONVERGED
+                    detail = f"gradient norm {gnorm:.3g} <= gtol {gtol:g}"
+                    break
+                if k >= max_steps:
+                    status, detail = Status.MAX_STEPS, f"max_steps = {max_steps}"
+                    break
+                x_new, state = opt_step(x, g, state)
+                f_new = value(x_new)
+                nfev += 1
+                d = x_new - x
+                snorm = math.sqrt(d @ d)
+                k += 1
+                if isnan(f_new):
+                    x, f, gnorm = x_new, f_new, math.nan
+                    status, detail = Status.NAN, f"f is NaN at step {k}"
+                    break
+                if f_new > f_limit or f_new == -inf:
+                    x, f, gnorm = x_new, f_new, math.nan
+                    status, detail = Status.DIVERGED, f"f = {f_new:.6g} at step {k}"
+                    break
+                f_old, x, f = f, x_new, f_new
+                if f < best_f:
+                    best_x, best_f = x, f
+                if snorm == 0.0:
+                    status = Status.STALLED
+                    detail = f"step {k} left x unchanged"
+                elif snorm <= xtol:
+                    status = Status.CONVERGED
+                    detail = f"step norm {snorm:.3g} <= xtol {xtol:g}"
+                elif use_ftol and stop.f_converged(f_old, f):
+                    status = Status.CONVERGED
+                    detail = f"change in f {abs(f_old - f):.3g} <= ftol {stop.ftol:g} (relative)"
+                if callbacks:
+                    view = x.view()
+                    view.flags.writeable = False
+                    info = StepInfo(k, view, f, math.nan, snorm)
+                    try:
+                        for cb in callbacks:
+                            cb(info)
+                    except StopIteration:
+                        if status is None:
+                            status, detail = Status.CALLBACK_STOP, f"at step {k}"
+                if status is not None:
+                    gnorm = math.nan
+        except KeyboardInterrupt:
+            history._repair()
+            status, detail = Status.INTERRUPTED, f"at step {k}"
+            gnorm = math.nan
+        except Exception as exc:
+            history._repair()
+            status = Status.FAILED
+            detail = f"at step {k}: {type(exc).__name__}: {exc}"
+            result = self._result(history, x, f, best_x, best_f, status, detail, k, nfev, njev)
+            if self.raise_errors:
+                raise RunFailedError(result.message, result) from exc
+            return result
+        if last_recorded != k or len(history) == 0:
+            record((k, f, gnorm, snorm, nfev, clock() - t0))
+            if xs is not None:
+                xs.append(x)
+        return self._result(history, x, f, best_x, best_f, status, detail, k, nfev, njev)
+
+    @staticmethod
+    def _result(history: History, x: np.ndarray, f: float, best_x: np.ndarray, best_f: float,
+                status: Status, detail: str, k: int, nfev: int, njev: int) -> Result:
+        if status in (Status.DIVERGED, Status.NAN):
+            x, f = best_x, best_f
+        message = f"{MESSAGES[status]}: {detail}." if detail else f"{MESSAGES[status]}."
+        return Result(x=x, fun=float(f), status=status, message=message, nit=k,
+                      nfev=nfev, njev=njev, history=history)
