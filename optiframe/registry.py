@@ -5,12 +5,12 @@ Lookups of unknown names list what is available and suggest the closest name.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from ._validation import did_you_mean
 from .errors import DuplicateComponentError, InvalidTypeError, UnknownComponentError
 
 #: Each kind of component and the hook that registers it.
@@ -70,8 +70,7 @@ class Registry:
         try:
             return known[name]
         except KeyError:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, known)
             available = ", ".join(sorted(known)) or "none"
             raise UnknownComponentError(
                 f"unknown {kind} {name!r}.{hint} Available: {available}"

@@ -7,7 +7,6 @@ unless asked for. ``benchmarks/bench_core.py`` measures it against hand-written 
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._validation import as_point, check_int
+from ._validation import as_point, check_int, did_you_mean
 from .errors import InvalidArgumentError, InvalidTypeError, RunFailedError
 from .gradients import GradientEstimator
 from .history import History
@@ -58,8 +57,7 @@ def check_options(options: Iterable[str]) -> None:
     known = (*STOP_OPTIONS, *RUNNER_OPTIONS)
     for name in options:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, known)
             raise InvalidArgumentError(
                 f"unknown option {name!r}.{hint} Options: {', '.join(sorted(known))}"
             )
@@ -90,7 +88,7 @@ class Runner:
     -------
     >>> import optiframe as of
     >>> runner = of.Runner("rosenbrock", of.GradientDescent(lr=1e-3), "analytic",
-    ...                    max_steps=20000, gtol=1e-6)
+    ...                    max_steps=50_000, gtol=1e-6)
     >>> r = runner.run([-1.0, 1.0])
     >>> r.status, r.x.round(4).tolist()
     ('converged', [1.0, 1.0])

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+
+def func1(x):
+    """The blog's first function, written for Python floats."""
+    return x**2 + 1
+
+
+def func2(p):
+    """The blog's second function."""
+    return np.sum(np.power(p, 2))
+
+
+@pytest.fixture
+def plugin():
+    """Register throwaway plugins for one test; always unregistered afterwards."""
+    names: list[str] = []
+
+    def add(obj, name):
+        names.append(of.register_plugin(obj, name=name))
+        return names[-1]
+
+    yield add
+    for name in names:
+        if of.get_plugin_manager().has_plugin(name):
+            of.unregister_plugin(name)
+
+
+class Counting(of.Objective):
+    """Counts evaluations of a wrapped objective; optionally row-vectorized."""
+
+    def __init__(self, inner: of.Objective, vectorized: bool = False):
+        self.inner = inner
+        self.is_vec = vectorized
+        self.calls = 0
+        self.points = 0
+
+    def value(self, x):
+        self.calls += 1
+        self.points += 1
+        return self.inner.value(x)
+
+    def values(self, X):
+        if not self.is_vec:
+            return of.Objective.values(self, X)
+        self.calls += 1
+        self.points += X.shape[0]
+        return self.inner.values(X)
+
+    @property
+    def vectorized(self):
+        return self.is_vec

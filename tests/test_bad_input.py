@@ -1,0 +1,134 @@
+"""Bad input, written as data: each case is raised before the first step, naming the value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from tests.conftest import func1, func2
+
+# (id, call, expected exception, message pattern)
+CASES = [
+    ("x0 2-D", lambda: of.minimize(func2, [[1.0, 2.0]]), of.InvalidArgumentError,
+     r"'x0' must be 1-D .* shape \(1, 2\)"),
+    ("x0 NaN", lambda: of.minimize(func2, [1.0, np.nan]), of.InvalidArgumentError,
+     r"'x0' must be finite: x0\[1\] is .*nan"),
+    ("x0 inf", lambda: of.minimize(func2, np.inf), of.InvalidArgumentError,
+     r"'x0' must be finite: x0\[0\] is .*inf"),
+    ("x0 string", lambda: of.minimize(func2, "1.0"), of.InvalidTypeError,
+     r"'x0' must be a number"),
+    ("x0 strings", lambda: of.minimize(func2, ["a", "b"]), of.InvalidTypeError,
+     r"'x0' must hold real numbers, got dtype <U1"),
+    ("x0 complex", lambda: of.minimize(func2, [1j]), of.InvalidTypeError,
+     r"dtype complex128"),
+    ("x0 bool", lambda: of.minimize(func2, [True]), of.InvalidTypeError, r"dtype bool"),
+    ("x0 empty", lambda: of.minimize(func2, []), of.InvalidArgumentError,
+     r"at least one coordinate"),
+    ("x0 ragged", lambda: of.minimize(func2, [1.0, [2.0]]), of.InvalidTypeError,
+     r"'x0' must be a 1-D array of numbers"),
+    ("x0 missing", lambda: of.minimize(func2), of.InvalidArgumentError, r"'x0' is required"),
+    ("returns vector", lambda: of.minimize(lambda x: x, [1.0, 2.0]), of.InvalidTypeError,
+     r"must return one number, got an array of shape \(2,\)"),
+    ("returns None", lambda: of.minimize(lambda x: None, [1.0]), of.InvalidTypeError,
+     r"must return a real number, got NoneType"),
+    ("returns str", lambda: of.minimize(lambda x: "1", [1.0]), of.InvalidTypeError,
+     r"must return a real number, got str: '1'"),
+    ("returns complex", lambda: of.minimize(lambda x: np.complex128(1j), [1.0]),
+     of.InvalidTypeError, r"dtype complex128"),
+    ("lr zero", lambda: of.GradientDescent(lr=0.0), of.InvalidArgumentError,
+     r"'lr' must be > 0: 0.0"),
+    ("lr negative", lambda: of.GradientDescent(lr=-0.1), of.InvalidArgumentError,
+     r"'lr' must be > 0: -0.1"),
+    ("lr NaN", lambda: of.GradientDescent(lr=float("nan")), of.InvalidArgumentError,
+     r"'lr' must not be NaN: nan"),
+    ("lr inf", lambda: of.GradientDescent(lr=float("inf")), of.InvalidArgumentError,
+     r"'lr' must be finite: inf"),
+    ("lr string", lambda: of.GradientDescent(lr="0.1"), of.InvalidArgumentError,
+     r"'lr' must be a real number: '0.1'"),
+    ("max_steps negative", lambda: of.minimize(func2, [1.0], max_steps=-1),
+     of.InvalidArgumentError, r"'max_steps' must be >= 0: -1"),
+    ("max_steps fractional", lambda: of.minimize(func2, [1.0], max_steps=2.5),
+     of.InvalidArgumentError, r"'max_steps' must be an integer >= 0: 2.5"),
+    ("max_steps bool", lambda: of.minimize(func2, [1.0], max_steps=True),
+     of.InvalidArgumentError, r"'max_steps' must be an integer"),
+    ("gtol negative", lambda: of.minimize(func2, [1.0], gtol=-1e-3), of.InvalidArgumentError,
+     r"'gtol' must be >= 0: -0.001"),
+    ("record_every 0", lambda: of.minimize(func2, [1.0], record_every=0),
+     of.InvalidArgumentError, r"'record_every' must be >= 1: 0"),
+    ("unknown option", lambda: of.minimize(func2, [1.0], max_step=10), of.InvalidArgumentError,
+     r"unknown option 'max_step'. Did you mean 'max_steps'\?"),
+    ("unknown optimizer", lambda: of.minimize(func2, [1.0], optimizer="dg"),
+     of.UnknownComponentError, r"unknown optimizer 'dg'. Did you mean 'gd'\? Available: gd"),
+    ("unknown gradient", lambda: of.minimize(func2, [1.0], gradient="centrall"),
+     of.UnknownComponentError, r"unknown gradient 'centrall'. Did you mean 'central'\?"),
+    ("unknown objective", lambda: of.minimize("rosenbrok", [1.0, 1.0]),
+     of.UnknownComponentError, r"Did you mean 'rosenbrock'\?"),
+    ("optimizer wrong type", lambda: of.minimize(func2, [1.0], optimizer=3),
+     of.InvalidTypeError, r"optimizer must be a registered name.*: 3"),
+    ("mapping without name", lambda: of.minimize(func2, [1.0], optimizer={"lr": 0.1}),
+     of.InvalidTypeError, r"needs a 'name' key"),
+    ("fun not callable", lambda: of.minimize(42, [1.0]), of.InvalidTypeError,
+     r"'fun' must be a callable"),
+    ("dim mismatch", lambda: of.minimize("himmelblau", [1.0, 2.0, 3.0]),
+     of.InvalidArgumentError, r"x0 has 3 coordinates but .* takes 2"),
+    ("rosenbrock 1-D", lambda: of.minimize("rosenbrock", [1.0]), of.InvalidArgumentError,
+     r"needs at least 2"),
+    ("analytic missing", lambda: of.minimize(func1, [1.0], gradient="analytic"),
+     of.InvalidArgumentError, r"has no analytic gradient.*gradient='central'"),
+    ("fd step negative", lambda: of.CentralDifference(step=-1e-7), of.InvalidArgumentError,
+     r"'step' must be > 0: -1e-07"),
+    ("fd relative not bool", lambda: of.ForwardDifference(relative="no"), TypeError,
+     r"'relative' must be <class 'bool'>"),
+    ("callback not callable", lambda: of.minimize(func2, [1.0], callbacks=[1]),
+     of.InvalidTypeError, r"'callbacks' must hold callables: 1"),
+    ("record_x not bool", lambda: of.minimize(func2, [1.0], record_x="yes"),
+     of.InvalidArgumentError, r"'record_x' must be True or False: 'yes'"),
+    ("dim invalid", lambda: of.Sphere(dim=0), of.InvalidArgumentError,
+     r"'dim' of Sphere must be an integer >= 1: 0"),
+]
+
+
+@pytest.mark.parametrize(("call", "exc", "pattern"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_with_a_clear_message(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_errors_subclass_the_builtins():
+    assert issubclass(of.InvalidArgumentError, ValueError)
+    assert issubclass(of.InvalidTypeError, TypeError)
+    assert issubclass(of.UnknownComponentError, KeyError)
+    for exc in (of.InvalidArgumentError, of.InvalidTypeError, of.UnknownComponentError,
+                of.DuplicateComponentError, of.PluginError, of.RunFailedError):
+        assert issubclass(exc, of.OptiframeError)
+
+
+def test_no_objective_call_before_validation_fails():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(np.sum(x**2))
+
+    with pytest.raises(of.InvalidArgumentError):
+        of.minimize(f, [1.0], max_steps=-1)
+    with pytest.raises(of.UnknownComponentError):
+        of.minimize(f, [1.0], optimizer="nope")
+    with pytest.raises(of.InvalidArgumentError):
+        of.minimize(f, [np.nan])
+    assert calls == []
+
+
+def test_size_one_results_count_as_scalars():
+    r = of.minimize(func1, np.array([2.0]), max_steps=3)
+    assert isinstance(r.fun, float)
+    r = of.minimize(lambda x: np.array([[np.sum(x**2)]]), [2.0, 1.0], max_steps=3)
+    assert isinstance(r.fun, float)
+
+
+def test_integer_x0_becomes_float():
+    r = of.minimize(func2, [3, 3], optimizer=of.GradientDescent(lr=0.25), max_steps=2)
+    assert r.x.dtype == np.float64
+    np.testing.assert_allclose(r.x, [0.75, 0.75], rtol=1e-9)

@@ -1,0 +1,56 @@
+"""The command line: plugins, list and demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from optiframe.cli import main
+
+
+def test_list_prints_a_table_of_every_kind(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for kind, name in [("objective", "himmelblau"), ("gradient", "central"),
+                       ("optimizer", "gd")]:
+        assert any(line.split()[:2] == [kind, name] for line in out.splitlines())
+
+
+def test_list_one_kind_as_json(capsys):
+    assert main(["list", "gradient", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {e["name"] for e in entries} == {"analytic", "auto", "central", "forward"}
+    assert all(e["kind"] == "gradient" and e["description"] for e in entries)
+
+
+def test_list_unknown_kind_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["list", "optimisers"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_plugins_all_includes_builtins(capsys):
+    assert main(["plugins", "--all", "--json"]) == 0
+    plugins = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert plugins["optiframe.optimizers"]["builtin"] is True
+    assert "optimizer:gd" in plugins["optiframe.optimizers"]["components"]
+    assert main(["plugins", "--all"]) == 0
+    assert "register_gradient_estimators" in capsys.readouterr().out
+
+
+def test_demo_tells_the_story(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "-0.00012307192187321903" in out and "2459382288.1580424" in out
+    assert "diverged" in out
+    assert "[0.39785867 0.39785867 0.39785867]" in out
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "optiframe.cli", "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("optiframe ")

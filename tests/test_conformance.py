@@ -1,0 +1,146 @@
+"""Conformance: every registered optimizer and gradient estimator passes the same tests.
+
+A new component registered through the hooks is picked up here automatically. Its
+invalid hyperparameters are listed as data in ``OPTIMIZER_ERROR_INPUTS``, in the
+style of torch.optim's ``optim_db``; a built-in without entries fails the suite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+import pytest
+
+import optiframe as of
+
+REGISTRY = of.get_registry()
+OPTIMIZERS = REGISTRY.names("optimizer")
+ESTIMATORS = REGISTRY.names("gradient")
+
+#: optimizer name -> [(hyperparameters, exception, message pattern)]
+OPTIMIZER_ERROR_INPUTS = {
+    "gd": [
+        ({"lr": -0.1}, of.InvalidArgumentError, r"'lr' must be > 0: -0.1"),
+        ({"lr": 0}, of.InvalidArgumentError, r"'lr' must be > 0: 0"),
+        ({"lr": math.nan}, of.InvalidArgumentError, r"'lr' must not be NaN: nan"),
+        ({"lr": np.array([0.1, -1.0])}, of.InvalidArgumentError, r"'lr' must be > 0"),
+    ],
+}
+
+ESTIMATOR_ERROR_INPUTS = {
+    name: [
+        ({"step": -1e-6}, of.InvalidArgumentError, r"'step' must be > 0: -1e-06"),
+        ({"step": math.inf}, of.InvalidArgumentError, r"'step' must be finite: inf"),
+    ]
+    for name in ("central", "forward")
+}
+
+
+def make_optimizer(name, small=False):
+    opt = REGISTRY.get("optimizer", name).factory()
+    if small and "lr" in {f.name for f in attrs.fields(type(opt))}:
+        opt = attrs.evolve(opt, lr=1e-4)
+    return opt
+
+
+def float_fields(obj):
+    return [f for f in attrs.fields(type(obj)) if isinstance(getattr(obj, f.name), float)]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize(("objective", "x0"), [("sphere", [3.0, -2.0]),
+                                               ("rosenbrock", [-1.2, 1.0])])
+def test_optimizer_decreases_the_loss(name, objective, x0):
+    r = of.minimize(objective, x0, optimizer=make_optimizer(name, small=True), max_steps=200)
+    assert r.status in ("max_steps", "converged")
+    assert r.fun < r.history.fun[0]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_step_is_pure_and_elementwise(name):
+    opt = make_optimizer(name)
+    X = np.array([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.0]])
+    G = 2 * X
+    X_before, G_before = X.copy(), G.copy()
+    state = opt.init(X)
+    new_X, _ = opt.step(X, G, state)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(G, G_before)
+    assert new_X.shape == X.shape
+    for k in range(3):  # (K, n) at once equals each row alone
+        row, _ = opt.step(X[k], G[k], opt.init(X[k]))
+        np.testing.assert_array_equal(new_X[k], row)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_state_has_named_fields_and_round_trips(name):
+    opt = make_optimizer(name)
+    state = opt.init(np.ones(3))
+    assert attrs.has(type(state))
+    rebuilt = type(state)(**attrs.asdict(state, recurse=False))
+    x1, _ = opt.step(np.ones(3), np.ones(3), state)
+    x2, _ = opt.step(np.ones(3), np.ones(3), rebuilt)
+    np.testing.assert_array_equal(x1, x2)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_hyperparameters_are_frozen_and_readable(name):
+    opt = make_optimizer(name)
+    params = opt.hyperparameters()
+    assert params == {f.name: getattr(opt, f.name) for f in attrs.fields(type(opt))}
+    field = next(iter(params))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(opt, field, 1.0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_float_hyperparameters_reject_nan(name):
+    opt = make_optimizer(name)
+    for field in float_fields(opt):
+        with pytest.raises(ValueError, match=rf"'{field.name}'.*nan"):
+            attrs.evolve(opt, **{field.name: math.nan})
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZER_ERROR_INPUTS))
+def test_optimizer_error_inputs(name):
+    factory = REGISTRY.get("optimizer", name).factory
+    for params, exc, pattern in OPTIMIZER_ERROR_INPUTS[name]:
+        with pytest.raises(exc, match=pattern):
+            factory(**params)
+
+
+def test_every_builtin_optimizer_has_error_inputs():
+    builtin = [e.name for e in REGISTRY.entries("optimizer") if e.plugin.startswith("optiframe.")]
+    assert sorted(builtin) == sorted(set(builtin) & set(OPTIMIZER_ERROR_INPUTS))
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+@pytest.mark.parametrize("objective", ["sphere", "rosenbrock", "rastrigin"])
+def test_estimator_is_accurate_and_pure(name, objective):
+    est = REGISTRY.build("gradient", name, of.GradientEstimator)
+    obj = REGISTRY.build("objective", objective, of.Objective)
+    x = np.array([0.7, -0.4, 1.3])
+    before = x.copy()
+    g = est.bind(obj)(x, obj.value(x))
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(g, obj.gradient(x), rtol=1e-5, atol=1e-6)
+    nfev, njev = est.evaluations(obj, 3)
+    assert nfev >= 0 and njev >= 1
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_estimator_drives_gd_to_the_minimum(name):
+    r = of.minimize("sphere", [1.0, -2.0], optimizer=of.GradientDescent(lr=0.1),
+                    gradient=name, gtol=1e-6)
+    assert r.status == "converged"
+    np.testing.assert_allclose(r.x, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATOR_ERROR_INPUTS))
+def test_estimator_error_inputs(name):
+    factory = REGISTRY.get("gradient", name).factory
+    for params, exc, pattern in ESTIMATOR_ERROR_INPUTS[name]:
+        with pytest.raises(exc, match=pattern):
+            factory(**params)

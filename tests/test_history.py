@@ -1,0 +1,83 @@
+"""History export and loading: dict, CSV, JSON and pandas, with exact round trips."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+
+@pytest.fixture
+def result():
+    return of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.GradientDescent(lr=1e-3),
+                       max_steps=30, record_x=True)
+
+
+def assert_same(a: of.History, b: of.History):
+    assert len(a) == len(b)
+    for name in of.History(record_x=True).columns:
+        np.testing.assert_array_equal(a.column(name), b.column(name))
+
+
+def test_to_dict_has_every_column(result):
+    d = result.history.to_dict()
+    assert list(d) == ["step", "fun", "grad_norm", "step_norm", "nfev", "elapsed", "x"]
+    assert d["step"][:3] == [0, 1, 2] and isinstance(d["step"][0], int)
+    assert len(d["x"]) == len(result.history) and len(d["x"][0]) == 2
+    assert_same(of.History.from_dict(d), result.history)
+
+
+def test_csv_round_trip_is_exact(result, tmp_path):
+    path = tmp_path / "h.csv"
+    text = result.history.to_csv(path)
+    assert text.splitlines()[0] == "step,fun,grad_norm,step_norm,nfev,elapsed,x0,x1"
+    assert_same(of.History.from_csv(path), result.history)
+    assert_same(of.History.from_csv(text), result.history)
+
+
+def test_json_round_trip_is_exact_and_standard(result, tmp_path):
+    path = tmp_path / "h.json"
+    text = result.history.to_json(path)
+    doc = json.loads(text)  # standard JSON: NaN is null
+    assert doc["columns"]["step_norm"][0] is None
+    assert "NaN" not in text
+    assert_same(of.History.from_json(path), result.history)
+    assert math.isnan(of.History.from_json(text).step_norm[0])
+
+
+def test_infinities_survive_json():
+    h = of.History()
+    h._rows.extend((0, math.inf, math.nan, -math.inf, 1, 0.0))
+    back = of.History.from_json(h.to_json())
+    assert back.fun[0] == math.inf and back.step_norm[0] == -math.inf
+
+
+def test_to_pandas(result):
+    pd = pytest.importorskip("pandas")
+    df = result.history.to_pandas()
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.columns) == ["step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
+                                "x0", "x1"]
+    assert len(df) == len(result.history) and df["step"].dtype == np.int64
+    np.testing.assert_array_equal(df["fun"].to_numpy(), result.history.fun)
+
+
+def test_unknown_column_and_bad_documents_are_errors():
+    h = of.History()
+    with pytest.raises(of.InvalidArgumentError, match="unknown history column 'loss'"):
+        h.column("loss")
+    with pytest.raises(of.InvalidArgumentError, match="not an optiframe history"):
+        of.History.from_json('{"a": 1}')
+    with pytest.raises(of.InvalidArgumentError, match="different lengths"):
+        of.History.from_dict({c: [1.0] for c in ("step", "fun", "grad_norm", "step_norm",
+                                                  "nfev")} | {"elapsed": []})
+
+
+def test_columns_are_copies(result):
+    col = result.history.fun
+    col[:] = 0
+    assert result.history.fun[0] != 0

@@ -1,0 +1,287 @@
+"""The Runner: stopping rules, statuses, callbacks, interruption, failures and recording."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from tests.conftest import func2
+
+GD = of.GradientDescent
+
+
+def test_converges_on_gradient_tolerance():
+    r = of.minimize("sphere", [3.0, -4.0], optimizer=GD(lr=0.1), gtol=1e-6)
+    assert r.status == "converged" and r.success
+    assert r.history.grad_norm[-1] <= 1e-6
+    assert "gtol" in r.message
+    assert r.nit == len(r.history) - 1
+
+
+def test_max_steps_is_not_success_and_runs_exactly_that_many_steps():
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=1e-4), max_steps=7)
+    assert (r.status, r.nit, r.success) == ("max_steps", 7, False)
+    assert r.history.step.tolist() == list(range(8))
+
+
+def test_max_steps_zero_evaluates_only_the_start():
+    r = of.minimize("sphere", [3.0], max_steps=0)
+    assert (r.status, r.nit, r.fun) == ("max_steps", 0, 9.0)
+    assert r.x.tolist() == [3.0]
+
+
+def test_ftol_and_xtol_are_off_by_default_and_work_when_set():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), max_steps=50, gtol=0)
+    assert r.status == "max_steps"
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), ftol=1e-2, gtol=0)
+    assert r.status == "converged" and "ftol" in r.message
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), xtol=1e-3, gtol=0)
+    assert r.status == "converged" and "xtol" in r.message
+    assert r.history.step_norm[-1] <= 1e-3
+
+
+def test_nan_value_gives_status_nan_and_keeps_the_best_point():
+    def f(x):
+        return float(np.sum(x**2)) if x[0] > 0.5 else math.nan
+
+    r = of.minimize(f, [2.0], optimizer=GD(lr=0.2), gradient="central")
+    assert r.status == "nan" and not r.success
+    assert r.x[0] > 0.5 and math.isfinite(r.fun)
+    assert r.fun == f(r.x)
+    assert math.isnan(r.history.fun[-1])
+
+
+def test_nan_gradient_gives_status_nan():
+    obj = of.FunctionObjective.from_callable(
+        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.nan]))
+    r = of.minimize(obj, [1.0])
+    assert r.status == "nan" and "gradient" in r.message
+    assert r.nit == 0
+
+
+def test_inf_gradient_gives_status_nan():
+    obj = of.FunctionObjective.from_callable(
+        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.inf]))
+    assert of.minimize(obj, [1.0]).status == "nan"
+
+
+def test_nan_at_x0():
+    assert of.minimize(lambda x: math.nan, [1.0]).status == "nan"
+
+
+def test_overflow_is_divergence_without_runtime_warnings(recwarn):
+    r = of.minimize(lambda x: float(np.exp(x[0] ** 2)), [1.0], optimizer=GD(lr=1.0),
+                    gradient="central", divergence_factor=1e300, max_steps=10_000)
+    assert r.status == "diverged" and "inf" in r.message
+    assert r.x.tolist() == [1.0]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_growth_without_bound_is_divergence_even_without_overflow():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=1000)
+    assert r.status == "diverged"
+    assert r.nit < 40
+    assert r.x.tolist() == [1.0]
+
+
+def test_divergence_detection_can_be_switched_off():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=20,
+                    detect_divergence=False)
+    assert r.status == "max_steps"
+    assert r.fun == pytest.approx(4.0**20)
+
+
+def test_unbounded_below_is_divergence():
+    r = of.minimize(lambda x: -float(np.exp(x[0])), [0.0], optimizer=GD(lr=1.0),
+                    gradient="central", max_steps=10_000)
+    assert r.status == "diverged"
+
+
+def test_stalled_when_the_step_no_longer_moves_x():
+    # At 1e16 the spacing of floats is 2: a step of lr * 2x = 1e-16 * 2e16 = 2 ... then less.
+    obj = of.FunctionObjective.from_callable(lambda x: float(x[0]), gradient=lambda x: np.ones(1))
+    r = of.minimize(obj, [1e17], optimizer=GD(lr=1.0))
+    assert r.status == "stalled"
+    assert r.nit == 1
+
+
+def test_callback_sees_each_step_and_can_stop_the_run():
+    seen = []
+
+    def cb(info):
+        seen.append((info.step, info.fun))
+        with pytest.raises(ValueError):
+            info.x[0] = 99.0  # a read-only view
+        if info.step == 5:
+            raise StopIteration
+
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), callbacks=[cb])
+    assert r.status == "callback_stop" and r.nit == 5
+    assert [s for s, _ in seen] == [1, 2, 3, 4, 5]
+    assert seen[-1][1] == r.fun
+    assert r.history.step[-1] == 5
+
+
+def test_a_single_callable_is_accepted_as_callbacks():
+    calls = []
+    of.minimize("sphere", [3.0], max_steps=3, gtol=0, callbacks=lambda info: calls.append(1))
+    assert len(calls) == 3
+
+
+def test_keyboard_interrupt_gives_interrupted_with_history_intact():
+    def f(x):
+        f.calls += 1
+        if f.calls == 40:
+            raise KeyboardInterrupt
+        return float(np.sum(x**2))
+
+    f.calls = 0
+    r = of.minimize(f, [3.0], optimizer=GD(lr=0.01), gradient="central", max_steps=1000)
+    assert r.status == "interrupted"
+    assert len(r.history) >= 10
+    assert r.history.step.tolist() == list(range(len(r.history)))
+    assert r.fun == f(r.x)
+
+
+def test_keyboard_interrupt_mid_record_keeps_columns_aligned():
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), record_x=True, max_steps=5)
+    h = r.history
+    h._rows.extend((99.0, 1.0))  # a torn row, as an interrupt mid-write would leave
+    h._repair()
+    assert len(h) == 6 and h.x.shape == (6, 1)
+
+
+def test_sigint_in_a_real_process_returns_interrupted(tmp_path):
+    script = textwrap.dedent("""
+        import sys, time, numpy as np, optiframe as of
+        def slow(x):
+            time.sleep(0.001)
+            return float(np.sum(x**2))
+        def ready(info):
+            if info.step == 20:
+                print("ready", flush=True)
+        r = of.minimize(slow, [3.0], optimizer=of.GradientDescent(lr=1e-6),
+                        max_steps=10**7, callbacks=[ready])
+        print(r.status, r.nit, len(r.history), flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    status, nit, rows = out.split()
+    assert status == "interrupted"
+    assert int(nit) >= 20 and int(rows) >= int(nit)
+
+
+def test_exception_in_the_objective_gives_failed_with_history():
+    def f(x):
+        if abs(x[0]) < 2.0:
+            raise ZeroDivisionError("boom")
+        return float(x[0] ** 2)
+
+    r = of.minimize(f, [3.0], optimizer=GD(lr=0.05), gradient="central")
+    assert r.status == "failed" and not r.success
+    assert "ZeroDivisionError: boom" in r.message
+    assert len(r.history) >= 2
+    assert r.fun == f(r.x)
+
+
+def test_raise_errors_raises_with_the_partial_result():
+    def f(x):
+        if abs(x[0]) < 2.0:
+            raise ZeroDivisionError("boom")
+        return float(x[0] ** 2)
+
+    with pytest.raises(of.RunFailedError, match="boom") as info:
+        of.minimize(f, [3.0], optimizer=GD(lr=0.05), gradient="central", raise_errors=True)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert info.value.result.status == "failed"
+    assert len(info.value.result.history) >= 2
+
+
+def test_record_every_keeps_every_kth_row_and_the_last():
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=1e-3), max_steps=25, record_every=10)
+    assert r.history.step.tolist() == [0, 10, 20, 25]
+    assert r.history.fun[-1] == r.fun
+
+
+def test_record_x_keeps_the_points():
+    r = of.minimize("sphere", [3.0, 1.0], optimizer=GD(lr=0.25), max_steps=3, record_x=True)
+    np.testing.assert_array_equal(r.history.x, [[3.0, 1.0], [1.5, 0.5], [0.75, 0.25],
+                                                [0.375, 0.125]])
+
+
+def test_points_are_not_kept_by_default():
+    r = of.minimize("sphere", [3.0], max_steps=3)
+    with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
+        _ = r.history.x
+
+
+def test_history_columns_are_consistent():
+    r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=GD(lr=1e-3), max_steps=100)
+    h = r.history
+    assert np.all(np.diff(h.nfev) > 0) and h.nfev[-1] == r.nfev
+    assert np.all(np.diff(h.elapsed) >= 0)
+    assert math.isnan(h.step_norm[0]) and np.all(h.step_norm[1:] > 0)
+    np.testing.assert_allclose(h.fun[1:], [of.Rosenbrock().value(x) for x in
+                                           of.minimize("rosenbrock", [-1.0, 1.0],
+                                                       optimizer=GD(lr=1e-3), max_steps=100,
+                                                       record_x=True).history.x[1:]])
+
+
+def test_result_is_frozen_and_its_x_read_only():
+    r = of.minimize("sphere", [3.0], max_steps=2)
+    with pytest.raises(AttributeError):
+        r.fun = 0.0
+    with pytest.raises(ValueError):
+        r.x[0] = 0.0
+
+
+def test_x0_and_caller_arrays_are_never_mutated():
+    x0 = np.array([3.0, -2.0])
+    before = x0.copy()
+    for grad in ("central", "forward", "analytic"):
+        of.minimize("sphere", x0, gradient=grad, max_steps=10)
+    of.minimize(func2, x0, max_steps=10)
+    np.testing.assert_array_equal(x0, before)
+
+
+def test_runner_can_be_reused_and_gives_identical_results():
+    runner = of.Runner("rastrigin", GD(lr=1e-3), "central", max_steps=200)
+    a, b = runner.run([1.3, -0.7]), runner.run([1.3, -0.7])
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.nfev == b.nfev
+
+
+def test_components_by_name_mapping_or_instance_are_equivalent():
+    results = [
+        of.minimize("sphere", [2.0], optimizer=o, gradient=g, max_steps=20)
+        for o, g in [("gd", "auto"), ({"name": "gd"}, "analytic"),
+                     (GD(), of.AnalyticGradient()), (GD, of.AutoGradient)]
+    ]
+    for r in results[1:]:
+        np.testing.assert_array_equal(r.x, results[0].x)
+
+
+def test_status_vocabulary_and_messages():
+    assert {s.value for s in of.Status} == {
+        "converged", "max_steps", "diverged", "nan", "stalled", "callback_stop",
+        "interrupted", "failed"}
+    from optiframe.result import MESSAGES
+    assert set(MESSAGES) == set(of.Status)
+
+
+def test_result_repr_is_readable():
+    text = repr(of.minimize("sphere", [3.0], max_steps=2))
+    assert "status: max_steps" in text and "nfev" in text
