@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import functools
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 import numpy as np
@@ -26,26 +25,27 @@ from .errors import InvalidArgumentError
 from .hookspecs import hookimpl
 from .objective import Objective
 
-#: A gradient function bound to one objective: ``g = grad(x, fx)``; ``fx`` is f(x).
-BoundGradient = Callable[[np.ndarray, Any], np.ndarray]
+#: A gradient function bound to one objective: ``g = grad(x)``.
+BoundGradient = Callable[[np.ndarray], np.ndarray]
 
 
 class GradientEstimator(abc.ABC):
     """How the gradient of an objective is obtained.
 
-    Subclasses implement :meth:`gradient`; they may override :meth:`bind` to prepare
-    a fast function for one objective, and :meth:`evaluations` to report their cost.
+    Subclasses implement :meth:`gradient`; they may override :meth:`bind` (one point)
+    and :meth:`bind_stack` (a stack of points, one per row) to prepare fast functions
+    for one objective, and :meth:`evaluations` to report their cost.
 
     Example
     -------
     >>> import numpy as np, optiframe as of
     >>> class Backward(of.GradientEstimator):
-    ...     def gradient(self, objective, x, fx=None):
-    ...         fx = objective.value(x) if fx is None else fx
+    ...     def gradient(self, objective, x):
+    ...         fx = objective.value(x)
     ...         h = 1e-6
     ...         return np.array([(fx - objective.value(x - h * e)) / h for e in np.eye(x.size)])
     ...     def evaluations(self, objective, n):
-    ...         return n, 1
+    ...         return n + 1, 1
     >>> r = of.minimize(lambda x: np.sum(x**2), [1.0, 2.0], gradient=Backward(), max_steps=5000)
     >>> r.status, bool(abs(r.x).max() < 1e-4)
     ('converged', True)
@@ -56,20 +56,41 @@ class GradientEstimator(abc.ABC):
         return self
 
     @abc.abstractmethod
-    def gradient(self, objective: Objective, x: np.ndarray, fx: Any = None) -> np.ndarray:
-        """The gradient of ``objective`` at ``x`` (shape (n,)); ``fx`` is f(x) if known."""
+    def gradient(self, objective: Objective, x: np.ndarray) -> np.ndarray:
+        """The gradient of ``objective`` at the point ``x`` (shape (n,))."""
 
     def bind(self, objective: Objective) -> BoundGradient:
-        """Return ``grad(x, fx)`` for ``objective``; raise here if it cannot work."""
+        """Return ``grad(x)`` for points of ``objective``; raise here if it cannot work."""
         return functools.partial(self.gradient, objective)
+
+    def bind_stack(self, objective: Objective) -> BoundGradient:
+        """Return ``grad(X)`` for a stack of points (shape (K, n)), one gradient per row."""
+        one = self.bind(objective)
+
+        def rows(X: np.ndarray) -> np.ndarray:
+            return np.stack([one(x) for x in X])
+
+        return rows
 
     def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
         """(function evaluations, gradient evaluations) spent on one gradient in ``n``-D."""
         return 0, 1
 
 
+_F64 = np.dtype(np.float64)
+_EPS: dict[np.dtype, float] = {}
+
+
+def _eps(dtype: np.dtype) -> float:
+    """Machine epsilon of a float dtype (cached: np.finfo costs a microsecond)."""
+    eps = _EPS.get(dtype)
+    if eps is None:
+        eps = _EPS[dtype] = float(np.finfo(dtype).eps)
+    return eps
+
+
 def _default_relative_step(dtype: np.dtype, power: float) -> float:
-    return float(np.finfo(dtype).eps ** power)
+    return _eps(dtype) ** power
 
 
 @attrs.frozen
@@ -89,22 +110,29 @@ class _FiniteDifference(GradientEstimator):
         default = _default_relative_step(x.dtype, self._power)
         base = default if self.step is None else self.step
         if self.relative:
-            h = (base * np.maximum(1.0, np.abs(x))).astype(x.dtype, copy=False)
+            h = np.abs(x)
+            np.maximum(h, 1.0, out=h)
+            h *= base
         else:
             h = np.full(x.shape, base, dtype=x.dtype)
         substitute = self.relative if self.substitute_zero_step is None else (
             self.substitute_zero_step
         )
         # A relative step >= eps can never vanish; only smaller ones need the check.
-        if substitute and (not self.relative or base < np.finfo(x.dtype).eps):
+        if substitute and (not self.relative or base < _eps(x.dtype)):
             vanished = (x + h) - x == 0
             if vanished.any():
                 fallback = (default * np.maximum(1.0, np.abs(x))).astype(x.dtype, copy=False)
                 h = np.where(vanished, fallback, h)
         return h
 
-    def gradient(self, objective: Objective, x: np.ndarray, fx: Any = None) -> np.ndarray:
-        return self.bind(objective)(x, fx)
+    def gradient(self, objective: Objective, x: np.ndarray) -> np.ndarray:
+        return self.bind(objective)(x)
+
+    def bind_stack(self, objective: Objective) -> BoundGradient:
+        if objective.vectorized:
+            return self.bind(objective)
+        return super().bind_stack(objective)
 
 
 @attrs.frozen
@@ -123,31 +151,33 @@ class CentralDifference(_FiniteDifference):
 
     def bind(self, objective: Objective) -> BoundGradient:
         if objective.vectorized:
-            return functools.partial(self._vectorized, objective.values)
+            return self._bind_vectorized(objective.values)
         value = objective.value
-        absolute = not self.relative and not self.substitute_zero_step
-        h_abs = self.step if self.step is not None else None
+        if not self.relative and not self.substitute_zero_step:
+            h = self.step if self.step is not None else _default_relative_step(
+                np.dtype(float), self._power)
+            two_h = 2 * h
 
-        def central(x: np.ndarray, fx: Any = None) -> np.ndarray:
-            if x.ndim != 1:
-                return np.stack([central(row) for row in x])
-            n = x.shape[0]
-            if absolute and h_abs is not None:
+            def blog_central(x: np.ndarray) -> np.ndarray:
                 # The blog's loop, operation for operation.
-                if n == 1:
-                    return np.array([(value(x + h_abs) - value(x - h_abs)) / (2 * h_abs)],
-                                    dtype=x.dtype)
+                if x.shape[0] == 1:
+                    slope = (value(x + h) - value(x - h)) / two_h
+                    return np.array([slope]) if x.dtype == _F64 else np.array([slope], x.dtype)
                 g = np.empty_like(x)
-                for i in range(n):
+                for i in range(x.shape[0]):
                     xp = x.copy()
-                    xp[i] += h_abs
+                    xp[i] += h
                     xm = x.copy()
-                    xm[i] -= h_abs
-                    g[i] = (value(xp) - value(xm)) / (2 * h_abs)
+                    xm[i] -= h
+                    g[i] = (value(xp) - value(xm)) / two_h
                 return g
+
+            return blog_central
+
+        def central(x: np.ndarray) -> np.ndarray:
             h = self._steps(x)
             g = np.empty_like(x)
-            for i in range(n):
+            for i in range(x.shape[0]):
                 xp = x.copy()
                 xp[i] += h[i]
                 xm = x.copy()
@@ -158,17 +188,36 @@ class CentralDifference(_FiniteDifference):
 
         return central
 
-    def _vectorized(self, values: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                    fx: Any = None) -> np.ndarray:
-        n = x.shape[-1]
-        h = self._steps(x)
-        idx = np.arange(n)
-        points = np.repeat(x[..., None, :], 2 * n, axis=-2)  # (..., 2n, n)
-        points[..., idx, idx] += h
-        points[..., n + idx, idx] -= h
-        f = np.asarray(values(points.reshape(-1, n))).reshape((*x.shape[:-1], 2 * n))
-        den = points[..., idx, idx] - points[..., n + idx, idx] if self.relative else 2 * h
-        return ((f[..., :n] - f[..., n:]) / den).astype(x.dtype, copy=False)
+    def _bind_vectorized(self, values: Callable[[np.ndarray], np.ndarray]) -> BoundGradient:
+        """All 2n perturbed points of each x go to ``values`` in one call.
+
+        The (..., 2n, n) stack of points is a scratch buffer kept between calls: a fresh
+        one per call is large enough that the allocator pages it in anew each time,
+        which tripled the cost at n = 100. ``values`` must not keep a reference to it.
+        """
+        scratch: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+
+        def vectorized_central(x: np.ndarray) -> np.ndarray:
+            n = x.shape[-1]
+            lead = x.shape[:-1]
+            h = self._steps(x)
+            key = (x.shape, x.dtype)
+            points = scratch.get(key)
+            if points is None:
+                scratch.clear()
+                points = scratch[key] = np.empty((*lead, 2 * n, n), dtype=x.dtype)
+            points[...] = x[..., None, :]
+            # The diagonals of the "+h" and "-h" blocks, as strided views.
+            flat = points.reshape((*lead, 2 * n * n))
+            plus = flat[..., : n * n : n + 1]
+            minus = flat[..., n * n :: n + 1]
+            plus += h
+            minus -= h
+            f = np.asarray(values(points.reshape(-1, n))).reshape((*lead, 2 * n))
+            den = plus - minus if self.relative else 2 * h
+            return ((f[..., :n] - f[..., n:]) / den).astype(x.dtype, copy=False)
+
+        return vectorized_central
 
     def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
         return 2 * n, 1
@@ -176,7 +225,7 @@ class CentralDifference(_FiniteDifference):
 
 @attrs.frozen
 class ForwardDifference(_FiniteDifference):
-    """Forward differences: ``(f(x + h) - f(x)) / h`` per coordinate; n evaluations.
+    """Forward differences: ``(f(x + h) - f(x)) / h`` per coordinate; n + 1 evaluations.
 
     Less accurate than central differences (error of order h instead of h**2) for half
     the cost; its default relative step is ``eps**(1/2)``.
@@ -188,27 +237,23 @@ class ForwardDifference(_FiniteDifference):
         vectorized = objective.vectorized
         value, values = objective.value, objective.values
 
-        def forward(x: np.ndarray, fx: Any = None) -> np.ndarray:
-            if x.ndim != 1 and not vectorized:
-                return np.stack([forward(row) for row in x])
+        def forward(x: np.ndarray) -> np.ndarray:
             n = x.shape[-1]
             h = self._steps(x)
             idx = np.arange(n)
-            points = np.repeat(x[..., None, :], n, axis=-2)
+            points = np.repeat(x[..., None, :], n + 1, axis=-2)  # x itself is the last row
             points[..., idx, idx] += h
-            f0 = fx if fx is not None else (values(x) if x.ndim > 1 else value(x))
-            f0 = np.asarray(f0, dtype=float)[..., None]
             if vectorized:
-                f = np.asarray(values(points.reshape(-1, n))).reshape((*x.shape[:-1], n))
+                f = np.asarray(values(points.reshape(-1, n))).reshape((*x.shape[:-1], n + 1))
             else:
                 f = np.array([value(p) for p in points])
             den = points[..., idx, idx] - x if self.relative else h
-            return ((f - f0) / den).astype(x.dtype, copy=False)
+            return ((f[..., :n] - f[..., n:]) / den).astype(x.dtype, copy=False)
 
         return forward
 
     def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
-        return n, 1
+        return n + 1, 1
 
 
 @attrs.frozen
@@ -216,22 +261,24 @@ class AnalyticGradient(GradientEstimator):
     """The objective's own ``gradient`` method: exact and cheapest when available."""
 
     def bind(self, objective: Objective) -> BoundGradient:
+        self._check(objective)
+        return objective.gradient
+
+    def bind_stack(self, objective: Objective) -> BoundGradient:
+        self._check(objective)
+        return objective.gradients
+
+    def gradient(self, objective: Objective, x: np.ndarray) -> np.ndarray:
+        return self.bind(objective)(x)
+
+    @staticmethod
+    def _check(objective: Objective) -> None:
         if not objective.has_gradient:
             raise InvalidArgumentError(
                 f"gradient='analytic' but {objective!r} has no analytic gradient: "
                 "implement Objective.gradient, pass gradient=... to "
                 "FunctionObjective.from_callable, or use gradient='central'"
             )
-        grad = objective.gradient
-        grads = objective.gradients
-
-        def analytic(x: np.ndarray, fx: Any = None) -> np.ndarray:
-            return grad(x) if x.ndim == 1 else grads(x)
-
-        return analytic
-
-    def gradient(self, objective: Objective, x: np.ndarray, fx: Any = None) -> np.ndarray:
-        return self.bind(objective)(x, fx)
 
 
 @attrs.frozen
@@ -241,11 +288,14 @@ class AutoGradient(GradientEstimator):
     def for_objective(self, objective: Objective) -> GradientEstimator:
         return AnalyticGradient() if objective.has_gradient else CentralDifference()
 
-    def gradient(self, objective: Objective, x: np.ndarray, fx: Any = None) -> np.ndarray:
-        return self.for_objective(objective).gradient(objective, x, fx)
+    def gradient(self, objective: Objective, x: np.ndarray) -> np.ndarray:
+        return self.for_objective(objective).gradient(objective, x)
 
     def bind(self, objective: Objective) -> BoundGradient:
         return self.for_objective(objective).bind(objective)
+
+    def bind_stack(self, objective: Objective) -> BoundGradient:
+        return self.for_objective(objective).bind_stack(objective)
 
     def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
         return self.for_objective(objective).evaluations(objective, n)

@@ -72,16 +72,28 @@ class Objective(abc.ABC):
             )
 
 
-def as_scalar(value: Any, where: str = "the objective") -> float:
+def as_scalar(value: Any, where: Any = "the objective") -> float:
     """Convert what an objective returned to a Python float.
 
     A result of size 1 (such as ``x**2 + 1`` for a one-element array) counts as a
-    scalar; None, strings and results with more than one value are errors.
+    scalar; None, strings and results with more than one value are errors. ``where``
+    names the objective in messages (any object; formatted only on error).
     """
     if type(value) is float:
         return value
+    if (type(value) is np.ndarray and value.size == 1) or isinstance(value, np.generic):
+        item = value.item()
+        if type(item) is float:
+            return item
+    return _checked_scalar(value, where)
+
+
+def _checked_scalar(value: Any, where: Any) -> float:
+    """The slow path of :func:`as_scalar`: accept ints, refuse the rest with a message."""
+    if not isinstance(where, str):
+        where = getattr(where, "_name", None) or f"the objective {where!r}"
     if isinstance(value, (np.ndarray, np.generic)):
-        if value.size == 1 and value.dtype.kind in "iuf":
+        if value.dtype.kind in "iu" and value.size == 1:
             return float(value.item())
         if value.dtype.kind not in "iuf":
             raise InvalidTypeError(
@@ -93,8 +105,9 @@ def as_scalar(value: Any, where: str = "the objective") -> float:
         )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    raise InvalidTypeError(f"{where} must return a real number, got {type(value).__name__}: "
-                           f"{value!r}")
+    raise InvalidTypeError(
+        f"{where} must return a real number, got {type(value).__name__}: {value!r}"
+    )
 
 
 @attrs.define(eq=False, repr=False)
@@ -136,8 +149,16 @@ class FunctionObjective(Objective):
 
     def value(self, x: np.ndarray) -> float:
         if self.is_vectorized:
-            return as_scalar(np.asarray(self.func(x[None, :])).reshape(-1)[0], self._name)
-        return as_scalar(self.func(x), self._name)
+            return as_scalar(np.asarray(self.func(x[None, :])).reshape(-1)[0], self)
+        result = self.func(x)
+        # as_scalar's fast paths, inlined: this runs several times per step.
+        if type(result) is float:
+            return result
+        if type(result) is np.ndarray and result.size == 1:
+            item = result.item()
+            if type(item) is float:
+                return item
+        return as_scalar(result, self)
 
     def values(self, X: np.ndarray) -> np.ndarray:
         if not self.is_vectorized:

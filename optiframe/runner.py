@@ -63,8 +63,14 @@ def check_options(options: Iterable[str]) -> None:
             )
 
 
-def _norm(v: np.ndarray) -> float:
-    """Euclidean norm; exact for huge finite entries (v @ v overflows near 1e154)."""
+#: Below this size, norms are faster on Python floats than through BLAS.
+_SMALL = 64
+
+
+def norm(v: np.ndarray) -> float:
+    """Euclidean norm of a 1-D array; exact for huge finite entries (v @ v overflows)."""
+    if v.size <= _SMALL:
+        return math.hypot(*v.tolist())
     s = math.sqrt(v @ v)
     if s == math.inf and np.isfinite(v).all():
         m = float(np.abs(v).max())
@@ -139,7 +145,7 @@ class Runner:
         grad = estimator.bind(objective)
         fev_per_grad, jev_per_grad = estimator.evaluations(objective, x.size)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            f = as_scalar(objective.value(x), f"the objective {objective!r}")
+            f = as_scalar(objective.value(x), objective)
             state = self.optimizer.init(x)
             return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad)
 
@@ -157,67 +163,44 @@ class Runner:
         record = history._rows.extend
         xs = history._xs
         clock = time.perf_counter
-        isnan = math.isnan
         inf = math.inf
+        hypot, dist = math.hypot, math.dist
+        small = x.size <= _SMALL
 
         nfev, njev, k = 1, 0, 0
         gnorm = snorm = math.nan
         best_x, best_f = x, f
-        status: Status | None = None
-        detail = ""
+        status, detail = stop.at_start(f)
         last_recorded = -1
         t0 = clock()
         try:
-            if isnan(f):
-                status, detail = Status.NAN, "f(x0) is NaN"
-            elif f == inf or f == -inf:
-                status, detail = Status.DIVERGED, f"f(x0) is {f}"
             while status is None:
-                g = grad(x, f)
+                g = grad(x)
                 nfev += fev_per_grad
                 njev += jev_per_grad
-                gnorm = _norm(g)
+                gnorm = hypot(*g.tolist()) if small else norm(g)
                 if k % every == 0:
                     record((k, f, gnorm, snorm, nfev, clock() - t0))
                     if xs is not None:
                         xs.append(x)
                     last_recorded = k
-                if isnan(gnorm) or gnorm == inf:
-                    status, detail = Status.NAN, f"the gradient at step {k} is not finite"
-                    break
-                if gnorm <= gtol:
-                    status = Status.CONVERGED
-                    detail = f"gradient norm {gnorm:.3g} <= gtol {gtol:g}"
-                    break
-                if k >= max_steps:
-                    status, detail = Status.MAX_STEPS, f"max_steps = {max_steps}"
+                if not gtol < gnorm < inf or k >= max_steps:
+                    status, detail = stop.at_gradient(gnorm, k)
                     break
                 x_new, state = opt_step(x, g, state)
                 f_new = value(x_new)
                 nfev += 1
-                d = x_new - x
-                snorm = math.sqrt(d @ d)
+                snorm = dist(x_new.tolist(), x.tolist()) if small else norm(x_new - x)
                 k += 1
-                if isnan(f_new):
+                if not -inf < f_new <= f_limit:
                     x, f, gnorm = x_new, f_new, math.nan
-                    status, detail = Status.NAN, f"f is NaN at step {k}"
-                    break
-                if f_new > f_limit or f_new == -inf:
-                    x, f, gnorm = x_new, f_new, math.nan
-                    status, detail = Status.DIVERGED, f"f = {f_new:.6g} at step {k}"
+                    status, detail = stop.at_bad_value(f_new, k)
                     break
                 f_old, x, f = f, x_new, f_new
                 if f < best_f:
                     best_x, best_f = x, f
-                if snorm == 0.0:
-                    status = Status.STALLED
-                    detail = f"step {k} left x unchanged"
-                elif snorm <= xtol:
-                    status = Status.CONVERGED
-                    detail = f"step norm {snorm:.3g} <= xtol {xtol:g}"
-                elif use_ftol and stop.f_converged(f_old, f):
-                    status = Status.CONVERGED
-                    detail = f"change in f {abs(f_old - f):.3g} <= ftol {stop.ftol:g} (relative)"
+                if snorm <= xtol or (use_ftol and stop.f_converged(f_old, f)):
+                    status, detail = stop.at_small_step(snorm, f_old, f, k)
                 if callbacks:
                     view = x.view()
                     view.flags.writeable = False

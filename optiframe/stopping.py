@@ -18,6 +18,9 @@ import math
 import attrs
 
 from ._validation import check_int, check_real
+from .result import Status
+
+Outcome = tuple[Status | None, str]
 
 
 def _nonneg(instance: object, attribute: attrs.Attribute, value: float) -> None:
@@ -50,6 +53,40 @@ class StopRules:
     def f_converged(self, f_old: float, f_new: float) -> bool:
         """True when the change in f meets ``ftol`` (never when ``ftol`` is 0)."""
         return abs(f_old - f_new) <= self.ftol * max(abs(f_old), abs(f_new), 1.0)
+
+    # The Runner tests one combined condition per step and asks these methods why it
+    # failed only when it did, so the reasons cost nothing on the way down.
+
+    def at_start(self, f0: float) -> Outcome:
+        """Whether f(x0) already ends the run: NaN, or infinite."""
+        if math.isnan(f0):
+            return Status.NAN, "f(x0) is NaN"
+        if math.isinf(f0):
+            return Status.DIVERGED, f"f(x0) is {f0}"
+        return None, ""
+
+    def at_gradient(self, gnorm: float, k: int) -> Outcome:
+        """Why the run stops at step ``k`` given the gradient norm there."""
+        if math.isnan(gnorm) or math.isinf(gnorm):
+            return Status.NAN, f"the gradient at step {k} is not finite"
+        if gnorm <= self.gtol:
+            return Status.CONVERGED, f"gradient norm {gnorm:.3g} <= gtol {self.gtol:g}"
+        return Status.MAX_STEPS, f"max_steps = {self.max_steps}"
+
+    def at_bad_value(self, f: float, k: int) -> Outcome:
+        """Why a value outside (-inf, divergence limit] stops the run."""
+        if math.isnan(f):
+            return Status.NAN, f"f is NaN at step {k}"
+        return Status.DIVERGED, f"f = {f:.6g} at step {k}"
+
+    def at_small_step(self, snorm: float, f_old: float, f_new: float, k: int) -> Outcome:
+        """Why a step that moved x by at most ``xtol`` (or changed f by ``ftol``) stops."""
+        if snorm == 0.0:
+            return Status.STALLED, f"step {k} left x unchanged"
+        if snorm <= self.xtol:
+            return Status.CONVERGED, f"step norm {snorm:.3g} <= xtol {self.xtol:g}"
+        change = abs(f_old - f_new)
+        return Status.CONVERGED, f"change in f {change:.3g} <= ftol {self.ftol:g} (relative)"
 
 
 STOP_OPTIONS = tuple(a.name for a in attrs.fields(StopRules))

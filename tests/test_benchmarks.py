@@ -1,0 +1,17 @@
+"""The benchmark scripts stay runnable (a smoke run: it asserts no timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_core_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_core.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for heading in ("10-D sphere", "blog 1-D run", "central-difference gradient", "Memory"):
+        assert heading in proc.stdout
