@@ -16,11 +16,12 @@ from __future__ import annotations
 import abc
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
 
-from ._validation import positive_finite
+from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
 from .hookspecs import hookimpl
 from .objective import Objective
@@ -93,6 +94,69 @@ def _default_relative_step(dtype: np.dtype, power: float) -> float:
     return _eps(dtype) ** power
 
 
+#: A stack of perturbed points up to this many numbers goes to ``values`` in one call.
+SINGLE_CALL_NUMBERS = 2**16
+#: Larger stacks go in blocks of about this many numbers (128 KiB of float64): blocks
+#: this size stay in cache, and the objective's temporaries stay below glibc's mmap
+#: threshold, which otherwise pages them in anew on every call.
+BLOCK_NUMBERS = 2**14
+
+
+def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
+                     H: np.ndarray, signs: tuple[float, ...], with_x: bool,
+                     block_size: int | None, scratch: dict[Any, np.ndarray]) -> np.ndarray:
+    """f at every perturbed point of every row of ``X`` (shape (K, n)), as (K, m).
+
+    Row x of X gives ``m = len(signs) * n (+ 1)`` points: for each sign s and
+    coordinate c, x with ``x[c] + s * h[c]`` (so ``x[c] + h`` or ``x[c] - h`` exactly),
+    then x itself when ``with_x``. The points go to the row-vectorized ``values`` in
+    one call, or in blocks of rows (see :data:`SINGLE_CALL_NUMBERS`); ``scratch``
+    keeps the point buffer between calls.
+    """
+    K, n = X.shape
+    m = len(signs) * n + (1 if with_x else 0)
+    total = K * m
+    if block_size is not None:
+        rows = block_size
+    elif total * n <= SINGLE_CALL_NUMBERS:
+        rows = total
+    else:
+        rows = max(1, BLOCK_NUMBERS // n)
+    rows = min(rows, total)
+    key = (rows, n, X.dtype)
+    buf = scratch.get(key)
+    if buf is None:
+        scratch.clear()
+        buf = scratch[key] = np.empty((rows, n), dtype=X.dtype)
+    if rows == total:  # one call; the perturbed entries are strided diagonals
+        points = buf.reshape(K, m, n)
+        points[...] = X[:, None, :]
+        flat = points.reshape(K, m * n)
+        for i, sign in enumerate(signs):
+            diagonal = flat[:, i * n * n : (i + 1) * n * n : n + 1]
+            if sign > 0:
+                diagonal += H
+            else:
+                diagonal -= H
+        return np.asarray(values(buf), dtype=float).reshape(K, m)
+    sign_of = np.array(signs, dtype=X.dtype)
+    f = np.empty(total)
+    for r0 in range(0, total, rows):
+        r1 = min(total, r0 + rows)
+        k, j = np.divmod(np.arange(r0, r1), m)
+        block = buf[: r1 - r0]
+        np.take(X, k, axis=0, out=block)
+        moved = np.flatnonzero(j < len(signs) * n)
+        c = j[moved] % n
+        block[moved, c] += sign_of[j[moved] // n] * H[k[moved], c]
+        f[r0:r1] = np.asarray(values(block), dtype=float).reshape(-1)
+    return f.reshape(K, m)
+
+
+def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
+    check_int(attribute.name, value, minimum=1)
+
+
 @attrs.frozen
 class _FiniteDifference(GradientEstimator):
     step: float | None = attrs.field(
@@ -101,6 +165,9 @@ class _FiniteDifference(GradientEstimator):
     relative: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     substitute_zero_step: bool | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
+    )
+    block_size: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive_int)
     )
 
     _power = 1.0 / 3.0
@@ -189,33 +256,16 @@ class CentralDifference(_FiniteDifference):
         return central
 
     def _bind_vectorized(self, values: Callable[[np.ndarray], np.ndarray]) -> BoundGradient:
-        """All 2n perturbed points of each x go to ``values`` in one call.
-
-        The (..., 2n, n) stack of points is a scratch buffer kept between calls: a fresh
-        one per call is large enough that the allocator pages it in anew each time,
-        which tripled the cost at n = 100. ``values`` must not keep a reference to it.
-        """
-        scratch: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+        scratch: dict[Any, np.ndarray] = {}
 
         def vectorized_central(x: np.ndarray) -> np.ndarray:
             n = x.shape[-1]
-            lead = x.shape[:-1]
             h = self._steps(x)
-            key = (x.shape, x.dtype)
-            points = scratch.get(key)
-            if points is None:
-                scratch.clear()
-                points = scratch[key] = np.empty((*lead, 2 * n, n), dtype=x.dtype)
-            points[...] = x[..., None, :]
-            # The diagonals of the "+h" and "-h" blocks, as strided views.
-            flat = points.reshape((*lead, 2 * n * n))
-            plus = flat[..., : n * n : n + 1]
-            minus = flat[..., n * n :: n + 1]
-            plus += h
-            minus -= h
-            f = np.asarray(values(points.reshape(-1, n))).reshape((*lead, 2 * n))
-            den = plus - minus if self.relative else 2 * h
-            return ((f[..., :n] - f[..., n:]) / den).astype(x.dtype, copy=False)
+            X, H = x.reshape(-1, n), h.reshape(-1, n)
+            f = perturbed_values(values, X, H, (1.0, -1.0), False, self.block_size, scratch)
+            den = (X + H) - (X - H) if self.relative else 2 * H
+            g = (f[:, :n] - f[:, n:]) / den
+            return g.reshape(x.shape).astype(x.dtype, copy=False)
 
         return vectorized_central
 
@@ -236,19 +286,17 @@ class ForwardDifference(_FiniteDifference):
     def bind(self, objective: Objective) -> BoundGradient:
         vectorized = objective.vectorized
         value, values = objective.value, objective.values
+        scratch: dict[Any, np.ndarray] = {}
+        single = values if vectorized else (lambda P: np.array([value(p) for p in P]))
 
         def forward(x: np.ndarray) -> np.ndarray:
             n = x.shape[-1]
             h = self._steps(x)
-            idx = np.arange(n)
-            points = np.repeat(x[..., None, :], n + 1, axis=-2)  # x itself is the last row
-            points[..., idx, idx] += h
-            if vectorized:
-                f = np.asarray(values(points.reshape(-1, n))).reshape((*x.shape[:-1], n + 1))
-            else:
-                f = np.array([value(p) for p in points])
-            den = points[..., idx, idx] - x if self.relative else h
-            return ((f[..., :n] - f[..., n:]) / den).astype(x.dtype, copy=False)
+            X, H = x.reshape(-1, n), h.reshape(-1, n)
+            f = perturbed_values(single, X, H, (1.0,), True, self.block_size, scratch)
+            den = (X + H) - X if self.relative else H
+            g = (f[:, :n] - f[:, n:]) / den
+            return g.reshape(x.shape).astype(x.dtype, copy=False)
 
         return forward
 

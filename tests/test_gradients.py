@@ -117,3 +117,36 @@ def test_estimators_do_not_mutate_x():
         est.gradient(ROSEN, x)
         est.gradient(Counting(ROSEN, vectorized=True), x)
     np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("cls", [of.CentralDifference, of.ForwardDifference])
+def test_blocks_of_points_give_the_same_bits_as_one_call(cls):
+    obj = Counting(ROSEN, vectorized=True)
+    X = np.random.default_rng(3).uniform(-1, 1, size=(3, 7))
+    whole = cls().bind_stack(obj)(X)
+    calls = obj.calls
+    for block in (1, 5, 13):
+        blocked = cls(block_size=block).bind_stack(obj)(X)
+        np.testing.assert_array_equal(blocked, whole)
+    assert calls == 1 and obj.calls > 3
+
+
+def test_large_stacks_are_evaluated_in_cache_sized_blocks():
+    from optiframe.gradients import BLOCK_NUMBERS, SINGLE_CALL_NUMBERS
+
+    n = 200
+    assert 2 * n * n > SINGLE_CALL_NUMBERS
+    obj = Counting(ROSEN, vectorized=True)
+    x = np.random.default_rng(4).uniform(-1, 1, n)
+    g = of.CentralDifference().bind(obj)(x)
+    assert obj.calls == -(-2 * n // (BLOCK_NUMBERS // n)) and obj.points == 2 * n
+    exact = ROSEN.gradient(x)
+    np.testing.assert_allclose(g, exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max())
+    small = Counting(ROSEN, vectorized=True)
+    of.CentralDifference().bind(small)(x[:100])
+    assert small.calls == 1
+
+
+def test_block_size_is_validated():
+    with pytest.raises(of.InvalidArgumentError, match="'block_size' must be >= 1: 0"):
+        of.CentralDifference(block_size=0)
