@@ -30,12 +30,11 @@ RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors")
 
 @attrs.frozen
 class StepInfo:
-    """What a callback sees after each step: ``x`` is a read-only view."""
+    """What a callback sees after each step: ``x`` is a read-only view of the new point."""
 
     step: int
     x: np.ndarray
     fun: float
-    grad_norm: float
     step_norm: float
 
 
@@ -204,7 +203,7 @@ class Runner:
                 if callbacks:
                     view = x.view()
                     view.flags.writeable = False
-                    info = StepInfo(k, view, f, math.nan, snorm)
+                    info = StepInfo(k, view, f, snorm)
                     try:
                         for cb in callbacks:
                             cb(info)
