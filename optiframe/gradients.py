@@ -8,7 +8,9 @@ the distance actually travelled between the two points. An absolute step
 for bit. With ``substitute_zero_step`` (on by default for relative steps), a coordinate
 whose step vanishes, ``(x + h) - x == 0``, gets the default relative step instead.
 
-When the objective is row-vectorized, all perturbed points go to ``values`` in one call.
+The perturbed points of each x are built as one stack (:func:`perturbed_values`); a
+row-vectorized objective evaluates it in one call (in cache-sized blocks when it is very
+large), any other objective point by point.
 """
 
 from __future__ import annotations
@@ -153,6 +155,14 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     return f.reshape(K, m)
 
 
+def _row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
+    """f for each row of a stack: one call if the objective is row-vectorized."""
+    if objective.vectorized:
+        return objective.values
+    value = objective.value
+    return lambda P: np.array([value(p) for p in P])
+
+
 def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
     check_int(attribute.name, value, minimum=1)
 
@@ -197,9 +207,7 @@ class _FiniteDifference(GradientEstimator):
         return self.bind(objective)(x)
 
     def bind_stack(self, objective: Objective) -> BoundGradient:
-        if objective.vectorized:
-            return self.bind(objective)
-        return super().bind_stack(objective)
+        return self.bind(objective)  # the bound function takes (n,) and (K, n) alike
 
 
 @attrs.frozen
@@ -217,57 +225,26 @@ class CentralDifference(_FiniteDifference):
     """
 
     def bind(self, objective: Objective) -> BoundGradient:
-        if objective.vectorized:
-            return self._bind_vectorized(objective.values)
+        evaluate = _row_values(objective)
+        blog = not self.relative and not self.substitute_zero_step
+        h_abs = self.step if self.step is not None else _default_relative_step(_F64, self._power)
         value = objective.value
-        if not self.relative and not self.substitute_zero_step:
-            h = self.step if self.step is not None else _default_relative_step(
-                np.dtype(float), self._power)
-            two_h = 2 * h
-
-            def blog_central(x: np.ndarray) -> np.ndarray:
-                # The blog's loop, operation for operation.
-                if x.shape[0] == 1:
-                    slope = (value(x + h) - value(x - h)) / two_h
-                    return np.array([slope]) if x.dtype == _F64 else np.array([slope], x.dtype)
-                g = np.empty_like(x)
-                for i in range(x.shape[0]):
-                    xp = x.copy()
-                    xp[i] += h
-                    xm = x.copy()
-                    xm[i] -= h
-                    g[i] = (value(xp) - value(xm)) / two_h
-                return g
-
-            return blog_central
-
-        def central(x: np.ndarray) -> np.ndarray:
-            h = self._steps(x)
-            g = np.empty_like(x)
-            for i in range(x.shape[0]):
-                xp = x.copy()
-                xp[i] += h[i]
-                xm = x.copy()
-                xm[i] -= h[i]
-                den = 2 * h[i] if not self.relative else xp[i] - xm[i]
-                g[i] = (value(xp) - value(xm)) / den
-            return g
-
-        return central
-
-    def _bind_vectorized(self, values: Callable[[np.ndarray], np.ndarray]) -> BoundGradient:
         scratch: dict[Any, np.ndarray] = {}
 
-        def vectorized_central(x: np.ndarray) -> np.ndarray:
+        def central(x: np.ndarray) -> np.ndarray:
+            if blog and x.shape == (1,) and not objective.vectorized:
+                # The blog's 1-D loop, operation for operation, without building a stack.
+                slope = (value(x + h_abs) - value(x - h_abs)) / (2 * h_abs)
+                return np.array([slope]) if x.dtype == _F64 else np.array([slope], x.dtype)
             n = x.shape[-1]
             h = self._steps(x)
             X, H = x.reshape(-1, n), h.reshape(-1, n)
-            f = perturbed_values(values, X, H, (1.0, -1.0), False, self.block_size, scratch)
+            f = perturbed_values(evaluate, X, H, (1.0, -1.0), False, self.block_size, scratch)
             den = (X + H) - (X - H) if self.relative else 2 * H
             g = (f[:, :n] - f[:, n:]) / den
             return g.reshape(x.shape).astype(x.dtype, copy=False)
 
-        return vectorized_central
+        return central
 
     def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
         return 2 * n, 1
@@ -284,16 +261,14 @@ class ForwardDifference(_FiniteDifference):
     _power = 1.0 / 2.0
 
     def bind(self, objective: Objective) -> BoundGradient:
-        vectorized = objective.vectorized
-        value, values = objective.value, objective.values
+        evaluate = _row_values(objective)
         scratch: dict[Any, np.ndarray] = {}
-        single = values if vectorized else (lambda P: np.array([value(p) for p in P]))
 
         def forward(x: np.ndarray) -> np.ndarray:
             n = x.shape[-1]
             h = self._steps(x)
             X, H = x.reshape(-1, n), h.reshape(-1, n)
-            f = perturbed_values(single, X, H, (1.0,), True, self.block_size, scratch)
+            f = perturbed_values(evaluate, X, H, (1.0,), True, self.block_size, scratch)
             den = (X + H) - X if self.relative else H
             g = (f[:, :n] - f[:, n:]) / den
             return g.reshape(x.shape).astype(x.dtype, copy=False)
