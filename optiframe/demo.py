@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,12 +25,12 @@ LEARNING_RATE_TABLE = (
 )
 
 
-def func1(x):  # type: ignore[no-untyped-def]
+def func1(x: Any) -> Any:
     """The blog's first function, written for Python floats: x**2 + 1."""
     return x**2 + 1
 
 
-def func2(p):  # type: ignore[no-untyped-def]
+def func2(p: Any) -> Any:
     """The blog's second function: the sum of squares."""
     return np.sum(np.power(p, 2))
 
@@ -37,7 +38,7 @@ def func2(p):  # type: ignore[no-untyped-def]
 def learning_rate_rows() -> list[tuple[object, ...]]:
     """Rows of the learning-rate table: the blog's exact runs and optiframe's defaults."""
     blog_step = CentralDifference(step=1e-7, relative=False)
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for lr, steps in LEARNING_RATE_TABLE:
         exact = minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
                          max_steps=steps, detect_divergence=False)

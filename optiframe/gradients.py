@@ -25,7 +25,7 @@ import numpy as np
 
 from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
-from .hookspecs import hookimpl
+from .hookspecs import Register, hookimpl
 from .objective import Objective
 
 #: A gradient function bound to one objective: ``g = grad(x)``.
@@ -325,7 +325,7 @@ class AutoGradient(GradientEstimator):
 
 
 @hookimpl
-def register_gradient_estimators(register):  # type: ignore[no-untyped-def]
+def register_gradient_estimators(register: Register) -> None:
     register("central", CentralDifference)
     register("forward", ForwardDifference)
     register("analytic", AnalyticGradient)

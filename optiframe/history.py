@@ -158,8 +158,10 @@ class History:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Write JSON to ``path`` and return it; NaN is null and infinities are strings."""
-        data = {name: [_json_number(v) for v in values] for name, values in self.to_dict().items()
-                if name != "x"}
+        data: dict[str, list[Any]] = {
+            name: [_json_number(v) for v in values]
+            for name, values in self.to_dict().items() if name != "x"
+        }
         if self._xs is not None:
             data["x"] = [[_json_number(v) for v in row] for row in self.x.tolist()]
         text = json.dumps({"format": "optiframe-history", "version": 1, "columns": data})

@@ -129,7 +129,7 @@ class FunctionObjective(Objective):
     func: Callable[[np.ndarray], Any]
     grad_func: Callable[[np.ndarray], Any] | None = None
     is_vectorized: bool = False
-    dim: int | None = None  # type: ignore[assignment]
+    dim: int | None = None
 
     @classmethod
     def from_callable(

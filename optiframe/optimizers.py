@@ -10,13 +10,13 @@ they work on a single point of shape (n,) and on K points of shape (K, n) alike.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
 
 from ._validation import positive_finite
-from .hookspecs import hookimpl
+from .hookspecs import Register, hookimpl
 
 
 @attrs.frozen
@@ -52,7 +52,10 @@ class Optimizer(abc.ABC):
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters by name (the attrs fields of the class)."""
-        return attrs.asdict(self, recurse=False) if attrs.has(type(self)) else {}
+        if not attrs.has(type(self)):
+            return {}
+        fields = attrs.fields(cast(Any, type(self)))
+        return {f.name: getattr(self, f.name) for f in fields}
 
 
 @attrs.frozen
@@ -81,5 +84,5 @@ class GradientDescent(Optimizer):
 
 
 @hookimpl
-def register_optimizers(register):  # type: ignore[no-untyped-def]
+def register_optimizers(register: Register) -> None:
     register("gd", GradientDescent)

@@ -228,6 +228,7 @@ class Runner:
             record((k, f, gnorm, snorm, nfev, clock() - t0))
             if xs is not None:
                 xs.append(x)
+        assert status is not None  # the loop only ends with a status
         return self._result(history, x, f, best_x, best_f, status, detail, k, nfev, njev)
 
     @staticmethod

@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 
 from .errors import InvalidArgumentError
-from .hookspecs import hookimpl
+from .hookspecs import Register, hookimpl
 from .objective import Objective
 
 _TWO_PI = 2.0 * math.pi
@@ -267,6 +267,6 @@ TEST_FUNCTIONS: dict[str, type[TestFunction]] = {
 
 
 @hookimpl
-def register_objectives(register):  # type: ignore[no-untyped-def]
+def register_objectives(register: Register) -> None:
     for name, cls in TEST_FUNCTIONS.items():
         register(name, cls)
