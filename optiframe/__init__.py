@@ -27,10 +27,31 @@ from .gradients import (
 from .history import History
 from .hookspecs import hookimpl
 from .objective import FunctionObjective, Objective
-from .optimizers import EmptyState, GradientDescent, Optimizer
+from .optimizers import (
+    Adagrad,
+    Adam,
+    AdamW,
+    Chain,
+    EmptyState,
+    GradientDescent,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSprop,
+    Transform,
+)
 from .plugins import get_plugin_manager, get_registry, register_plugin, unregister_plugin
 from .result import Result, Status
 from .runner import Runner, StepInfo
+from .schedules import (
+    Constant,
+    CosineWarmup,
+    ExponentialDecay,
+    InverseTimeDecay,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
 from .stopping import StopRules
 from .testfunctions import (
     Ackley,
@@ -46,11 +67,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Ackley",
+    "Adagrad",
+    "Adam",
+    "AdamW",
     "AnalyticGradient",
     "AutoGradient",
     "CentralDifference",
+    "Chain",
+    "Constant",
+    "CosineWarmup",
     "DuplicateComponentError",
     "EmptyState",
+    "ExponentialDecay",
     "ForwardDifference",
     "FunctionObjective",
     "GradientDescent",
@@ -59,22 +87,30 @@ __all__ = [
     "History",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "InverseTimeDecay",
+    "Momentum",
+    "Nesterov",
     "Objective",
     "OptiframeError",
     "Optimizer",
     "PluginError",
     "PluginLoadWarning",
+    "RMSprop",
     "Rastrigin",
+    "ReduceOnPlateau",
     "Result",
     "Rosenbrock",
     "RunFailedError",
     "Runner",
+    "Schedule",
     "Sphere",
     "Status",
+    "StepDecay",
     "StepInfo",
     "StopRules",
     "StyblinskiTang",
     "TestFunction",
+    "Transform",
     "UnknownComponentError",
     "__version__",
     "get_plugin_manager",

@@ -34,3 +34,8 @@ def register_gradient_estimators(register: Register) -> None:
 @hookspec
 def register_optimizers(register: Register) -> None:
     """Register optimizers (how a step is taken from the slope) by name."""
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register schedules (how a hyperparameter changes during a run) by name."""

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     "optiframe.testfunctions",
     "optiframe.gradients",
     "optiframe.optimizers",
+    "optiframe.schedules",
 )
 
 

@@ -18,6 +18,7 @@ KINDS: dict[str, str] = {
     "objective": "register_objectives",
     "gradient": "register_gradient_estimators",
     "optimizer": "register_optimizers",
+    "schedule": "register_schedules",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -23,9 +23,10 @@ from .objective import FunctionObjective, Objective, as_scalar
 from .optimizers import Optimizer
 from .plugins import get_registry
 from .result import MESSAGES, Result, Status
+from .schedules import ScheduledOptimizer, build_schedules
 from .stopping import STOP_OPTIONS, StopRules
 
-RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors")
+RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules")
 
 
 @attrs.frozen
@@ -87,7 +88,9 @@ class Runner:
     StopIteration to stop), ``record_every`` (keep every k-th step; the last is always
     kept), ``record_x`` (keep the points too), ``raise_errors`` (re-raise an exception
     from user code as :class:`~optiframe.errors.RunFailedError`, with the partial result,
-    instead of returning status ``failed``).
+    instead of returning status ``failed``), ``schedules`` (a mapping from a
+    hyperparameter name to a schedule, e.g. ``{"lr": "cosine"}``; see
+    :mod:`optiframe.schedules`).
 
     Example
     -------
@@ -109,6 +112,7 @@ class Runner:
         record_every: int = 1,
         record_x: bool = False,
         raise_errors: bool = False,
+        schedules: Mapping[str, Any] | None = None,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -130,6 +134,9 @@ class Runner:
             raise InvalidArgumentError(f"'record_x' must be True or False: {record_x!r}")
         self.record_x = record_x
         self.raise_errors = bool(raise_errors)
+        self.schedules = build_schedules(schedules, registry)
+        if self.schedules:
+            ScheduledOptimizer(self.optimizer, self.schedules)  # checks the names now
 
     def __repr__(self) -> str:
         return (f"Runner({self.objective!r}, {self.optimizer!r}, {self.gradient!r}, "
@@ -153,6 +160,7 @@ class Runner:
         stop = self.stop
         value = self.objective.value
         opt_step = self.optimizer.step
+        scheduled = ScheduledOptimizer(self.optimizer, self.schedules) if self.schedules else None
         max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
         use_ftol = stop.ftol > 0.0
         f_limit = stop.divergence_limit(f)
@@ -186,6 +194,8 @@ class Runner:
                 if not gtol < gnorm < inf or k >= max_steps:
                     status, detail = stop.at_gradient(gnorm, k)
                     break
+                if scheduled is not None:
+                    opt_step = scheduled.at(k, f).step
                 x_new, state = opt_step(x, g, state)
                 f_new = value(x_new)
                 nfev += 1

@@ -27,6 +27,39 @@ OPTIMIZER_ERROR_INPUTS = {
         ({"lr": math.nan}, of.InvalidArgumentError, r"'lr' must not be NaN: nan"),
         ({"lr": np.array([0.1, -1.0])}, of.InvalidArgumentError, r"'lr' must be > 0"),
     ],
+    "momentum": [
+        ({"lr": -1e-3}, of.InvalidArgumentError, r"'lr' must be > 0: -0.001"),
+        ({"momentum": 1.0}, of.InvalidArgumentError, r"'momentum' must be in \[0, 1\): 1.0"),
+        ({"dampening": 1.5}, of.InvalidArgumentError, r"'dampening' must be in \[0, 1\]: 1.5"),
+        ({"weight_decay": -1.0}, of.InvalidArgumentError, r"'weight_decay' must be >= 0: -1.0"),
+    ],
+    "nesterov": [
+        ({"momentum": 0.0}, of.InvalidArgumentError,
+         r"Nesterov momentum requires a momentum > 0: 'momentum' is 0.0"),
+        ({"lr": math.inf}, of.InvalidArgumentError, r"'lr' must be finite: inf"),
+    ],
+    "adagrad": [
+        ({"eps": -1e-10}, of.InvalidArgumentError, r"'eps' must be >= 0: -1e-10"),
+        ({"lr_decay": -0.1}, of.InvalidArgumentError, r"'lr_decay' must be >= 0: -0.1"),
+        ({"initial_accumulator_value": -1.0}, of.InvalidArgumentError,
+         r"'initial_accumulator_value' must be >= 0: -1.0"),
+    ],
+    "rmsprop": [
+        ({"alpha": 1.5}, of.InvalidArgumentError, r"'alpha' must be in \[0, 1\]: 1.5"),
+        ({"momentum": -0.1}, of.InvalidArgumentError, r"'momentum' must be in \[0, 1\): -0.1"),
+        ({"centered": "yes"}, TypeError, r"'centered' must be <class 'bool'>"),
+    ],
+    "adam": [
+        ({"beta1": 1.0}, of.InvalidArgumentError, r"'beta1' must be in \[0, 1\): 1.0"),
+        ({"beta2": -0.1}, of.InvalidArgumentError, r"'beta2' must be in \[0, 1\): -0.1"),
+        ({"eps": math.nan}, of.InvalidArgumentError, r"'eps' must not be NaN: nan"),
+        ({"amsgrad": 1}, TypeError, r"'amsgrad' must be <class 'bool'>"),
+    ],
+    "adamw": [
+        ({"weight_decay": -0.01}, of.InvalidArgumentError, r"'weight_decay' must be >= 0: -0.01"),
+        ({"lr": 0.0}, of.InvalidArgumentError, r"'lr' must be > 0: 0.0"),
+        ({"beta1": "0.9"}, of.InvalidArgumentError, r"'beta1' must be a real number: '0.9'"),
+    ],
 }
 
 ESTIMATOR_ERROR_INPUTS = {

@@ -1,4 +1,4 @@
-"""How a step is taken from the slope: the :class:`Optimizer` interface and ``gd``.
+"""The :class:`Optimizer` interface and ``gd``, plain gradient descent.
 
 An optimizer is a frozen attrs class of hyperparameters with two methods, in optax's
 style: ``init(x)`` makes the state (a frozen attrs class with named fields) and
@@ -15,8 +15,7 @@ from typing import Any, cast
 import attrs
 import numpy as np
 
-from ._validation import positive_finite
-from .hookspecs import Register, hookimpl
+from ._fields import learning_rate
 
 
 @attrs.frozen
@@ -74,15 +73,10 @@ class GradientDescent(Optimizer):
     [0.39785867, 0.39785867]
     """
 
-    lr: float = attrs.field(default=0.01, validator=positive_finite)
+    lr: Any = learning_rate(0.01)
 
     def init(self, x: np.ndarray) -> EmptyState:
         return EmptyState()
 
     def step(self, x: np.ndarray, grad: np.ndarray, state: EmptyState) -> tuple[np.ndarray, Any]:
         return x - self.lr * grad, state
-
-
-@hookimpl
-def register_optimizers(register: Register) -> None:
-    register("gd", GradientDescent)

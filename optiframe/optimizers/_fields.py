@@ -1,0 +1,64 @@
+"""attrs fields for hyperparameters: validated, readable back, arrays kept read-only."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .._validation import check_real, positive_finite
+from ..errors import InvalidArgumentError
+
+
+def _freeze(value: Any) -> Any:
+    """A hyperparameter array becomes a read-only copy; numbers stay numbers."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.array(value, dtype=float)
+        arr.flags.writeable = False
+        return arr
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return bool(a == b)
+
+
+def learning_rate(default: float) -> Any:
+    """A learning rate: a finite number > 0, or an array of them, one per coordinate."""
+    return attrs.field(default=default, converter=_freeze, validator=positive_finite,
+                       eq=attrs.cmp_using(eq=_same), hash=False)
+
+
+def nonnegative(default: float) -> Any:
+    """A finite number >= 0 (weight decay, epsilon, ...)."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        check_real(attribute.name, value)
+
+    return attrs.field(default=default, validator=check)
+
+
+def unit_interval(default: float, *, closed_high: bool = False) -> Any:
+    """A number in [0, 1) (betas, momentum, smoothing constants), or [0, 1]."""
+    high = "]" if closed_high else ")"
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        name = attribute.name
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidArgumentError(f"{name!r} must be a real number: {value!r}")
+        if math.isnan(value):
+            raise InvalidArgumentError(f"{name!r} must not be NaN: {value!r}")
+        inside = 0.0 <= value <= 1.0 if closed_high else 0.0 <= value < 1.0
+        if not inside:
+            raise InvalidArgumentError(f"{name!r} must be in [0, 1{high}: {value!r}")
+
+    return attrs.field(default=default, validator=check)
+
+
+def flag(default: bool) -> Any:
+    """A boolean option (amsgrad, centered, ...)."""
+    return attrs.field(default=default, validator=attrs.validators.instance_of(bool))
