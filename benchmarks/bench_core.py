@@ -12,6 +12,8 @@ Prints, as ratios (optiframe time / reference time, lower is better):
    vs the blog's per-coordinate loop (goal >= 20x faster at n = 100) and
    scipy.optimize.approx_fprime (goal: faster), with each one's error against the
    analytic gradient;
+   (also, for information: Adam through its chain of pieces, with and without a schedule,
+   vs Adam written by hand;)
 4. peak memory of a 1,000,000-step run in 1000-D with default recording.
 """
 
@@ -82,8 +84,52 @@ def bench_step_loop(steps, rounds):
     rows.append(("blog 1-D run, func1, central h=1e-7", f"{min(ours) / steps * 1e6:.2f} us",
                  f"{min(blog) / steps * 1e6:.2f} us (blog's loop)", f"{best:.2f}x",
                  f"{med:.2f}x", "<= 1.5x"))
+    rows.extend(_adam_rows(steps, rounds))
     print("Per step (optiframe / reference; best-of ratio and median of rounds):")
     print(table(["run", "optiframe", "reference", "ratio", "median", "goal"], rows))
+
+
+def hand_adam_loop(x0, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam on the sphere by hand, with f and |g| stored per step."""
+    x = x0.copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    fs = np.empty(steps + 1)
+    gn = np.empty(steps + 1)
+    fs[0] = x @ x
+    for t in range(1, steps + 1):
+        g = 2.0 * x
+        gn[t - 1] = math.sqrt(g @ g)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * (g * g)
+        denom = np.sqrt(v) / math.sqrt(1 - b2**t) + eps
+        x = x - lr * (m / (1 - b1**t)) / denom
+        fs[t] = x @ x
+    return x
+
+
+def _adam_rows(steps, rounds):
+    """Adam through its chain of pieces, and with a cosine schedule, vs Adam by hand."""
+    x0 = np.linspace(-1.0, 1.0, 10)
+    adam = of.Runner("sphere", of.Adam(lr=1e-3), "analytic", max_steps=steps, gtol=0)
+    cosine = {"lr": of.CosineWarmup(total_steps=steps, min_value=1e-5)}
+    scheduled = of.Runner("sphere", of.Adam(lr=1e-3), "analytic", max_steps=steps, gtol=0,
+                          schedules=cosine)
+    check = min(steps, 1000)  # later, x oscillates around 0 at the scale of lr
+    np.testing.assert_allclose(
+        of.Runner("sphere", of.Adam(lr=1e-3), "analytic", max_steps=check, gtol=0).run(x0).x,
+        hand_adam_loop(x0, check), rtol=1e-12, atol=1e-15)
+    assert scheduled.run(x0).nit == steps
+    ours, sched, hand = interleaved([lambda: adam.run(x0), lambda: scheduled.run(x0),
+                                     lambda: hand_adam_loop(x0, steps)], rounds)
+    rows = []
+    for label, times in (("10-D sphere, adam (chain of pieces)", ours),
+                         ("10-D sphere, adam + cosine schedule", sched)):
+        best, med = ratio(times, hand)
+        rows.append((label, f"{min(times) / steps * 1e6:.2f} us",
+                     f"{min(hand) / steps * 1e6:.2f} us (hand numpy adam)", f"{best:.2f}x",
+                     f"{med:.2f}x", "(none)"))
+    return rows
 
 
 def blog_gradient(f, x, h=1e-7):

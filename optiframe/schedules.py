@@ -107,7 +107,8 @@ class CosineWarmup(Schedule):
     """A linear warm-up over ``warmup_steps``, then a cosine from base to ``min_value``.
 
     The warm-up climbs ``base * (step + 1) / warmup_steps``; the cosine reaches
-    ``min_value`` at ``total_steps`` and stays there.
+    ``min_value`` at ``total_steps`` and stays there. A learning rate must stay > 0, so
+    for one give ``min_value > 0`` or ``total_steps`` of at least the run's max_steps.
     """
 
     total_steps: int = attrs.field(default=1000, validator=_positive_int)
@@ -230,7 +231,15 @@ class ScheduledOptimizer:
             values[name], self.states[i] = schedule.value(
                 step, getattr(self.base, name), loss, self.states[i])
         self.values = values
-        return cast(Optimizer, attrs.evolve(cast(Any, self.base), **values))
+        try:
+            return cast(Optimizer, attrs.evolve(cast(Any, self.base), **values))
+        except ValueError as exc:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            raise InvalidArgumentError(
+                f"at step {step} the schedules gave {shown}, which "
+                f"{type(self.base).__name__} refuses ({exc}); give the schedule a "
+                "min_value > 0 or a horizon (total_steps) of at least max_steps"
+            ) from exc
 
 
 def build_schedules(spec: Any, registry: Any) -> tuple[tuple[str, Schedule], ...]:

@@ -133,4 +133,12 @@ def test_a_schedule_producing_an_invalid_value_fails_the_run_cleanly():
     r = of.minimize("sphere", [1.0], optimizer=of.GradientDescent(lr=0.1),
                     schedules={"lr": Bad()}, max_steps=10, gtol=0)
     assert r.status == "failed" and "'lr' must be > 0: -1.0" in r.message
+    assert "at step 3 the schedules gave lr = -1.0" in r.message
     assert r.nit == 3 and len(r.history) == 4
+
+
+def test_a_cosine_that_reaches_zero_says_what_to_do():
+    r = of.minimize("sphere", [1.0], optimizer=of.GradientDescent(lr=0.01), gtol=0,
+                    max_steps=50, schedules={"lr": of.CosineWarmup(total_steps=20)})
+    assert r.status == "failed" and r.nit == 20
+    assert "min_value > 0" in r.message
