@@ -41,7 +41,7 @@ from .optimizers import (
     Transform,
 )
 from .plugins import get_plugin_manager, get_registry, register_plugin, unregister_plugin
-from .result import Result, Status
+from .result import Minimum, MultiStartResult, Result, StartOutcome, Status
 from .runner import Runner, StepInfo
 from .schedules import (
     Constant,
@@ -52,6 +52,7 @@ from .schedules import (
     Schedule,
     StepDecay,
 )
+from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
 from .testfunctions import (
     Ackley,
@@ -88,8 +89,13 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTypeError",
     "InverseTimeDecay",
+    "LatinHypercube",
+    "Minimum",
     "Momentum",
+    "MultiStart",
+    "MultiStartResult",
     "Nesterov",
+    "NormalAround",
     "Objective",
     "OptiframeError",
     "Optimizer",
@@ -104,6 +110,8 @@ __all__ = [
     "Runner",
     "Schedule",
     "Sphere",
+    "StartOutcome",
+    "StartSampler",
     "Status",
     "StepDecay",
     "StepInfo",
@@ -111,6 +119,7 @@ __all__ = [
     "StyblinskiTang",
     "TestFunction",
     "Transform",
+    "UniformBox",
     "UnknownComponentError",
     "__version__",
     "get_plugin_manager",

@@ -37,6 +37,9 @@ def minimize(
         Stopping rules (``max_steps``, ``gtol``, ``ftol``, ``xtol``,
         ``detect_divergence``, ``divergence_factor``) and run options (``callbacks``,
         ``record_every``, ``record_x``, ``raise_errors``); see :class:`~optiframe.Runner`.
+        Multi-start: ``starts`` (a :class:`~optiframe.MultiStart` or a (K, n) array of
+        points), ``seed``, ``workers``, ``minima_tol``, ``retries``; then the result is a
+        :class:`~optiframe.result.MultiStartResult`.
 
     Example
     -------
@@ -51,6 +54,11 @@ def minimize(
     >>> float(r.x[0]), r.status, r.nit
     (-0.00012307192187321903, 'max_steps', 500)
     """
-    if x0 is None:
-        raise InvalidArgumentError("'x0' is required: the point to start from")
-    return Runner(fun, optimizer, gradient, **options).run(x0)
+    starts = options.pop("starts", None)
+    seed = options.pop("seed", None)
+    workers = options.pop("workers", None)
+    if x0 is None and starts is None:
+        raise InvalidArgumentError(
+            "'x0' is required: the point to start from (or starts=MultiStart(...))")
+    return Runner(fun, optimizer, gradient, **options).run(x0, starts=starts, seed=seed,
+                                                           workers=workers)

@@ -225,3 +225,105 @@ def _json_number(v: float) -> float | str | None:
 
 def _from_json_number(v: Any) -> float:
     return math.nan if v is None else float(v)
+
+
+class StartsHistory:
+    """The record of a multi-start run: per recorded step, one scalar per start.
+
+    ``fun``, ``grad_norm`` and ``step_norm`` are (rows, K) arrays, NaN where a start had
+    already stopped; ``step`` is (rows,). Rows are the steps 0, every, 2 every, ...; each
+    start's final point is in its :class:`~optiframe.result.StartOutcome`.
+    """
+
+    __slots__ = ("_dense", "_pending", "n_starts")
+
+    def __init__(self, n_starts: int) -> None:
+        self.n_starts = n_starts
+        #: step -> (3, K) array of fun, grad_norm, step_norm
+        self._dense: dict[int, np.ndarray] = {}
+        #: records not yet scattered into rows: (step, start indices, fun, grad_norm,
+        #: step_norm); the engine hands over its arrays, so recording costs no copy.
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _record(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
+                step_norm: np.ndarray) -> None:
+        self._pending.append((step, index, fun, grad_norm, step_norm))
+
+    @property
+    def _rows(self) -> dict[int, np.ndarray]:
+        for step, index, fun, grad_norm, step_norm in self._pending:
+            row = self._dense.get(step)
+            if row is None:
+                row = self._dense[step] = np.full((3, self.n_starts), np.nan)
+            row[0, index] = fun
+            row[1, index] = grad_norm
+            row[2, index] = step_norm
+        self._pending.clear()
+        return self._dense
+
+    def merge_start(self, other: StartsHistory, k: int) -> None:
+        """Take the records of a one-start history as start ``k``'s."""
+        for step, row in other._rows.items():
+            mine = self._rows.get(step)
+            if mine is None:
+                mine = self._dense[step] = np.full((3, self.n_starts), np.nan)
+            mine[:, k] = row[:, 0]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _stacked(self, i: int) -> np.ndarray:
+        if not self._rows:
+            return np.empty((0, self.n_starts))
+        return np.stack([self._rows[s][i] for s in sorted(self._rows)])
+
+    @property
+    def step(self) -> np.ndarray:
+        return np.array(sorted(self._rows), dtype=np.int64)
+
+    @property
+    def fun(self) -> np.ndarray:
+        return self._stacked(0)
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self._stacked(1)
+
+    @property
+    def step_norm(self) -> np.ndarray:
+        return self._stacked(2)
+
+    def __repr__(self) -> str:
+        return f"<StartsHistory: {len(self)} rows x {self.n_starts} starts>"
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Long format: one entry per (step, start) where the start was running."""
+        out: dict[str, list[Any]] = {"step": [], "start": [], "fun": [], "grad_norm": [],
+                                     "step_norm": []}
+        for s in sorted(self._rows):
+            row = self._rows[s]
+            for k in np.flatnonzero(~np.isnan(row[0]) | ~np.isnan(row[1])):
+                out["step"].append(s)
+                out["start"].append(int(k))
+                out["fun"].append(float(row[0, k]))
+                out["grad_norm"].append(float(row[1, k]))
+                out["step_norm"].append(float(row[2, k]))
+        return out
+
+    def to_pandas(self) -> Any:
+        """A long-format DataFrame: columns step, start, fun, grad_norm, step_norm."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict())
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """Long-format CSV (see :meth:`to_dict`); written to ``path`` when given."""
+        d = self.to_dict()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(d)
+        for row in zip(*d.values(), strict=True):
+            writer.writerow([repr(v) for v in row])
+        if path is not None:
+            Path(path).write_text(buf.getvalue())
+        return buf.getvalue()

@@ -39,3 +39,17 @@ def register_optimizers(register: Register) -> None:
 @hookspec
 def register_schedules(register: Register) -> None:
     """Register schedules (how a hyperparameter changes during a run) by name."""
+
+
+@hookspec
+def register_start_samplers(register: Register) -> None:
+    """Register start samplers (where multi-start drops its balls) by name."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executors (how starts are spread over processes or machines) by name.
+
+    A factory, called with keyword options, returns an object with ``map(fn, items)``
+    (an iterator of results in order) and ``close()``.
+    """

@@ -35,6 +35,8 @@ BUILTIN_PLUGINS = (
     "optiframe.gradients",
     "optiframe.optimizers",
     "optiframe.schedules",
+    "optiframe.starts",
+    "optiframe.executors",
 )
 
 

@@ -19,6 +19,8 @@ KINDS: dict[str, str] = {
     "gradient": "register_gradient_estimators",
     "optimizer": "register_optimizers",
     "schedule": "register_schedules",
+    "sampler": "register_start_samplers",
+    "executor": "register_executors",
 }
 
 

@@ -85,3 +85,57 @@ class Result:
             f" history: {self.history!r}",
         ]
         return "Result(\n" + "\n".join(lines) + "\n)"
+
+
+@attrs.frozen(eq=False)
+class StartOutcome:
+    """How one start of a multi-start run ended."""
+
+    index: int
+    x0: np.ndarray = attrs.field(converter=_readonly)
+    x: np.ndarray = attrs.field(converter=_readonly)
+    fun: float
+    status: Status
+    message: str
+    nit: int
+    nfev: int
+    njev: int
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.CONVERGED
+
+
+@attrs.frozen(eq=False)
+class Minimum:
+    """A distinct minimum: the best point of a group of final points closer than a tolerance."""
+
+    x: np.ndarray = attrs.field(converter=_readonly)
+    fun: float
+    count: int
+    starts: tuple[int, ...]
+
+
+@attrs.frozen(eq=False)
+class MultiStartResult(Result):
+    """A multi-start run: the best start as ``x``/``fun``, plus every start and the minima.
+
+    ``status`` and ``message`` are the best start's; ``nit`` is the most steps any start
+    took, ``nfev``/``njev`` the totals; ``history`` is a :class:`StartsHistory`.
+    """
+
+    starts: tuple[StartOutcome, ...] = ()
+    minima: tuple[Minimum, ...] = ()
+
+    def statuses(self) -> dict[str, int]:
+        """How many starts ended with each status."""
+        counts: dict[str, int] = {}
+        for s in self.starts:
+            counts[s.status.value] = counts.get(s.status.value, 0) + 1
+        return counts
+
+    def __repr__(self) -> str:
+        text = super().__repr__().rstrip(")\n")
+        minima = ", ".join(f"{np.array2string(m.x, precision=6)} x{m.count}" for m in self.minima)
+        return (f"{text}\n  starts: {len(self.starts)} {self.statuses()}\n"
+                f"  minima: {minima}\n)")

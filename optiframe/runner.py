@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._validation import as_point, check_int, did_you_mean
+from ._validation import as_point, check_int, check_real, did_you_mean
 from .errors import InvalidArgumentError, InvalidTypeError, RunFailedError
 from .gradients import GradientEstimator
 from .history import History
@@ -26,17 +26,22 @@ from .result import MESSAGES, Result, Status
 from .schedules import ScheduledOptimizer, build_schedules
 from .stopping import STOP_OPTIONS, StopRules
 
-RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules")
+RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules",
+                  "minima_tol", "retries")
 
 
 @attrs.frozen
 class StepInfo:
-    """What a callback sees after each step: ``x`` is a read-only view of the new point."""
+    """What a callback sees after each step: ``x`` is a read-only view of the new point.
+
+    In a multi-start run ``x`` holds the running starts' points, one per row, and ``fun``
+    and ``step_norm`` are arrays with one entry per row.
+    """
 
     step: int
     x: np.ndarray
-    fun: float
-    step_norm: float
+    fun: Any
+    step_norm: Any
 
 
 def as_objective(spec: Any) -> Objective:
@@ -113,6 +118,8 @@ class Runner:
         record_x: bool = False,
         raise_errors: bool = False,
         schedules: Mapping[str, Any] | None = None,
+        minima_tol: float = 1e-3,
+        retries: int = 2,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -134,6 +141,8 @@ class Runner:
             raise InvalidArgumentError(f"'record_x' must be True or False: {record_x!r}")
         self.record_x = record_x
         self.raise_errors = bool(raise_errors)
+        self.minima_tol = check_real("minima_tol", minima_tol, positive=True)
+        self.retries = check_int("retries", retries, minimum=0)
         self.schedules = build_schedules(schedules, registry)
         if self.schedules:
             ScheduledOptimizer(self.optimizer, self.schedules)  # checks the names now
@@ -142,8 +151,25 @@ class Runner:
         return (f"Runner({self.objective!r}, {self.optimizer!r}, {self.gradient!r}, "
                 f"stop={self.stop!r})")
 
-    def run(self, x0: Any) -> Result:
-        """Minimize from ``x0`` (never modified) and return the :class:`Result`."""
+    def run(self, x0: Any = None, *, starts: Any = None, seed: Any = None,
+            workers: Any = None) -> Result:
+        """Minimize from ``x0`` (never modified) and return the :class:`Result`.
+
+        With ``starts`` (a :class:`~optiframe.starts.MultiStart` or a (K, n) array), run
+        every start and return a :class:`~optiframe.result.MultiStartResult`; ``seed``
+        makes the sampled starts reproducible and ``workers`` spreads them out (see
+        :mod:`optiframe.executors`); without ``workers`` the starts advance together as
+        one array.
+        """
+        if starts is not None:
+            from .runs import run_multistart
+
+            return run_multistart(self, x0, starts, seed, workers)
+        if workers is not None or seed is not None:
+            raise InvalidArgumentError(
+                "'workers' and 'seed' apply to multi-start runs: pass starts=MultiStart(...)")
+        if x0 is None:
+            raise InvalidArgumentError("'x0' is required: the point to start from")
         x = as_point(x0)
         objective = self.objective
         objective.check_dim(x.size)

@@ -65,7 +65,7 @@ class StopRules:
             return Status.DIVERGED, f"f(x0) is {f0}"
         return None, ""
 
-    def at_gradient(self, gnorm: float, k: int) -> Outcome:
+    def at_gradient(self, gnorm: float, k: int) -> tuple[Status, str]:
         """Why the run stops at step ``k`` given the gradient norm there."""
         if math.isnan(gnorm) or math.isinf(gnorm):
             return Status.NAN, f"the gradient at step {k} is not finite"
@@ -73,13 +73,13 @@ class StopRules:
             return Status.CONVERGED, f"gradient norm {gnorm:.3g} <= gtol {self.gtol:g}"
         return Status.MAX_STEPS, f"max_steps = {self.max_steps}"
 
-    def at_bad_value(self, f: float, k: int) -> Outcome:
+    def at_bad_value(self, f: float, k: int) -> tuple[Status, str]:
         """Why a value outside (-inf, divergence limit] stops the run."""
         if math.isnan(f):
             return Status.NAN, f"f is NaN at step {k}"
         return Status.DIVERGED, f"f = {f:.6g} at step {k}"
 
-    def at_small_step(self, snorm: float, f_old: float, f_new: float, k: int) -> Outcome:
+    def at_small_step(self, snorm: float, f_old: float, f_new: float, k: int) -> tuple[Status, str]:
         """Why a step that moved x by at most ``xtol`` (or changed f by ``ftol``) stops."""
         if snorm == 0.0:
             return Status.STALLED, f"step {k} left x unchanged"

@@ -1,0 +1,220 @@
+"""The multi-start engine: K starts advanced as one (K, n) array, each stopping on its own.
+
+Rows that stop are written to their :class:`~optiframe.result.StartOutcome` and removed
+from the working set (the iterates, values, and every array in the optimizer's state),
+so each step computes on the running starts only. Row k's arithmetic never depends on
+the other rows, so a start gives the same bits run alone (a (1, n) stack, as the serial,
+process and cluster paths do) or among a thousand.
+
+An exception from a vectorized evaluation is traced to its rows by evaluating them one
+by one: those starts end ``failed`` with the error, the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+import numpy as np
+
+from .history import StartsHistory
+from .result import MESSAGES, StartOutcome, Status
+from .runner import StepInfo
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+
+def take_rows(tree: Any, keep: np.ndarray, n_rows: int) -> Any:
+    """Keep rows ``keep`` of every (n_rows, ...) array in an optimizer state tree."""
+    if isinstance(tree, np.ndarray):
+        return tree[keep] if tree.ndim >= 1 and tree.shape[0] == n_rows else tree
+    if attrs.has(type(tree)):
+        changes = {f.name: take_rows(getattr(tree, f.name), keep, n_rows)
+                   for f in attrs.fields(type(tree)) if f.init}
+        return attrs.evolve(tree, **changes) if changes else tree
+    if isinstance(tree, Mapping):
+        return cast(Any, type(tree))({k: take_rows(v, keep, n_rows) for k, v in tree.items()})
+    if isinstance(tree, tuple):
+        return type(tree)(take_rows(v, keep, n_rows) for v in tree)
+    return tree
+
+
+def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: tuple[int, ...],
+             ) -> tuple[np.ndarray, dict[int, BaseException]]:
+    """Evaluate ``fn`` on all rows; if that raises, row by row to find the failing ones.
+
+    Failing rows come back as NaN, with their exceptions by row.
+    """
+    try:
+        return np.asarray(fn(X), dtype=float).reshape((X.shape[0], *row_shape)), {}
+    except Exception:
+        pass
+    out = np.full((X.shape[0], *row_shape), np.nan)
+    errors: dict[int, BaseException] = {}
+    for i in range(X.shape[0]):
+        try:
+            out[i] = np.asarray(fn(X[i : i + 1]), dtype=float).reshape(row_shape)
+        except Exception as exc:
+            errors[i] = exc
+    return out, errors
+
+
+def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
+              history: StartsHistory) -> list[StartOutcome]:
+    """Run the starts ``X0`` (rows, global indices ``index``); record into ``history``."""
+    objective, stop = runner.objective, runner.stop
+    estimator = runner.gradient.for_objective(objective)
+    grad = estimator.bind_stack(objective)
+    values = objective.values
+    fev_per_grad, jev_per_grad = estimator.evaluations(objective, X0.shape[1])
+    every = runner.record_every
+    max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
+    use_ftol = stop.ftol > 0.0
+    callbacks = runner.callbacks
+    inf = math.inf
+    outcomes: list[StartOutcome] = []
+
+    X = np.array(X0, dtype=float)
+    starts0 = X.copy()
+    idx = np.array(index)
+    k = 0
+
+    def finish(rows: np.ndarray, statuses: list[tuple[Status, str]], x: np.ndarray,
+               f: np.ndarray, grads_done: int) -> None:
+        for j, (status, detail) in zip(rows, statuses, strict=True):
+            message = f"{MESSAGES[status]}: {detail}." if detail else f"{MESSAGES[status]}."
+            outcomes.append(StartOutcome(
+                index=int(idx[j]), x0=starts0[j], x=x[j], fun=float(f[j]), status=status,
+                message=message, nit=k, nfev=1 + grads_done * fev_per_grad + k,
+                njev=grads_done * jev_per_grad))
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        F, errors = _rowwise(values, X, ())
+        state = runner.optimizer.init(X)
+        opt_step = runner.optimizer.step
+        f_limit = np.array([stop.divergence_limit(f) if math.isfinite(f) else inf for f in F])
+        best_X, best_F = X.copy(), F.copy()
+        SN = np.full(X.shape[0], np.nan)
+        grads_done = 0
+
+        def drop(done: np.ndarray) -> None:
+            nonlocal X, F, idx, f_limit, best_X, best_F, SN, state, starts0
+            keep = ~done
+            n_rows = X.shape[0]
+            X, F, idx, f_limit = X[keep], F[keep], idx[keep], f_limit[keep]
+            best_X, best_F, SN, starts0 = best_X[keep], best_F[keep], SN[keep], starts0[keep]
+            state = take_rows(state, keep, n_rows)
+
+        def fail(errors: dict[int, BaseException], stage: str) -> None:
+            rows = np.array(sorted(errors))
+            details = [(Status.FAILED, f"{stage} raised at step {k}: "
+                        f"{type(errors[r]).__name__}: {errors[r]}") for r in rows]
+            finish(rows, details, X, F, grads_done)
+            done = np.zeros(X.shape[0], dtype=bool)
+            done[rows] = True
+            drop(done)
+
+        if errors:
+            fail(errors, "the objective")
+        at_start = [stop.at_start(f) for f in F]
+        done = np.array([s is not None for s, _ in at_start], dtype=bool)
+        if done.any():
+            rows = np.flatnonzero(done)
+            finish(rows, [at_start[r] for r in rows], X, F, 0)  # type: ignore[misc]
+            drop(done)
+        try:
+            while X.shape[0]:
+                G, errors = _rowwise(grad, X, X.shape[1:])
+                if errors:
+                    fail(errors, "the gradient")
+                    if not X.shape[0]:
+                        break
+                    G = G[~np.isin(np.arange(G.shape[0]), sorted(errors))]
+                grads_done += 1
+                GN = np.sqrt(np.einsum("ij,ij->i", G, G))
+                if k % every == 0:
+                    history._record(k, idx, F, GN, SN)
+                # One cheap test on the way down (NaN fails it too); the mask only if not.
+                if not (GN.min() > gtol and GN.max() < inf) or k >= max_steps:
+                    done = ~((gtol < GN) & (inf > GN))
+                    if k >= max_steps:
+                        done[:] = True
+                    rows = np.flatnonzero(done)
+                    finish(rows, [stop.at_gradient(float(GN[r]), k) for r in rows], X, F,
+                           grads_done)
+                    drop(done)
+                    G = G[~done]
+                    if not X.shape[0]:
+                        break
+                X_new, state = opt_step(X, G, state)
+                F_new, errors = _rowwise(values, X_new, ())
+                k += 1
+                D = X_new - X
+                SN = np.sqrt(np.einsum("ij,ij->i", D, D))
+                if errors:
+                    # a start whose new point cannot be evaluated keeps its last good pair
+                    keep = ~np.isin(np.arange(F_new.shape[0]), sorted(errors))
+                    fail(errors, "the objective")
+                    X_new, F_new = X_new[keep], F_new[keep]  # drop() took SN's rows
+                    if not X.shape[0]:
+                        break
+                if not ((F_new <= f_limit).all() and F_new.min() > -inf):
+                    bad = ~((-inf < F_new) & (F_new <= f_limit))
+                    rows = np.flatnonzero(bad)
+                    # x and fun of a diverged start are its best finite point
+                    finish(rows, [stop.at_bad_value(float(F_new[r]), k) for r in rows], best_X,
+                           best_F, grads_done)
+                    keep = ~bad
+                    drop(bad)
+                    X_new, F_new = X_new[keep], F_new[keep]  # drop() took SN's rows
+                    if not X.shape[0]:
+                        break
+                F_old, X, F = F, X_new, F_new
+                better = best_F > F
+                np.copyto(best_X, X, where=better[:, None])
+                np.copyto(best_F, F, where=better)
+                small = None
+                if SN.min() <= xtol or use_ftol:
+                    small = xtol >= SN
+                    if use_ftol:
+                        small |= np.abs(F_old - F) <= stop.ftol * np.maximum(
+                            np.maximum(np.abs(F_old), np.abs(F)), 1.0)
+                if small is not None and small.any():
+                    rows = np.flatnonzero(small)
+                    finish(rows, [stop.at_small_step(float(SN[r]), float(F_old[r]),
+                                                     float(F[r]), k) for r in rows],
+                           X, F, grads_done)
+                    drop(small)
+                if callbacks and X.shape[0]:
+                    view = X.view()
+                    view.flags.writeable = False
+                    try:
+                        for cb in callbacks:
+                            cb(StepInfo(k, view, F.copy(), SN.copy()))
+                    except StopIteration:
+                        rows = np.arange(X.shape[0])
+                        finish(rows, [(Status.CALLBACK_STOP, f"at step {k}")] * len(rows), X, F,
+                               grads_done)
+                        X = X[:0]
+        except KeyboardInterrupt:
+            rows = np.arange(X.shape[0])
+            finish(rows, [(Status.INTERRUPTED, f"at step {k}")] * len(rows), X, F, grads_done)
+            X = X[:0]
+        except Exception as exc:
+            rows = np.arange(X.shape[0])
+            finish(rows, [(Status.FAILED, f"at step {k}: {type(exc).__name__}: {exc}")]
+                   * len(rows), X, F, grads_done)
+            X = X[:0]
+    return outcomes
+
+
+def run_one_start(runner: Runner, job: tuple[int, np.ndarray]) -> tuple[StartOutcome,
+                                                                         StartsHistory]:
+    """Run one start alone, as a (1, n) stack: what the serial and parallel paths call."""
+    k, x0 = job
+    history = StartsHistory(1)
+    (outcome,) = run_stack(runner, np.asarray(x0, dtype=float)[None, :], np.array([0]), history)
+    return attrs.evolve(outcome, index=k), history

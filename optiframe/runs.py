@@ -1,0 +1,101 @@
+"""Multi-start runs: sample the starts, run them (together or spread out), gather the result."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validation import as_point
+from .errors import InvalidArgumentError, RunFailedError
+from .executors import SerialExecutor, as_executor, check_picklable, map_with_retries
+from .history import StartsHistory
+from .minima import distinct_minima
+from .multistart import run_one_start, run_stack
+from .result import MESSAGES, MultiStartResult, StartOutcome, Status
+from .starts import MultiStart, as_starts, check_seed
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+
+def starting_points(runner: Runner, x0: Any, starts: Any, seed: Any) -> np.ndarray:
+    """The (K, n) starting points, checked before any work."""
+    seed = check_seed(seed)
+    x = as_point(x0) if x0 is not None else None
+    n = x.size if x is not None else runner.objective.dim
+    if isinstance(starts, MultiStart):
+        K = starts.n_starts
+        children = np.random.SeedSequence(seed).spawn(K + 1)
+        X0 = starts.points(n, x, runner.objective, children[:K], children[K])
+    elif isinstance(starts, int) and not isinstance(starts, bool):
+        raise InvalidArgumentError(
+            f"'starts' must be a MultiStart or a (K, n) array: write "
+            f"starts=MultiStart({starts}) for {starts} sampled starts")
+    else:
+        X0 = as_starts(starts, n)
+    runner.objective.check_dim(X0.shape[1])
+    return X0
+
+
+def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
+                   workers: Any) -> MultiStartResult:
+    if runner.schedules:
+        raise InvalidArgumentError(
+            "schedules are not supported in multi-start runs yet: each start would need "
+            "its own schedule state")
+    X0 = starting_points(runner, x0, starts, seed)
+    K = X0.shape[0]
+    history = StartsHistory(K)
+    if workers is None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            outcomes = run_stack(runner, X0, np.arange(K), history)
+    else:
+        executor = as_executor(workers)
+        if not isinstance(executor, SerialExecutor) and workers is not map:
+            check_picklable(runner, "the objective, optimizer or callbacks")
+        job = functools.partial(run_one_start, runner)
+        try:
+            results, lost = map_with_retries(executor, job, [(k, X0[k]) for k in range(K)],
+                                             runner.retries)
+        finally:
+            executor.close()
+        outcomes = []
+        for k in range(K):
+            if k in results:
+                outcome, start_history = results[k]
+                outcomes.append(outcome)
+                history.merge_start(start_history, k)
+            else:
+                outcomes.append(StartOutcome(
+                    index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.FAILED,
+                    message=f"{MESSAGES[Status.FAILED]}: start {k} was lost with its worker "
+                            f"{runner.retries + 1} times ({lost[k]}).",
+                    nit=0, nfev=0, njev=0))
+    outcomes.sort(key=lambda o: o.index)
+    result = gather(outcomes, history, runner.minima_tol)
+    failed = [o for o in outcomes if o.status is Status.FAILED]
+    if failed and runner.raise_errors:
+        raise RunFailedError(f"{len(failed)} of {K} starts failed; first: start "
+                             f"{failed[0].index}: {failed[0].message}", result)
+    return result
+
+
+def gather(outcomes: list[StartOutcome], history: StartsHistory,
+           minima_tol: float) -> MultiStartResult:
+    """The result of a multi-start run: the best start, every start, the minima."""
+    finite = [o for o in outcomes if np.isfinite(o.fun)]
+    best = min(finite, key=lambda o: (o.fun, o.index)) if finite else outcomes[0]
+    minima = distinct_minima(outcomes, minima_tol)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status.value] = counts.get(o.status.value, 0) + 1
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    message = (f"Best of {len(outcomes)} starts: start {best.index} ({summary}; "
+               f"{len(minima)} distinct minima). {best.message}")
+    return MultiStartResult(
+        x=best.x, fun=best.fun, status=best.status, message=message,
+        nit=max(o.nit for o in outcomes), nfev=sum(o.nfev for o in outcomes),
+        njev=sum(o.njev for o in outcomes), history=history,  # type: ignore[arg-type]
+        starts=tuple(outcomes), minima=minima)

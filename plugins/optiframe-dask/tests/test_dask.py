@@ -1,0 +1,84 @@
+"""optiframe-dask against a real LocalCluster of 2 worker processes, on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from dask_helpers import SlowWhereMarked
+
+import optiframe as of
+
+distributed = pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", host="127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with distributed.Client(cluster) as c:
+        yield c
+
+
+def run(**kw):
+    return of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01),
+                       starts=of.MultiStart(24, sampler="lhs", bounds=[(-5, 5), (-5, 5)]),
+                       max_steps=2000, seed=5, **kw)
+
+
+def assert_same(a, b):
+    for s, t in zip(a.starts, b.starts, strict=True):
+        assert (s.index, s.status, s.nit, s.nfev) == (t.index, t.status, t.nit, t.nfev)
+        np.testing.assert_array_equal(s.x, t.x)
+        assert s.fun == t.fun
+    np.testing.assert_array_equal(a.history.fun, b.history.fun)
+
+
+def test_the_dask_executor_is_registered_by_the_entry_point():
+    entry = of.get_registry().get("executor", "dask")
+    assert entry.plugin == "dask"
+
+
+def test_client_executor_map_is_bit_identical_to_the_vectorized_path(client):
+    assert_same(run(), run(workers=client.get_executor().map))
+
+
+def test_named_executor_with_an_address(cluster):
+    r = run(workers={"name": "dask", "address": cluster.scheduler_address})
+    assert_same(run(), r)
+    assert len(r.minima) == 4
+
+
+def test_named_executor_starts_and_closes_its_own_local_cluster():
+    assert_same(run(), run(workers="dask"))
+
+
+def test_a_killed_dask_worker_loses_nothing(cluster, tmp_path):
+    starts = np.array([[1.0, 2.0], [3.0, -1.0], [-2.0, 0.5], [0.5, 0.5]])
+    pid_file = tmp_path / "pid"
+
+    def killer():
+        deadline = time.time() + 60
+        while time.time() < deadline and not pid_file.exists():
+            time.sleep(0.02)
+        (tmp_path / "killed").write_text("yes")
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    r = of.minimize(SlowWhereMarked(tmp_path), starts=starts,
+                    optimizer=of.GradientDescent(lr=0.1),
+                    workers={"name": "dask", "address": cluster.scheduler_address})
+    thread.join()
+    assert [s.status for s in r.starts] == ["converged"] * 4
+    assert_same(r, of.minimize(SlowWhereMarked(tmp_path), starts=starts,
+                               optimizer=of.GradientDescent(lr=0.1)))
