@@ -45,6 +45,9 @@ MESSAGES: dict[Status, str] = {
 
 
 def _readonly(x: np.ndarray) -> np.ndarray:
+    """A read-only copy; an array that is already read-only and owns its data is shared."""
+    if isinstance(x, np.ndarray) and not x.flags.writeable and x.base is None:
+        return x
     x = np.array(x, copy=True)
     x.flags.writeable = False
     return x
