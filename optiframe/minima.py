@@ -30,11 +30,21 @@ def distinct_minima(outcomes: Sequence[StartOutcome], tol: float) -> tuple[Minim
     # turns each claim into a window search, near-linear when the minima are distinct.
     order = np.argsort(points[:, 0], kind="stable")
     first = points[order, 0]
+    # A point with no other point in its window is a group of its own: no claim needed.
+    window_sizes = np.empty(len(settled), dtype=np.int64)
+    window_sizes[order] = (np.searchsorted(first, first + tol, side="right")
+                           - np.searchsorted(first, first - tol, side="left"))
+    alone = window_sizes == 1
     minima: list[Minimum] = []
     # In order of value, an unassigned point founds a group and claims every unassigned
     # point within tol: each point joins the first founder (by value) within tol.
     for i, founder in enumerate(settled):
         if group[i] >= 0:
+            continue
+        if alone[i]:
+            group[i] = len(minima)
+            minima.append(Minimum(x=founder.x, fun=founder.fun, count=1,
+                                  starts=(founder.index,)))
             continue
         lo = int(np.searchsorted(first, points[i, 0] - tol, side="left"))
         hi = int(np.searchsorted(first, points[i, 0] + tol, side="right"))
