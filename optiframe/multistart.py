@@ -42,6 +42,17 @@ def take_rows(tree: Any, keep: np.ndarray, n_rows: int) -> Any:
     return tree
 
 
+def row_norms(A: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of each row. Narrow rows sum column by column: a reduction along
+    short rows costs numpy three times more than a few whole-column operations."""
+    if A.shape[1] <= 8:
+        s = A[:, 0] * A[:, 0]
+        for j in range(1, A.shape[1]):
+            s += A[:, j] * A[:, j]
+        return np.sqrt(s, out=s)
+    return np.sqrt(np.einsum("ij,ij->i", A, A))
+
+
 def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: tuple[int, ...],
              ) -> tuple[np.ndarray, dict[int, BaseException]]:
     """Evaluate ``fn`` on all rows; if that raises, row by row to find the failing ones.
@@ -134,7 +145,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                         break
                     G = G[~np.isin(np.arange(G.shape[0]), sorted(errors))]
                 grads_done += 1
-                GN = np.sqrt(np.einsum("ij,ij->i", G, G))
+                GN = row_norms(G)
                 if k % every == 0:
                     history._record(k, idx, F, GN, SN)
                 # One cheap test on the way down (NaN fails it too); the mask only if not.
@@ -152,8 +163,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                 X_new, state = opt_step(X, G, state)
                 F_new, errors = _rowwise(values, X_new, ())
                 k += 1
-                D = X_new - X
-                SN = np.sqrt(np.einsum("ij,ij->i", D, D))
+                SN = row_norms(X_new - X)
                 if errors:
                     # a start whose new point cannot be evaluated keeps its last good pair
                     keep = ~np.isin(np.arange(F_new.shape[0]), sorted(errors))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -128,7 +129,18 @@ class MultiStartResult(Result):
     """
 
     starts: tuple[StartOutcome, ...] = ()
-    minima: tuple[Minimum, ...] = ()
+    minima_tol: float = 1e-3
+    _minima: Any = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def minima(self) -> tuple[Minimum, ...]:
+        """The distinct minima: final points closer than ``minima_tol`` grouped (computed
+        on first use)."""
+        if self._minima is None:
+            from .minima import distinct_minima
+
+            object.__setattr__(self, "_minima", distinct_minima(self.starts, self.minima_tol))
+        return cast(tuple[Minimum, ...], self._minima)
 
     def statuses(self) -> dict[str, int]:
         """How many starts ended with each status."""

@@ -11,7 +11,6 @@ from ._validation import as_point
 from .errors import InvalidArgumentError, RunFailedError
 from .executors import SerialExecutor, as_executor, check_picklable, map_with_retries
 from .history import StartsHistory
-from .minima import distinct_minima
 from .multistart import run_one_start, run_stack
 from .result import MESSAGES, MultiStartResult, StartOutcome, Status
 from .starts import MultiStart, as_starts, check_seed
@@ -84,18 +83,16 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
 
 def gather(outcomes: list[StartOutcome], history: StartsHistory,
            minima_tol: float) -> MultiStartResult:
-    """The result of a multi-start run: the best start, every start, the minima."""
+    """The result of a multi-start run: the best start and every start."""
     finite = [o for o in outcomes if np.isfinite(o.fun)]
     best = min(finite, key=lambda o: (o.fun, o.index)) if finite else outcomes[0]
-    minima = distinct_minima(outcomes, minima_tol)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status.value] = counts.get(o.status.value, 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    message = (f"Best of {len(outcomes)} starts: start {best.index} ({summary}; "
-               f"{len(minima)} distinct minima). {best.message}")
+    message = f"Best of {len(outcomes)} starts: start {best.index} ({summary}). {best.message}"
     return MultiStartResult(
         x=best.x, fun=best.fun, status=best.status, message=message,
         nit=max(o.nit for o in outcomes), nfev=sum(o.nfev for o in outcomes),
         njev=sum(o.njev for o in outcomes), history=history,  # type: ignore[arg-type]
-        starts=tuple(outcomes), minima=minima)
+        starts=tuple(outcomes), minima_tol=minima_tol)
