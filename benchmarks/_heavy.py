@@ -11,13 +11,15 @@ class Heavy(of.Objective):
     """The sphere plus a negligible term that costs ``work`` sines per call (~1 ms)."""
 
     def __init__(self, work: int = 40_000) -> None:
-        self.t = np.linspace(0.0, 1.0, work)
+        self.work = work  # the grid is rebuilt per call: a small pickle for the workers
 
     def value(self, x: np.ndarray) -> float:
-        return float(x @ x + 1e-12 * np.sum(np.sin(self.t * x[0]) ** 2))
+        t = np.linspace(0.0, 1.0, self.work)
+        return float(x @ x + 1e-12 * np.sum(np.sin(t * x[0]) ** 2))
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
+        t = np.linspace(0.0, 1.0, self.work)
         g = 2 * x
-        s = np.sin(self.t * x[0])
-        g[0] += 1e-12 * np.sum(2 * s * np.cos(self.t * x[0]) * self.t)
+        s = np.sin(t * x[0])
+        g[0] += 1e-12 * np.sum(2 * s * np.cos(t * x[0]) * t)
         return g

@@ -5,7 +5,7 @@
    Runner (goal: at least 50x faster) and vs a hand-written vectorized numpy loop doing
    the same arithmetic (gradient, update, f and gradient norm per start per step; goal:
    within 1.5x).
-2. A CPU-heavy objective (about 1 ms a call), 8 starts x 40 steps: the process pool
+2. A CPU-heavy objective (about 1 ms a call), 8 starts x 100 steps: the process pool
    (workers=2) and Dask (2 local worker processes, if optiframe-dask is installed) vs
    the serial path, as speed-ups on this 2-core machine.
 """
@@ -70,7 +70,7 @@ def bench_vectorized(K, steps, rounds, loop_starts):
 
 
 def heavy_run(workers):
-    return of.minimize(Heavy(), optimizer=of.GradientDescent(lr=0.1), max_steps=40, gtol=0,
+    return of.minimize(Heavy(), optimizer=of.GradientDescent(lr=0.1), max_steps=100, gtol=0,
                        starts=of.MultiStart(8, sampler="uniform", bounds=[(-2, 2)] * 3),
                        seed=1, workers=workers)
 
@@ -100,7 +100,7 @@ def bench_parallel():
     first = results[contenders[0][0]]
     for r in results.values():
         assert all(np.array_equal(s.x, t.x) for s, t in zip(first.starts, r.starts, strict=True))
-    print("\nCPU-heavy objective (~1 ms a call), 8 starts x 40 steps, results bit-identical:")
+    print("\nCPU-heavy objective (~1 ms a call), 8 starts x 100 steps, results bit-identical:")
     print(table(["path", "time", "speed-up over serial"],
                 [(label, f"{t:.2f} s", f"{base / t:.2f}x") for label, t in times.items()]))
     if client is not None:

@@ -11,6 +11,8 @@ from ._table import format_table
 from .api import minimize
 from .gradients import CentralDifference
 from .optimizers import GradientDescent
+from .result import MultiStartResult
+from .starts import MultiStart
 
 #: The blog's learning-rate experiments on f(x) = x**2 + 1 from x0 = -3: (lr, steps).
 LEARNING_RATE_TABLE = (
@@ -88,5 +90,19 @@ def run_demo(write: Callable[[str], None] = print) -> None:
         "3. The same with lr = 0.1 and optiframe's defaults, run to convergence",
         f"status {r.status}, {r.nit} steps, x = {np.array2string(r.x, precision=3)}, "
         f"f = {r.fun:.3g}\n{r.message}",
+        write,
+    )
+    many = minimize("himmelblau", optimizer=GradientDescent(lr=0.01),
+                    starts=MultiStart(100, sampler="uniform", bounds=[(-5, 5), (-5, 5)]),
+                    max_steps=2000, seed=0)
+    assert isinstance(many, MultiStartResult)
+    minima_rows = [(np.array2string(m.x, precision=6), f"{m.fun:.1e}", m.count)
+                   for m in many.minima]
+    section(
+        "4. Many valleys, many balls: 100 random starts on Himmelblau's function",
+        format_table(["minimum found", "f", "starts that rolled there"], minima_rows)
+        + f"\n\n{len(many.starts)} balls, {len(many.minima)} distinct minima; "
+        f"{many.statuses().get('converged', 0)} converged. One ball finds one valley; many "
+        "balls find them all.",
         write,
     )

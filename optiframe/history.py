@@ -235,10 +235,13 @@ class StartsHistory:
     start's final point is in its :class:`~optiframe.result.StartOutcome`.
     """
 
-    __slots__ = ("_dense", "_pending", "n_starts")
+    __slots__ = ("_dense", "_pending", "_points", "n_starts")
 
-    def __init__(self, n_starts: int) -> None:
+    def __init__(self, n_starts: int, record_x: bool = False) -> None:
         self.n_starts = n_starts
+        #: step -> (start indices, points), only with record_x
+        self._points: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = (
+            {} if record_x else None)
         #: step -> (3, K) array of fun, grad_norm, step_norm
         self._dense: dict[int, np.ndarray] = {}
         #: records not yet scattered into rows: (step, start indices, fun, grad_norm,
@@ -246,8 +249,25 @@ class StartsHistory:
         self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _record(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
-                step_norm: np.ndarray) -> None:
+                step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
         self._pending.append((step, index, fun, grad_norm, step_norm))
+        if self._points is not None and X is not None:
+            self._points.setdefault(step, []).append((index, X))
+
+    @property
+    def x(self) -> np.ndarray:
+        """The recorded points, shape (rows, K, n), NaN where a start had stopped; only
+        with ``record_x=True``."""
+        if self._points is None:
+            raise InvalidArgumentError(
+                "the points were not recorded: run with record_x=True to keep x at each step")
+        steps = sorted(self._rows)
+        n = next((X.shape[1] for parts in self._points.values() for _, X in parts), 0)
+        out = np.full((len(steps), self.n_starts, n), np.nan)
+        for r, step in enumerate(steps):
+            for index, X in self._points.get(step, ()):
+                out[r, index] = X
+        return out
 
     @property
     def _rows(self) -> dict[int, np.ndarray]:
@@ -268,6 +288,10 @@ class StartsHistory:
             if mine is None:
                 mine = self._dense[step] = np.full((3, self.n_starts), np.nan)
             mine[:, k] = row[:, 0]
+        if self._points is not None and other._points is not None:
+            for step, parts in other._points.items():
+                for _, X in parts:
+                    self._points.setdefault(step, []).append((np.array([k]), X))
 
     def __len__(self) -> int:
         return len(self._rows)

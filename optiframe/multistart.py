@@ -85,6 +85,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
     max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
     use_ftol = stop.ftol > 0.0
     callbacks = runner.callbacks
+    record_x = runner.record_x
     inf = math.inf
     outcomes: list[StartOutcome] = []
 
@@ -147,7 +148,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                 grads_done += 1
                 GN = row_norms(G)
                 if k % every == 0:
-                    history._record(k, idx, F, GN, SN)
+                    history._record(k, idx, F, GN, SN, X if record_x else None)
                 # One cheap test on the way down (NaN fails it too); the mask only if not.
                 if not (GN.min() > gtol and GN.max() < inf) or k >= max_steps:
                     done = ~((gtol < GN) & (inf > GN))
@@ -225,6 +226,6 @@ def run_one_start(runner: Runner, job: tuple[int, np.ndarray]) -> tuple[StartOut
                                                                          StartsHistory]:
     """Run one start alone, as a (1, n) stack: what the serial and parallel paths call."""
     k, x0 = job
-    history = StartsHistory(1)
+    history = StartsHistory(1, runner.record_x)
     (outcome,) = run_stack(runner, np.asarray(x0, dtype=float)[None, :], np.array([0]), history)
     return attrs.evolve(outcome, index=k), history

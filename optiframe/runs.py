@@ -46,7 +46,7 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
             "its own schedule state")
     X0 = starting_points(runner, x0, starts, seed)
     K = X0.shape[0]
-    history = StartsHistory(K)
+    history = StartsHistory(K, runner.record_x)
     if workers is None:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             outcomes = run_stack(runner, X0, np.arange(K), history)

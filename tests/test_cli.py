@@ -48,6 +48,7 @@ def test_demo_tells_the_story(capsys):
     assert "-0.00012307192187321903" in out and "2459382288.1580424" in out
     assert "diverged" in out
     assert "[0.39785867 0.39785867 0.39785867]" in out
+    assert "4 distinct minima" in out and "[3. 2.]" in out
 
 
 def test_console_script_runs():

@@ -259,3 +259,17 @@ def test_minima_group_each_point_with_the_first_lower_founder_within_tol():
     diverged = StartOutcome(index=5, x0=np.zeros(1), x=np.array([9.0]), fun=1.0,
                             status=Status.DIVERGED, message="", nit=1, nfev=1, njev=1)
     assert len(distinct_minima([diverged], tol=1.0)) == 0
+
+
+@pytest.mark.parametrize("workers", [None, map])
+def test_points_are_recorded_per_start_on_request(workers):
+    starts = np.array([[0.5], [3.0], [0.1]])
+    r = of.minimize(Quartic(), optimizer=GD(lr=0.1), starts=starts, max_steps=50, gtol=1e-3,
+                    record_x=True, workers=workers)
+    X = r.history.x
+    assert X.shape == (len(r.history), 3, 1)
+    np.testing.assert_array_equal(X[0], starts)
+    assert np.isnan(X[-1, 1, 0])  # the diverged start stopped early
+    without = of.minimize(Quartic(), optimizer=GD(lr=0.1), starts=starts, max_steps=5)
+    with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
+        _ = without.history.x
