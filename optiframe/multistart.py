@@ -163,15 +163,16 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                         break
                 X_new, state = opt_step(X, G, state)
                 F_new, errors = _rowwise(values, X_new, ())
-                k += 1
                 SN = row_norms(X_new - X)
                 if errors:
                     # a start whose new point cannot be evaluated keeps its last good pair
+                    # (and its step count: the step did not complete)
                     keep = ~np.isin(np.arange(F_new.shape[0]), sorted(errors))
                     fail(errors, "the objective")
                     X_new, F_new = X_new[keep], F_new[keep]  # drop() took SN's rows
                     if not X.shape[0]:
                         break
+                k += 1
                 if not ((F_new <= f_limit).all() and F_new.min() > -inf):
                     bad = ~((-inf < F_new) & (F_new <= f_limit))
                     rows = np.flatnonzero(bad)
