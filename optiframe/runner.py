@@ -95,7 +95,9 @@ class Runner:
     from user code as :class:`~optiframe.errors.RunFailedError`, with the partial result,
     instead of returning status ``failed``), ``schedules`` (a mapping from a
     hyperparameter name to a schedule, e.g. ``{"lr": "cosine"}``; see
-    :mod:`optiframe.schedules`).
+    :mod:`optiframe.schedules`), and for multi-start runs ``minima_tol`` (final points
+    closer than this are one minimum) and ``retries`` (resubmissions of starts lost with
+    a dead worker).
 
     Example
     -------
