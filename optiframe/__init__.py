@@ -7,6 +7,14 @@
 """
 
 from .api import minimize
+from .data import (
+    MLP,
+    BatchObjective,
+    DataObjective,
+    LeastSquares,
+    LogisticRegression,
+    SoftmaxRegression,
+)
 from .errors import (
     DuplicateComponentError,
     InvalidArgumentError,
@@ -67,16 +75,19 @@ from .testfunctions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLP",
     "Ackley",
     "Adagrad",
     "Adam",
     "AdamW",
     "AnalyticGradient",
     "AutoGradient",
+    "BatchObjective",
     "CentralDifference",
     "Chain",
     "Constant",
     "CosineWarmup",
+    "DataObjective",
     "DuplicateComponentError",
     "EmptyState",
     "ExponentialDecay",
@@ -90,6 +101,8 @@ __all__ = [
     "InvalidTypeError",
     "InverseTimeDecay",
     "LatinHypercube",
+    "LeastSquares",
+    "LogisticRegression",
     "Minimum",
     "Momentum",
     "MultiStart",
@@ -109,6 +122,7 @@ __all__ = [
     "RunFailedError",
     "Runner",
     "Schedule",
+    "SoftmaxRegression",
     "Sphere",
     "StartOutcome",
     "StartSampler",
