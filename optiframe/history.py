@@ -41,12 +41,23 @@ class History:
     step,fun,grad_norm,step_norm,nfev,elapsed
     """
 
-    __slots__ = ("_rows", "_xs", "dim")
+    __slots__ = ("_rows", "_xs", "dim", "epoch_log")
 
     def __init__(self, dim: int | None = None, record_x: bool = False) -> None:
         self._rows = array("d")
         self._xs: list[np.ndarray] | None = [] if record_x else None
         self.dim = dim
+        #: one dict per finished epoch of a minibatch run (epoch, step, train_loss, metrics)
+        self.epoch_log: list[dict[str, float]] = []
+
+    @property
+    def epochs(self) -> dict[str, np.ndarray]:
+        """Per-epoch columns of a minibatch run: epoch, step, train_loss (the mean batch
+        loss over the epoch) and every metric the epoch callbacks returned."""
+        names: list[str] = []
+        for row in self.epoch_log:
+            names.extend(n for n in row if n not in names)
+        return {n: np.array([row.get(n, np.nan) for row in self.epoch_log]) for n in names}
 
     # -- recording (used by the Runner) -------------------------------------------------
     def _repair(self) -> None:

@@ -53,3 +53,8 @@ def register_executors(register: Register) -> None:
     A factory, called with keyword options, returns an object with ``map(fn, items)``
     (an iterator of results in order) and ``close()``.
     """
+
+
+@hookspec
+def register_batch_samplers(register: Register) -> None:
+    """Register batch samplers (which samples each minibatch step sees) by name."""

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = (
     "optiframe.schedules",
     "optiframe.starts",
     "optiframe.executors",
+    "optiframe.batching",
 )
 
 

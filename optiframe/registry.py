@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "schedule": "register_schedules",
     "sampler": "register_start_samplers",
     "executor": "register_executors",
+    "batch_sampler": "register_batch_samplers",
 }
 
 

@@ -72,6 +72,11 @@ class Result:
     history: History
 
     @property
+    def epochs(self) -> int:
+        """How many full epochs a minibatch run completed (0 for other runs)."""
+        return len(getattr(self.history, "epoch_log", ()))
+
+    @property
     def success(self) -> bool:
         """True when the run converged."""
         return self.status is Status.CONVERGED

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from ._validation import as_point, check_int, check_real, did_you_mean
+from .batching import Batching, BatchSampler, run_batches
 from .errors import InvalidArgumentError, InvalidTypeError, RunFailedError
 from .gradients import GradientEstimator
 from .history import History
@@ -24,10 +25,12 @@ from .optimizers import Optimizer
 from .plugins import get_registry
 from .result import MESSAGES, Result, Status
 from .schedules import ScheduledOptimizer, build_schedules
+from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules",
-                  "minima_tol", "retries")
+                  "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
+                  "batch_sampler", "epoch_callbacks")
 
 
 @attrs.frozen
@@ -122,6 +125,12 @@ class Runner:
         schedules: Mapping[str, Any] | None = None,
         minima_tol: float = 1e-3,
         retries: int = 2,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        batch_sampler: Any = None,
+        epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -148,6 +157,33 @@ class Runner:
         self.schedules = build_schedules(schedules, registry)
         if self.schedules:
             ScheduledOptimizer(self.optimizer, self.schedules)  # checks the names now
+        self.stop_given = dict(stop_options)
+        if callable(epoch_callbacks):
+            epoch_callbacks = (epoch_callbacks,)
+        self.epoch_callbacks = tuple(epoch_callbacks)
+        self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
+                                       batch_sampler)
+
+    def _batching(self, registry: Any, batch_size: Any, epochs: Any, shuffle: Any,
+                  drop_last: Any, batch_sampler: Any) -> Batching | None:
+        """The minibatch settings, checked now; None for full-batch runs."""
+        if batch_size is None:
+            if epochs is not None or batch_sampler is not None:
+                raise InvalidArgumentError(
+                    "'epochs' and 'batch_sampler' need 'batch_size' (minibatch descent)")
+            return None
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool):
+                raise InvalidArgumentError(f"{name!r} must be True or False: {flag!r}")
+        if batch_sampler is None:
+            batch_sampler = "shuffle" if shuffle else "sequential"
+        batching = Batching(
+            batch_size=check_int("batch_size", batch_size, minimum=1),
+            epochs=check_int("epochs", 1 if epochs is None else epochs, minimum=1),
+            drop_last=drop_last,
+            sampler=registry.build("batch_sampler", batch_sampler, BatchSampler))
+        batching.check(self.objective)
+        return batching
 
     def __repr__(self) -> str:
         return (f"Runner({self.objective!r}, {self.optimizer!r}, {self.gradient!r}, "
@@ -164,9 +200,20 @@ class Runner:
         one array.
         """
         if starts is not None:
+            if self.batching is not None:
+                raise InvalidArgumentError(
+                    "minibatch runs ('batch_size') with multi-start are not supported yet")
             from .runs import run_multistart
 
             return run_multistart(self, x0, starts, seed, workers)
+        if self.batching is not None:
+            if workers is not None:
+                raise InvalidArgumentError("'workers' apply to multi-start runs")
+            if x0 is None:
+                raise InvalidArgumentError("'x0' is required: the parameters to start from")
+            x = as_point(x0)
+            self.objective.check_dim(x.size)
+            return run_batches(self, x, self.batching, check_seed(seed), self.epoch_callbacks)
         if workers is not None or seed is not None:
             raise InvalidArgumentError(
                 "'workers' and 'seed' apply to multi-start runs: pass starts=MultiStart(...)")

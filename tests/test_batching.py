@@ -1,0 +1,201 @@
+"""Minibatch descent: epochs, batch order, estimators on batches, memmaps, the digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe import data as data_module
+
+
+def small(n=120, d=4, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1).astype(int)
+    return X, np.minimum(y, classes - 1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    sklearn = pytest.importorskip("sklearn.datasets")
+    from sklearn.model_selection import train_test_split
+
+    d = sklearn.load_digits()
+    return train_test_split(d.data / 16.0, d.target, test_size=0.2, random_state=0,
+                            stratify=d.target)
+
+
+def test_acceptance_form_on_the_digits(digits):
+    X_train, _, y_train, _ = digits
+    obj = of.SoftmaxRegression(X_train, y_train)
+    r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=0.1),
+                    batch_size=64, epochs=10, seed=0)
+    batches = -(-len(X_train) // 64)
+    assert (r.epochs, r.nit, len(r.history)) == (10, 10 * batches, 10 * batches)
+    assert r.history.epochs["epoch"].tolist() == list(range(1, 11))
+    losses = r.history.epochs["train_loss"]
+    assert losses[-1] < losses[0] / 2
+    assert r.fun == pytest.approx(obj.value(r.x))
+
+
+def test_softmax_reaches_95_and_the_mlp_97_percent_on_held_out_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    softmax = of.SoftmaxRegression(X_train, y_train)
+    r = of.minimize(softmax, np.zeros(softmax.dim), optimizer=of.GradientDescent(lr=1.0),
+                    batch_size=64, epochs=30, seed=0)
+    assert softmax.accuracy(r.x, X_test, y_test) >= 0.95
+    mlp = of.MLP(X_train, y_train, hidden=64)
+    r = of.minimize(mlp, mlp.init_params(0), optimizer=of.GradientDescent(lr=0.5),
+                    batch_size=32, epochs=30, seed=0,
+                    epoch_callbacks=lambda e: {"test_accuracy": mlp.accuracy(
+                        np.array(e.x), X_test, y_test)})
+    assert mlp.accuracy(r.x, X_test, y_test) >= 0.97
+    assert r.history.epochs["test_accuracy"][-1] >= 0.97
+
+
+def test_a_seeded_run_is_bit_identical_and_the_seed_matters():
+    X, y = small()
+    obj = of.SoftmaxRegression(X, y)
+    kw = dict(optimizer=of.Adam(lr=0.05), batch_size=16, epochs=3)
+    a = of.minimize(obj, np.zeros(obj.dim), seed=1, **kw)
+    b = of.minimize(obj, np.zeros(obj.dim), seed=1, **kw)
+    c = of.minimize(obj, np.zeros(obj.dim), seed=2, **kw)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.history.fun, b.history.fun)
+    assert not np.array_equal(a.x, c.x)
+    d = of.minimize(obj, np.zeros(obj.dim), seed=1, shuffle=False, **kw)
+    e = of.minimize(obj, np.zeros(obj.dim), seed=9, shuffle=False, **kw)
+    np.testing.assert_array_equal(d.x, e.x)  # sequential batches ignore the seed
+
+
+def test_batch_order_comes_from_the_sampler_and_covers_every_sample_each_epoch():
+    seen = []
+
+    class Spy(of.SoftmaxRegression):
+        def batch_loss_and_gradient(self, params, idx):
+            seen.append(np.array(idx))
+            return super().batch_loss_and_gradient(params, idx)
+
+    X, y = small(n=50)
+    obj = Spy(X, y)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=2, seed=0)
+    first, second = np.concatenate(seen[:7]), np.concatenate(seen[7:14])
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(50))
+    assert first.tolist() != second.tolist()  # reshuffled
+    assert [len(b) for b in seen[:7]] == [8] * 6 + [2]
+    seen.clear()
+    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=1, drop_last=True, seed=0)
+    assert [len(b) for b in seen[:-1]] == [8] * 6  # the last entry is the final full value
+
+
+@pytest.mark.parametrize("gradient", ["central", "forward", "analytic", "auto"])
+def test_every_estimator_works_on_the_batch_loss(gradient):
+    X, y = small(n=40, d=2)
+    obj = of.SoftmaxRegression(X, y)
+    kw = dict(optimizer=of.GradientDescent(lr=0.5), batch_size=10, epochs=2, seed=3)
+    exact = of.minimize(obj, np.zeros(obj.dim), gradient="analytic", **kw)
+    r = of.minimize(obj, np.zeros(obj.dim), gradient=gradient, **kw)
+    np.testing.assert_allclose(r.x, exact.x, rtol=1e-5, atol=1e-7)
+
+
+def test_training_on_a_memmap_reads_only_batches(tmp_path, monkeypatch):
+    X, y = small(n=3000, d=6)
+    path = tmp_path / "X.npy"
+    Xm = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=X.shape)
+    Xm[:] = X
+    Xm.flush()
+    X_disk = np.load(path, mmap_mode="r")
+    reads = []
+    original = data_module.DataObjective._rows
+
+    def spy(self, idx):
+        reads.append(len(idx))
+        return original(self, idx)
+
+    monkeypatch.setattr(data_module.DataObjective, "_rows", spy)
+    monkeypatch.setattr(data_module, "CHUNK_ROWS", 256)
+    obj = of.SoftmaxRegression(X_disk, y)
+    r = of.minimize(obj, np.zeros(obj.dim), batch_size=50, epochs=2, seed=0,
+                    optimizer=of.GradientDescent(lr=0.5))
+    assert max(reads) <= 256 and r.epochs == 2
+    in_memory = of.minimize(of.SoftmaxRegression(X, y), np.zeros(obj.dim), batch_size=50,
+                            epochs=2, seed=0, optimizer=of.GradientDescent(lr=0.5))
+    np.testing.assert_array_equal(r.x, in_memory.x)
+
+
+def test_divergence_and_nan_end_the_run():
+    X, y = small()
+    obj = of.SoftmaxRegression(X * 1e3, y)
+    r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=1e6),
+                    batch_size=16, epochs=50, seed=0)
+    assert r.status == "diverged" and r.nit < 50 * 8
+
+    class NaNLoss(of.SoftmaxRegression):
+        def batch_loss_and_gradient(self, params, idx):
+            loss, g = super().batch_loss_and_gradient(params, idx)
+            return (np.nan if np.abs(params).sum() > 1.0 else loss), g
+
+    obj = NaNLoss(X, y)
+    r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=0.5),
+                    batch_size=16, epochs=50, seed=0)
+    assert r.status == "nan" and "not finite" in r.message
+
+
+def test_epoch_callbacks_can_stop_and_ctrl_c_keeps_the_epochs_done():
+    X, y = small()
+    obj = of.SoftmaxRegression(X, y)
+
+    def stop_after_two(info):
+        if info.epoch == 2:
+            raise StopIteration
+
+    r = of.minimize(obj, np.zeros(obj.dim), batch_size=16, epochs=10, seed=0,
+                    epoch_callbacks=stop_after_two)
+    assert r.status == "callback_stop" and r.epochs == 1
+
+    def interrupt(info):
+        if info.epoch == 3:
+            raise KeyboardInterrupt
+
+    r = of.minimize(obj, np.zeros(obj.dim), batch_size=16, epochs=10, seed=0,
+                    epoch_callbacks=interrupt)
+    assert r.status == "interrupted" and r.epochs == 2 and len(r.history) == 3 * 8
+
+
+def test_user_arrays_are_never_modified():
+    X, y = small()
+    X0, y0 = X.copy(), y.copy()
+    obj = of.SoftmaxRegression(X, y)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=7, epochs=3, seed=0)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+BAD = [
+    ("batch_size 0", dict(batch_size=0), r"'batch_size' must be >= 1: 0"),
+    ("epochs 0", dict(batch_size=8, epochs=0), r"'epochs' must be >= 1: 0"),
+    ("too large with drop_last", dict(batch_size=500, drop_last=True),
+     r"'batch_size' is 500 but the data has only 120 samples"),
+    ("epochs without batch_size", dict(epochs=3), r"'epochs' and 'batch_sampler' need"),
+    ("unknown sampler", dict(batch_size=8, batch_sampler="stratified"),
+     r"unknown batch_sampler 'stratified'"),
+    ("shuffle not bool", dict(batch_size=8, shuffle="yes"), r"'shuffle' must be True or False"),
+]
+
+
+@pytest.mark.parametrize(("options", "pattern"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_batching_options_are_refused_before_the_first_step(options, pattern):
+    X, y = small()
+    obj = of.SoftmaxRegression(X, y)
+    with pytest.raises((ValueError, KeyError), match=pattern):
+        of.minimize(obj, np.zeros(obj.dim), **options)
+
+
+def test_batching_needs_a_data_objective_and_is_single_start_for_now():
+    with pytest.raises(of.InvalidArgumentError, match="'batch_size' needs a data objective"):
+        of.minimize("sphere", [1.0], batch_size=4)
+    X, y = small()
+    obj = of.SoftmaxRegression(X, y)
+    with pytest.raises(of.InvalidArgumentError, match="not supported yet"):
+        of.minimize(obj, batch_size=8, starts=np.zeros((2, obj.dim)))
