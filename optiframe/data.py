@@ -83,6 +83,12 @@ class DataObjective(Objective):
     def n_features(self) -> int:
         return int(self.X.shape[1])
 
+    @property
+    def n_params(self) -> int:
+        """The number of parameters (``dim``, which every built-in data objective sets)."""
+        assert self.dim is not None
+        return self.dim
+
     # -- what subclasses write ------------------------------------------------------
     def batch_loss(self, params: np.ndarray, idx: np.ndarray) -> float:
         """Mean loss over the samples ``idx``."""

@@ -106,3 +106,49 @@ def run_demo(write: Callable[[str], None] = print) -> None:
         "balls find them all.",
         write,
     )
+    digits_section(write)
+
+
+def digits_section(write: Callable[[str], None]) -> None:
+    """Minibatch SGD on scikit-learn's 8x8 digits, with the test accuracy per epoch."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        section("5. Training a digits classifier",
+                "skipped: needs scikit-learn (pip install 'optiframe[examples]')", write)
+        return
+    from .data import MLP, SoftmaxRegression
+
+    digits = load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(
+        digits.data / 16.0, digits.target, test_size=0.2, random_state=0,
+        stratify=digits.target)
+    softmax = SoftmaxRegression(X_train, y_train)
+    mlp = MLP(X_train, y_train, hidden=64)
+    runs = [
+        ("softmax regression, gd lr 1.0, batch 64", softmax, np.zeros(softmax.n_params),
+         GradientDescent(lr=1.0), 64),
+        ("MLP (64 tanh units), gd lr 0.5, batch 32", mlp, mlp.init_params(0),
+         GradientDescent(lr=0.5), 32),
+    ]
+    lines = []
+    for label, model, start, optimizer, batch in runs:
+        def accuracy(info: Any, model: Any = model) -> dict[str, float]:
+            return {"test_accuracy": model.accuracy(np.array(info.x), X_test, y_test)}
+
+        r = minimize(model, start, optimizer=optimizer, batch_size=batch, epochs=30, seed=0,
+                     epoch_callbacks=accuracy)
+        table = r.history.epochs
+        shown = [0, 1, 2, 4, 9, 19, 29]
+        rows = [(int(table["epoch"][i]), f"{table['train_loss'][i]:.4f}",
+                 f"{table['test_accuracy'][i]:.3f}") for i in shown]
+        lines.append(f"{label}:\n" + format_table(["epoch", "train loss", "test accuracy"],
+                                                   rows))
+    section(
+        f"5. Minibatch SGD on 8x8 digits ({len(X_train)} training images, "
+        f"{len(X_test)} held out)",
+        "\n\n".join(lines) + "\n\nEach step sees one random minibatch; each epoch sweeps "
+        "the training set once.",
+        write,
+    )

@@ -49,6 +49,7 @@ def test_demo_tells_the_story(capsys):
     assert "diverged" in out
     assert "[0.39785867 0.39785867 0.39785867]" in out
     assert "4 distinct minima" in out and "[3. 2.]" in out
+    assert "Minibatch SGD on 8x8 digits" in out and "test accuracy" in out
 
 
 def test_console_script_runs():
