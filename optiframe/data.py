@@ -251,9 +251,10 @@ class SoftmaxRegression(_Classifier):
         Xb, yb = self._rows(idx)
         logp = _log_softmax(self.scores(params, Xb))
         m = len(idx)
-        loss = -float(logp[np.arange(m), yb.astype(np.int64)].sum()) / m
+        rows, labels = np.arange(m), yb.astype(np.int64, copy=False)
+        loss = -float(logp[rows, labels].sum()) / m
         dZ = np.exp(logp)
-        dZ[np.arange(m), yb.astype(np.int64)] -= 1.0
+        dZ[rows, labels] -= 1.0
         dZ /= m
         return loss, np.concatenate([(Xb.T @ dZ).ravel(), dZ.sum(axis=0)])
 
@@ -298,13 +299,14 @@ class MLP(_Classifier):
                                 idx: np.ndarray) -> tuple[float, np.ndarray]:
         W1, b1, W2, b2 = self._unpack(params)
         Xb, yb = self._rows(idx)
-        labels = yb.astype(np.int64)
+        labels = yb.astype(np.int64, copy=False)
         H = np.tanh(Xb @ W1 + b1)
         logp = _log_softmax(H @ W2 + b2)
         m = len(idx)
-        loss = -float(logp[np.arange(m), labels].sum()) / m
+        rows = np.arange(m)
+        loss = -float(logp[rows, labels].sum()) / m
         dZ = np.exp(logp)
-        dZ[np.arange(m), labels] -= 1.0
+        dZ[rows, labels] -= 1.0
         dZ /= m
         dA = (dZ @ W2.T) * (1.0 - H * H)  # back through tanh
         return loss, np.concatenate([(Xb.T @ dA).ravel(), dA.sum(axis=0),
