@@ -15,3 +15,17 @@ def test_core_benchmark_smoke_run():
     assert proc.returncode == 0, proc.stderr
     for heading in ("10-D sphere", "blog 1-D run", "central-difference gradient", "Memory"):
         assert heading in proc.stdout
+
+
+def test_multistart_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_multistart.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "vectorized" in proc.stdout and "hand numpy" in proc.stdout
+
+
+def test_minibatch_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_minibatch.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "time per epoch" in proc.stdout
