@@ -201,3 +201,105 @@ def _readonly_view(x: np.ndarray) -> np.ndarray:
     view = x.view()
     view.flags.writeable = False
     return view
+
+
+def stack_loss_and_grad(objective: DataObjective, estimator: Any,
+                        ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Batch loss and gradient for each row of a (K, p) stack of parameters.
+
+    Each row is computed by the same call as a single-start run, so K models trained
+    together give the bits each would alone.
+    """
+    if isinstance(estimator, AnalyticGradient):
+        estimator._check(objective)
+        one = objective.batch_loss_and_gradient
+    else:
+        view = objective.batch(np.arange(1))
+        grad = estimator.bind(view)
+
+        def one(params: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
+            view.idx = idx
+            return view.value(params), grad(params)
+
+    def stacked(P: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [one(p, idx) for p in P]
+        return np.array([loss for loss, _ in pairs]), np.stack([g for _, g in pairs])
+
+    return stacked
+
+
+def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history: Any,
+                      seed: int | None) -> list[Any]:
+    """Minibatch descent for K parameter vectors at once, on one shared batch sequence."""
+    from .multistart import row_norms, take_rows
+    from .result import StartOutcome
+
+    objective, batching = runner.objective, runner.batching
+    assert isinstance(objective, DataObjective) and batching is not None
+    estimator = runner.gradient.for_objective(objective)
+    loss_grad = stack_loss_and_grad(objective, estimator)
+    fev = 0 if isinstance(estimator, AnalyticGradient) else estimator.evaluations(
+        objective.batch(np.arange(1)), P0.shape[1])[0]
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+    P, starts0, idx = np.array(P0, dtype=float), np.array(P0, dtype=float), np.array(index)
+    state = runner.optimizer.init(P)
+    SN = np.full(P.shape[0], np.nan)
+    f_limit: np.ndarray | None = None
+    outcomes: list[StartOutcome] = []
+    k = 0
+
+    def finish(rows: np.ndarray, status: Status, details: list[str]) -> None:
+        for j, detail in zip(rows, details, strict=True):
+            x = P[j]
+            fun = objective.value(x) if status is not Status.FAILED else math.nan
+            outcomes.append(StartOutcome(
+                index=int(idx[j]), x0=starts0[j], x=x, fun=fun, status=status,
+                message=f"{MESSAGES[status]}: {detail}.", nit=k,
+                nfev=k * (1 + fev), njev=k))
+
+    def drop(done: np.ndarray) -> None:
+        nonlocal P, starts0, idx, SN, state, f_limit
+        keep = ~done
+        n_rows = P.shape[0]
+        P, starts0, idx, SN = P[keep], starts0[keep], idx[keep], SN[keep]
+        f_limit = None if f_limit is None else f_limit[keep]
+        state = take_rows(state, keep, n_rows)
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _epoch in range(1, batching.epochs + 1):
+                for b in batching.sampler.batches(objective.n_samples, batching.batch_size,
+                                                  batching.drop_last, rng):
+                    if not P.shape[0]:
+                        break
+                    L, G = loss_grad(P, b)
+                    GN = row_norms(G)
+                    if k % runner.record_every == 0:
+                        history._record(k, idx, L, GN, SN, P if runner.record_x else None)
+                    if f_limit is None:
+                        f_limit = np.array([runner.stop.divergence_limit(v) for v in L])
+                    bad = ~((f_limit >= L) & np.isfinite(GN))
+                    if bad.any():
+                        rows = np.flatnonzero(bad)
+                        nan = np.isnan(L[rows]) | ~np.isfinite(GN[rows])
+                        for status, which in ((Status.NAN, nan), (Status.DIVERGED, ~nan)):
+                            if which.any():
+                                finish(rows[which], status,
+                                       [f"batch loss {L[r]:.6g} at step {k}"
+                                        for r in rows[which]])
+                        drop(bad)
+                        G = G[~bad]
+                        if not P.shape[0]:
+                            break
+                    P_new, state = runner.optimizer.step(P, G, state)
+                    SN = row_norms(P_new - P)
+                    P = P_new
+                    k += 1
+        finish(np.arange(P.shape[0]), Status.MAX_STEPS,
+               [f"{batching.epochs} epochs"] * P.shape[0])
+    except KeyboardInterrupt:
+        finish(np.arange(P.shape[0]), Status.INTERRUPTED, [f"at step {k}"] * P.shape[0])
+    except Exception as exc:
+        finish(np.arange(P.shape[0]), Status.FAILED,
+               [f"at step {k}: {type(exc).__name__}: {exc}"] * P.shape[0])
+    return outcomes

@@ -223,10 +223,16 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
     return outcomes
 
 
-def run_one_start(runner: Runner, job: tuple[int, np.ndarray]) -> tuple[StartOutcome,
-                                                                         StartsHistory]:
+def run_one_start(runner: Runner, job: tuple[int, np.ndarray], batch_seed: int | None = None,
+                  ) -> tuple[StartOutcome, StartsHistory]:
     """Run one start alone, as a (1, n) stack: what the serial and parallel paths call."""
+    from .batching import run_batches_stack
+
     k, x0 = job
     history = StartsHistory(1, runner.record_x)
-    (outcome,) = run_stack(runner, np.asarray(x0, dtype=float)[None, :], np.array([0]), history)
+    stack = np.asarray(x0, dtype=float)[None, :]
+    if runner.batching is not None:
+        (outcome,) = run_batches_stack(runner, stack, np.array([0]), history, batch_seed)
+    else:
+        (outcome,) = run_stack(runner, stack, np.array([0]), history)
     return attrs.evolve(outcome, index=k), history

@@ -200,9 +200,6 @@ class Runner:
         one array.
         """
         if starts is not None:
-            if self.batching is not None:
-                raise InvalidArgumentError(
-                    "minibatch runs ('batch_size') with multi-start are not supported yet")
             from .runs import run_multistart
 
             return run_multistart(self, x0, starts, seed, workers)

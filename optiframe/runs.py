@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validation import as_point
+from .batching import run_batches_stack
 from .errors import InvalidArgumentError, RunFailedError
 from .executors import SerialExecutor, as_executor, check_picklable, map_with_retries
 from .history import StartsHistory
@@ -47,14 +48,18 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
     X0 = starting_points(runner, x0, starts, seed)
     K = X0.shape[0]
     history = StartsHistory(K, runner.record_x)
+    batch_seed = check_seed(seed) if runner.batching is not None else None
     if workers is None:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            outcomes = run_stack(runner, X0, np.arange(K), history)
+            if runner.batching is not None:
+                outcomes = run_batches_stack(runner, X0, np.arange(K), history, batch_seed)
+            else:
+                outcomes = run_stack(runner, X0, np.arange(K), history)
     else:
         executor = as_executor(workers)
         if not isinstance(executor, SerialExecutor) and workers is not map:
             check_picklable(runner, "the objective, optimizer or callbacks")
-        job = functools.partial(run_one_start, runner)
+        job = functools.partial(run_one_start, runner, batch_seed=batch_seed)
         try:
             results, lost = map_with_retries(executor, job, [(k, X0[k]) for k in range(K)],
                                              runner.retries)

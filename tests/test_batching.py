@@ -192,10 +192,39 @@ def test_bad_batching_options_are_refused_before_the_first_step(options, pattern
         of.minimize(obj, np.zeros(obj.dim), **options)
 
 
-def test_batching_needs_a_data_objective_and_is_single_start_for_now():
+def test_batching_needs_a_data_objective():
     with pytest.raises(of.InvalidArgumentError, match="'batch_size' needs a data objective"):
         of.minimize("sphere", [1.0], batch_size=4)
-    X, y = small()
-    obj = of.SoftmaxRegression(X, y)
-    with pytest.raises(of.InvalidArgumentError, match="not supported yet"):
-        of.minimize(obj, batch_size=8, starts=np.zeros((2, obj.dim)))
+
+
+@pytest.mark.parametrize("workers", [None, map, 2])
+def test_k_models_train_at_once_on_the_same_batches_and_match_training_alone(workers):
+    X, y = small(n=90, d=3)
+    mlp = of.MLP(X, y, hidden=5)
+    inits = np.stack([mlp.init_params(s) for s in range(3)])
+    kw = dict(optimizer=of.GradientDescent(lr=0.5), batch_size=16, epochs=3, seed=7)
+    together = of.minimize(mlp, starts=inits, workers=workers, **kw)
+    assert [s.status for s in together.starts] == ["max_steps"] * 3
+    for k in range(3):
+        alone = of.minimize(mlp, inits[k], **kw)  # one model, same seed: same batches
+        np.testing.assert_array_equal(together.starts[k].x, alone.x)
+        assert together.starts[k].fun == alone.fun
+        np.testing.assert_array_equal(together.history.fun[:, k], alone.history.fun)
+    assert together.fun == min(s.fun for s in together.starts)
+
+
+def test_a_failing_model_stops_while_the_others_train_on():
+    class NaNBeyond(of.SoftmaxRegression):
+        def batch_loss_and_gradient(self, params, idx):
+            loss, g = super().batch_loss_and_gradient(params, idx)
+            return (np.nan if params[0] > 100 else loss), g
+
+    X, y = small(n=60, d=2)
+    obj = NaNBeyond(X, y)
+    inits = np.zeros((3, obj.dim))
+    inits[1, 0] = 1000.0
+    r = of.minimize(obj, starts=inits, optimizer=of.GradientDescent(lr=0.5), batch_size=10,
+                    epochs=4, seed=0)
+    assert [s.status for s in r.starts] == ["max_steps", "nan", "max_steps"]
+    assert r.starts[1].nit == 0 and r.starts[0].nit == 24
+    assert np.isnan(r.history.fun[1:, 1]).all() and np.isfinite(r.history.fun[:, 0]).all()
