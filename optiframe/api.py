@@ -39,7 +39,9 @@ def minimize(
         ``record_every``, ``record_x``, ``raise_errors``); see :class:`~optiframe.Runner`.
         Multi-start: ``starts`` (a :class:`~optiframe.MultiStart` or a (K, n) array of
         points), ``seed``, ``workers``, ``minima_tol``, ``retries``; then the result is a
-        :class:`~optiframe.result.MultiStartResult`.
+        :class:`~optiframe.result.MultiStartResult`. Minibatch descent on a
+        :class:`~optiframe.DataObjective`: ``batch_size``, ``epochs``, ``shuffle``,
+        ``drop_last``, ``batch_sampler``, ``epoch_callbacks`` and ``seed``.
 
     Example
     -------

@@ -213,7 +213,8 @@ class Runner:
             return run_batches(self, x, self.batching, check_seed(seed), self.epoch_callbacks)
         if workers is not None or seed is not None:
             raise InvalidArgumentError(
-                "'workers' and 'seed' apply to multi-start runs: pass starts=MultiStart(...)")
+                "'workers' and 'seed' apply to multi-start runs (starts=MultiStart(...)); "
+                "'seed' also to minibatch runs (batch_size=...)")
         if x0 is None:
             raise InvalidArgumentError("'x0' is required: the point to start from")
         x = as_point(x0)
