@@ -58,6 +58,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .config import ConfigError, build_run, load_config, resolved, to_toml, write_results
+
+    config = resolved(load_config(args.config, args.set))
+    runner, run_args = build_run(config, Path(args.config))  # every check, before any work
+    if args.print_config:
+        print(to_toml(config), end="")
+        return 0
+    folder = Path(config["output"]["folder"])
+    if folder.exists() and not args.force:
+        raise ConfigError(f"{args.config}: the results folder {str(folder)!r} exists; "
+                          "pass --force to overwrite it or set output.folder")
+    result = runner.run(**run_args)
+    write_results(result, folder, config)
+    print(f"{result.status}: {result.message}")
+    print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
+    print(f"results in {folder}/ (config.toml, history.csv, history.json, summary.json)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -82,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", choices=list(KINDS), help="only this kind")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run what a TOML config describes; write a results folder")
+    p.add_argument("config", help="the TOML file")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set optimizer.lr=0.1")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config and exit without running")
+    p.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="retell the blog's story with real runs")
     p.set_defaults(func=cmd_demo)

@@ -5,13 +5,19 @@ Lookups of unknown names list what is available and suggest the closest name.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from ._validation import did_you_mean
-from .errors import DuplicateComponentError, InvalidTypeError, UnknownComponentError
+from .errors import (
+    DuplicateComponentError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    UnknownComponentError,
+)
 
 #: Each kind of component and the hook that registers it.
 KINDS: dict[str, str] = {
@@ -108,10 +114,31 @@ class Registry:
                 raise InvalidTypeError(
                     f"a {kind} given as a mapping needs a 'name' key: {dict(spec)!r}"
                 )
-            return self.get(kind, name).factory(**params)
+            factory = self.get(kind, name).factory
+            try:
+                return factory(**params)
+            except TypeError:
+                accepted = _parameters(factory)
+                unknown = [p for p in params if accepted is not None and p not in accepted]
+                if not unknown:
+                    raise
+                hint = did_you_mean(unknown[0], accepted or ())
+                raise InvalidArgumentError(
+                    f"{kind} {name!r} has no parameter {unknown[0]!r}.{hint} Parameters: "
+                    f"{', '.join(sorted(accepted or ())) or 'none'}") from None
         if isinstance(spec, type) and issubclass(spec, base):
             return spec()
         raise InvalidTypeError(
             f"{kind} must be a registered name, a mapping with 'name', or a "
             f"{base.__name__} instance: {spec!r}"
         )
+
+
+def _parameters(factory: Callable[..., Any]) -> list[str] | None:
+    """The keyword parameters a factory takes (attrs fields, or its signature)."""
+    if isinstance(factory, type) and attrs.has(factory):
+        return [f.alias or f.name for f in attrs.fields(factory) if f.init]
+    try:
+        return list(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return None

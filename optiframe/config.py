@@ -1,0 +1,204 @@
+"""``optiframe run CONFIG.toml``: a run described in TOML, resolved and checked before any work.
+
+Sections and keys (all optional but ``objective`` and a start):
+
+.. code-block:: toml
+
+    [objective]            # name = "rosenbrock" | path = "file.py:function" (+ gradient =
+    name = "rosenbrock"    #   "file.py:function", vectorized = true); other keys go to it
+    [optimizer]            # name and hyperparameters
+    name = "adam"
+    lr = 0.01
+    [gradient]             # name and parameters ("auto" by default)
+    name = "central"
+    [start]                # x0 = [...], or n_starts / sampler / bounds / seed (multi-start)
+    x0 = [-1.2, 1.0]
+    [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor
+    max_steps = 5000
+    [output]               # folder (default "results"), record_every, record_x
+    folder = "results/rosenbrock"
+
+No value is evaluated as code; a ``path`` names a Python file whose function is imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._validation import did_you_mean
+from .errors import InvalidArgumentError, OptiframeError
+
+SECTIONS: dict[str, set[str] | None] = {
+    "objective": None,  # name/path/gradient/vectorized, then the objective's own parameters
+    "optimizer": None,
+    "gradient": None,
+    "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale"},
+    "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor"},
+    "output": {"folder", "record_every", "record_x"},
+}
+
+
+class ConfigError(InvalidArgumentError):
+    """A configuration file that cannot be used; the message names the key and the file."""
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read ``path`` (TOML), apply ``--set key=value`` overrides, and check the keys."""
+    try:
+        import tomllib
+    except ImportError as exc:  # pragma: no cover - Python 3.10
+        raise ConfigError("'optiframe run' needs Python 3.11 or newer (tomllib)") from exc
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        config = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(
+                f"{path}: --set {item!r}: write section.key=value, e.g. optimizer.lr=0.1")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word is a string
+        section, _, name = key.strip().partition(".")
+        config.setdefault(section, {})[name] = value
+    check_keys(config, path)
+    return config
+
+
+def check_keys(config: dict[str, Any], path: Path) -> None:
+    for section, body in config.items():
+        if section not in SECTIONS:
+            hint = did_you_mean(section, SECTIONS)
+            raise ConfigError(f"{path}: unknown section [{section}].{hint} Sections: "
+                              f"{', '.join(SECTIONS)}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: '{section}' must be a table ([{section}])")
+        allowed = SECTIONS[section]
+        for key in body:
+            if allowed is not None and key not in allowed:
+                hint = did_you_mean(key, allowed)
+                raise ConfigError(f"{path}: unknown key '{section}.{key}'.{hint} Keys: "
+                                  f"{', '.join(sorted(allowed))}")
+    if "objective" not in config or not ({"name", "path"} & set(config["objective"])):
+        raise ConfigError(f"{path}: [objective] needs 'name' (a registered objective) or "
+                          "'path' (file.py:function)")
+
+
+def _import_function(spec: str, where: str) -> Any:
+    file, sep, name = spec.rpartition(":")
+    if not sep or not file or not name:
+        raise ConfigError(f"{where}: write path/to/file.py:function, got {spec!r}")
+    file_path = Path(file)
+    if not file_path.is_file():
+        raise ConfigError(f"{where}: no such file {file!r}")
+    module_spec = importlib.util.spec_from_file_location(f"optiframe_user_{file_path.stem}",
+                                                         file_path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, name):
+        raise ConfigError(f"{where}: {file!r} has no function {name!r}")
+    return getattr(module, name)
+
+
+def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
+    """The Runner and the run() arguments the config describes (errors name the key)."""
+    from .objective import FunctionObjective
+    from .runner import Runner
+    from .starts import MultiStart
+
+    where = str(path)
+    objective_cfg = dict(config["objective"])
+    if "path" in objective_cfg:
+        func = _import_function(objective_cfg.pop("path"), f"{where}: objective.path")
+        grad = objective_cfg.pop("gradient", None)
+        grad_func = _import_function(grad, f"{where}: objective.gradient") if grad else None
+        objective: Any = FunctionObjective.from_callable(
+            func, gradient=grad_func, vectorized=bool(objective_cfg.pop("vectorized", False)))
+        if objective_cfg:
+            raise ConfigError(f"{where}: unknown key 'objective.{next(iter(objective_cfg))}' "
+                              "for an objective given by path")
+    else:
+        objective = objective_cfg
+    start = config.get("start", {})
+    output = config.get("output", {})
+    options = {**config.get("stop", {}),
+               **{k: v for k, v in output.items() if k in ("record_every", "record_x")}}
+    try:
+        runner = Runner(objective, config.get("optimizer", "gd"), config.get("gradient", "auto"),
+                        **options)
+    except OptiframeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except TypeError as exc:  # a component given a parameter it does not take
+        raise ConfigError(f"{where}: {exc}") from None
+    run_args: dict[str, Any] = {"x0": start.get("x0")}
+    if "n_starts" in start:
+        sampler: Any = start.get("sampler", "uniform")
+        if "scale" in start:
+            sampler = {"name": sampler, "scale": start["scale"]}
+        run_args["starts"] = MultiStart(start["n_starts"], sampler=sampler,
+                                        bounds=start.get("bounds"))
+        run_args["seed"] = start.get("seed")
+    elif start.get("x0") is None:
+        raise ConfigError(f"{where}: [start] needs 'x0' (or 'n_starts' for multi-start)")
+    return runner, run_args
+
+
+def to_toml(config: dict[str, Any]) -> str:
+    """A config as TOML (the subset optiframe configs use: tables of plain values)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v) if math.isfinite(v) else ("nan" if v != v else
+                                                    ("inf" if v > 0 else "-inf"))
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    lines = []
+    for section, body in config.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {value(v)}" for k, v in body.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def resolved(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with defaults filled in: what the run will use."""
+    out = copy.deepcopy(config)
+    out.setdefault("optimizer", {"name": "gd"})
+    out.setdefault("gradient", {"name": "auto"})
+    out.setdefault("output", {}).setdefault("folder", "results")
+    return out
+
+
+def write_results(result: Any, folder: Path, config: dict[str, Any]) -> None:
+    """The results folder: config.toml, history.csv, history.json, summary.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(to_toml(config))
+    result.history.to_csv(folder / "history.csv")
+    if hasattr(result.history, "to_json"):
+        result.history.to_json(folder / "history.json")
+    summary = {"status": str(result.status), "success": result.success,
+               "message": result.message, "fun": result.fun, "x": result.x.tolist(),
+               "nit": result.nit, "nfev": result.nfev, "njev": result.njev}
+    if hasattr(result, "starts"):
+        summary["starts"] = [{"index": s.index, "status": str(s.status), "fun": s.fun,
+                              "x": s.x.tolist(), "nit": s.nit} for s in result.starts]
+        summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count}
+                             for m in result.minima]
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")

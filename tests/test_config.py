@@ -1,0 +1,134 @@
+"""`optiframe run CONFIG.toml`: results folder, overrides, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+import optiframe as of
+from optiframe.cli import main
+
+tomllib = pytest.importorskip("tomllib")
+
+BASE = textwrap.dedent("""
+    [objective]
+    name = "rosenbrock"
+
+    [optimizer]
+    name = "adam"
+    lr = 0.05
+
+    [start]
+    x0 = [-1.2, 1.0]
+
+    [stop]
+    max_steps = 400
+
+    [output]
+    folder = "out"
+""")
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "run.toml"
+    path.write_text(BASE)
+    return path
+
+
+def test_run_writes_a_results_folder(config, tmp_path, capsys):
+    assert main(["run", str(config)]) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "history.csv",
+                                                     "history.json", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "max_steps" and summary["nit"] == 400
+    history = of.History.from_csv(out / "history.csv")
+    assert len(history) == 401
+    resolved = tomllib.loads((out / "config.toml").read_text())
+    assert resolved["optimizer"] == {"name": "adam", "lr": 0.05}
+    assert resolved["gradient"] == {"name": "auto"}
+    assert "results in out/" in capsys.readouterr().out
+
+
+def test_set_overrides_and_print_config(config, capsys):
+    assert main(["run", str(config), "--set", "optimizer.lr=0.2", "--set",
+                 "stop.gtol=1e-3", "--print-config"]) == 0
+    printed = tomllib.loads(capsys.readouterr().out)
+    assert printed["optimizer"]["lr"] == 0.2 and printed["stop"]["gtol"] == 1e-3
+    assert not (config.parent / "out").exists()  # printing runs nothing
+
+
+def test_a_user_objective_from_a_file(config, tmp_path):
+    (tmp_path / "mine.py").write_text("import numpy as np\n\ndef bowl(x):\n"
+                                      "    return float(np.sum((x - 2.0) ** 2))\n")
+    config.write_text(BASE.replace('name = "rosenbrock"', 'path = "mine.py:bowl"'))
+    assert main(["run", str(config), "--set", "optimizer.name=gd", "--set",
+                 "optimizer.lr=0.1"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "converged"
+    assert summary["x"] == pytest.approx([2.0, 2.0], abs=1e-6)
+
+
+def test_multi_start_from_a_config(config, tmp_path):
+    config.write_text(BASE.replace('name = "rosenbrock"', 'name = "himmelblau"').replace(
+        "x0 = [-1.2, 1.0]", "n_starts = 40\nsampler = \"lhs\"\nbounds = [[-5, 5], [-5, 5]]\n"
+        "seed = 0").replace("max_steps = 400", "max_steps = 3000"))
+    assert main(["run", str(config), "--set", "optimizer.lr=0.02"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert len(summary["starts"]) == 40 and len(summary["minima"]) == 4
+
+
+ERRORS = [
+    ("unknown section", "[optimiser]\nlr = 1\n", [], r"unknown section \[optimiser\]. "
+     r"Did you mean 'optimizer'\?"),
+    ("unknown key", "", ["stop.max_step=10"], r"unknown key 'stop.max_step'. Did you mean "
+     r"'max_steps'\?"),
+    ("wrong type", "", ["stop.max_steps=\"ten\""], r"'max_steps' must be an integer"),
+    ("unknown optimizer", "", ["optimizer.name=adma"], r"unknown optimizer 'adma'. Did you "
+     r"mean 'adam'\?"),
+    ("unknown hyperparameter", "", ["optimizer.lrr=0.1"],
+     r"optimizer 'adam' has no parameter 'lrr'. Did you mean 'lr'\?"),
+    ("bad value", "", ["optimizer.lr=-1"], r"'lr' must be > 0: -1"),
+    ("missing file for path", "", ["objective.path=\"nowhere.py:f\""], r"no such file"),
+    ("bad --set", "", ["lr=0.1"], r"write section.key=value"),
+]
+
+
+@pytest.mark.parametrize(("extra", "sets", "pattern"), [e[1:] for e in ERRORS],
+                         ids=[e[0] for e in ERRORS])
+def test_bad_configs_exit_2_with_one_line_naming_the_file(config, capsys, extra, sets,
+                                                          pattern):
+    import re
+
+    config.write_text(BASE + extra)
+    args = ["run", str(config)]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert str(config) in err
+    assert re.search(pattern, err), err
+
+
+def test_missing_config_and_existing_folder_exit_2(config, capsys):
+    assert main(["run", "nope.toml"]) == 2
+    assert "nope.toml: no such config file" in capsys.readouterr().err
+    assert main(["run", str(config)]) == 0
+    assert main(["run", str(config)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["run", str(config), "--force"]) == 0
+
+
+def test_config_values_are_never_evaluated(config, tmp_path):
+    marker = tmp_path / "evaluated"
+    payload = f"__import__('os').system('touch {marker}')"
+    config.write_text(BASE.replace('name = "adam"', f'name = "{payload}"'))
+    assert main(["run", str(config)]) == 2
+    assert not marker.exists()
+    assert sys.modules.get("os") is not None
