@@ -17,7 +17,7 @@ import numpy as np
 
 from ._validation import as_point, check_int, check_real, did_you_mean
 from .batching import Batching, BatchSampler, run_batches
-from .errors import InvalidArgumentError, InvalidTypeError, RunFailedError
+from .errors import InvalidArgumentError, InvalidTypeError, OptiframeError, RunFailedError
 from .gradients import GradientEstimator
 from .history import History
 from .objective import FunctionObjective, Objective, as_scalar
@@ -224,9 +224,27 @@ class Runner:
         grad = estimator.bind(objective)
         fev_per_grad, jev_per_grad = estimator.evaluations(objective, x.size)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            f = as_scalar(objective.value(x), objective)
+            try:
+                f = as_scalar(objective.value(x), objective)
+            except OptiframeError:
+                raise  # the objective's result is unusable: bad input, refused
+            except Exception as exc:
+                return self._failed_at_start(x, exc)
             state = self.optimizer.init(x)
             return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad)
+
+    def _failed_at_start(self, x: np.ndarray, exc: Exception) -> Result:
+        """The objective raised at x0: status failed, with x0 kept and the error named."""
+        history = History(x.size, self.record_x)
+        history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0))
+        if history._xs is not None:
+            history._xs.append(x)
+        result = self._result(history, x, math.nan, x, math.nan, Status.FAILED,
+                              f"the objective raised at x0: {type(exc).__name__}: {exc}",
+                              0, 1, 0)
+        if self.raise_errors:
+            raise RunFailedError(result.message, result) from exc
+        return result
 
     def _loop(self, x: np.ndarray, f: float, state: Any, grad: Callable[..., np.ndarray],
               fev_per_grad: int, jev_per_grad: int) -> Result:

@@ -285,3 +285,19 @@ def test_status_vocabulary_and_messages():
 def test_result_repr_is_readable():
     text = repr(of.minimize("sphere", [3.0], max_steps=2))
     assert "status: max_steps" in text and "nfev" in text
+
+
+def test_an_objective_raising_at_x0_fails_the_run_keeping_x0():
+    import math as m
+
+    def f(x):
+        return m.exp(float(x[0]))  # OverflowError at x0 = 1000
+
+    r = of.minimize(f, [1000.0])
+    assert r.status == "failed" and "at x0: OverflowError" in r.message
+    assert r.x.tolist() == [1000.0] and r.nit == 0 and len(r.history) == 1
+    with pytest.raises(of.RunFailedError, match="at x0") as info:
+        of.minimize(f, [1000.0], raise_errors=True)
+    assert isinstance(info.value.__cause__, OverflowError)
+    with pytest.raises(of.InvalidTypeError):  # an unusable result is still bad input
+        of.minimize(lambda x: "no", [1.0])
