@@ -180,7 +180,21 @@ class History:
             Path(path).write_text(text)
         return text
 
+    def to_npz(self, path: str | Path) -> None:
+        """Write the columns (and ``x`` if recorded) to a ``.npz`` file; no pickle."""
+        arrays: dict[str, Any] = {name: self.column(name) for name in COLUMNS}
+        if self._xs is not None:
+            arrays["x"] = self.x
+        np.savez(path, allow_pickle=False, **arrays)
+
     # -- loading ------------------------------------------------------------------------
+    @classmethod
+    def from_npz(cls, path: str | Path) -> History:
+        """Load a History written by :meth:`to_npz` (with ``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as data:
+            columns: dict[str, Any] = {name: data[name].tolist() for name in data.files}
+        return cls.from_dict(columns)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[Any]]) -> History:
         """Rebuild a History from :meth:`to_dict` output."""

@@ -81,3 +81,12 @@ def test_columns_are_copies(result):
     col = result.history.fun
     col[:] = 0
     assert result.history.fun[0] != 0
+
+
+def test_npz_round_trip_is_exact_and_pickle_free(result, tmp_path):
+    path = tmp_path / "h.npz"
+    result.history.to_npz(path)
+    with np.load(path, allow_pickle=False) as data:
+        assert set(data.files) == {"step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
+                                   "x"}
+    assert_same(of.History.from_npz(path), result.history)

@@ -301,3 +301,25 @@ def test_an_objective_raising_at_x0_fails_the_run_keeping_x0():
     assert isinstance(info.value.__cause__, OverflowError)
     with pytest.raises(of.InvalidTypeError):  # an unusable result is still bad input
         of.minimize(lambda x: "no", [1.0])
+
+
+def test_two_runners_in_two_threads_sharing_one_optimizer_give_their_solo_results():
+    import threading
+
+    shared = of.Adam(lr=0.01)
+    jobs = {"rosenbrock": [-1.2, 1.0], "rastrigin": [0.3, -0.2, 0.1]}
+    solo = {name: of.minimize(name, x0, optimizer=shared, max_steps=3000).x
+            for name, x0 in jobs.items()}
+    together = {}
+
+    def work(name, x0):
+        for _ in range(3):
+            together[name] = of.minimize(name, x0, optimizer=shared, max_steps=3000).x
+
+    threads = [threading.Thread(target=work, args=item) for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in jobs:
+        np.testing.assert_array_equal(together[name], solo[name])
