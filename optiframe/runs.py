@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 
 from ._validation import as_point
@@ -91,13 +92,11 @@ def gather(outcomes: list[StartOutcome], history: StartsHistory,
     """The result of a multi-start run: the best start and every start."""
     finite = [o for o in outcomes if np.isfinite(o.fun)]
     best = min(finite, key=lambda o: (o.fun, o.index)) if finite else outcomes[0]
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status.value] = counts.get(o.status.value, 0) + 1
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    message = f"Best of {len(outcomes)} starts: start {best.index} ({summary}). {best.message}"
-    return MultiStartResult(
-        x=best.x, fun=best.fun, status=best.status, message=message,
+    result = MultiStartResult(
+        x=best.x, fun=best.fun, status=best.status, message=best.message,
         nit=max(o.nit for o in outcomes), nfev=sum(o.nfev for o in outcomes),
         njev=sum(o.njev for o in outcomes), history=history,  # type: ignore[arg-type]
         starts=tuple(outcomes), minima_tol=minima_tol)
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(result.statuses().items()))
+    message = f"Best of {len(outcomes)} starts: start {best.index} ({summary}). {best.message}"
+    return attrs.evolve(result, message=message)

@@ -55,3 +55,26 @@ class Counting(of.Objective):
     @property
     def vectorized(self):
         return self.is_vec
+
+
+def on_disk(X, folder):
+    """``X`` written to a .npy file and opened again as a read-only memmap."""
+    path = folder / "X.npy"
+    np.save(path, X)
+    return np.load(path, mmap_mode="r")
+
+
+@pytest.fixture
+def row_reads(monkeypatch):
+    """Records how many rows each data read takes (DataObjective._rows)."""
+    from optiframe import data as data_module
+
+    reads: list[int] = []
+    original = data_module.DataObjective._rows
+
+    def spy(self, idx):
+        reads.append(len(idx))
+        return original(self, idx)
+
+    monkeypatch.setattr(data_module.DataObjective, "_rows", spy)
+    return reads

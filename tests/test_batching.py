@@ -7,6 +7,7 @@ import pytest
 
 import optiframe as of
 from optiframe import data as data_module
+from tests.conftest import on_disk
 
 
 def small(n=120, d=4, classes=3, seed=0):
@@ -99,26 +100,13 @@ def test_every_estimator_works_on_the_batch_loss(gradient):
     np.testing.assert_allclose(r.x, exact.x, rtol=1e-5, atol=1e-7)
 
 
-def test_training_on_a_memmap_reads_only_batches(tmp_path, monkeypatch):
+def test_training_on_a_memmap_reads_only_batches(tmp_path, monkeypatch, row_reads):
     X, y = small(n=3000, d=6)
-    path = tmp_path / "X.npy"
-    Xm = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=X.shape)
-    Xm[:] = X
-    Xm.flush()
-    X_disk = np.load(path, mmap_mode="r")
-    reads = []
-    original = data_module.DataObjective._rows
-
-    def spy(self, idx):
-        reads.append(len(idx))
-        return original(self, idx)
-
-    monkeypatch.setattr(data_module.DataObjective, "_rows", spy)
     monkeypatch.setattr(data_module, "CHUNK_ROWS", 256)
-    obj = of.SoftmaxRegression(X_disk, y)
+    obj = of.SoftmaxRegression(on_disk(X, tmp_path), y)
     r = of.minimize(obj, np.zeros(obj.dim), batch_size=50, epochs=2, seed=0,
                     optimizer=of.GradientDescent(lr=0.5))
-    assert max(reads) <= 256 and r.epochs == 2
+    assert max(row_reads) <= 256 and r.epochs == 2
     in_memory = of.minimize(of.SoftmaxRegression(X, y), np.zeros(obj.dim), batch_size=50,
                             epochs=2, seed=0, optimizer=of.GradientDescent(lr=0.5))
     np.testing.assert_array_equal(r.x, in_memory.x)

@@ -7,6 +7,7 @@ import pytest
 
 import optiframe as of
 from optiframe import data as data_module
+from tests.conftest import on_disk
 
 
 def dataset(n=300, d=5, classes=3, seed=0):
@@ -72,26 +73,16 @@ def test_softmax_and_logistic_learn_separable_classes():
     assert softmax.accuracy(r.x, X, y) > 0.97
 
 
-def test_memmap_data_is_read_by_chunks_not_copied(tmp_path, monkeypatch):
+def test_memmap_data_is_read_by_chunks_not_copied(tmp_path, monkeypatch, row_reads):
     X, y = dataset(n=5000, d=4)
-    Xm = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=float, shape=X.shape)
-    Xm[:] = X
-    Xm.flush()
-    Xr = np.load(tmp_path / "X.npy", mmap_mode="r")
+    X_disk = on_disk(X, tmp_path)
     full = of.SoftmaxRegression(X, y).value(np.zeros((4 + 1) * 3))
-    reads = []
-    original = data_module.DataObjective._rows
-
-    def spy(self, idx):
-        reads.append(len(idx))
-        return original(self, idx)
-
-    monkeypatch.setattr(data_module.DataObjective, "_rows", spy)
+    row_reads.clear()
     monkeypatch.setattr(data_module, "CHUNK_ROWS", 512)
-    obj = of.SoftmaxRegression(Xr, y)
-    assert obj.X is Xr  # kept as the memmap, not copied
+    obj = of.SoftmaxRegression(X_disk, y)
+    assert obj.X is X_disk  # kept as the memmap, not copied
     assert obj.value(np.zeros(obj.dim)) == pytest.approx(full)
-    assert max(reads) <= 512 and sum(reads) == 5000
+    assert max(row_reads) <= 512 and sum(row_reads) == 5000
 
 
 def test_data_is_never_modified():
