@@ -168,7 +168,11 @@ class Himmelblau(TestFunction):
 
     def _f(self, X: np.ndarray) -> np.ndarray:
         x, y = X[..., 0], X[..., 1]
-        return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
+        u = x * x + y - 11.0
+        v = x + y * y - 7.0
+        # u * u, not u ** 2: on one point numpy takes ** as scalar pow, on a stack as a
+        # square, and the two differ in the last bit; a product is the same on both.
+        return u * u + v * v
 
     def _g(self, X: np.ndarray) -> np.ndarray:
         x, y = X[..., 0], X[..., 1]
