@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import optiframe as of
+
+# HYPOTHESIS_PROFILE=thorough runs the property tests with many more examples.
+settings.register_profile("thorough", max_examples=600, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 def func1(x):

@@ -32,7 +32,7 @@ def same_value(result, objective):
     return value == result.fun or (math.isinf(value) and math.isinf(result.fun))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(x0=points, name=st.sampled_from(OBJECTIVES), opt=st.sampled_from(OPTIMIZERS), lr=lrs,
        gradient=st.sampled_from(["analytic", "central", "forward"]),
        max_steps=st.integers(0, 60))
@@ -58,7 +58,7 @@ def wild(x):
     return s * s + math.sin(5 * s)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(x0=points, lr=lrs, max_steps=st.integers(0, 40),
        detect=st.booleans())
 def test_misbehaving_user_functions_end_in_a_documented_status(x0, lr, max_steps, detect):
@@ -71,7 +71,7 @@ def test_misbehaving_user_functions_end_in_a_documented_status(x0, lr, max_steps
         assert math.isfinite(r.fun)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(K=st.integers(1, 12), seed=st.integers(0, 2**32 - 1), lr=st.floats(1e-4, 0.5),
        opt=st.sampled_from(OPTIMIZERS), sampler=st.sampled_from(["uniform", "lhs"]))
 def test_multistart_keeps_every_promise(K, seed, lr, opt, sampler):
@@ -89,7 +89,7 @@ def test_multistart_keeps_every_promise(K, seed, lr, opt, sampler):
     assert sum(m.count for m in r.minima) <= K
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(n=st.integers(5, 60), batch=st.integers(1, 70), epochs=st.integers(1, 3),
        drop_last=st.booleans(), seed=st.integers(0, 1000))
 def test_minibatch_runs_keep_every_promise(n, batch, epochs, drop_last, seed):
