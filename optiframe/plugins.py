@@ -9,6 +9,10 @@ its distribution and the cause, while the others load. Environment variables:
     load the built-ins only.
 ``OPTIFRAME_STRICT_PLUGINS=1``
     a plugin that fails to load is an error instead of a warning.
+``OPTIFRAME_LOAD_PLUGINS=a,b``
+    load only these third-party plugins (an allowlist, by entry-point name).
+``OPTIFRAME_BLOCK_PLUGINS=c,d``
+    never import these plugins (a denylist).
 """
 
 from __future__ import annotations
@@ -85,11 +89,23 @@ def _add_plugin(pm: pluggy.PluginManager, plugin: Any, name: str) -> None:
         raise PluginError(f"plugin {name!r} does not follow the optiframe hooks: {exc}") from exc
 
 
+def _env_names(name: str) -> set[str] | None:
+    """A comma-separated list of plugin names from the environment, or None if unset."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
 def _load_entry_points(pm: pluggy.PluginManager, dists: dict[str, tuple[str, str]]) -> None:
     strict = _env_flag("OPTIFRAME_STRICT_PLUGINS")
+    allowed = _env_names("OPTIFRAME_LOAD_PLUGINS")
+    blocked = _env_names("OPTIFRAME_BLOCK_PLUGINS") or set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if pm.has_plugin(ep.name):
             continue
+        if (allowed is not None and ep.name not in allowed) or ep.name in blocked:
+            continue  # not imported at all: a blocked plugin's code never runs
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
         dist_version = dist.version if dist is not None else "?"

@@ -100,3 +100,20 @@ def test_cli_lists_the_installed_plugin_with_its_distribution(site):
     assert "Error importing plugin" in proc.stderr
     table = run(site, code.replace("sys.argv[1:]", "['plugins']"))
     assert "tiny-optiframe-plugin 1.2.3" in table.stdout
+
+
+def test_an_allowlist_loads_only_the_named_plugins(site):
+    proc = run(site, PROBE, OPTIFRAME_LOAD_PLUGINS="tiny")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "half-step" in out["optimizers"] and out["warnings"] == []
+
+
+def test_a_denylist_never_imports_the_named_plugins(site):
+    proc = run(site, PROBE, OPTIFRAME_BLOCK_PLUGINS="broken, misspelled")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "half-step" in out["optimizers"] and out["warnings"] == []
+    blocked_all = run(site, "import optiframe as of; print(of.get_registry().names('optimizer'))",
+                      OPTIFRAME_BLOCK_PLUGINS="tiny,broken,misspelled,lion,dask")
+    assert "half-step" not in blocked_all.stdout and blocked_all.stderr == ""
