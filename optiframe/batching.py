@@ -22,6 +22,7 @@ from .errors import InvalidArgumentError, RunFailedError
 from .gradients import AnalyticGradient
 from .history import History
 from .hookspecs import Register, hookimpl
+from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
 
 if TYPE_CHECKING:
@@ -130,12 +131,18 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     snorm = math.nan
     f_limit: float | None = None  # set from the first batch loss
     status, detail = Status.MAX_STEPS, f"{batching.epochs} epochs"
+    per_epoch = (objective.n_samples // batching.batch_size if batching.drop_last
+                 else -(-objective.n_samples // batching.batch_size))
+    bar = Progress.create(runner.progress, per_epoch * batching.epochs, "optiframe training")
+    loss = math.nan
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, batching.epochs + 1):
                 total, count = 0.0, 0
                 for idx in batching.sampler.batches(objective.n_samples, batching.batch_size,
                                                     batching.drop_last, rng):
+                    if bar is not None and not k % TICK:
+                        bar.tick(k, loss)
                     loss, g = loss_and_grad(x, idx)
                     nfev += 1 + fev_per_grad
                     njev += 1
@@ -180,6 +187,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
         status, detail = Status.INTERRUPTED, f"in epoch {epoch}, at step {k}"
     except Exception as exc:
         history._repair()
+        if bar is not None:
+            bar.close(k, loss)
         message = (f"{MESSAGES[Status.FAILED]}: in epoch {epoch}, at step {k}: "
                    f"{type(exc).__name__}: {exc}.")
         result = Result(x=x, fun=math.nan, status=Status.FAILED, message=message, nit=k,
@@ -187,6 +196,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
         if runner.raise_errors:
             raise RunFailedError(message, result) from exc
         return result
+    if bar is not None:
+        bar.close(k, loss)
     fun = objective.value(x)  # the loss over the whole training set, at the final x
     message = f"{MESSAGES[status]}: {detail}."
     return Result(x=x, fun=fun, status=status, message=message, nit=k, nfev=nfev, njev=njev,

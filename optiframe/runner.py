@@ -23,12 +23,13 @@ from .history import History
 from .objective import FunctionObjective, Objective, as_scalar
 from .optimizers import Optimizer
 from .plugins import get_registry
+from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
 from .schedules import ScheduledOptimizer, build_schedules
 from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
 
-RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules",
+RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
                   "batch_sampler", "epoch_callbacks")
 
@@ -100,7 +101,8 @@ class Runner:
     hyperparameter name to a schedule, e.g. ``{"lr": "cosine"}``; see
     :mod:`optiframe.schedules`), and for multi-start runs ``minima_tol`` (final points
     closer than this are one minimum) and ``retries`` (resubmissions of starts lost with
-    a dead worker).
+    a dead worker), ``progress`` (a progress bar: None shows one when stderr is a terminal
+    and tqdm is installed).
 
     Example
     -------
@@ -131,6 +133,7 @@ class Runner:
         drop_last: bool = False,
         batch_sampler: Any = None,
         epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
+        progress: bool | None = None,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -158,6 +161,8 @@ class Runner:
         if self.schedules:
             ScheduledOptimizer(self.optimizer, self.schedules)  # checks the names now
         self.stop_given = dict(stop_options)
+        Progress.create(False if progress is None else progress, 0, "")  # checks the value
+        self.progress = progress
         if callable(epoch_callbacks):
             epoch_callbacks = (epoch_callbacks,)
         self.epoch_callbacks = tuple(epoch_callbacks)
@@ -270,9 +275,12 @@ class Runner:
         best_x, best_f = x, f
         status, detail = stop.at_start(f)
         last_recorded = -1
+        bar = Progress.create(self.progress, max_steps, "optiframe")
         t0 = clock()
         try:
             while status is None:
+                if bar is not None and not k % TICK:
+                    bar.tick(k, f)
                 g = grad(x)
                 nfev += fev_per_grad
                 njev += jev_per_grad
@@ -319,12 +327,16 @@ class Runner:
             gnorm = math.nan
         except Exception as exc:
             history._repair()
+            if bar is not None:
+                bar.close(k, f)
             status = Status.FAILED
             detail = f"at step {k}: {type(exc).__name__}: {exc}"
             result = self._result(history, x, f, best_x, best_f, status, detail, k, nfev, njev)
             if self.raise_errors:
                 raise RunFailedError(result.message, result) from exc
             return result
+        if bar is not None:
+            bar.close(k, f)
         if last_recorded != k or len(history) == 0:
             record((k, f, gnorm, snorm, nfev, clock() - t0))
             if xs is not None:

@@ -216,3 +216,12 @@ def test_a_failing_model_stops_while_the_others_train_on():
     assert [s.status for s in r.starts] == ["max_steps", "nan", "max_steps"]
     assert r.starts[1].nit == 0 and r.starts[0].nit == 24
     assert np.isnan(r.history.fun[1:, 1]).all() and np.isfinite(r.history.fun[:, 0]).all()
+
+
+def test_training_shows_a_progress_bar_on_request(capsys):
+    pytest.importorskip("tqdm")
+    X, y = small(n=100)
+    obj = of.SoftmaxRegression(X, y)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=10, epochs=3, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "optiframe training" in err and "30/30" in err

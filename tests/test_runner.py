@@ -323,3 +323,22 @@ def test_two_runners_in_two_threads_sharing_one_optimizer_give_their_solo_result
         t.join()
     for name in jobs:
         np.testing.assert_array_equal(together[name], solo[name])
+
+
+def test_progress_bar_on_request_and_off_by_default_when_not_a_terminal(capsys):
+    pytest.importorskip("tqdm")
+    import time as t
+
+    def slow(x):
+        t.sleep(0.0002)
+        return float(np.sum(x**2))
+
+    r = of.minimize(slow, [3.0], optimizer=GD(lr=1e-4), gtol=0, max_steps=3000,
+                    progress=True)
+    err = capsys.readouterr().err
+    assert "optiframe" in err and "3000/3000" in err and "f=" in err
+    assert r.nit == 3000
+    of.minimize(slow, [3.0], optimizer=GD(lr=1e-4), gtol=0, max_steps=300)
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    with pytest.raises(of.InvalidArgumentError, match="'progress' must be True, False or None"):
+        of.minimize("sphere", [1.0], progress="yes")

@@ -1,0 +1,61 @@
+"""Progress bars for long runs (tqdm, optional): cheap enough to leave in the step loop.
+
+The loop asks :meth:`Progress.tick` only every 256 steps (one bit test per step), and the
+bar is redrawn at most five times a second.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from .errors import InvalidArgumentError
+
+#: Steps between two looks at the clock.
+TICK = 256
+
+
+class Progress:
+    """A tqdm bar, or nothing when progress is off; ``tick(k, f)`` and ``close()``."""
+
+    def __init__(self, total: float, desc: str, bar: Any) -> None:
+        self.total = total
+        self.bar = bar
+        self.desc = desc
+        self.shown = 0
+        self.last = time.perf_counter()
+
+    @classmethod
+    def create(cls, setting: Any, total: float, desc: str) -> Progress | None:
+        """A bar per ``progress=``: None (on if stderr is a terminal and tqdm is
+        installed), True (on; tqdm required) or False (off)."""
+        if setting is False:
+            return None
+        if setting is not None and setting is not True:
+            raise InvalidArgumentError(f"'progress' must be True, False or None: {setting!r}")
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            if setting:
+                raise InvalidArgumentError(
+                    "progress=True needs tqdm: pip install tqdm (or optiframe[progress])"
+                ) from None
+            return None
+        if setting is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+            return None
+        total_arg = None if total == float("inf") else int(total)
+        return cls(total, desc, tqdm(total=total_arg, desc=desc, unit="step", leave=True))
+
+    def tick(self, k: int, fun: float) -> None:
+        """Show step ``k`` and the current value, if a fifth of a second has passed."""
+        now = time.perf_counter()
+        if now - self.last >= 0.2:
+            self.bar.update(k - self.shown)
+            self.bar.set_postfix_str(f"f={fun:.6g}", refresh=True)
+            self.shown, self.last = k, now
+
+    def close(self, k: int, fun: float) -> None:
+        self.bar.update(k - self.shown)
+        self.bar.set_postfix_str(f"f={fun:.6g}", refresh=False)
+        self.bar.close()
