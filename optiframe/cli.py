@@ -83,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo()
+    run_demo(figures=args.figures)
     return 0
 
 
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="retell the blog's story with real runs")
+    p.add_argument("--figures", default="demo-figures", metavar="DIR",
+                   help="where to write the figures (with optiframe-plot installed)")
     p.set_defaults(func=cmd_demo)
     return parser
 

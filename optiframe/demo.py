@@ -54,8 +54,8 @@ def section(title: str, body: str, write: Callable[[str], None]) -> None:
     write(f"\n== {title} ==\n{body}\n")
 
 
-def run_demo(write: Callable[[str], None] = print) -> None:
-    """Print the story: learning rates, then gradient descent in 2-D and 3-D."""
+def run_demo(write: Callable[[str], None] = print, figures: str | None = None) -> None:
+    """Print the story; with ``figures`` (a folder) and optiframe-plot, draw it too."""
     write("optiframe demo: minimizing a loss is rolling a ball down a slope.")
     section(
         "1. The learning rate, on f(x) = x**2 + 1 from x0 = -3",
@@ -107,6 +107,8 @@ def run_demo(write: Callable[[str], None] = print) -> None:
         write,
     )
     digits_section(write)
+    if figures is not None:
+        draw_figures(figures, write)
 
 
 def digits_section(write: Callable[[str], None]) -> None:
@@ -152,3 +154,57 @@ def digits_section(write: Callable[[str], None]) -> None:
         "the training set once.",
         write,
     )
+
+
+def draw_figures(folder: str, write: Callable[[str], None]) -> None:
+    """The story's pictures, with the plot plugin when it is installed."""
+    try:
+        import optiframe_plot as plots
+    except ImportError:
+        write("\n(figures skipped: pip install ./plugins/optiframe-plot)")
+        return
+    from pathlib import Path
+
+    from .data import SoftmaxRegression
+    from .optimizers import Adam, Momentum
+    from .testfunctions import Himmelblau, Rosenbrock
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    blog_step = CentralDifference(step=1e-7, relative=False)
+    sweep = {lr: minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
+                          max_steps=300, detect_divergence=False)
+             for lr in (1e-9, 0.001, 0.01, 0.5, 0.999)}
+    rosen = {name: minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=600,
+                            record_x=True)
+             for name, opt in [("gd, lr 1e-3", GradientDescent(lr=1e-3)),
+                               ("momentum, lr 1e-3", Momentum(lr=1e-3)),
+                               ("adam, lr 0.05", Adam(lr=0.05))]}
+    many = minimize("himmelblau", optimizer=GradientDescent(lr=0.01), max_steps=2000, seed=0,
+                    starts=MultiStart(100, sampler="uniform", bounds=[(-5, 5), (-5, 5)]))
+    pictures = {
+        "learning_rates.png": plots.lr_sweep(sweep),
+        "rosenbrock_paths.png": plots.trajectory(rosen, Rosenbrock(),
+                                                 bounds=[(-2.0, 2.0), (-1.0, 3.0)]),
+        "himmelblau_minima.png": plots.multistart_minima(many, Himmelblau(),
+                                                         bounds=[(-5, 5), (-5, 5)]),
+        "adam_loss.png": plots.loss_curve(rosen["adam, lr 0.05"]),
+    }
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        X_train, X_test, y_train, y_test = train_test_split(
+            digits.data / 16.0, digits.target, test_size=0.2, random_state=0,
+            stratify=digits.target)
+        model = SoftmaxRegression(X_train, y_train)
+        trained = minimize(model, np.zeros(model.n_params), optimizer=GradientDescent(lr=1.0),
+                           batch_size=64, epochs=30, seed=0, epoch_callbacks=lambda e: {
+                               "test_accuracy": model.accuracy(np.array(e.x), X_test, y_test)})
+        pictures["digits_training.png"] = plots.training_curves(trained)
+    except ImportError:
+        pass
+    for name, ax in pictures.items():
+        ax.figure.savefig(out / name, dpi=110)
+    write(f"\nFigures written to {out}/: " + ", ".join(pictures))

@@ -58,3 +58,8 @@ def register_executors(register: Register) -> None:
 @hookspec
 def register_batch_samplers(register: Register) -> None:
     """Register batch samplers (which samples each minibatch step sees) by name."""
+
+
+@hookspec
+def register_plots(register: Register) -> None:
+    """Register plot functions by name (each takes ``ax=None`` and returns the Axes)."""

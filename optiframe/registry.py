@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "sampler": "register_start_samplers",
     "executor": "register_executors",
     "batch_sampler": "register_batch_samplers",
+    "plot": "register_plots",
 }
 
 

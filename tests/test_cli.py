@@ -42,8 +42,8 @@ def test_plugins_all_includes_builtins(capsys):
     assert "register_gradient_estimators" in capsys.readouterr().out
 
 
-def test_demo_tells_the_story(capsys):
-    assert main(["demo"]) == 0
+def test_demo_tells_the_story(capsys, tmp_path):
+    assert main(["demo", "--figures", str(tmp_path / "figures")]) == 0
     out = capsys.readouterr().out
     assert "-0.00012307192187321903" in out and "2459382288.1580424" in out
     assert "diverged" in out

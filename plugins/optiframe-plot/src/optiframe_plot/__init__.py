@@ -1,0 +1,158 @@
+"""Plots of optiframe runs; every function takes ``ax=None`` and returns the Axes.
+
+Without an Axes a new ``matplotlib.figure.Figure`` is made (no pyplot state, no window);
+nothing here calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+import optiframe
+
+__all__ = ["loss_curve", "lr_sweep", "multistart_minima", "training_curves", "trajectory"]
+
+#: Line styles cycled so that curves lying on top of each other stay visible.
+STYLES = ("-", "--", ":", "-.")
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
+    if ax is not None:
+        return ax
+    return Figure(figsize=size, layout="constrained").add_subplot()
+
+
+def _positive(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return finite.size > 0 and bool((finite > 0).all())
+
+
+def loss_curve(result: Any, ax: Axes | None = None, label: str | None = None) -> Axes:
+    """f at each recorded step (log scale when f stays positive)."""
+    ax = _axes(ax)
+    h = result.history
+    ax.plot(h.step, h.fun, label=label or f"{result.status}, {result.nit} steps")
+    if _positive(h.fun):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f(x)")
+    ax.set_title("Loss per step")
+    ax.legend()
+    return ax
+
+
+def _contour(ax: Axes, objective: Any, bounds: Sequence[Sequence[float]], levels: int) -> None:
+    (x_lo, x_hi), (y_lo, y_hi) = bounds
+    xs, ys = np.linspace(x_lo, x_hi, 200), np.linspace(y_lo, y_hi, 200)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.column_stack([gx.ravel(), gy.ravel()])
+    z = np.asarray(objective.values(points)).reshape(gx.shape)
+    shifted = z - z.min() + 1e-3  # log-spaced levels show both valleys and walls
+    ax.contourf(gx, gy, np.log10(shifted), levels=levels, cmap="viridis", alpha=0.85)
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
+
+
+def trajectory(results: Any, objective: Any, ax: Axes | None = None,
+               bounds: Sequence[Sequence[float]] | None = None, levels: int = 30) -> Axes:
+    """The path of each run (recorded with ``record_x=True``) over the objective's contours.
+
+    ``results`` is one Result or a mapping from a label to a Result.
+    """
+    ax = _axes(ax, (6.0, 5.0))
+    runs = results if isinstance(results, Mapping) else {"run": results}
+    paths = {label: np.asarray(r.history.x) for label, r in runs.items()}
+    if bounds is None:
+        stacked = np.concatenate(list(paths.values()))
+        lo, hi = stacked.min(axis=0), stacked.max(axis=0)
+        pad = 0.15 * np.maximum(hi - lo, 1.0)
+        bounds = [(lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])]
+    _contour(ax, objective, bounds, levels)
+    for i, (label, path) in enumerate(paths.items()):
+        ax.plot(path[:, 0], path[:, 1], marker=".", ls=STYLES[i % 4], lw=2.2 - 0.5 * (i % 3),
+                ms=3, label=str(label), zorder=3 + i)
+        ax.plot(path[0, 0], path[0, 1], "o", color="white", mec="black")
+        ax.plot(path[-1, 0], path[-1, 1], "*", color="red", ms=12, mec="black")
+    ax.set_title("The ball's path (white: start, red star: end)")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def multistart_minima(result: Any, objective: Any = None, ax: Axes | None = None,
+                      bounds: Sequence[Sequence[float]] | None = None) -> Axes:
+    """Each start of a 2-D multi-start run, coloured by the minimum it rolled to."""
+    ax = _axes(ax, (6.0, 5.0))
+    starts = np.array([s.x0 for s in result.starts])
+    if bounds is None:
+        lo, hi = starts.min(axis=0), starts.max(axis=0)
+        bounds = [(lo[0], hi[0]), (lo[1], hi[1])]
+    if objective is not None:
+        _contour(ax, objective, bounds, 30)
+    which = np.full(len(result.starts), -1)
+    for m, minimum in enumerate(result.minima):
+        which[list(minimum.starts)] = m
+    colors = [f"C{m % 10}" if m >= 0 else "lightgray" for m in which]
+    ax.scatter(starts[:, 0], starts[:, 1], c=colors, s=18, edgecolors="black", lw=0.3)
+    for m, minimum in enumerate(result.minima):
+        ax.plot(minimum.x[0], minimum.x[1], "*", ms=16, color=f"C{m % 10}", mec="black",
+                label=f"({minimum.x[0]:.3f}, {minimum.x[1]:.3f}): {minimum.count} starts")
+    ax.set_title(f"{len(result.starts)} starts, {len(result.minima)} distinct minima")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def lr_sweep(results: Mapping[Any, Any], ax: Axes | None = None) -> Axes:
+    """Loss curves of runs that differ by learning rate: ``{lr: result}``."""
+    ax = _axes(ax)
+    positive = True
+    for i, (lr, r) in enumerate(results.items()):
+        h = r.history
+        positive = positive and _positive(h.fun)
+        # later curves are thinner, so one lying exactly on another still shows around it
+        ax.plot(h.step, h.fun, ls=STYLES[i % 4], lw=max(3.2 - 0.6 * i, 1.0),
+                label=f"lr = {lr:g} ({r.status})")
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f(x)")
+    ax.set_title("Learning-rate sweep")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def training_curves(result: Any, ax: Axes | None = None) -> Axes:
+    """Per-epoch training loss of a minibatch run, and its epoch metrics on a second axis."""
+    ax = _axes(ax)
+    table = result.history.epochs
+    if not table:
+        raise optiframe.InvalidArgumentError(
+            "training_curves needs a minibatch run (batch_size=..., epochs=...)")
+    lines = ax.plot(table["epoch"], table["train_loss"], "o-", color="C0",
+                    label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean training loss", color="C0")
+    metrics = [name for name in table if name not in ("epoch", "step", "train_loss")]
+    if metrics:
+        twin = ax.twinx()
+        for i, name in enumerate(metrics, start=1):
+            lines += twin.plot(table["epoch"], table[name], "s--", color=f"C{i}", label=name)
+        twin.set_ylabel(", ".join(metrics))
+    ax.set_title("Training, per epoch")
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+    return ax
+
+
+@optiframe.hookimpl
+def register_plots(register: Any) -> None:
+    register("loss", loss_curve)
+    register("trajectory", trajectory)
+    register("minima", multistart_minima)
+    register("lr-sweep", lr_sweep)
+    register("training", training_curves)

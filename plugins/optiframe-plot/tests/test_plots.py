@@ -1,0 +1,108 @@
+"""optiframe-plot: every figure renders to PNG with the Agg backend."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from optiframe_plot import (
+    loss_curve,
+    lr_sweep,
+    multistart_minima,
+    training_curves,
+    trajectory,
+)
+
+import optiframe as of
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def saved(ax, path):
+    ax.figure.savefig(path, dpi=60)
+    data = path.read_bytes()
+    assert data.startswith(PNG) and len(data) > 5_000
+    return data
+
+
+def test_the_plots_are_registered_through_the_entry_point():
+    entries = {e.name: e for e in of.get_registry().entries("plot")}
+    assert set(entries) == {"loss", "trajectory", "minima", "lr-sweep", "training"}
+    assert {e.plugin for e in entries.values()} == {"plot"}
+
+
+def test_loss_curve_uses_a_log_scale_for_positive_losses(tmp_path):
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.Adam(lr=0.05), max_steps=300)
+    ax = loss_curve(r)
+    assert isinstance(ax, Axes) and ax.get_yscale() == "log"
+    assert len(ax.get_lines()) == 1
+    saved(ax, tmp_path / "loss.png")
+
+
+def test_a_given_axes_is_drawn_on_and_returned(tmp_path):
+    fig = Figure()
+    ax = fig.add_subplot()
+    r = of.minimize("styblinski-tang", [0.5, 0.5], max_steps=50)  # negative f: linear scale
+    assert loss_curve(r, ax=ax) is ax and ax.get_yscale() == "linear"
+
+
+def test_trajectories_over_contours(tmp_path):
+    runs = {name: of.minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=400,
+                              record_x=True)
+            for name, opt in [("gd", of.GradientDescent(lr=1e-3)), ("adam", of.Adam(lr=0.05))]}
+    ax = trajectory(runs, of.Rosenbrock(), bounds=[(-2, 2), (-1, 3)])
+    assert [line.get_label() for line in ax.get_lines()][:1] == ["gd"]
+    saved(ax, tmp_path / "trajectory.png")
+    with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
+        trajectory(of.minimize("sphere", [1.0, 1.0], max_steps=3), of.Sphere())
+
+
+def test_multistart_starts_coloured_by_their_minimum(tmp_path):
+    r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01), max_steps=2000,
+                    starts=of.MultiStart(60, bounds=[(-5, 5), (-5, 5)]), seed=0)
+    ax = multistart_minima(r, of.Himmelblau(), bounds=[(-5, 5), (-5, 5)])
+    colours = {tuple(c) for c in ax.collections[-1].get_facecolors().round(3)}
+    assert len(colours) == 4
+    assert "4 distinct minima" in ax.get_title()
+    saved(ax, tmp_path / "minima.png")
+
+
+def test_learning_rate_sweep(tmp_path):
+    runs = {lr: of.minimize(lambda x: float(x @ x + 1), [-3.0],
+                            optimizer=of.GradientDescent(lr=lr), max_steps=200)
+            for lr in (1e-3, 0.01, 0.1, 0.9)}
+    ax = lr_sweep(runs)
+    assert len(ax.get_lines()) == 4 and ax.get_yscale() == "log"
+    saved(ax, tmp_path / "sweep.png")
+
+
+def test_training_curves_with_metrics(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = of.SoftmaxRegression(X, y)
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=4, seed=0,
+                    epoch_callbacks=lambda e: {"accuracy": model.accuracy(np.array(e.x), X, y)})
+    ax = training_curves(r)
+    assert len(ax.figure.axes) == 2  # the metric's own axis
+    saved(ax, tmp_path / "training.png")
+    with pytest.raises(of.InvalidArgumentError, match="needs a minibatch run"):
+        training_curves(of.minimize("sphere", [1.0], max_steps=2))
+
+
+def test_the_demo_writes_its_figures(tmp_path, capsys):
+    from optiframe.cli import main
+
+    assert main(["demo", "--figures", str(tmp_path / "figures")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    expected = ["adam_loss.png", "himmelblau_minima.png", "learning_rates.png",
+                "rosenbrock_paths.png"]
+    assert set(expected) <= set(names)
+    for name in names:
+        assert (tmp_path / "figures" / name).read_bytes().startswith(PNG)
+    assert "Figures written to" in capsys.readouterr().out
