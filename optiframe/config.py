@@ -202,3 +202,20 @@ def write_results(result: Any, folder: Path, config: dict[str, Any]) -> None:
         summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count}
                              for m in result.minima]
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_plots(result, folder)
+
+
+def write_plots(result: Any, folder: Path) -> list[str]:
+    """loss.png (and minima.png for a 2-D multi-start run) with optiframe-plot installed."""
+    try:
+        import optiframe_plot as plots
+    except ImportError:
+        return []
+    written = []
+    if len(result.history) and hasattr(result.history, "to_json"):
+        plots.loss_curve(result).figure.savefig(folder / "loss.png", dpi=100)
+        written.append("loss.png")
+    if hasattr(result, "starts") and result.x.size == 2:
+        plots.multistart_minima(result).figure.savefig(folder / "minima.png", dpi=100)
+        written.append("minima.png")
+    return written

@@ -43,8 +43,9 @@ def config(tmp_path, monkeypatch):
 def test_run_writes_a_results_folder(config, tmp_path, capsys):
     assert main(["run", str(config)]) == 0
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "history.csv",
-                                                     "history.json", "summary.json"]
+    files = sorted(p.name for p in out.iterdir())
+    expected = ["config.toml", "history.csv", "history.json", "summary.json"]
+    assert files in (expected, sorted([*expected, "loss.png"]))  # plot with optiframe-plot
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "max_steps" and summary["nit"] == 400
     history = of.History.from_csv(out / "history.csv")
