@@ -1,6 +1,6 @@
 """How the slope is measured: finite differences, the analytic gradient, or ``auto``.
 
-Finite differences follow scipy's rules. The default step is relative to |x|:
+Finite differences follow scipy's rules. The default step is relative to ``|x|``:
 ``eps**(1/3) * max(1, |x|)`` for central and ``eps**(1/2) * max(1, |x|)`` for forward
 differences, with ``eps`` the machine epsilon of x's dtype, and the quotient divides by
 the distance actually travelled between the two points. An absolute step
