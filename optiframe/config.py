@@ -11,8 +11,10 @@ Sections and keys (all optional but ``objective`` and a start):
     lr = 0.01
     [gradient]             # name and parameters ("auto" by default)
     name = "central"
-    [start]                # x0 = [...], or n_starts / sampler / bounds / seed (multi-start)
-    x0 = [-1.2, 1.0]
+    [start]                # x0 = [...] | "zeros" | "init", or n_starts / sampler / bounds /
+    x0 = [-1.2, 1.0]       #   seed (multi-start)
+    [batch]                # minibatch descent on a data objective (objective.factory = ...):
+                           #   batch_size, epochs, shuffle, drop_last, sampler, seed
     [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor
     max_steps = 5000
     [output]               # folder (default "results"), record_every, record_x
@@ -39,6 +41,7 @@ SECTIONS: dict[str, set[str] | None] = {
     "optimizer": None,
     "gradient": None,
     "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale"},
+    "batch": {"batch_size", "epochs", "shuffle", "drop_last", "sampler", "seed"},
     "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor"},
     "output": {"folder", "record_every", "record_x"},
 }
@@ -90,9 +93,10 @@ def check_keys(config: dict[str, Any], path: Path) -> None:
                 hint = did_you_mean(key, allowed)
                 raise ConfigError(f"{path}: unknown key '{section}.{key}'.{hint} Keys: "
                                   f"{', '.join(sorted(allowed))}")
-    if "objective" not in config or not ({"name", "path"} & set(config["objective"])):
-        raise ConfigError(f"{path}: [objective] needs 'name' (a registered objective) or "
-                          "'path' (file.py:function)")
+    if "objective" not in config or not ({"name", "path", "factory"} & set(config["objective"])):
+        raise ConfigError(f"{path}: [objective] needs 'name' (a registered objective), "
+                          "'path' (file.py:function to minimize) or 'factory' (file.py:function "
+                          "returning an Objective, e.g. a data objective)")
 
 
 def _import_function(spec: str, where: str) -> Any:
@@ -114,17 +118,30 @@ def _import_function(spec: str, where: str) -> Any:
 
 def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     """The Runner and the run() arguments the config describes (errors name the key)."""
-    from .objective import FunctionObjective
+    from .objective import FunctionObjective, Objective
     from .runner import Runner
     from .starts import MultiStart
 
     where = str(path)
     objective_cfg = dict(config["objective"])
-    if "path" in objective_cfg:
+    objective: Any
+    if "factory" in objective_cfg:
+        build = _import_function(objective_cfg.pop("factory"), f"{where}: objective.factory")
+        if not callable(build):
+            raise ConfigError(f"{where}: objective.factory must name a function, not a "
+                              f"{type(build).__name__}")
+        try:
+            objective = build(**objective_cfg)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: objective.factory: {exc}") from None
+        if not isinstance(objective, Objective):
+            raise ConfigError(f"{where}: objective.factory must return an Objective, got "
+                              f"{type(objective).__name__}")
+    elif "path" in objective_cfg:
         func = _import_function(objective_cfg.pop("path"), f"{where}: objective.path")
         grad = objective_cfg.pop("gradient", None)
         grad_func = _import_function(grad, f"{where}: objective.gradient") if grad else None
-        objective: Any = FunctionObjective.from_callable(
+        objective = FunctionObjective.from_callable(
             func, gradient=grad_func, vectorized=bool(objective_cfg.pop("vectorized", False)))
         if objective_cfg:
             raise ConfigError(f"{where}: unknown key 'objective.{next(iter(objective_cfg))}' "
@@ -133,7 +150,11 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         objective = objective_cfg
     start = config.get("start", {})
     output = config.get("output", {})
-    options = {**config.get("stop", {}),
+    batch = dict(config.get("batch", {}))
+    batch_seed = batch.pop("seed", None)
+    if "sampler" in batch:
+        batch["batch_sampler"] = batch.pop("sampler")
+    options = {**config.get("stop", {}), **batch,
                **{k: v for k, v in output.items() if k in ("record_every", "record_x")}}
     try:
         runner = Runner(objective, config.get("optimizer", "gd"), config.get("gradient", "auto"),
@@ -142,7 +163,23 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         raise ConfigError(f"{where}: {exc}") from None
     except TypeError as exc:  # a component given a parameter it does not take
         raise ConfigError(f"{where}: {exc}") from None
-    run_args: dict[str, Any] = {"x0": start.get("x0")}
+    x0 = start.get("x0")
+    if x0 == "zeros" or x0 == "init":
+        dim = getattr(runner.objective, "dim", None)
+        if x0 == "init" and hasattr(runner.objective, "init_params"):
+            x0 = runner.objective.init_params(start.get("seed"))
+        elif dim is not None:
+            import numpy as np
+
+            x0 = np.zeros(dim)
+        else:
+            raise ConfigError(f"{where}: start.x0 = {x0!r} needs an objective with a fixed dim")
+    elif isinstance(x0, str):
+        raise ConfigError(f"{where}: start.x0 must be a list of numbers, \"zeros\" or "
+                          f"\"init\": {x0!r}")
+    run_args: dict[str, Any] = {"x0": x0}
+    if batch_seed is not None:
+        run_args["seed"] = batch_seed
     if "n_starts" in start:
         sampler: Any = start.get("sampler", "uniform")
         if "scale" in start:
@@ -150,7 +187,7 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         run_args["starts"] = MultiStart(start["n_starts"], sampler=sampler,
                                         bounds=start.get("bounds"))
         run_args["seed"] = start.get("seed")
-    elif start.get("x0") is None:
+    elif x0 is None:
         raise ConfigError(f"{where}: [start] needs 'x0' (or 'n_starts' for multi-start)")
     return runner, run_args
 

@@ -20,6 +20,7 @@ import attrs
 import numpy as np
 
 from .history import StartsHistory
+from .progress import TICK, Progress
 from .result import MESSAGES, StartOutcome, Status
 from .runner import StepInfo
 
@@ -137,8 +138,11 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
             rows = np.flatnonzero(done)
             finish(rows, [at_start[r] for r in rows], X, F, 0)  # type: ignore[misc]
             drop(done)
+        bar = Progress.create(runner.progress, max_steps, f"optiframe, {X.shape[0]} starts")
         try:
             while X.shape[0]:
+                if bar is not None and not k % TICK:
+                    bar.tick(k, float(np.min(F)) if F.size else math.nan)
                 G, errors = _rowwise(grad, X, X.shape[1:])
                 if errors:
                     fail(errors, "the gradient")
@@ -220,6 +224,9 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
             finish(rows, [(Status.FAILED, f"at step {k}: {type(exc).__name__}: {exc}")]
                    * len(rows), X, F, grads_done)
             X = X[:0]
+        finally:
+            if bar is not None:
+                bar.close(k, float(np.min(F)) if F.size else math.nan)
     return outcomes
 
 

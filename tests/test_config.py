@@ -133,3 +133,43 @@ def test_config_values_are_never_evaluated(config, tmp_path):
     assert main(["run", str(config)]) == 2
     assert not marker.exists()
     assert sys.modules.get("os") is not None
+
+
+def test_minibatch_training_from_a_config(config, tmp_path):
+    (tmp_path / "data.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import optiframe as of
+
+        def make(n=300):
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(n, 4))
+            y = (X[:, 0] + X[:, 1] > 0).astype(int)
+            return of.SoftmaxRegression(X, y)
+    """))
+    config.write_text(textwrap.dedent("""
+        [objective]
+        factory = "data.py:make"
+        n = 200
+
+        [optimizer]
+        name = "gd"
+        lr = 0.5
+
+        [start]
+        x0 = "zeros"
+
+        [batch]
+        batch_size = 20
+        epochs = 3
+        seed = 1
+
+        [output]
+        folder = "out"
+    """))
+    assert main(["run", str(config)]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "max_steps" and summary["nit"] == 3 * 10
+    assert len(summary["x"]) == (4 + 1) * 2
+    config.write_text(config.read_text().replace('factory = "data.py:make"',
+                                                 'factory = "data.py:np"'))
+    assert main(["run", str(config), "--force"]) == 2

@@ -286,3 +286,11 @@ def test_points_are_recorded_per_start_on_request(workers):
     without = of.minimize(Quartic(), optimizer=GD(lr=0.1), starts=starts, max_steps=5)
     with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
         _ = without.history.x
+
+
+def test_multistart_shows_a_progress_bar_on_request(capsys):
+    pytest.importorskip("tqdm")
+    of.minimize("himmelblau", optimizer=GD(lr=0.01), max_steps=300, gtol=0, progress=True,
+                starts=of.MultiStart(8, bounds=[(-5, 5), (-5, 5)]), seed=0)
+    err = capsys.readouterr().err
+    assert "optiframe, 8 starts" in err and "f=" in err
