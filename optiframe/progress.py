@@ -19,10 +19,8 @@ TICK = 256
 class Progress:
     """A tqdm bar, or nothing when progress is off; ``tick(k, f)`` and ``close()``."""
 
-    def __init__(self, total: float, desc: str, bar: Any) -> None:
-        self.total = total
+    def __init__(self, bar: Any) -> None:
         self.bar = bar
-        self.desc = desc
         self.shown = 0
         self.last = time.perf_counter()
 
@@ -45,7 +43,7 @@ class Progress:
         if setting is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
             return None
         total_arg = None if total == float("inf") else int(total)
-        return cls(total, desc, tqdm(total=total_arg, desc=desc, unit="step", leave=True))
+        return cls(tqdm(total=total_arg, desc=desc, unit="step", leave=True))
 
     def tick(self, k: int, fun: float) -> None:
         """Show step ``k`` and the current value, if a fifth of a second has passed."""
