@@ -102,20 +102,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     """Minibatch descent: ``epochs`` sweeps over the data in batches from the sampler."""
     objective = runner.objective
     assert isinstance(objective, DataObjective)
-    estimator = runner.gradient.for_objective(objective)
-    if isinstance(estimator, AnalyticGradient):
-        estimator._check(objective)
-        loss_and_grad = objective.batch_loss_and_gradient
-        fev_per_grad = 0
-    else:
-        view = objective.batch(np.arange(1))
-        grad = estimator.bind(view)
-        fev_per_grad = estimator.evaluations(view, x.size)[0]
-
-        def loss_and_grad(params: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
-            view.idx = idx
-            return view.value(params), grad(params)
-
+    loss_and_grad, fev_per_grad = batch_loss_and_grad(
+        objective, runner.gradient.for_objective(objective), x.size)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     history = History(x.size, runner.record_x)
     record = history._rows.extend
@@ -214,29 +202,37 @@ def _readonly_view(x: np.ndarray) -> np.ndarray:
     return view
 
 
-def stack_loss_and_grad(objective: DataObjective, estimator: Any,
-                        ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Batch loss and gradient for each row of a (K, p) stack of parameters.
-
-    Each row is computed by the same call as a single-start run, so K models trained
-    together give the bits each would alone.
-    """
+def batch_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
+                        ) -> tuple[Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],
+                                   int]:
+    """``(loss, gradient) = f(params, idx)`` on a batch, and the function evaluations per
+    gradient: the objective's analytic pair in one call, or any estimator on a view of the
+    batch."""
     if isinstance(estimator, AnalyticGradient):
         estimator._check(objective)
-        one = objective.batch_loss_and_gradient
-    else:
-        view = objective.batch(np.arange(1))
-        grad = estimator.bind(view)
+        return objective.batch_loss_and_gradient, 0
+    view = objective.batch(np.arange(1))
+    grad = estimator.bind(view)
 
-        def one(params: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
-            view.idx = idx
-            return view.value(params), grad(params)
+    def loss_and_grad(params: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
+        view.idx = idx
+        return view.value(params), grad(params)
+
+    return loss_and_grad, estimator.evaluations(view, n_params)[0]
+
+
+def stack_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
+                        ) -> tuple[Callable[[np.ndarray, np.ndarray],
+                                            tuple[np.ndarray, np.ndarray]], int]:
+    """The same for each row of a (K, p) stack of parameters: each row by the very call a
+    single-start run makes, so K models trained together give the bits each would alone."""
+    one, fev_per_grad = batch_loss_and_grad(objective, estimator, n_params)
 
     def stacked(P: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pairs = [one(p, idx) for p in P]
         return np.array([loss for loss, _ in pairs]), np.stack([g for _, g in pairs])
 
-    return stacked
+    return stacked, fev_per_grad
 
 
 def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history: Any,
@@ -248,9 +244,7 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
     objective, batching = runner.objective, runner.batching
     assert isinstance(objective, DataObjective) and batching is not None
     estimator = runner.gradient.for_objective(objective)
-    loss_grad = stack_loss_and_grad(objective, estimator)
-    fev = 0 if isinstance(estimator, AnalyticGradient) else estimator.evaluations(
-        objective.batch(np.arange(1)), P0.shape[1])[0]
+    loss_grad, fev = stack_loss_and_grad(objective, estimator, P0.shape[1])
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     P, starts0, idx = np.array(P0, dtype=float), np.array(P0, dtype=float), np.array(index)
     state = runner.optimizer.init(P)
