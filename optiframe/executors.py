@@ -2,7 +2,8 @@
 
 An executor is a component (hook ``register_executors``): a factory that, called with
 keyword options, returns an object with ``map(fn, items)`` (an iterator of results in
-order) and ``close()``. ``workers=`` in :func:`~optiframe.minimize` takes:
+order), ``close()``, and optionally ``needs_pickling`` (True: the run is checked for
+picklability before any work). ``workers=`` in :func:`~optiframe.minimize` takes:
 
 * an int: a pool of that many worker processes (the ``process`` executor);
 * a registered name or a mapping ``{"name": ..., **options}`` (``"serial"``,
@@ -42,6 +43,9 @@ class WorkerLostError(Exception):
 class SerialExecutor:
     """Runs the starts one after the other in this process."""
 
+    #: whether what it runs must be picklable (checked before any work when True)
+    needs_pickling = False
+
     def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterator[Any]:
         return map(fn, items)
 
@@ -52,6 +56,8 @@ class SerialExecutor:
 @attrs.define
 class ProcessExecutor:
     """A pool of worker processes; a dead worker's starts go to a fresh pool."""
+
+    needs_pickling = True
 
     max_workers: int = attrs.field(default=2, validator=lambda i, a, v: check_int(
         "workers", v, minimum=1))
@@ -84,6 +90,11 @@ class MapExecutor:
     """Wraps any map-like callable ``mapper(fn, items)``."""
 
     mapper: Callable[..., Iterable[Any]]
+
+    @property
+    def needs_pickling(self) -> bool:
+        """Builtin map runs here; any other map may send the work to other processes."""
+        return self.mapper is not map
 
     def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterator[Any]:
         return iter(self.mapper(fn, items))

@@ -11,7 +11,7 @@ import numpy as np
 from ._validation import as_point
 from .batching import run_batches_stack
 from .errors import InvalidArgumentError, RunFailedError
-from .executors import SerialExecutor, as_executor, check_picklable, map_with_retries
+from .executors import as_executor, check_picklable, map_with_retries
 from .history import StartsHistory
 from .multistart import run_one_start, run_stack
 from .result import MESSAGES, MultiStartResult, StartOutcome, Status
@@ -58,7 +58,7 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
                 outcomes = run_stack(runner, X0, np.arange(K), history)
     else:
         executor = as_executor(workers)
-        if not isinstance(executor, SerialExecutor) and workers is not map:
+        if getattr(executor, "needs_pickling", False):
             check_picklable(runner, "the objective, optimizer or callbacks")
         job = functools.partial(run_one_start, runner, batch_seed=batch_seed)
         try:

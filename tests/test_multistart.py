@@ -79,6 +79,15 @@ def test_vectorized_serial_and_process_paths_are_bit_identical(workers):
                                                               **kw))
 
 
+def test_only_executors_that_send_work_away_require_pickling():
+    from optiframe.executors import MapExecutor, ProcessExecutor, SerialExecutor
+
+    assert ProcessExecutor(2).needs_pickling and MapExecutor(lambda f, x: x).needs_pickling
+    assert not SerialExecutor().needs_pickling and not MapExecutor(map).needs_pickling
+    r = of.minimize(lambda x: float(x @ x), starts=[[1.0], [2.0]], workers="serial")
+    assert [s.status for s in r.starts] == ["converged", "converged"]
+
+
 def test_a_concurrent_futures_map_works_as_workers():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -20,6 +20,9 @@ __all__ = ["DaskExecutor"]
 class DaskExecutor:
     """Maps optiframe's start jobs over a Dask cluster (its own LocalCluster, or yours)."""
 
+    #: Dask serializes with cloudpickle, which also sends lambdas and local functions.
+    needs_pickling = False
+
     def __init__(self, address: str | None = None, n_workers: int = 2,
                  threads_per_worker: int = 1, client: Any = None) -> None:
         check_int("n_workers", n_workers, minimum=1)
