@@ -7,6 +7,7 @@
 """
 
 from .api import minimize
+from .checkpoint import Checkpoint, load_checkpoint
 from .data import (
     MLP,
     BatchObjective,
@@ -16,6 +17,7 @@ from .data import (
     SoftmaxRegression,
 )
 from .errors import (
+    CheckpointError,
     DuplicateComponentError,
     InvalidArgumentError,
     InvalidTypeError,
@@ -85,6 +87,8 @@ __all__ = [
     "BatchObjective",
     "CentralDifference",
     "Chain",
+    "Checkpoint",
+    "CheckpointError",
     "Constant",
     "CosineWarmup",
     "DataObjective",
@@ -139,6 +143,7 @@ __all__ = [
     "get_plugin_manager",
     "get_registry",
     "hookimpl",
+    "load_checkpoint",
     "minimize",
     "register_plugin",
     "unregister_plugin",

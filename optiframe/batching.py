@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from .checkpoint import Checkpoint, Checkpointer, Snapshot
 from .data import DataObjective
 from .errors import InvalidArgumentError, RunFailedError
 from .gradients import AnalyticGradient
@@ -98,8 +99,13 @@ class EpochInfo:
 
 
 def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | None,
-                epoch_callbacks: Sequence[Callable[[EpochInfo], Any]]) -> Result:
-    """Minibatch descent: ``epochs`` sweeps over the data in batches from the sampler."""
+                epoch_callbacks: Sequence[Callable[[EpochInfo], Any]],
+                checkpointer: Checkpointer | None = None,
+                restored: Checkpoint | None = None) -> Result:
+    """Minibatch descent: ``epochs`` sweeps over the data in batches from the sampler.
+
+    With ``restored``, go on from that checkpoint (``x`` is its parameters).
+    """
     objective = runner.objective
     assert isinstance(objective, DataObjective)
     loss_and_grad, fev_per_grad = batch_loss_and_grad(
@@ -123,12 +129,52 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
                  else -(-objective.n_samples // batching.batch_size))
     bar = Progress.create(runner.progress, per_epoch * batching.epochs, "optiframe training")
     loss = math.nan
+    first_epoch, first_pos, total, count = 1, 0, 0.0, 0
+    if restored is not None:
+        history = restored.history(x.size, runner.record_x)
+        record, xs = history._rows.extend, history._xs
+        state = restored.tree("optimizer", state)
+        k, nfev, njev, first_epoch, first_pos, count = (restored.scalar(name) for name in (
+            "step", "nfev", "njev", "epoch", "position", "count"))
+        snorm, loss, total = (restored.scalar(name) for name in ("snorm", "loss", "total"))
+        f_limit = restored.scalar("f_limit")
+        t0 -= restored.scalar("elapsed")
+        rng.bit_generator.state = restored.rng_state("epoch_rng")
+    top: dict[str, Any] | None = None
+    save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
+
+    def save(top: dict[str, Any]) -> None:
+        assert checkpointer is not None
+        snap = Snapshot()
+        for name in ("step", "nfev", "njev", "epoch", "position", "count", "snorm", "loss",
+                     "total", "f_limit"):
+            snap.scalar(name, top[name])
+        snap.scalar("elapsed", clock() - t0)
+        snap.array("x", top["x"])
+        snap.tree("optimizer", top["state"])
+        snap.rng("epoch_rng", top["epoch_rng"])
+        snap.history(history, top["step"])
+        checkpointer.save(top["step"], snap)
+
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(1, batching.epochs + 1):
-                total, count = 0.0, 0
-                for idx in batching.sampler.batches(objective.n_samples, batching.batch_size,
-                                                    batching.drop_last, rng):
+            for epoch in range(first_epoch, batching.epochs + 1):
+                epoch_rng = rng.bit_generator.state if checkpointer is not None else None
+                batches = batching.sampler.batches(objective.n_samples, batching.batch_size,
+                                                   batching.drop_last, rng)
+                if epoch > first_epoch or not first_pos:
+                    total, count = 0.0, 0
+                for position in range(first_pos if epoch == first_epoch else 0,
+                                      len(batches)):
+                    idx = batches[position]
+                    if checkpointer is not None:
+                        top = {"step": k, "nfev": nfev, "njev": njev, "epoch": epoch,
+                               "position": position, "count": count, "snorm": snorm,
+                               "loss": loss, "total": total, "f_limit": f_limit, "x": x,
+                               "state": state, "epoch_rng": epoch_rng}
+                        if k >= save_at:
+                            save(top)
+                            save_at = k + (checkpointer.every or math.inf)
                     if bar is not None and not k % TICK:
                         bar.tick(k, loss)
                     loss, g = loss_and_grad(x, idx)
@@ -173,6 +219,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     except KeyboardInterrupt:
         history._repair()
         status, detail = Status.INTERRUPTED, f"in epoch {epoch}, at step {k}"
+        if top is not None:
+            save(top)
     except Exception as exc:
         history._repair()
         if bar is not None:
@@ -236,8 +284,12 @@ def stack_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
 
 
 def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history: Any,
-                      seed: int | None) -> list[Any]:
-    """Minibatch descent for K parameter vectors at once, on one shared batch sequence."""
+                      seed: int | None, checkpointer: Checkpointer | None = None,
+                      restored: Checkpoint | None = None) -> list[Any]:
+    """Minibatch descent for K parameter vectors at once, on one shared batch sequence.
+
+    With ``restored``, go on from that checkpoint (``P0`` and ``index`` unused).
+    """
     from .multistart import row_norms, take_rows
     from .result import StartOutcome
 
@@ -252,6 +304,32 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
     f_limit: np.ndarray | None = None
     outcomes: list[StartOutcome] = []
     k = 0
+    first_epoch, first_pos = 1, 0
+    if restored is not None:
+        P, starts0, idx, SN = (restored.array(name).copy()
+                               for name in ("P", "starts0", "index", "SN"))
+        state = restored.tree("optimizer", runner.optimizer.init(P))
+        f_limit = restored.array("f_limit").copy() if "f_limit" in restored.arrays else None
+        k, first_epoch, first_pos = (restored.scalar(n) for n in ("step", "epoch", "position"))
+        outcomes.extend(restored.outcomes())
+        rng.bit_generator.state = restored.rng_state("epoch_rng")
+    top: dict[str, Any] | None = None
+    save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
+
+    def save(top: dict[str, Any]) -> None:
+        assert checkpointer is not None
+        snap = Snapshot()
+        for name in ("step", "epoch", "position"):
+            snap.scalar(name, top[name])
+        for name in ("P", "starts0", "index", "SN"):
+            snap.array(name, top[name])
+        if top["f_limit"] is not None:
+            snap.array("f_limit", top["f_limit"])
+        snap.tree("optimizer", top["state"])
+        snap.rng("epoch_rng", top["epoch_rng"])
+        snap.outcomes(outcomes[: top["n_outcomes"]])
+        snap.starts_history(history, top["step"])
+        checkpointer.save(top["step"], snap)
 
     def finish(rows: np.ndarray, status: Status, details: list[str]) -> None:
         for j, detail in zip(rows, details, strict=True):
@@ -272,11 +350,23 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for _epoch in range(1, batching.epochs + 1):
-                for b in batching.sampler.batches(objective.n_samples, batching.batch_size,
-                                                  batching.drop_last, rng):
+            for epoch in range(first_epoch, batching.epochs + 1):
+                epoch_rng = rng.bit_generator.state if checkpointer is not None else None
+                batches = batching.sampler.batches(objective.n_samples, batching.batch_size,
+                                                   batching.drop_last, rng)
+                for position in range(first_pos if epoch == first_epoch else 0,
+                                      len(batches)):
+                    b = batches[position]
                     if not P.shape[0]:
                         break
+                    if checkpointer is not None:
+                        top = {"step": k, "epoch": epoch, "position": position, "P": P,
+                               "starts0": starts0, "index": idx, "SN": SN, "f_limit": f_limit,
+                               "state": state, "epoch_rng": epoch_rng,
+                               "n_outcomes": len(outcomes)}
+                        if k >= save_at:
+                            save(top)
+                            save_at = k + (checkpointer.every or math.inf)
                     L, G = loss_grad(P, b)
                     GN = row_norms(G)
                     if k % runner.record_every == 0:
@@ -303,6 +393,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
         finish(np.arange(P.shape[0]), Status.MAX_STEPS,
                [f"{batching.epochs} epochs"] * P.shape[0])
     except KeyboardInterrupt:
+        if top is not None:
+            save(top)
         finish(np.arange(P.shape[0]), Status.INTERRUPTED, [f"at step {k}"] * P.shape[0])
     except Exception as exc:
         finish(np.arange(P.shape[0]), Status.FAILED,

@@ -44,5 +44,9 @@ class RunFailedError(OptiframeError, RuntimeError):
         self.result = result
 
 
+class CheckpointError(OptiframeError, ValueError):
+    """A checkpoint cannot be read, or does not belong to the run resuming it."""
+
+
 class PluginLoadWarning(UserWarning):
     """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 import numpy as np
 
+from .checkpoint import Checkpoint, Checkpointer, Snapshot
 from .history import StartsHistory
 from .progress import TICK, Progress
 from .result import MESSAGES, StartOutcome, Status
@@ -74,9 +75,13 @@ def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: t
     return out, errors
 
 
-def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
-              history: StartsHistory) -> list[StartOutcome]:
-    """Run the starts ``X0`` (rows, global indices ``index``); record into ``history``."""
+def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: StartsHistory,
+              checkpointer: Checkpointer | None = None, restored: Checkpoint | None = None,
+              ) -> list[StartOutcome]:
+    """Run the starts ``X0`` (rows, global indices ``index``); record into ``history``.
+
+    With ``restored``, go on from that checkpoint instead (``X0`` and ``index`` unused).
+    """
     objective, stop = runner.objective, runner.stop
     estimator = runner.gradient.for_objective(objective)
     grad = estimator.bind_stack(objective)
@@ -105,13 +110,23 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                 njev=grads_done * jev_per_grad))
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        F, errors = _rowwise(values, X, ())
-        state = runner.optimizer.init(X)
         opt_step = runner.optimizer.step
-        f_limit = np.array([stop.divergence_limit(f) if math.isfinite(f) else inf for f in F])
-        best_X, best_F = X.copy(), F.copy()
-        SN = np.full(X.shape[0], np.nan)
-        grads_done = 0
+        if restored is None:
+            F, errors = _rowwise(values, X, ())
+            state = runner.optimizer.init(X)
+            f_limit = np.array([stop.divergence_limit(f) if math.isfinite(f) else inf
+                                for f in F])
+            best_X, best_F = X.copy(), F.copy()
+            SN = np.full(X.shape[0], np.nan)
+            grads_done = 0
+        else:
+            X, F, idx, f_limit, best_X, best_F, SN, starts0 = (
+                restored.array(name).copy() for name in
+                ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0"))
+            state = restored.tree("optimizer", runner.optimizer.init(X))
+            k, grads_done = restored.scalar("step"), restored.scalar("grads_done")
+            outcomes.extend(restored.outcomes())
+            errors = {}
 
         def drop(done: np.ndarray) -> None:
             nonlocal X, F, idx, f_limit, best_X, best_F, SN, state, starts0
@@ -132,15 +147,39 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
 
         if errors:
             fail(errors, "the objective")
-        at_start = [stop.at_start(f) for f in F]
-        done = np.array([s is not None for s, _ in at_start], dtype=bool)
-        if done.any():
-            rows = np.flatnonzero(done)
-            finish(rows, [at_start[r] for r in rows], X, F, 0)  # type: ignore[misc]
-            drop(done)
+        if restored is None:
+            at_start = [stop.at_start(f) for f in F]
+            done = np.array([s is not None for s, _ in at_start], dtype=bool)
+            if done.any():
+                rows = np.flatnonzero(done)
+                finish(rows, [at_start[r] for r in rows], X, F, 0)  # type: ignore[misc]
+                drop(done)
         bar = Progress.create(runner.progress, max_steps, f"optiframe, {X.shape[0]} starts")
+        top: dict[str, Any] | None = None
+        save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
+
+        def save(top: dict[str, Any]) -> None:
+            assert checkpointer is not None
+            snap = Snapshot()
+            snap.scalar("step", top["k"])
+            snap.scalar("grads_done", top["grads_done"])
+            for name in ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0"):
+                snap.array(name, top[name])
+            snap.tree("optimizer", top["state"])
+            snap.outcomes(outcomes[: top["n_outcomes"]])
+            snap.starts_history(history, top["k"])
+            checkpointer.save(top["k"], snap)
+
         try:
             while X.shape[0]:
+                if checkpointer is not None:
+                    top = {"k": k, "grads_done": grads_done, "X": X, "F": F, "index": idx,
+                           "f_limit": f_limit, "best_X": best_X.copy(),
+                           "best_F": best_F.copy(), "SN": SN, "starts0": starts0,
+                           "state": state, "n_outcomes": len(outcomes)}
+                    if k >= save_at:
+                        save(top)
+                        save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, float(np.min(F)) if F.size else math.nan)
                 G, errors = _rowwise(grad, X, X.shape[1:])
@@ -216,6 +255,8 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray,
                                grads_done)
                         X = X[:0]
         except KeyboardInterrupt:
+            if top is not None:
+                save(top)
             rows = np.arange(X.shape[0])
             finish(rows, [(Status.INTERRUPTED, f"at step {k}")] * len(rows), X, F, grads_done)
             X = X[:0]

@@ -17,6 +17,15 @@ import numpy as np
 
 from ._validation import as_point, check_int, check_real, did_you_mean
 from .batching import Batching, BatchSampler, run_batches
+from .checkpoint import (
+    Checkpoint,
+    Checkpointer,
+    Snapshot,
+    check_checkpoint_options,
+    check_config,
+    load_checkpoint,
+    run_config,
+)
 from .errors import InvalidArgumentError, InvalidTypeError, OptiframeError, RunFailedError
 from .gradients import GradientEstimator
 from .history import History
@@ -31,7 +40,7 @@ from .stopping import STOP_OPTIONS, StopRules
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
-                  "batch_sampler", "epoch_callbacks")
+                  "batch_sampler", "epoch_callbacks", "checkpoint", "checkpoint_every")
 
 
 @attrs.frozen
@@ -102,7 +111,9 @@ class Runner:
     :mod:`optiframe.schedules`), and for multi-start runs ``minima_tol`` (final points
     closer than this are one minimum) and ``retries`` (resubmissions of starts lost with
     a dead worker), ``progress`` (a progress bar: None shows one when stderr is a terminal
-    and tqdm is installed).
+    and tqdm is installed), ``checkpoint`` (a folder to save the run's full state in, at
+    interruption and, with ``checkpoint_every=N``, every N steps; see :meth:`resume` and
+    :mod:`optiframe.checkpoint`).
 
     Example
     -------
@@ -134,6 +145,8 @@ class Runner:
         batch_sampler: Any = None,
         epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
         progress: bool | None = None,
+        checkpoint: Any = None,
+        checkpoint_every: int | None = None,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -168,6 +181,8 @@ class Runner:
         self.epoch_callbacks = tuple(epoch_callbacks)
         self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
                                        batch_sampler)
+        self.checkpoint, self.checkpoint_every = check_checkpoint_options(checkpoint,
+                                                                          checkpoint_every)
 
     def _batching(self, registry: Any, batch_size: Any, epochs: Any, shuffle: Any,
                   drop_last: Any, batch_sampler: Any) -> Batching | None:
@@ -215,7 +230,9 @@ class Runner:
                 raise InvalidArgumentError("'x0' is required: the parameters to start from")
             x = as_point(x0)
             self.objective.check_dim(x.size)
-            return run_batches(self, x, self.batching, check_seed(seed), self.epoch_callbacks)
+            seed = check_seed(seed)
+            return run_batches(self, x, self.batching, seed, self.epoch_callbacks,
+                               self.checkpointer("minibatch", x.shape, seed))
         if workers is not None or seed is not None:
             raise InvalidArgumentError(
                 "'workers' and 'seed' apply to multi-start runs (starts=MultiStart(...)); "
@@ -236,7 +253,52 @@ class Runner:
             except Exception as exc:
                 return self._failed_at_start(x, exc)
             state = self.optimizer.init(x)
-            return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad)
+            return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad,
+                              self.checkpointer("single", x.shape))
+
+    def checkpointer(self, kind: str, shape: tuple[int, ...],
+                     seed: int | None = None) -> Checkpointer | None:
+        """The run's checkpoint writer, or None when no ``checkpoint`` folder is set."""
+        if self.checkpoint is None:
+            return None
+        return Checkpointer(self.checkpoint, self.checkpoint_every, kind,
+                            run_config(self, kind, shape, seed))
+
+    def resume(self, checkpoint: Any = None) -> Result:
+        """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own
+        ``checkpoint`` option) and run it to the end.
+
+        The Runner must be configured as the one that wrote the checkpoint (objective,
+        optimizer, gradient, schedules, stopping rules, batching, recording), except
+        ``max_steps``, which may be raised to run longer; otherwise
+        :class:`~optiframe.errors.CheckpointError` says what differs. Resumed to the end,
+        the run gives the bits an uninterrupted run gives (the ``elapsed`` column aside).
+        With its own ``checkpoint`` option the resumed run goes on saving checkpoints.
+        """
+        where = self.checkpoint if checkpoint is None else checkpoint
+        if where is None:
+            raise InvalidArgumentError(
+                "'checkpoint' is required: the folder of the checkpoint to resume")
+        cp = load_checkpoint(where)
+        check_config(cp, self)
+        shape = tuple(cp.config["shape"])
+        ckpt = self.checkpointer(cp.kind, shape, cp.config.get("seed"))
+        if cp.kind in ("multistart", "minibatch-multistart"):
+            from .runs import resume_multistart
+
+            return resume_multistart(self, cp, ckpt)
+        if cp.kind == "minibatch":
+            x = cp.array("x").copy()
+            return run_batches(self, x, self.batching, cp.config.get("seed"),
+                               self.epoch_callbacks, ckpt, cp)
+        x = cp.array("x").copy()
+        estimator = self.gradient.for_objective(self.objective)
+        grad = estimator.bind(self.objective)
+        fev_per_grad, jev_per_grad = estimator.evaluations(self.objective, x.size)
+        state = cp.tree("optimizer", self.optimizer.init(x))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._loop(x, cp.scalar("f"), state, grad, fev_per_grad, jev_per_grad,
+                              ckpt, cp)
 
     def _failed_at_start(self, x: np.ndarray, exc: Exception) -> Result:
         """The objective raised at x0: status failed, with x0 kept and the error named."""
@@ -252,7 +314,8 @@ class Runner:
         return result
 
     def _loop(self, x: np.ndarray, f: float, state: Any, grad: Callable[..., np.ndarray],
-              fev_per_grad: int, jev_per_grad: int) -> Result:
+              fev_per_grad: int, jev_per_grad: int, checkpointer: Checkpointer | None = None,
+              restored: Checkpoint | None = None) -> Result:
         stop = self.stop
         value = self.objective.value
         opt_step = self.optimizer.step
@@ -263,6 +326,8 @@ class Runner:
         callbacks = self.callbacks
         every = self.record_every
         history = History(x.size, self.record_x)
+        if restored is not None:
+            history = restored.history(x.size, self.record_x)
         record = history._rows.extend
         xs = history._xs
         clock = time.perf_counter
@@ -275,10 +340,44 @@ class Runner:
         best_x, best_f = x, f
         status, detail = stop.at_start(f)
         last_recorded = -1
-        bar = Progress.create(self.progress, max_steps, "optiframe")
         t0 = clock()
+        if restored is not None:
+            k, nfev, njev = (restored.scalar(name) for name in ("step", "nfev", "njev"))
+            snorm, best_f, f_limit = (restored.scalar(n) for n in ("snorm", "best_f", "f_limit"))
+            best_x = restored.array("best_x").copy()
+            last_recorded = restored.scalar("last_recorded")
+            t0 -= restored.scalar("elapsed")
+            if scheduled is not None:
+                scheduled.states = restored.tree("schedules", scheduled.states)
+            status, detail = None, ""
+        bar = Progress.create(self.progress, max_steps, "optiframe")
+        top: tuple[Any, ...] | None = None
+        save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
+
+        def save(top: tuple[Any, ...]) -> None:
+            assert checkpointer is not None
+            snap = Snapshot()
+            (x, f, state, k, nfev, njev, snorm, best_x, best_f, last_recorded,
+             schedule_states) = top
+            for name, value in (("step", k), ("nfev", nfev), ("njev", njev), ("f", f),
+                                ("snorm", snorm), ("best_f", best_f), ("f_limit", f_limit),
+                                ("last_recorded", last_recorded), ("elapsed", clock() - t0)):
+                snap.scalar(name, value)
+            snap.array("x", x)
+            snap.array("best_x", best_x)
+            snap.tree("optimizer", state)
+            snap.tree("schedules", schedule_states)
+            snap.history(history, k)
+            checkpointer.save(k, snap)
+
         try:
             while status is None:
+                if checkpointer is not None:
+                    top = (x, f, state, k, nfev, njev, snorm, best_x, best_f, last_recorded,
+                           list(scheduled.states) if scheduled is not None else [])
+                    if k >= save_at:
+                        save(top)
+                        save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, f)
                 g = grad(x)
@@ -325,6 +424,8 @@ class Runner:
             history._repair()
             status, detail = Status.INTERRUPTED, f"at step {k}"
             gnorm = math.nan
+            if top is not None:
+                save(top)
         except Exception as exc:
             history._repair()
             if bar is not None:

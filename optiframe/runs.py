@@ -10,6 +10,7 @@ import numpy as np
 
 from ._validation import as_point
 from .batching import run_batches_stack
+from .checkpoint import Checkpoint, Checkpointer
 from .errors import InvalidArgumentError, RunFailedError
 from .executors import as_executor, check_picklable, map_with_retries
 from .history import StartsHistory
@@ -50,12 +51,19 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
     K = X0.shape[0]
     history = StartsHistory(K, runner.record_x)
     batch_seed = check_seed(seed) if runner.batching is not None else None
+    if workers is not None and runner.checkpoint is not None:
+        raise InvalidArgumentError(
+            "'checkpoint' applies to runs without 'workers' (all starts advanced together "
+            "as one array); drop workers= to checkpoint a multi-start run")
     if workers is None:
+        kind = "multistart" if runner.batching is None else "minibatch-multistart"
+        ckpt = runner.checkpointer(kind, X0.shape, batch_seed)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if runner.batching is not None:
-                outcomes = run_batches_stack(runner, X0, np.arange(K), history, batch_seed)
+                outcomes = run_batches_stack(runner, X0, np.arange(K), history, batch_seed,
+                                             ckpt)
             else:
-                outcomes = run_stack(runner, X0, np.arange(K), history)
+                outcomes = run_stack(runner, X0, np.arange(K), history, ckpt)
     else:
         executor = as_executor(workers)
         if getattr(executor, "needs_pickling", False):
@@ -78,6 +86,28 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
                     message=f"{MESSAGES[Status.FAILED]}: start {k} was lost with its worker "
                             f"{runner.retries + 1} times ({lost[k]}).",
                     nit=0, nfev=0, njev=0))
+    return finish_multistart(runner, outcomes, history)
+
+
+def resume_multistart(runner: Runner, cp: Checkpoint,
+                      checkpointer: Checkpointer | None) -> MultiStartResult:
+    """Go on with the multi-start run saved in ``cp`` (see :meth:`Runner.resume`)."""
+    K = int(cp.config["shape"][0])
+    history = cp.starts_history(K, runner.record_x)
+    empty = np.empty((0, int(cp.config["shape"][1])))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if cp.kind == "minibatch-multistart":
+            outcomes = run_batches_stack(runner, empty, np.arange(0), history,
+                                         cp.config.get("seed"), checkpointer, cp)
+        else:
+            outcomes = run_stack(runner, empty, np.arange(0), history, checkpointer, cp)
+    return finish_multistart(runner, outcomes, history)
+
+
+def finish_multistart(runner: Runner, outcomes: list[StartOutcome],
+                      history: StartsHistory) -> MultiStartResult:
+    """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
+    K = history.n_starts
     outcomes.sort(key=lambda o: o.index)
     result = gather(outcomes, history, runner.minima_tol)
     failed = [o for o in outcomes if o.status is Status.FAILED]

@@ -1,0 +1,440 @@
+"""Checkpoints: a run's full state on disk, so an interrupted run resumes bit for bit.
+
+A checkpoint is a directory holding two files (no pickle anywhere):
+
+``checkpoint.json``
+    ``format`` (``"optiframe-checkpoint"``), ``format_version``, the ``optiframe_version``
+    that wrote it, ``kind`` (``single``, ``multistart``, ``minibatch``,
+    ``minibatch-multistart``), ``step``, ``config`` (the run's components and options as
+    text, compared on resume), ``scalars`` (counters, flags, random generator states),
+    ``trees`` (the layout of the optimizer's and schedules' state), ``outcomes`` (finished
+    starts) and ``arrays`` (the name of the ``.npz`` file beside it).
+``state-<step>.npz``
+    Every array and float of the state (iterates, optimizer state, best points, history
+    so far), written by :func:`numpy.savez` and read with ``allow_pickle=False``.
+
+The ``.npz`` file is written first and the JSON file then replaces the old one
+atomically, so a run killed at any moment leaves a complete, consistent checkpoint.
+State trees are stored as their leaves in a fixed order and rebuilt on resume by filling
+a fresh ``optimizer.init(x)``: the checkpoint never names a class to import.
+
+Example
+-------
+>>> import tempfile, optiframe as of
+>>> folder = tempfile.mkdtemp()
+>>> runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300,
+...                    checkpoint=folder, checkpoint_every=100)
+>>> whole = runner.run([-1.0, 1.0])
+>>> of.load_checkpoint(folder).step                 # the last one written
+300
+>>> resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600).resume(folder)
+>>> resumed.nit, resumed.fun < whole.fun
+(600, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+import numpy as np
+
+from .errors import CheckpointError, InvalidArgumentError
+from .history import History, StartsHistory
+from .result import StartOutcome, Status
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+FORMAT = "optiframe-checkpoint"
+#: The layout written now; every earlier layout still loads (see :func:`load_checkpoint`).
+FORMAT_VERSION = 1
+JSON_NAME = "checkpoint.json"
+
+
+# -- state trees ----------------------------------------------------------------------------
+def leaves(tree: Any) -> Iterator[Any]:
+    """The leaves of a state tree (attrs classes, mappings, tuples and lists) in order."""
+    if attrs.has(type(tree)):
+        for f in attrs.fields(type(tree)):
+            yield from leaves(getattr(tree, f.name))
+    elif isinstance(tree, Mapping):
+        for key in tree:
+            yield from leaves(tree[key])
+    elif isinstance(tree, (tuple, list)):
+        for item in tree:
+            yield from leaves(item)
+    else:
+        yield tree
+
+
+def rebuild(template: Any, values: Iterator[Any]) -> Any:
+    """``template`` with its leaves replaced, in order, by ``values``."""
+    if attrs.has(type(template)):
+        fields = attrs.fields(type(template))
+        new = {f.name: rebuild(getattr(template, f.name), values) for f in fields}
+        if all(f.init for f in fields):
+            return type(template)(**{f.alias or f.name: new[f.name] for f in fields})
+        return attrs.evolve(template, **{f.alias or f.name: new[f.name]
+                                         for f in fields if f.init})
+    if isinstance(template, Mapping):
+        return cast(Any, type(template))({k: rebuild(template[k], values) for k in template})
+    if isinstance(template, (tuple, list)):
+        return type(template)(rebuild(item, values) for item in template)
+    return next(values)
+
+
+def _leaf_kind(leaf: Any) -> str:
+    if isinstance(leaf, np.ndarray):
+        return "array"
+    if leaf is None:
+        return "none"
+    if isinstance(leaf, (bool, np.bool_)):
+        return "bool"
+    if isinstance(leaf, (int, np.integer)):
+        return "int"
+    if isinstance(leaf, (float, np.floating)):
+        return "float"
+    if isinstance(leaf, str):
+        return "str"
+    raise CheckpointError(
+        f"cannot checkpoint a state holding {type(leaf).__name__} {leaf!r}: state trees may "
+        "hold numpy arrays, numbers, strings and None, in attrs classes, dicts and tuples")
+
+
+# -- writing --------------------------------------------------------------------------------
+class Snapshot:
+    """The state of a run at the top of a step, gathered for :meth:`Checkpointer.save`."""
+
+    def __init__(self) -> None:
+        self.json: dict[str, Any] = {"scalars": {}, "trees": {}}
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def scalar(self, name: str, value: Any) -> None:
+        """Ints, bools, strings and None go to JSON; floats to the npz file (bit-exact)."""
+        if isinstance(value, (float, np.floating)):
+            self.arrays[f"scalar/{name}"] = np.asarray(value, dtype=np.float64)
+            self.json["scalars"][name] = {"float": f"scalar/{name}"}
+        else:
+            self.json["scalars"][name] = value.item() if isinstance(value, np.generic) else value
+
+    def array(self, name: str, value: np.ndarray) -> None:
+        self.arrays[name] = np.asarray(value)
+
+    def tree(self, name: str, tree: Any) -> None:
+        layout = []
+        for i, leaf in enumerate(leaves(tree)):
+            kind = _leaf_kind(leaf)
+            if kind in ("array", "float"):
+                self.arrays[f"tree/{name}/{i}"] = np.asarray(leaf)
+                layout.append([kind, list(np.shape(leaf))])
+            else:
+                value = leaf.item() if isinstance(leaf, np.generic) else leaf
+                layout.append([kind, value])
+        self.json["trees"][name] = layout
+
+    def history(self, history: History, upto_step: int) -> None:
+        """A single-start history's rows for steps below ``upto_step``."""
+        table = history._table()
+        rows = int(np.searchsorted(table[:, 0], upto_step)) if len(table) else 0
+        self.arrays["history/rows"] = table[:rows].copy()
+        if history._xs is not None:
+            xs = history._xs[:rows]
+            self.arrays["history/xs"] = (np.stack(xs) if xs
+                                         else np.empty((0, history.dim or 0)))
+        log = history.epoch_log
+        self.json["epoch_keys"] = [list(row) for row in log]
+        self.arrays["history/epoch_values"] = np.array(
+            [float(v) for row in log for v in row.values()], dtype=np.float64)
+
+    def starts_history(self, history: StartsHistory, upto_step: int) -> None:
+        """A multi-start history's rows for steps below ``upto_step``."""
+        dense = history._rows
+        steps = sorted(s for s in dense if s < upto_step)
+        self.arrays["starts_history/steps"] = np.array(steps, dtype=np.int64)
+        self.arrays["starts_history/rows"] = (
+            np.stack([dense[s] for s in steps]) if steps
+            else np.empty((0, 3, history.n_starts)))
+        if history._points is not None:
+            parts = [(s, index, X) for s in sorted(history._points) if s < upto_step
+                     for index, X in history._points[s]]
+            self.arrays["points/step"] = np.array([s for s, _, _ in parts], dtype=np.int64)
+            self.arrays["points/length"] = np.array([len(i) for _, i, _ in parts],
+                                                    dtype=np.int64)
+            self.arrays["points/index"] = (np.concatenate([i for _, i, _ in parts]) if parts
+                                           else np.empty(0, dtype=np.int64))
+            self.arrays["points/X"] = (np.concatenate([X for _, _, X in parts]) if parts
+                                       else np.empty((0, 0)))
+
+    def outcomes(self, outcomes: list[StartOutcome]) -> None:
+        self.json["outcomes"] = [
+            {"index": o.index, "status": o.status.value, "message": o.message, "nit": o.nit,
+             "nfev": o.nfev, "njev": o.njev} for o in outcomes]
+        n = outcomes[0].x.size if outcomes else 0
+        self.arrays["outcomes/x0"] = (np.stack([o.x0 for o in outcomes]) if outcomes
+                                      else np.empty((0, n)))
+        self.arrays["outcomes/x"] = (np.stack([o.x for o in outcomes]) if outcomes
+                                     else np.empty((0, n)))
+        self.arrays["outcomes/fun"] = np.array([o.fun for o in outcomes], dtype=np.float64)
+
+    def rng(self, name: str, generator_state: Mapping[str, Any]) -> None:
+        """A numpy bit generator's state; its big integers are kept as decimal strings."""
+        self.json["scalars"][name] = json.loads(json.dumps(generator_state, default=str),
+                                                parse_int=str)
+
+
+class Checkpointer:
+    """Writes a run's checkpoints into ``directory`` every ``every`` steps (if given) and
+    when the run is interrupted."""
+
+    def __init__(self, directory: str | os.PathLike[str], every: int | None,
+                 kind: str, config: dict[str, Any]) -> None:
+        self.directory = Path(directory)
+        self.every = every
+        self.kind = kind
+        self.config = config
+
+    def first_due(self, step: int) -> float:
+        """The first step after ``step`` at which a periodic checkpoint is due."""
+        return step + self.every if self.every else math.inf
+
+    def save(self, step: int, snapshot: Snapshot) -> Path:
+        """Write the checkpoint of ``step`` (atomically) and return its JSON file."""
+        from . import __version__
+
+        d = self.directory
+        d.mkdir(parents=True, exist_ok=True)
+        arrays_name = f"state-{step:012d}.npz"
+        with tempfile.NamedTemporaryFile(dir=d, suffix=".npz.tmp", delete=False) as fh:
+            np.savez(fh, **snapshot.arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(fh.name, d / arrays_name)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "optiframe_version": __version__, "kind": self.kind, "step": step,
+                "config": self.config, "arrays": arrays_name, **snapshot.json}
+        with tempfile.NamedTemporaryFile("w", dir=d, suffix=".json.tmp", delete=False) as fh:
+            json.dump(meta, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(fh.name, d / JSON_NAME)
+        for old in d.glob("state-*.npz"):
+            if old.name != arrays_name:
+                old.unlink(missing_ok=True)
+        return d / JSON_NAME
+
+
+# -- reading --------------------------------------------------------------------------------
+@attrs.frozen
+class Checkpoint:
+    """A loaded checkpoint: its metadata and arrays (see :func:`load_checkpoint`)."""
+
+    path: Path
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["step"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta["kind"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.meta["config"])
+
+    def scalar(self, name: str) -> Any:
+        value = self.meta["scalars"][name]
+        if isinstance(value, dict) and set(value) == {"float"}:
+            return float(self.arrays[value["float"]])
+        return value
+
+    def array(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def tree(self, name: str, template: Any) -> Any:
+        """The saved tree ``name``, rebuilt on ``template`` (a fresh state of the same
+        optimizer or schedules); refused if the layouts differ."""
+        layout = self.meta["trees"][name]
+        expected = [[_leaf_kind(leaf), list(np.shape(leaf)) if _leaf_kind(leaf) in
+                     ("array", "float") else None] for leaf in leaves(template)]
+        found = [[kind, shape if kind in ("array", "float") else None]
+                 for kind, shape in layout]
+        if expected != found:
+            raise CheckpointError(
+                f"{self.path}: the saved {name} state does not fit this run's {name} "
+                f"(saved leaves {found}, this run's {expected}); resume with the components "
+                "that wrote the checkpoint")
+        values = []
+        for i, (kind, value) in enumerate(layout):
+            if kind == "array":
+                values.append(self.arrays[f"tree/{name}/{i}"].copy())
+            elif kind == "float":
+                values.append(float(self.arrays[f"tree/{name}/{i}"]))
+            else:
+                values.append(value)
+        return rebuild(template, iter(values))
+
+    def history(self, dim: int, record_x: bool) -> History:
+        history = History(dim, record_x)
+        rows = self.arrays["history/rows"]
+        history._rows.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
+        if record_x:
+            history._xs = list(self.arrays["history/xs"].copy())
+        values = iter(self.arrays["history/epoch_values"].tolist())
+        history.epoch_log = [{key: next(values) for key in keys}
+                             for keys in self.meta.get("epoch_keys", [])]
+        return history
+
+    def starts_history(self, n_starts: int, record_x: bool) -> StartsHistory:
+        history = StartsHistory(n_starts, record_x)
+        for step, row in zip(self.arrays["starts_history/steps"].tolist(),
+                             self.arrays["starts_history/rows"], strict=True):
+            history._dense[step] = row.copy()
+        if history._points is not None:
+            at = 0
+            for step, length in zip(self.arrays["points/step"].tolist(),
+                                    self.arrays["points/length"].tolist(), strict=True):
+                index = self.arrays["points/index"][at : at + length].copy()
+                X = self.arrays["points/X"][at : at + length].copy()
+                history._points.setdefault(step, []).append((index, X))
+                at += length
+        return history
+
+    def outcomes(self) -> list[StartOutcome]:
+        x0s, xs = self.arrays["outcomes/x0"], self.arrays["outcomes/x"]
+        funs = self.arrays["outcomes/fun"].tolist()
+        return [StartOutcome(index=o["index"], x0=x0s[i].copy(), x=xs[i].copy(), fun=funs[i],
+                             status=Status(o["status"]), message=o["message"], nit=o["nit"],
+                             nfev=o["nfev"], njev=o["njev"])
+                for i, o in enumerate(self.meta.get("outcomes", []))]
+
+    def rng_state(self, name: str) -> dict[str, Any]:
+        """A bit generator state saved by :meth:`Snapshot.rng`, with its integers back."""
+        def ints(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {k: ints(v) for k, v in node.items()}
+            return int(node) if isinstance(node, str) and node.lstrip("-").isdigit() else node
+        return cast(dict[str, Any], ints(self.meta["scalars"][name]))
+
+
+def _upgrade(meta: dict[str, Any]) -> dict[str, Any]:
+    """Bring metadata written by an earlier layout up to :data:`FORMAT_VERSION`.
+
+    Layout 1 is the first; when the layout changes, the step from each older version
+    goes here, so checkpoints written by every earlier optiframe keep loading.
+    """
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read the checkpoint in directory ``path`` (or its ``checkpoint.json``).
+
+    Raises :class:`~optiframe.errors.CheckpointError` naming the file when it is missing,
+    not a checkpoint, written by a newer optiframe, or incomplete.
+    """
+    p = Path(path)
+    json_path = p if p.suffix == ".json" else p / JSON_NAME
+    if not json_path.is_file():
+        raise CheckpointError(f"no checkpoint at {str(p)!r}: {json_path} does not exist")
+    try:
+        meta = json.loads(json_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{json_path} is not a readable checkpoint: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{json_path} is not an optiframe checkpoint (no 'format': "
+                              f"{FORMAT!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{json_path}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{json_path} was written by optiframe {meta.get('optiframe_version')} in "
+            f"checkpoint format {version}; this optiframe reads formats up to "
+            f"{FORMAT_VERSION}: upgrade optiframe to resume it")
+    meta = _upgrade(meta)
+    arrays_path = json_path.parent / str(meta.get("arrays"))
+    try:
+        with np.load(arrays_path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{json_path}: cannot read its arrays {arrays_path}: {exc}"
+                              ) from exc
+    return Checkpoint(path=json_path, meta=meta, arrays=arrays)
+
+
+# -- configuration ----------------------------------------------------------------------------
+def describe_objective(objective: Any) -> str:
+    """A stable description of an objective: its class, function and data shapes."""
+    from .data import DataObjective
+    from .objective import FunctionObjective
+
+    name = f"{type(objective).__module__}.{type(objective).__qualname__}"
+    if isinstance(objective, FunctionObjective):
+        fn = objective.fun
+        name += f"({getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))})"
+    elif isinstance(objective, DataObjective):
+        name += f"(X {objective.X.shape}, y {np.shape(objective.y)})"
+    dim = getattr(objective, "dim", None)
+    return f"{name}, dim {dim}" if dim is not None else name
+
+
+def run_config(runner: Runner, kind: str, shape: tuple[int, ...],
+               seed: int | None = None) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed by ``runner``: text per item.
+
+    Every stopping rule counts except ``max_steps``: a resumed run may go on longer.
+    """
+    return {
+        "kind": kind,
+        "objective": describe_objective(runner.objective),
+        "optimizer": repr(runner.optimizer),
+        "gradient": repr(runner.gradient),
+        "schedules": repr(runner.schedules),
+        "stop": repr(attrs.evolve(runner.stop, max_steps=1)),
+        "batching": repr(runner.batching),
+        "record_every": runner.record_every,
+        "record_x": runner.record_x,
+        "shape": list(shape),
+        "seed": seed,
+    }
+
+
+def check_config(checkpoint: Checkpoint, runner: Runner) -> None:
+    """Refuse a checkpoint written with other components, saying what differs."""
+    saved = checkpoint.config
+    current = run_config(runner, saved.get("kind", "?"), tuple(saved.get("shape", ())),
+                         saved.get("seed"))
+    differ = [f"{key}: the checkpoint has {saved.get(key)!r}, this runner {current[key]!r}"
+              for key in current if saved.get(key) != current[key]]
+    if differ:
+        raise CheckpointError(
+            f"{checkpoint.path} was written by a run configured differently; resume it with "
+            "the same components and options. Differences:\n  " + "\n  ".join(differ))
+
+
+def check_checkpoint_options(checkpoint: Any, every: Any) -> tuple[Path | None, int | None]:
+    """The Runner's ``checkpoint`` and ``checkpoint_every`` options, checked."""
+    from ._validation import check_int
+
+    if checkpoint is None:
+        if every is not None:
+            raise InvalidArgumentError(
+                f"'checkpoint_every' is {every!r} but no 'checkpoint' folder is given: "
+                "pass checkpoint='path/to/folder'")
+        return None, None
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"'checkpoint' must be a folder path (str or Path): {checkpoint!r}")
+    path = Path(checkpoint)
+    if path.exists() and not path.is_dir():
+        raise InvalidArgumentError(f"'checkpoint' must be a folder, but {str(path)!r} is a file")
+    return path, None if every is None else check_int("checkpoint_every", every, minimum=1)
