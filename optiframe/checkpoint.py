@@ -38,6 +38,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -211,11 +212,12 @@ class Checkpointer:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
         arrays_name = f"state-{step:012d}.npz"
-        with tempfile.NamedTemporaryFile(dir=d, suffix=".npz.tmp", delete=False) as fh:
-            np.savez(fh, **snapshot.arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(fh.name, d / arrays_name)
+        with tempfile.NamedTemporaryFile(dir=d, suffix=".npz.tmp", delete=False) as npz:
+            np.savez(npz, **snapshot.arrays)  # type: ignore[arg-type]
+            npz.flush()
+            os.fsync(npz.fileno())
+        os.chmod(npz.name, 0o644)
+        os.replace(npz.name, d / arrays_name)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "optiframe_version": __version__, "kind": self.kind, "step": step,
                 "config": self.config, "arrays": arrays_name, **snapshot.json}
@@ -223,6 +225,7 @@ class Checkpointer:
             json.dump(meta, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(fh.name, 0o644)
         os.replace(fh.name, d / JSON_NAME)
         for old in d.glob("state-*.npz"):
             if old.name != arrays_name:
@@ -273,7 +276,7 @@ class Checkpoint:
                 f"{self.path}: the saved {name} state does not fit this run's {name} "
                 f"(saved leaves {found}, this run's {expected}); resume with the components "
                 "that wrote the checkpoint")
-        values = []
+        values: list[Any] = []
         for i, (kind, value) in enumerate(layout):
             if kind == "array":
                 values.append(self.arrays[f"tree/{name}/{i}"].copy())
@@ -365,7 +368,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         with np.load(arrays_path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{json_path}: cannot read its arrays {arrays_path}: {exc}"
                               ) from exc
     return Checkpoint(path=json_path, meta=meta, arrays=arrays)
@@ -379,7 +382,7 @@ def describe_objective(objective: Any) -> str:
 
     name = f"{type(objective).__module__}.{type(objective).__qualname__}"
     if isinstance(objective, FunctionObjective):
-        fn = objective.fun
+        fn = objective.func
         name += f"({getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))})"
     elif isinstance(objective, DataObjective):
         name += f"(X {objective.X.shape}, y {np.shape(objective.y)})"

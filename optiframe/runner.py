@@ -288,6 +288,7 @@ class Runner:
 
             return resume_multistart(self, cp, ckpt)
         if cp.kind == "minibatch":
+            assert self.batching is not None  # check_config compared the batching
             x = cp.array("x").copy()
             return run_batches(self, x, self.batching, cp.config.get("seed"),
                                self.epoch_callbacks, ckpt, cp)

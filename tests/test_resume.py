@@ -1,0 +1,322 @@
+"""Checkpoint and resume, written as data: every kind of run, interrupted and resumed,
+gives the bits of an uninterrupted run; checkpoints that do not fit are refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+DATA = Path(__file__).parent / "data" / "checkpoints"
+
+
+def digits(rows: int | None = None):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:rows] / 16, y[:rows]
+
+
+def kinds():
+    """(id, Runner arguments, run arguments) for each kind of run."""
+    X, y = digits()
+    Xs, ys = digits(300)
+    return {
+        "single": (dict(objective="rosenbrock", optimizer=of.Adam(lr=0.01), max_steps=400),
+                   dict(x0=[-1.0, 1.0])),
+        "single-plateau": (dict(objective="rosenbrock", optimizer=of.GradientDescent(lr=1e-3),
+                                schedules={"lr": "plateau"}, max_steps=400, record_x=True),
+                           dict(x0=[-1.0, 1.0])),
+        "multistart": (dict(objective="himmelblau", optimizer=of.Momentum(lr=1e-3),
+                            max_steps=400, gtol=1e-6, record_x=True),
+                       dict(starts=of.MultiStart(50, bounds=[(-5, 5)] * 2), seed=1)),
+        "minibatch": (dict(objective=of.SoftmaxRegression(X, y), optimizer=of.Adam(lr=0.01),
+                           batch_size=64, epochs=3,
+                           epoch_callbacks=lambda info: {"norm": float(info.x @ info.x)}),
+                      dict(x0=np.zeros(65 * 10), seed=3)),
+        "minibatch-multistart": (dict(objective=of.SoftmaxRegression(Xs, ys),
+                                      optimizer=of.RMSprop(lr=0.01), batch_size=32, epochs=3),
+                                 dict(starts=np.random.default_rng(0).normal(size=(3, 650)),
+                                      seed=3)),
+    }
+
+
+def assert_same_run(a: of.Result, b: of.Result) -> None:
+    """Bit-identical results and histories (the elapsed-time column aside)."""
+    if isinstance(a, of.MultiStartResult):
+        assert len(a.starts) == len(b.starts)
+        for s, t in zip(a.starts, b.starts, strict=True):
+            assert (s.index, s.status, s.message, s.nit, s.nfev, s.njev) == (
+                t.index, t.status, t.message, t.nit, t.nfev, t.njev)
+            np.testing.assert_array_equal(s.x, t.x)
+            np.testing.assert_array_equal(s.x0, t.x0)
+            np.testing.assert_array_equal(s.fun, t.fun)
+        for column in ("step", "fun", "grad_norm", "step_norm"):
+            np.testing.assert_array_equal(getattr(a.history, column), getattr(b.history, column))
+        if a.history._points is not None:
+            np.testing.assert_array_equal(a.history.x, b.history.x)
+    else:
+        assert (a.status, a.nit, a.nfev, a.njev) == (b.status, b.nit, b.nfev, b.njev)
+        for column in ("step", "fun", "grad_norm", "step_norm", "nfev"):
+            np.testing.assert_array_equal(a.history.column(column), b.history.column(column))
+        if a.history._xs is not None:
+            np.testing.assert_array_equal(a.history.x, b.history.x)
+        assert a.history.epoch_log == b.history.epoch_log
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.fun == b.fun
+
+
+def interrupting(objective, runner_kw, after: int):
+    """The objective (or a callback) raising KeyboardInterrupt after ``after`` steps."""
+    calls = [0]
+
+    def tick(*_):
+        calls[0] += 1
+        if calls[0] == after:
+            raise KeyboardInterrupt
+
+    if isinstance(objective, of.DataObjective):
+        objective = copy.copy(objective)
+        inner = objective.batch_loss_and_gradient
+
+        def batch_loss_and_gradient(params, idx):
+            tick()
+            return inner(params, idx)
+
+        objective.batch_loss_and_gradient = batch_loss_and_gradient
+        return objective, runner_kw
+    return objective, {**runner_kw, "callbacks": tick}
+
+
+RESUME_CASES = [(kind, every) for kind in kinds() for every in (None, 25)]
+
+
+@pytest.mark.parametrize(("kind", "every"), RESUME_CASES,
+                         ids=[f"{k}-every-{e}" for k, e in RESUME_CASES])
+def test_interrupted_run_resumes_bit_for_bit(kind, every, tmp_path):
+    kw, run = kinds()[kind]
+    kw = dict(kw)
+    objective, optimizer = kw.pop("objective"), kw.pop("optimizer")
+    whole = of.Runner(objective, optimizer, **kw).run(**run)
+
+    broken, broken_kw = interrupting(objective, kw, after=40)
+    part = of.Runner(broken, optimizer, checkpoint=tmp_path, checkpoint_every=every,
+                     **broken_kw).run(**run)
+    assert part.status == "interrupted" or all(
+        s.status == "interrupted" for s in part.starts if s.status != "converged")
+    saved = of.load_checkpoint(tmp_path)
+    assert saved.kind == kind.replace("-plateau", "")
+    assert 0 < saved.step < whole.nit
+
+    resumed = of.Runner(objective, optimizer, checkpoint=tmp_path, **kw).resume()
+    assert_same_run(resumed, whole)
+
+
+def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
+    runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
+                       checkpoint_every=100)
+    runner.run([-1.0, 1.0])
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["checkpoint.json", "state-000000000300.npz"]
+    meta = json.loads((tmp_path / "checkpoint.json").read_text(),
+                      parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert meta["format"] == "optiframe-checkpoint" and meta["step"] == 300
+    with np.load(tmp_path / meta["arrays"], allow_pickle=False) as npz:
+        assert "x" in npz.files and all(npz[name].dtype != object for name in npz.files)
+
+
+def test_a_resume_may_run_longer(tmp_path):
+    whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600).run([-1.0, 1.0])
+    of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
+              checkpoint_every=100).run([-1.0, 1.0])
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600).resume(tmp_path)
+    assert_same_run(resumed, whole)
+
+
+def test_resumed_run_goes_on_checkpointing(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=100, checkpoint=first,
+              checkpoint_every=50).run([1.0, 2.0])
+    of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300, checkpoint=second,
+              checkpoint_every=50).resume(first)
+    assert of.load_checkpoint(second).step == 300
+
+
+# -- checkpoints that must be refused -------------------------------------------------------
+BASE = dict(objective="rosenbrock", optimizer=of.Adam(lr=0.01), gradient="central",
+            max_steps=100)
+
+# (id, what the resuming Runner changes, message pattern)
+MISMATCHES = [
+    ("optimizer kind", dict(optimizer=of.Momentum(lr=0.01)), r"optimizer: the checkpoint has "
+     r"'Adam\(lr=0.01.*this runner 'Momentum"),
+    ("hyperparameter", dict(optimizer=of.Adam(lr=0.02)), r"optimizer: .*lr=0.01.*lr=0.02"),
+    ("gradient", dict(gradient="forward"), r"gradient: .*CentralDifference.*ForwardDifference"),
+    ("objective", dict(objective="himmelblau"), r"objective: .*Rosenbrock.*Himmelblau"),
+    ("schedules", dict(schedules={"lr": "cosine"}), r"schedules: the checkpoint has '\(\)'"),
+    ("stopping rule", dict(gtol=1e-3), r"stop: .*gtol"),
+    ("recording", dict(record_every=10), r"record_every: the checkpoint has 1, this runner 10"),
+    ("record_x", dict(record_x=True), r"record_x"),
+]
+
+
+@pytest.mark.parametrize(("change", "pattern"), [c[1:] for c in MISMATCHES],
+                         ids=[c[0] for c in MISMATCHES])
+def test_checkpoint_from_other_configuration_is_refused(change, pattern, tmp_path):
+    kw = dict(BASE)
+    objective, optimizer = kw.pop("objective"), kw.pop("optimizer")
+    of.Runner(objective, optimizer, checkpoint=tmp_path, checkpoint_every=50,
+              **kw).run([-1.0, 1.0])
+    other = {**BASE, **change}
+    objective, optimizer = other.pop("objective"), other.pop("optimizer")
+    with pytest.raises(of.CheckpointError, match=pattern) as info:
+        of.Runner(objective, optimizer, **other).resume(tmp_path)
+    assert "configured differently" in str(info.value)
+
+
+def _write_then(tmp_path, damage):
+    of.Runner("sphere", max_steps=20, checkpoint=tmp_path, checkpoint_every=10).run([1.0])
+    damage(tmp_path)
+    return tmp_path
+
+
+def _edit_json(**changes):
+    def damage(d):
+        meta = json.loads((d / "checkpoint.json").read_text())
+        meta.update(changes)
+        (d / "checkpoint.json").write_text(json.dumps(meta))
+    return damage
+
+
+# (id, damage done to a good checkpoint, message pattern)
+BAD_CHECKPOINTS = [
+    ("missing folder", lambda d: [p.unlink() for p in d.iterdir()],
+     r"no checkpoint at .*checkpoint.json does not exist"),
+    ("not JSON", lambda d: (d / "checkpoint.json").write_text("{torn"),
+     r"checkpoint.json is not a readable checkpoint"),
+    ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
+     r"is not an optiframe checkpoint"),
+    ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
+     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 1"),
+    ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
+     r"cannot read its arrays"),
+    ("arrays corrupt", lambda d: [p.write_bytes(b"PK\x03\x04junk") for p in d.glob("*.npz")],
+     r"cannot read its arrays"),
+]
+
+
+@pytest.mark.parametrize(("damage", "pattern"), [c[1:] for c in BAD_CHECKPOINTS],
+                         ids=[c[0] for c in BAD_CHECKPOINTS])
+def test_unreadable_checkpoints_are_refused_by_name(damage, pattern, tmp_path):
+    folder = _write_then(tmp_path, damage)
+    with pytest.raises(of.CheckpointError, match=pattern):
+        of.Runner("sphere", max_steps=20).resume(folder)
+
+
+def test_optimizer_state_of_another_shape_is_refused(tmp_path):
+    of.Runner("sphere", of.Adam(), max_steps=20, checkpoint=tmp_path,
+              checkpoint_every=10).run([1.0, 2.0])
+    meta = json.loads((tmp_path / "checkpoint.json").read_text())
+    meta["trees"]["optimizer"] = meta["trees"]["optimizer"][:1]
+    (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
+    with pytest.raises(of.CheckpointError, match=r"saved optimizer state does not fit"):
+        of.Runner("sphere", of.Adam(), max_steps=20).resume(tmp_path)
+
+
+# (id, Runner options or run call, message pattern)
+BAD_OPTIONS = [
+    ("every without folder", lambda d: of.Runner("sphere", checkpoint_every=10),
+     r"'checkpoint_every' is 10 but no 'checkpoint' folder"),
+    ("every zero", lambda d: of.Runner("sphere", checkpoint=d, checkpoint_every=0),
+     r"'checkpoint_every' must be >= 1"),
+    ("folder is a file", lambda d: of.Runner("sphere", checkpoint=__file__),
+     r"'checkpoint' must be a folder, but .* is a file"),
+    ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3),
+     r"'checkpoint' must be a folder path"),
+    ("with workers", lambda d: of.Runner("sphere", checkpoint=d).run(
+        starts=of.MultiStart(2, bounds=[(-1, 1)]), workers="serial"),
+     r"'checkpoint' applies to runs without 'workers'"),
+    ("resume without folder", lambda d: of.Runner("sphere").resume(),
+     r"'checkpoint' is required"),
+]
+
+
+@pytest.mark.parametrize(("call", "pattern"), [c[1:] for c in BAD_OPTIONS],
+                         ids=[c[0] for c in BAD_OPTIONS])
+def test_bad_checkpoint_options_are_refused(call, pattern, tmp_path):
+    with pytest.raises(of.InvalidArgumentError, match=pattern):
+        call(tmp_path)
+
+
+# -- a checkpoint written by an earlier optiframe still loads ---------------------------------
+@pytest.mark.parametrize("name", ["format1-single", "format1-multistart"])
+def test_checkpoints_of_earlier_versions_resume(name):
+    """tests/data/checkpoints holds checkpoints written by optiframe 0.1.0 (format 1) and
+    the results their runs reached; tests/data/make_checkpoints.py wrote them."""
+    folder = DATA / name
+    expected = json.loads((folder / "expected.json").read_text())
+    runner = of.Runner(**expected["runner"], optimizer=of.Adam(lr=0.01))
+    result = runner.resume(folder)
+    assert result.x.tolist() == expected["x"]
+    assert result.fun == expected["fun"]
+    assert result.nit == expected["nit"]
+
+
+# -- killed with SIGKILL, resumed from the last checkpoint ------------------------------------
+CHILD = textwrap.dedent("""
+    import sys, time, numpy as np, optiframe as of
+    from tests.test_resume import sigkill_runner
+    runner, run = sigkill_runner(sys.argv[1], sys.argv[2])
+    def slow(info):
+        time.sleep(0.002)
+    runner.callbacks = (slow,)
+    print(runner.run(**run).status, flush=True)
+""")
+
+
+def sigkill_runner(kind: str, folder: str | None):
+    """The run the SIGKILL test kills and resumes (also imported by the child process)."""
+    options = {"checkpoint": folder, "checkpoint_every": 50} if folder else {}
+    if kind == "multistart":
+        return (of.Runner("rastrigin", of.Adam(lr=0.01), max_steps=1500, **options),
+                dict(starts=of.MultiStart(20, bounds=[(-5, 5)] * 3), seed=7))
+    return (of.Runner("rosenbrock", of.Nesterov(lr=1e-3, momentum=0.9), max_steps=1500,
+                      **options), dict(x0=[-1.2, 1.0]))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("kind", ["single", "multistart"])
+def test_run_killed_with_sigkill_resumes_bit_for_bit(kind, tmp_path):
+    folder = tmp_path / "ckpt"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)],
+                             cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": "."})
+    deadline = time.monotonic() + 60
+    step = 0
+    while time.monotonic() < deadline and step < 300:
+        time.sleep(0.05)
+        try:
+            step = of.load_checkpoint(folder).step
+        except of.CheckpointError:
+            step = 0
+        assert child.poll() is None, child.communicate()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL, "the child finished before it was killed"
+
+    saved = of.load_checkpoint(folder)
+    assert 300 <= saved.step < 1500
+    runner, run = sigkill_runner(kind, None)
+    resumed = runner.resume(folder)
+    assert_same_run(resumed, runner.run(**run))
