@@ -120,7 +120,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     max_steps = runner.stop.max_steps if runner.stop_given.get("max_steps") else math.inf
     clock = time.perf_counter
     t0 = clock()
-    k = nfev = njev = 0
+    k = nfev = njev = skipped = 0
+    max_bad = runner.stop.max_bad_gradients
     epoch = 0
     snorm = math.nan
     f_limit: float | None = None  # set from the first batch loss
@@ -134,8 +135,9 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
         history = restored.history(x.size, runner.record_x)
         record, xs = history._rows.extend, history._xs
         state = restored.tree("optimizer", state)
-        k, nfev, njev, first_epoch, first_pos, count = (restored.scalar(name) for name in (
-            "step", "nfev", "njev", "epoch", "position", "count"))
+        k, nfev, njev, first_epoch, first_pos, count, skipped = (
+            restored.scalar(name) for name in
+            ("step", "nfev", "njev", "epoch", "position", "count", "skipped"))
         snorm, loss, total = (restored.scalar(name) for name in ("snorm", "loss", "total"))
         f_limit = restored.scalar("f_limit")
         t0 -= restored.scalar("elapsed")
@@ -147,7 +149,7 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
         assert checkpointer is not None
         snap = Snapshot()
         for name in ("step", "nfev", "njev", "epoch", "position", "count", "snorm", "loss",
-                     "total", "f_limit"):
+                     "total", "f_limit", "skipped"):
             snap.scalar(name, top[name])
         snap.scalar("elapsed", clock() - t0)
         snap.array("x", top["x"])
@@ -171,7 +173,7 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
                         top = {"step": k, "nfev": nfev, "njev": njev, "epoch": epoch,
                                "position": position, "count": count, "snorm": snorm,
                                "loss": loss, "total": total, "f_limit": f_limit, "x": x,
-                               "state": state, "epoch_rng": epoch_rng}
+                               "state": state, "epoch_rng": epoch_rng, "skipped": skipped}
                         if k >= save_at:
                             save(top)
                             save_at = k + (checkpointer.every or math.inf)
@@ -185,12 +187,20 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
                         record((k, loss, gnorm, snorm, nfev, clock() - t0))
                         if xs is not None:
                             xs.append(x)
-                    if f_limit is None:
+                    if f_limit is None and math.isfinite(loss):
                         f_limit = runner.stop.divergence_limit(loss)
-                    if not (loss <= f_limit and math.isfinite(gnorm)):
+                    if not (loss <= (f_limit or math.inf) and math.isfinite(gnorm)):
                         if math.isnan(loss) or not math.isfinite(gnorm):
+                            if skipped < max_bad and k < max_steps:
+                                # skip the batch: parameters and state unchanged
+                                skipped += 1
+                                k += 1
+                                snorm = 0.0
+                                continue
                             status = Status.NAN
-                            detail = f"the batch loss or gradient is not finite at step {k}"
+                            detail = (f"the batch loss or gradient is not finite at step {k}, "
+                                      f"after {skipped} such batches skipped "
+                                      f"(max_bad_gradients = {max_bad})")
                         else:
                             status, detail = Status.DIVERGED, f"batch loss {loss:.6g} at step {k}"
                         raise _StopEpochsError
@@ -234,7 +244,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
         return result
     if bar is not None:
         bar.close(k, loss)
-    fun = objective.value(x)  # the loss over the whole training set, at the final x
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        fun = objective.value(x)  # the loss over the whole training set, at the final x
     message = f"{MESSAGES[status]}: {detail}."
     return Result(x=x, fun=fun, status=status, message=message, nit=k, nfev=nfev, njev=njev,
                   history=history)
@@ -290,7 +301,7 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
 
     With ``restored``, go on from that checkpoint (``P0`` and ``index`` unused).
     """
-    from .multistart import row_norms, take_rows
+    from .multistart import keep_rows, row_norms, take_rows
     from .result import StartOutcome
 
     objective, batching = runner.objective, runner.batching
@@ -301,15 +312,17 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
     P, starts0, idx = np.array(P0, dtype=float), np.array(P0, dtype=float), np.array(index)
     state = runner.optimizer.init(P)
     SN = np.full(P.shape[0], np.nan)
-    f_limit: np.ndarray | None = None
+    f_limit = np.full(P.shape[0], np.nan)  # NaN until a row's first finite batch loss
+    BAD = np.zeros(P.shape[0], dtype=np.int64)  # non-finite gradients skipped, per row
+    max_bad = runner.stop.max_bad_gradients
     outcomes: list[StartOutcome] = []
     k = 0
     first_epoch, first_pos = 1, 0
     if restored is not None:
-        P, starts0, idx, SN = (restored.array(name).copy()
-                               for name in ("P", "starts0", "index", "SN"))
+        P, starts0, idx, SN, f_limit, BAD = (
+            restored.array(name).copy()
+            for name in ("P", "starts0", "index", "SN", "f_limit", "BAD"))
         state = restored.tree("optimizer", runner.optimizer.init(P))
-        f_limit = restored.array("f_limit").copy() if "f_limit" in restored.arrays else None
         k, first_epoch, first_pos = (restored.scalar(n) for n in ("step", "epoch", "position"))
         outcomes.extend(restored.outcomes())
         rng.bit_generator.state = restored.rng_state("epoch_rng")
@@ -321,10 +334,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
         snap = Snapshot()
         for name in ("step", "epoch", "position"):
             snap.scalar(name, top[name])
-        for name in ("P", "starts0", "index", "SN"):
+        for name in ("P", "starts0", "index", "SN", "f_limit", "BAD"):
             snap.array(name, top[name])
-        if top["f_limit"] is not None:
-            snap.array("f_limit", top["f_limit"])
         snap.tree("optimizer", top["state"])
         snap.rng("epoch_rng", top["epoch_rng"])
         snap.outcomes(outcomes[: top["n_outcomes"]])
@@ -341,11 +352,11 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
                 nfev=k * (1 + fev), njev=k))
 
     def drop(done: np.ndarray) -> None:
-        nonlocal P, starts0, idx, SN, state, f_limit
+        nonlocal P, starts0, idx, SN, state, f_limit, BAD
         keep = ~done
         n_rows = P.shape[0]
         P, starts0, idx, SN = P[keep], starts0[keep], idx[keep], SN[keep]
-        f_limit = None if f_limit is None else f_limit[keep]
+        f_limit, BAD = f_limit[keep], BAD[keep]
         state = take_rows(state, keep, n_rows)
 
     try:
@@ -361,7 +372,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
                         break
                     if checkpointer is not None:
                         top = {"step": k, "epoch": epoch, "position": position, "P": P,
-                               "starts0": starts0, "index": idx, "SN": SN, "f_limit": f_limit,
+                               "starts0": starts0, "index": idx, "SN": SN,
+                               "f_limit": f_limit.copy(), "BAD": BAD.copy(),
                                "state": state, "epoch_rng": epoch_rng,
                                "n_outcomes": len(outcomes)}
                         if k >= save_at:
@@ -371,22 +383,40 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
                     GN = row_norms(G)
                     if k % runner.record_every == 0:
                         history._record(k, idx, L, GN, SN, P if runner.record_x else None)
-                    if f_limit is None:
-                        f_limit = np.array([runner.stop.divergence_limit(v) for v in L])
-                    bad = ~((f_limit >= L) & np.isfinite(GN))
+                    fresh = np.isnan(f_limit) & np.isfinite(L)
+                    if fresh.any():
+                        f_limit[fresh] = [runner.stop.divergence_limit(v) for v in L[fresh]]
+                    bad = ~(((f_limit >= L) | np.isnan(f_limit)) & np.isfinite(GN)
+                            & ~np.isnan(L))
+                    skip = None
+                    if bad.any():
+                        # a NaN loss or non-finite gradient: skip the row's step, up to
+                        # max_bad_gradients times
+                        skip = (np.isnan(L) | ~np.isfinite(GN)) & (max_bad > BAD)
+                        BAD[skip] += 1
+                        bad &= ~skip
                     if bad.any():
                         rows = np.flatnonzero(bad)
                         nan = np.isnan(L[rows]) | ~np.isfinite(GN[rows])
-                        for status, which in ((Status.NAN, nan), (Status.DIVERGED, ~nan)):
-                            if which.any():
-                                finish(rows[which], status,
-                                       [f"batch loss {L[r]:.6g} at step {k}"
-                                        for r in rows[which]])
+                        if nan.any():
+                            finish(rows[nan], Status.NAN, [
+                                f"the batch loss ({L[r]:.6g}) or gradient is not finite at "
+                                f"step {k}, after {BAD[r]} such batches skipped "
+                                f"(max_bad_gradients = {max_bad})" for r in rows[nan]])
+                        if (~nan).any():
+                            finish(rows[~nan], Status.DIVERGED,
+                                   [f"batch loss {L[r]:.6g} at step {k}" for r in rows[~nan]])
+                        keep = ~bad
                         drop(bad)
-                        G = G[~bad]
+                        G = G[keep]
+                        skip = None if skip is None else skip[keep]
                         if not P.shape[0]:
                             break
-                    P_new, state = runner.optimizer.step(P, G, state)
+                    P_new, state_new = runner.optimizer.step(P, G, state)
+                    if skip is not None and skip.any():
+                        P_new = np.where(skip[:, None], P, P_new)
+                        state_new = keep_rows(state_new, state, skip, P.shape[0])
+                    state = state_new
                     SN = row_norms(P_new - P)
                     P = P_new
                     k += 1

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 FORMAT = "optiframe-checkpoint"
 #: The layout written now; every earlier layout still loads (see :func:`load_checkpoint`).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 JSON_NAME = "checkpoint.json"
 
 
@@ -329,13 +330,26 @@ class Checkpoint:
         return cast(dict[str, Any], ints(self.meta["scalars"][name]))
 
 
-def _upgrade(meta: dict[str, Any]) -> dict[str, Any]:
-    """Bring metadata written by an earlier layout up to :data:`FORMAT_VERSION`.
+def _upgrade(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Bring a checkpoint written in an earlier layout up to :data:`FORMAT_VERSION`, in
+    place: each layout change adds its step here, so every earlier checkpoint loads.
 
-    Layout 1 is the first; when the layout changes, the step from each older version
-    goes here, so checkpoints written by every earlier optiframe keep loading.
+    1 -> 2 (optiframe 0.1.0, before ``max_bad_gradients``): the stopping rules were one
+    repr string, now a mapping of field to repr; the counts of skipped non-finite
+    gradients did not exist (none had been skipped).
     """
-    return meta
+    version = meta["format_version"]
+    if version < 2:
+        stop = meta["config"]["stop"]
+        inner = stop[stop.index("(") + 1 : stop.rindex(")")]
+        meta["config"]["stop"] = dict(re.findall(r"(\w+)=([^,]+)", inner))
+        meta["config"]["stop"].pop("max_steps", None)
+        if meta["kind"] in ("single", "minibatch"):
+            meta["scalars"]["skipped"] = 0
+        else:
+            arrays["BAD"] = np.zeros(len(arrays["index"]), dtype=np.int64)
+            arrays.setdefault("f_limit", np.full(len(arrays["index"]), np.nan))
+    meta["format_version"] = FORMAT_VERSION
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -363,7 +377,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{json_path} was written by optiframe {meta.get('optiframe_version')} in "
             f"checkpoint format {version}; this optiframe reads formats up to "
             f"{FORMAT_VERSION}: upgrade optiframe to resume it")
-    meta = _upgrade(meta)
     arrays_path = json_path.parent / str(meta.get("arrays"))
     try:
         with np.load(arrays_path, allow_pickle=False) as npz:
@@ -371,6 +384,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{json_path}: cannot read its arrays {arrays_path}: {exc}"
                               ) from exc
+    _upgrade(meta, arrays)
     return Checkpoint(path=json_path, meta=meta, arrays=arrays)
 
 
@@ -402,7 +416,7 @@ def run_config(runner: Runner, kind: str, shape: tuple[int, ...],
         "optimizer": repr(runner.optimizer),
         "gradient": repr(runner.gradient),
         "schedules": repr(runner.schedules),
-        "stop": repr(attrs.evolve(runner.stop, max_steps=1)),
+        "stop": stop_config(runner.stop),
         "batching": repr(runner.batching),
         "record_every": runner.record_every,
         "record_x": runner.record_x,
@@ -411,13 +425,25 @@ def run_config(runner: Runner, kind: str, shape: tuple[int, ...],
     }
 
 
+def stop_config(stop: Any) -> dict[str, str]:
+    """The stopping rules but ``max_steps``, as field -> repr."""
+    return {f.name: repr(getattr(stop, f.name)) for f in attrs.fields(type(stop))
+            if f.name != "max_steps"}
+
+
 def check_config(checkpoint: Checkpoint, runner: Runner) -> None:
     """Refuse a checkpoint written with other components, saying what differs."""
     saved = checkpoint.config
     current = run_config(runner, saved.get("kind", "?"), tuple(saved.get("shape", ())),
                          saved.get("seed"))
+    # a stopping rule added since the checkpoint was written had its default then
+    defaults = stop_config(type(runner.stop)())
+    saved["stop"] = {**defaults, **saved.get("stop", {})}
     differ = [f"{key}: the checkpoint has {saved.get(key)!r}, this runner {current[key]!r}"
-              for key in current if saved.get(key) != current[key]]
+              for key in current if key != "stop" and saved.get(key) != current[key]]
+    differ += [f"stop: the checkpoint has {key} = {saved['stop'].get(key)}, this runner "
+               f"{value}" for key, value in current["stop"].items()
+               if saved["stop"].get(key) != value]
     if differ:
         raise CheckpointError(
             f"{checkpoint.path} was written by a run configured differently; resume it with "

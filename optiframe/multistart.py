@@ -44,6 +44,29 @@ def take_rows(tree: Any, keep: np.ndarray, n_rows: int) -> Any:
     return tree
 
 
+def keep_rows(new: Any, old: Any, rows: np.ndarray, n_rows: int) -> Any:
+    """``new`` state tree with the rows ``rows`` (a mask) taken from ``old`` instead.
+
+    Per-start arrays are merged row by row; anything shared by all rows (a step
+    counter) is kept from ``old`` only when every row is kept.
+    """
+    if isinstance(new, np.ndarray):
+        if new.ndim >= 1 and new.shape[0] == n_rows:
+            mask = rows.reshape((-1,) + (1,) * (new.ndim - 1))
+            return np.where(mask, old, new)
+        return old if rows.all() else new
+    if attrs.has(type(new)):
+        changes = {f.name: keep_rows(getattr(new, f.name), getattr(old, f.name), rows, n_rows)
+                   for f in attrs.fields(type(new)) if f.init}
+        return attrs.evolve(new, **changes) if changes else new
+    if isinstance(new, Mapping):
+        return cast(Any, type(new))({k: keep_rows(v, old[k], rows, n_rows)
+                                     for k, v in new.items()})
+    if isinstance(new, tuple):
+        return type(new)(keep_rows(v, o, rows, n_rows) for v, o in zip(new, old, strict=True))
+    return old if rows.all() else new
+
+
 def row_norms(A: np.ndarray) -> np.ndarray:
     """The Euclidean norm of each row. Narrow rows sum column by column: a reduction along
     short rows costs numpy three times more than a few whole-column operations."""
@@ -56,10 +79,11 @@ def row_norms(A: np.ndarray) -> np.ndarray:
 
 
 def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: tuple[int, ...],
-             ) -> tuple[np.ndarray, dict[int, BaseException]]:
+             overflow: float = math.inf) -> tuple[np.ndarray, dict[int, BaseException]]:
     """Evaluate ``fn`` on all rows; if that raises, row by row to find the failing ones.
 
-    Failing rows come back as NaN, with their exceptions by row.
+    Failing rows come back as NaN, with their exceptions by row; rows raising
+    OverflowError or FloatingPointError come back as ``overflow``, without error.
     """
     try:
         return np.asarray(fn(X), dtype=float).reshape((X.shape[0], *row_shape)), {}
@@ -70,6 +94,8 @@ def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: t
     for i in range(X.shape[0]):
         try:
             out[i] = np.asarray(fn(X[i : i + 1]), dtype=float).reshape(row_shape)
+        except (OverflowError, FloatingPointError):
+            out[i] = overflow
         except Exception as exc:
             errors[i] = exc
     return out, errors
@@ -89,6 +115,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
     fev_per_grad, jev_per_grad = estimator.evaluations(objective, X0.shape[1])
     every = runner.record_every
     max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
+    max_bad = stop.max_bad_gradients
     use_ftol = stop.ftol > 0.0
     callbacks = runner.callbacks
     record_x = runner.record_x
@@ -118,21 +145,25 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                                 for f in F])
             best_X, best_F = X.copy(), F.copy()
             SN = np.full(X.shape[0], np.nan)
+            BAD = np.zeros(X.shape[0], dtype=np.int64)  # non-finite gradients skipped
             grads_done = 0
         else:
-            X, F, idx, f_limit, best_X, best_F, SN, starts0 = (
+            X, F, idx, f_limit, best_X, best_F, SN, starts0, BAD = (
                 restored.array(name).copy() for name in
-                ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0"))
+                ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0", "BAD"))
             state = restored.tree("optimizer", runner.optimizer.init(X))
             k, grads_done = restored.scalar("step"), restored.scalar("grads_done")
             outcomes.extend(restored.outcomes())
             errors = {}
 
+        skip: np.ndarray | None = None  # rows whose step is skipped (non-finite gradient)
+
         def drop(done: np.ndarray) -> None:
-            nonlocal X, F, idx, f_limit, best_X, best_F, SN, state, starts0
+            nonlocal X, F, idx, f_limit, best_X, best_F, SN, state, starts0, BAD, skip
             keep = ~done
             n_rows = X.shape[0]
-            X, F, idx, f_limit = X[keep], F[keep], idx[keep], f_limit[keep]
+            X, F, idx, f_limit, BAD = X[keep], F[keep], idx[keep], f_limit[keep], BAD[keep]
+            skip = None if skip is None else skip[keep]
             best_X, best_F, SN, starts0 = best_X[keep], best_F[keep], SN[keep], starts0[keep]
             state = take_rows(state, keep, n_rows)
 
@@ -163,7 +194,8 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
             snap = Snapshot()
             snap.scalar("step", top["k"])
             snap.scalar("grads_done", top["grads_done"])
-            for name in ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0"):
+            for name in ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0",
+                         "BAD"):
                 snap.array(name, top[name])
             snap.tree("optimizer", top["state"])
             snap.outcomes(outcomes[: top["n_outcomes"]])
@@ -176,13 +208,14 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                     top = {"k": k, "grads_done": grads_done, "X": X, "F": F, "index": idx,
                            "f_limit": f_limit, "best_X": best_X.copy(),
                            "best_F": best_F.copy(), "SN": SN, "starts0": starts0,
+                           "BAD": BAD.copy(),
                            "state": state, "n_outcomes": len(outcomes)}
                     if k >= save_at:
                         save(top)
                         save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, float(np.min(F)) if F.size else math.nan)
-                G, errors = _rowwise(grad, X, X.shape[1:])
+                G, errors = _rowwise(grad, X, X.shape[1:], overflow=math.nan)
                 if errors:
                     fail(errors, "the gradient")
                     if not X.shape[0]:
@@ -193,19 +226,34 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                 if k % every == 0:
                     history._record(k, idx, F, GN, SN, X if record_x else None)
                 # One cheap test on the way down (NaN fails it too); the mask only if not.
+                skip = None
                 if not (GN.min() > gtol and GN.max() < inf) or k >= max_steps:
                     done = ~((gtol < GN) & (inf > GN))
                     if k >= max_steps:
                         done[:] = True
+                    else:
+                        # a NaN or inf gradient: skip the row's step, up to max_bad_gradients
+                        skip = ~(inf > GN) & (max_bad > BAD)
+                        BAD[skip] += 1
+                        done &= ~skip
                     rows = np.flatnonzero(done)
-                    finish(rows, [stop.at_gradient(float(GN[r]), k) for r in rows], X, F,
-                           grads_done)
+                    finish(rows, [stop.at_gradient(float(GN[r]), k, int(BAD[r]))
+                                  for r in rows], X, F, grads_done)
                     drop(done)
                     G = G[~done]
                     if not X.shape[0]:
                         break
-                X_new, state = opt_step(X, G, state)
+                    if skip is not None and not skip.any():
+                        skip = None
+                n_rows = X.shape[0]
+                X_new, state_new = opt_step(X, G, state)
+                if skip is not None:
+                    X_new = np.where(skip[:, None], X, X_new)
+                    state_new = keep_rows(state_new, state, skip, n_rows)
+                state = state_new
                 F_new, errors = _rowwise(values, X_new, ())
+                if skip is not None:
+                    F_new[skip] = F[skip]
                 SN = row_norms(X_new - X)
                 if errors:
                     # a start whose new point cannot be evaluated keeps its last good pair
@@ -220,8 +268,8 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                     bad = ~((-inf < F_new) & (F_new <= f_limit))
                     rows = np.flatnonzero(bad)
                     # x and fun of a diverged start are its best finite point
-                    finish(rows, [stop.at_bad_value(float(F_new[r]), k) for r in rows], best_X,
-                           best_F, grads_done)
+                    finish(rows, [stop.at_bad_value(float(F_new[r]), k, X_new[r]) for r in rows],
+                           best_X, best_F, grads_done)
                     keep = ~bad
                     drop(bad)
                     X_new, F_new = X_new[keep], F_new[keep]  # drop() took SN's rows
@@ -237,6 +285,8 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                     if use_ftol:
                         small |= np.abs(F_old - F) <= stop.ftol * np.maximum(
                             np.maximum(np.abs(F_old), np.abs(F)), 1.0)
+                if small is not None and skip is not None:
+                    small &= ~skip  # a skipped step is neither small nor stalled
                 if small is not None and small.any():
                     rows = np.flatnonzero(small)
                     finish(rows, [stop.at_small_step(float(SN[r]), float(F_old[r]),

@@ -248,6 +248,8 @@ class Runner:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 f = as_scalar(objective.value(x), objective)
+            except (OverflowError, FloatingPointError):
+                f = math.inf  # overflow at x0: the run ends diverged, with x0 kept
             except OptiframeError:
                 raise  # the objective's result is unusable: bad input, refused
             except Exception as exc:
@@ -322,6 +324,7 @@ class Runner:
         opt_step = self.optimizer.step
         scheduled = ScheduledOptimizer(self.optimizer, self.schedules) if self.schedules else None
         max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
+        max_bad, skipped = stop.max_bad_gradients, 0
         use_ftol = stop.ftol > 0.0
         f_limit = stop.divergence_limit(f)
         callbacks = self.callbacks
@@ -347,6 +350,7 @@ class Runner:
             snorm, best_f, f_limit = (restored.scalar(n) for n in ("snorm", "best_f", "f_limit"))
             best_x = restored.array("best_x").copy()
             last_recorded = restored.scalar("last_recorded")
+            skipped = restored.scalar("skipped")
             t0 -= restored.scalar("elapsed")
             if scheduled is not None:
                 scheduled.states = restored.tree("schedules", scheduled.states)
@@ -359,10 +363,11 @@ class Runner:
             assert checkpointer is not None
             snap = Snapshot()
             (x, f, state, k, nfev, njev, snorm, best_x, best_f, last_recorded,
-             schedule_states) = top
+             schedule_states, skipped) = top
             for name, value in (("step", k), ("nfev", nfev), ("njev", njev), ("f", f),
                                 ("snorm", snorm), ("best_f", best_f), ("f_limit", f_limit),
-                                ("last_recorded", last_recorded), ("elapsed", clock() - t0)):
+                                ("last_recorded", last_recorded), ("skipped", skipped),
+                                ("elapsed", clock() - t0)):
                 snap.scalar(name, value)
             snap.array("x", x)
             snap.array("best_x", best_x)
@@ -375,13 +380,16 @@ class Runner:
             while status is None:
                 if checkpointer is not None:
                     top = (x, f, state, k, nfev, njev, snorm, best_x, best_f, last_recorded,
-                           list(scheduled.states) if scheduled is not None else [])
+                           list(scheduled.states) if scheduled is not None else [], skipped)
                     if k >= save_at:
                         save(top)
                         save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, f)
-                g = grad(x)
+                try:
+                    g = grad(x)
+                except (OverflowError, FloatingPointError):
+                    g = np.full(x.shape, math.nan)  # a non-finite gradient: see below
                 nfev += fev_per_grad
                 njev += jev_per_grad
                 gnorm = hypot(*g.tolist()) if small else norm(g)
@@ -391,18 +399,27 @@ class Runner:
                         xs.append(x)
                     last_recorded = k
                 if not gtol < gnorm < inf or k >= max_steps:
-                    status, detail = stop.at_gradient(gnorm, k)
+                    if not gnorm < inf and k < max_steps and skipped < max_bad:
+                        # a NaN or inf gradient: skip the step, x and state unchanged
+                        skipped += 1
+                        k += 1
+                        snorm = 0.0
+                        continue
+                    status, detail = stop.at_gradient(gnorm, k, skipped)
                     break
                 if scheduled is not None:
                     opt_step = scheduled.at(k, f).step
                 x_new, state = opt_step(x, g, state)
-                f_new = value(x_new)
+                try:
+                    f_new = value(x_new)
+                except (OverflowError, FloatingPointError):
+                    f_new = inf
                 nfev += 1
                 snorm = dist(x_new.tolist(), x.tolist()) if small else norm(x_new - x)
                 k += 1
                 if not -inf < f_new <= f_limit:
                     x, f, gnorm = x_new, f_new, math.nan
-                    status, detail = stop.at_bad_value(f_new, k)
+                    status, detail = stop.at_bad_value(f_new, k, x_new)
                     break
                 f_old, x, f = f, x_new, f_new
                 if f < best_f:

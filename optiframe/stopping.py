@@ -4,8 +4,11 @@ A run stops at the first of:
 
 * ``converged``: the gradient norm is at most ``gtol``; or, when set, the change in f
   is at most ``ftol * max(|f_k|, |f_k+1|, 1)``, or the step norm is at most ``xtol``;
-* ``nan``: f is NaN, or the gradient has a NaN or infinite entry;
-* ``diverged`` (when ``detect_divergence``): f is infinite (overflow), or f exceeds
+* ``nan``: f is NaN, or the gradient had a NaN or infinite entry more than
+  ``max_bad_gradients`` times (each earlier time the step is skipped: x and the
+  optimizer's state stay as they were, the step still counts);
+* ``diverged`` (when ``detect_divergence``): f is infinite (overflow, including an
+  OverflowError or FloatingPointError raised by the objective), or f exceeds
   ``f0 + divergence_factor * (|f0| + 1)``: it has grown without bound;
 * ``stalled``: a step left x exactly where it was while the gradient is not small;
 * ``max_steps``: ``max_steps`` steps were taken.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import math
 
 import attrs
+import numpy as np
 
 from ._validation import check_int, check_real
 from .result import Status
@@ -43,6 +47,7 @@ class StopRules:
         default=True, validator=attrs.validators.instance_of(bool)
     )
     divergence_factor: float = attrs.field(default=1e8, validator=_nonneg)
+    max_bad_gradients: int = attrs.field(default=5, validator=_steps)
 
     def divergence_limit(self, f0: float) -> float:
         """The value above which f counts as diverged, given the starting value f0."""
@@ -65,18 +70,27 @@ class StopRules:
             return Status.DIVERGED, f"f(x0) is {f0}"
         return None, ""
 
-    def at_gradient(self, gnorm: float, k: int) -> tuple[Status, str]:
-        """Why the run stops at step ``k`` given the gradient norm there."""
+    def at_gradient(self, gnorm: float, k: int, skipped: int = 0) -> tuple[Status, str]:
+        """Why the run stops at step ``k`` given the gradient norm there, after
+        ``skipped`` steps skipped for a non-finite gradient."""
         if math.isnan(gnorm) or math.isinf(gnorm):
-            return Status.NAN, f"the gradient at step {k} is not finite"
+            return Status.NAN, (f"the gradient at step {k} is not finite, after {skipped} "
+                                f"non-finite gradients skipped (max_bad_gradients = "
+                                f"{self.max_bad_gradients})")
         if gnorm <= self.gtol:
             return Status.CONVERGED, f"gradient norm {gnorm:.3g} <= gtol {self.gtol:g}"
         return Status.MAX_STEPS, f"max_steps = {self.max_steps}"
 
-    def at_bad_value(self, f: float, k: int) -> tuple[Status, str]:
-        """Why a value outside (-inf, divergence limit] stops the run."""
+    def at_bad_value(self, f: float, k: int, x: np.ndarray | None = None) -> tuple[Status, str]:
+        """Why a value outside (-inf, divergence limit] stops the run; a non-finite one is
+        reported with the point ``x`` that produced it."""
+        where = ""
+        if x is not None and not math.isfinite(f):
+            where = f" at x = {np.array2string(np.asarray(x), threshold=8, precision=6)}"
         if math.isnan(f):
-            return Status.NAN, f"f is NaN at step {k}"
+            return Status.NAN, f"f is NaN at step {k}{where}"
+        if math.isinf(f):
+            return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}"
         return Status.DIVERGED, f"f = {f:.6g} at step {k}"
 
     def at_small_step(self, snorm: float, f_old: float, f_new: float, k: int) -> tuple[Status, str]:

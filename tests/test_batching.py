@@ -214,7 +214,10 @@ def test_a_failing_model_stops_while_the_others_train_on():
     r = of.minimize(obj, starts=inits, optimizer=of.GradientDescent(lr=0.5), batch_size=10,
                     epochs=4, seed=0)
     assert [s.status for s in r.starts] == ["max_steps", "nan", "max_steps"]
-    assert r.starts[1].nit == 0 and r.starts[0].nit == 24
+    # the NaN start skipped max_bad_gradients = 5 batches, unchanged, then stopped
+    assert r.starts[1].nit == 5 and r.starts[0].nit == 24
+    assert r.starts[1].x.tolist() == inits[1].tolist()
+    assert "after 5 such batches skipped" in r.starts[1].message
     assert np.isnan(r.history.fun[1:, 1]).all() and np.isfinite(r.history.fun[:, 0]).all()
 
 

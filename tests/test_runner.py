@@ -64,7 +64,10 @@ def test_nan_gradient_gives_status_nan():
         lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.nan]))
     r = of.minimize(obj, [1.0])
     assert r.status == "nan" and "gradient" in r.message
-    assert r.nit == 0
+    assert r.nit == 5  # max_bad_gradients steps skipped first, x unchanged
+    assert r.x.tolist() == [1.0] and r.history.step_norm[1:].tolist() == [0.0] * 5
+    r = of.minimize(obj, [1.0], max_bad_gradients=0)
+    assert r.status == "nan" and r.nit == 0
 
 
 def test_inf_gradient_gives_status_nan():
@@ -291,14 +294,17 @@ def test_an_objective_raising_at_x0_fails_the_run_keeping_x0():
     import math as m
 
     def f(x):
-        return m.exp(float(x[0]))  # OverflowError at x0 = 1000
+        return m.log(float(x[0]))  # ValueError at x0 = -1
 
-    r = of.minimize(f, [1000.0])
-    assert r.status == "failed" and "at x0: OverflowError" in r.message
-    assert r.x.tolist() == [1000.0] and r.nit == 0 and len(r.history) == 1
+    r = of.minimize(f, [-1.0])
+    assert r.status == "failed" and "at x0: ValueError" in r.message
+    assert r.x.tolist() == [-1.0] and r.nit == 0 and len(r.history) == 1
     with pytest.raises(of.RunFailedError, match="at x0") as info:
-        of.minimize(f, [1000.0], raise_errors=True)
-    assert isinstance(info.value.__cause__, OverflowError)
+        of.minimize(f, [-1.0], raise_errors=True)
+    assert isinstance(info.value.__cause__, ValueError)
+    # an OverflowError is an overflow, not a failure: f(x0) counts as inf
+    r = of.minimize(lambda x: m.exp(float(x[0])), [1000.0])
+    assert r.status == "diverged" and "f(x0) is inf" in r.message
     with pytest.raises(of.InvalidTypeError):  # an unusable result is still bad input
         of.minimize(lambda x: "no", [1.0])
 
