@@ -1,8 +1,14 @@
-"""The hooks through which built-ins and third-party plugins register components.
+"""The hooks through which built-ins and third-party plugins register components, and
+the run-time hooks through which they watch runs.
 
-Each hook receives ``register(name, factory)``. ``factory`` is a class or callable that
-builds the component; called with no arguments it must give a usable default.
-An implementation may take a subset of the hook's arguments, as pluggy allows.
+Each ``register_*`` hook receives ``register(name, factory)``. ``factory`` is a class or
+callable that builds the component; called with no arguments it must give a usable
+default. An implementation may take a subset of the hook's arguments, as pluggy allows.
+
+The run-time hooks (``on_step``, ``on_epoch``, ``on_run_end``) are called by every
+Runner while a plugin implementing them is registered. A plugin that raises in one, or
+returns something the hook does not accept, ends the run with status ``failed``; the
+message names the plugin and the hook, and the history recorded so far is kept.
 """
 
 from __future__ import annotations
@@ -63,3 +69,24 @@ def register_batch_samplers(register: Register) -> None:
 @hookspec
 def register_plots(register: Register) -> None:
     """Register plot functions by name (each takes ``ax=None`` and returns the Axes)."""
+
+
+@hookspec
+def on_step(info: Any) -> bool | None:
+    """Called after each step of a single-start or multi-start run, with the
+    :class:`~optiframe.runner.StepInfo` callbacks get (``info.x`` is read-only).
+
+    Return None to go on, True to stop the run (status ``callback_stop``).
+    """
+
+
+@hookspec
+def on_epoch(info: Any) -> dict[str, float] | None:
+    """Called after each epoch of a minibatch run with its
+    :class:`~optiframe.batching.EpochInfo`; return None, or a dict of metrics to record
+    in ``history.epochs``."""
+
+
+@hookspec
+def on_run_end(result: Any) -> None:
+    """Called with the :class:`~optiframe.result.Result` when a run ends; return None."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, Checkpointer, Snapshot
 from .history import StartsHistory
+from .plugin_calls import step_hooks
 from .progress import TICK, Progress
 from .result import MESSAGES, StartOutcome, Status
 from .runner import StepInfo
@@ -117,7 +118,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
     max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
     max_bad = stop.max_bad_gradients
     use_ftol = stop.ftol > 0.0
-    callbacks = runner.callbacks
+    callbacks = runner.callbacks + step_hooks()
     record_x = runner.record_x
     inf = math.inf
     outcomes: list[StartOutcome] = []

@@ -16,6 +16,8 @@ from .errors import (
     DuplicateComponentError,
     InvalidArgumentError,
     InvalidTypeError,
+    OptiframeError,
+    PluginError,
     UnknownComponentError,
 )
 
@@ -107,7 +109,7 @@ class Registry:
         if isinstance(spec, base):
             return spec
         if isinstance(spec, str):
-            return self.get(kind, spec).factory()
+            return _made(self.get(kind, spec), base, {})
         if isinstance(spec, Mapping):
             params = dict(spec)
             name = params.pop("name", None)
@@ -115,9 +117,10 @@ class Registry:
                 raise InvalidTypeError(
                     f"a {kind} given as a mapping needs a 'name' key: {dict(spec)!r}"
                 )
-            factory = self.get(kind, name).factory
+            entry = self.get(kind, name)
+            factory = entry.factory
             try:
-                return factory(**params)
+                return _made(entry, base, params)
             except TypeError:
                 accepted = _parameters(factory)
                 unknown = [p for p in params if accepted is not None and p not in accepted]
@@ -133,6 +136,25 @@ class Registry:
             f"{kind} must be a registered name, a mapping with 'name', or a "
             f"{base.__name__} instance: {spec!r}"
         )
+
+
+def _made(entry: Entry, base: type, params: dict[str, Any]) -> Any:
+    """``entry``'s component built with ``params``; a factory that raises something other
+    than an optiframe or parameter error, or returns something other than a ``base``, is
+    reported with the plugin that registered it."""
+    try:
+        made = entry.factory(**params)
+    except (OptiframeError, TypeError, ValueError):
+        raise  # bad parameters: the caller's mistake, reported as such
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {entry.plugin!r}: building {entry.kind} {entry.name!r} raised "
+            f"{type(exc).__name__}: {exc}") from exc
+    if base is not object and not isinstance(made, base):
+        raise PluginError(
+            f"plugin {entry.plugin!r} registered {entry.kind} {entry.name!r} with a factory "
+            f"that returned {type(made).__name__} {made!r:.60}, not a {base.__name__}")
+    return made
 
 
 def _parameters(factory: Callable[..., Any]) -> list[str] | None:

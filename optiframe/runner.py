@@ -26,11 +26,18 @@ from .checkpoint import (
     load_checkpoint,
     run_config,
 )
-from .errors import InvalidArgumentError, InvalidTypeError, OptiframeError, RunFailedError
+from .errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    OptiframeError,
+    PluginError,
+    RunFailedError,
+)
 from .gradients import GradientEstimator
 from .history import History
 from .objective import FunctionObjective, Objective, as_scalar
 from .optimizers import Optimizer
+from .plugin_calls import epoch_hooks, run_end_hooks, step_hooks
 from .plugins import get_registry
 from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
@@ -219,6 +226,21 @@ class Runner:
         :mod:`optiframe.executors`); without ``workers`` the starts advance together as
         one array.
         """
+        return self._ended(self._run(x0, starts, seed, workers))
+
+    def _ended(self, result: Result) -> Result:
+        """Hand the result to the plugins' ``on_run_end``: a plugin failing there turns
+        the result into status ``failed``, naming the plugin, with everything kept."""
+        try:
+            run_end_hooks(result)
+        except PluginError as exc:
+            result = attrs.evolve(result, status=Status.FAILED,
+                                  message=f"{MESSAGES[Status.FAILED]}: {exc}.")
+            if self.raise_errors:
+                raise RunFailedError(result.message, result) from exc
+        return result
+
+    def _run(self, x0: Any, starts: Any, seed: Any, workers: Any) -> Result:
         if starts is not None:
             from .runs import run_multistart
 
@@ -231,7 +253,8 @@ class Runner:
             x = as_point(x0)
             self.objective.check_dim(x.size)
             seed = check_seed(seed)
-            return run_batches(self, x, self.batching, seed, self.epoch_callbacks,
+            return run_batches(self, x, self.batching, seed,
+                               self.epoch_callbacks + epoch_hooks(),
                                self.checkpointer("minibatch", x.shape, seed))
         if workers is not None or seed is not None:
             raise InvalidArgumentError(
@@ -277,6 +300,9 @@ class Runner:
         the run gives the bits an uninterrupted run gives (the ``elapsed`` column aside).
         With its own ``checkpoint`` option the resumed run goes on saving checkpoints.
         """
+        return self._ended(self._resume(checkpoint))
+
+    def _resume(self, checkpoint: Any) -> Result:
         where = self.checkpoint if checkpoint is None else checkpoint
         if where is None:
             raise InvalidArgumentError(
@@ -293,7 +319,7 @@ class Runner:
             assert self.batching is not None  # check_config compared the batching
             x = cp.array("x").copy()
             return run_batches(self, x, self.batching, cp.config.get("seed"),
-                               self.epoch_callbacks, ckpt, cp)
+                               self.epoch_callbacks + epoch_hooks(), ckpt, cp)
         x = cp.array("x").copy()
         estimator = self.gradient.for_objective(self.objective)
         grad = estimator.bind(self.objective)
@@ -327,7 +353,7 @@ class Runner:
         max_bad, skipped = stop.max_bad_gradients, 0
         use_ftol = stop.ftol > 0.0
         f_limit = stop.divergence_limit(f)
-        callbacks = self.callbacks
+        callbacks = self.callbacks + step_hooks()
         every = self.record_every
         history = History(x.size, self.record_x)
         if restored is not None:
