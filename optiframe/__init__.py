@@ -19,6 +19,7 @@ from .data import (
 from .errors import (
     CheckpointError,
     DuplicateComponentError,
+    HistoryStreamError,
     InvalidArgumentError,
     InvalidTypeError,
     OptiframeError,
@@ -64,6 +65,7 @@ from .schedules import (
 )
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
+from .stream import load_history_stream
 from .testfunctions import (
     Ackley,
     Himmelblau,
@@ -101,6 +103,7 @@ __all__ = [
     "GradientEstimator",
     "Himmelblau",
     "History",
+    "HistoryStreamError",
     "InvalidArgumentError",
     "InvalidTypeError",
     "InverseTimeDecay",
@@ -144,6 +147,7 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "load_checkpoint",
+    "load_history_stream",
     "minimize",
     "register_plugin",
     "unregister_plugin",

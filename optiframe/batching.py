@@ -25,6 +25,7 @@ from .history import History
 from .hookspecs import Register, hookimpl
 from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
+from .stream import HistoryStream, open_stream
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -106,13 +107,27 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
 
     With ``restored``, go on from that checkpoint (``x`` is its parameters).
     """
+    stream = open_stream(runner.stream_history, "single", x.size, None,
+                         None if restored is None else restored.step)
+    try:
+        return _run_batches(runner, x, batching, seed, epoch_callbacks, checkpointer,
+                            restored, stream)
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | None,
+                 epoch_callbacks: Sequence[Callable[[EpochInfo], Any]],
+                 checkpointer: Checkpointer | None, restored: Checkpoint | None,
+                 stream: HistoryStream | None) -> Result:
     objective = runner.objective
     assert isinstance(objective, DataObjective)
     loss_and_grad, fev_per_grad = batch_loss_and_grad(
         objective, runner.gradient.for_objective(objective), x.size)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     history = History(x.size, runner.record_x)
-    record = history._rows.extend
+    record = history._rows.extend if stream is None else stream.recorder(history._rows.extend)
     xs = history._xs
     every = runner.record_every
     opt_step = runner.optimizer.step
@@ -133,7 +148,9 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     first_epoch, first_pos, total, count = 1, 0, 0.0, 0
     if restored is not None:
         history = restored.history(x.size, runner.record_x)
-        record, xs = history._rows.extend, history._xs
+        record = (history._rows.extend if stream is None
+                  else stream.recorder(history._rows.extend))
+        xs = history._xs
         state = restored.tree("optimizer", state)
         k, nfev, njev, first_epoch, first_pos, count, skipped = (
             restored.scalar(name) for name in
@@ -222,6 +239,8 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
                         metrics.update({str(key): float(v) for key, v in extra.items()})
                 history.epoch_log.append({"epoch": epoch, "step": k,
                                           "train_loss": info.train_loss, **metrics})
+                if stream is not None:
+                    stream.epoch(history.epoch_log[-1])
     except _StopEpochsError:
         pass
     except StopIteration:

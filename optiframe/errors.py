@@ -48,5 +48,9 @@ class CheckpointError(OptiframeError, ValueError):
     """A checkpoint cannot be read, or does not belong to the run resuming it."""
 
 
+class HistoryStreamError(OptiframeError, ValueError):
+    """A streamed history file has a bad line (named by number) or is not a stream."""
+
+
 class PluginLoadWarning(UserWarning):
     """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""

@@ -260,7 +260,7 @@ class StartsHistory:
     start's final point is in its :class:`~optiframe.result.StartOutcome`.
     """
 
-    __slots__ = ("_dense", "_pending", "_points", "n_starts")
+    __slots__ = ("_dense", "_pending", "_points", "_stream", "n_starts")
 
     def __init__(self, n_starts: int, record_x: bool = False) -> None:
         self.n_starts = n_starts
@@ -272,10 +272,14 @@ class StartsHistory:
         #: records not yet scattered into rows: (step, start indices, fun, grad_norm,
         #: step_norm); the engine hands over its arrays, so recording costs no copy.
         self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        #: a :class:`~optiframe.stream.HistoryStream` the records also go to, if any
+        self._stream: Any = None
 
     def _record(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
                 step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
         self._pending.append((step, index, fun, grad_norm, step_norm))
+        if self._stream is not None:
+            self._stream.starts(step, index, fun, grad_norm, step_norm)
         if self._points is not None and X is not None:
             self._points.setdefault(step, []).append((index, X))
 

@@ -44,10 +44,12 @@ from .result import MESSAGES, Result, Status
 from .schedules import ScheduledOptimizer, build_schedules
 from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
+from .stream import HistoryStream, check_stream_option, open_stream
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
-                  "batch_sampler", "epoch_callbacks", "checkpoint", "checkpoint_every")
+                  "batch_sampler", "epoch_callbacks", "checkpoint", "checkpoint_every",
+                  "stream_history")
 
 
 @attrs.frozen
@@ -120,7 +122,8 @@ class Runner:
     a dead worker), ``progress`` (a progress bar: None shows one when stderr is a terminal
     and tqdm is installed), ``checkpoint`` (a folder to save the run's full state in, at
     interruption and, with ``checkpoint_every=N``, every N steps; see :meth:`resume` and
-    :mod:`optiframe.checkpoint`).
+    :mod:`optiframe.checkpoint`), ``stream_history`` (a file to append each history
+    record to as it is made, flushed at once; see :mod:`optiframe.stream`).
 
     Example
     -------
@@ -154,6 +157,7 @@ class Runner:
         progress: bool | None = None,
         checkpoint: Any = None,
         checkpoint_every: int | None = None,
+        stream_history: Any = None,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
@@ -190,6 +194,7 @@ class Runner:
                                        batch_sampler)
         self.checkpoint, self.checkpoint_every = check_checkpoint_options(checkpoint,
                                                                           checkpoint_every)
+        self.stream_history = check_stream_option(stream_history)
 
     def _batching(self, registry: Any, batch_size: Any, epochs: Any, shuffle: Any,
                   drop_last: Any, batch_sampler: Any) -> Batching | None:
@@ -345,6 +350,18 @@ class Runner:
     def _loop(self, x: np.ndarray, f: float, state: Any, grad: Callable[..., np.ndarray],
               fev_per_grad: int, jev_per_grad: int, checkpointer: Checkpointer | None = None,
               restored: Checkpoint | None = None) -> Result:
+        stream = open_stream(self.stream_history, "single", x.size, None,
+                             None if restored is None else restored.step)
+        try:
+            return self._steps(x, f, state, grad, fev_per_grad, jev_per_grad, checkpointer,
+                               restored, stream)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def _steps(self, x: np.ndarray, f: float, state: Any, grad: Callable[..., np.ndarray],
+               fev_per_grad: int, jev_per_grad: int, checkpointer: Checkpointer | None,
+               restored: Checkpoint | None, stream: HistoryStream | None) -> Result:
         stop = self.stop
         value = self.objective.value
         opt_step = self.optimizer.step
@@ -358,7 +375,7 @@ class Runner:
         history = History(x.size, self.record_x)
         if restored is not None:
             history = restored.history(x.size, self.record_x)
-        record = history._rows.extend
+        record = history._rows.extend if stream is None else stream.recorder(history._rows.extend)
         xs = history._xs
         clock = time.perf_counter
         inf = math.inf

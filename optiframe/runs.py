@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,6 +19,7 @@ from .history import StartsHistory
 from .multistart import run_one_start, run_stack
 from .result import MESSAGES, MultiStartResult, StartOutcome, Status
 from .starts import MultiStart, as_starts, check_seed
+from .stream import open_stream
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -51,14 +54,16 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
     K = X0.shape[0]
     history = StartsHistory(K, runner.record_x)
     batch_seed = check_seed(seed) if runner.batching is not None else None
-    if workers is not None and runner.checkpoint is not None:
-        raise InvalidArgumentError(
-            "'checkpoint' applies to runs without 'workers' (all starts advanced together "
-            "as one array); drop workers= to checkpoint a multi-start run")
+    for name in ("checkpoint", "stream_history"):
+        if workers is not None and getattr(runner, name) is not None:
+            raise InvalidArgumentError(
+                f"{name!r} applies to runs without 'workers' (all starts advanced together "
+                f"as one array); drop workers= to use {name} in a multi-start run")
     if workers is None:
         kind = "multistart" if runner.batching is None else "minibatch-multistart"
         ckpt = runner.checkpointer(kind, X0.shape, batch_seed)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with streaming(runner, history, X0.shape[1], None), \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if runner.batching is not None:
                 outcomes = run_batches_stack(runner, X0, np.arange(K), history, batch_seed,
                                              ckpt)
@@ -95,13 +100,29 @@ def resume_multistart(runner: Runner, cp: Checkpoint,
     K = int(cp.config["shape"][0])
     history = cp.starts_history(K, runner.record_x)
     empty = np.empty((0, int(cp.config["shape"][1])))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with streaming(runner, history, empty.shape[1], cp.step), \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if cp.kind == "minibatch-multistart":
             outcomes = run_batches_stack(runner, empty, np.arange(0), history,
                                          cp.config.get("seed"), checkpointer, cp)
         else:
             outcomes = run_stack(runner, empty, np.arange(0), history, checkpointer, cp)
     return finish_multistart(runner, outcomes, history)
+
+
+@contextlib.contextmanager
+def streaming(runner: Runner, history: StartsHistory, dim: int,
+              resumed_at: int | None) -> Iterator[None]:
+    """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
+    stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
+                         resumed_at)
+    history._stream = stream
+    try:
+        yield
+    finally:
+        history._stream = None
+        if stream is not None:
+            stream.close()
 
 
 def finish_multistart(runner: Runner, outcomes: list[StartOutcome],

@@ -1,0 +1,198 @@
+"""History streaming: a run appends each record to a JSON Lines file as it is made.
+
+With ``Runner(..., stream_history="run.jsonl")`` every history record is written as one
+line and flushed at once, so a run that is killed leaves everything it recorded on disk.
+The file is append-only: a resumed run (see :meth:`~optiframe.Runner.resume`) appends a
+``{"resumed_at": k}`` line and goes on; :func:`load_history_stream` then drops the records
+of steps from k on that the interrupted run had written after its checkpoint.
+
+Lines (strict JSON; NaN is written as null and infinities as "inf" / "-inf"):
+
+* first, a header: ``{"format": "optiframe-history-stream", "version": 1, "kind": ...,
+  "columns": [...], "dim": n, "n_starts": K}``;
+* single-start and minibatch runs: one list per record, ``[step, fun, grad_norm,
+  step_norm, nfev, elapsed]``, and ``{"epoch": {...}}`` after each epoch;
+* multi-start runs: ``{"step": k, "start": [...], "fun": [...], "grad_norm": [...],
+  "step_norm": [...]}`` per recorded step, one entry per running start.
+
+A last line cut short (the process died while writing it) is ignored on load; any other
+line that is not a record is an error naming its line number.
+
+Example
+-------
+>>> import os, tempfile, optiframe as of
+>>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")
+>>> r = of.minimize("sphere", [1.0, 1.0], optimizer=of.GradientDescent(lr=0.25),
+...                 max_steps=3, stream_history=path)
+>>> h = of.load_history_stream(path)
+>>> h.fun.tolist() == r.history.fun.tolist()
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import HistoryStreamError, InvalidArgumentError
+from .history import _WIDTH, COLUMNS, History, StartsHistory
+
+FORMAT = "optiframe-history-stream"
+VERSION = 1
+
+
+def _num(v: float) -> float | str | None:
+    if v != v:
+        return None
+    if v in (math.inf, -math.inf):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _unnum(v: Any) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, str):
+        if v in ("inf", "-inf"):
+            return float(v)
+        raise ValueError(f"not a number: {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"not a number: {v!r}")
+    return float(v)
+
+
+class HistoryStream:
+    """An open stream file; the loops write through :meth:`recorder`, :meth:`epoch` and
+    :meth:`starts`."""
+
+    def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
+                 resumed_at: int | None) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] = open(path, "a" if resumed_at is not None else "w")  # noqa: SIM115
+        if resumed_at is None:
+            self._line({"format": FORMAT, "version": VERSION, "kind": kind,
+                        "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts})
+        else:
+            self._line({"resumed_at": resumed_at})
+
+    def _line(self, obj: Any) -> None:
+        self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self._fh.flush()
+
+    def recorder(self, extend: Callable[[Iterable[float]], None],
+                 ) -> Callable[[tuple[float, ...]], None]:
+        """``extend`` (the History's row append) that also writes the row."""
+        write, flush, dumps = self._fh.write, self._fh.flush, json.dumps
+
+        def record(row: tuple[float, ...]) -> None:
+            extend(row)
+            write(dumps([_num(v) for v in row], separators=(",", ":")) + "\n")
+            flush()
+
+        return record
+
+    def epoch(self, entry: dict[str, float]) -> None:
+        self._line({"epoch": {k: _num(v) for k, v in entry.items()}})
+
+    def starts(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
+               step_norm: np.ndarray) -> None:
+        self._line({"step": step, "start": index.tolist(),
+                    "fun": [_num(v) for v in fun.tolist()],
+                    "grad_norm": [_num(v) for v in grad_norm.tolist()],
+                    "step_norm": [_num(v) for v in step_norm.tolist()]})
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def check_stream_option(path: Any) -> Path | None:
+    """The Runner's ``stream_history`` option, checked."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"'stream_history' must be a file path: {path!r}")
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidArgumentError(f"'stream_history' must be a file, but {str(p)!r} is a "
+                                   "folder")
+    return p
+
+
+def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,
+                resumed_at: int | None = None) -> HistoryStream | None:
+    return None if path is None else HistoryStream(path, kind, dim, n_starts, resumed_at)
+
+
+def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory:
+    """Read a streamed history: a :class:`~optiframe.History` for single-start and
+    minibatch runs, a :class:`~optiframe.history.StartsHistory` for multi-start runs.
+
+    A torn last line is ignored; a bad line elsewhere raises
+    :class:`~optiframe.errors.HistoryStreamError` naming the file and line number.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise HistoryStreamError(f"cannot read history stream {str(p)!r}: {exc}") from exc
+    lines = text.split("\n")
+    torn_tail = lines.pop()  # "" when the file ends with a newline, else a torn line
+    del torn_tail
+    if not lines:
+        raise HistoryStreamError(f"{p}: empty, not a history stream (no header line)")
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise HistoryStreamError(f"{p}: line 1 is not a history stream header")
+    if header.get("version", 0) > VERSION:
+        raise HistoryStreamError(f"{p}: stream version {header.get('version')} is newer than "
+                                 f"this optiframe reads ({VERSION}); upgrade optiframe")
+    multi = header.get("kind") == "multistart"
+    rows: list[tuple[Any, ...]] = []  # (step, record) in file order
+    epochs: list[tuple[int, dict[str, float]]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            rec = json.loads(line)
+            if isinstance(rec, dict) and "resumed_at" in rec:
+                at = int(rec["resumed_at"])
+                rows = [r for r in rows if r[0] < at]
+                epochs = [e for e in epochs if e[0] <= at]  # an epoch ending at `at`
+                # was logged before the checkpoint of step `at` was taken
+            elif isinstance(rec, dict) and "epoch" in rec:
+                entry = {str(k): _unnum(v) for k, v in rec["epoch"].items()}
+                epochs.append((int(entry["step"]), entry))
+            elif multi and isinstance(rec, dict):
+                values = [[_unnum(v) for v in rec[c]] for c in ("fun", "grad_norm",
+                                                                 "step_norm")]
+                index = [int(i) for i in rec["start"]]
+                if any(len(v) != len(index) for v in values):
+                    raise ValueError("columns of different lengths")
+                rows.append((int(rec["step"]), index, *values))
+            elif not multi and isinstance(rec, list) and len(rec) == _WIDTH:
+                row = tuple(_unnum(v) for v in rec)
+                rows.append((int(row[0]), row))
+            else:
+                raise ValueError("not a record of this stream's kind")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HistoryStreamError(f"{p}: line {number} is not a history record "
+                                     f"({exc}): {line[:80]!r}") from None
+    if multi:
+        starts = StartsHistory(int(header["n_starts"]))
+        for step, index, fun, grad_norm, step_norm in rows:
+            starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
+                           np.array(step_norm))
+        return starts
+    history = History(header.get("dim"))
+    for _, row in rows:
+        history._rows.extend(row)
+    history.epoch_log = [entry for _, entry in epochs]
+    return history
