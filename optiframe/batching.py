@@ -263,11 +263,22 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
         return result
     if bar is not None:
         bar.close(k, loss)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        fun = objective.value(x)  # the loss over the whole training set, at the final x
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fun = objective.value(x)  # the loss over the whole training set, at the final x
+    except KeyboardInterrupt:  # a second Ctrl-C while the final loss is computed
+        fun = math.nan
+        status, detail = Status.INTERRUPTED, f"{detail}; the final loss over the whole " \
+            "training set was not computed"
+    except Exception as exc:
+        fun, status = math.nan, Status.FAILED
+        detail = f"the final loss over the whole training set raised {type(exc).__name__}: {exc}"
     message = f"{MESSAGES[status]}: {detail}."
-    return Result(x=x, fun=fun, status=status, message=message, nit=k, nfev=nfev, njev=njev,
-                  history=history)
+    result = Result(x=x, fun=fun, status=status, message=message, nit=k, nfev=nfev, njev=njev,
+                    history=history)
+    if status is Status.FAILED and runner.raise_errors:
+        raise RunFailedError(message, result)
+    return result
 
 
 class _StopEpochsError(Exception):

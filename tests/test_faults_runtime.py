@@ -1,0 +1,188 @@
+"""Runtime faults, written as data: Ctrl-C, user code raising, callbacks stopping a run,
+and damaged history streams. Each ends in a documented status or a named error, with
+what was recorded kept."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+
+def raising_after(n: int, exc: BaseException):
+    """A sphere objective that raises ``exc`` from its n-th evaluation on."""
+    count = [0]
+
+    def f(x):
+        count[0] += 1
+        if count[0] >= n:
+            raise exc
+        return float(np.sum(np.asarray(x) ** 2))
+
+    return f
+
+
+def callback_raising_at(step: int, exc: BaseException):
+    def cb(info):
+        if info.step >= step:
+            raise exc
+    return cb
+
+
+def training(raise_at: int, exc: BaseException):
+    rng = np.random.default_rng(0)
+    objective = of.LeastSquares(rng.normal(size=(100, 3)), rng.normal(size=100))
+    broken = copy.copy(objective)
+    count = [0]
+
+    def batch_loss_and_gradient(params, idx):
+        count[0] += 1
+        if count[0] >= raise_at:
+            raise exc
+        return objective.batch_loss_and_gradient(params, idx)
+
+    broken.batch_loss_and_gradient = batch_loss_and_gradient
+    return broken
+
+
+# (id, call, status, message pattern, recorded rows kept)
+CASES = [
+    ("Ctrl-C in the objective",
+     lambda: of.minimize(raising_after(30, KeyboardInterrupt()), [1.0, 1.0],
+                         gradient="forward", max_steps=100),
+     "interrupted", r"Interrupted.*at step 7", 8),
+    ("Ctrl-C in a callback",
+     lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
+                         max_steps=100),
+     "interrupted", r"at step 5", 6),
+    ("Ctrl-C in a multi-start run",
+     lambda: of.minimize("sphere", starts=np.ones((4, 2)), max_steps=100,
+                         callbacks=callback_raising_at(3, KeyboardInterrupt())),
+     "interrupted", r"at step 3", 3),
+    ("Ctrl-C in training",
+     lambda: of.minimize(training(7, KeyboardInterrupt()), np.zeros(4), batch_size=10,
+                         epochs=2, seed=0),
+     "interrupted", r"in epoch 1, at step 6", 6),
+    ("objective raises mid-run",
+     lambda: of.minimize(raising_after(20, ValueError("bad x")), [1.0], max_steps=100),
+     "failed", r"at step \d+: ValueError: bad x", None),
+    ("callback raises",
+     lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, ZeroDivisionError(
+         "oops")), max_steps=100),
+     "failed", r"at step 4: ZeroDivisionError: oops", 4),
+    ("callback stops the run",
+     lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, StopIteration()),
+                         max_steps=100),
+     "callback_stop", r"at step 4", 5),
+    ("training objective raises",
+     lambda: of.minimize(training(5, MemoryError("out of memory")), np.zeros(4),
+                         batch_size=10, epochs=2, seed=0),
+     "failed", r"in epoch 1, at step 4: MemoryError: out of memory", 4),
+    ("one start's objective raises",
+     lambda: of.minimize(lambda x: 1 / 0 if x[0] > 2 else float(x @ x),
+                         starts=np.array([[1.0], [3.0]]), max_steps=10),
+     "max_steps", r"Best of 2 starts: start 0 \(1 failed, 1 max_steps\)", None),
+]
+
+
+@pytest.mark.parametrize(("call", "status", "pattern", "rows"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_runtime_fault_ends_in_a_status_keeping_the_history(call, status, pattern, rows):
+    r = call()
+    assert r.status == status, r.message
+    assert re.search(pattern, r.message), r.message
+    if rows is not None:
+        assert len(r.history) == rows
+
+
+def test_interrupted_run_saves_a_checkpoint_it_resumes_from(tmp_path):
+    r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300,
+                    callbacks=callback_raising_at(120, KeyboardInterrupt()), checkpoint=tmp_path)
+    # the callback of step 120 ran inside the step from 119: the last whole state is 119
+    assert r.status == "interrupted" and of.load_checkpoint(tmp_path).step == 119
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300).resume(tmp_path)
+    whole = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300)
+    np.testing.assert_array_equal(resumed.x, whole.x)
+
+
+# -- history streams --------------------------------------------------------------------------
+def streamed(tmp_path, **options):
+    path = tmp_path / "run.jsonl"
+    r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=50,
+                    stream_history=path, **options)
+    return path, r
+
+
+def test_stream_holds_every_record_flushed_as_made(tmp_path):
+    path = tmp_path / "run.jsonl"
+    sizes = []
+    r = of.minimize("sphere", [1.0, 2.0], max_steps=20, stream_history=path,
+                    callbacks=lambda info: sizes.append(len(path.read_text().splitlines())))
+    assert sizes == list(range(2, 22))  # the header and every row so far, on disk at once
+    h = of.load_history_stream(path)
+    for column in ("step", "fun", "grad_norm", "step_norm", "nfev"):
+        np.testing.assert_array_equal(h.column(column), r.history.column(column))
+    assert all(json.loads(line) is not None for line in path.read_text().splitlines())
+
+
+def test_stream_of_a_killed_run_keeps_what_it_wrote(tmp_path):
+    path, r = streamed(tmp_path, callbacks=callback_raising_at(30, KeyboardInterrupt()))
+    assert r.status == "interrupted"
+    assert len(of.load_history_stream(path)) == len(r.history)
+
+
+def _torn(path):
+    text = path.read_text()
+    path.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 12])  # cut the last line
+
+
+def _corrupt_line(n, content):
+    def damage(path):
+        lines = path.read_text().split("\n")
+        lines[n - 1] = content
+        path.write_text("\n".join(lines))
+    return damage
+
+
+# (id, damage, rows expected or exception pattern)
+STREAM_CASES = [
+    ("torn last line is ignored", _torn, 50),
+    ("last line without its newline is ignored",
+     lambda p: p.write_text(p.read_text().rstrip("\n")), 50),
+    ("corrupt middle line", _corrupt_line(10, "[8, 1.0, 2"), r"line 10 is not a history record"),
+    ("wrong width in the middle", _corrupt_line(5, "[1, 2, 3]"), r"line 5 is not a history "
+     r"record \(not a record of this stream's kind\)"),
+    ("text in a number", _corrupt_line(7, '[5, "x", 1, 1, 1, 1]'), r"line 7 .*not a number: 'x'"),
+    ("bad header", _corrupt_line(1, '{"format": "other"}'), r"line 1 is not a history stream "
+     r"header"),
+    ("newer version", _corrupt_line(1, '{"format": "optiframe-history-stream", "version": 9}'),
+     r"stream version 9 is newer"),
+    ("empty file", lambda p: p.write_text(""), r"empty, not a history stream"),
+]
+
+
+@pytest.mark.parametrize(("damage", "expected"), [c[1:] for c in STREAM_CASES],
+                         ids=[c[0] for c in STREAM_CASES])
+def test_damaged_stream(damage, expected, tmp_path):
+    path, _ = streamed(tmp_path)
+    damage(path)
+    if isinstance(expected, int):
+        assert len(of.load_history_stream(path)) == expected
+    else:
+        with pytest.raises(of.HistoryStreamError, match=expected):
+            of.load_history_stream(path)
+
+
+def test_stream_options_are_checked(tmp_path):
+    with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file, but"):
+        of.Runner("sphere", stream_history=tmp_path)
+    with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file path"):
+        of.Runner("sphere", stream_history=5)
+    with pytest.raises(of.InvalidArgumentError, match="'stream_history' applies to runs without"):
+        of.Runner("sphere", stream_history=tmp_path / "h.jsonl").run(
+            starts=np.zeros((2, 1)), workers="serial")
