@@ -48,7 +48,7 @@ import attrs
 import numpy as np
 
 from .errors import CheckpointError, InvalidArgumentError
-from .history import History, StartsHistory
+from .history import COLUMNS, History, StartsHistory
 from .result import StartOutcome, Status
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 FORMAT = "optiframe-checkpoint"
 #: The layout written now; every earlier layout still loads (see :func:`load_checkpoint`).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 JSON_NAME = "checkpoint.json"
 
 
@@ -117,6 +117,7 @@ class Snapshot:
     def __init__(self) -> None:
         self.json: dict[str, Any] = {"scalars": {}, "trees": {}}
         self.arrays: dict[str, np.ndarray] = {}
+        self.history_part: tuple[History | StartsHistory, int] | None = None
 
     def scalar(self, name: str, value: Any) -> None:
         """Ints, bools, strings and None go to JSON; floats to the npz file (bit-exact)."""
@@ -142,37 +143,18 @@ class Snapshot:
         self.json["trees"][name] = layout
 
     def history(self, history: History, upto_step: int) -> None:
-        """A single-start history's rows for steps below ``upto_step``."""
-        table = history._table()
-        rows = int(np.searchsorted(table[:, 0], upto_step)) if len(table) else 0
-        self.arrays["history/rows"] = table[:rows].copy()
-        if history._xs is not None:
-            xs = history._xs[:rows]
-            self.arrays["history/xs"] = (np.stack(xs) if xs
-                                         else np.empty((0, history.dim or 0)))
+        """A single-start history's records of steps below ``upto_step`` (written by the
+        Checkpointer as a new segment holding the records since its last checkpoint)."""
+        self.history_part = (history, upto_step)
         log = history.epoch_log
         self.json["epoch_keys"] = [list(row) for row in log]
         self.arrays["history/epoch_values"] = np.array(
             [float(v) for row in log for v in row.values()], dtype=np.float64)
 
     def starts_history(self, history: StartsHistory, upto_step: int) -> None:
-        """A multi-start history's rows for steps below ``upto_step``."""
-        dense = history._rows
-        steps = sorted(s for s in dense if s < upto_step)
-        self.arrays["starts_history/steps"] = np.array(steps, dtype=np.int64)
-        self.arrays["starts_history/rows"] = (
-            np.stack([dense[s] for s in steps]) if steps
-            else np.empty((0, 3, history.n_starts)))
-        if history._points is not None:
-            parts = [(s, index, X) for s in sorted(history._points) if s < upto_step
-                     for index, X in history._points[s]]
-            self.arrays["points/step"] = np.array([s for s, _, _ in parts], dtype=np.int64)
-            self.arrays["points/length"] = np.array([len(i) for _, i, _ in parts],
-                                                    dtype=np.int64)
-            self.arrays["points/index"] = (np.concatenate([i for _, i, _ in parts]) if parts
-                                           else np.empty(0, dtype=np.int64))
-            self.arrays["points/X"] = (np.concatenate([X for _, _, X in parts]) if parts
-                                       else np.empty((0, 0)))
+        """A multi-start history's records of steps below ``upto_step`` (see
+        :meth:`history`)."""
+        self.history_part = (history, upto_step)
 
     def outcomes(self, outcomes: list[StartOutcome]) -> None:
         self.json["outcomes"] = [
@@ -191,16 +173,69 @@ class Snapshot:
                                                 parse_int=str)
 
 
+def segment_arrays(history: History | StartsHistory, start: int, stop: int,
+                   ) -> dict[str, np.ndarray]:
+    """The records of steps in [start, stop) of a history, as named arrays."""
+    if isinstance(history, History):
+        table = history._table()
+        a, b = (int(i) for i in np.searchsorted(table[:, 0], [start, stop])) if len(
+            table) else (0, 0)
+        out = {"history/rows": table[a:b].copy()}
+        if history._xs is not None:
+            xs = history._xs[a:b]
+            out["history/xs"] = np.stack(xs) if xs else np.empty((0, history.dim or 0))
+        return out
+    dense = history._rows
+    steps = sorted(s for s in dense if start <= s < stop)
+    out = {"starts_history/steps": np.array(steps, dtype=np.int64),
+           "starts_history/rows": (np.stack([dense[s] for s in steps]) if steps
+                                   else np.empty((0, 3, history.n_starts)))}
+    if history._points is not None:
+        parts = [(s, index, X) for s in sorted(history._points) if start <= s < stop
+                 for index, X in history._points[s]]
+        out["points/step"] = np.array([s for s, _, _ in parts], dtype=np.int64)
+        out["points/length"] = np.array([len(i) for _, i, _ in parts], dtype=np.int64)
+        out["points/index"] = (np.concatenate([i for _, i, _ in parts]) if parts
+                               else np.empty(0, dtype=np.int64))
+        out["points/X"] = (np.concatenate([X for _, _, X in parts]) if parts
+                           else np.empty((0, 0)))
+    return out
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically (a synced temporary file, then a rename)."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.tmp", delete=False) as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(fh.name, 0o644)
+    os.replace(fh.name, path)
+
+
 class Checkpointer:
     """Writes a run's checkpoints into ``directory`` every ``every`` steps (if given) and
-    when the run is interrupted."""
+    when the run is interrupted.
+
+    The history goes into segments, one per checkpoint, each holding the records made
+    since the previous one, so a checkpoint costs the state and the new records, not the
+    whole history again. A run resumed into the folder it came from (``resumed``) goes on
+    with that folder's segments.
+    """
 
     def __init__(self, directory: str | os.PathLike[str], every: int | None,
-                 kind: str, config: dict[str, Any]) -> None:
+                 kind: str, config: dict[str, Any], resumed: Checkpoint | None = None,
+                 ) -> None:
         self.directory = Path(directory)
         self.every = every
         self.kind = kind
         self.config = config
+        self.token = os.urandom(4).hex()  # segment names of this run never collide
+        self.segments: list[str] = []
+        self.saved_upto = 0
+        if (resumed is not None and "history_segments" in resumed.meta
+                and resumed.path.parent.resolve() == self.directory.resolve()):
+            self.segments = list(resumed.meta["history_segments"])
+            self.saved_upto = int(resumed.meta["history_upto"])
 
     def first_due(self, step: int) -> float:
         """The first step after ``step`` at which a periodic checkpoint is due."""
@@ -212,24 +247,29 @@ class Checkpointer:
 
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
-        arrays_name = f"state-{step:012d}.npz"
-        with tempfile.NamedTemporaryFile(dir=d, suffix=".npz.tmp", delete=False) as npz:
-            np.savez(npz, **snapshot.arrays)  # type: ignore[arg-type]
-            npz.flush()
-            os.fsync(npz.fileno())
-        os.chmod(npz.name, 0o644)
-        os.replace(npz.name, d / arrays_name)
+        if snapshot.history_part is not None:
+            history, upto = snapshot.history_part
+            if upto > self.saved_upto:
+                name = f"history-{self.token}-{self.saved_upto:012d}-{upto:012d}.npz"
+                _write_npz(d / name, segment_arrays(history, self.saved_upto, upto))
+                self.segments.append(name)
+                self.saved_upto = upto
+        arrays_name = f"state-{self.token}-{step:012d}.npz"
+        _write_npz(d / arrays_name, snapshot.arrays)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "optiframe_version": __version__, "kind": self.kind, "step": step,
-                "config": self.config, "arrays": arrays_name, **snapshot.json}
+                "config": self.config, "arrays": arrays_name,
+                "history_segments": self.segments, "history_upto": self.saved_upto,
+                **snapshot.json}
         with tempfile.NamedTemporaryFile("w", dir=d, suffix=".json.tmp", delete=False) as fh:
             json.dump(meta, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(fh.name, 0o644)
         os.replace(fh.name, d / JSON_NAME)
-        for old in d.glob("state-*.npz"):
-            if old.name != arrays_name:
+        keep = {arrays_name, *self.segments}
+        for old in (*d.glob("state-*.npz"), *d.glob("history-*.npz")):
+            if old.name not in keep:
                 old.unlink(missing_ok=True)
         return d / JSON_NAME
 
@@ -289,10 +329,10 @@ class Checkpoint:
 
     def history(self, dim: int, record_x: bool) -> History:
         history = History(dim, record_x)
-        rows = self.arrays["history/rows"]
+        rows = self.arrays.get("history/rows", np.empty((0, len(COLUMNS))))
         history._rows.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
         if record_x:
-            history._xs = list(self.arrays["history/xs"].copy())
+            history._xs = list(self.arrays.get("history/xs", np.empty((0, dim))).copy())
         values = iter(self.arrays["history/epoch_values"].tolist())
         history.epoch_log = [{key: next(values) for key in keys}
                              for keys in self.meta.get("epoch_keys", [])]
@@ -300,6 +340,8 @@ class Checkpoint:
 
     def starts_history(self, n_starts: int, record_x: bool) -> StartsHistory:
         history = StartsHistory(n_starts, record_x)
+        if "starts_history/steps" not in self.arrays:
+            return history  # nothing recorded before the checkpoint
         for step, row in zip(self.arrays["starts_history/steps"].tolist(),
                              self.arrays["starts_history/rows"], strict=True):
             history._dense[step] = row.copy()
@@ -334,11 +376,15 @@ def _upgrade(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Bring a checkpoint written in an earlier layout up to :data:`FORMAT_VERSION`, in
     place: each layout change adds its step here, so every earlier checkpoint loads.
 
+    2 -> 3: the history moved from the state file into segments (``history_segments``);
+    older checkpoints keep theirs in the state file, which still loads.
     1 -> 2 (optiframe 0.1.0, before ``max_bad_gradients``): the stopping rules were one
     repr string, now a mapping of field to repr; the counts of skipped non-finite
     gradients did not exist (none had been skipped).
     """
     version = meta["format_version"]
+    if version < 3 and "history_segments" not in meta:
+        meta["history_segments"], meta["history_upto"] = [], 0  # history in the state file
     if version < 2:
         stop = meta["config"]["stop"]
         inner = stop[stop.index("(") + 1 : stop.rindex(")")]
@@ -384,8 +430,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{json_path}: cannot read its arrays {arrays_path}: {exc}"
                               ) from exc
+    segments = meta.get("history_segments")
+    if segments is not None:
+        arrays.update(_read_segments(json_path, segments))
     _upgrade(meta, arrays)
     return Checkpoint(path=json_path, meta=meta, arrays=arrays)
+
+
+def _read_segments(json_path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """The history segments of a checkpoint, joined into one set of arrays."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for name in names:
+        try:
+            with np.load(json_path.parent / name, allow_pickle=False) as npz:
+                for key in npz.files:
+                    parts.setdefault(key, []).append(npz[key])
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise CheckpointError(f"{json_path}: cannot read its history segment {name}: "
+                                  f"{exc}") from exc
+    joined = {}
+    for key, arrays in parts.items():
+        nonempty = [a for a in arrays if a.size] or arrays[:1]
+        joined[key] = np.concatenate(nonempty) if len(nonempty) > 1 else nonempty[0]
+    return joined
 
 
 # -- configuration ----------------------------------------------------------------------------

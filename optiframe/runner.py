@@ -286,13 +286,13 @@ class Runner:
             return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad,
                               self.checkpointer("single", x.shape))
 
-    def checkpointer(self, kind: str, shape: tuple[int, ...],
-                     seed: int | None = None) -> Checkpointer | None:
+    def checkpointer(self, kind: str, shape: tuple[int, ...], seed: int | None = None,
+                     resumed: Checkpoint | None = None) -> Checkpointer | None:
         """The run's checkpoint writer, or None when no ``checkpoint`` folder is set."""
         if self.checkpoint is None:
             return None
         return Checkpointer(self.checkpoint, self.checkpoint_every, kind,
-                            run_config(self, kind, shape, seed))
+                            run_config(self, kind, shape, seed), resumed)
 
     def resume(self, checkpoint: Any = None) -> Result:
         """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own
@@ -315,7 +315,7 @@ class Runner:
         cp = load_checkpoint(where)
         check_config(cp, self)
         shape = tuple(cp.config["shape"])
-        ckpt = self.checkpointer(cp.kind, shape, cp.config.get("seed"))
+        ckpt = self.checkpointer(cp.kind, shape, cp.config.get("seed"), cp)
         if cp.kind in ("multistart", "minibatch-multistart"):
             from .runs import resume_multistart
 

@@ -127,11 +127,15 @@ def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
     runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
                        checkpoint_every=100)
     runner.run([-1.0, 1.0])
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["checkpoint.json", "state-000000000300.npz"]
     meta = json.loads((tmp_path / "checkpoint.json").read_text(),
                       parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert meta["format"] == "optiframe-checkpoint" and meta["step"] == 300
+    # one state file, and the history in one segment per checkpoint: no file rewritten
+    assert [s[-29:] for s in meta["history_segments"]] == [
+        "000000000000-000000000100.npz", "000000000100-000000000200.npz",
+        "000000000200-000000000300.npz"]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == sorted(["checkpoint.json", meta["arrays"], *meta["history_segments"]])
     with np.load(tmp_path / meta["arrays"], allow_pickle=False) as npz:
         assert "x" in npz.files and all(npz[name].dtype != object for name in npz.files)
 
@@ -144,13 +148,22 @@ def test_a_resume_may_run_longer(tmp_path):
     assert_same_run(resumed, whole)
 
 
-def test_resumed_run_goes_on_checkpointing(tmp_path):
-    first, second = tmp_path / "a", tmp_path / "b"
+@pytest.mark.parametrize("same_folder", [True, False])
+def test_resumed_run_goes_on_checkpointing(same_folder, tmp_path):
+    first = tmp_path / "a"
+    second = first if same_folder else tmp_path / "b"
     of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=100, checkpoint=first,
               checkpoint_every=50).run([1.0, 2.0])
+    kept = of.load_checkpoint(first).meta["history_segments"]
     of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300, checkpoint=second,
               checkpoint_every=50).resume(first)
-    assert of.load_checkpoint(second).step == 300
+    later = of.load_checkpoint(second)
+    assert later.step == 300
+    # into its own folder the run appends segments; elsewhere it starts with a whole one
+    assert (later.meta["history_segments"][:2] == kept) == same_folder
+    whole = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300).run([1.0, 2.0])
+    resumed = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300).resume(second)
+    assert_same_run(resumed, whole)
 
 
 # -- checkpoints that must be refused -------------------------------------------------------
@@ -209,11 +222,14 @@ BAD_CHECKPOINTS = [
     ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
      r"is not an optiframe checkpoint"),
     ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
-     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 2"),
+     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 3"),
     ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
      r"cannot read its arrays"),
     ("arrays corrupt", lambda d: [p.write_bytes(b"PK\x03\x04junk") for p in d.glob("*.npz")],
      r"cannot read its arrays"),
+    ("history segment corrupt",
+     lambda d: [p.write_bytes(b"junk") for p in d.glob("history-*.npz")],
+     r"cannot read its history segment history-.*-000000000000-000000000010.npz"),
 ]
 
 
