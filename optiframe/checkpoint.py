@@ -38,11 +38,10 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import attrs
 import numpy as np
@@ -202,14 +201,28 @@ def segment_arrays(history: History | StartsHistory, start: int, stop: int,
     return out
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` atomically (a synced temporary file, then a rename)."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.tmp", delete=False) as fh:
-        np.savez(fh, **arrays)  # type: ignore[arg-type]
+#: Segments of one level merged into one of the next (see Checkpointer._add_segment).
+MERGE = 8
+
+
+def _segment_span(name: str) -> tuple[int, int, int]:
+    """(level, first step, stop step) from a segment's file name."""
+    *_, level, start, stop = name.removesuffix(".npz").split("-")
+    return int(level.lstrip("L")) if level.startswith("L") else 99, int(start), int(stop)
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write ``path`` atomically: into a synced temporary file, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        write(fh)
         fh.flush()
         os.fsync(fh.fileno())
-    os.chmod(fh.name, 0o644)
-    os.replace(fh.name, path)
+    os.replace(tmp, path)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    _write_atomically(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
 
 
 class Checkpointer:
@@ -232,10 +245,13 @@ class Checkpointer:
         self.token = os.urandom(4).hex()  # segment names of this run never collide
         self.segments: list[str] = []
         self.saved_upto = 0
-        if (resumed is not None and "history_segments" in resumed.meta
+        self._written: set[str] = set()  # files of this run that a later save may retire
+        self._swept = False
+        if (resumed is not None and resumed.meta.get("history_segments")
                 and resumed.path.parent.resolve() == self.directory.resolve()):
             self.segments = list(resumed.meta["history_segments"])
             self.saved_upto = int(resumed.meta["history_upto"])
+            self._written = set(self.segments)
 
     def first_due(self, step: int) -> float:
         """The first step after ``step`` at which a periodic checkpoint is due."""
@@ -248,30 +264,50 @@ class Checkpointer:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
         if snapshot.history_part is not None:
-            history, upto = snapshot.history_part
-            if upto > self.saved_upto:
-                name = f"history-{self.token}-{self.saved_upto:012d}-{upto:012d}.npz"
-                _write_npz(d / name, segment_arrays(history, self.saved_upto, upto))
-                self.segments.append(name)
-                self.saved_upto = upto
+            self._add_segment(*snapshot.history_part)
         arrays_name = f"state-{self.token}-{step:012d}.npz"
         _write_npz(d / arrays_name, snapshot.arrays)
+        self._written.add(arrays_name)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "optiframe_version": __version__, "kind": self.kind, "step": step,
                 "config": self.config, "arrays": arrays_name,
                 "history_segments": self.segments, "history_upto": self.saved_upto,
                 **snapshot.json}
-        with tempfile.NamedTemporaryFile("w", dir=d, suffix=".json.tmp", delete=False) as fh:
-            json.dump(meta, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(fh.name, 0o644)
-        os.replace(fh.name, d / JSON_NAME)
+        text = json.dumps(meta, separators=(",", ":")).encode()
+        _write_atomically(d / JSON_NAME, lambda fh: fh.write(text))
         keep = {arrays_name, *self.segments}
-        for old in (*d.glob("state-*.npz"), *d.glob("history-*.npz")):
-            if old.name not in keep:
-                old.unlink(missing_ok=True)
+        stale = self._written - keep
+        if not self._swept:  # the first time, also what earlier runs left in the folder
+            stale |= {p.name for p in (*d.glob("state-*.npz"), *d.glob("history-*.npz"))
+                      if p.name not in keep}
+            self._swept = True
+        for name in stale:
+            (d / name).unlink(missing_ok=True)
+        self._written &= keep
         return d / JSON_NAME
+
+    def _add_segment(self, history: History | StartsHistory, upto: int) -> None:
+        """Write the records since the last checkpoint as a level-0 segment; every
+        :data:`MERGE` segments of one level become one of the next level (written from
+        the history in memory), so a run keeps few files and rewrites each record only
+        a logarithmic number of times."""
+        if upto <= self.saved_upto:
+            return
+        self._write_segment(history, 0, self.saved_upto, upto)
+        self.saved_upto = upto
+        while len(self.segments) >= MERGE:
+            last = [_segment_span(name) for name in self.segments[-MERGE:]]
+            if len({level for level, _, _ in last}) != 1:
+                break
+            del self.segments[-MERGE:]
+            self._write_segment(history, last[0][0] + 1, last[0][1], upto)
+
+    def _write_segment(self, history: History | StartsHistory, level: int, start: int,
+                       stop: int) -> None:
+        name = f"history-{self.token}-L{level}-{start:012d}-{stop:012d}.npz"
+        _write_npz(self.directory / name, segment_arrays(history, start, stop))
+        self.segments.append(name)
+        self._written.add(name)
 
 
 # -- reading --------------------------------------------------------------------------------

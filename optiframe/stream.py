@@ -36,7 +36,7 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -67,15 +67,26 @@ def _unnum(v: Any) -> float:
     return float(v)
 
 
+def _text(v: float) -> str:
+    """A number as JSON text: repr (exact) when finite, else null, "inf" or "-inf"."""
+    if v - v == 0.0:  # finite
+        return repr(float(v))
+    return "null" if v != v else ('"inf"' if v > 0 else '"-inf"')
+
+
 class HistoryStream:
     """An open stream file; the loops write through :meth:`recorder`, :meth:`epoch` and
-    :meth:`starts`."""
+    :meth:`starts`. Each record is one ``os.write`` of a whole line on an unbuffered
+    file: it reaches the operating system at once, and a crash can only tear the last
+    line."""
 
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
                  resumed_at: int | None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(path, "a" if resumed_at is not None else "w")  # noqa: SIM115
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resumed_at is not None
+                                            else os.O_TRUNC)
+        self._fd = os.open(path, flags, 0o644)
         if resumed_at is None:
             self._line({"format": FORMAT, "version": VERSION, "kind": kind,
                         "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts})
@@ -83,18 +94,18 @@ class HistoryStream:
             self._line({"resumed_at": resumed_at})
 
     def _line(self, obj: Any) -> None:
-        self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        self._fh.flush()
+        os.write(self._fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
 
     def recorder(self, extend: Callable[[Iterable[float]], None],
                  ) -> Callable[[tuple[float, ...]], None]:
         """``extend`` (the History's row append) that also writes the row."""
-        write, flush, dumps = self._fh.write, self._fh.flush, json.dumps
+        write, fd = os.write, self._fd
 
         def record(row: tuple[float, ...]) -> None:
             extend(row)
-            write(dumps([_num(v) for v in row], separators=(",", ":")) + "\n")
-            flush()
+            k, f, g, s, n, t = row
+            write(fd, (f"[{int(k)},{_text(f)},{_text(g)},{_text(s)},{int(n)},{_text(t)}]\n"
+                       ).encode())
 
         return record
 
@@ -109,7 +120,7 @@ class HistoryStream:
                     "step_norm": [_num(v) for v in step_norm.tolist()]})
 
     def close(self) -> None:
-        self._fh.close()
+        os.close(self._fd)
 
 
 def check_stream_option(path: Any) -> Path | None:

@@ -148,6 +148,21 @@ def test_a_resume_may_run_longer(tmp_path):
     assert_same_run(resumed, whole)
 
 
+def test_history_segments_are_merged_as_they_pile_up(tmp_path):
+    runner = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
+                       checkpoint=tmp_path, checkpoint_every=100)
+    whole = runner.run([1.0, 2.0])
+    meta = of.load_checkpoint(tmp_path).meta
+    # 20 checkpoints: two merged segments of 8, then four of one checkpoint each
+    spans = [name.split("-", 2)[2] for name in meta["history_segments"]]
+    assert spans == ["L1-000000000000-000000000800.npz", "L1-000000000800-000000001600.npz",
+                     "L0-000000001600-000000001700.npz", "L0-000000001700-000000001800.npz",
+                     "L0-000000001800-000000001900.npz", "L0-000000001900-000000002000.npz"]
+    assert len(list(tmp_path.glob("*.npz"))) == 7
+    resumed = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0).resume(tmp_path)
+    assert_same_run(resumed, whole)
+
+
 @pytest.mark.parametrize("same_folder", [True, False])
 def test_resumed_run_goes_on_checkpointing(same_folder, tmp_path):
     first = tmp_path / "a"
