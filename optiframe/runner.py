@@ -42,6 +42,7 @@ from .plugins import get_registry
 from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
 from .schedules import ScheduledOptimizer, build_schedules
+from .signals import sigterm_interrupts
 from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
 from .stream import HistoryStream, check_stream_option, open_stream
@@ -231,7 +232,9 @@ class Runner:
         :mod:`optiframe.executors`); without ``workers`` the starts advance together as
         one array.
         """
-        return self._ended(self._run(x0, starts, seed, workers))
+        with sigterm_interrupts(self.checkpoint is not None):
+            result = self._run(x0, starts, seed, workers)
+        return self._ended(result)
 
     def _ended(self, result: Result) -> Result:
         """Hand the result to the plugins' ``on_run_end``: a plugin failing there turns
@@ -305,7 +308,9 @@ class Runner:
         the run gives the bits an uninterrupted run gives (the ``elapsed`` column aside).
         With its own ``checkpoint`` option the resumed run goes on saving checkpoints.
         """
-        return self._ended(self._resume(checkpoint))
+        with sigterm_interrupts(self.checkpoint is not None):
+            result = self._resume(checkpoint)
+        return self._ended(result)
 
     def _resume(self, checkpoint: Any) -> Result:
         where = self.checkpoint if checkpoint is None else checkpoint

@@ -29,3 +29,11 @@ def test_minibatch_benchmark_smoke_run():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "time per epoch" in proc.stdout
+
+
+def test_reliability_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_reliability.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for heading in ("Per step", "One checkpoint", "starts"):
+        assert heading in proc.stdout

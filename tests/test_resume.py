@@ -327,9 +327,12 @@ def sigkill_runner(kind: str, folder: str | None):
                       **options), dict(x0=[-1.2, 1.0]))
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 @pytest.mark.parametrize("kind", ["single", "multistart"])
-def test_run_killed_with_sigkill_resumes_bit_for_bit(kind, tmp_path):
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_run_killed_with_a_signal_resumes_bit_for_bit(kind, sig, tmp_path):
+    """SIGKILL: the last periodic checkpoint survives. SIGTERM: the run saves its last
+    whole step and returns status interrupted (the process then exits normally)."""
     folder = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)],
                              cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
@@ -343,12 +346,16 @@ def test_run_killed_with_sigkill_resumes_bit_for_bit(kind, tmp_path):
         except of.CheckpointError:
             step = 0
         assert child.poll() is None, child.communicate()
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL, "the child finished before it was killed"
+    os.kill(child.pid, getattr(signal, sig))
+    out, err = child.communicate(timeout=30)
+    if sig == "SIGKILL":
+        assert child.returncode == -signal.SIGKILL, "the child finished before it was killed"
+    else:
+        assert child.returncode == 0 and out.split() == [b"interrupted"], err
 
     saved = of.load_checkpoint(folder)
     assert 300 <= saved.step < 1500
+    assert saved.step >= step  # SIGTERM: saved at the signal, at or after the last seen
     runner, run = sigkill_runner(kind, None)
     resumed = runner.resume(folder)
     assert_same_run(resumed, runner.run(**run))
