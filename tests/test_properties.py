@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -112,3 +112,30 @@ def test_minibatch_runs_keep_every_promise(n, batch, epochs, drop_last, seed):
     per_epoch = n // batch if drop_last else -(-n // batch)
     assert r.nit == per_epoch * epochs
     assert r.fun == obj.value(np.array(r.x))
+
+
+@settings(deadline=None, max_examples=40)
+@given(x0=points, name=st.sampled_from(OBJECTIVES), opt=st.sampled_from(OPTIMIZERS),
+       lr=st.floats(1e-4, 0.5), stop_at=st.integers(1, 40),
+       every=st.one_of(st.none(), st.integers(1, 15)), multi=st.booleans())
+def test_a_run_interrupted_anywhere_resumes_to_the_same_bits(x0, name, opt, lr, stop_at,
+                                                               every, multi):
+    import tempfile
+
+    def interrupt(info):
+        if info.step == stop_at:
+            raise KeyboardInterrupt
+
+    spec = {"name": opt, "lr": lr}
+    run = {"starts": np.stack([x0, x0 * 0.5 + 0.1])} if multi else {"x0": x0}
+    whole = of.Runner(name, spec, max_steps=50).run(**run)
+    with tempfile.TemporaryDirectory() as folder:
+        part = of.Runner(name, spec, max_steps=50, callbacks=interrupt, checkpoint=folder,
+                         checkpoint_every=every).run(**run)
+        event(f"resumed: {part.status == 'interrupted'}")
+        if part.status != "interrupted":  # the run ended before stop_at
+            return
+        resumed = of.Runner(name, spec, max_steps=50).resume(folder)
+    assert resumed.status == whole.status and resumed.nit == whole.nit
+    np.testing.assert_array_equal(resumed.x, whole.x)
+    np.testing.assert_array_equal(resumed.history.fun, whole.history.fun)
