@@ -69,10 +69,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(to_toml(config), end="")
         return 0
     folder = Path(config["output"]["folder"])
-    if folder.exists() and not args.force:
-        raise ConfigError(f"{args.config}: the results folder {str(folder)!r} exists; "
-                          "pass --force to overwrite it or set output.folder")
-    result = runner.run(**run_args)
+    if args.resume:
+        saved = folder / "checkpoint"
+        if not (saved / "checkpoint.json").is_file():
+            raise ConfigError(f"{args.config}: no checkpoint in {str(saved)!r} to resume; run "
+                              "without --resume, with output.checkpoint_every set")
+        result = runner.resume(saved)
+    else:
+        if folder.exists() and not args.force:
+            raise ConfigError(f"{args.config}: the results folder {str(folder)!r} exists; "
+                              "pass --force to overwrite it, --resume to go on from its "
+                              "checkpoint, or set output.folder")
+        result = runner.run(**run_args)
     write_results(result, folder, config)
     print(f"{result.status}: {result.message}")
     print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
@@ -112,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config and exit without running")
     p.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the checkpoint in the results folder "
+                        "(output.checkpoint_every writes one)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="retell the blog's story with real runs")

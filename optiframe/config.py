@@ -17,8 +17,10 @@ Sections and keys (all optional but ``objective`` and a start):
                            #   batch_size, epochs, shuffle, drop_last, sampler, seed
     [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor
     max_steps = 5000
-    [output]               # folder (default "results"), record_every, record_x
-    folder = "results/rosenbrock"
+    [output]               # folder (default "results"), record_every, record_x,
+    folder = "results/rosenbrock"  # checkpoint_every (into folder/checkpoint; resume with
+                           #   optiframe run --resume), stream_history = true
+                           #   (folder/history.jsonl)
 
 No value is evaluated as code; a ``path`` names a Python file whose function is imported.
 """
@@ -42,8 +44,9 @@ SECTIONS: dict[str, set[str] | None] = {
     "gradient": None,
     "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale"},
     "batch": {"batch_size", "epochs", "shuffle", "drop_last", "sampler", "seed"},
-    "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor"},
-    "output": {"folder", "record_every", "record_x"},
+    "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor",
+             "max_bad_gradients"},
+    "output": {"folder", "record_every", "record_x", "checkpoint_every", "stream_history"},
 }
 
 
@@ -156,6 +159,15 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         batch["batch_sampler"] = batch.pop("sampler")
     options = {**config.get("stop", {}), **batch,
                **{k: v for k, v in output.items() if k in ("record_every", "record_x")}}
+    folder = Path(output.get("folder", "results"))
+    if "checkpoint_every" in output:
+        options["checkpoint"] = folder / "checkpoint"
+        options["checkpoint_every"] = output["checkpoint_every"]
+    stream = output.get("stream_history", False)
+    if not isinstance(stream, bool):
+        raise ConfigError(f"{where}: output.stream_history must be true or false: {stream!r}")
+    if stream:
+        options["stream_history"] = folder / "history.jsonl"
     try:
         runner = Runner(objective, config.get("optimizer", "gd"), config.get("gradient", "auto"),
                         **options)

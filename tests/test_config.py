@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 
@@ -173,3 +174,30 @@ def test_minibatch_training_from_a_config(config, tmp_path):
     config.write_text(config.read_text().replace('factory = "data.py:make"',
                                                  'factory = "data.py:np"'))
     assert main(["run", str(config), "--force"]) == 2
+
+
+def test_checkpointed_run_resumes_from_the_command_line(config, capsys):
+    config.write_text(BASE.replace('folder = "out"', 'folder = "out"\ncheckpoint_every = 100\n'
+                                   'stream_history = true'))
+    assert main(["run", str(config), "--set", "stop.max_steps=200"]) == 0
+    assert of.load_checkpoint("out/checkpoint").step == 200
+    assert main(["run", str(config), "--resume"]) == 0  # on to max_steps = 400
+    summary = json.loads((config.parent / "out" / "summary.json").read_text())
+    whole = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.Adam(lr=0.05), max_steps=400)
+    assert summary["x"] == whole.x.tolist() and summary["nit"] == 400
+    streamed = of.load_history_stream("out/history.jsonl")
+    assert streamed.fun.tolist() == whole.history.fun.tolist()
+
+
+@pytest.mark.parametrize(("args", "pattern"), [
+    (["--resume"], r"no checkpoint in 'out/checkpoint' to resume"),
+    (["--resume", "--set", "optimizer.lr=0.1"], r"configured differently.*optimizer: "),
+])
+def test_bad_resume_is_one_line_exit_2(args, pattern, config, capsys):
+    if "optimizer.lr=0.1" in args:
+        config.write_text(BASE.replace('folder = "out"', 'folder = "out"\ncheckpoint_every = 100'))
+        assert main(["run", str(config)]) == 0
+        capsys.readouterr()
+    assert main(["run", str(config), *args]) == 2
+    err = capsys.readouterr().err
+    assert re.search(pattern, err, re.S), err
