@@ -34,6 +34,7 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -492,8 +493,22 @@ def _read_segments(json_path: Path, names: list[str]) -> dict[str, np.ndarray]:
 
 
 # -- configuration ----------------------------------------------------------------------------
+def data_digest(*arrays: Any, rows: int = 64) -> str:
+    """A short digest of data arrays from ``rows`` rows spread over each (and its shape and
+    dtype), so a checkpoint notices other data without reading a large memmap whole."""
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        a = np.asarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        if a.ndim and len(a):
+            picks = np.unique(np.linspace(0, len(a) - 1, min(rows, len(a))).astype(np.int64))
+            h.update(np.ascontiguousarray(a[picks]).tobytes())
+    return h.hexdigest()
+
+
 def describe_objective(objective: Any) -> str:
-    """A stable description of an objective: its class, function and data shapes."""
+    """A stable description of an objective: its class, function, data shapes and a
+    digest of sampled data rows."""
     from .data import DataObjective
     from .objective import FunctionObjective
 
@@ -502,7 +517,8 @@ def describe_objective(objective: Any) -> str:
         fn = objective.func
         name += f"({getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))})"
     elif isinstance(objective, DataObjective):
-        name += f"(X {objective.X.shape}, y {np.shape(objective.y)})"
+        name += (f"(X {objective.X.shape}, y {np.shape(objective.y)}, data "
+                 f"{data_digest(objective.X, objective.y)})")
     dim = getattr(objective, "dim", None)
     return f"{name}, dim {dim}" if dim is not None else name
 

@@ -256,6 +256,19 @@ def test_unreadable_checkpoints_are_refused_by_name(damage, pattern, tmp_path):
         of.Runner("sphere", max_steps=20).resume(folder)
 
 
+def test_checkpoint_of_other_data_is_refused(tmp_path):
+    X, y = digits(200)
+    of.Runner(of.SoftmaxRegression(X, y), batch_size=50, epochs=2, checkpoint=tmp_path,
+              checkpoint_every=3).run(np.zeros(650), seed=0)
+    other = X.copy()
+    other[-1, 10] += 0.5  # one value of one sampled row (the last)
+    with pytest.raises(of.CheckpointError, match=r"objective: .*data [0-9a-f]{16}"):
+        of.Runner(of.SoftmaxRegression(other, y), batch_size=50, epochs=2).resume(tmp_path)
+    resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2).resume(
+        tmp_path)
+    assert resumed.status == "max_steps"
+
+
 def test_optimizer_state_of_another_shape_is_refused(tmp_path):
     of.Runner("sphere", of.Adam(), max_steps=20, checkpoint=tmp_path,
               checkpoint_every=10).run([1.0, 2.0])
