@@ -137,6 +137,10 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     t0 = clock()
     k = nfev = njev = skipped = 0
     max_bad = runner.stop.max_bad_gradients
+    from .plugin_calls import step_hooks
+    from .runner import StepInfo
+
+    callbacks = runner.callbacks + step_hooks()  # per step: fun is the batch loss
     epoch = 0
     snorm = math.nan
     f_limit: float | None = None  # set from the first batch loss
@@ -231,6 +235,14 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
                     k += 1
                     total += loss * len(idx)
                     count += len(idx)
+                    if callbacks:
+                        step_info = StepInfo(k, _readonly_view(x), loss, snorm)
+                        try:
+                            for cb in callbacks:
+                                cb(step_info)
+                        except StopIteration:
+                            status, detail = Status.CALLBACK_STOP, f"at step {k}"
+                            raise _StopEpochsError from None
                 metrics: dict[str, float] = {}
                 info = EpochInfo(epoch, k, _readonly_view(x), total / max(count, 1))
                 for cb in epoch_callbacks:

@@ -73,8 +73,9 @@ def register_plots(register: Register) -> None:
 
 @hookspec
 def on_step(info: Any) -> bool | None:
-    """Called after each step of a single-start or multi-start run, with the
-    :class:`~optiframe.runner.StepInfo` callbacks get (``info.x`` is read-only).
+    """Called after each step of a single-start, multi-start or (single-model) minibatch
+    run, with the :class:`~optiframe.runner.StepInfo` callbacks get (``info.x`` is
+    read-only; in training ``info.fun`` is the batch loss).
 
     Return None to go on, True to stop the run (status ``callback_stop``).
     """

@@ -74,6 +74,8 @@ RUN_CASES = [
     ("on_step raises in a multi-start run", dict(on_step=after(5, RuntimeError("lost"))), multi,
      r"plugin 'faulty' raised in hook on_step: RuntimeError: lost",
      lambda r: len(r.history) == 5 and all(s.status == "failed" for s in r.starts)),
+    ("on_step raises in training", dict(on_step=after(3, ValueError("boom"))), minibatch,
+     r"plugin 'faulty' raised in hook on_step: ValueError: boom", lambda r: len(r.history) == 3),
     ("on_epoch raises", dict(on_epoch=after(2, KeyError("acc"))), minibatch,
      r"plugin 'faulty' raised in hook on_epoch: KeyError: 'acc'",
      lambda r: len(r.history.epoch_log) == 1 and len(r.history) == 8),
