@@ -148,11 +148,13 @@ def check_picklable(obj: Any, what: str) -> None:
 
 
 def map_with_retries(executor: Any, fn: Callable[[Job], Any], jobs: list[Job],
-                     retries: int) -> tuple[dict[int, Any], dict[int, str]]:
+                     retries: int, on_result: Callable[[int, Any], None] | None = None,
+                     ) -> tuple[dict[int, Any], dict[int, str]]:
     """Run ``fn`` over ``jobs`` (by position); resubmit those lost with a dead worker.
 
     Returns the results by position, and for positions that could not be run after
-    ``retries`` resubmissions, why.
+    ``retries`` resubmissions, why. ``on_result(position, result)`` is called as each
+    result arrives.
     """
     results: dict[int, Any] = {}
     pending = list(range(len(jobs)))
@@ -166,6 +168,8 @@ def map_with_retries(executor: Any, fn: Callable[[Job], Any], jobs: list[Job],
             for position, result in zip(pending, it, strict=False):
                 results[position] = result
                 done += 1
+                if on_result is not None:
+                    on_result(position, result)
         except Exception as exc:  # a dead worker, whatever the executor calls it
             last_error = f"{type(exc).__name__}: {exc}"
         pending = pending[done:]

@@ -297,7 +297,7 @@ class Runner:
         return Checkpointer(self.checkpoint, self.checkpoint_every, kind,
                             run_config(self, kind, shape, seed), resumed)
 
-    def resume(self, checkpoint: Any = None) -> Result:
+    def resume(self, checkpoint: Any = None, *, workers: Any = None) -> Result:
         """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own
         ``checkpoint`` option) and run it to the end.
 
@@ -307,12 +307,14 @@ class Runner:
         :class:`~optiframe.errors.CheckpointError` says what differs. Resumed to the end,
         the run gives the bits an uninterrupted run gives (the ``elapsed`` column aside).
         With its own ``checkpoint`` option the resumed run goes on saving checkpoints.
+        A multi-start run checkpointed on ``workers`` reruns its unfinished starts on
+        ``workers`` (default: together as one array, which gives the same bits).
         """
         with sigterm_interrupts(self.checkpoint is not None):
-            result = self._resume(checkpoint)
+            result = self._resume(checkpoint, workers)
         return self._ended(result)
 
-    def _resume(self, checkpoint: Any) -> Result:
+    def _resume(self, checkpoint: Any, workers: Any) -> Result:
         where = self.checkpoint if checkpoint is None else checkpoint
         if where is None:
             raise InvalidArgumentError(
@@ -321,10 +323,12 @@ class Runner:
         check_config(cp, self)
         shape = tuple(cp.config["shape"])
         ckpt = self.checkpointer(cp.kind, shape, cp.config.get("seed"), cp)
-        if cp.kind in ("multistart", "minibatch-multistart"):
+        if cp.kind in ("multistart", "minibatch-multistart", "multistart-workers"):
             from .runs import resume_multistart
 
-            return resume_multistart(self, cp, ckpt)
+            return resume_multistart(self, cp, ckpt, workers)
+        if workers is not None:
+            raise InvalidArgumentError("'workers' apply to resuming multi-start runs")
         if cp.kind == "minibatch":
             assert self.batching is not None  # check_config compared the batching
             x = cp.array("x").copy()

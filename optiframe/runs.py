@@ -12,7 +12,7 @@ import numpy as np
 
 from ._validation import as_point
 from .batching import run_batches_stack
-from .checkpoint import Checkpoint, Checkpointer
+from .checkpoint import Checkpoint, Checkpointer, Snapshot, segment_arrays
 from .errors import InvalidArgumentError, RunFailedError
 from .executors import as_executor, check_picklable, map_with_retries
 from .history import StartsHistory
@@ -54,11 +54,10 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
     K = X0.shape[0]
     history = StartsHistory(K, runner.record_x)
     batch_seed = check_seed(seed) if runner.batching is not None else None
-    for name in ("checkpoint", "stream_history"):
-        if workers is not None and getattr(runner, name) is not None:
-            raise InvalidArgumentError(
-                f"{name!r} applies to runs without 'workers' (all starts advanced together "
-                f"as one array); drop workers= to use {name} in a multi-start run")
+    if workers is not None and runner.stream_history is not None:
+        raise InvalidArgumentError(
+            "'stream_history' applies to runs without 'workers' (all starts advanced "
+            "together as one array); drop workers= to stream a multi-start run")
     if workers is None:
         kind = "multistart" if runner.batching is None else "minibatch-multistart"
         ckpt = runner.checkpointer(kind, X0.shape, batch_seed)
@@ -70,35 +69,94 @@ def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
             else:
                 outcomes = run_stack(runner, X0, np.arange(K), history, ckpt)
     else:
-        executor = as_executor(workers)
-        if getattr(executor, "needs_pickling", False):
-            check_picklable(runner, "the objective, optimizer or callbacks")
-        job = functools.partial(run_one_start, runner, batch_seed=batch_seed)
-        try:
-            results, lost = map_with_retries(executor, job, [(k, X0[k]) for k in range(K)],
-                                             runner.retries)
-        finally:
-            executor.close()
-        outcomes = []
-        for k in range(K):
-            if k in results:
-                outcome, start_history = results[k]
-                outcomes.append(outcome)
-                history.merge_start(start_history, k)
-            else:
-                outcomes.append(StartOutcome(
-                    index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.FAILED,
-                    message=f"{MESSAGES[Status.FAILED]}: start {k} was lost with its worker "
-                            f"{runner.retries + 1} times ({lost[k]}).",
-                    nit=0, nfev=0, njev=0))
+        ckpt = runner.checkpointer("multistart-workers", X0.shape, batch_seed)
+        outcomes = run_on_workers(runner, X0, history, batch_seed, workers, ckpt, [])
     return finish_multistart(runner, outcomes, history)
 
 
-def resume_multistart(runner: Runner, cp: Checkpoint,
-                      checkpointer: Checkpointer | None) -> MultiStartResult:
+def run_on_workers(runner: Runner, X0: np.ndarray, history: StartsHistory,
+                   batch_seed: int | None, workers: Any, checkpointer: Checkpointer | None,
+                   finished: list[StartOutcome]) -> list[StartOutcome]:
+    """Run each start not in ``finished`` alone through the executor ``workers``.
+
+    With a checkpointer, a checkpoint of the finished starts (outcomes and histories) is
+    written as each one arrives and when the run is interrupted; resuming reruns the
+    others. Ctrl-C ends the run: starts not finished are reported ``interrupted``.
+    """
+    K = X0.shape[0]
+    done = {o.index: o for o in finished}
+    todo = [k for k in range(K) if k not in done]
+    executor = as_executor(workers)
+    if getattr(executor, "needs_pickling", False):
+        check_picklable(runner, "the objective, optimizer or callbacks")
+    job = functools.partial(run_one_start, runner, batch_seed=batch_seed)
+
+    def save() -> None:
+        if checkpointer is not None:
+            snap = Snapshot()
+            snap.array("X0", X0)
+            snap.outcomes([done[k] for k in sorted(done)])
+            snap.arrays.update(segment_arrays(history, 0, 2**62))
+            checkpointer.save(len(done), snap)
+
+    def arrived(position: int, result: tuple[StartOutcome, StartsHistory]) -> None:
+        outcome, start_history = result
+        if outcome.status is Status.INTERRUPTED:  # Ctrl-C reached the start's worker:
+            raise KeyboardInterrupt  # stop here; the start is rerun on resume
+        done[outcome.index] = outcome
+        history.merge_start(start_history, outcome.index)
+        save()
+
+    interrupted = False
+    lost: dict[int, str] = {}
+    try:
+        _, lost_positions = map_with_retries(executor, job, [(k, X0[k]) for k in todo],
+                                             runner.retries, arrived)
+        lost = {todo[p]: why for p, why in lost_positions.items()}
+    except KeyboardInterrupt:
+        interrupted = True
+        save()
+    finally:
+        executor.close()
+    outcomes = []
+    for k in range(K):
+        if k in done:
+            outcomes.append(done[k])
+        elif interrupted or k not in lost:
+            outcomes.append(StartOutcome(
+                index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.INTERRUPTED,
+                message=f"{MESSAGES[Status.INTERRUPTED]}: start {k} had not finished.",
+                nit=0, nfev=0, njev=0))
+        else:
+            outcomes.append(StartOutcome(
+                index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.FAILED,
+                message=f"{MESSAGES[Status.FAILED]}: start {k} was lost with its worker "
+                        f"{runner.retries + 1} times ({lost[k]}).",
+                nit=0, nfev=0, njev=0))
+    return outcomes
+
+
+def resume_multistart(runner: Runner, cp: Checkpoint, checkpointer: Checkpointer | None,
+                      workers: Any = None) -> MultiStartResult:
     """Go on with the multi-start run saved in ``cp`` (see :meth:`Runner.resume`)."""
     K = int(cp.config["shape"][0])
     history = cp.starts_history(K, runner.record_x)
+    if cp.kind == "multistart-workers":
+        X0, finished = cp.array("X0"), cp.outcomes()
+        seed = cp.config.get("seed")
+        if workers is not None:
+            outcomes = run_on_workers(runner, X0, history, seed, workers, checkpointer,
+                                      finished)
+        else:  # the others together as one array: the same bits, by the engine's design
+            todo = np.array([k for k in range(K) if k not in {o.index for o in finished}],
+                            dtype=np.int64)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                if runner.batching is not None:
+                    rest = run_batches_stack(runner, X0[todo], todo, history, seed)
+                else:
+                    rest = run_stack(runner, X0[todo], todo, history)
+            outcomes = finished + rest
+        return finish_multistart(runner, outcomes, history)
     empty = np.empty((0, int(cp.config["shape"][1])))
     with streaming(runner, history, empty.shape[1], cp.step), \
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import signal
 import subprocess
@@ -289,9 +290,10 @@ BAD_OPTIONS = [
      r"'checkpoint' must be a folder, but .* is a file"),
     ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3),
      r"'checkpoint' must be a folder path"),
-    ("with workers", lambda d: of.Runner("sphere", checkpoint=d).run(
-        starts=of.MultiStart(2, bounds=[(-1, 1)]), workers="serial"),
-     r"'checkpoint' applies to runs without 'workers'"),
+    ("workers for a single start", lambda d: of.Runner("sphere", max_steps=5, checkpoint=d,
+                                                        checkpoint_every=2).run([1.0])
+     and of.Runner("sphere", max_steps=5).resume(d, workers="serial"),
+     r"'workers' apply to resuming multi-start runs"),
     ("resume without folder", lambda d: of.Runner("sphere").resume(),
      r"'checkpoint' is required"),
 ]
@@ -302,6 +304,54 @@ BAD_OPTIONS = [
 def test_bad_checkpoint_options_are_refused(call, pattern, tmp_path):
     with pytest.raises(of.InvalidArgumentError, match=pattern):
         call(tmp_path)
+
+
+# -- multi-start runs on workers: checkpoints by finished start ------------------------------
+def map_interrupted_after(n):
+    """A map-like callable where Ctrl-C arrives after ``n`` results."""
+    def mapper(fn, items):
+        for i, item in enumerate(items):
+            if i == n:
+                raise KeyboardInterrupt
+            yield fn(item)
+    return mapper
+
+
+#: himmelblau() raises KeyboardInterrupt in the start from x[0] == ARMED["at"], if set
+ARMED: dict[str, float] = {}
+
+
+def himmelblau(x):
+    if abs(x[0] - ARMED.get("at", math.nan)) < 1e-12:
+        raise KeyboardInterrupt
+    return float((x[0]**2 + x[1] - 11)**2 + (x[0] + x[1]**2 - 7)**2)
+
+
+@pytest.mark.parametrize("resume_on", [None, "serial", "threads"])
+@pytest.mark.parametrize("how", ["parent", "in a start"])
+def test_multistart_on_workers_resumes_its_unfinished_starts(resume_on, how, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = np.array([[-4.0, 4.0], [1.0, 1.0], [3.0, -3.0], [2.0, 2.0], [-1.0, -3.0]])
+    kw = dict(max_steps=200, gtol=1e-6, optimizer=of.Adam(lr=0.05), gradient="central")
+    whole = of.minimize(himmelblau, starts=starts, **kw)
+    if how == "parent":
+        part = of.minimize(himmelblau, starts=starts, workers=map_interrupted_after(3),
+                           checkpoint=tmp_path, **kw)
+    else:  # Ctrl-C inside start 3, run in this process by the serial executor
+        ARMED["at"] = 2.0
+        try:
+            part = of.minimize(himmelblau, starts=starts, workers="serial",
+                               checkpoint=tmp_path, **kw)
+        finally:
+            ARMED.clear()
+    finished = 3  # starts 0, 1 and 2; the others are reported interrupted and rerun
+    assert part.statuses().get("interrupted") == len(starts) - finished
+    saved = of.load_checkpoint(tmp_path)
+    assert saved.kind == "multistart-workers" and saved.step == finished
+    workers = ThreadPoolExecutor(2).map if resume_on == "threads" else resume_on
+    resumed = of.Runner(himmelblau, **kw).resume(tmp_path, workers=workers)
+    assert_same_run(resumed, whole)
 
 
 # -- a checkpoint written by an earlier optiframe still loads ---------------------------------
@@ -370,5 +420,55 @@ def test_run_killed_with_a_signal_resumes_bit_for_bit(kind, sig, tmp_path):
     assert 300 <= saved.step < 1500
     assert saved.step >= step  # SIGTERM: saved at the signal, at or after the last seen
     runner, run = sigkill_runner(kind, None)
+    resumed = runner.resume(folder)
+    assert_same_run(resumed, runner.run(**run))
+
+
+WORKERS_CHILD = textwrap.dedent("""
+    import sys, optiframe as of
+    from tests.test_resume import workers_runner
+    runner, run = workers_runner(sys.argv[1])
+    result = runner.run(**run)
+    print(result.statuses().get("interrupted", 0), flush=True)
+""")
+
+
+def slow_step(info):
+    time.sleep(0.003)
+
+
+def workers_runner(folder: str | None):
+    """A multi-start run on two worker processes (also imported by the child process)."""
+    options = {"checkpoint": folder, "callbacks": (slow_step,)} if folder else {}
+    runner = of.Runner("rastrigin", of.Adam(lr=0.01), max_steps=250, **options)
+    return runner, dict(starts=of.MultiStart(8, bounds=[(-5, 5)] * 3), seed=3,
+                        workers=2 if folder else None)
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_ctrl_c_on_a_process_pool_run_keeps_the_finished_starts(tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: the parent and its workers."""
+    folder = tmp_path / "ckpt"
+    child = subprocess.Popen([sys.executable, "-c", WORKERS_CHILD, str(folder)],
+                             cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": "."})
+    deadline = time.monotonic() + 60
+    finished = 0
+    while time.monotonic() < deadline and finished < 2:
+        time.sleep(0.05)
+        try:
+            finished = of.load_checkpoint(folder).step
+        except of.CheckpointError:
+            finished = 0
+        assert child.poll() is None, child.communicate()
+    os.killpg(child.pid, signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    interrupted = int(out.split()[-1])
+    saved = of.load_checkpoint(folder)
+    assert interrupted == 8 - saved.step and 2 <= saved.step < 8, (out, err)
+
+    runner, run = workers_runner(None)
     resumed = runner.resume(folder)
     assert_same_run(resumed, runner.run(**run))
