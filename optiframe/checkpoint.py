@@ -240,6 +240,14 @@ class Checkpointer:
                  kind: str, config: dict[str, Any], resumed: Checkpoint | None = None,
                  ) -> None:
         self.directory = Path(directory)
+        try:  # before any work: a folder that cannot be written is bad input
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"'checkpoint' folder {str(directory)!r} cannot be created: {exc}") from None
+        if not os.access(self.directory, os.W_OK):
+            raise InvalidArgumentError(
+                f"'checkpoint' folder {str(directory)!r} is not writable")
         self.every = every
         self.kind = kind
         self.config = config

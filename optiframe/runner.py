@@ -45,7 +45,7 @@ from .schedules import ScheduledOptimizer, build_schedules
 from .signals import sigterm_interrupts
 from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
-from .stream import HistoryStream, check_stream_option, open_stream
+from .stream import HistoryStream, check_stream_option, check_stream_writable, open_stream
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
@@ -249,6 +249,7 @@ class Runner:
         return result
 
     def _run(self, x0: Any, starts: Any, seed: Any, workers: Any) -> Result:
+        check_stream_writable(self.stream_history)
         if starts is not None:
             from .runs import run_multistart
 
@@ -276,6 +277,7 @@ class Runner:
         estimator = self.gradient.for_objective(objective)
         grad = estimator.bind(objective)
         fev_per_grad, jev_per_grad = estimator.evaluations(objective, x.size)
+        checkpointer = self.checkpointer("single", x.shape)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 f = as_scalar(objective.value(x), objective)
@@ -286,8 +288,7 @@ class Runner:
             except Exception as exc:
                 return self._failed_at_start(x, exc)
             state = self.optimizer.init(x)
-            return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad,
-                              self.checkpointer("single", x.shape))
+            return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad, checkpointer)
 
     def checkpointer(self, kind: str, shape: tuple[int, ...], seed: int | None = None,
                      resumed: Checkpoint | None = None) -> Checkpointer | None:
@@ -315,6 +316,7 @@ class Runner:
         return self._ended(result)
 
     def _resume(self, checkpoint: Any, workers: Any) -> Result:
+        check_stream_writable(self.stream_history)
         where = self.checkpoint if checkpoint is None else checkpoint
         if where is None:
             raise InvalidArgumentError(

@@ -83,10 +83,14 @@ class HistoryStream:
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
                  resumed_at: int | None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resumed_at is not None
                                             else os.O_TRUNC)
-        self._fd = os.open(path, flags, 0o644)
+        try:  # before any work: a file that cannot be written is bad input
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"'stream_history' file {str(path)!r} cannot be written: {exc}") from None
         if resumed_at is None:
             self._line({"format": FORMAT, "version": VERSION, "kind": kind,
                         "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts})
@@ -134,6 +138,21 @@ def check_stream_option(path: Any) -> Path | None:
         raise InvalidArgumentError(f"'stream_history' must be a file, but {str(p)!r} is a "
                                    "folder")
     return p
+
+
+def check_stream_writable(path: Path | None) -> None:
+    """Refuse, before any work, a stream file that cannot be written."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"'stream_history' file {str(path)!r} cannot be written: {exc}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path,
+                                                                               os.W_OK)):
+        raise InvalidArgumentError(f"'stream_history' file {str(path)!r} cannot be written: "
+                                   "permission denied")
 
 
 def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,

@@ -187,6 +187,13 @@ def test_stream_options_are_checked(tmp_path):
         of.Runner("sphere", stream_history=tmp_path)
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file path"):
         of.Runner("sphere", stream_history=5)
+    (tmp_path / "file").write_text("x")
+    calls = []
+    with pytest.raises(of.InvalidArgumentError, match=r"'stream_history' file .* cannot be "
+                                                      r"written"):
+        of.minimize(lambda x: calls.append(1) or float(x @ x), [1.0],
+                    stream_history=tmp_path / "file" / "h.jsonl")
+    assert calls == []  # refused before the first evaluation
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' applies to runs without"):
         of.Runner("sphere", stream_history=tmp_path / "h.jsonl").run(
             starts=np.zeros((2, 1)), workers="serial")

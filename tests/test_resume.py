@@ -296,6 +296,9 @@ BAD_OPTIONS = [
      r"'workers' apply to resuming multi-start runs"),
     ("resume without folder", lambda d: of.Runner("sphere").resume(),
      r"'checkpoint' is required"),
+    ("folder cannot be created", lambda d: (d / "file").write_text("x") and of.Runner(
+        "sphere", checkpoint=d / "file" / "sub").run([1.0]),
+     r"'checkpoint' folder .*file/sub' cannot be created"),
 ]
 
 
