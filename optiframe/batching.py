@@ -25,7 +25,7 @@ from .history import History
 from .hookspecs import Register, hookimpl
 from .progress import TICK, Progress
 from .result import MESSAGES, Result, Status
-from .stream import HistoryStream, open_stream
+from .stream import HistoryStream, open_stream, recording
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -108,7 +108,7 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
     With ``restored``, go on from that checkpoint (``x`` is its parameters).
     """
     stream = open_stream(runner.stream_history, "single", x.size, None,
-                         None if restored is None else restored.step)
+                         None if restored is None else restored.step, runner.record_x)
     try:
         return _run_batches(runner, x, batching, seed, epoch_callbacks, checkpointer,
                             restored, stream)
@@ -127,8 +127,7 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
         objective, runner.gradient.for_objective(objective), x.size)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     history = History(x.size, runner.record_x)
-    record = history._rows.extend if stream is None else stream.recorder(history._rows.extend)
-    xs = history._xs
+    record, xs = recording(history, stream)
     every = runner.record_every
     opt_step = runner.optimizer.step
     state = runner.optimizer.init(x)
@@ -152,9 +151,7 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     first_epoch, first_pos, total, count = 1, 0, 0.0, 0
     if restored is not None:
         history = restored.history(x.size, runner.record_x)
-        record = (history._rows.extend if stream is None
-                  else stream.recorder(history._rows.extend))
-        xs = history._xs
+        record, xs = recording(history, stream)
         state = restored.tree("optimizer", state)
         k, nfev, njev, first_epoch, first_pos, count, skipped = (
             restored.scalar(name) for name in

@@ -279,7 +279,8 @@ class StartsHistory:
                 step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
         self._pending.append((step, index, fun, grad_norm, step_norm))
         if self._stream is not None:
-            self._stream.starts(step, index, fun, grad_norm, step_norm)
+            self._stream.starts(step, index, fun, grad_norm, step_norm,
+                                X if self._points is not None else None)
         if self._points is not None and X is not None:
             self._points.setdefault(step, []).append((index, X))
 

@@ -45,7 +45,13 @@ from .schedules import ScheduledOptimizer, build_schedules
 from .signals import sigterm_interrupts
 from .starts import check_seed
 from .stopping import STOP_OPTIONS, StopRules
-from .stream import HistoryStream, check_stream_option, check_stream_writable, open_stream
+from .stream import (
+    HistoryStream,
+    check_stream_option,
+    check_stream_writable,
+    open_stream,
+    recording,
+)
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "batch_size", "epochs", "shuffle", "drop_last",
@@ -362,7 +368,7 @@ class Runner:
               fev_per_grad: int, jev_per_grad: int, checkpointer: Checkpointer | None = None,
               restored: Checkpoint | None = None) -> Result:
         stream = open_stream(self.stream_history, "single", x.size, None,
-                             None if restored is None else restored.step)
+                             None if restored is None else restored.step, self.record_x)
         try:
             return self._steps(x, f, state, grad, fev_per_grad, jev_per_grad, checkpointer,
                                restored, stream)
@@ -386,8 +392,7 @@ class Runner:
         history = History(x.size, self.record_x)
         if restored is not None:
             history = restored.history(x.size, self.record_x)
-        record = history._rows.extend if stream is None else stream.recorder(history._rows.extend)
-        xs = history._xs
+        record, xs = recording(history, stream)
         clock = time.perf_counter
         inf = math.inf
         hypot, dist = math.hypot, math.dist

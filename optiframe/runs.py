@@ -173,7 +173,7 @@ def streaming(runner: Runner, history: StartsHistory, dim: int,
               resumed_at: int | None) -> Iterator[None]:
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
-                         resumed_at)
+                         resumed_at, runner.record_x)
     history._stream = stream
     try:
         yield

@@ -9,11 +9,13 @@ of steps from k on that the interrupted run had written after its checkpoint.
 Lines (strict JSON; NaN is written as null and infinities as "inf" / "-inf"):
 
 * first, a header: ``{"format": "optiframe-history-stream", "version": 1, "kind": ...,
-  "columns": [...], "dim": n, "n_starts": K}``;
+  "columns": [...], "dim": n, "n_starts": K, "record_x": bool}``;
 * single-start and minibatch runs: one list per record, ``[step, fun, grad_norm,
-  step_norm, nfev, elapsed]``, and ``{"epoch": {...}}`` after each epoch;
+  step_norm, nfev, elapsed]`` (followed by ``{"x": [...]}`` with ``record_x``), and
+  ``{"epoch": {...}}`` after each epoch;
 * multi-start runs: ``{"step": k, "start": [...], "fun": [...], "grad_norm": [...],
-  "step_norm": [...]}`` per recorded step, one entry per running start.
+  "step_norm": [...]}`` per recorded step, one entry per running start (and ``"x"``, a
+  list of rows, with ``record_x``).
 
 A last line cut short (the process died while writing it) is ignored on load; any other
 line that is not a record is an error naming its line number.
@@ -81,7 +83,7 @@ class HistoryStream:
     line."""
 
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
-                 resumed_at: int | None) -> None:
+                 resumed_at: int | None, record_x: bool = False) -> None:
         self.path = path
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resumed_at is not None
                                             else os.O_TRUNC)
@@ -93,7 +95,8 @@ class HistoryStream:
                 f"'stream_history' file {str(path)!r} cannot be written: {exc}") from None
         if resumed_at is None:
             self._line({"format": FORMAT, "version": VERSION, "kind": kind,
-                        "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts})
+                        "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts,
+                        "record_x": record_x})
         else:
             self._line({"resumed_at": resumed_at})
 
@@ -113,15 +116,22 @@ class HistoryStream:
 
         return record
 
+    def point(self, x: np.ndarray) -> None:
+        """The point of the record just written (``record_x=True``)."""
+        self._line({"x": [_num(v) for v in x.tolist()]})
+
     def epoch(self, entry: dict[str, float]) -> None:
         self._line({"epoch": {k: _num(v) for k, v in entry.items()}})
 
     def starts(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
-               step_norm: np.ndarray) -> None:
-        self._line({"step": step, "start": index.tolist(),
-                    "fun": [_num(v) for v in fun.tolist()],
-                    "grad_norm": [_num(v) for v in grad_norm.tolist()],
-                    "step_norm": [_num(v) for v in step_norm.tolist()]})
+               step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
+        line: dict[str, Any] = {"step": step, "start": index.tolist(),
+                                "fun": [_num(v) for v in fun.tolist()],
+                                "grad_norm": [_num(v) for v in grad_norm.tolist()],
+                                "step_norm": [_num(v) for v in step_norm.tolist()]}
+        if X is not None:
+            line["x"] = [[_num(v) for v in row] for row in X.tolist()]
+        self._line(line)
 
     def close(self) -> None:
         os.close(self._fd)
@@ -140,6 +150,28 @@ def check_stream_option(path: Any) -> Path | None:
     return p
 
 
+class _StreamedPoints(list[np.ndarray]):
+    """A History's list of points that also streams each point it is given."""
+
+    def __init__(self, items: list[np.ndarray], stream: HistoryStream) -> None:
+        super().__init__(items)
+        self._stream = stream
+
+    def append(self, x: np.ndarray) -> None:
+        super().append(x)
+        self._stream.point(x)
+
+
+def recording(history: History, stream: HistoryStream | None,
+              ) -> tuple[Callable[[tuple[float, ...]], None], list[np.ndarray] | None]:
+    """The loop's ``record(row)`` and points list for ``history``, streamed if asked."""
+    if stream is None:
+        return history._rows.extend, history._xs
+    if history._xs is not None:
+        history._xs = _StreamedPoints(history._xs, stream)
+    return stream.recorder(history._rows.extend), history._xs
+
+
 def check_stream_writable(path: Path | None) -> None:
     """Refuse, before any work, a stream file that cannot be written."""
     if path is None:
@@ -156,8 +188,10 @@ def check_stream_writable(path: Path | None) -> None:
 
 
 def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,
-                resumed_at: int | None = None) -> HistoryStream | None:
-    return None if path is None else HistoryStream(path, kind, dim, n_starts, resumed_at)
+                resumed_at: int | None = None, record_x: bool = False,
+                ) -> HistoryStream | None:
+    return (None if path is None
+            else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x))
 
 
 def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory:
@@ -187,7 +221,8 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
         raise HistoryStreamError(f"{p}: stream version {header.get('version')} is newer than "
                                  f"this optiframe reads ({VERSION}); upgrade optiframe")
     multi = header.get("kind") == "multistart"
-    rows: list[tuple[Any, ...]] = []  # (step, record) in file order
+    record_x = bool(header.get("record_x", False))
+    rows: list[Any] = []  # [step, record, x or None] in file order
     epochs: list[tuple[int, dict[str, float]]] = []
     for number, line in enumerate(lines[1:], start=2):
         try:
@@ -197,6 +232,10 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                 rows = [r for r in rows if r[0] < at]
                 epochs = [e for e in epochs if e[0] <= at]  # an epoch ending at `at`
                 # was logged before the checkpoint of step `at` was taken
+            elif isinstance(rec, dict) and set(rec) == {"x"} and not multi:
+                if not (record_x and rows and rows[-1][2] is None):
+                    raise ValueError("a point with no record before it")
+                rows[-1][2] = np.array([_unnum(v) for v in rec["x"]])
             elif isinstance(rec, dict) and "epoch" in rec:
                 entry = {str(k): _unnum(v) for k, v in rec["epoch"].items()}
                 epochs.append((int(entry["step"]), entry))
@@ -206,23 +245,31 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                 index = [int(i) for i in rec["start"]]
                 if any(len(v) != len(index) for v in values):
                     raise ValueError("columns of different lengths")
-                rows.append((int(rec["step"]), index, *values))
+                X = (np.array([[_unnum(v) for v in r] for r in rec["x"]]) if "x" in rec
+                     else None)
+                rows.append((int(rec["step"]), index, *values, X))
             elif not multi and isinstance(rec, list) and len(rec) == _WIDTH:
+                if record_x and rows and rows[-1][2] is None:
+                    raise ValueError("the record before it has no point")
                 row = tuple(_unnum(v) for v in rec)
-                rows.append((int(row[0]), row))
+                rows.append([int(row[0]), row, None])
             else:
                 raise ValueError("not a record of this stream's kind")
         except (ValueError, KeyError, TypeError) as exc:
             raise HistoryStreamError(f"{p}: line {number} is not a history record "
                                      f"({exc}): {line[:80]!r}") from None
     if multi:
-        starts = StartsHistory(int(header["n_starts"]))
-        for step, index, fun, grad_norm, step_norm in rows:
+        starts = StartsHistory(int(header["n_starts"]), record_x)
+        for step, index, fun, grad_norm, step_norm, X in rows:
             starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
-                           np.array(step_norm))
+                           np.array(step_norm), X)
         return starts
-    history = History(header.get("dim"))
-    for _, row in rows:
+    if record_x and rows and rows[-1][2] is None:
+        rows.pop()  # its point line was torn off at the end
+    history = History(header.get("dim"), record_x)
+    for _, row, x in rows:
         history._rows.extend(row)
+        if history._xs is not None:
+            history._xs.append(x)
     history.epoch_log = [entry for _, entry in epochs]
     return history

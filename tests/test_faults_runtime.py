@@ -197,3 +197,17 @@ def test_stream_options_are_checked(tmp_path):
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' applies to runs without"):
         of.Runner("sphere", stream_history=tmp_path / "h.jsonl").run(
             starts=np.zeros((2, 1)), workers="serial")
+
+
+def test_stream_with_points(tmp_path):
+    path, r = streamed(tmp_path, record_x=True)
+    h = of.load_history_stream(path)
+    np.testing.assert_array_equal(h.x, r.history.x)
+    lines = path.read_text().split("\n")
+    # the point line of the last record torn: that record is dropped, the rest is kept
+    path.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:7])
+    assert len(of.load_history_stream(path)) == len(r.history) - 1
+    # a point line with no record before it, in the middle: an error naming the line
+    path.write_text("\n".join([*lines[:5], lines[4], *lines[5:]]))
+    with pytest.raises(of.HistoryStreamError, match="line 6 .*a point with no record"):
+        of.load_history_stream(path)
