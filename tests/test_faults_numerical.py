@@ -183,3 +183,24 @@ def test_fun_is_never_worse_than_the_best_finite_point():
         if r.status in ("diverged", "nan"):
             assert r.fun == finite.min()
         assert r.fun == of.Rosenbrock().value(r.x)
+
+
+# (estimator, point): finite differences far from 0 stay correct to 1e-6 relative
+FAR_POINTS = [(est, scale) for est in ("central", "forward") for scale in (1e9, -1e9, 1e17)]
+
+
+@pytest.mark.parametrize(("estimator", "scale"), FAR_POINTS,
+                         ids=[f"{e}-{s:g}" for e, s in FAR_POINTS])
+def test_finite_differences_far_from_zero(estimator, scale):
+    x = np.array([1.0, -0.5, 0.25]) * scale
+    objective = of.FunctionObjective.from_callable(lambda p: float(np.sum(p**2 + p)))
+    g = of.get_registry().build("gradient", estimator, of.GradientEstimator).bind(objective)(x)
+    np.testing.assert_allclose(g, 2 * x + 1, rtol=1e-6)
+
+
+def test_float32_finite_differences_stay_float32():
+    objective = of.FunctionObjective.from_callable(lambda p: np.sum(p**2, dtype=np.float32))
+    x = np.array([1.5, -2.0], dtype=np.float32)
+    g = of.CentralDifference().bind(objective)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-3)

@@ -209,5 +209,5 @@ def test_stream_with_points(tmp_path):
     assert len(of.load_history_stream(path)) == len(r.history) - 1
     # a point line with no record before it, in the middle: an error naming the line
     path.write_text("\n".join([*lines[:5], lines[4], *lines[5:]]))
-    with pytest.raises(of.HistoryStreamError, match="line 6 .*a point with no record"):
+    with pytest.raises(of.HistoryStreamError, match=r"line 6 .*a point with no record"):
         of.load_history_stream(path)
