@@ -366,8 +366,9 @@ class Checkpoint:
         for i, (kind, value) in enumerate(layout):
             if kind == "array":
                 values.append(self.arrays[f"tree/{name}/{i}"].copy())
-            elif kind == "float":
-                values.append(float(self.arrays[f"tree/{name}/{i}"]))
+            elif kind == "float":  # a Python float back as one; a numpy scalar keeps its type
+                stored = self.arrays[f"tree/{name}/{i}"]
+                values.append(float(stored) if stored.dtype == np.float64 else stored[()])
             else:
                 values.append(value)
         return rebuild(template, iter(values))
