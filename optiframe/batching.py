@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .checkpoint import Checkpoint, Checkpointer, Snapshot
+from .checkpoint import Checkpoint, Checkpointer, Snapshot, save_at_interrupt
 from .data import DataObjective
 from .errors import InvalidArgumentError, RunFailedError
 from .gradients import AnalyticGradient
@@ -257,8 +257,7 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     except KeyboardInterrupt:
         history._repair()
         status, detail = Status.INTERRUPTED, f"in epoch {epoch}, at step {k}"
-        if top is not None:
-            save(top)
+        detail += save_at_interrupt(save, top)
     except Exception as exc:
         history._repair()
         if bar is not None:
@@ -462,9 +461,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
         finish(np.arange(P.shape[0]), Status.MAX_STEPS,
                [f"{batching.epochs} epochs"] * P.shape[0])
     except KeyboardInterrupt:
-        if top is not None:
-            save(top)
-        finish(np.arange(P.shape[0]), Status.INTERRUPTED, [f"at step {k}"] * P.shape[0])
+        note = save_at_interrupt(save, top)
+        finish(np.arange(P.shape[0]), Status.INTERRUPTED, [f"at step {k}{note}"] * P.shape[0])
     except Exception as exc:
         finish(np.arange(P.shape[0]), Status.FAILED,
                [f"at step {k}: {type(exc).__name__}: {exc}"] * P.shape[0])

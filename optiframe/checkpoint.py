@@ -319,6 +319,18 @@ class Checkpointer:
         self._written.add(name)
 
 
+def save_at_interrupt(save: Callable[[Any], None], top: Any) -> str:
+    """After Ctrl-C, save the checkpoint of the last whole step ``top`` (if any); return
+    "" or, for the run's message, why it could not be written (a full disk...)."""
+    if top is None:
+        return ""
+    try:
+        save(top)
+    except (OSError, CheckpointError) as exc:
+        return f"; the checkpoint could not be written ({type(exc).__name__}: {exc})"
+    return ""
+
+
 # -- reading --------------------------------------------------------------------------------
 @attrs.frozen
 class Checkpoint:

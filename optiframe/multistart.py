@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 import numpy as np
 
-from .checkpoint import Checkpoint, Checkpointer, Snapshot
+from .checkpoint import Checkpoint, Checkpointer, Snapshot, save_at_interrupt
 from .history import StartsHistory
 from .plugin_calls import step_hooks
 from .progress import TICK, Progress
@@ -306,10 +306,10 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                                grads_done)
                         X = X[:0]
         except KeyboardInterrupt:
-            if top is not None:
-                save(top)
+            note = save_at_interrupt(save, top)
             rows = np.arange(X.shape[0])
-            finish(rows, [(Status.INTERRUPTED, f"at step {k}")] * len(rows), X, F, grads_done)
+            finish(rows, [(Status.INTERRUPTED, f"at step {k}{note}")] * len(rows), X, F,
+                   grads_done)
             X = X[:0]
         except Exception as exc:
             rows = np.arange(X.shape[0])

@@ -25,6 +25,7 @@ from .checkpoint import (
     check_config,
     load_checkpoint,
     run_config,
+    save_at_interrupt,
 )
 from .errors import (
     InvalidArgumentError,
@@ -501,8 +502,7 @@ class Runner:
             history._repair()
             status, detail = Status.INTERRUPTED, f"at step {k}"
             gnorm = math.nan
-            if top is not None:
-                save(top)
+            detail += save_at_interrupt(save, top)
         except Exception as exc:
             history._repair()
             if bar is not None:

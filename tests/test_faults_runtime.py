@@ -211,3 +211,22 @@ def test_stream_with_points(tmp_path):
     path.write_text("\n".join([*lines[:5], lines[4], *lines[5:]]))
     with pytest.raises(of.HistoryStreamError, match=r"line 6 .*a point with no record"):
         of.load_history_stream(path)
+
+
+def test_a_full_disk_does_not_lose_the_run(tmp_path, monkeypatch):
+    import errno
+
+    import optiframe.checkpoint as checkpoint
+
+    def no_space(path, arrays):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "_write_npz", no_space)
+    # at Ctrl-C: the run still returns interrupted, saying why nothing was saved
+    r = of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
+                    checkpoint=tmp_path)
+    assert r.status == "interrupted" and len(r.history) == 6
+    assert "the checkpoint could not be written (OSError: [Errno 28] No space left" in r.message
+    # a periodic checkpoint failing ends the run failed, with the history kept
+    r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10)
+    assert r.status == "failed" and "at step 3: OSError" in r.message and len(r.history) == 3
