@@ -47,6 +47,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import attrs
 import numpy as np
 
+from ._tree import tree_leaves, tree_map
 from .errors import CheckpointError, InvalidArgumentError
 from .history import COLUMNS, History, StartsHistory
 from .result import StartOutcome, Status
@@ -61,35 +62,9 @@ JSON_NAME = "checkpoint.json"
 
 
 # -- state trees ----------------------------------------------------------------------------
-def leaves(tree: Any) -> Iterator[Any]:
-    """The leaves of a state tree (attrs classes, mappings, tuples and lists) in order."""
-    if attrs.has(type(tree)):
-        for f in attrs.fields(type(tree)):
-            yield from leaves(getattr(tree, f.name))
-    elif isinstance(tree, Mapping):
-        for key in tree:
-            yield from leaves(tree[key])
-    elif isinstance(tree, (tuple, list)):
-        for item in tree:
-            yield from leaves(item)
-    else:
-        yield tree
-
-
 def rebuild(template: Any, values: Iterator[Any]) -> Any:
     """``template`` with its leaves replaced, in order, by ``values``."""
-    if attrs.has(type(template)):
-        fields = attrs.fields(type(template))
-        new = {f.name: rebuild(getattr(template, f.name), values) for f in fields}
-        if all(f.init for f in fields):
-            return type(template)(**{f.alias or f.name: new[f.name] for f in fields})
-        return attrs.evolve(template, **{f.alias or f.name: new[f.name]
-                                         for f in fields if f.init})
-    if isinstance(template, Mapping):
-        return cast(Any, type(template))({k: rebuild(template[k], values) for k in template})
-    if isinstance(template, (tuple, list)):
-        return type(template)(rebuild(item, values) for item in template)
-    return next(values)
+    return tree_map(lambda _: next(values), template)
 
 
 def _leaf_kind(leaf: Any) -> str:
@@ -132,7 +107,7 @@ class Snapshot:
 
     def tree(self, name: str, tree: Any) -> None:
         layout = []
-        for i, leaf in enumerate(leaves(tree)):
+        for i, leaf in enumerate(tree_leaves(tree)):
             kind = _leaf_kind(leaf)
             if kind in ("array", "float"):
                 self.arrays[f"tree/{name}/{i}"] = np.asarray(leaf)
@@ -366,7 +341,7 @@ class Checkpoint:
         optimizer or schedules); refused if the layouts differ."""
         layout = self.meta["trees"][name]
         expected = [[_leaf_kind(leaf), list(np.shape(leaf)) if _leaf_kind(leaf) in
-                     ("array", "float") else None] for leaf in leaves(template)]
+                     ("array", "float") else None] for leaf in tree_leaves(template)]
         found = [[kind, shape if kind in ("array", "float") else None]
                  for kind, shape in layout]
         if expected != found:

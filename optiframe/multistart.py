@@ -13,12 +13,13 @@ by one: those starts end ``failed`` with the error, the others go on.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
+from ._tree import tree_map
 from .checkpoint import Checkpoint, Checkpointer, Snapshot, save_at_interrupt
 from .history import StartsHistory
 from .plugin_calls import step_hooks
@@ -30,19 +31,13 @@ if TYPE_CHECKING:
     from .runner import Runner
 
 
+def _per_row(leaf: Any, n_rows: int) -> bool:
+    return isinstance(leaf, np.ndarray) and leaf.ndim >= 1 and leaf.shape[0] == n_rows
+
+
 def take_rows(tree: Any, keep: np.ndarray, n_rows: int) -> Any:
     """Keep rows ``keep`` of every (n_rows, ...) array in an optimizer state tree."""
-    if isinstance(tree, np.ndarray):
-        return tree[keep] if tree.ndim >= 1 and tree.shape[0] == n_rows else tree
-    if attrs.has(type(tree)):
-        changes = {f.name: take_rows(getattr(tree, f.name), keep, n_rows)
-                   for f in attrs.fields(type(tree)) if f.init}
-        return attrs.evolve(tree, **changes) if changes else tree
-    if isinstance(tree, Mapping):
-        return cast(Any, type(tree))({k: take_rows(v, keep, n_rows) for k, v in tree.items()})
-    if isinstance(tree, tuple):
-        return type(tree)(take_rows(v, keep, n_rows) for v in tree)
-    return tree
+    return tree_map(lambda a: a[keep] if _per_row(a, n_rows) else a, tree)
 
 
 def keep_rows(new: Any, old: Any, rows: np.ndarray, n_rows: int) -> Any:
@@ -51,21 +46,12 @@ def keep_rows(new: Any, old: Any, rows: np.ndarray, n_rows: int) -> Any:
     Per-start arrays are merged row by row; anything shared by all rows (a step
     counter) is kept from ``old`` only when every row is kept.
     """
-    if isinstance(new, np.ndarray):
-        if new.ndim >= 1 and new.shape[0] == n_rows:
-            mask = rows.reshape((-1,) + (1,) * (new.ndim - 1))
-            return np.where(mask, old, new)
-        return old if rows.all() else new
-    if attrs.has(type(new)):
-        changes = {f.name: keep_rows(getattr(new, f.name), getattr(old, f.name), rows, n_rows)
-                   for f in attrs.fields(type(new)) if f.init}
-        return attrs.evolve(new, **changes) if changes else new
-    if isinstance(new, Mapping):
-        return cast(Any, type(new))({k: keep_rows(v, old[k], rows, n_rows)
-                                     for k, v in new.items()})
-    if isinstance(new, tuple):
-        return type(new)(keep_rows(v, o, rows, n_rows) for v, o in zip(new, old, strict=True))
-    return old if rows.all() else new
+    def merge(a: Any, b: Any) -> Any:
+        if _per_row(a, n_rows):
+            return np.where(rows.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+        return b if rows.all() else a
+
+    return tree_map(merge, new, old)
 
 
 def row_norms(A: np.ndarray) -> np.ndarray:
