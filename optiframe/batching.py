@@ -161,7 +161,6 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
         t0 -= restored.scalar("elapsed")
         rng.bit_generator.state = restored.rng_state("epoch_rng")
     top: dict[str, Any] | None = None
-    save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
 
     def save(top: dict[str, Any]) -> None:
         assert checkpointer is not None
@@ -192,9 +191,8 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
                                "position": position, "count": count, "snorm": snorm,
                                "loss": loss, "total": total, "f_limit": f_limit, "x": x,
                                "state": state, "epoch_rng": epoch_rng, "skipped": skipped}
-                        if k >= save_at:
+                        if checkpointer.due(k):
                             save(top)
-                            save_at = k + (checkpointer.every or math.inf)
                     if bar is not None and not k % TICK:
                         bar.tick(k, loss)
                     loss, g = loss_and_grad(x, idx)
@@ -365,7 +363,6 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
         outcomes.extend(restored.outcomes())
         rng.bit_generator.state = restored.rng_state("epoch_rng")
     top: dict[str, Any] | None = None
-    save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
 
     def save(top: dict[str, Any]) -> None:
         assert checkpointer is not None
@@ -414,9 +411,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
                                "f_limit": f_limit.copy(), "BAD": BAD.copy(),
                                "state": state, "epoch_rng": epoch_rng,
                                "n_outcomes": len(outcomes)}
-                        if k >= save_at:
+                        if checkpointer.due(k):
                             save(top)
-                            save_at = k + (checkpointer.every or math.inf)
                     L, G = loss_grad(P, b)
                     GN = row_norms(G)
                     if k % runner.record_every == 0:

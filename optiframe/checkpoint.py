@@ -231,15 +231,23 @@ class Checkpointer:
         self.saved_upto = 0
         self._written: set[str] = set()  # files of this run that a later save may retire
         self._swept = False
+        self._next_due: float | None = None
         if (resumed is not None and resumed.meta.get("history_segments")
                 and resumed.path.parent.resolve() == self.directory.resolve()):
             self.segments = list(resumed.meta["history_segments"])
             self.saved_upto = int(resumed.meta["history_upto"])
             self._written = set(self.segments)
 
-    def first_due(self, step: int) -> float:
-        """The first step after ``step`` at which a periodic checkpoint is due."""
-        return step + self.every if self.every else math.inf
+    def due(self, step: int) -> bool:
+        """Whether a periodic checkpoint is due at ``step``: every ``every`` steps after
+        the first step this writer saw (the run's start, or its resume)."""
+        if self._next_due is None:
+            self._next_due = step + (self.every or math.inf)
+            return False
+        if step < self._next_due:
+            return False
+        self._next_due = step + (self.every or math.inf)
+        return True
 
     def save(self, step: int, snapshot: Snapshot) -> Path:
         """Write the checkpoint of ``step`` (atomically) and return its JSON file."""

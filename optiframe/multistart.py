@@ -174,7 +174,6 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                 drop(done)
         bar = Progress.create(runner.progress, max_steps, f"optiframe, {X.shape[0]} starts")
         top: dict[str, Any] | None = None
-        save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
 
         def save(top: dict[str, Any]) -> None:
             assert checkpointer is not None
@@ -197,9 +196,8 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
                            "best_F": best_F.copy(), "SN": SN, "starts0": starts0,
                            "BAD": BAD.copy(),
                            "state": state, "n_outcomes": len(outcomes)}
-                    if k >= save_at:
+                    if checkpointer.due(k):
                         save(top)
-                        save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, float(np.min(F)) if F.size else math.nan)
                 G, errors = _rowwise(grad, X, X.shape[1:], overflow=math.nan)

@@ -417,7 +417,6 @@ class Runner:
             status, detail = None, ""
         bar = Progress.create(self.progress, max_steps, "optiframe")
         top: tuple[Any, ...] | None = None
-        save_at = math.inf if checkpointer is None else checkpointer.first_due(k)
 
         def save(top: tuple[Any, ...]) -> None:
             assert checkpointer is not None
@@ -441,9 +440,8 @@ class Runner:
                 if checkpointer is not None:
                     top = (x, f, state, k, nfev, njev, snorm, best_x, best_f, last_recorded,
                            list(scheduled.states) if scheduled is not None else [], skipped)
-                    if k >= save_at:
+                    if checkpointer.due(k):
                         save(top)
-                        save_at = k + (checkpointer.every or math.inf)
                 if bar is not None and not k % TICK:
                     bar.tick(k, f)
                 try:
