@@ -117,6 +117,13 @@ def run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | N
             stream.close()
 
 
+#: The counters and values a minibatch checkpoint keeps, saved and restored in this order.
+_BATCH_SCALARS = ("step", "nfev", "njev", "epoch", "position", "count", "skipped", "snorm",
+                  "loss", "total", "f_limit")
+#: The per-model arrays of a K-model minibatch checkpoint.
+_STACK_ARRAYS = ("P", "starts0", "index", "SN", "f_limit", "BAD")
+
+
 def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | None,
                  epoch_callbacks: Sequence[Callable[[EpochInfo], Any]],
                  checkpointer: Checkpointer | None, restored: Checkpoint | None,
@@ -126,7 +133,8 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     loss_and_grad, fev_per_grad = batch_loss_and_grad(
         objective, runner.gradient.for_objective(objective), x.size)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
-    history = History(x.size, runner.record_x)
+    history = (History(x.size, runner.record_x) if restored is None
+               else restored.history(x.size, runner.record_x))
     record, xs = recording(history, stream)
     every = runner.record_every
     opt_step = runner.optimizer.step
@@ -136,10 +144,9 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     t0 = clock()
     k = nfev = njev = skipped = 0
     max_bad = runner.stop.max_bad_gradients
-    from .plugin_calls import step_hooks
     from .runner import StepInfo
 
-    callbacks = runner.callbacks + step_hooks()  # per step: fun is the batch loss
+    callbacks = runner.step_callbacks()  # per step: fun is the batch loss
     epoch = 0
     snorm = math.nan
     f_limit: float | None = None  # set from the first batch loss
@@ -150,14 +157,9 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     loss = math.nan
     first_epoch, first_pos, total, count = 1, 0, 0.0, 0
     if restored is not None:
-        history = restored.history(x.size, runner.record_x)
-        record, xs = recording(history, stream)
         state = restored.tree("optimizer", state)
-        k, nfev, njev, first_epoch, first_pos, count, skipped = (
-            restored.scalar(name) for name in
-            ("step", "nfev", "njev", "epoch", "position", "count", "skipped"))
-        snorm, loss, total = (restored.scalar(name) for name in ("snorm", "loss", "total"))
-        f_limit = restored.scalar("f_limit")
+        (k, nfev, njev, first_epoch, first_pos, count, skipped, snorm, loss, total,
+         f_limit) = (restored.scalar(name) for name in _BATCH_SCALARS)
         t0 -= restored.scalar("elapsed")
         rng.bit_generator.state = restored.rng_state("epoch_rng")
     top: dict[str, Any] | None = None
@@ -165,8 +167,7 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
     def save(top: dict[str, Any]) -> None:
         assert checkpointer is not None
         snap = Snapshot()
-        for name in ("step", "nfev", "njev", "epoch", "position", "count", "snorm", "loss",
-                     "total", "f_limit", "skipped"):
+        for name in _BATCH_SCALARS:
             snap.scalar(name, top[name])
         snap.scalar("elapsed", clock() - t0)
         snap.array("x", top["x"])
@@ -240,8 +241,8 @@ def _run_batches(runner: Runner, x: np.ndarray, batching: Batching, seed: int | 
                             raise _StopEpochsError from None
                 metrics: dict[str, float] = {}
                 info = EpochInfo(epoch, k, _readonly_view(x), total / max(count, 1))
-                for cb in epoch_callbacks:
-                    extra = cb(info)
+                for epoch_cb in epoch_callbacks:
+                    extra = epoch_cb(info)
                     if isinstance(extra, dict):
                         metrics.update({str(key): float(v) for key, v in extra.items()})
                 history.epoch_log.append({"epoch": epoch, "step": k,
@@ -355,9 +356,8 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
     k = 0
     first_epoch, first_pos = 1, 0
     if restored is not None:
-        P, starts0, idx, SN, f_limit, BAD = (
-            restored.array(name).copy()
-            for name in ("P", "starts0", "index", "SN", "f_limit", "BAD"))
+        P, starts0, idx, SN, f_limit, BAD = (restored.array(name).copy()
+                                             for name in _STACK_ARRAYS)
         state = restored.tree("optimizer", runner.optimizer.init(P))
         k, first_epoch, first_pos = (restored.scalar(n) for n in ("step", "epoch", "position"))
         outcomes.extend(restored.outcomes())
@@ -369,7 +369,7 @@ def run_batches_stack(runner: Runner, P0: np.ndarray, index: np.ndarray, history
         snap = Snapshot()
         for name in ("step", "epoch", "position"):
             snap.scalar(name, top[name])
-        for name in ("P", "starts0", "index", "SN", "f_limit", "BAD"):
+        for name in _STACK_ARRAYS:
             snap.array(name, top[name])
         snap.tree("optimizer", top["state"])
         snap.rng("epoch_rng", top["epoch_rng"])

@@ -22,7 +22,6 @@ import numpy as np
 from ._tree import tree_map
 from .checkpoint import Checkpoint, Checkpointer, Snapshot, save_at_interrupt
 from .history import StartsHistory
-from .plugin_calls import step_hooks
 from .progress import TICK, Progress
 from .result import MESSAGES, StartOutcome, Status
 from .runner import StepInfo
@@ -88,6 +87,10 @@ def _rowwise(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, row_shape: t
     return out, errors
 
 
+#: The per-start arrays a multi-start checkpoint keeps, saved and restored in this order.
+_STACK_ARRAYS = ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0", "BAD")
+
+
 def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: StartsHistory,
               checkpointer: Checkpointer | None = None, restored: Checkpoint | None = None,
               ) -> list[StartOutcome]:
@@ -104,7 +107,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
     max_steps, gtol, xtol = stop.max_steps, stop.gtol, stop.xtol
     max_bad = stop.max_bad_gradients
     use_ftol = stop.ftol > 0.0
-    callbacks = runner.callbacks + step_hooks()
+    callbacks = runner.step_callbacks()
     record_x = runner.record_x
     inf = math.inf
     outcomes: list[StartOutcome] = []
@@ -136,8 +139,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
             grads_done = 0
         else:
             X, F, idx, f_limit, best_X, best_F, SN, starts0, BAD = (
-                restored.array(name).copy() for name in
-                ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0", "BAD"))
+                restored.array(name).copy() for name in _STACK_ARRAYS)
             state = restored.tree("optimizer", runner.optimizer.init(X))
             k, grads_done = restored.scalar("step"), restored.scalar("grads_done")
             outcomes.extend(restored.outcomes())
@@ -180,8 +182,7 @@ def run_stack(runner: Runner, X0: np.ndarray, index: np.ndarray, history: Starts
             snap = Snapshot()
             snap.scalar("step", top["k"])
             snap.scalar("grads_done", top["grads_done"])
-            for name in ("X", "F", "index", "f_limit", "best_X", "best_F", "SN", "starts0",
-                         "BAD"):
+            for name in _STACK_ARRAYS:
                 snap.array(name, top[name])
             snap.tree("optimizer", top["state"])
             snap.outcomes(outcomes[: top["n_outcomes"]])

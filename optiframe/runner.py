@@ -297,6 +297,10 @@ class Runner:
             state = self.optimizer.init(x)
             return self._loop(x, f, state, grad, fev_per_grad, jev_per_grad, checkpointer)
 
+    def step_callbacks(self) -> tuple[Callable[[StepInfo], Any], ...]:
+        """What runs after each step: the ``callbacks`` and the plugins' ``on_step``."""
+        return self.callbacks + step_hooks()
+
     def checkpointer(self, kind: str, shape: tuple[int, ...], seed: int | None = None,
                      resumed: Checkpoint | None = None) -> Checkpointer | None:
         """The run's checkpoint writer, or None when no ``checkpoint`` folder is set."""
@@ -388,7 +392,7 @@ class Runner:
         max_bad, skipped = stop.max_bad_gradients, 0
         use_ftol = stop.ftol > 0.0
         f_limit = stop.divergence_limit(f)
-        callbacks = self.callbacks + step_hooks()
+        callbacks = self.step_callbacks()
         every = self.record_every
         history = History(x.size, self.record_x)
         if restored is not None:

@@ -118,22 +118,17 @@ def run_on_workers(runner: Runner, X0: np.ndarray, history: StartsHistory,
         save()
     finally:
         executor.close()
-    outcomes = []
-    for k in range(K):
-        if k in done:
-            outcomes.append(done[k])
-        elif interrupted or k not in lost:
-            outcomes.append(StartOutcome(
-                index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.INTERRUPTED,
-                message=f"{MESSAGES[Status.INTERRUPTED]}: start {k} had not finished.",
-                nit=0, nfev=0, njev=0))
-        else:
-            outcomes.append(StartOutcome(
-                index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=Status.FAILED,
-                message=f"{MESSAGES[Status.FAILED]}: start {k} was lost with its worker "
-                        f"{runner.retries + 1} times ({lost[k]}).",
-                nit=0, nfev=0, njev=0))
-    return outcomes
+    def not_run(k: int, status: Status, why: str) -> StartOutcome:
+        return StartOutcome(index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=status,
+                            message=f"{MESSAGES[status]}: start {k} {why}.", nit=0, nfev=0,
+                            njev=0)
+
+    return [done[k] if k in done
+            else not_run(k, Status.INTERRUPTED, "had not finished")
+            if interrupted or k not in lost
+            else not_run(k, Status.FAILED, f"was lost with its worker {runner.retries + 1} "
+                                           f"times ({lost[k]})")
+            for k in range(K)]
 
 
 def resume_multistart(runner: Runner, cp: Checkpoint, checkpointer: Checkpointer | None,

@@ -43,18 +43,10 @@ from typing import Any
 import numpy as np
 
 from .errors import HistoryStreamError, InvalidArgumentError
-from .history import _WIDTH, COLUMNS, History, StartsHistory
+from .history import _WIDTH, COLUMNS, History, StartsHistory, _json_number
 
 FORMAT = "optiframe-history-stream"
 VERSION = 1
-
-
-def _num(v: float) -> float | str | None:
-    if v != v:
-        return None
-    if v in (math.inf, -math.inf):
-        return "inf" if v > 0 else "-inf"
-    return v
 
 
 def _unnum(v: Any) -> float:
@@ -118,19 +110,19 @@ class HistoryStream:
 
     def point(self, x: np.ndarray) -> None:
         """The point of the record just written (``record_x=True``)."""
-        self._line({"x": [_num(v) for v in x.tolist()]})
+        self._line({"x": [_json_number(v) for v in x.tolist()]})
 
     def epoch(self, entry: dict[str, float]) -> None:
-        self._line({"epoch": {k: _num(v) for k, v in entry.items()}})
+        self._line({"epoch": {k: _json_number(v) for k, v in entry.items()}})
 
     def starts(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
                step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
         line: dict[str, Any] = {"step": step, "start": index.tolist(),
-                                "fun": [_num(v) for v in fun.tolist()],
-                                "grad_norm": [_num(v) for v in grad_norm.tolist()],
-                                "step_norm": [_num(v) for v in step_norm.tolist()]}
+                                "fun": [_json_number(v) for v in fun.tolist()],
+                                "grad_norm": [_json_number(v) for v in grad_norm.tolist()],
+                                "step_norm": [_json_number(v) for v in step_norm.tolist()]}
         if X is not None:
-            line["x"] = [[_num(v) for v in row] for row in X.tolist()]
+            line["x"] = [[_json_number(v) for v in row] for row in X.tolist()]
         self._line(line)
 
     def close(self) -> None:
