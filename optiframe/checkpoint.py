@@ -375,7 +375,8 @@ class Checkpoint:
         if record_x:
             history._xs = list(self.arrays.get("history/xs", np.empty((0, dim))).copy())
         values = iter(self.arrays["history/epoch_values"].tolist())
-        history.epoch_log = [{key: next(values) for key in keys}
+        history.epoch_log = [{key: int(v) if key in ("epoch", "step") else v
+                              for key, v in zip(keys, values)}
                              for keys in self.meta.get("epoch_keys", [])]
         return history
 
