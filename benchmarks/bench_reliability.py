@@ -79,6 +79,7 @@ def save_and_load(sizes: list[int]) -> None:
     writes the whole history as one segment; a later save writes the state and the
     JSON file only (what each periodic checkpoint costs when its new records are few)."""
     from optiframe.checkpoint import Checkpointer, Snapshot
+    from optiframe.state import RunState
 
     rows = []
     for steps in sizes:
@@ -86,17 +87,15 @@ def save_and_load(sizes: list[int]) -> None:
         result = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=steps, gtol=0.0).run(x0)
 
         def snapshot(result=result, steps=steps):
-            snap = Snapshot()
-            snap.scalar("step", steps)
-            snap.array("x", result.x)
-            snap.tree("optimizer", of.Adam().init(result.x))
-            snap.history(result.history, steps + 1)
-            return snap
+            s = RunState(True, result.x.size)
+            s.start(result.x, result.fun, np.array([0]), math.inf, of.Adam().init(result.x))
+            s.k = steps + 1
+            return Snapshot.of_state(s, result.history, 0.0)
 
         full, incremental, load = [], [], []
         for _ in range(3):
             folder = Path(tempfile.mkdtemp())
-            writer = Checkpointer(folder, None, "single", {})
+            writer = Checkpointer(folder, "single", {"kind": "single", "shape": [10]})
             t = time.perf_counter()
             writer.save(steps, snapshot())
             full.append(time.perf_counter() - t)

@@ -38,6 +38,7 @@ from .gradients import (
 from .history import History
 from .hookspecs import hookimpl
 from .objective import FunctionObjective, Objective
+from .observers import EpochInfo, StepInfo
 from .optimizers import (
     Adagrad,
     Adam,
@@ -53,7 +54,7 @@ from .optimizers import (
 )
 from .plugins import get_plugin_manager, get_registry, register_plugin, unregister_plugin
 from .result import Minimum, MultiStartResult, Result, StartOutcome, Status
-from .runner import Runner, StepInfo
+from .runner import Runner, RunStart
 from .schedules import (
     Constant,
     CosineWarmup,
@@ -96,6 +97,7 @@ __all__ = [
     "DataObjective",
     "DuplicateComponentError",
     "EmptyState",
+    "EpochInfo",
     "ExponentialDecay",
     "ForwardDifference",
     "FunctionObjective",
@@ -127,6 +129,7 @@ __all__ = [
     "Result",
     "Rosenbrock",
     "RunFailedError",
+    "RunStart",
     "Runner",
     "Schedule",
     "SoftmaxRegression",

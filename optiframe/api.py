@@ -37,11 +37,13 @@ def minimize(
         Stopping rules (``max_steps``, ``gtol``, ``ftol``, ``xtol``,
         ``detect_divergence``, ``divergence_factor``) and run options (``callbacks``,
         ``record_every``, ``record_x``, ``raise_errors``); see :class:`~optiframe.Runner`.
+        ``seed`` seeds every random part of a run (sampled starts, batch order, each
+        start's random stream for stochastic estimators such as ``"spsa"``).
         Multi-start: ``starts`` (a :class:`~optiframe.MultiStart` or a (K, n) array of
-        points), ``seed``, ``workers``, ``minima_tol``, ``retries``; then the result is a
-        :class:`~optiframe.result.MultiStartResult`. Minibatch descent on a
+        points), ``workers``, ``minima_tol``, ``retries``, ``start_timeout``; then the
+        result is a :class:`~optiframe.result.MultiStartResult`. Minibatch descent on a
         :class:`~optiframe.DataObjective`: ``batch_size``, ``epochs``, ``shuffle``,
-        ``drop_last``, ``batch_sampler``, ``epoch_callbacks`` and ``seed``.
+        ``drop_last``, ``batch_sampler``, ``epoch_callbacks``.
 
     Example
     -------

@@ -1,28 +1,46 @@
-"""How starts are spread out: executors, and retrying starts whose worker died.
+"""How starts are spread out: executors, collecting results as they complete, and
+retrying a job whose worker died.
 
 An executor is a component (hook ``register_executors``): a factory that, called with
-keyword options, returns an object with ``map(fn, items)`` (an iterator of results in
-order), ``close()``, and optionally ``needs_pickling`` (True: the run is checked for
-picklability before any work). ``workers=`` in :func:`~optiframe.minimize` takes:
+keyword options, returns an object with ``close()`` and one of
+
+* ``run_jobs(task, jobs, retries, timeout, on_result)`` (the built-in executors): runs
+  ``task(job)`` for each job and reports each result as it completes, knowing which job
+  each worker holds, so a job that kills its worker is retried on its own and a job past
+  its timeout is stopped;
+* ``submit(fn, item)`` returning a :class:`concurrent.futures.Future`: results are
+  collected as they complete; a job whose future raises because the executor broke is
+  lost (and retried while the executor still works);
+* ``map(fn, items)``: results in order; if the map raises, the jobs it had not returned
+  are retried one at a time.
+
+and optionally ``needs_pickling`` (True: the run is checked for picklability before any
+work). ``workers=`` in :func:`~optiframe.minimize` takes:
 
 * an int: a pool of that many worker processes (the ``process`` executor);
 * a registered name or a mapping ``{"name": ..., **options}`` (``"serial"``,
   ``"process"``, ``"dask"`` with optiframe-dask installed);
-* any map-like callable: builtin ``map``, ``Executor.map``, ``multiprocessing.Pool.map``,
-  Dask's ``Client.get_executor().map``.
+* any map-like callable: builtin ``map``, ``Executor.map`` (its executor's ``submit`` is
+  used, so results arrive as they complete), ``multiprocessing.Pool.map`` (likewise, its
+  ``apply_async``), Dask's ``Client.get_executor().map``.
 
-A worker that dies takes its starts with it: those starts are resubmitted, up to
-``retries`` times, while finished starts are kept; a start that still cannot be run ends
-``failed``, named by its index. Process pools need the objective to be picklable
-(defined at module level) and, in scripts, the ``if __name__ == "__main__":`` guard.
+The ``process`` executor's workers ignore Ctrl-C: the parent handles it (saves the
+checkpoint of the finished starts, stops the workers). Process pools need the objective
+to be picklable (defined at module level) and, in scripts, the
+``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.pool
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures.process import BrokenProcessPool
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -32,75 +50,186 @@ from .errors import InvalidArgumentError, InvalidTypeError
 from .hookspecs import Register, hookimpl
 
 Job = Any
-Mapper = Callable[[Callable[[Job], Any], list[Job]], Iterable[Any]]
-
-
-class WorkerLostError(Exception):
-    """The job's worker died before returning a result."""
+OnResult = Callable[[int, Any], None]
 
 
 @attrs.define
 class SerialExecutor:
-    """Runs the starts one after the other in this process."""
+    """Runs the jobs one after the other in this process."""
 
     #: whether what it runs must be picklable (checked before any work when True)
     needs_pickling = False
 
-    def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterator[Any]:
-        return map(fn, items)
+    def run_jobs(self, task: Callable[[Job], Any], jobs: list[Job], retries: int,
+                 timeout: float | None, on_result: OnResult) -> dict[int, str]:
+        for i, job in enumerate(jobs):
+            on_result(i, task(job))
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _worker_main(conn: Any, payload: bytes) -> None:
+    """A worker process: run the task on each job received, send each result back."""
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    task = pickle.loads(payload)
+    while True:
+        try:
+            i, job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = (i, True, task(job))
+        except BaseException as exc:  # the task keeps user errors; this is anything else
+            reply = (i, False, f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except Exception as exc:  # a result that cannot be pickled
+            conn.send((i, False, f"its result could not be sent back ({type(exc).__name__}: "
+                                 f"{exc})"))
+
+
+class _Worker:
+    def __init__(self, context: Any, payload: bytes) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, payload), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: int | None = None
+        self.deadline = float("inf")
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+@attrs.define
+class ProcessExecutor:
+    """A pool of worker processes that knows which job each worker holds: a worker that
+    dies loses exactly its job (retried alone, up to ``retries`` times, on a fresh worker),
+    and a job past its ``timeout`` is stopped by stopping its worker."""
+
+    needs_pickling = True
+
+    max_workers: int = attrs.field(default=2, validator=lambda i, a, v: check_int(
+        "workers", v, minimum=1))
+
+    def run_jobs(self, task: Callable[[Job], Any], jobs: list[Job], retries: int,
+                 timeout: float | None, on_result: OnResult) -> dict[int, str]:
+        context = multiprocessing.get_context()
+        payload = pickle.dumps(task)
+        queue = collections.deque(range(len(jobs)))
+        losses: collections.Counter[int] = collections.Counter()
+        lost: dict[int, str] = {}
+        workers: list[_Worker] = []
+        try:
+            while queue or any(w.job is not None for w in workers):
+                while queue and len(workers) < self.max_workers:
+                    workers.append(_Worker(context, payload))
+                for w in workers:
+                    if w.job is None and queue:
+                        w.job = queue.popleft()
+                        w.deadline = (time.monotonic() + timeout if timeout is not None
+                                      else float("inf"))
+                        w.conn.send((w.job, jobs[w.job]))
+                busy = [w for w in workers if w.job is not None]
+                wait = min(w.deadline for w in busy) - time.monotonic()
+                ready = set(multiprocessing.connection.wait(
+                    [w.conn for w in busy] + [w.process.sentinel for w in busy],
+                    timeout=None if wait == float("inf") else max(wait, 0.0)))
+                for w in busy:
+                    i = w.job
+                    assert i is not None
+                    if w.conn in ready:
+                        try:
+                            _, ok, value = w.conn.recv()
+                        except (EOFError, OSError):
+                            ready.add(w.process.sentinel)  # died while answering
+                        else:
+                            w.job = None
+                            if ok:
+                                on_result(i, value)
+                            else:
+                                lost[i] = f"could not be run: its job raised {value}"
+                            continue
+                    if w.process.sentinel in ready:
+                        w.process.join(5)
+                        why = (f"its worker process (pid {w.process.pid}) "
+                               f"{_describe_exit(w.process.exitcode)}")
+                        losses[i] += 1
+                        if losses[i] > retries:
+                            lost[i] = f"was lost with its worker {losses[i]} times ({why})"
+                        else:
+                            queue.appendleft(i)
+                        w.conn.close()
+                        workers.remove(w)
+                    elif time.monotonic() >= w.deadline:
+                        lost[i] = f"ran past its timeout of {timeout:g} s and was stopped"
+                        w.stop()
+                        workers.remove(w)
+        finally:
+            for w in workers:
+                w.stop()
+        return lost
 
     def close(self) -> None:
         pass
 
 
 @attrs.define
-class ProcessExecutor:
-    """A pool of worker processes; a dead worker's starts go to a fresh pool."""
-
-    needs_pickling = True
-
-    max_workers: int = attrs.field(default=2, validator=lambda i, a, v: check_int(
-        "workers", v, minimum=1))
-    _pool: cf.ProcessPoolExecutor | None = attrs.field(default=None, init=False)
-
-    def _get_pool(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.max_workers)
-        return self._pool
-
-    def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterator[Any]:
-        pool = self._get_pool()
-        futures = [pool.submit(fn, item) for item in items]
-        for future in futures:
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                # The pool is unusable: the caller resubmits the rest to a new one.
-                self.close()
-                raise WorkerLostError("a worker process died") from None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-
-@attrs.define
 class MapExecutor:
-    """Wraps any map-like callable ``mapper(fn, items)``."""
+    """Wraps any map-like callable ``mapper(fn, items)``; a bound ``map`` of a
+    :class:`concurrent.futures.Executor` or a :class:`multiprocessing.pool.Pool` is used
+    through its executor, so that results arrive as they complete."""
 
     mapper: Callable[..., Iterable[Any]]
 
     @property
     def needs_pickling(self) -> bool:
         """Builtin map runs here; any other map may send the work to other processes."""
-        return self.mapper is not map
+        owner = getattr(self.mapper, "__self__", None)
+        return self.mapper is not map and not isinstance(owner, cf.ThreadPoolExecutor)
 
-    def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterator[Any]:
-        return iter(self.mapper(fn, items))
+    @property
+    def submit(self) -> Callable[..., cf.Future[Any]] | None:
+        owner = getattr(self.mapper, "__self__", None)
+        if isinstance(owner, cf.Executor):
+            return owner.submit
+        if isinstance(owner, multiprocessing.pool.Pool):
+            return _pool_submit(owner)
+        return None
+
+    def map(self, fn: Callable[[Job], Any], items: list[Job]) -> Iterable[Any]:
+        return self.mapper(fn, items)
 
     def close(self) -> None:
         pass
+
+
+def _pool_submit(pool: multiprocessing.pool.Pool) -> Callable[..., cf.Future[Any]]:
+    """``submit`` for a multiprocessing pool: its ``apply_async`` behind a Future."""
+    def submit(fn: Callable[[Job], Any], item: Job) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        pool.apply_async(fn, (item,), callback=future.set_result,
+                         error_callback=future.set_exception)
+        return future
+
+    return submit
 
 
 @hookimpl
@@ -111,14 +240,15 @@ def register_executors(register: Register) -> None:
 
 def as_executor(workers: Any) -> Any:
     """The executor for a ``workers=`` argument (None is not accepted here)."""
+    import numbers
+
     from .plugins import get_registry
 
     if isinstance(workers, bool):
         raise InvalidTypeError(f"'workers' must be an int, a name or a map-like callable: "
                                f"{workers!r}")
-    if isinstance(workers, int):
-        check_int("workers", workers, minimum=1)
-        return ProcessExecutor(workers)
+    if isinstance(workers, numbers.Integral):
+        return ProcessExecutor(check_int("workers", workers, minimum=1))
     if isinstance(workers, str):
         return get_registry().get("executor", workers).factory()
     if isinstance(workers, Mapping):
@@ -127,12 +257,18 @@ def as_executor(workers: Any) -> Any:
         if not isinstance(name, str):
             raise InvalidTypeError(f"'workers' given as a mapping needs a 'name': {workers!r}")
         return get_registry().get("executor", name).factory(**params)
-    if hasattr(workers, "map") and hasattr(workers, "close"):
+    if hasattr(workers, "close") and any(hasattr(workers, m) for m in
+                                         ("run_jobs", "submit", "map")):
         return workers
     if callable(workers):
         return MapExecutor(workers)
     raise InvalidTypeError(
         f"'workers' must be an int, an executor name or a map-like callable: {workers!r}")
+
+
+def can_time_out(executor: Any) -> bool:
+    """Whether ``executor`` can stop a job at its timeout."""
+    return hasattr(executor, "run_jobs") or getattr(executor, "submit", None) is not None
 
 
 def check_picklable(obj: Any, what: str) -> None:
@@ -147,30 +283,102 @@ def check_picklable(obj: Any, what: str) -> None:
         ) from exc
 
 
-def map_with_retries(executor: Any, fn: Callable[[Job], Any], jobs: list[Job],
-                     retries: int, on_result: Callable[[int, Any], None] | None = None,
-                     ) -> tuple[dict[int, Any], dict[int, str]]:
-    """Run ``fn`` over ``jobs`` (by position); resubmit those lost with a dead worker.
+def run_jobs(executor: Any, task: Callable[[Job], Any], jobs: list[Job], retries: int,
+             timeout: float | None, on_result: OnResult) -> dict[int, str]:
+    """Run ``task`` over ``jobs`` through ``executor``, calling ``on_result(i, result)`` as
+    each job completes; return the jobs that could not be run, with why.
 
-    Returns the results by position, and for positions that could not be run after
-    ``retries`` resubmissions, why. ``on_result(position, result)`` is called as each
-    result arrives.
+    A job lost with its worker is run again, up to ``retries`` times; where the executor
+    cannot say which job its dead worker held, the jobs it lost are run again one at a
+    time, so that a job that kills every worker it runs on is the only one lost.
     """
-    results: dict[int, Any] = {}
+    if hasattr(executor, "run_jobs"):
+        return dict(executor.run_jobs(task, jobs, retries, timeout, on_result))
+    submit = getattr(executor, "submit", None)
+    if submit is not None:
+        return _run_futures(submit, task, jobs, retries, timeout, on_result)
+    return _run_mapped(executor.map, task, jobs, retries, on_result)
+
+
+def _run_futures(submit: Callable[..., cf.Future[Any]], task: Callable[[Job], Any],
+                 jobs: list[Job], retries: int, timeout: float | None,
+                 on_result: OnResult) -> dict[int, str]:
+    lost: dict[int, str] = {}
+    losses: collections.Counter[int] = collections.Counter()
     pending = list(range(len(jobs)))
-    last_error = ""
-    for _attempt in range(retries + 1):
-        if not pending:
+    alone = False  # after a loss, jobs run one at a time: each loss is then that job's
+    while pending:
+        batch = pending[:1] if alone else pending
+        pending = pending[len(batch):]
+        futures: dict[cf.Future[Any], int] = {}
+        started: dict[cf.Future[Any], float] = {}
+        for i in batch:
+            try:
+                f = submit(task, jobs[i])
+            except Exception as exc:  # the executor is gone (shut down, broken)
+                lost[i] = f"could not be run: the executor refused it ({type(exc).__name__}: {exc})"
+                continue
+            futures[f] = i
+            started[f] = time.monotonic()
+        while futures:
+            wait = None if timeout is None else max(
+                0.0, min(started[f] for f in futures) + timeout - time.monotonic())
+            done, _ = cf.wait(futures, timeout=wait, return_when=cf.FIRST_COMPLETED)
+            if not done:  # the oldest job is past its timeout
+                f = min(futures, key=lambda f: started[f])
+                f.cancel()
+                lost[futures.pop(f)] = (f"ran past its timeout of {timeout:g} s and was "
+                                        "abandoned (its worker may still be running it)")
+                continue
+            for f in done:
+                i = futures.pop(f)
+                try:
+                    on_result(i, f.result())
+                except (cf.BrokenExecutor, cf.CancelledError, OSError, EOFError) as exc:
+                    losses[i] += 1
+                    why = f"{type(exc).__name__}: {exc}"
+                    if losses[i] > retries:
+                        lost[i] = f"was lost with its worker {losses[i]} times ({why})"
+                    else:
+                        pending.append(i)
+                        alone = True
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:
+                    lost[i] = f"could not be run: its job raised {type(exc).__name__}: {exc}"
+        pending.sort()
+    return lost
+
+
+def _run_mapped(mapper: Callable[..., Iterable[Any]], task: Callable[[Job], Any],
+                jobs: list[Job], retries: int, on_result: OnResult) -> dict[int, str]:
+    lost: dict[int, str] = {}
+    losses: collections.Counter[int] = collections.Counter()
+    pending = list(range(len(jobs)))
+    try:  # everything in one map, in order
+        for i, result in zip(pending, mapper(task, [jobs[i] for i in pending]), strict=False):
+            on_result(i, result)
+            pending = pending[1:]
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        first = f"{type(exc).__name__}: {exc}"
+    else:
+        return lost
+    for i in pending:  # what the map lost, one job at a time
+        why = first
+        while True:
+            try:
+                (result,) = list(mapper(task, [jobs[i]]))
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}"
+                losses[i] += 1
+                if losses[i] > retries:
+                    lost[i] = f"was lost with its worker {losses[i]} times ({why})"
+                    break
+                continue
+            on_result(i, result)
             break
-        it = iter(executor.map(fn, [jobs[i] for i in pending]))
-        done = 0
-        try:
-            for position, result in zip(pending, it, strict=False):
-                results[position] = result
-                done += 1
-                if on_result is not None:
-                    on_result(position, result)
-        except Exception as exc:  # a dead worker, whatever the executor calls it
-            last_error = f"{type(exc).__name__}: {exc}"
-        pending = pending[done:]
-    return results, {i: last_error for i in pending}
+    return lost

@@ -260,10 +260,13 @@ class StartsHistory:
     start's final point is in its :class:`~optiframe.result.StartOutcome`.
     """
 
-    __slots__ = ("_dense", "_pending", "_points", "_stream", "n_starts")
+    __slots__ = ("_dense", "_pending", "_points", "_stream", "epoch_log", "n_starts")
 
     def __init__(self, n_starts: int, record_x: bool = False) -> None:
         self.n_starts = n_starts
+        #: one dict per start and finished epoch of a training run (start, epoch, step,
+        #: train_loss and the epoch callbacks' metrics)
+        self.epoch_log: list[dict[str, float]] = []
         #: step -> (start indices, points), only with record_x
         self._points: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = (
             {} if record_x else None)
@@ -311,17 +314,45 @@ class StartsHistory:
         self._pending.clear()
         return self._dense
 
-    def merge_start(self, other: StartsHistory, k: int) -> None:
-        """Take the records of a one-start history as start ``k``'s."""
+    def merge(self, other: StartsHistory, index: np.ndarray) -> None:
+        """Take the records of ``other`` (a worker's history, whose column j is start
+        ``index[j]``) as those starts' records."""
+        index = np.asarray(index, dtype=np.int64)
         for step, row in other._rows.items():
             mine = self._rows.get(step)
             if mine is None:
                 mine = self._dense[step] = np.full((3, self.n_starts), np.nan)
-            mine[:, k] = row[:, 0]
+            seen = ~np.isnan(row[0]) | ~np.isnan(row[1])
+            mine[:, index[seen]] = row[:, seen]
         if self._points is not None and other._points is not None:
             for step, parts in other._points.items():
-                for _, X in parts:
-                    self._points.setdefault(step, []).append((np.array([k]), X))
+                for local, X in parts:
+                    self._points.setdefault(step, []).append((index[local], X))
+        self.epoch_log.extend(other.epoch_log)
+
+    def stream_to(self, stream: Any, index: np.ndarray) -> None:
+        """Write this (worker's) history to ``stream``, column j as start ``index[j]``."""
+        index = np.asarray(index, dtype=np.int64)
+        points = self._points or {}
+        for step in sorted(self._rows):
+            row = self._rows[step]
+            seen = np.flatnonzero(~np.isnan(row[0]) | ~np.isnan(row[1]))
+            X = None
+            if self._points is not None:
+                parts = points.get(step, [])
+                X = np.concatenate([x for _, x in parts]) if parts else None
+            stream.starts(step, index[seen], row[0, seen], row[1, seen], row[2, seen], X)
+        for entry in self.epoch_log:
+            stream.epoch(entry)
+
+    @property
+    def epochs(self) -> dict[str, np.ndarray]:
+        """Per-epoch columns of a multi-model training run, one row per start and epoch:
+        start, epoch, step, train_loss and every metric the epoch callbacks returned."""
+        names: list[str] = []
+        for row in self.epoch_log:
+            names.extend(n for n in row if n not in names)
+        return {n: np.array([row.get(n, np.nan) for row in self.epoch_log]) for n in names}
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -5,10 +5,17 @@ Each ``register_*`` hook receives ``register(name, factory)``. ``factory`` is a 
 callable that builds the component; called with no arguments it must give a usable
 default. An implementation may take a subset of the hook's arguments, as pluggy allows.
 
-The run-time hooks (``on_step``, ``on_epoch``, ``on_run_end``) are called by every
-Runner while a plugin implementing them is registered. A plugin that raises in one, or
-returns something the hook does not accept, ends the run with status ``failed``; the
-message names the plugin and the hook, and the history recorded so far is kept.
+The run-time hooks (``on_run_start``, ``on_step``, ``on_epoch``, ``on_start_end``,
+``on_run_end``) are called by every Runner while a plugin implementing them is
+registered, at the same events as a user's callback object with methods of those names
+(:mod:`optiframe.observers`). A plugin that raises in one, or returns something the hook
+does not accept, ends the run with status ``failed``; the message names the plugin and
+the hook, and the history recorded so far is kept.
+
+Where they run: ``on_step`` and ``on_epoch`` where the starts run (in the worker process
+when ``workers`` spreads the starts out; each (start, step) is seen exactly once, a call
+carrying the starts one worker advances together); ``on_run_start``, ``on_start_end`` and
+``on_run_end`` in the process that called :func:`~optiframe.minimize`.
 """
 
 from __future__ import annotations
@@ -72,20 +79,33 @@ def register_plots(register: Register) -> None:
 
 
 @hookspec
-def on_step(info: Any) -> bool | None:
-    """Called after each step of a single-start, multi-start or (single-model) minibatch
-    run, with the :class:`~optiframe.runner.StepInfo` callbacks get (``info.x`` is
-    read-only; in training ``info.fun`` is the batch loss).
+def on_run_start(run: Any) -> None:
+    """Called once before a run's first evaluation with its
+    :class:`~optiframe.runner.RunStart` (the Runner, the number of starts, the seed)."""
 
-    Return None to go on, True to stop the run (status ``callback_stop``).
+
+@hookspec
+def on_step(info: Any) -> bool | None:
+    """Called after each step of every kind of run, with the
+    :class:`~optiframe.observers.StepInfo` callbacks get (``info.x`` is read-only; in a
+    multi-start run it holds rows, ``info.index`` their starts; in training ``info.fun``
+    is the batch loss).
+
+    Return None to go on, True to stop the starts in ``info`` (status ``callback_stop``).
     """
 
 
 @hookspec
 def on_epoch(info: Any) -> dict[str, float] | None:
-    """Called after each epoch of a minibatch run with its
-    :class:`~optiframe.batching.EpochInfo`; return None, or a dict of metrics to record
+    """Called after each epoch of a training run, once per start, with its
+    :class:`~optiframe.observers.EpochInfo`; return None, or a dict of metrics to record
     in ``history.epochs``."""
+
+
+@hookspec
+def on_start_end(outcome: Any) -> None:
+    """Called in the calling process as each start of a run ends, with its
+    :class:`~optiframe.result.StartOutcome` (a single-start run's one start too)."""
 
 
 @hookspec

@@ -6,45 +6,53 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .result import Minimum, StartOutcome, Status
+from .outcome import Finished, Minimum, StartOutcome
+from .status import Status
 
 #: Statuses whose final point counts as a minimum found.
 SETTLED = (Status.CONVERGED, Status.MAX_STEPS, Status.STALLED, Status.CALLBACK_STOP,
            Status.INTERRUPTED)
 
 
-def distinct_minima(outcomes: Sequence[StartOutcome], tol: float) -> tuple[Minimum, ...]:
+def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
+                    tol: float) -> tuple[Minimum, ...]:
     """Group final points closer than ``tol`` (Euclidean); best value first.
 
     Each group is represented by its lowest point; a point joins the first group (in order
     of value) whose representative lies within ``tol``. Starts that diverged, hit NaN or
     failed are left out.
     """
-    settled = sorted((o for o in outcomes if o.status in SETTLED and np.isfinite(o.fun)),
-                     key=lambda o: (o.fun, o.index))
-    if not settled:
+    if not isinstance(outcomes, Finished):
+        n = outcomes[0].x.size if len(outcomes) else 0
+        outcomes = Finished.of(list(outcomes), n)
+    keep = np.array([s in SETTLED for s in outcomes.status], dtype=bool) & np.isfinite(
+        outcomes.fun)
+    if not keep.any():
         return ()
-    points = np.stack([o.x for o in settled])
-    group = np.full(len(settled), -1)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.lexsort((outcomes.index[rows], outcomes.fun[rows]))]
+    points = outcomes.x[rows]
+    values = outcomes.fun[rows].tolist()
+    indices = outcomes.index[rows].tolist()
+    group = np.full(len(rows), -1)
     # Only points whose first coordinate lies within tol can be within tol: sorting by it
     # turns each claim into a window search, near-linear when the minima are distinct.
     order = np.argsort(points[:, 0], kind="stable")
     first = points[order, 0]
     # A point with no other point in its window is a group of its own: no claim needed.
-    window_sizes = np.empty(len(settled), dtype=np.int64)
+    window_sizes = np.empty(len(rows), dtype=np.int64)
     window_sizes[order] = (np.searchsorted(first, first + tol, side="right")
                            - np.searchsorted(first, first - tol, side="left"))
-    alone = window_sizes == 1
+    alone = (window_sizes == 1).tolist()
     minima: list[Minimum] = []
     # In order of value, an unassigned point founds a group and claims every unassigned
     # point within tol: each point joins the first founder (by value) within tol.
-    for i, founder in enumerate(settled):
+    for i in range(len(rows)):
         if group[i] >= 0:
             continue
         if alone[i]:
             group[i] = len(minima)
-            minima.append(Minimum(x=founder.x, fun=founder.fun, count=1,
-                                  starts=(founder.index,)))
+            minima.append(Minimum(x=points[i], fun=values[i], count=1, starts=(indices[i],)))
             continue
         lo = int(np.searchsorted(first, points[i, 0] - tol, side="left"))
         hi = int(np.searchsorted(first, points[i, 0] + tol, side="right"))
@@ -53,7 +61,6 @@ def distinct_minima(outcomes: Sequence[StartOutcome], tol: float) -> tuple[Minim
         d = points[window] - points[i]
         near = window[np.einsum("ij,ij->i", d, d) <= tol * tol]
         group[near] = len(minima)
-        members = tuple(sorted(settled[j].index for j in near))
-        minima.append(Minimum(x=founder.x, fun=founder.fun, count=len(members),
-                              starts=members))
+        members = tuple(sorted(indices[j] for j in near.tolist()))
+        minima.append(Minimum(x=points[i], fun=values[i], count=len(members), starts=members))
     return tuple(minima)

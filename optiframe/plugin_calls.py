@@ -1,9 +1,10 @@
 """Calling the plugins' run-time hooks so that a faulty plugin is named, never anonymous.
 
-Each implementation of ``on_step`` or ``on_epoch`` becomes one callback of the run; an
-exception it raises, or a value of a type its hook does not accept, becomes a
-:class:`~optiframe.errors.PluginError` naming the plugin and the hook, which the Runner
-turns into status ``failed`` with the history kept.
+Each implementation of ``on_step``, ``on_epoch``, ``on_start_end`` or ``on_run_start``
+becomes one callback of the run, sorted by event like a user's callback object (see
+:mod:`optiframe.observers`); an exception it raises, or a value of a type its hook does
+not accept, becomes a :class:`~optiframe.errors.PluginError` naming the plugin and the
+hook, which the Runner turns into status ``failed`` with the history kept.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import PluginError
+from .observers import Callbacks
 from .plugins import get_plugin_manager
 
 
@@ -73,6 +75,24 @@ def step_hooks() -> tuple[Callable[[Any], Any], ...]:
 def epoch_hooks() -> tuple[Callable[[Any], Any], ...]:
     """One epoch callback per registered ``on_epoch`` implementation."""
     return tuple(_wrap("on_epoch", impl, _epoch_value) for impl in _impls("on_epoch"))
+
+
+def _none_value(hook: str) -> Callable[[Any], None]:
+    def none_only(value: Any) -> None:
+        if value is not None:
+            raise TypeError(f"{hook} returns None")
+    return none_only
+
+
+def plugin_callbacks() -> Callbacks:
+    """The plugins' run-time hooks as the run's callbacks (``on_run_end`` aside: see
+    :func:`run_end_hooks`)."""
+    return Callbacks(
+        run_start=tuple(_wrap("on_run_start", impl, _none_value("on_run_start"))
+                        for impl in _impls("on_run_start")),
+        step=step_hooks(), epoch=epoch_hooks(),
+        start_end=tuple(_wrap("on_start_end", impl, _none_value("on_start_end"))
+                        for impl in _impls("on_start_end")))
 
 
 def run_end_hooks(result: Any) -> None:

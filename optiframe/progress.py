@@ -1,7 +1,8 @@
 """Progress bars for long runs (tqdm, optional): cheap enough to leave in the step loop.
 
-The loop asks :meth:`Progress.tick` only every 256 steps (one bit test per step), and the
-bar is redrawn at most five times a second.
+The loop asks :meth:`Progress.tick` only every 256 steps (the loop's one comparison with
+the next step at which an observer is due), and the bar is redrawn at most five times a
+second.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ TICK = 256
 class Progress:
     """A tqdm bar, or nothing when progress is off; ``tick(k, f)`` and ``close()``."""
 
+    #: steps between two ticks
+    every = TICK
+
     def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.shown = 0
         self.last = time.perf_counter()
 
     @classmethod
-    def create(cls, setting: Any, total: float, desc: str) -> Progress | None:
+    def create(cls, setting: Any, total: float, desc: str, unit: str = "step",
+               ) -> Progress | None:
         """A bar per ``progress=``: None (on if stderr is a terminal and tqdm is
         installed), True (on; tqdm required) or False (off)."""
         if setting is False:
@@ -43,12 +48,13 @@ class Progress:
         if setting is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
             return None
         total_arg = None if total == float("inf") else int(total)
-        return cls(tqdm(total=total_arg, desc=desc, unit="step", leave=True))
+        return cls(tqdm(total=total_arg, desc=desc, unit=unit, leave=True))
 
-    def tick(self, k: int, fun: float) -> None:
-        """Show step ``k`` and the current value, if a fifth of a second has passed."""
+    def tick(self, k: int, fun: float, force: bool = False) -> None:
+        """Show step ``k`` (or, ``unit="start"``, k starts done) and the best value so
+        far, if a fifth of a second has passed (or ``force``)."""
         now = time.perf_counter()
-        if now - self.last >= 0.2:
+        if force or now - self.last >= 0.2:
             self.bar.update(k - self.shown)
             self.bar.set_postfix_str(f"f={fun:.6g}", refresh=True)
             self.shown, self.last = k, now

@@ -1,57 +1,18 @@
-"""The outcome of a run: the :class:`Status` vocabulary and the frozen :class:`Result`."""
+"""The outcome of a run: the frozen :class:`Result` and, for many starts,
+:class:`MultiStartResult`."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any, cast
 
 import attrs
 import numpy as np
 
 from .history import History
+from .outcome import Finished, Minimum, StartOutcome, readonly
+from .status import MESSAGES, Status
 
-
-class Status(str, enum.Enum):
-    """How a run ended. Compares equal to its string value: ``status == "converged"``."""
-
-    CONVERGED = "converged"
-    MAX_STEPS = "max_steps"
-    DIVERGED = "diverged"
-    NAN = "nan"
-    STALLED = "stalled"
-    CALLBACK_STOP = "callback_stop"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-
-    def __repr__(self) -> str:
-        return repr(self.value)
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: One message per status; a run appends the specific reason.
-MESSAGES: dict[Status, str] = {
-    Status.CONVERGED: "Converged",
-    Status.MAX_STEPS: "Stopped after the maximum number of steps",
-    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed "
-                     "(try a smaller learning rate); x is the best finite point seen",
-    Status.NAN: "Stopped on a NaN or infinite value or gradient; "
-                "x is the best finite point seen",
-    Status.STALLED: "Stalled: the step no longer changes x",
-    Status.CALLBACK_STOP: "A callback raised StopIteration",
-    Status.INTERRUPTED: "Interrupted (KeyboardInterrupt); the history up to here is kept",
-    Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",
-}
-
-
-def _readonly(x: np.ndarray) -> np.ndarray:
-    """A read-only copy; an array that is already read-only and owns its data is shared."""
-    if isinstance(x, np.ndarray) and not x.flags.writeable and x.base is None:
-        return x
-    x = np.array(x, copy=True)
-    x.flags.writeable = False
-    return x
+__all__ = ["MESSAGES", "Minimum", "MultiStartResult", "Result", "StartOutcome", "Status"]
 
 
 @attrs.frozen(eq=False)
@@ -62,7 +23,7 @@ class Result:
     ``fun`` are the best finite point seen; otherwise they are the last iterate.
     """
 
-    x: np.ndarray = attrs.field(converter=_readonly)
+    x: np.ndarray = attrs.field(converter=readonly)
     fun: float
     status: Status
     message: str
@@ -74,7 +35,8 @@ class Result:
     @property
     def epochs(self) -> int:
         """How many full epochs a minibatch run completed (0 for other runs)."""
-        return len(getattr(self.history, "epoch_log", ()))
+        log = getattr(self.history, "epoch_log", ())
+        return len({row["epoch"] for row in log})
 
     @property
     def success(self) -> bool:
@@ -97,35 +59,6 @@ class Result:
 
 
 @attrs.frozen(eq=False)
-class StartOutcome:
-    """How one start of a multi-start run ended."""
-
-    index: int
-    x0: np.ndarray = attrs.field(converter=_readonly)
-    x: np.ndarray = attrs.field(converter=_readonly)
-    fun: float
-    status: Status
-    message: str
-    nit: int
-    nfev: int
-    njev: int
-
-    @property
-    def success(self) -> bool:
-        return self.status is Status.CONVERGED
-
-
-@attrs.frozen(eq=False)
-class Minimum:
-    """A distinct minimum: the best point of a group of final points closer than a tolerance."""
-
-    x: np.ndarray = attrs.field(converter=_readonly)
-    fun: float
-    count: int
-    starts: tuple[int, ...]
-
-
-@attrs.frozen(eq=False)
 class MultiStartResult(Result):
     """A multi-start run: the best start as ``x``/``fun``, plus every start and the minima.
 
@@ -133,9 +66,17 @@ class MultiStartResult(Result):
     took, ``nfev``/``njev`` the totals; ``history`` is a :class:`StartsHistory`.
     """
 
-    starts: tuple[StartOutcome, ...] = ()
+    finished: Finished = attrs.field(default=None, repr=False)
     minima_tol: float = 1e-3
+    _starts: Any = attrs.field(default=None, init=False, repr=False)
     _minima: Any = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def starts(self) -> tuple[StartOutcome, ...]:
+        """How every start ended, in the order of their indices (made on first use)."""
+        if self._starts is None:
+            object.__setattr__(self, "_starts", self.finished.outcomes())
+        return cast(tuple[StartOutcome, ...], self._starts)
 
     @property
     def minima(self) -> tuple[Minimum, ...]:
@@ -144,18 +85,16 @@ class MultiStartResult(Result):
         if self._minima is None:
             from .minima import distinct_minima
 
-            object.__setattr__(self, "_minima", distinct_minima(self.starts, self.minima_tol))
+            object.__setattr__(self, "_minima", distinct_minima(self.finished,
+                                                                self.minima_tol))
         return cast(tuple[Minimum, ...], self._minima)
 
     def statuses(self) -> dict[str, int]:
         """How many starts ended with each status."""
-        counts: dict[str, int] = {}
-        for s in self.starts:
-            counts[s.status.value] = counts.get(s.status.value, 0) + 1
-        return counts
+        return self.finished.statuses()
 
     def __repr__(self) -> str:
         text = super().__repr__().rstrip(")\n")
         minima = ", ".join(f"{np.array2string(m.x, precision=6)} x{m.count}" for m in self.minima)
-        return (f"{text}\n  starts: {len(self.starts)} {self.statuses()}\n"
+        return (f"{text}\n  starts: {len(self.finished)} {self.statuses()}\n"
                 f"  minima: {minima}\n)")

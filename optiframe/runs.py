@@ -1,38 +1,296 @@
-"""Multi-start runs: sample the starts, run them (together or spread out), gather the result."""
+"""Every kind of run, assembled from the same pieces.
+
+A run binds its :class:`~optiframe.problem.Problem`, makes its
+:class:`~optiframe.state.RunState` (or restores it from a checkpoint), attaches its
+observers in a :class:`~optiframe.observers.Watch`, and hands both to the one step loop
+(:func:`~optiframe.loop.advance`). The kinds differ only in what they hand over:
+
+* one ``x0``: a point state;
+* K starts together: one stack of K rows;
+* K starts on ``workers``: each job is a stack of the starts it holds, advanced by the
+  same loop in the worker; the parent collects the jobs as they complete, checkpoints
+  and streams each finished start as it arrives, and hands its outcome to the
+  ``on_start_end`` observers.
+
+Row k's arithmetic never depends on the other rows, and each start's randomness comes
+from its own child of the run's seed, so a start gives the same bits on every path.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import math
+import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
 
 from ._validation import as_point
-from .batching import run_batches_stack
-from .checkpoint import Checkpoint, Checkpointer, Snapshot, segment_arrays
-from .errors import InvalidArgumentError, RunFailedError
-from .executors import as_executor, check_picklable, map_with_retries
-from .history import StartsHistory
-from .multistart import run_one_start, run_stack
-from .result import MESSAGES, MultiStartResult, StartOutcome, Status
+from .batching import Batches
+from .checkpoint import Checkpoint, Checkpointer, Snapshot, load_checkpoint, segment_arrays
+from .errors import InvalidArgumentError, OptiframeError, RunFailedError
+from .executors import as_executor, can_time_out, check_picklable, run_jobs
+from .history import History, StartsHistory
+from .loop import advance
+from .objective import as_scalar
+from .observers import Callbacks, Watch
+from .outcome import Finished
+from .plugin_calls import plugin_callbacks
+from .problem import Problem, RowError, traced
+from .progress import Progress
+from .result import MultiStartResult, Result
+from .signals import sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
-from .stream import open_stream
+from .state import RunState
+from .status import Status, message
+from .stream import open_stream, recording
 
-if TYPE_CHECKING:
-    from .runner import Runner
+# -- seeds ------------------------------------------------------------------------------------
 
 
-def starting_points(runner: Runner, x0: Any, starts: Any, seed: Any) -> np.ndarray:
+def root_entropy(seed: int | None) -> int:
+    """The entropy every random stream of a run derives from: the seed itself, or fresh
+    entropy drawn once for the whole run when there is none."""
+    return int(np.random.SeedSequence(seed).entropy)  # type: ignore[arg-type]
+
+
+def start_streams(entropy: int, index: np.ndarray) -> list[np.random.Generator]:
+    """One generator per start: the first child of the start's own child of the seed
+    (``SeedSequence(seed).spawn(K)[k].spawn(1)[0]``), the same on every executor."""
+    return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        entropy, spawn_key=(int(k), 0)))) for k in index.tolist()]
+
+
+# -- binding ----------------------------------------------------------------------------------
+
+
+def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Problem:
+    """The run's :class:`~optiframe.problem.Problem`: every component bound to the
+    objective for points of ``n`` coordinates (raises here if one cannot work)."""
+    objective, stop = runner.objective, runner.stop
+    estimator = runner.gradient.for_objective(objective)
+    stochastic = bool(getattr(estimator, "stochastic", False))
+    batches = None
+    if runner.batching is not None:
+        batches = Batches(objective, runner.batching, estimator, point, n, entropy, stop)
+        value = grad = None
+        fev, jev = batches.fev, 1
+        max_steps = stop.max_steps if runner.stop_given.get("max_steps") else math.inf
+        gtol = -1.0
+    else:
+        if point:
+            value, grad = objective.value, estimator.bind(objective)
+        else:
+            value = traced(objective.values, (), math.inf)
+            grad = traced(estimator.bind_stack(objective), (n,), math.nan)
+        fev, jev = estimator.evaluations(objective, n)
+        max_steps, gtol = stop.max_steps, stop.gtol
+    budget = stop.max_nfev
+    if budget is not None and not point:
+        budget = max(1, budget // n_starts)  # a multi-start run shares its budget equally
+    from .schedules import Scheduled
+
+    schedules = Scheduled(runner.optimizer, runner.schedules) if runner.schedules else None
+    return Problem(objective=objective, point=point, value=value, grad=grad, fev=fev, jev=jev,
+                   stochastic=stochastic, optimizer=runner.optimizer, schedules=schedules,
+                   stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches)
+
+
+def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
+              entropy: int) -> RunState:
+    """The state at step 0: f at the starting points (full data), each start's optimizer,
+    schedule and random states, the first batch (training). Starts whose f(x0) is NaN,
+    infinite or raises end at once."""
+    point = p.point
+    s = RunState(point, X0.shape[-1])
+    stop = p.stop
+    if p.batches is not None:
+        F: Any = math.nan if point else np.full(X0.shape[0], np.nan)
+        f_limit: Any = F
+    elif point:
+        F = _first_value(p, X0)
+        f_limit = stop.divergence_limit(F) if math.isfinite(F) else math.inf
+    else:
+        try:
+            F, errors = p.value(X0), {}
+        except RowError as err:
+            F, errors = err.values, err.errors
+        f_limit = np.array([stop.divergence_limit(f) if math.isfinite(f) else math.inf
+                            for f in F.tolist()])
+    s.start(X0, F, index, f_limit, runner.optimizer.init(X0))
+    if p.batches is not None:
+        s.nfev = 0 if point else np.zeros(len(index), dtype=np.int64)
+        p.batches.begin(s)
+    if p.schedules is not None:
+        s.sched = p.schedules.init(None if point else len(index))
+    if p.stochastic:
+        streams = start_streams(entropy, index)
+        s.rng = streams[0] if point else streams
+    from .settle import finish_rows
+
+    if not point and p.batches is None and errors:
+        rows = sorted(errors)
+        finish_rows(s, p, rows, [(Status.FAILED, f"the objective raised at step 0: "
+                                  f"{type(errors[r]).__name__}: {errors[r]}") for r in rows])
+    if p.batches is None:
+        verdicts = [stop.at_start(f) for f in np.atleast_1d(s.F).tolist()]
+        rows = [r for r, (status, _) in enumerate(verdicts) if status is not None]
+        if rows:
+            finish_rows(s, p, rows, [verdicts[r] for r in rows])  # type: ignore[misc]
+    return s
+
+
+class _FailedAtStartError(Exception):
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+def _first_value(p: Problem, x: np.ndarray) -> float:
+    try:
+        return as_scalar(p.objective.value(x), p.objective)
+    except (OverflowError, FloatingPointError):
+        return math.inf  # overflow at x0: the run ends diverged, with x0 kept
+    except OptiframeError:
+        raise  # the objective's result is unusable: bad input, refused
+    except Exception as exc:
+        raise _FailedAtStartError(exc) from exc
+
+
+# -- observers -------------------------------------------------------------------------------
+
+
+def callbacks_of(runner: Any) -> Callbacks:
+    """The run's callbacks and epoch callbacks, with the plugins' run-time hooks."""
+    return Callbacks.of(runner.callbacks, runner.epoch_callbacks) + plugin_callbacks()
+
+
+def deadline_of(runner: Any, elapsed: float) -> float | None:
+    """The :func:`time.perf_counter` reading at which ``max_time`` is reached."""
+    limit = runner.stop.max_time
+    return None if limit is None else time.perf_counter() + limit - elapsed
+
+
+def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs: Any,
+          calls: Callbacks, checkpointer: Checkpointer | None, desc: str,
+          progress: bool | None = None) -> Watch:
+    """The observers of one advance over ``s``."""
+    w: Watch
+
+    def save(state: RunState) -> None:
+        assert checkpointer is not None
+        checkpointer.save(state.k, Snapshot.of_state(state, history, w.clock() - w.t0))
+
+    bar = Progress.create(runner.progress if progress is None else progress,
+                          _total_steps(runner, p), desc)
+    w = Watch(s, p, history, recorder, xs, runner.record_every, calls,
+              checkpoint=None if checkpointer is None else save,
+              checkpoint_every=runner.checkpoint_every, progress=bar,
+              deadline=deadline_of(runner, s.elapsed))
+    return w
+
+
+def _total_steps(runner: Any, p: Problem) -> float:
+    if p.batches is None:
+        return float(runner.stop.max_steps)
+    batching = p.batches.batching
+    return float(batching.per_epoch(p.batches.objective.n_samples) * batching.epochs)
+
+
+# -- one start ------------------------------------------------------------------------------
+
+
+def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None) -> Result:
+    """Minimize from one point (or go on from the point run saved in ``resumed``)."""
+    if resumed is None:
+        x = as_point(x0)
+        runner.objective.check_dim(x.size)
+        entropy = root_entropy(check_seed(seed))
+        n = x.size
+    else:
+        n = int(resumed.meta["state"]["n"])
+        entropy = _saved_entropy(resumed)
+    p = bind(runner, True, n, 1, entropy)
+    runner.started(1, seed, resumed is not None)
+    if resumed is None:
+        try:
+            s = new_state(runner, p, x, np.array([0]), entropy)
+        except _FailedAtStartError as failed:
+            return _failed_at_start(runner, x, failed.exc)
+        history = History(n, runner.record_x)
+    else:
+        s = _restored(resumed, runner, p)
+        history = resumed.history(n, runner.record_x)
+    stream = open_stream(runner.stream_history, "single", n, None,
+                         None if resumed is None else resumed.step, runner.record_x)
+    try:
+        extend, xs = recording(history, stream)
+        if p.batches is not None:
+            def log(index: int, entry: dict[str, float]) -> None:
+                history.epoch_log.append(entry)
+                if stream is not None:
+                    stream.epoch(entry)
+
+            p.batches.log = log
+        ckpt = runner.checkpointer("single", (n,), entropy, resumed)
+        calls = callbacks_of(runner)
+        s.listener = _start_end_caller(calls)
+        w = watch(runner, s, p, history, extend, xs, calls, ckpt,
+                  "optiframe training" if p.batches is not None else "optiframe")
+        with sigterm_interrupts(ckpt is not None), \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            advance(s, p, w)
+    finally:
+        if stream is not None:
+            stream.close()
+    (block,) = [b for b in s.finished if len(b)]
+    result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
+                    message=block.message[0], nit=int(block.nit[0]), nfev=int(block.nfev[0]),
+                    njev=int(block.njev[0]), history=history)
+    if runner.raise_errors and result.status is Status.FAILED:
+        raise RunFailedError(result.message, result) from w.failure
+    return result
+
+
+def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
+    """The objective raised at x0: status failed, with x0 kept and the error named."""
+    history = History(x.size, runner.record_x)
+    history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0))
+    if history._xs is not None:
+        history._xs.append(x)
+    text = message(Status.FAILED, f"the objective raised at x0: {type(exc).__name__}: {exc}")
+    result = Result(x=x, fun=math.nan, status=Status.FAILED, message=text, nit=0, nfev=1,
+                    njev=0, history=history)
+    if runner.raise_errors:
+        raise RunFailedError(result.message, result) from exc
+    return result
+
+
+def _restored(cp: Checkpoint, runner: Any, p: Problem) -> RunState:
+    init_sched = ((lambda rows: p.schedules.init(rows)) if p.schedules is not None
+                  else (lambda rows: ()))
+    s = cp.state(runner.optimizer.init, init_sched, p.fev, p.jev)
+    if p.batches is not None:
+        if s.cursor is None:
+            raise InvalidArgumentError(f"{cp.path} holds a run without minibatches: resume it "
+                                       "without batch_size")
+        p.batches.restore(s)
+    return s
+
+
+# -- many starts ----------------------------------------------------------------------------
+
+
+def starting_points(runner: Any, x0: Any, starts: Any, seed: int | None,
+                    entropy: int) -> np.ndarray:
     """The (K, n) starting points, checked before any work."""
-    seed = check_seed(seed)
     x = as_point(x0) if x0 is not None else None
     n = x.size if x is not None else runner.objective.dim
     if isinstance(starts, MultiStart):
         K = starts.n_starts
-        children = np.random.SeedSequence(seed).spawn(K + 1)
+        children = np.random.SeedSequence(entropy).spawn(K + 1)
         X0 = starts.points(n, x, runner.objective, children[:K], children[K])
     elif isinstance(starts, int) and not isinstance(starts, bool):
         raise InvalidArgumentError(
@@ -44,163 +302,302 @@ def starting_points(runner: Runner, x0: Any, starts: Any, seed: Any) -> np.ndarr
     return X0
 
 
-def run_multistart(runner: Runner, x0: Any, starts: Any, seed: Any,
+def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
                    workers: Any) -> MultiStartResult:
-    if runner.schedules:
-        raise InvalidArgumentError(
-            "schedules are not supported in multi-start runs yet: each start would need "
-            "its own schedule state")
-    X0 = starting_points(runner, x0, starts, seed)
-    K = X0.shape[0]
-    history = StartsHistory(K, runner.record_x)
-    batch_seed = check_seed(seed) if runner.batching is not None else None
-    if workers is not None and runner.stream_history is not None:
-        raise InvalidArgumentError(
-            "'stream_history' applies to runs without 'workers' (all starts advanced "
-            "together as one array); drop workers= to stream a multi-start run")
-    if workers is None:
-        kind = "multistart" if runner.batching is None else "minibatch-multistart"
-        ckpt = runner.checkpointer(kind, X0.shape, batch_seed)
-        with streaming(runner, history, X0.shape[1], None), \
-                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if runner.batching is not None:
-                outcomes = run_batches_stack(runner, X0, np.arange(K), history, batch_seed,
-                                             ckpt)
-            else:
-                outcomes = run_stack(runner, X0, np.arange(K), history, ckpt)
-    else:
-        ckpt = runner.checkpointer("multistart-workers", X0.shape, batch_seed)
-        outcomes = run_on_workers(runner, X0, history, batch_seed, workers, ckpt, [])
-    return finish_multistart(runner, outcomes, history)
+    """Run every start: together as one stack, or spread over ``workers``."""
+    seed = check_seed(seed)
+    entropy = root_entropy(seed)
+    executor = None if workers is None else as_executor(workers)
+    if executor is not None:
+        check_workers(runner, executor)
+    X0 = starting_points(runner, x0, starts, seed, entropy)
+    runner.started(X0.shape[0], seed)
+    if executor is None:
+        return run_stack(runner, X0, entropy)
+    return run_on_workers(runner, executor, X0, entropy)
 
 
-def run_on_workers(runner: Runner, X0: np.ndarray, history: StartsHistory,
-                   batch_seed: int | None, workers: Any, checkpointer: Checkpointer | None,
-                   finished: list[StartOutcome]) -> list[StartOutcome]:
-    """Run each start not in ``finished`` alone through the executor ``workers``.
-
-    With a checkpointer, a checkpoint of the finished starts (outcomes and histories) is
-    written as each one arrives and when the run is interrupted; resuming reruns the
-    others. Ctrl-C ends the run: starts not finished are reported ``interrupted``.
-    """
-    K = X0.shape[0]
-    done = {o.index: o for o in finished}
-    todo = [k for k in range(K) if k not in done]
-    executor = as_executor(workers)
+def check_workers(runner: Any, executor: Any) -> None:
+    """Refuse, before any work, a combination that cannot work on this executor."""
     if getattr(executor, "needs_pickling", False):
         check_picklable(runner, "the objective, optimizer or callbacks")
-    job = functools.partial(run_one_start, runner, batch_seed=batch_seed)
-
-    def save() -> None:
-        if checkpointer is not None:
-            snap = Snapshot()
-            snap.array("X0", X0)
-            snap.outcomes([done[k] for k in sorted(done)])
-            snap.arrays.update(segment_arrays(history, 0, 2**62))
-            checkpointer.save(len(done), snap)
-
-    def arrived(position: int, result: tuple[StartOutcome, StartsHistory]) -> None:
-        outcome, start_history = result
-        if outcome.status is Status.INTERRUPTED:  # Ctrl-C reached the start's worker:
-            raise KeyboardInterrupt  # stop here; the start is rerun on resume
-        done[outcome.index] = outcome
-        history.merge_start(start_history, outcome.index)
-        save()
-
-    interrupted = False
-    lost: dict[int, str] = {}
-    try:
-        _, lost_positions = map_with_retries(executor, job, [(k, X0[k]) for k in todo],
-                                             runner.retries, arrived)
-        lost = {todo[p]: why for p, why in lost_positions.items()}
-    except KeyboardInterrupt:
-        interrupted = True
-        save()
-    finally:
-        executor.close()
-    def not_run(k: int, status: Status, why: str) -> StartOutcome:
-        return StartOutcome(index=k, x0=X0[k], x=X0[k], fun=float("nan"), status=status,
-                            message=f"{MESSAGES[status]}: start {k} {why}.", nit=0, nfev=0,
-                            njev=0)
-
-    return [done[k] if k in done
-            else not_run(k, Status.INTERRUPTED, "had not finished")
-            if interrupted or k not in lost
-            else not_run(k, Status.FAILED, f"was lost with its worker {runner.retries + 1} "
-                                           f"times ({lost[k]})")
-            for k in range(K)]
+    if runner.start_timeout is not None and not can_time_out(executor):
+        raise InvalidArgumentError(
+            f"'start_timeout' needs an executor that can stop a start, but the 'workers' "
+            f"given ({executor!r}) is a plain map: use workers=N (a process pool), a "
+            "concurrent.futures executor's map, or drop start_timeout")
 
 
-def resume_multistart(runner: Runner, cp: Checkpoint, checkpointer: Checkpointer | None,
-                      workers: Any = None) -> MultiStartResult:
-    """Go on with the multi-start run saved in ``cp`` (see :meth:`Runner.resume`)."""
-    K = int(cp.config["shape"][0])
-    history = cp.starts_history(K, runner.record_x)
-    if cp.kind == "multistart-workers":
-        X0, finished = cp.array("X0"), cp.outcomes()
-        seed = cp.config.get("seed")
-        if workers is not None:
-            outcomes = run_on_workers(runner, X0, history, seed, workers, checkpointer,
-                                      finished)
-        else:  # the others together as one array: the same bits, by the engine's design
-            todo = np.array([k for k in range(K) if k not in {o.index for o in finished}],
-                            dtype=np.int64)
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                if runner.batching is not None:
-                    rest = run_batches_stack(runner, X0[todo], todo, history, seed)
-                else:
-                    rest = run_stack(runner, X0[todo], todo, history)
-            outcomes = finished + rest
-        return finish_multistart(runner, outcomes, history)
-    empty = np.empty((0, int(cp.config["shape"][1])))
-    with streaming(runner, history, empty.shape[1], cp.step), \
-            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if cp.kind == "minibatch-multistart":
-            outcomes = run_batches_stack(runner, empty, np.arange(0), history,
-                                         cp.config.get("seed"), checkpointer, cp)
-        else:
-            outcomes = run_stack(runner, empty, np.arange(0), history, checkpointer, cp)
-    return finish_multistart(runner, outcomes, history)
+def _starts_recorder(history: StartsHistory, index: np.ndarray | None = None) -> Any:
+    """A stack's history record function; ``index`` maps the starts' global indices to
+    the history's columns (a worker's history holds only its job's starts)."""
+    if index is None:
+        return history._record
+
+    def record(k: int, rows: np.ndarray, F: Any, GN: Any, SN: Any, X: Any) -> None:
+        history._record(k, np.searchsorted(index, rows), F, GN, SN, X)
+
+    return record
+
+
+def _epoch_logger(history: StartsHistory, stream: Any = None) -> Any:
+    def log(index: int, entry: dict[str, float]) -> None:
+        row = {"start": index, **entry}
+        history.epoch_log.append(row)
+        if stream is not None:
+            stream.epoch(row)
+    return log
+
+
+def run_stack(runner: Any, X0: np.ndarray, entropy: int,
+              resumed: Checkpoint | None = None) -> MultiStartResult:
+    """Every start advanced together as one stack of rows (or the stack saved in
+    ``resumed``, to its end)."""
+    K, n = X0.shape
+    p = bind(runner, False, n, K, entropy)
+    if resumed is None:
+        s = new_state(runner, p, X0, np.arange(K), entropy)
+        history = StartsHistory(K, runner.record_x)
+    else:
+        s = _restored(resumed, runner, p)
+        history = resumed.starts_history(K, runner.record_x)
+    calls = callbacks_of(runner)
+    with streaming(runner, history, n, None if resumed is None else resumed.step) as stream:
+        if p.batches is not None:
+            p.batches.log = _epoch_logger(history, stream)
+        ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
+        s.listener = _start_end_caller(calls)
+        w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
+                  f"optiframe, {K} starts")
+        with sigterm_interrupts(ckpt is not None), \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            advance(s, p, w)
+    return finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
+
+
+def _start_end_caller(calls: Callbacks) -> Any:
+    if not calls.start_end:
+        return None
+
+    def call(block: Finished) -> None:
+        for outcome in block.outcomes():
+            for cb in calls.start_end:
+                cb(outcome)
+
+    return call
 
 
 @contextlib.contextmanager
-def streaming(runner: Runner, history: StartsHistory, dim: int,
-              resumed_at: int | None) -> Iterator[None]:
+def streaming(runner: Any, history: StartsHistory, dim: int,
+              resumed_at: int | None, rerun: list[int] | None = None) -> Iterator[Any]:
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
-                         resumed_at, runner.record_x)
+                         resumed_at, runner.record_x, rerun)
     history._stream = stream
     try:
-        yield
+        yield stream
     finally:
         history._stream = None
         if stream is not None:
             stream.close()
 
 
-def finish_multistart(runner: Runner, outcomes: list[StartOutcome],
-                      history: StartsHistory) -> MultiStartResult:
+@attrs.frozen
+class StartsTask:
+    """What a worker runs: the starts of one job, advanced together by the step loop.
+
+    Picklable when the runner is; ``__call__((index, X0))`` returns the job's finished
+    starts, its history (columns in the order of ``index``) and per-epoch rows.
+    """
+
+    runner: Any
+    entropy: int
+    n_starts: int
+
+    def __call__(self, job: tuple[np.ndarray, np.ndarray]) -> tuple[Finished, StartsHistory]:
+        index, X0 = job
+        runner = self.runner
+        p = bind(runner, False, X0.shape[1], self.n_starts, self.entropy)
+        s = new_state(runner, p, X0, index, self.entropy)
+        history = StartsHistory(len(index), runner.record_x)
+        if p.batches is not None:
+            p.batches.log = _epoch_logger(history)
+        calls = callbacks_of(runner)
+        w = watch(runner, s, p, history, _starts_recorder(history, index), None,
+                  attrs.evolve(calls, run_start=(), start_end=(), run_end=()), None,
+                  "", progress=False)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            advance(s, p, w)
+        return Finished.join(s.finished, X0.shape[1]), history
+
+
+def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
+                   done: Finished | None = None, history: StartsHistory | None = None,
+                   resumed: Checkpoint | None = None) -> MultiStartResult:
+    """Each start not in ``done`` alone through ``executor``, collected as it completes.
+
+    As each start arrives it is checkpointed (with a ``checkpoint`` folder), streamed,
+    counted on the progress bar and handed to the ``on_start_end`` observers. Ctrl-C
+    ends the run: the starts that had not finished are reported ``interrupted``, and
+    resuming the checkpoint runs only them. A start lost with its worker ``retries + 1``
+    times ends ``failed`` on its own; so does one past ``start_timeout``.
+    """
+    K, n = X0.shape
+    finished = [done] if done is not None and len(done) else []
+    history = history if history is not None else StartsHistory(K, runner.record_x)
+    have = set(np.concatenate([b.index for b in finished]).tolist()) if finished else set()
+    todo = [k for k in range(K) if k not in have]
+    ckpt = runner.checkpointer("workers", (K, n), entropy, resumed)
+    calls = callbacks_of(runner)
+    call_end = _start_end_caller(calls)
+    bar = Progress.create(runner.progress, K, f"optiframe, {K} starts on workers",
+                          unit="start")
+    if bar is not None:
+        bar.tick(len(have), math.nan, force=True)
+
+    def save() -> None:
+        if ckpt is not None:
+            snap = Snapshot()
+            snap.array("X0", X0)
+            snap.finished(Finished.join(finished, n))
+            # the records arrive start by start, not step by step: the whole history each time
+            snap.arrays.update(segment_arrays(history, 0, 2**62))
+            snap.json["epoch_log"] = list(history.epoch_log)
+            ckpt.save(sum(len(b) for b in finished), snap)
+
+    with streaming(runner, history, n, None if resumed is None else 0,
+                   todo if resumed is not None else None) as stream:
+        def arrived(position: int, result: tuple[Finished, StartsHistory]) -> None:
+            block, part = result
+            if Status.INTERRUPTED in block.status:  # Ctrl-C reached the worker:
+                raise KeyboardInterrupt  # stop here; the start is rerun on resume
+            history.merge(part, block.index)
+            if stream is not None:
+                part.stream_to(stream, block.index)
+            finished.append(block)
+            save()
+            if bar is not None:
+                bar.tick(sum(len(b) for b in finished), _best_of(finished), force=True)
+            if call_end is not None:
+                call_end(block)
+
+        jobs = [(np.array([k]), X0[k : k + 1]) for k in todo]
+        task = StartsTask(runner, entropy, K)
+        interrupted = False
+        lost: dict[int, str] = {}
+        try:
+            with sigterm_interrupts(ckpt is not None):
+                lost = {todo[i]: why for i, why in run_jobs(
+                    executor, task, jobs, runner.retries, runner.start_timeout,
+                    arrived).items()}
+        except KeyboardInterrupt:
+            interrupted = True
+            with contextlib.suppress(OSError):
+                save()
+        finally:
+            executor.close()
+            if bar is not None:
+                bar.close(sum(len(b) for b in finished), _best_of(finished))
+    have = set(np.concatenate([b.index for b in finished]).tolist()) if finished else set()
+    rest = [k for k in range(K) if k not in have]
+    if rest:
+        statuses, messages = [], []
+        for k in rest:
+            if interrupted or k not in lost:
+                statuses.append(Status.INTERRUPTED)
+                messages.append(message(Status.INTERRUPTED, f"start {k} had not finished"))
+            else:
+                statuses.append(Status.FAILED)
+                messages.append(message(Status.FAILED, f"start {k} {lost[k]}"))
+        block = Finished(index=rest, x0=X0[rest], x=X0[rest], fun=np.full(len(rest), np.nan),
+                         nit=np.zeros(len(rest)), nfev=np.zeros(len(rest)),
+                         njev=np.zeros(len(rest)), status=statuses, message=messages)
+        finished.append(block)
+        if call_end is not None and not interrupted:
+            call_end(attrs.evolve(block))
+    return finish_multistart(runner, Finished.join(finished, n), history, None)
+
+
+def _best_of(blocks: list[Finished]) -> float:
+    funs = np.concatenate([b.fun for b in blocks]) if blocks else np.array([])
+    funs = funs[np.isfinite(funs)]
+    return float(funs.min()) if funs.size else math.nan
+
+
+def finish_multistart(runner: Any, finished: Finished, history: StartsHistory,
+                      failure: BaseException | None) -> MultiStartResult:
     """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
-    K = history.n_starts
-    outcomes.sort(key=lambda o: o.index)
-    result = gather(outcomes, history, runner.minima_tol)
-    failed = [o for o in outcomes if o.status is Status.FAILED]
+    result = gather(finished, history, runner.minima_tol)
+    failed = [i for i, s in enumerate(finished.status) if s is Status.FAILED]
     if failed and runner.raise_errors:
-        raise RunFailedError(f"{len(failed)} of {K} starts failed; first: start "
-                             f"{failed[0].index}: {failed[0].message}", result)
+        first = failed[0]
+        raise RunFailedError(f"{len(failed)} of {len(finished)} starts failed; first: start "
+                             f"{finished.index[first]}: {finished.message[first]}",
+                             result) from failure
     return result
 
 
-def gather(outcomes: list[StartOutcome], history: StartsHistory,
-           minima_tol: float) -> MultiStartResult:
+def gather(finished: Finished, history: StartsHistory, minima_tol: float) -> MultiStartResult:
     """The result of a multi-start run: the best start and every start."""
-    finite = [o for o in outcomes if np.isfinite(o.fun)]
-    best = min(finite, key=lambda o: (o.fun, o.index)) if finite else outcomes[0]
-    result = MultiStartResult(
-        x=best.x, fun=best.fun, status=best.status, message=best.message,
-        nit=max(o.nit for o in outcomes), nfev=sum(o.nfev for o in outcomes),
-        njev=sum(o.njev for o in outcomes), history=history,  # type: ignore[arg-type]
-        starts=tuple(outcomes), minima_tol=minima_tol)
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(result.statuses().items()))
-    message = f"Best of {len(outcomes)} starts: start {best.index} ({summary}). {best.message}"
-    return attrs.evolve(result, message=message)
+    finite = np.isfinite(finished.fun)
+    best = int(np.flatnonzero(finite)[np.argmin(finished.fun[finite])]) if finite.any() else 0
+    counts = finished.statuses()
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    text = (f"Best of {len(finished)} starts: start {int(finished.index[best])} ({summary}). "
+            f"{finished.message[best]}")
+    return MultiStartResult(
+        x=finished.x[best], fun=float(finished.fun[best]), status=finished.status[best],
+        message=text, nit=int(finished.nit.max()), nfev=int(finished.nfev.sum()),
+        njev=int(finished.njev.sum()), history=history,  # type: ignore[arg-type]
+        finished=finished, minima_tol=minima_tol)
+
+
+# -- resuming ---------------------------------------------------------------------------------
+
+
+def resume(runner: Any, where: Any, workers: Any) -> Result:
+    """Go on with the run saved in the checkpoint folder ``where``."""
+    from .checkpoint import check_config
+
+    cp = load_checkpoint(where)
+    check_config(cp, runner)
+    shape = tuple(int(v) for v in cp.config["shape"])
+    entropy = _saved_entropy(cp)
+    if cp.kind == "single":
+        if workers is not None:
+            raise InvalidArgumentError("'workers' apply to resuming multi-start runs")
+        return run_point(runner, None, None, cp)
+    K, n = shape
+    runner.started(K, None, True)
+    if cp.kind == "multistart":
+        if workers is not None:
+            raise InvalidArgumentError(
+                "'workers' apply to resuming a multi-start run checkpointed on workers; this "
+                "one advanced its starts together: resume it without workers")
+        return run_stack(runner, np.empty((K, n)), entropy, cp)
+    X0, done = cp.array("X0"), cp.finished(n)
+    history = cp.starts_history(K, runner.record_x)
+    if workers is not None:
+        executor = as_executor(workers)
+        check_workers(runner, executor)
+        return run_on_workers(runner, executor, X0, entropy, done, history, cp)
+    # the others together as one stack: the same bits, by the loop's design
+    todo = np.array([k for k in range(K) if k not in set(done.index.tolist())], dtype=np.int64)
+    p = bind(runner, False, n, K, entropy)
+    s = new_state(runner, p, X0[todo], todo, entropy)
+    part = StartsHistory(len(todo), runner.record_x)
+    if p.batches is not None:
+        p.batches.log = _epoch_logger(part)
+    w = watch(runner, s, p, part, _starts_recorder(part, todo), None, callbacks_of(runner),
+              None, f"optiframe, {len(todo)} starts")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        advance(s, p, w)
+    history.merge(part, todo)
+    return finish_multistart(runner, Finished.join([done, *s.finished], n), history, w.failure)
+
+
+def _saved_entropy(cp: Checkpoint) -> int:
+    """The entropy of the run that wrote ``cp`` (its config's seed; formats before 4 kept
+    the seed given, or None)."""
+    seed = cp.config.get("seed")
+    return root_entropy(seed if isinstance(seed, int) and not isinstance(seed, bool) else None)

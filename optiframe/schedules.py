@@ -4,6 +4,13 @@ A schedule is a frozen attrs class with ``init()`` (its state) and
 ``value(step, base, loss, state) -> (value, state)``: the hyperparameter's value for
 step ``step`` (0-based), given its configured value ``base`` and the current loss. The
 Runner hands every schedule the loss, so a plateau schedule composes like the others.
+
+In a multi-start run a schedule whose value depends on the loss (``per_start = True``,
+the default for schedules you write, and ``plateau``) keeps its own state for each start
+and reacts to that start's loss: ``values(step, base, losses, states)`` gives one value
+per start (by default by calling ``value`` for each start); the optimizer then sees the
+hyperparameter as an array with one row per start. A schedule that only reads the step
+(``per_start = False``: the other built-ins) gives every start the same value.
 Schedules are given per hyperparameter:
 
 >>> import optiframe as of
@@ -21,7 +28,9 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import attrs
+import numpy as np
 
+from ._tree import tree_map
 from ._validation import check_int, check_real, did_you_mean
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
@@ -31,6 +40,10 @@ from .optimizers import EmptyState, Optimizer
 class Schedule(abc.ABC):
     """Base class of schedules; subclass it as a frozen attrs class."""
 
+    #: True when the value depends on the loss, so that each start of a multi-start run
+    #: needs its own state; False when it depends only on the step.
+    per_start: bool = True
+
     def init(self) -> Any:
         """The schedule's initial state."""
         return EmptyState()
@@ -38,6 +51,24 @@ class Schedule(abc.ABC):
     @abc.abstractmethod
     def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
         """The value at ``step`` for a hyperparameter configured as ``base``."""
+
+    def init_rows(self, rows: int) -> Any:
+        """The initial state of ``rows`` starts, stacked: each leaf gets one entry per row."""
+        state = self.init()
+        return tree_map(lambda leaf: np.array([leaf] * rows), state)
+
+    def values(self, step: int, base: Any, losses: np.ndarray, states: Any,
+               ) -> tuple[np.ndarray, Any]:
+        """One value per start, given each start's loss and its row of the stacked
+        ``states``: by default :meth:`value` start by start."""
+        rows = len(losses)
+        out = [self.value(step, base, float(losses[i]),
+                          tree_map(lambda a, i=i: a[i].item() if a.ndim == 1 else a[i],
+                                   states))
+               for i in range(rows)]
+        new = tree_map(lambda *leaves: np.array(leaves), *[st for _, st in out]) if out else (
+            states)
+        return np.array([v for v, _ in out]), new
 
 
 def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
@@ -66,6 +97,8 @@ def _factor(instance: Any, attribute: Any, value: Any) -> None:
 class Constant(Schedule):
     """The configured value throughout."""
 
+    per_start = False
+
     def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
         return base, state
 
@@ -73,6 +106,8 @@ class Constant(Schedule):
 @attrs.frozen
 class StepDecay(Schedule):
     """``base * gamma ** (step // step_size)`` (torch's StepLR)."""
+
+    per_start = False
 
     step_size: int = attrs.field(default=100, validator=_positive_int)
     gamma: float = attrs.field(default=0.1, validator=_factor)
@@ -85,6 +120,8 @@ class StepDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``base * gamma ** step`` (torch's ExponentialLR)."""
 
+    per_start = False
+
     gamma: float = attrs.field(default=0.99, validator=_factor)
 
     def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
@@ -94,6 +131,8 @@ class ExponentialDecay(Schedule):
 @attrs.frozen
 class InverseTimeDecay(Schedule):
     """``base / (1 + decay_rate * step / decay_steps)``."""
+
+    per_start = False
 
     decay_rate: float = attrs.field(default=1.0, validator=_nonneg)
     decay_steps: int = attrs.field(default=1, validator=_positive_int)
@@ -110,6 +149,8 @@ class CosineWarmup(Schedule):
     ``min_value`` at ``total_steps`` and stays there. A learning rate must stay > 0, so
     for one give ``min_value > 0`` or ``total_steps`` of at least the run's max_steps.
     """
+
+    per_start = False
 
     total_steps: int = attrs.field(default=1000, validator=_positive_int)
     warmup_steps: int = attrs.field(default=0, validator=_nonneg_int)
@@ -132,12 +173,13 @@ class CosineWarmup(Schedule):
 
 @attrs.frozen
 class PlateauState:
-    """The best loss so far, steps without improvement, cooldown left, current scale."""
+    """The best loss so far, steps without improvement, cooldown left, current scale
+    (numbers; arrays with one entry per start in a multi-start run)."""
 
-    best: float
-    bad_steps: int
-    cooldown_left: int
-    scale: float
+    best: Any
+    bad_steps: Any
+    cooldown_left: Any
+    scale: Any
 
 
 @attrs.frozen
@@ -183,6 +225,28 @@ class ReduceOnPlateau(Schedule):
             value = max(value, self.min_value)
         return value, PlateauState(best=best, bad_steps=bad, cooldown_left=cooldown, scale=scale)
 
+    def values(self, step: int, base: Any, losses: np.ndarray, states: PlateauState,
+               ) -> tuple[np.ndarray, PlateauState]:
+        """:meth:`value` for every start at once, with the same arithmetic."""
+        best, bad = states.best, states.bad_steps
+        if self.threshold_mode == "rel":
+            improves = np.where(best != math.inf, losses < best * (1.0 - self.threshold),
+                                losses < best)
+        else:
+            improves = losses < best - self.threshold
+        best, bad = np.where(improves, losses, best), np.where(improves, 0, bad + 1)
+        cooling = states.cooldown_left > 0
+        cooldown = np.where(cooling, states.cooldown_left - 1, states.cooldown_left)
+        bad = np.where(cooling, 0, bad)
+        reduce = bad > self.patience
+        scale = np.where(reduce, states.scale * self.factor, states.scale)
+        cooldown, bad = np.where(reduce, self.cooldown, cooldown), np.where(reduce, 0, bad)
+        value = np.multiply.outer(scale, np.asarray(base)) if np.ndim(base) else base * scale
+        if self.min_value:
+            value = np.maximum(value, self.min_value)
+        return value, PlateauState(best=best, bad_steps=bad, cooldown_left=cooldown,
+                                   scale=scale)
+
 
 BUILTIN_SCHEDULES: dict[str, type[Schedule]] = {
     "constant": Constant,
@@ -200,18 +264,18 @@ def register_schedules(register: Register) -> None:
         register(name, cls)
 
 
-@attrs.define
-class ScheduledOptimizer:
-    """Derives the optimizer for each step from the base one and its schedules.
+@attrs.frozen
+class Scheduled:
+    """Derives each step's optimizer from the base one and its schedules.
 
-    Only the Runner uses this; it costs an ``attrs.evolve`` per step, and nothing when
-    no schedule is given.
+    The schedules' states are part of the run's state (one per schedule; stacked, one row
+    per start, for the schedules that are ``per_start`` in a multi-start run), so a
+    checkpoint saves them and every start reacts to its own loss. It costs an
+    ``attrs.evolve`` per step, and nothing when no schedule is given.
     """
 
     base: Optimizer
     schedules: tuple[tuple[str, Schedule], ...]
-    states: list[Any] = attrs.field(init=False)
-    values: dict[str, Any] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         fields = set(self.base.hyperparameters())
@@ -222,17 +286,31 @@ class ScheduledOptimizer:
                     f"{name!r}.{did_you_mean(name, fields)} Hyperparameters: "
                     f"{', '.join(sorted(fields))}"
                 )
-        self.states = [schedule.init() for _, schedule in self.schedules]
 
-    def at(self, step: int, loss: float) -> Optimizer:
-        """The optimizer to use for step ``step``, given the current loss."""
-        values = {}
-        for i, (name, schedule) in enumerate(self.schedules):
-            values[name], self.states[i] = schedule.value(
-                step, getattr(self.base, name), loss, self.states[i])
-        self.values = values
+    def init(self, rows: int | None) -> tuple[Any, ...]:
+        """The schedules' initial states for one point (``rows`` None) or ``rows`` starts."""
+        return tuple(schedule.init() if rows is None or not schedule.per_start
+                     else schedule.init_rows(rows) for _, schedule in self.schedules)
+
+    def at(self, step: int, loss: Any, states: tuple[Any, ...], point: bool,
+           ) -> tuple[Optimizer, tuple[Any, ...]]:
+        """The optimizer for step ``step`` given the current loss (one per start in a
+        multi-start run), and the schedules' new states."""
+        values: dict[str, Any] = {}
+        new = []
+        for (name, schedule), state in zip(self.schedules, states, strict=True):
+            base = getattr(self.base, name)
+            if point:
+                values[name], state = schedule.value(step, base, loss, state)
+            elif not schedule.per_start:
+                values[name], state = schedule.value(step, base, math.nan, state)
+            else:
+                value, state = schedule.values(step, base, loss, state)
+                value = np.asarray(value, dtype=float)
+                values[name] = value[:, None] if value.ndim == 1 else value
+            new.append(state)
         try:
-            return cast(Optimizer, attrs.evolve(cast(Any, self.base), **values))
+            return cast(Optimizer, attrs.evolve(cast(Any, self.base), **values)), tuple(new)
         except ValueError as exc:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
             raise InvalidArgumentError(

@@ -75,21 +75,27 @@ class HistoryStream:
     line."""
 
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
-                 resumed_at: int | None, record_x: bool = False) -> None:
+                 resumed_at: int | None, record_x: bool = False,
+                 rerun: list[int] | None = None) -> None:
         self.path = path
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resumed_at is not None
-                                            else os.O_TRUNC)
+        resuming = resumed_at is not None or rerun is not None
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resuming else os.O_TRUNC)
         try:  # before any work: a file that cannot be written is bad input
             path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = resuming and (not path.exists() or path.stat().st_size == 0)
+            if resuming and not fresh:
+                _cut_torn_tail(path)
             self._fd = os.open(path, flags, 0o644)
         except OSError as exc:
             raise InvalidArgumentError(
                 f"'stream_history' file {str(path)!r} cannot be written: {exc}") from None
-        if resumed_at is None:
+        if not resuming or fresh:  # a resumed run into a new file starts it with a header
             self._line({"format": FORMAT, "version": VERSION, "kind": kind,
                         "columns": list(COLUMNS), "dim": dim, "n_starts": n_starts,
                         "record_x": record_x})
-        else:
+        if rerun is not None:
+            self._line({"rerun": [int(k) for k in rerun]})
+        elif resumed_at is not None:
             self._line({"resumed_at": resumed_at})
 
     def _line(self, obj: Any) -> None:
@@ -127,6 +133,29 @@ class HistoryStream:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Cut a torn last line (a crash or a full disk while it was written) back to the last
+    complete line, so that what is appended next starts a line of its own."""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if not size:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        at = size
+        while at > 0:
+            step = min(65536, at)
+            fh.seek(at - step)
+            block = fh.read(step)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(at - step + cut + 1)
+                return
+            at -= step
+        fh.truncate(0)
 
 
 def check_stream_option(path: Any) -> Path | None:
@@ -181,9 +210,20 @@ def check_stream_writable(path: Path | None) -> None:
 
 def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,
                 resumed_at: int | None = None, record_x: bool = False,
-                ) -> HistoryStream | None:
+                rerun: list[int] | None = None) -> HistoryStream | None:
+    """The run's stream, or None without ``stream_history``. A resumed run appends a
+    marker: ``resumed_at`` (records of later steps are dropped on load) or, for starts
+    rerun on workers, ``rerun`` (those starts' earlier records are dropped)."""
     return (None if path is None
-            else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x))
+            else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x, rerun))
+
+
+def _without(again: set[int], index: list[int], fun: list[float], gn: list[float],
+             sn: list[float], X: Any) -> tuple[Any, ...]:
+    """A multi-start record without the starts in ``again``."""
+    keep = [j for j, k in enumerate(index) if k not in again]
+    return ([index[j] for j in keep], [fun[j] for j in keep], [gn[j] for j in keep],
+            [sn[j] for j in keep], None if X is None else X[keep])
 
 
 def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory:
@@ -224,6 +264,11 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                 rows = [r for r in rows if r[0] < at]
                 epochs = [e for e in epochs if e[0] <= at]  # an epoch ending at `at`
                 # was logged before the checkpoint of step `at` was taken
+            elif multi and isinstance(rec, dict) and set(rec) == {"rerun"}:
+                again = {int(k) for k in rec["rerun"]}
+                rows = [(step, *_without(again, index, fun, gn, sn, X))
+                        for step, index, fun, gn, sn, X in rows]
+                epochs = [e for e in epochs if int(e[1].get("start", -1)) not in again]
             elif isinstance(rec, dict) and set(rec) == {"x"} and not multi:
                 if not (record_x and rows and rows[-1][2] is None):
                     raise ValueError("a point with no record before it")
@@ -253,8 +298,11 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
     if multi:
         starts = StartsHistory(int(header["n_starts"]), record_x)
         for step, index, fun, grad_norm, step_norm, X in rows:
-            starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
-                           np.array(step_norm), X)
+            if index:
+                starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
+                               np.array(step_norm), X)
+        starts.epoch_log = [{k: int(v) if k in ("epoch", "step", "start") else v
+                             for k, v in entry.items()} for _, entry in epochs]
         return starts
     if record_x and rows and rows[-1][2] is None:
         rows.pop()  # its point line was torn off at the end

@@ -50,7 +50,7 @@ def test_demo_tells_the_story(capsys, tmp_path):
     assert "[0.39785867 0.39785867 0.39785867]" in out
     assert "4 distinct minima" in out and "[3. 2.]" in out
     assert "Minibatch SGD on 8x8 digits" in out and "test accuracy" in out
-    assert "the checkpoint holds step 2499" in out
+    assert "the checkpoint holds step 2500" in out
     assert "Same bits as a run never interrupted (x and every f in the history): True" in out
 
 

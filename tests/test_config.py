@@ -191,7 +191,8 @@ def test_checkpointed_run_resumes_from_the_command_line(config, capsys):
 
 @pytest.mark.parametrize(("args", "pattern"), [
     (["--resume"], r"no checkpoint in 'out/checkpoint' to resume"),
-    (["--resume", "--set", "optimizer.lr=0.1"], r"configured differently.*optimizer: "),
+    (["--resume", "--set", "optimizer.lr=0.1"],
+     r"configured differently.*optimizer.lr: the checkpoint has 0.05, this runner 0.1"),
 ])
 def test_bad_resume_is_one_line_exit_2(args, pattern, config, capsys):
     if "optimizer.lr=0.1" in args:

@@ -107,8 +107,9 @@ def test_runtime_fault_ends_in_a_status_keeping_the_history(call, status, patter
 def test_interrupted_run_saves_a_checkpoint_it_resumes_from(tmp_path):
     r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300,
                     callbacks=callback_raising_at(120, KeyboardInterrupt()), checkpoint=tmp_path)
-    # the callback of step 120 ran inside the step from 119: the last whole state is 119
-    assert r.status == "interrupted" and of.load_checkpoint(tmp_path).step == 119
+    # step 120 was whole (committed) when its callbacks ran: the checkpoint holds it, so the
+    # resumed run goes on with step 121 and no callback sees step 120 twice
+    assert r.status == "interrupted" and of.load_checkpoint(tmp_path).step == 120
     resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300).resume(tmp_path)
     whole = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300)
     np.testing.assert_array_equal(resumed.x, whole.x)
@@ -194,9 +195,17 @@ def test_stream_options_are_checked(tmp_path):
         of.minimize(lambda x: calls.append(1) or float(x @ x), [1.0],
                     stream_history=tmp_path / "file" / "h.jsonl")
     assert calls == []  # refused before the first evaluation
-    with pytest.raises(of.InvalidArgumentError, match="'stream_history' applies to runs without"):
-        of.Runner("sphere", stream_history=tmp_path / "h.jsonl").run(
-            starts=np.zeros((2, 1)), workers="serial")
+
+
+def test_a_run_on_workers_streams_each_start_as_it_arrives(tmp_path):
+    """Once refused: stream_history with workers. Each start's records are written as the
+    start arrives, and the stream loads to the run's history."""
+    starts = np.array([[1.0], [-2.0], [0.5]])
+    r = of.Runner("sphere", stream_history=tmp_path / "h.jsonl", max_steps=30).run(
+        starts=starts, workers="serial")
+    h = of.load_history_stream(tmp_path / "h.jsonl")
+    for column in ("step", "fun", "grad_norm", "step_norm"):
+        np.testing.assert_array_equal(getattr(h, column), getattr(r.history, column))
 
 
 def test_stream_with_points(tmp_path):

@@ -229,10 +229,8 @@ BAD = [
      r"unknown executor 'spark'"),
     ("lambda to processes", dict(fun="lambda", x0=[1.0], starts=[[1.0], [2.0]], workers=2),
      r"cannot be sent to worker processes .* define the objective .* at module level"),
-    ("schedules", dict(starts=of.MultiStart(2), schedules={"lr": "cosine"}),
-     r"schedules are not supported in multi-start runs yet"),
     ("workers without starts", dict(x0=[1.0, 1.0], workers=2),
-     r"'workers' and 'seed' apply to multi-start runs"),
+     r"'workers' apply to multi-start runs"),
 ]
 
 

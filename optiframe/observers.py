@@ -1,0 +1,284 @@
+"""What watches a run: the one place where the loop meets its observers.
+
+The loop (:mod:`optiframe.loop`) reaches its observers through a :class:`Watch` at fixed
+places: it records each k-th step into the history (and its stream); when the step count
+reaches :attr:`Watch.next_top` it lets the top-of-step observers act (a periodic
+checkpoint, a progress tick, the evaluation budget, the clock of ``max_time``); after each
+step it hands a :class:`StepInfo` to the step callbacks; at each epoch's end an
+:class:`EpochInfo` per start to the epoch callbacks; as each start ends, its outcome to the
+``on_start_end`` observers; and when Ctrl-C or an exception ends the run, the Watch saves
+the checkpoint and ends the starts still running.
+
+Callbacks are functions (called after each step with a :class:`StepInfo`) or objects with
+any of the methods ``on_run_start(run)``, ``on_step(info)``, ``on_epoch(info)``,
+``on_start_end(outcome)`` and ``on_run_end(result)``, as Keras and Lightning callbacks are.
+Step and epoch callbacks run where the starts run (in a worker process when ``workers``
+spreads them out); ``on_run_start``, ``on_start_end`` and ``on_run_end`` run in the
+process that called :func:`~optiframe.minimize`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .errors import InvalidTypeError
+from .status import Status
+
+#: The methods a callback object may have, one per event of a run.
+EVENTS = ("on_run_start", "on_step", "on_epoch", "on_start_end", "on_run_end")
+
+
+def _readonly(a: Any) -> Any:
+    if isinstance(a, np.ndarray):
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+@attrs.frozen
+class StepInfo:
+    """What a step callback sees after each step.
+
+    ``x`` is a read-only view of the new point (shape (n,)); in a multi-start run it holds
+    the running starts' points, one per row, ``fun`` and ``step_norm`` have one entry per
+    row, and ``index`` gives each row's start (a single start's ``index`` is 0). Each
+    (start, step) reaches the callbacks exactly once, whichever executor runs it: with
+    ``workers`` a call carries the starts of one worker's job. In a training run ``fun``
+    is the batch loss.
+    """
+
+    step: int
+    x: np.ndarray
+    fun: Any
+    step_norm: Any
+    index: Any = 0
+    nfev: Any = None
+
+
+@attrs.frozen
+class EpochInfo:
+    """What an epoch callback sees at the end of each epoch, once per start: return a dict
+    of metrics to record them in ``history.epochs``; raise StopIteration to stop the start.
+    ``x`` is a read-only view of the start's parameters, ``train_loss`` the mean batch
+    loss over the epoch, ``index`` the start (0 in a single-model run)."""
+
+    epoch: int
+    step: int
+    x: np.ndarray
+    train_loss: float
+    index: int = 0
+
+
+def step_info(s: Any) -> StepInfo:
+    """The :class:`StepInfo` of the step just committed to the state ``s``."""
+    if s.point:
+        return StepInfo(s.k, _readonly(s.X), s.F, s.SN, 0, s.nfev)
+    return StepInfo(s.k, _readonly(s.X), _readonly(s.F), _readonly(s.SN),
+                    _readonly(s.index), _readonly(s.nfev))
+
+
+@attrs.frozen
+class Callbacks:
+    """A run's callbacks sorted by event: each field holds the callables for one event."""
+
+    run_start: tuple[Callable[..., Any], ...] = ()
+    step: tuple[Callable[..., Any], ...] = ()
+    epoch: tuple[Callable[..., Any], ...] = ()
+    start_end: tuple[Callable[..., Any], ...] = ()
+    run_end: tuple[Callable[..., Any], ...] = ()
+
+    @classmethod
+    def of(cls, callbacks: Sequence[Any], epoch_callbacks: Sequence[Any] = ()) -> Callbacks:
+        """Sort ``callbacks`` (functions called after each step, or objects with event
+        methods) and ``epoch_callbacks`` (functions called after each epoch)."""
+        events: dict[str, list[Callable[..., Any]]] = {e: [] for e in EVENTS}
+        for cb in callbacks:
+            methods = [e for e in EVENTS if callable(getattr(cb, e, None))]
+            if methods:
+                for e in methods:
+                    events[e].append(getattr(cb, e))
+            elif callable(cb):
+                events["on_step"].append(cb)
+            else:
+                raise InvalidTypeError(
+                    f"'callbacks' must hold callables or objects with any of the methods "
+                    f"{', '.join(EVENTS)}: {cb!r}")
+        for cb in epoch_callbacks:
+            if not callable(cb):
+                raise InvalidTypeError(f"'epoch_callbacks' must hold callables: {cb!r}")
+            events["on_epoch"].append(cb)
+        return cls(*(tuple(events[e]) for e in EVENTS))
+
+    def __add__(self, other: Callbacks) -> Callbacks:
+        return Callbacks(*(a + b for a, b in zip(attrs.astuple(self, recurse=False),
+                                                  attrs.astuple(other, recurse=False),
+                                                  strict=True)))
+
+
+class Watch:
+    """The observers of one advance of the loop over a state (see the module docstring).
+
+    ``history`` is a :class:`~optiframe.history.History` (one point) or
+    :class:`~optiframe.history.StartsHistory`; ``recorder`` its record function, streamed
+    if the run streams; ``checkpoint`` a callable saving the state (or None); ``progress``
+    a :class:`~optiframe.progress.Progress` (or None); ``budget`` the evaluations allowed
+    per start and ``cost`` the evaluations of a step; ``deadline`` the
+    :func:`time.perf_counter` reading at which ``max_time`` is reached.
+    """
+
+    def __init__(self, s: Any, p: Any, history: Any, recorder: Any, xs: Any, every: int,
+                 calls: Callbacks, *, checkpoint: Any = None, checkpoint_every: int | None = None,
+                 progress: Any = None, deadline: float | None = None) -> None:
+        self.p = p
+        self.history = history
+        self.extend: Any = recorder if s.point else None
+        self.rec: Any = None if s.point else recorder
+        self.xs: Any = xs
+        self.every = every
+        self.calls = calls.step
+        self.epoch_calls = calls.epoch
+        self.clock = time.perf_counter
+        self.t0 = self.clock() - s.elapsed
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        start = s.k
+        self.save_at = (start + checkpoint_every if checkpoint is not None and checkpoint_every
+                        else math.inf)
+        self.progress = progress
+        self.tick_at = start if progress is not None else math.inf
+        self.budget = p.budget
+        self.deadline = deadline
+        self.failure: BaseException | None = None
+        self.next_top: float = 0
+        self._plan(start)
+
+    def _plan(self, k: int) -> None:
+        every_step = self.budget is not None or self.deadline is not None
+        self.next_top = k + 1 if every_step else min(self.save_at, self.tick_at)
+
+    # -- top of a step ------------------------------------------------------------------
+    def top(self, s: Any) -> None:
+        """The top-of-step observers, when one is due at step ``s.k``."""
+        k = s.k
+        if k >= self.save_at:
+            self.checkpoint(s)
+            self.save_at = k + self.checkpoint_every
+        if k >= self.tick_at:
+            self.progress.tick(k, _best(s))
+            self.tick_at = (k // self.progress.every + 1) * self.progress.every
+        if self.budget is not None:
+            cost = self.p.step_cost
+            over = np.atleast_1d(s.nfev) + cost > self.budget
+            if over.any():
+                from .settle import finish_rows
+
+                rows = np.flatnonzero(over)
+                nfev = np.atleast_1d(s.nfev)
+                finish_rows(s, self.p, rows, [self.p.stop.at_budget(int(nfev[r]), cost,
+                                                                    self.budget)
+                                              for r in rows])
+        if self.deadline is not None and s.running and self.clock() >= self.deadline:
+            from .settle import finish_rows
+
+            verdict = self.p.stop.at_time(self.clock() - self.t0)
+            finish_rows(s, self.p, range(s.running), [verdict] * s.running)
+        self._plan(k)
+
+    # -- after a step -------------------------------------------------------------------
+    def step(self, info: StepInfo) -> bool:
+        """Hand ``info`` to the step callbacks; True if one raised StopIteration."""
+        try:
+            for cb in self.calls:
+                cb(info)
+        except StopIteration:
+            return True
+        return False
+
+    def epoch(self, info: EpochInfo) -> dict[str, float]:
+        """The metrics the epoch callbacks return for one start (StopIteration
+        propagates)."""
+        metrics: dict[str, float] = {}
+        for cb in self.epoch_calls:
+            extra = cb(info)
+            if isinstance(extra, dict):
+                metrics.update({str(key): float(v) for key, v in extra.items()})
+        return metrics
+
+    # -- the end ----------------------------------------------------------------------------
+    def interrupted(self, s: Any) -> None:
+        """Ctrl-C: save the checkpoint of the last whole step, end the running starts."""
+        _repair(self.history)
+        _drop_finished(s)
+        note = ""
+        if self.checkpoint is not None:
+            try:
+                self.checkpoint(s)
+            except OSError as exc:
+                note = f"; the checkpoint could not be written ({type(exc).__name__}: {exc})"
+            except Exception as exc:  # a CheckpointError
+                note = f"; the checkpoint could not be written ({type(exc).__name__}: {exc})"
+        from .settle import finish_rows
+
+        detail = f"{_where(s, self.p)}{note}"
+        finish_rows(s, self.p, range(s.running), [(Status.INTERRUPTED, detail)] * s.running)
+
+    def failed(self, s: Any, exc: BaseException) -> None:
+        """User code raised where it cannot be traced to rows: the running starts fail."""
+        _repair(self.history)
+        _drop_finished(s)
+        self.failure = exc
+        from .settle import finish_rows
+
+        detail = f"{_where(s, self.p)}: {type(exc).__name__}: {exc}"
+        finish_rows(s, self.p, range(s.running), [(Status.FAILED, detail)] * s.running)
+
+    def ended(self, s: Any) -> None:
+        """The run is over: the last row of a single start's history, the progress bar."""
+        if self.progress is not None:
+            self.progress.close(s.k, _best(s))
+        if (s.point and self.p.batches is None and self.failure is None
+                and (s.last_recorded != s.k or len(self.history) == 0)):
+            block = s.finished[-1]
+            self.extend((s.k, s.F, math.nan, s.SN, int(block.nfev[0]), self.clock() - self.t0))
+            if self.xs is not None:
+                self.xs.append(s.X)
+
+
+def _where(s: Any, p: Any) -> str:
+    if p.batches is not None and s.cursor is not None:
+        return f"in epoch {s.cursor.epoch}, at step {s.k}"
+    return f"at step {s.k}"
+
+
+def _best(s: Any) -> float:
+    """The best value among the running starts (or the last one), for progress bars."""
+    if s.point:
+        return float(s.F)
+    if len(s.F):
+        return float(np.min(s.F))
+    funs = [b.fun for b in s.finished if len(b)]
+    finite = np.concatenate(funs) if funs else np.array([])
+    finite = finite[np.isfinite(finite)]
+    return float(finite.min()) if finite.size else math.nan
+
+
+def _repair(history: Any) -> None:
+    if hasattr(history, "_repair"):
+        history._repair()
+
+
+def _drop_finished(s: Any) -> None:
+    """Rows already in ``s.finished`` (an interruption between finishing rows and taking
+    them out) leave the running rows."""
+    if s.point or not s.running or not s.finished:
+        return
+    done = np.concatenate([b.index for b in s.finished])
+    again = np.isin(s.index, done)
+    if again.any():
+        s.take(~again)

@@ -1,0 +1,137 @@
+"""How each start of a run ended: :class:`StartOutcome`, kept column by column in
+:class:`Finished` while the run goes on, and the distinct :class:`Minimum` they reach."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .status import Status
+
+
+def readonly(x: np.ndarray) -> np.ndarray:
+    """A read-only copy; an array that is already read-only and owns its data is shared."""
+    if isinstance(x, np.ndarray) and not x.flags.writeable and x.base is None:
+        return x
+    x = np.array(x, copy=True)
+    x.flags.writeable = False
+    return x
+
+
+@attrs.frozen(eq=False)
+class StartOutcome:
+    """How one start of a multi-start run ended."""
+
+    index: int
+    x0: np.ndarray = attrs.field(converter=readonly)
+    x: np.ndarray = attrs.field(converter=readonly)
+    fun: float
+    status: Status
+    message: str
+    nit: int
+    nfev: int
+    njev: int
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.CONVERGED
+
+
+@attrs.frozen(eq=False)
+class Minimum:
+    """A distinct minimum: the best point of a group of final points closer than a tolerance."""
+
+    x: np.ndarray = attrs.field(converter=readonly)
+    fun: float
+    count: int
+    starts: tuple[int, ...]
+
+
+def _ints(a: object) -> np.ndarray:
+    return np.asarray(a, dtype=np.int64).reshape(-1)
+
+
+def _floats(a: object) -> np.ndarray:
+    return np.asarray(a, dtype=float).reshape(-1)
+
+
+def _statuses(values: Iterable[Any]) -> tuple[Status, ...]:
+    return tuple(Status(v) for v in values)
+
+
+def _texts(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+@attrs.frozen(eq=False)
+class Finished:
+    """Starts that have ended, one entry per start in each column; blocks made as rows
+    finish are joined (:meth:`join`) and turned into :class:`StartOutcome` objects only
+    when asked (:meth:`outcomes`), so a thousand starts cost a few arrays."""
+
+    index: np.ndarray = attrs.field(converter=_ints)
+    x0: np.ndarray
+    x: np.ndarray
+    fun: np.ndarray = attrs.field(converter=_floats)
+    nit: np.ndarray = attrs.field(converter=_ints)
+    nfev: np.ndarray = attrs.field(converter=_ints)
+    njev: np.ndarray = attrs.field(converter=_ints)
+    status: tuple[Status, ...] = attrs.field(converter=_statuses)
+    message: tuple[str, ...] = attrs.field(converter=_texts)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @classmethod
+    def empty(cls, n: int) -> Finished:
+        return cls(index=(), x0=np.empty((0, n)), x=np.empty((0, n)), fun=(), nit=(), nfev=(),
+                   njev=(), status=(), message=())
+
+    @classmethod
+    def of(cls, outcomes: Sequence[StartOutcome], n: int) -> Finished:
+        """The columns of ``outcomes``."""
+        if not outcomes:
+            return cls.empty(n)
+        return cls(index=[o.index for o in outcomes], x0=np.stack([o.x0 for o in outcomes]),
+                   x=np.stack([o.x for o in outcomes]), fun=[o.fun for o in outcomes],
+                   nit=[o.nit for o in outcomes], nfev=[o.nfev for o in outcomes],
+                   njev=[o.njev for o in outcomes], status=[o.status for o in outcomes],
+                   message=[o.message for o in outcomes])
+
+    @classmethod
+    def join(cls, blocks: Sequence[Finished], n: int) -> Finished:
+        """One block of every start in ``blocks``, in the order of their indices."""
+        blocks = [b for b in blocks if len(b)]
+        if not blocks:
+            return cls.empty(n)
+        if len(blocks) == 1 and bool(np.all(np.diff(blocks[0].index) > 0)):
+            return blocks[0]
+        index = np.concatenate([b.index for b in blocks])
+        order = np.argsort(index, kind="stable")
+        status = [s for b in blocks for s in b.status]
+        message = [m for b in blocks for m in b.message]
+        return cls(index=index[order], x0=np.concatenate([b.x0 for b in blocks])[order],
+                   x=np.concatenate([b.x for b in blocks])[order],
+                   fun=np.concatenate([b.fun for b in blocks])[order],
+                   nit=np.concatenate([b.nit for b in blocks])[order],
+                   nfev=np.concatenate([b.nfev for b in blocks])[order],
+                   njev=np.concatenate([b.njev for b in blocks])[order],
+                   status=[status[i] for i in order], message=[message[i] for i in order])
+
+    def outcomes(self) -> tuple[StartOutcome, ...]:
+        return tuple(StartOutcome(index=int(i), x0=x0, x=x, fun=float(f), status=s, message=m,
+                                  nit=int(t), nfev=int(e), njev=int(j))
+                     for i, x0, x, f, s, m, t, e, j in zip(
+                         self.index.tolist(), self.x0, self.x, self.fun.tolist(), self.status,
+                         self.message, self.nit.tolist(), self.nfev.tolist(),
+                         self.njev.tolist(), strict=True))
+
+    def statuses(self) -> dict[str, int]:
+        """How many starts ended with each status."""
+        counts: dict[str, int] = {}
+        for s in self.status:
+            counts[s.value] = counts.get(s.value, 0) + 1
+        return counts

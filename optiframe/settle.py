@@ -1,0 +1,152 @@
+"""What the loop does when a cheap test fails: which rows stop, why, and what they end with.
+
+Each function works out the verdicts of the rows at one stage of a step (the gradient,
+the new values, the size of the step), finishes the rows that stop with
+:func:`finish_rows`, and tells the loop which rows go on. They run only when something
+happens, so they may spend what they like; every kind of run (one point or K rows, full
+data or minibatches) goes through them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .problem import Problem, RowError
+from .state import RunState, keep_rows
+from .status import Status
+from .stopping import Verdict
+
+_ENDS_AT_BEST = (Status.DIVERGED, Status.NAN)
+
+
+def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
+                verdicts: Sequence[Verdict], nfev: Any = None, njev: Any = None) -> None:
+    """End the rows ``rows`` with their verdicts, at what each has to show for it.
+
+    In a full-data run a start that diverged or hit NaN ends at its best finite point;
+    the others at their current one. In a training run a start ends where it is, with
+    ``fun`` the loss over the whole training set there (computed now). ``nfev`` and
+    ``njev`` are the rows' counts when the step in progress spent evaluations before
+    they stopped (default: their counts at the last whole step).
+    """
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if not len(rows):
+        return
+    verdicts = list(verdicts)
+    if s.point:
+        x, fun = s.X, s.F
+        if p.batches is None and verdicts[0][0] in _ENDS_AT_BEST:
+            x, fun = s.best_X, s.best_F
+        elif p.batches is not None:
+            fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0])
+        if nfev is not None:
+            s.nfev, s.njev = nfev, njev
+        s.finish([0], verdicts, x, fun)
+        return
+    X, F = s.X.copy(), np.array(s.F, dtype=float)
+    for j, r in enumerate(rows.tolist()):
+        if p.batches is None and verdicts[j][0] in _ENDS_AT_BEST:
+            X[r], F[r] = s.best_X[r], s.best_F[r]
+        elif p.batches is not None:
+            F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
+    if nfev is not None:
+        s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
+            _mask(rows, len(s.index)), njev, s.njev)
+    s.finish(rows, verdicts, X, F)
+
+
+def _mask(rows: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict) -> tuple[float, Verdict]:
+    """A training start's final value: the loss over the whole training set at ``x``."""
+    status, detail = verdict
+    if status is Status.FAILED:
+        return math.nan, verdict
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return float(p.objective.value(x)), verdict
+    except KeyboardInterrupt:  # a second Ctrl-C while the final loss is computed
+        return math.nan, (Status.INTERRUPTED, f"{detail}; the final loss over the whole "
+                                              "training set was not computed")
+    except Exception as exc:
+        return math.nan, (Status.FAILED, f"the final loss over the whole training set raised "
+                                         f"{type(exc).__name__}: {exc}")
+
+
+def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,
+                     ) -> tuple[np.ndarray | None, Any]:
+    """The rows that stop at the gradient stage of step ``s.k``, and those whose step is
+    skipped (a non-finite gradient or, training, a NaN batch loss).
+
+    Returns (the rows that go on, as a mask over the rows before, or None for one point;
+    the skipped rows among those, as a mask, True for a skipped point, or None)."""
+    stop, k = p.stop, s.k
+    GN_rows = np.atleast_1d(np.asarray(GN, dtype=float))
+    bad = np.atleast_1d(s.bad)
+    if p.batches is None:
+        done, skip, verdicts = stop.gradient_verdicts(GN_rows, k, bad, p.max_steps, p.gtol)
+    else:
+        done, skip, verdicts = stop.batch_verdicts(np.atleast_1d(F), GN_rows,
+                                                   np.atleast_1d(s.f_limit), k, bad,
+                                                   p.max_steps)
+    if s.point:
+        if done[0]:
+            finish_rows(s, p, [0], verdicts, nfev, njev)
+            return None, None
+        return None, True  # the loop commits the skipped step (and the count of skips)
+    if done.any():
+        finish_rows(s, p, np.flatnonzero(done), verdicts, nfev, njev)
+    keep = ~done
+    skip = skip[keep]
+    # the loop commits the count of skips with the step; skipped rows keep x and state
+    return keep, (skip if skip.any() else None)
+
+
+def skip_rows(X: np.ndarray, X_new: np.ndarray, opt: Any, opt_new: Any,
+              skip: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The step's new points and state, with the skipped rows left where they were."""
+    return (np.where(skip[:, None], X, X_new), keep_rows(opt_new, opt, skip, X.shape[0]))
+
+
+def settle_values(s: RunState, p: Problem) -> np.ndarray | None:
+    """Rows whose new value (committed at step ``s.k``) is NaN, infinite or above their
+    divergence limit end there, at their best point. Returns the rows that go on."""
+    if s.point:
+        finish_rows(s, p, [0], [p.stop.at_bad_value(s.F, s.k, s.X)])
+        return None
+    bad, verdicts = p.stop.value_verdicts(s.F, s.f_limit, s.k, s.X)
+    finish_rows(s, p, np.flatnonzero(bad), verdicts)
+    return ~bad
+
+
+def settle_small_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -> None:
+    """Rows whose last step was at most ``xtol``, changed f by ``ftol``, or left x where
+    it was, end converged or stalled (a skipped step is neither)."""
+    stop = p.stop
+    if s.point:
+        finish_rows(s, p, [0], [stop.at_small_step(s.SN, F_old, s.F, s.k)])
+        return
+    small, verdicts = stop.small_step_verdicts(s.SN, F_old, s.F, s.k)
+    if skip is not None:
+        verdicts = [v for v, r in zip(verdicts, np.flatnonzero(small).tolist(), strict=True)
+                    if not skip[r]]
+        small &= ~skip
+    finish_rows(s, p, np.flatnonzero(small), verdicts)
+
+
+def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
+              njev: Any) -> None:
+    """The rows that raised in ``stage`` of step ``s.k`` fail with their errors; they keep
+    their last good point."""
+    rows = sorted(err.errors)
+    verdicts = [(Status.FAILED, f"{stage} raised at step {s.k}: "
+                 f"{type(err.errors[r]).__name__}: {err.errors[r]}") for r in rows]
+    finish_rows(s, p, rows, verdicts, nfev, njev)

@@ -1,0 +1,190 @@
+"""The run's state: one value holding a run at the top of a step.
+
+:class:`RunState` holds the running starts (their points, values, counters, best points,
+optimizer, schedule and random states), the starts that have finished, and the position
+in the data of a training run. The step loop (:mod:`optiframe.loop`) advances it a step
+at a time; a checkpoint (:mod:`optiframe.checkpoint`) saves and restores exactly it.
+
+Two shapes of the same value:
+
+* a *point* run (one ``x0``) keeps its one start as a point of shape (n,) and Python
+  numbers, so that a single start costs no per-row array bookkeeping;
+* a *stack* run keeps K >= 1 starts as rows: ``X`` is (K, n), ``F`` (K,), and every
+  per-start array and optimizer-state leaf has K rows. Rows that finish are removed.
+
+Arrays held here are never modified in place: each step makes new ones. So the state at
+the top of a step is a set of references, and saving it costs no copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ._tree import tree_map
+from .outcome import Finished
+from .status import Status, message
+
+#: The per-start fields of a state, in the order checkpoints keep them.
+ROW_FIELDS = ("X", "F", "SN", "nfev", "njev", "bad", "best_X", "best_F", "f_limit", "index",
+              "x0")
+
+
+def per_row(leaf: Any, n_rows: int) -> bool:
+    """Whether a state-tree leaf has one entry per row."""
+    return isinstance(leaf, np.ndarray) and leaf.ndim >= 1 and leaf.shape[0] == n_rows
+
+
+def take_rows(tree: Any, keep: np.ndarray, n_rows: int) -> Any:
+    """Keep rows ``keep`` (a mask or indices) of every (n_rows, ...) array in a state tree."""
+    return tree_map(lambda a: a[keep] if per_row(a, n_rows) else a, tree)
+
+
+def keep_rows(new: Any, old: Any, rows: np.ndarray, n_rows: int) -> Any:
+    """``new`` state tree with the rows ``rows`` (a mask) taken from ``old`` instead.
+
+    Per-start arrays are merged row by row; anything shared by all rows (a step
+    counter) is kept from ``old`` only when every row is kept.
+    """
+    def merge(a: Any, b: Any) -> Any:
+        if per_row(a, n_rows):
+            return np.where(rows.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+        return b if rows.all() else a
+
+    return tree_map(merge, new, old)
+
+
+@attrs.define(eq=False)
+class BatchCursor:
+    """Where a training run is in its data: the epoch (1-based), the position of the next
+    batch in it, the batch generator's state at the epoch's start, and per start the
+    summed batch losses and sample count of the epoch so far."""
+
+    epoch: int = 1
+    position: int = 0
+    epoch_rng: dict[str, Any] | None = None
+    total: Any = 0.0
+    count: Any = 0
+
+
+class RunState:
+    """A run at the top of a step (see the module docstring); the loop advances it."""
+
+    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "k", "last_recorded",
+                 "listener", "n", "opt", "point", "rng", "sched")
+    # one point: floats and (n,) arrays; K rows: arrays with K entries (see the module)
+    X: Any
+    F: Any
+    SN: Any
+    nfev: Any
+    njev: Any
+    bad: Any
+    best_X: Any
+    best_F: Any
+    f_limit: Any
+    index: np.ndarray
+    x0: Any
+
+    def __init__(self, point: bool, n: int) -> None:
+        self.point = point
+        self.n = n
+        self.k = 0
+        self.elapsed = 0.0
+        self.last_recorded = -1
+        self.finished: list[Finished] = []
+        self.opt: Any = None
+        self.sched: Any = ()
+        self.rng: Any = None
+        self.cursor: BatchCursor | None = None
+        #: called with each block of starts as they finish (not part of the saved state)
+        self.listener: Any = None
+
+    # -- the rows --------------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        """How many starts are still running."""
+        return len(self.index)
+
+    def start(self, X: np.ndarray, F: Any, index: np.ndarray, f_limit: Any,
+              opt: Any) -> None:
+        """Set the rows at step 0: points ``X`` (n,) or (K, n) with values ``F``."""
+        if self.point:
+            self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
+            self.SN, self.nfev, self.njev, self.bad = float("nan"), 1, 0, 0
+        else:
+            K = X.shape[0]
+            self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
+            self.SN = np.full(K, np.nan)
+            self.nfev = np.ones(K, dtype=np.int64)
+            self.njev = np.zeros(K, dtype=np.int64)
+            self.bad = np.zeros(K, dtype=np.int64)
+        self.index, self.f_limit, self.opt = np.asarray(index, dtype=np.int64), f_limit, opt
+
+    def hot(self) -> tuple[Any, ...]:
+        """The values the loop changes every step: k, X, F, SN, nfev, njev, opt, best_X,
+        best_F."""
+        return (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt,
+                self.best_X, self.best_F)
+
+    def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
+            best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
+            bad: Any) -> RunState:
+        """Commit a step: every value that changes with it, in one assignment, so that an
+        interruption sees the step whole or not at all."""
+        (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
+         self.best_F, self.sched, self.cursor, self.bad) = (
+            k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad)
+        return self
+
+    def take(self, keep: np.ndarray) -> None:
+        """Keep only the rows ``keep`` (a boolean mask) of a stack."""
+        n_rows = len(self.index)
+        for name in ROW_FIELDS:
+            setattr(self, name, getattr(self, name)[keep])
+        self.opt = take_rows(self.opt, keep, n_rows)
+        self.sched = take_rows(self.sched, keep, n_rows)
+        if self.rng is not None:
+            self.rng = [g for g, kept in zip(self.rng, keep.tolist(), strict=True) if kept]
+        cursor = self.cursor
+        if cursor is not None and isinstance(cursor.total, np.ndarray):
+            cursor.total, cursor.count = cursor.total[keep], cursor.count[keep]
+
+    def finish(self, rows: np.ndarray | Sequence[int], verdicts: Sequence[tuple[Status, str]],
+               x: Any = None, fun: Any = None) -> None:
+        """End the starts at positions ``rows`` with their ``(status, detail)`` verdicts.
+
+        Their final point and value are ``x`` and ``fun`` (one per row; default: the
+        current rows). The finished starts join :attr:`finished` and leave the rows.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        X = self.X if x is None else x
+        F = self.F if fun is None else fun
+        if self.point:
+            block = Finished(index=[self.index[0]], x0=self.x0[None], x=np.asarray(X)[None],
+                             fun=[F], nit=[self.k], nfev=[self.nfev], njev=[self.njev],
+                             status=[verdicts[0][0]], message=[message(*verdicts[0])])
+            self.finished.append(block)
+            self.index = self.index[:0]
+            if self.listener is not None:
+                self.listener(block)
+            return
+        X, F = np.asarray(X), np.asarray(F, dtype=float)
+        block = Finished(index=self.index[rows], x0=self.x0[rows], x=X[rows], fun=F[rows],
+                         nit=np.full(len(rows), self.k), nfev=self.nfev[rows],
+                         njev=self.njev[rows], status=[v[0] for v in verdicts],
+                         message=[message(*v) for v in verdicts])
+        keep = np.ones(len(self.index), dtype=bool)
+        keep[rows] = False
+        self.finished.append(block)
+        self.take(keep)
+        if self.listener is not None:
+            self.listener(block)
+
+    def finish_all(self, status: Status, detail: str) -> None:
+        """End every running start with the same verdict (at their current points)."""
+        self.finish(np.arange(self.running), [(status, detail)] * self.running)

@@ -1,0 +1,48 @@
+"""How a run ends: the :class:`Status` vocabulary and one message per status."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(str, enum.Enum):
+    """How a run ended. Compares equal to its string value: ``status == "converged"``."""
+
+    CONVERGED = "converged"
+    MAX_STEPS = "max_steps"
+    MAX_NFEV = "max_nfev"
+    MAX_TIME = "max_time"
+    DIVERGED = "diverged"
+    NAN = "nan"
+    STALLED = "stalled"
+    CALLBACK_STOP = "callback_stop"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: One message per status; a run appends the specific reason.
+MESSAGES: dict[Status, str] = {
+    Status.CONVERGED: "Converged",
+    Status.MAX_STEPS: "Stopped after the maximum number of steps",
+    Status.MAX_NFEV: "Stopped: the evaluation budget (max_nfev) is spent",
+    Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
+    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed "
+                     "(try a smaller learning rate); x is the best finite point seen",
+    Status.NAN: "Stopped on a NaN or infinite value or gradient; "
+                "x is the best finite point seen",
+    Status.STALLED: "Stalled: the step no longer changes x",
+    Status.CALLBACK_STOP: "A callback raised StopIteration",
+    Status.INTERRUPTED: "Interrupted (KeyboardInterrupt); the history up to here is kept",
+    Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",
+}
+
+
+def message(status: Status, detail: str) -> str:
+    """The message of a run that ended with ``status`` for the reason ``detail``."""
+    return f"{MESSAGES[status]}: {detail}." if detail else f"{MESSAGES[status]}."
