@@ -158,12 +158,12 @@ class Batches:
         self.rng.bit_generator.state = s.cursor.epoch_rng
         self._draw(s.cursor)
 
-    def epoch_done(self, s: Any) -> bool:
-        return bool(s.cursor.position >= len(self.order))
+    def epoch_done(self, cursor: BatchCursor) -> bool:
+        return cursor.position >= len(self.order)
 
-    def measure(self, s: Any, X: np.ndarray) -> tuple[Any, np.ndarray]:
+    def measure(self, cursor: BatchCursor, X: np.ndarray) -> tuple[Any, np.ndarray]:
         """The batch loss and gradient of every row at the cursor's batch."""
-        return self._loss_and_grad(X, self.order[s.cursor.position])
+        return self._loss_and_grad(X, self.order[cursor.position])
 
     def alarm(self, L: Any, s: Any) -> bool:
         """Whether a batch loss needs a verdict (NaN, or above the divergence limit, which
@@ -181,12 +181,11 @@ class Batches:
     def _limit(self, loss: float) -> float:
         return self._stop.divergence_limit(loss)
 
-    def moved(self, s: Any, losses: Any) -> BatchCursor:
-        """The cursor after a step on its batch: the next position, and the losses (None,
-        or NaN for a row, when the batch was skipped) added to the epoch's totals."""
-        c = s.cursor
+    def moved(self, c: BatchCursor, losses: Any, point: bool) -> BatchCursor:
+        """The cursor ``c`` after a step on its batch: the next position, and the losses
+        (None, or NaN for a row, when the batch was skipped) added to the epoch's totals."""
         m = len(self.order[c.position])
-        if s.point:
+        if point:
             total, count = (c.total, c.count) if losses is None else (
                 c.total + losses * m, c.count + m)
         else:

@@ -176,7 +176,7 @@ class Snapshot:
         snap = cls()
         cursor = s.cursor
         snap.json["state"] = {
-            "point": s.point, "n": s.n, "k": s.k, "last_recorded": s.last_recorded,
+            "point": s.point, "n": s.n, "k": s.k,
             "rng": s.rng is not None,
             "cursor": None if cursor is None else {"epoch": cursor.epoch,
                                                    "position": cursor.position,
@@ -474,7 +474,7 @@ class Checkpoint:
             s.nfev = np.full(len(s.index), nfev, dtype=np.int64)
             s.njev = np.full(len(s.index), grads * jev if "grads_done" in rule else k,
                              dtype=np.int64)
-        s.k, s.last_recorded = int(st["k"]), int(st["last_recorded"])
+        s.k = int(st["k"])
         s.elapsed = float(self.array("scalar/elapsed"))
         rows = None if point else len(s.index)
         s.opt = self.tree("optimizer", init_opt(s.X))
@@ -561,8 +561,7 @@ def _upgrade_to_4(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     meta.setdefault("trees", {})
     meta["trees"].setdefault("schedules", [])
     n = int(meta["config"]["shape"][-1])
-    state: dict[str, Any] = {"n": n, "k": int(meta["step"]), "rng": False, "cursor": None,
-                             "last_recorded": int(scalars.get("last_recorded", -1))}
+    state: dict[str, Any] = {"n": n, "k": int(meta["step"]), "rng": False, "cursor": None}
     arrays["scalar/elapsed"] = np.asarray(scalar("elapsed") if "elapsed" in scalars else 0.0,
                                           dtype=np.float64)
     if kind in ("single", "minibatch"):

@@ -226,13 +226,15 @@ class CentralDifference(_FiniteDifference):
 
     def bind(self, objective: Objective) -> BoundGradient:
         evaluate = _row_values(objective)
-        blog = not self.relative and not self.substitute_zero_step
+        # the blog's 1-D loop, decided once: absolute step, no substitution, one point a call
+        blog = not self.relative and not self.substitute_zero_step and not objective.vectorized
         h_abs = self.step if self.step is not None else _default_relative_step(_F64, self._power)
         value = objective.value
         scratch: dict[Any, np.ndarray] = {}
+        one = (1,)
 
         def central(x: np.ndarray) -> np.ndarray:
-            if blog and x.shape == (1,) and not objective.vectorized:
+            if blog and x.shape == one:
                 # The blog's 1-D loop, operation for operation, without building a stack.
                 slope = (value(x + h_abs) - value(x - h_abs)) / (2 * h_abs)
                 return np.array([slope]) if x.dtype == _F64 else np.array([slope], x.dtype)

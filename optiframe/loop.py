@@ -5,28 +5,37 @@ loss and gradient of the step's batch), record, test the stop rules, take the st
 evaluate the new points (full-data runs), commit, test the new points, tell the
 observers.
 
-The same code serves one point (``state.point``: floats and an (n,) array) and K rows
-(arrays with one entry per start): the few tests that differ are one line each, written
-for both. On the way down every test is one cheap comparison; only when it fails does a
-function of :mod:`optiframe.settle` work out which rows stop and why. Everything that
-watches the run (history, stream, checkpoints, progress, callbacks, plugin hooks, the
-clock, the evaluation budget) is reached through the :class:`~optiframe.observers.Watch`
-at fixed places.
+The same code serves one point (``point``: floats and an (n,) array) and K rows (arrays
+with one entry per start), full data and batches (``training``): the few tests that
+differ are one line each, written for both, and :func:`advance` runs the loop
+specialized to the run's kind (:mod:`optiframe._specialize`), so that the tests for
+other kinds cost nothing. On the way down every test is one cheap comparison; only when
+it fails does a function of :mod:`optiframe.settle` work out which rows stop and why.
+Everything that watches the run (history, stream, checkpoints, progress, callbacks,
+plugin hooks, the clock, the evaluation budget) is reached through the
+:class:`~optiframe.observers.Watch` at fixed places.
 
-The state (:class:`~optiframe.state.RunState`) changes only at the commit of a step and
-when rows finish, so a KeyboardInterrupt anywhere leaves it at a whole step: what a
-checkpoint saves and a resumed run starts from. The loop reads its values into locals,
-which a single start needs to run at the speed of a hand-written loop.
+The loop keeps what changes every step in locals (a single start must run at the speed
+of a hand-written loop) and changes them in one assignment per step, the commit, so that
+at any moment they hold a whole step (the best point alone may be updated before the
+commit: redoing the step updates it the same way). The state
+(:class:`~optiframe.state.RunState`) receives them (``s.put``) before anything reads it:
+a slow path, an observer, the end of the run. On Ctrl-C the state is brought up to the
+last whole step and the Watch saves it: what a resumed run starts from.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ._specialize import specialize
 from .observers import Watch, step_info
-from .problem import Problem, RowError
+from .problem import SMALL, Problem, RowError
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -42,8 +51,10 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     """Step the running rows of ``s`` until none is left; each row that stops joins
     ``s.finished`` with its verdict. KeyboardInterrupt and exceptions from user code end
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
+    steps = _variant(s.point, p.batches is not None, p.schedules is not None, p.stochastic,
+                     s.point and s.n <= SMALL)
     try:
-        _steps(s, p, w)
+        steps(s, p, w)
     except KeyboardInterrupt:
         w.interrupted(s)
     except Exception as exc:  # user code that could not be traced to rows
@@ -51,122 +62,195 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     w.ended(s)
 
 
+@functools.cache
+def _variant(point: bool, training: bool, scheduled: bool, stochastic: bool,
+             small: bool) -> Callable[[RunState, Problem, Watch], None]:
+    """The loop for one kind of run."""
+    return specialize(_steps, point=point, training=training, scheduled=scheduled,
+                      stochastic=stochastic, small=small)
+
+
 def _steps(s: RunState, p: Problem, w: Watch) -> None:
-    point, batches, stop = s.point, p.batches, p.stop
-    grad, value, norm, dist = p.grad, p.value, p.norm, p.dist
-    fev, jev, gtol, max_steps, xtol = p.fev, p.jev, p.gtol, p.max_steps, stop.xtol
-    use_ftol, inf = stop.ftol > 0.0, math.inf
-    extend, rec, xs, every, clock, calls = w.extend, w.rec, w.xs, w.every, w.clock, w.calls
-    t0 = w.t0
-    k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-    while s.running:
-        if batches is not None and batches.epoch_done(s):  # epoch end: observers, next epoch
-            batches.end_epoch(s, w)
-            k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-            continue
-        if k >= w.next_top:  # a checkpoint, a progress tick, the budget or the clock
-            w.top(s)
-            k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-            if not s.running:
-                break
-        try:  # -- measure: the slope (and, training, the batch loss) at the rows' points
-            if batches is not None:
-                F, G = batches.measure(s, X)
-            else:
-                G = grad(X) if s.rng is None else grad(X, s.rng)
-        except (OverflowError, FloatingPointError):  # one point: its gradient is non-finite
-            G = np.full(X.shape, math.nan)
-        except RowError as err:  # some rows raised: they fail, the others go on
-            fail_rows(s, p, err, "the gradient", NF + fev, NJ + jev)
-            k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-            if not s.running:
-                break
-            G = err.values[err.kept]
-            if batches is not None:
-                F = err.losses[err.kept]
-        GN = norm(G)
-        if k % every == 0:
-            if point:
-                extend((k, F, GN, SN, NF + fev, clock() - t0))
-                if xs is not None:
-                    xs.append(X)
-            else:
-                rec(k, s.index, F, GN, SN, X)
-            s.last_recorded = k
-        skip = None
-        if ((batches is not None and batches.alarm(F, s)) or k >= max_steps or not (
-                (gtol < GN < inf) if point else (GN.min() > gtol and GN.max() < inf))):
-            losses = F
-            keep, skip = settle_gradients(s, p, GN, F, NF + fev, NJ + jev)
-            k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-            if not s.running:
-                break
-            if skip is True:  # one point with a non-finite gradient: the step is skipped
-                s.put(k + 1, X, F, 0.0, NF + fev, NJ + jev, opt, bX, bF, s.sched,
-                      batches and batches.moved(s, None), s.bad + 1)
-                k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
+    point, training, scheduled, stochastic = (s.point, p.batches is not None,
+                                              p.schedules is not None, p.stochastic)
+    small = point and s.n <= SMALL  # norms on Python floats: no frame, no BLAS
+    batches, stop, grad, value, norm, dist, opt_step = (p.batches, p.stop, p.grad, p.value,
+                                                        p.norm, p.dist, p.step)
+    fev, jev, gtol, max_steps, xtol, cost = (p.fev, p.jev, p.gtol, p.max_steps, stop.xtol,
+                                             p.step_cost)
+    use_ftol, inf, ninf, every_step = stop.ftol > 0.0, math.inf, -math.inf, w.every == 1
+    extend, rec, xs, every, clock, calls, t0 = (w.extend, w.rec, w.xs, w.every, w.clock,
+                                                w.calls, w.t0)
+    hypot, math_dist = math.hypot, math.dist
+    # XL: a small point's coordinates as a list (each step converts only the new point);
+    # sched_new, cursor_new, bad_new: what the commit takes when the step leaves them
+    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+     sched_new, cursor_new, bad_new) = _reread(s, small)
+    next_top = w.next_top
+    newer = False  # the state is ahead of the locals (inside a slow path)
+    try:
+        while live:
+            if training and batches.epoch_done(cursor):  # epoch end: observers, next epoch
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                batches.end_epoch(s, w)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
                 continue
-            if keep is not None:
-                G = G[keep]
-                if batches is not None:
-                    F = losses[keep]
-        # -- step and evaluate -------------------------------------------------------------
-        step, sched = (p.step, s.sched) if p.schedules is None else p.scheduled(s, k, F)
-        X_new, opt_new = step(X, G, opt)
-        if skip is not None:
-            X_new, opt_new = skip_rows(X, X_new, opt, opt_new, skip)
-        if batches is None:
-            try:
-                F_new = value(X_new)
-            except (OverflowError, FloatingPointError):
-                F_new = inf
-            except RowError as err:  # rows whose new point raised keep their last good pair
-                fail_rows(s, p, err, "the objective", NF + fev, NJ + jev)
-                X_new, opt_new = X_new[err.kept], p.take(opt_new, err.kept)
-                F_new, G = err.values[err.kept], G[err.kept]
-                skip = None if skip is None else skip[err.kept]
-                k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-                if not s.running:
+            if k >= next_top:  # a checkpoint, a progress tick, the budget or the clock
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                w.top(s)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
+                next_top = w.next_top
+                if not live:
                     break
-            if point:
-                if type(F_new) is not float:
-                    F_new = p.scalar(F_new)
-                if -inf < F_new < bF:
-                    bX, bF = X_new, F_new
+            try:  # -- measure: the slope at the rows' points (training: and the batch loss)
+                if training:
+                    F, G = batches.measure(cursor, X)  # F: this step's batch loss
+                else:
+                    G = grad(X, rng) if stochastic else grad(X)
+            except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
+                G = np.full(X.shape, math.nan)
+            except RowError as err:  # some rows raised: they fail, the others go on
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                fail_rows(s, p, err, "the gradient", NF + fev, NJ + jev)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
+                if not live:
+                    break
+                G = err.values[err.kept]
+                if training:
+                    F = err.losses[err.kept]
+            GN: Any = hypot(*G.tolist()) if small else norm(G)
+            if every_step or k % every == 0:
+                if point:
+                    extend((k, F, GN, SN, NF + fev, clock() - t0))
+                    if xs is not None:
+                        xs.append(X)
+                else:
+                    rec(k, s.index, F, GN, SN, X)
+            if not point:  # rows whose step is skipped (a non-finite gradient)
+                skip = None
+            if ((training and batches.alarm(F, s)) or k >= max_steps or not (
+                    (gtol < GN < inf) if point else (GN.min() > gtol and GN.max() < inf))):
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                losses = F
+                keep, skip = settle_gradients(s, p, GN, F, NF + fev, NJ + jev)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
+                if not live:
+                    if point and not training and k % every:  # the last gradient's record
+                        extend((k, F, GN, SN, NF, clock() - t0))
+                        if xs is not None:
+                            xs.append(X)
+                    break
+                if skip is True:  # one point with a non-finite gradient: the step is skipped
+                    k, SN, NF, NJ, bad, cursor = (k + 1, 0.0, NF + fev, NJ + jev, bad + 1,
+                                                  batches.moved(cursor, None, True)
+                                                  if training else cursor)
+                    bad_new, cursor_new = bad, cursor
+                    continue
+                if not point:
+                    G = G[keep]
+                    if training:
+                        F = losses[keep]
+                    if skip is not None:
+                        bad_new = bad + skip
+            # -- step and evaluate ------------------------------------------------------------
+            if scheduled:
+                step, sched_new = p.scheduled(sched, k, F)
+                X_new, opt_new = step(X, G, opt)
             else:
-                if skip is not None:
-                    F_new = np.where(skip, F, F_new)
-                better = (bF > F_new) & (F_new > -inf)
-                bX, bF = np.where(better[:, None], X_new, bX), np.where(better, F_new, bF)
-            NF = NF + fev + 1
-        else:
-            F_new, NF = F, NF + fev
-        F_old, k, X, F, SN, NJ, opt = F, k + 1, X_new, F_new, dist(X_new, X), NJ + jev, opt_new
-        s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched,
-              batches and batches.moved(s, F_old if skip is None else np.where(skip, np.nan,
-                                                                              F_old)),
-              s.bad if skip is None else s.bad + skip)
-        # -- what the new points end ------------------------------------------------------
-        if batches is None:
-            if not ((-inf < F <= s.f_limit) if point else (
-                    (s.f_limit >= F).all() and F.min() > -inf)):
+                X_new, opt_new = opt_step(X, G, opt)
+            if not point and skip is not None:
+                X_new, opt_new = skip_rows(X, X_new, opt, opt_new, skip)
+            if training:
+                F_new = F
+                cursor_new = batches.moved(cursor, F if point or skip is None else np.where(
+                    skip, np.nan, F), point)
+            else:
+                try:
+                    F_new = value(X_new)
+                except (OverflowError, FloatingPointError):
+                    F_new = inf
+                except RowError as err:  # rows whose new point raised keep their last pair
+                    newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                    fail_rows(s, p, err, "the objective", NF + fev, NJ + jev)
+                    X_new, opt_new = X_new[err.kept], p.take(opt_new, err.kept)
+                    sched_new = p.take(sched_new, err.kept)
+                    F_new, G = err.values[err.kept], G[err.kept]
+                    skip = None if point or skip is None else skip[err.kept]
+                    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                     sched_new, cursor_new, bad_new) = _reread(s, small)
+                    bad_new = bad if point or skip is None else bad + skip
+                    newer = False
+                    if not live:
+                        break
+                if point:  # the best point: idempotent, so it may precede the commit
+                    if ninf < F_new < bF:
+                        bX, bF = X_new, F_new
+                else:
+                    if skip is not None:
+                        F_new = np.where(skip, F, F_new)
+                    better = (bF > F_new) & (F_new > ninf)
+                    bX, bF = np.where(better[:, None], X_new, bX), np.where(better, F_new, bF)
+            # -- commit: the step is whole ---------------------------------------------------
+            if small:
+                XL_new = X_new.tolist()
+            F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL = (
+                F, k + 1, X_new, F_new, math_dist(XL_new, XL) if small else dist(X_new, X),
+                NF + cost, NJ + jev, opt_new, sched_new, bad_new, cursor_new,
+                XL_new if small else None)
+            # -- what the new points end (NaN, infinite, above the divergence limit) ---------
+            if not training and not ((ninf < F <= lim) if point else (
+                    (lim >= F).all() and F.min() > ninf)):
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 keep = settle_values(s, p)
-                k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
-                if not s.running:
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
+                if not live:
                     break
                 F_old = F_old[keep]
-                skip = None if skip is None else skip[keep]
-            small = (xtol >= SN or (use_ftol and stop.f_converged(F_old, F))) if point else (
-                SN.min() <= xtol or use_ftol)
-        else:
-            small = False
-        stopped = bool(calls) and w.step(step_info(s))
-        if small:
-            settle_small_steps(s, p, F_old, skip)
-        if stopped and s.running:
-            s.finish_all(Status.CALLBACK_STOP, f"at step {k}")
-        if small or stopped:
-            k, X, F, SN, NF, NJ, opt, bX, bF = s.hot()
+                skip = None if point or skip is None else skip[keep]
+            if not point and skip is not None:
+                bad_new = bad
+            if calls or (not training and ((xtol >= SN or (use_ftol and stop.f_converged(
+                    F_old, F))) if point else (SN.min() <= xtol or use_ftol))):
+                # -- the observers of the step, and small steps ----------------------------------
+                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                stopped = bool(calls) and w.step(step_info(s))
+                if not training:
+                    settle_small_steps(s, p, F_old, None if point else skip)
+                if stopped and s.running:
+                    s.finish_all(Status.CALLBACK_STOP, f"at step {k}")
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
+                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                newer = False
+    except BaseException:
+        if not newer:  # the locals hold the last whole step
+            s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+        raise
+    s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+
+
+def _reread(s: RunState, small: bool) -> tuple[Any, ...]:
+    """The loop's locals from the state (after a slow path changed it): :meth:`RunState.hot`,
+    the point as a list (small points), and what the next commit takes unchanged."""
+    hot = s.hot()
+    X, sched, bad, cursor = hot[1], hot[9], hot[11], hot[12]
+    return (*hot, X.tolist() if small else None, sched, cursor, bad)
+
+
+def _sync(s: RunState, *hot: Any) -> bool:
+    """Bring the state up to the loop's locals before a slow path; True: from here the
+    state is ahead of the locals."""
+    s.put(*hot)
+    return True
 
 
 __all__ = ["advance"]

@@ -27,12 +27,12 @@ from .state import take_rows
 from .stopping import StopRules
 
 #: Below this size, norms are faster on Python floats than through BLAS.
-_SMALL = 64
+SMALL = 64
 
 
 def vector_norm(v: np.ndarray) -> float:
     """Euclidean norm of a 1-D array; exact for huge finite entries (v @ v overflows)."""
-    if v.size <= _SMALL:
+    if v.size <= SMALL:
         return math.hypot(*v.tolist())
     s = math.sqrt(v @ v)
     if s == math.inf and np.isfinite(v).all():
@@ -43,7 +43,7 @@ def vector_norm(v: np.ndarray) -> float:
 
 def vector_dist(a: np.ndarray, b: np.ndarray) -> float:
     """Euclidean distance of two points."""
-    if a.size <= _SMALL:
+    if a.size <= SMALL:
         return math.dist(a.tolist(), b.tolist())
     return vector_norm(a - b)
 
@@ -150,10 +150,10 @@ class Problem:
         point."""
         return self.fev + (1 if self.batches is None else 0)
 
-    def scheduled(self, s: Any, k: int, F: Any) -> tuple[Callable[..., Any], Any]:
-        """The optimizer's step for step ``k`` under the schedules, and the schedules' new
-        state (committed with the step)."""
-        optimizer, states = self.schedules.at(k, F, s.sched, s.point)
+    def scheduled(self, states: Any, k: int, F: Any) -> tuple[Callable[..., Any], Any]:
+        """The optimizer's step for step ``k`` under the schedules in ``states``, and the
+        schedules' new states (committed with the step)."""
+        optimizer, states = self.schedules.at(k, F, states, self.point)
         return optimizer.step, states
 
     def take(self, tree: Any, keep: np.ndarray) -> Any:

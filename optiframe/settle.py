@@ -132,7 +132,8 @@ def settle_small_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | N
     it was, end converged or stalled (a skipped step is neither)."""
     stop = p.stop
     if s.point:
-        finish_rows(s, p, [0], [stop.at_small_step(s.SN, F_old, s.F, s.k)])
+        if stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)):
+            finish_rows(s, p, [0], [stop.at_small_step(s.SN, F_old, s.F, s.k)])
         return
     small, verdicts = stop.small_step_verdicts(s.SN, F_old, s.F, s.k)
     if skip is not None:

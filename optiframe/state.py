@@ -73,8 +73,8 @@ class BatchCursor:
 class RunState:
     """A run at the top of a step (see the module docstring); the loop advances it."""
 
-    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "k", "last_recorded",
-                 "listener", "n", "opt", "point", "rng", "sched")
+    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "k", "listener", "n", "opt",
+                 "point", "rng", "sched")
     # one point: floats and (n,) arrays; K rows: arrays with K entries (see the module)
     X: Any
     F: Any
@@ -93,7 +93,6 @@ class RunState:
         self.n = n
         self.k = 0
         self.elapsed = 0.0
-        self.last_recorded = -1
         self.finished: list[Finished] = []
         self.opt: Any = None
         self.sched: Any = ()
@@ -124,10 +123,12 @@ class RunState:
         self.index, self.f_limit, self.opt = np.asarray(index, dtype=np.int64), f_limit, opt
 
     def hot(self) -> tuple[Any, ...]:
-        """The values the loop changes every step: k, X, F, SN, nfev, njev, opt, best_X,
-        best_F."""
+        """What the loop keeps in locals: k, X, F, SN, nfev, njev, opt, best_X, best_F,
+        the schedules' and random states, the skip counts, the batch cursor, the
+        divergence limits, and how many rows run."""
         return (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt,
-                self.best_X, self.best_F)
+                self.best_X, self.best_F, self.sched, self.rng, self.bad, self.cursor,
+                self.f_limit, len(self.index))
 
     def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
             best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
