@@ -84,8 +84,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
     hypot, math_dist = math.hypot, math.dist
     # XL: a small point's coordinates as a list (each step converts only the new point);
     # sched_new, cursor_new, bad_new: what the commit takes when the step leaves them
-    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-     sched_new, cursor_new, bad_new) = _reread(s, small)
+    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+     lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
     next_top = w.next_top
     newer = False  # the state is ahead of the locals (inside a slow path)
     try:
@@ -93,15 +93,15 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             if training and batches.epoch_done(cursor):  # epoch end: observers, next epoch
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 batches.end_epoch(s, w)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
                 continue
             if k >= next_top:  # a checkpoint, a progress tick, the budget or the clock
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 w.top(s)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
                 next_top = w.next_top
                 if not live:
@@ -116,8 +116,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             except RowError as err:  # some rows raised: they fail, the others go on
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 fail_rows(s, p, err, "the gradient", NF + fev, NJ + jev)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
                 if not live:
                     break
@@ -139,8 +139,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 losses = F
                 keep, skip = settle_gradients(s, p, GN, F, NF + fev, NJ + jev)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
                 if not live:
                     if point and not training and k % every:  # the last gradient's record
@@ -184,8 +184,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                     sched_new = p.take(sched_new, err.kept)
                     F_new, G = err.values[err.kept], G[err.kept]
                     skip = None if point or skip is None else skip[err.kept]
-                    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                     sched_new, cursor_new, bad_new) = _reread(s, small)
+                    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                     lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                     bad_new = bad if point or skip is None else bad + skip
                     newer = False
                     if not live:
@@ -196,8 +196,15 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 else:
                     if skip is not None:
                         F_new = np.where(skip, F, F_new)
-                    better = (bF > F_new) & (F_new > ninf)
-                    bX, bF = np.where(better[:, None], X_new, bX), np.where(better, F_new, bF)
+                    fmin = F_new.min()
+                    better = bF > F_new  # NaN is never better; -inf is not a best point:
+                    if fmin == ninf:
+                        better &= F_new > ninf
+                    if better.all():  # descending: every start's best is its new point
+                        bX, bF = X_new, F_new
+                    else:
+                        bX = np.where(better[:, None], X_new, bX)
+                        bF = np.where(better, F_new, bF)
             # -- commit: the step is whole ---------------------------------------------------
             if small:
                 XL_new = X_new.tolist()
@@ -207,11 +214,11 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 XL_new if small else None)
             # -- what the new points end (NaN, infinite, above the divergence limit) ---------
             if not training and not ((ninf < F <= lim) if point else (
-                    (lim >= F).all() and F.min() > ninf)):
+                    (F.max() <= lim_min or (lim >= F).all()) and fmin > ninf)):
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
                 keep = settle_values(s, p)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
                 if not live:
                     break
@@ -228,8 +235,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                     settle_small_steps(s, p, F_old, None if point else skip)
                 if stopped and s.running:
                     s.finish_all(Status.CALLBACK_STOP, f"at step {k}")
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, live, XL,
-                 sched_new, cursor_new, bad_new) = _reread(s, small)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
+                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False
     except BaseException:
         if not newer:  # the locals hold the last whole step
@@ -241,9 +248,10 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
 def _reread(s: RunState, small: bool) -> tuple[Any, ...]:
     """The loop's locals from the state (after a slow path changed it): :meth:`RunState.hot`,
     the point as a list (small points), and what the next commit takes unchanged."""
-    hot = s.hot()
-    X, sched, bad, cursor = hot[1], hot[9], hot[11], hot[12]
-    return (*hot, X.tolist() if small else None, sched, cursor, bad)
+    (k, X, F, SN, nfev, njev, opt, bX, bF, sched, rng, bad, cursor, lim, live) = s.hot()
+    lim_min = lim if s.point else (lim.min() if live else math.inf)
+    return (k, X, F, SN, nfev, njev, opt, bX, bF, sched, rng, bad, cursor, lim, lim_min, live,
+            X.tolist() if small else None, sched, cursor, bad)
 
 
 def _sync(s: RunState, *hot: Any) -> bool:

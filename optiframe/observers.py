@@ -242,9 +242,9 @@ class Watch:
         """The run is over: the last row of a single start's history, the progress bar."""
         if self.progress is not None:
             self.progress.close(s.k, _best(s))
-        rows = self.history._rows
         if (s.point and self.p.batches is None and self.failure is None
-                and (not len(rows) or rows[-6] != s.k)):  # step k has no record yet
+                and (not len(self.history._rows) or self.history._rows[-6] != s.k)):
+            # step k has no record yet
             block = s.finished[-1]
             self.extend((s.k, s.F, math.nan, s.SN, int(block.nfev[0]), self.clock() - self.t0))
             if self.xs is not None:

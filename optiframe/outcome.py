@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,8 +59,15 @@ def _floats(a: object) -> np.ndarray:
     return np.asarray(a, dtype=float).reshape(-1)
 
 
+#: Status by itself and by its value: converting a thousand statuses costs a lookup each
+_STATUS: dict[Any, Status] = {**{s: s for s in Status}, **{s.value: s for s in Status}}
+
+
 def _statuses(values: Iterable[Any]) -> tuple[Status, ...]:
-    return tuple(Status(v) for v in values)
+    try:
+        return tuple(_STATUS[v] for v in values)
+    except KeyError:  # not a status: Status() says which and why
+        return tuple(Status(v) for v in values)
 
 
 def _texts(values: Iterable[Any]) -> tuple[str, ...]:
@@ -131,7 +139,5 @@ class Finished:
 
     def statuses(self) -> dict[str, int]:
         """How many starts ended with each status."""
-        counts: dict[str, int] = {}
-        for s in self.status:
-            counts[s.value] = counts.get(s.value, 0) + 1
-        return counts
+        return {status.value: count for status, count in collections.Counter(
+            self.status).items()}

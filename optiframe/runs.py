@@ -117,8 +117,7 @@ def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
             F, errors = p.value(X0), {}
         except RowError as err:
             F, errors = err.values, err.errors
-        f_limit = np.array([stop.divergence_limit(f) if math.isfinite(f) else math.inf
-                            for f in F.tolist()])
+        f_limit = stop.divergence_limits(F)
     s.start(X0, F, index, f_limit, runner.optimizer.init(X0))
     if p.batches is not None:
         s.nfev = 0 if point else np.zeros(len(index), dtype=np.int64)
@@ -131,14 +130,15 @@ def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
     from .settle import finish_rows
 
     if not point and p.batches is None and errors:
-        rows = sorted(errors)
-        finish_rows(s, p, rows, [(Status.FAILED, f"the objective raised at step 0: "
-                                  f"{type(errors[r]).__name__}: {errors[r]}") for r in rows])
+        failed = sorted(errors)
+        finish_rows(s, p, failed, [(Status.FAILED, f"the objective raised at step 0: "
+                                    f"{type(errors[r]).__name__}: {errors[r]}") for r in failed])
     if p.batches is None:
-        verdicts = [stop.at_start(f) for f in np.atleast_1d(s.F).tolist()]
-        rows = [r for r, (status, _) in enumerate(verdicts) if status is not None]
-        if rows:
-            finish_rows(s, p, rows, [verdicts[r] for r in rows])  # type: ignore[misc]
+        values = np.atleast_1d(s.F)
+        ended = np.flatnonzero(~np.isfinite(values))  # f(x0) NaN or infinite
+        if len(ended):
+            finish_rows(s, p, ended, [stop.at_start(float(values[r]))  # type: ignore[misc]
+                                      for r in ended])
     return s
 
 
@@ -289,9 +289,7 @@ def starting_points(runner: Any, x0: Any, starts: Any, seed: int | None,
     x = as_point(x0) if x0 is not None else None
     n = x.size if x is not None else runner.objective.dim
     if isinstance(starts, MultiStart):
-        K = starts.n_starts
-        children = np.random.SeedSequence(entropy).spawn(K + 1)
-        X0 = starts.points(n, x, runner.objective, children[:K], children[K])
+        X0 = starts.points(n, x, runner.objective, entropy)
     elif isinstance(starts, int) and not isinstance(starts, bool):
         raise InvalidArgumentError(
             f"'starts' must be a MultiStart or a (K, n) array: write "

@@ -18,13 +18,14 @@ lhs         Latin hypercube in the box: each coordinate's K strata used once eac
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 
-from ._validation import as_point, check_int, check_real
+from ._pcg import first_doubles
+from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 
@@ -53,6 +54,52 @@ def as_bounds(bounds: Any, n: int | None = None, name: str = "bounds") -> np.nda
     return arr
 
 
+class StartStreams(Sequence[np.random.Generator]):
+    """The random streams of K starts: start k draws from
+    ``Generator(PCG64(SeedSequence(entropy, spawn_key=(k,))))`` (the k-th child of the
+    run's seed). Each generator is made when it is first used; :meth:`random` gives
+    the first draws of every stream at once, as the built-in samplers use them."""
+
+    def __init__(self, entropy: int, n_starts: int) -> None:
+        self.entropy = entropy
+        self._made: dict[int, np.random.Generator] = {}
+        self._n = n_starts
+        self._fresh = True
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        if not -self._n <= k < self._n:
+            raise IndexError(k)
+        k %= self._n
+        if k not in self._made:
+            self._made[k] = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+                self.entropy, spawn_key=(k,))))
+        return self._made[k]
+
+    def __iter__(self) -> Iterator[np.random.Generator]:
+        return (self[k] for k in range(self._n))
+
+    def random(self, n: int) -> np.ndarray:
+        """Each stream's next ``n`` doubles, as a (K, n) array: ``stack([g.random(n) for g
+        in streams])``, bit for bit."""
+        if self._fresh and not self._made and self._n < 2**32 - 1:
+            self._fresh = False
+            return first_doubles(self.entropy, np.arange(self._n), n)
+        self._fresh = False
+        return np.stack([g.random(n) for g in self])
+
+
+def _draws(rngs: Sequence[np.random.Generator], n: int) -> np.ndarray:
+    """The next ``n`` doubles of every generator in ``rngs``, one row each."""
+    if isinstance(rngs, StartStreams):
+        return rngs.random(n)
+    return np.stack([rng.random(n) for rng in rngs])
+
+
 class StartSampler(abc.ABC):
     """Draws starting points; subclass it as a frozen attrs class."""
 
@@ -75,7 +122,7 @@ class UniformBox(StartSampler):
                x0: np.ndarray | None, shared: np.random.Generator) -> np.ndarray:
         assert bounds is not None
         low, high = bounds[:, 0], bounds[:, 1]
-        return np.stack([low + (high - low) * rng.random(n) for rng in rngs])
+        return low + (high - low) * _draws(rngs, n)
 
 
 def _positive(instance: Any, attribute: Any, value: Any) -> None:
@@ -109,7 +156,7 @@ class LatinHypercube(StartSampler):
         assert bounds is not None
         K = len(rngs)
         strata = np.stack([shared.permutation(K) for _ in range(n)], axis=1)  # (K, n)
-        jitter = np.stack([rng.random(n) for rng in rngs])
+        jitter = _draws(rngs, n)
         unit = (strata + jitter) / K
         return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * unit
 
@@ -154,9 +201,9 @@ class MultiStart:
     bounds: Any = None
 
     def points(self, n: int | None, x0: np.ndarray | None, objective: Any,
-               seeds: Sequence[np.random.SeedSequence],
-               shared: np.random.SeedSequence) -> np.ndarray:
-        """The (n_starts, n) starting points."""
+               entropy: int) -> np.ndarray:
+        """The (n_starts, n) starting points; start k draws from the k-th child of the
+        run's seed (``entropy``), shared draws (a Latin hypercube's strata) from child K."""
         from .plugins import get_registry
 
         sampler = get_registry().build("sampler", self.sampler, StartSampler)
@@ -185,23 +232,31 @@ class MultiStart:
         if sampler.needs_x0 and x0 is None:
             raise InvalidArgumentError(
                 f"sampler {self.sampler!r} draws around x0: pass x0 to minimize")
-        # A Generator per start, seeded by its child; PCG64 directly is 3x cheaper to make.
-        rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
-        X = sampler.sample(rngs, n, bounds, x0, np.random.default_rng(shared))
+        K = self.n_starts
+        shared = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            entropy, spawn_key=(K,))))
+        X = sampler.sample(StartStreams(entropy, K), n, bounds, x0, shared)
         return np.ascontiguousarray(X, dtype=float)
 
 
 def as_starts(starts: Any, n: int | None) -> np.ndarray:
     """A user's (K, n) array of starting points, checked and copied."""
-    arr = np.array(starts, dtype=float, copy=True)
+    try:
+        arr = np.array(starts, dtype=float, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"'starts' must be a MultiStart or a (K, n) array of real "
+                                   f"numbers: {exc}") from None
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise InvalidArgumentError(
             f"'starts' must be a MultiStart or a (K, n) array of points, got shape {arr.shape}")
     if n is not None and arr.shape[1] != n:
         raise InvalidArgumentError(
             f"'starts' has points of {arr.shape[1]} coordinates but the problem has {n}")
-    for k, row in enumerate(arr):
-        as_point(row, name=f"starts[{k}]")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        k, j = (int(i) for i in np.argwhere(bad)[0])
+        raise InvalidArgumentError(f"'starts[{k}]' must be finite: starts[{k}][{j}] is "
+                                   f"{arr[k, j]!r}")
     return arr
 
 

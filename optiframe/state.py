@@ -175,10 +175,14 @@ class RunState:
                 self.listener(block)
             return
         X, F = np.asarray(X), np.asarray(F, dtype=float)
+        texts: dict[tuple[Status, str], str] = {}  # rows stopping for one reason share it
+        for v in verdicts:
+            if v not in texts:
+                texts[v] = message(*v)
         block = Finished(index=self.index[rows], x0=self.x0[rows], x=X[rows], fun=F[rows],
                          nit=np.full(len(rows), self.k), nfev=self.nfev[rows],
                          njev=self.njev[rows], status=[v[0] for v in verdicts],
-                         message=[message(*v) for v in verdicts])
+                         message=[texts[v] for v in verdicts])
         keep = np.ones(len(self.index), dtype=bool)
         keep[rows] = False
         self.finished.append(block)

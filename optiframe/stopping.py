@@ -87,6 +87,15 @@ class StopRules:
             return math.inf
         return min(f0 + self.divergence_factor * (abs(f0) + 1.0), sys.float_info.max)
 
+    def divergence_limits(self, F0: np.ndarray) -> np.ndarray:
+        """:meth:`divergence_limit` of each start (infinite where f0 is not finite)."""
+        if not self.detect_divergence:
+            return np.full(F0.shape, math.inf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            limits = np.minimum(F0 + self.divergence_factor * (np.abs(F0) + 1.0),
+                                sys.float_info.max)
+        return np.where(np.isfinite(F0), limits, math.inf)
+
     def f_converged(self, f_old: float, f_new: float) -> bool:
         """True when the change in f meets ``ftol`` (never when ``ftol`` is 0)."""
         return abs(f_old - f_new) <= self.ftol * max(abs(f_old), abs(f_new), 1.0)

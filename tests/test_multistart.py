@@ -105,22 +105,39 @@ def test_start_k_is_the_same_point_whatever_the_number_of_starts():
 
 
 def test_samplers():
-    seeds = np.random.SeedSequence(0).spawn(41)
     box = np.array([[-2.0, 2.0], [0.0, 10.0]])
     for name in ("uniform", "lhs"):
-        X = of.MultiStart(40, sampler=name, bounds=box).points(2, None, None, seeds[:40],
-                                                              seeds[40])
+        X = of.MultiStart(40, sampler=name, bounds=box).points(2, None, None, 0)
         assert X.shape == (40, 2)
         assert (box[:, 0] <= X).all() and (box[:, 1] >= X).all()
-    lhs = of.MultiStart(40, sampler="lhs", bounds=box).points(2, None, None, seeds[:40],
-                                                             seeds[40])
+    lhs = of.MultiStart(40, sampler="lhs", bounds=box).points(2, None, None, 0)
     for j in range(2):  # each coordinate's 40 strata hold one start each
         strata = np.floor((lhs[:, j] - box[j, 0]) / (box[j, 1] - box[j, 0]) * 40)
         assert sorted(strata.astype(int).tolist()) == list(range(40))
     normal = of.MultiStart(400, sampler={"name": "normal", "scale": 0.5}).points(
-        2, np.array([1.0, -1.0]), None, np.random.SeedSequence(1).spawn(400), seeds[0])
+        2, np.array([1.0, -1.0]), None, 1)
     np.testing.assert_allclose(normal.mean(axis=0), [1.0, -1.0], atol=0.1)
     np.testing.assert_allclose(normal.std(axis=0), [0.5, 0.5], atol=0.05)
+
+
+@pytest.mark.parametrize("entropy", [0, 7, 2**32, 2**127 + 3, 2**200 + 1])
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_start_streams_draw_what_numpy_generators_draw(entropy, n):
+    """The built-in samplers draw every start's first numbers at once (optiframe._pcg);
+    they are the bits of each start's own numpy Generator, the k-th child of the seed."""
+    from optiframe.starts import StartStreams
+
+    K = 300
+    fast = StartStreams(entropy, K).random(n)
+    children = np.random.SeedSequence(entropy).spawn(K)
+    slow = np.stack([np.random.Generator(np.random.PCG64(c)).random(n) for c in children])
+    np.testing.assert_array_equal(fast, slow)
+    streams = StartStreams(entropy, K)  # once a generator is taken, its draws go on from it
+    first = streams[3].random(n)
+    np.testing.assert_array_equal(first, slow[3])
+    np.testing.assert_array_equal(streams.random(1)[3],
+                                  np.random.Generator(np.random.PCG64(children[3])).random(
+                                      n + 1)[n:])
 
 
 def test_objective_bounds_are_used_when_none_are_given():
