@@ -29,6 +29,7 @@ from .errors import (
     UnknownComponentError,
 )
 from .gradients import (
+    SPSA,
     AnalyticGradient,
     AutoGradient,
     CentralDifference,
@@ -81,6 +82,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "SPSA",
     "Ackley",
     "Adagrad",
     "Adam",

@@ -159,7 +159,9 @@ class Batches:
         self._draw(s.cursor)
 
     def epoch_done(self, cursor: BatchCursor) -> bool:
-        return cursor.position >= len(self.order)
+        """Whether the cursor's epoch has no batch left (or the run is past its epochs: a
+        checkpoint written when the epochs ran out, resumed)."""
+        return cursor.position >= len(self.order) or cursor.epoch > self.batching.epochs
 
     def measure(self, cursor: BatchCursor, X: np.ndarray) -> tuple[Any, np.ndarray]:
         """The batch loss and gradient of every row at the cursor's batch."""
@@ -196,42 +198,42 @@ class Batches:
 
     def end_epoch(self, s: Any, w: Any) -> None:
         """The epoch at the cursor is over: every running start's epoch callbacks and
-        table row (StopIteration from a callback stops that start), then the next
-        epoch, or, after the last, the end of every start."""
+        table row (StopIteration from a callback stops that start), then the next epoch.
+        After the last one the checkpoint is written at the start of the next (so that a
+        resumed run with more ``epochs`` goes on) and every start ends."""
         from .settle import finish_rows
 
         c = s.cursor
-        rows = [0] if s.point else list(range(s.running))
-        totals = np.atleast_1d(c.total)
-        counts = np.atleast_1d(c.count)
-        stopped = []
-        for r in rows:
-            x = s.X if s.point else s.X[r]
-            x = x.view()
-            x.flags.writeable = False
-            index = 0 if s.point else int(s.index[r])
-            info = EpochInfo(c.epoch, s.k, x, float(totals[r] / max(int(counts[r]), 1)), index)
-            try:
-                metrics = w.epoch(info)
-            except StopIteration:
-                stopped.append(r)
-                continue
-            self.log(index, {"epoch": c.epoch, "step": s.k, "train_loss": info.train_loss,
-                             **metrics})
-        if stopped:
-            finish_rows(s, w.p, stopped, [(Status.CALLBACK_STOP, f"after epoch {c.epoch}")]
-                        * len(stopped))
-        if not s.running:
-            return
-        if c.epoch >= self.batching.epochs:
+        epochs = self.batching.epochs
+        if c.epoch <= epochs:
+            entries, stopped = [], []
+            totals, counts = np.atleast_1d(c.total), np.atleast_1d(c.count)
+            for r in range(s.running):
+                x = (s.X if s.point else s.X[r]).view()
+                x.flags.writeable = False
+                index = 0 if s.point else int(s.index[r])
+                loss = float(totals[r] / max(int(counts[r]), 1))
+                try:
+                    metrics = w.epoch(EpochInfo(c.epoch, s.k, x, loss, index))
+                except StopIteration:
+                    stopped.append(r)
+                    continue
+                entries.append((index, {"epoch": c.epoch, "step": s.k, "train_loss": loss,
+                                        **metrics}))
+            state = dict(self.rng.bit_generator.state)
+            rows = s.running
+            for index, entry in entries:
+                self.log(index, entry)
+            s.cursor = BatchCursor(c.epoch + 1, 0, state, 0.0 if s.point else np.zeros(rows),
+                                   0 if s.point else np.zeros(rows, dtype=np.int64))
+            self._draw(s.cursor)
+            if stopped:
+                finish_rows(s, w.p, stopped, [(Status.CALLBACK_STOP, f"after epoch {c.epoch}")]
+                            * len(stopped))
+        if s.running and s.cursor.epoch > epochs:  # the epochs ran out
+            w.budget_end(s)
             finish_rows(s, w.p, range(s.running),
-                        [(Status.MAX_STEPS, f"{self.batching.epochs} epochs")] * s.running)
-            return
-        state = dict(self.rng.bit_generator.state)
-        zeros = 0.0 if s.point else np.zeros(s.running)
-        s.cursor = BatchCursor(c.epoch + 1, 0, state, zeros,
-                               0 if s.point else np.zeros(s.running, dtype=np.int64))
-        self._draw(s.cursor)
+                        [(Status.MAX_STEPS, f"{epochs} epochs")] * s.running)
 
 
 def _traced_pairs(one: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],

@@ -187,8 +187,7 @@ class Snapshot:
         snap.tree("optimizer", s.opt)
         snap.tree("schedules", s.sched)
         if s.rng is not None:
-            snap.arrays["rng/streams"] = pack_generators(s.rng if isinstance(s.rng, list)
-                                                         else [s.rng])
+            snap.arrays["rng/streams"] = pack_generators(s.rng)
         if cursor is not None:
             snap.arrays["cursor/total"] = np.asarray(cursor.total, dtype=np.float64)
             snap.arrays["cursor/count"] = np.asarray(cursor.count, dtype=np.int64)
@@ -480,8 +479,7 @@ class Checkpoint:
         s.opt = self.tree("optimizer", init_opt(s.X))
         s.sched = self.tree("schedules", init_sched(rows))
         if st.get("rng"):
-            streams = unpack_generators(self.array("rng/streams"))
-            s.rng = streams[0] if point else streams
+            s.rng = unpack_generators(self.array("rng/streams"))
         cursor = st.get("cursor")
         if cursor is not None:
             total, count = self.array("cursor/total"), self.array("cursor/count")

@@ -28,8 +28,9 @@ from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 from .objective import Objective
 
-#: A gradient function bound to one objective: ``g = grad(x)``.
-BoundGradient = Callable[[np.ndarray], np.ndarray]
+#: A gradient function bound to one objective: ``g = grad(x)`` (``grad(x, rngs)`` when the
+#: estimator is stochastic).
+BoundGradient = Callable[..., np.ndarray]
 
 
 class GradientEstimator(abc.ABC):
@@ -38,6 +39,12 @@ class GradientEstimator(abc.ABC):
     Subclasses implement :meth:`gradient`; they may override :meth:`bind` (one point)
     and :meth:`bind_stack` (a stack of points, one per row) to prepare fast functions
     for one objective, and :meth:`evaluations` to report their cost.
+
+    A stochastic estimator sets ``stochastic = True``: its bound functions then take the
+    run's random streams too, ``grad(x, rngs)`` and ``grad(X, rngs)``, one
+    :class:`numpy.random.Generator` per row (a list of one for a single point). Each
+    start's stream comes from the run's seed, is the same on every executor, and is
+    saved by checkpoints; draw only from it.
 
     Example
     -------
@@ -53,6 +60,9 @@ class GradientEstimator(abc.ABC):
     >>> r.status, bool(abs(r.x).max() < 1e-4)
     ('converged', True)
     """
+
+    #: True when the estimator draws random numbers (see the class docstring)
+    stochastic = False
 
     def for_objective(self, objective: Objective) -> GradientEstimator:
         """The estimator to use for ``objective`` (``auto`` picks one here)."""
@@ -326,9 +336,83 @@ class AutoGradient(GradientEstimator):
         return self.for_objective(objective).evaluations(objective, n)
 
 
+@attrs.frozen
+class SPSA(GradientEstimator):
+    """Simultaneous perturbation (Spall, 1992): every coordinate moved at once.
+
+    ``g = (f(x + h*d) - f(x - h*d)) / (2 h) * d`` per coordinate, with ``d`` a random
+    vector of +-1 drawn from the start's own random stream and ``h = step * max(1, |x|)``
+    (``relative=True``) or ``step``: two evaluations per gradient whatever n (times
+    ``samples``, the number of directions averaged). An unbiased estimate (up to O(h^2))
+    whose noise shrinks as the steps add up: pair it with a small learning rate or a
+    decaying schedule, and a ``seed`` for a reproducible run.
+
+    Example
+    -------
+    >>> import numpy as np, optiframe as of
+    >>> r = of.minimize(lambda x: float(np.sum((x - 1.0) ** 2)), np.zeros(20),
+    ...                 gradient="spsa", optimizer=of.GradientDescent(lr=0.02),
+    ...                 max_steps=3000, seed=1)
+    >>> r.status, bool(np.abs(r.x - 1).max() < 1e-6)
+    ('converged', True)
+    >>> r.nfev == 1 + 3 * r.nit + 2   # f(x0); per step 2 for the slope and f(x); the last slope
+    True
+    """
+
+    step: float = attrs.field(default=1e-4, validator=positive_finite)
+    relative: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    samples: int = attrs.field(default=1, validator=_positive_int)
+
+    stochastic = True
+
+    def _directions(self, rngs: Any, n: int) -> np.ndarray:
+        """(rows, samples, n) directions of +-1, each row from its own stream (exactly
+        ``samples * n`` doubles drawn from it)."""
+        return np.stack([np.where(rng.random((self.samples, n)) < 0.5, -1.0, 1.0)
+                         for rng in rngs])
+
+    def _estimate(self, evaluate: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
+                  rngs: Any) -> np.ndarray:
+        K, n = X.shape
+        D = self._directions(rngs, n)  # (K, m, n)
+        H = (self.step * np.maximum(1.0, np.abs(X)) if self.relative
+             else np.full(X.shape, self.step))[:, None, :]  # (K, 1, n)
+        points = np.concatenate([X[:, None, :] + H * D, X[:, None, :] - H * D], axis=1)
+        m = self.samples
+        f = np.asarray(evaluate(points.reshape(-1, n)), dtype=float).reshape(K, 2, m)
+        slopes = (f[:, 0] - f[:, 1])[:, :, None] / (2.0 * H) * D  # (K, m, n)
+        return slopes.mean(axis=1)
+
+    def bind(self, objective: Objective) -> BoundGradient:
+        evaluate = _row_values(objective)
+
+        def spsa(x: np.ndarray, rngs: Any) -> np.ndarray:
+            return self._estimate(evaluate, x.reshape(1, -1), rngs).reshape(x.shape)
+
+        return spsa
+
+    def bind_stack(self, objective: Objective) -> BoundGradient:
+        evaluate = _row_values(objective)
+
+        def spsa(X: np.ndarray, rngs: Any) -> np.ndarray:
+            return self._estimate(evaluate, X, rngs)
+
+        return spsa
+
+    def gradient(self, objective: Objective, x: np.ndarray, rng: Any = None) -> np.ndarray:
+        """One estimate at ``x`` from ``rng`` (a Generator; a fresh unseeded one if None)."""
+        rng = np.random.default_rng() if rng is None else rng
+        return self.bind(objective)(x, [rng])
+
+    def evaluations(self, objective: Objective, n: int) -> tuple[int, int]:
+        return 2 * self.samples, 1
+
+
+
 @hookimpl
 def register_gradient_estimators(register: Register) -> None:
     register("central", CentralDifference)
     register("forward", ForwardDifference)
     register("analytic", AnalyticGradient)
     register("auto", AutoGradient)
+    register("spsa", SPSA)

@@ -88,6 +88,9 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
      lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
     next_top = w.next_top
     newer = False  # the state is ahead of the locals (inside a slow path)
+    # a stochastic step draws from the rows' generators before it commits: with a
+    # checkpoint to write on Ctrl-C, the step's start keeps their states to go back to
+    keep_rng, rng_top = stochastic and w.checkpoint is not None, None
     try:
         while live:
             if training and batches.epoch_done(cursor):  # epoch end: observers, next epoch
@@ -106,6 +109,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 next_top = w.next_top
                 if not live:
                     break
+            if stochastic and keep_rng:
+                rng_top = [g.bit_generator.state for g in rng]
             try:  # -- measure: the slope at the rows' points (training: and the batch loss)
                 if training:
                     F, G = batches.measure(cursor, X)  # F: this step's batch loss
@@ -137,6 +142,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             if ((training and batches.alarm(F, s)) or k >= max_steps or not (
                     (gtol < GN < inf) if point else (GN.min() > gtol and GN.max() < inf))):
                 newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+                if k >= max_steps:  # a budget ends the starts: their checkpoint first
+                    w.budget_end(s)
                 losses = F
                 keep, skip = settle_gradients(s, p, GN, F, NF + fev, NJ + jev)
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim,
@@ -208,10 +215,10 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             # -- commit: the step is whole ---------------------------------------------------
             if small:
                 XL_new = X_new.tolist()
-            F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL = (
+            F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top = (
                 F, k + 1, X_new, F_new, math_dist(XL_new, XL) if small else dist(X_new, X),
                 NF + cost, NJ + jev, opt_new, sched_new, bad_new, cursor_new,
-                XL_new if small else None)
+                XL_new if small else None, None)
             # -- what the new points end (NaN, infinite, above the divergence limit) ---------
             if not training and not ((ninf < F <= lim) if point else (
                     (F.max() <= lim_min or (lim >= F).all()) and fmin > ninf)):
@@ -241,6 +248,9 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
     except BaseException:
         if not newer:  # the locals hold the last whole step
             s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
+            if stochastic and rng_top is not None:  # the step's draws are undone
+                for g, state in zip(s.rng, rng_top, strict=True):
+                    g.bit_generator.state = state
         raise
     s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad)
 

@@ -178,6 +178,7 @@ class Watch:
             if over.any():
                 from .settle import finish_rows
 
+                self.budget_end(s)
                 rows = np.flatnonzero(over)
                 nfev = np.atleast_1d(s.nfev)
                 finish_rows(s, self.p, rows, [self.p.stop.at_budget(int(nfev[r]), cost,
@@ -187,8 +188,16 @@ class Watch:
             from .settle import finish_rows
 
             verdict = self.p.stop.at_time(self.clock() - self.t0)
+            self.budget_end(s)
             finish_rows(s, self.p, range(s.running), [verdict] * s.running)
         self._plan(k)
+
+    def budget_end(self, s: Any) -> None:
+        """A budget (max_steps, max_nfev, max_time, epochs) is about to end starts: the
+        checkpoint is written first, with them still running, so that a resumed run with
+        a larger budget goes on (and with the same one ends where this one did)."""
+        if self.checkpoint is not None:
+            self.checkpoint(s)
 
     # -- after a step -------------------------------------------------------------------
     def step(self, info: StepInfo) -> bool:

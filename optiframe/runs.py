@@ -19,6 +19,7 @@ from its own child of the run's seed, so a start gives the same bits on every pa
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .history import History, StartsHistory
 from .loop import advance
 from .objective import as_scalar
-from .observers import Callbacks, Watch
+from .observers import EVENTS, Callbacks, Watch
 from .outcome import Finished
 from .plugin_calls import plugin_callbacks
 from .problem import Problem, RowError, traced
@@ -124,9 +125,8 @@ def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
         p.batches.begin(s)
     if p.schedules is not None:
         s.sched = p.schedules.init(None if point else len(index))
-    if p.stochastic:
-        streams = start_streams(entropy, index)
-        s.rng = streams[0] if point else streams
+    if p.stochastic:  # one generator per row (a list of one for a single point)
+        s.rng = start_streams(entropy, index)
     from .settle import finish_rows
 
     if not point and p.batches is None and errors:
@@ -315,10 +315,23 @@ def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
     return run_on_workers(runner, executor, X0, entropy)
 
 
+def for_workers(runner: Any) -> Any:
+    """What the workers get: the runner without the callback objects that only watch
+    events of the calling process (``on_run_start``, ``on_start_end``, ``on_run_end``),
+    which need not travel (nor be picklable)."""
+    def travels(cb: Any) -> bool:
+        events = [e for e in EVENTS if callable(getattr(cb, e, None))]
+        return not events or any(e in ("on_step", "on_epoch") for e in events)
+
+    worker = copy.copy(runner)
+    worker.callbacks = tuple(cb for cb in runner.callbacks if travels(cb))
+    return worker
+
+
 def check_workers(runner: Any, executor: Any) -> None:
     """Refuse, before any work, a combination that cannot work on this executor."""
     if getattr(executor, "needs_pickling", False):
-        check_picklable(runner, "the objective, optimizer or callbacks")
+        check_picklable(for_workers(runner), "the objective, optimizer or callbacks")
     if runner.start_timeout is not None and not can_time_out(executor):
         raise InvalidArgumentError(
             f"'start_timeout' needs an executor that can stop a start, but the 'workers' "
@@ -480,7 +493,7 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
                 call_end(block)
 
         jobs = [(np.array([k]), X0[k : k + 1]) for k in todo]
-        task = StartsTask(runner, entropy, K)
+        task = StartsTask(for_workers(runner), entropy, K)
         interrupted = False
         lost: dict[int, str] = {}
         try:

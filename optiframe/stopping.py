@@ -151,7 +151,7 @@ class StopRules:
                                  f"more than the budget of {budget} allows")
 
     def at_time(self, elapsed: float) -> Verdict:
-        return Status.MAX_TIME, f"{elapsed:.3g} s >= max_time {self.max_time:g} s"
+        return Status.MAX_TIME, f"{elapsed:.4f} s elapsed, max_time = {self.max_time:g} s"
 
     # -- the verdicts of many rows at once (off the hot path) -----------------------------
 

@@ -63,3 +63,78 @@ class SlowWhereMarked(of.Objective):
             self.pid_file.write_text(str(os.getpid()))
             time.sleep(30)
         return 2 * x
+
+
+class ExitsAt(of.Objective):
+    """Sphere whose evaluation kills its process (``os._exit(1)``) at points whose first
+    coordinate is ``marker``: the start from there crashes every worker it runs on."""
+
+    def __init__(self, marker=42.0):
+        self.marker = marker
+
+    def value(self, x):
+        if x[0] == self.marker:
+            os._exit(1)
+        return float(x @ x)
+
+    def gradient(self, x):
+        return 2 * x
+
+
+class SleepsAt(of.Objective):
+    """Sphere that sleeps ``seconds`` per evaluation at starts whose first coordinate is
+    ``marker`` (until ``flag`` exists, when given)."""
+
+    def __init__(self, marker, seconds, flag=None):
+        self.marker, self.seconds, self.flag = marker, seconds, flag
+
+    def value(self, x):
+        return float(x @ x)
+
+    def gradient(self, x):
+        if abs(x[0] - self.marker) < 0.5 and (self.flag is None or not Path(self.flag).exists()):
+            time.sleep(self.seconds)
+        return 2 * x
+
+
+class PairLog:
+    """A step callback writing each (start, step) it sees to a file, one line each: it
+    works in worker processes too (each appends whole lines with O_APPEND)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __call__(self, info):
+        index = np.atleast_1d(info.index).tolist()
+        text = "".join(f"{i} {info.step}\n" for i in index)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+    def pairs(self):
+        if not Path(self.path).exists():
+            return []
+        return [tuple(int(v) for v in line.split()) for line in
+                Path(self.path).read_text().splitlines()]
+
+
+class InterruptOnce:
+    """A step callback pressing Ctrl-C at step ``at`` the first time any process gets
+    there (a flag file says it happened)."""
+
+    def __init__(self, at, flag):
+        self.at, self.flag = at, str(flag)
+
+    def __call__(self, info):
+        if info.step == self.at and not Path(self.flag).exists():
+            Path(self.flag).write_text("x")
+            raise KeyboardInterrupt
+
+
+def small_regression():
+    """A small least-squares training set (60 samples, 3 features), fixed."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 3))
+    return of.LeastSquares(X, X @ [1.0, -2.0, 0.5] + 0.3 + 0.01 * rng.normal(size=60))
