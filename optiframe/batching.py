@@ -96,20 +96,20 @@ class Batching:
 
 
 def batch_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
-                        ) -> tuple[Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],
-                                   int]:
-    """``(loss, gradient) = f(params, idx)`` on a batch, and the function evaluations per
-    gradient: the objective's analytic pair in one call, or any estimator on a view of the
-    batch."""
+                        ) -> tuple[Callable[..., tuple[float, np.ndarray]], int]:
+    """``(loss, gradient) = f(params, idx)`` on a batch (``f(params, idx, rngs)`` for a
+    stochastic estimator), and the function evaluations per gradient: the objective's
+    analytic pair in one call, or any estimator on a view of the batch."""
     if isinstance(estimator, AnalyticGradient):
         estimator._check(objective)
         return objective.batch_loss_and_gradient, 0
     view = objective.batch(np.arange(1))
     grad = estimator.bind(view)
 
-    def loss_and_grad(params: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss_and_grad(params: np.ndarray, idx: np.ndarray, *rngs: Any,
+                      ) -> tuple[float, np.ndarray]:
         view.idx = idx
-        return view.value(params), grad(params)
+        return view.value(params), grad(params, *rngs)
 
     return loss_and_grad, estimator.evaluations(view, n_params)[0]
 
@@ -129,7 +129,7 @@ class Batches:
                  point: bool, n: int, seed: int | None, stop: Any) -> None:
         self.objective, self.batching, self._stop = objective, batching, stop
         self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
-        self._loss_and_grad: Callable[[np.ndarray, np.ndarray], tuple[Any, np.ndarray]]
+        self._loss_and_grad: Callable[..., tuple[Any, np.ndarray]]
         if point:
             self._loss_and_grad, fev = batch_loss_and_grad(objective, estimator, n)
         else:
@@ -163,9 +163,10 @@ class Batches:
         checkpoint written when the epochs ran out, resumed)."""
         return cursor.position >= len(self.order) or cursor.epoch > self.batching.epochs
 
-    def measure(self, cursor: BatchCursor, X: np.ndarray) -> tuple[Any, np.ndarray]:
-        """The batch loss and gradient of every row at the cursor's batch."""
-        return self._loss_and_grad(X, self.order[cursor.position])
+    def measure(self, cursor: BatchCursor, X: np.ndarray, *rngs: Any) -> tuple[Any, np.ndarray]:
+        """The batch loss and gradient of every row at the cursor's batch (``rngs``: the
+        rows' random streams, for a stochastic estimator)."""
+        return self._loss_and_grad(X, self.order[cursor.position], *rngs)
 
     def alarm(self, L: Any, s: Any) -> bool:
         """Whether a batch loss needs a verdict (NaN, or above the divergence limit, which
@@ -236,18 +237,18 @@ class Batches:
                         [(Status.MAX_STEPS, f"{epochs} epochs")] * s.running)
 
 
-def _traced_pairs(one: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]],
-                  ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _traced_pairs(one: Callable[..., tuple[float, np.ndarray]],
+                  ) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """The batch loss and gradient of each row of a stack, each by the very call a
     single-model run makes (so K models trained together give the bits each would
     alone); rows that raise fail on their own (:class:`~optiframe.problem.RowError`)."""
-    def stacked(P: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def stacked(P: np.ndarray, idx: np.ndarray, *rngs: Any) -> tuple[np.ndarray, np.ndarray]:
         L = np.full(P.shape[0], np.nan)
         G = np.full(P.shape, np.nan)
         errors: dict[int, BaseException] = {}
         for i, p in enumerate(P):
             try:
-                L[i], G[i] = one(p, idx)
+                L[i], G[i] = one(p, idx, *([r[i]] for r in rngs))
             except (OverflowError, FloatingPointError):
                 pass  # a non-finite loss: the batch is skipped for this row
             except Exception as exc:

@@ -112,8 +112,9 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             if stochastic and keep_rng:
                 rng_top = [g.bit_generator.state for g in rng]
             try:  # -- measure: the slope at the rows' points (training: and the batch loss)
-                if training:
-                    F, G = batches.measure(cursor, X)  # F: this step's batch loss
+                if training:  # F: this step's batch loss
+                    F, G = (batches.measure(cursor, X, rng) if stochastic
+                            else batches.measure(cursor, X))
                 else:
                     G = grad(X, rng) if stochastic else grad(X)
             except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
