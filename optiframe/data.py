@@ -125,7 +125,10 @@ class DataObjective(Objective):
         return BatchObjective(self, idx)
 
     def _rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(self.X[idx], dtype=float), np.asarray(self.y[idx])
+        Xb, yb = self.X[idx], self.y[idx]
+        if type(Xb) is not np.ndarray or Xb.dtype != np.float64:  # a memmap, or ints
+            Xb = np.asarray(Xb, dtype=float)
+        return Xb, (yb if type(yb) is np.ndarray else np.asarray(yb))
 
 
 class BatchObjective(Objective):
@@ -237,10 +240,11 @@ class SoftmaxRegression(_Classifier):
         super().__init__(X, y)
         _, self.n_classes = _as_labels(self.y, n_classes, "SoftmaxRegression")
         self.dim = (self.n_features + 1) * self.n_classes
+        self._shape = (self.n_features, self.n_classes)
+        self._split = self.n_features * self.n_classes
 
     def _unpack(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d, c = self.n_features, self.n_classes
-        return params[: d * c].reshape(d, c), params[d * c :]
+        return params[: self._split].reshape(self._shape), params[self._split :]
 
     def scores(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         W, b = self._unpack(params)
@@ -249,7 +253,8 @@ class SoftmaxRegression(_Classifier):
     def batch_loss_and_gradient(self, params: np.ndarray,
                                 idx: np.ndarray) -> tuple[float, np.ndarray]:
         Xb, yb = self._rows(idx)
-        logp = _log_softmax(self.scores(params, Xb))
+        W, b = self._unpack(params)
+        logp = _log_softmax(Xb @ W + b)
         m = len(idx)
         rows, labels = np.arange(m), yb.astype(np.int64, copy=False)
         loss = -float(logp[rows, labels].sum()) / m

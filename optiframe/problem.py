@@ -35,7 +35,7 @@ def vector_norm(v: np.ndarray) -> float:
     """Euclidean norm of a 1-D array; exact for huge finite entries (v @ v overflows)."""
     if v.size <= SMALL:
         return math.hypot(*v.tolist())
-    s = math.sqrt(v @ v)
+    s = math.sqrt(np.dot(v, v))
     if s == math.inf and np.isfinite(v).all():
         m = float(np.abs(v).max())
         return m * math.sqrt((v / m) @ (v / m))

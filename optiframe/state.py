@@ -19,9 +19,8 @@ the top of a step is a set of references, and saving it costs no copy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import numpy as np
 
 from ._tree import tree_map
@@ -57,11 +56,11 @@ def keep_rows(new: Any, old: Any, rows: np.ndarray, n_rows: int) -> Any:
     return tree_map(merge, new, old)
 
 
-@attrs.define(eq=False)
-class BatchCursor:
+class BatchCursor(NamedTuple):
     """Where a training run is in its data: the epoch (1-based), the position of the next
     batch in it, the batch generator's state at the epoch's start, and per start the
-    summed batch losses and sample count of the epoch so far."""
+    summed batch losses and sample count of the epoch so far. A new one each step (a
+    tuple: cheap to make, and committed with the step)."""
 
     epoch: int = 1
     position: int = 0
@@ -151,7 +150,7 @@ class RunState:
             self.rng = [g for g, kept in zip(self.rng, keep.tolist(), strict=True) if kept]
         cursor = self.cursor
         if cursor is not None and isinstance(cursor.total, np.ndarray):
-            cursor.total, cursor.count = cursor.total[keep], cursor.count[keep]
+            self.cursor = cursor._replace(total=cursor.total[keep], count=cursor.count[keep])
 
     def finish(self, rows: np.ndarray | Sequence[int], verdicts: Sequence[tuple[Status, str]],
                x: Any = None, fun: Any = None) -> None:

@@ -1,19 +1,21 @@
 """Plots of optiframe runs; every function takes ``ax=None`` and returns the Axes.
 
 Without an Axes a new ``matplotlib.figure.Figure`` is made (no pyplot state, no window);
-nothing here calls ``plt.show()``.
+nothing here calls ``plt.show()``. matplotlib is imported when the first plot is drawn,
+so loading the plugin (which every optiframe process does) costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 import optiframe
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn, not when plugins load
+    from matplotlib.axes import Axes
 
 __all__ = ["loss_curve", "lr_sweep", "multistart_minima", "training_curves", "trajectory"]
 
@@ -24,6 +26,8 @@ STYLES = ("-", "--", ":", "-.")
 def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
     if ax is not None:
         return ax
+    from matplotlib.figure import Figure
+
     return Figure(figsize=size, layout="constrained").add_subplot()
 
 
