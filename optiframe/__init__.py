@@ -7,6 +7,7 @@
 """
 
 from .api import minimize
+from .bounds import Box
 from .checkpoint import Checkpoint, load_checkpoint
 from .data import (
     MLP,
@@ -28,6 +29,7 @@ from .errors import (
     RunFailedError,
     UnknownComponentError,
 )
+from .gradcheck import GradientCheck, GradientCheckError, check_gradient
 from .gradients import (
     SPSA,
     AnalyticGradient,
@@ -35,16 +37,22 @@ from .gradients import (
     CentralDifference,
     ForwardDifference,
     GradientEstimator,
+    RichardsonDifference,
 )
 from .history import History
 from .hookspecs import hookimpl
+from .linesearch import Armijo, LineSearch, StrongWolfe
 from .objective import FunctionObjective, Objective
 from .observers import EpochInfo, StepInfo
 from .optimizers import (
+    BFGS,
+    LBFGS,
     Adagrad,
     Adam,
     AdamW,
     Chain,
+    ClipByGlobalNorm,
+    ClipByValue,
     EmptyState,
     GradientDescent,
     Momentum,
@@ -81,6 +89,8 @@ from .testfunctions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BFGS",
+    "LBFGS",
     "MLP",
     "SPSA",
     "Ackley",
@@ -88,12 +98,16 @@ __all__ = [
     "Adam",
     "AdamW",
     "AnalyticGradient",
+    "Armijo",
     "AutoGradient",
     "BatchObjective",
+    "Box",
     "CentralDifference",
     "Chain",
     "Checkpoint",
     "CheckpointError",
+    "ClipByGlobalNorm",
+    "ClipByValue",
     "Constant",
     "CosineWarmup",
     "DataObjective",
@@ -103,6 +117,8 @@ __all__ = [
     "ExponentialDecay",
     "ForwardDifference",
     "FunctionObjective",
+    "GradientCheck",
+    "GradientCheckError",
     "GradientDescent",
     "GradientEstimator",
     "Himmelblau",
@@ -113,6 +129,7 @@ __all__ = [
     "InverseTimeDecay",
     "LatinHypercube",
     "LeastSquares",
+    "LineSearch",
     "LogisticRegression",
     "Minimum",
     "Momentum",
@@ -129,6 +146,7 @@ __all__ = [
     "Rastrigin",
     "ReduceOnPlateau",
     "Result",
+    "RichardsonDifference",
     "Rosenbrock",
     "RunFailedError",
     "RunStart",
@@ -142,12 +160,14 @@ __all__ = [
     "StepDecay",
     "StepInfo",
     "StopRules",
+    "StrongWolfe",
     "StyblinskiTang",
     "TestFunction",
     "Transform",
     "UniformBox",
     "UnknownComponentError",
     "__version__",
+    "check_gradient",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",

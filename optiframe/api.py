@@ -13,7 +13,7 @@ def minimize(
     fun: Any,
     x0: Any = None,
     *,
-    optimizer: Any = "gd",
+    optimizer: Any = None,
     gradient: Any = "auto",
     **options: Any,
 ) -> Result:

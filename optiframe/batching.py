@@ -24,7 +24,7 @@ import numpy as np
 
 from .data import DataObjective
 from .errors import InvalidArgumentError
-from .gradients import AnalyticGradient
+from .gradients import AnalyticGradient, bind_for, evaluations_for
 from .hookspecs import Register, hookimpl
 from .observers import EpochInfo
 from .problem import RowError
@@ -96,6 +96,7 @@ class Batching:
 
 
 def batch_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
+                        bounds: Any = None,
                         ) -> tuple[Callable[..., tuple[float, np.ndarray]], int]:
     """``(loss, gradient) = f(params, idx)`` on a batch (``f(params, idx, rngs)`` for a
     stochastic estimator), and the function evaluations per gradient: the objective's
@@ -104,14 +105,14 @@ def batch_loss_and_grad(objective: DataObjective, estimator: Any, n_params: int,
         estimator._check(objective)
         return objective.batch_loss_and_gradient, 0
     view = objective.batch(np.arange(1))
-    grad = estimator.bind(view)
+    grad = bind_for(estimator, view, bounds)
 
     def loss_and_grad(params: np.ndarray, idx: np.ndarray, *rngs: Any,
                       ) -> tuple[float, np.ndarray]:
         view.idx = idx
         return view.value(params), grad(params, *rngs)
 
-    return loss_and_grad, estimator.evaluations(view, n_params)[0]
+    return loss_and_grad, evaluations_for(estimator, view, n_params, bounds)[0]
 
 
 class Batches:
@@ -126,14 +127,14 @@ class Batches:
     """
 
     def __init__(self, objective: DataObjective, batching: Batching, estimator: Any,
-                 point: bool, n: int, seed: int | None, stop: Any) -> None:
+                 point: bool, n: int, seed: int | None, stop: Any, bounds: Any = None) -> None:
         self.objective, self.batching, self._stop = objective, batching, stop
         self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
         self._loss_and_grad: Callable[..., tuple[Any, np.ndarray]]
         if point:
-            self._loss_and_grad, fev = batch_loss_and_grad(objective, estimator, n)
+            self._loss_and_grad, fev = batch_loss_and_grad(objective, estimator, n, bounds)
         else:
-            one, fev = batch_loss_and_grad(objective, estimator, n)
+            one, fev = batch_loss_and_grad(objective, estimator, n, bounds)
             self._loss_and_grad = _traced_pairs(one)
         self.fev = 1 + fev  # the batch loss counts, then what the gradient costs
         self.order: list[np.ndarray] = []

@@ -184,6 +184,8 @@ class Snapshot:
         snap.arrays["scalar/elapsed"] = np.asarray(elapsed, dtype=np.float64)
         for name in ROW_FIELDS:
             snap.arrays[f"rows/{name}"] = np.asarray(getattr(s, name))
+        if s.grad is not None:  # the gradient at X a line search computed
+            snap.arrays["state/grad"] = np.asarray(s.grad)
         snap.tree("optimizer", s.opt)
         snap.tree("schedules", s.sched)
         if s.rng is not None:
@@ -219,7 +221,7 @@ def segment_arrays(history: History | StartsHistory, start: int, stop: int,
     steps = sorted(s for s in dense if start <= s < stop)
     out = {"starts_history/steps": np.array(steps, dtype=np.int64),
            "starts_history/rows": (np.stack([dense[s] for s in steps]) if steps
-                                   else np.empty((0, 3, history.n_starts)))}
+                                   else np.empty((0, 4, history.n_starts)))}
     if history._points is not None:
         parts = [(s, index, X) for s in sorted(history._points) if start <= s < stop
                  for index, X in history._points[s]]
@@ -429,6 +431,8 @@ class Checkpoint:
         """A single start's history up to the checkpoint."""
         history = History(dim, record_x)
         rows = self.arrays.get("history/rows", np.empty((0, len(COLUMNS))))
+        if rows.shape[1] == len(COLUMNS) - 1:  # written before step_size
+            rows = np.hstack([rows, np.full((len(rows), 1), np.nan)])
         history._rows.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
         if record_x:
             history._xs = list(self.arrays.get("history/xs", np.empty((0, dim))).copy())
@@ -443,6 +447,8 @@ class Checkpoint:
             return history  # nothing recorded before the checkpoint
         for step, row in zip(self.arrays["starts_history/steps"].tolist(),
                              self.arrays["starts_history/rows"], strict=True):
+            if len(row) == 3:  # written before step_size
+                row = np.vstack([row, np.full((1, n_starts), np.nan)])
             history._dense[step] = row.copy()
         if history._points is not None and "points/step" in self.arrays:
             at = 0
@@ -474,6 +480,8 @@ class Checkpoint:
             s.njev = np.full(len(s.index), grads * jev if "grads_done" in rule else k,
                              dtype=np.int64)
         s.k = int(st["k"])
+        if "state/grad" in self.arrays:
+            s.grad = self.array("state/grad").copy()
         s.elapsed = float(self.array("scalar/elapsed"))
         rows = None if point else len(s.index)
         s.opt = self.tree("optimizer", init_opt(s.X))
@@ -690,6 +698,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         if segments:
             arrays.update(_read_segments(json_path, segments, meta))
         _upgrade(meta, arrays)
+        _later_rows(arrays)
         _validate(meta, arrays, json_path)
     except CheckpointError:
         raise
@@ -697,6 +706,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             NotImplementedError, RuntimeError, RecursionError, OSError) as exc:
         raise CheckpointError(f"{json_path} is damaged: {type(exc).__name__}: {exc}") from None
     return Checkpoint(path=json_path, meta=meta, arrays=arrays)
+
+
+def _later_rows(arrays: dict[str, np.ndarray]) -> None:
+    """Per-start fields added after a checkpoint was written (line searches:
+    ``step_size``, ``resets``), at the values of a run that had none."""
+    if "rows/F" not in arrays:
+        return
+    shape = np.shape(arrays["rows/F"])
+    arrays.setdefault("rows/step_size", np.full(shape, np.nan))
+    arrays.setdefault("rows/resets", np.zeros(shape, dtype=np.int64))
 
 
 def _read_npz(path: Path, json_path: Path, what: str) -> dict[str, np.ndarray]:

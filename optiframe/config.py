@@ -169,7 +169,7 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     if stream:
         options["stream_history"] = folder / "history.jsonl"
     try:
-        runner = Runner(objective, config.get("optimizer", "gd"), config.get("gradient", "auto"),
+        runner = Runner(objective, config.get("optimizer"), config.get("gradient", "auto"),
                         **options)
     except OptiframeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -229,7 +229,11 @@ def to_toml(config: dict[str, Any]) -> str:
 def resolved(config: dict[str, Any]) -> dict[str, Any]:
     """The config with defaults filled in: what the run will use."""
     out = copy.deepcopy(config)
-    out.setdefault("optimizer", {"name": "gd"})
+    from .runner import DEFAULT_OPTIMIZER, DEFAULT_TRAINING_OPTIMIZER
+
+    training = "batch_size" in out.get("batch", {})
+    out.setdefault("optimizer", {"name": DEFAULT_TRAINING_OPTIMIZER if training
+                                 else DEFAULT_OPTIMIZER})
     out.setdefault("gradient", {"name": "auto"})
     out.setdefault("output", {}).setdefault("folder", "results")
     return out

@@ -1,10 +1,12 @@
 """The record of a run: a columnar :class:`History` of scalars per recorded step.
 
 Each row describes one iterate x_k: ``step`` (k), ``fun`` (f(x_k)), ``grad_norm``
-(|grad f(x_k)|, NaN where it was not computed), ``step_norm`` (|x_k - x_{k-1}|, NaN at
-k = 0), ``nfev`` (function evaluations so far) and ``elapsed`` (seconds since the
-start). The points themselves are kept only on request (``record_x=True``), so a
-million-step run in 1000-D costs 48 bytes a row, not 8 kB.
+(|grad f(x_k)|, or of the projected gradient in a bounded run; NaN where it was not
+computed), ``step_norm`` (|x_k - x_{k-1}|, NaN at k = 0), ``nfev`` (function
+evaluations so far), ``elapsed`` (seconds since the start) and ``step_size`` (the step
+length the line search accepted for the step to x_k; NaN without a line search). The
+points themselves are kept only on request (``record_x=True``), so a million-step run in
+1000-D costs 56 bytes a row, not 8 kB.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
-COLUMNS: tuple[str, ...] = ("step", "fun", "grad_norm", "step_norm", "nfev", "elapsed")
+COLUMNS: tuple[str, ...] = ("step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
+                             "step_size")
+#: The columns of histories written before ``step_size`` existed (6 numbers a row).
+OLD_COLUMNS = COLUMNS[:6]
 _INT_COLUMNS = frozenset({"step", "nfev"})
 _WIDTH = len(COLUMNS)
 
@@ -38,7 +43,7 @@ class History:
     >>> h.step[:3].tolist(), h.fun[:3].tolist()
     ([0, 1, 2], [2.0, 0.5, 0.125])
     >>> print(h.to_csv().splitlines()[0])
-    step,fun,grad_norm,step_norm,nfev,elapsed
+    step,fun,grad_norm,step_norm,nfev,elapsed,step_size
     """
 
     __slots__ = ("_rows", "_xs", "dim", "epoch_log")
@@ -198,6 +203,8 @@ class History:
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[Any]]) -> History:
         """Rebuild a History from :meth:`to_dict` output."""
+        if "step_size" not in data and all(c in data for c in OLD_COLUMNS):
+            data = {**data, "step_size": [math.nan] * len(data["step"])}  # written before it
         missing = [c for c in COLUMNS if c not in data]
         if missing:
             raise InvalidArgumentError(f"history data lacks columns {missing}")
@@ -270,20 +277,22 @@ class StartsHistory:
         #: step -> (start indices, points), only with record_x
         self._points: dict[int, list[tuple[np.ndarray, np.ndarray]]] | None = (
             {} if record_x else None)
-        #: step -> (3, K) array of fun, grad_norm, step_norm
+        #: step -> (4, K) array of fun, grad_norm, step_norm, step_size
         self._dense: dict[int, np.ndarray] = {}
         #: records not yet scattered into rows: (step, start indices, fun, grad_norm,
         #: step_norm); the engine hands over its arrays, so recording costs no copy.
-        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  Any]] = []
         #: a :class:`~optiframe.stream.HistoryStream` the records also go to, if any
         self._stream: Any = None
 
     def _record(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
-                step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
-        self._pending.append((step, index, fun, grad_norm, step_norm))
+                step_norm: np.ndarray, X: np.ndarray | None = None,
+                step_size: Any = None) -> None:
+        self._pending.append((step, index, fun, grad_norm, step_norm, step_size))
         if self._stream is not None:
             self._stream.starts(step, index, fun, grad_norm, step_norm,
-                                X if self._points is not None else None)
+                                X if self._points is not None else None, step_size)
         if self._points is not None and X is not None:
             self._points.setdefault(step, []).append((index, X))
 
@@ -304,13 +313,15 @@ class StartsHistory:
 
     @property
     def _rows(self) -> dict[int, np.ndarray]:
-        for step, index, fun, grad_norm, step_norm in self._pending:
+        for step, index, fun, grad_norm, step_norm, step_size in self._pending:
             row = self._dense.get(step)
             if row is None:
-                row = self._dense[step] = np.full((3, self.n_starts), np.nan)
+                row = self._dense[step] = np.full((4, self.n_starts), np.nan)
             row[0, index] = fun
             row[1, index] = grad_norm
             row[2, index] = step_norm
+            if step_size is not None:
+                row[3, index] = step_size
         self._pending.clear()
         return self._dense
 
@@ -321,7 +332,7 @@ class StartsHistory:
         for step, row in other._rows.items():
             mine = self._rows.get(step)
             if mine is None:
-                mine = self._dense[step] = np.full((3, self.n_starts), np.nan)
+                mine = self._dense[step] = np.full((4, self.n_starts), np.nan)
             seen = ~np.isnan(row[0]) | ~np.isnan(row[1])
             mine[:, index[seen]] = row[:, seen]
         if self._points is not None and other._points is not None:
@@ -341,7 +352,8 @@ class StartsHistory:
             if self._points is not None:
                 parts = points.get(step, [])
                 X = np.concatenate([x for _, x in parts]) if parts else None
-            stream.starts(step, index[seen], row[0, seen], row[1, seen], row[2, seen], X)
+            stream.starts(step, index[seen], row[0, seen], row[1, seen], row[2, seen], X,
+                          row[3, seen])
         for entry in self.epoch_log:
             stream.epoch(entry)
 
@@ -378,13 +390,17 @@ class StartsHistory:
     def step_norm(self) -> np.ndarray:
         return self._stacked(2)
 
+    @property
+    def step_size(self) -> np.ndarray:
+        return self._stacked(3)
+
     def __repr__(self) -> str:
         return f"<StartsHistory: {len(self)} rows x {self.n_starts} starts>"
 
     def to_dict(self) -> dict[str, list[Any]]:
         """Long format: one entry per (step, start) where the start was running."""
         out: dict[str, list[Any]] = {"step": [], "start": [], "fun": [], "grad_norm": [],
-                                     "step_norm": []}
+                                     "step_norm": [], "step_size": []}
         for s in sorted(self._rows):
             row = self._rows[s]
             for k in np.flatnonzero(~np.isnan(row[0]) | ~np.isnan(row[1])):
@@ -393,10 +409,12 @@ class StartsHistory:
                 out["fun"].append(float(row[0, k]))
                 out["grad_norm"].append(float(row[1, k]))
                 out["step_norm"].append(float(row[2, k]))
+                out["step_size"].append(float(row[3, k]))
         return out
 
     def to_pandas(self) -> Any:
-        """A long-format DataFrame: columns step, start, fun, grad_norm, step_norm."""
+        """A long-format DataFrame: columns step, start, fun, grad_norm, step_norm,
+        step_size."""
         import pandas as pd
 
         return pd.DataFrame(self.to_dict())

@@ -74,6 +74,11 @@ def register_batch_samplers(register: Register) -> None:
 
 
 @hookspec
+def register_line_searches(register: Register) -> None:
+    """Register line searches (how far to go along a step's direction) by name."""
+
+
+@hookspec
 def register_plots(register: Register) -> None:
     """Register plot functions by name (each takes ``ax=None`` and returns the Axes)."""
 

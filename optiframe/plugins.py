@@ -42,6 +42,8 @@ BUILTIN_PLUGINS = (
     "optiframe.starts",
     "optiframe.executors",
     "optiframe.batching",
+    "optiframe.linesearch",
+    "optiframe.mgh",
 )
 
 

@@ -21,9 +21,10 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .linesearch import SearchResult, SearchTask
 from .objective import Objective, as_scalar
 from .optimizers import Optimizer
-from .state import take_rows
+from .state import keep_rows, take_rows
 from .stopping import StopRules
 
 #: Below this size, norms are faster on Python floats than through BLAS.
@@ -79,6 +80,7 @@ class RowError(Exception):
                  losses: Any = None) -> None:
         super().__init__(f"{len(errors)} rows raised")
         self.values, self.errors, self.losses = values, errors, losses
+        self.costs: Any = None  # (nfev, njev) per row, where the evaluations vary by row
         self.kept = np.ones(len(values), dtype=bool)
         self.kept[sorted(errors)] = False
 
@@ -141,6 +143,10 @@ class Problem:
     gtol: float
     budget: int | None
     batches: Any = None
+    box: Any = None  # a Box, or None
+    line_search: Any = None  # a LineSearch, or None
+    natural_step: bool = False  # the optimizer's step is a first trial of length 1
+    valued: bool = False  # grad(X, F): the gradient takes f at the points
 
     @property
     def norm(self) -> Callable[[np.ndarray], Any]:
@@ -172,3 +178,228 @@ class Problem:
     def scalar(self, value: Any) -> float:
         """What a point's objective returned, as a float (or a clear error)."""
         return as_scalar(value, self.objective)
+
+    # -- bounds and line searches ---------------------------------------------------------
+    def project(self, X: np.ndarray) -> np.ndarray:
+        """X clipped into the bounds."""
+        return self.box.project(X)
+
+    def projected(self, X: np.ndarray, G: np.ndarray) -> np.ndarray:
+        """The projected gradient at X (see :mod:`optiframe.bounds`)."""
+        return self.box.projected_gradient(X, G)
+
+    def searched_gradient(self, X: np.ndarray, Gn: Any, rng: Any, F: Any,
+                          ) -> tuple[Any, Any, Any]:
+        """The gradient at the rows' points for a step with a line search: the one the
+        last search computed there (``Gn``; a row of NaN where it computed none) and the
+        missing ones evaluated now. Returns it and what the evaluations cost, per row."""
+        fev, jev = self.fev, self.jev
+        if self.point:
+            if Gn is not None:
+                return Gn, 0, 0
+            return self._grad(X, rng, F), fev, jev
+        K = X.shape[0]
+        missing = (np.ones(K, dtype=bool) if Gn is None else np.isnan(Gn[:, 0]))
+        costs = np.where(missing, fev, 0), np.where(missing, jev, 0)
+        if not missing.any():
+            return Gn, costs[0], costs[1]
+        try:
+            if missing.all():
+                G = self._grad(X, rng, F)
+            else:
+                rows = np.flatnonzero(missing)
+                G = Gn.copy()
+                try:
+                    G[rows] = self._grad(X[rows], None if rng is None else [
+                        rng[i] for i in rows.tolist()], F[rows])
+                except RowError as err:
+                    G[rows] = err.values
+                    raise RowError(G, {int(rows[i]): e for i, e in err.errors.items()}
+                                   ) from None
+        except RowError as err:
+            err.costs = costs  # what the rows' gradients cost, for their counts
+            raise
+        return G, costs[0], costs[1]
+
+    def _grad(self, X: Any, rng: Any, F: Any) -> Any:
+        """The gradient at X, given the generators (stochastic) or f at X (valued)."""
+        if self.stochastic:
+            return self.grad(X, rng)
+        return self.grad(X, F) if self.valued else self.grad(X)
+
+    def line_step(self, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, rng: Any,
+                  skip: Any) -> tuple[Any, ...]:
+        """A step whose direction is the optimizer's proposal ``X_prop - X`` and whose
+        length the line search finds, for each row (see :mod:`optiframe.linesearch`).
+
+        Returns the new points, values, step lengths, the gradients there (NaN rows where
+        the search computed none; None for a point without one), the values and gradients
+        the search evaluated, whether each row found a step, the directions reset to the
+        steepest descent (1 per row that was), and the rows whose evaluations raised
+        (``{row: exception}``), and the decrease of f each first trial promised (``-a0
+        g.d``, for the verdict of a row that found no step). Rows of ``skip`` (a non-finite
+        gradient) stay where they are."""
+        if self.point:
+            one, reset, raised, gain = self._search(
+                X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
+                np.array([A]), rng, np.array([0]))
+            if raised:
+                raise raised[0]
+            G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
+            found = bool(one.ok[0])
+            return (one.X[0] if found else X, float(one.F[0]) if found else F,
+                    float(one.alpha[0]) if found else math.nan, G_at if found else G,
+                    int(one.nfev[0]) + int(one.njev[0]) * self.fev,
+                    int(one.njev[0]) * self.jev, found, int(reset[0]), raised,
+                    float(gain[0]))
+        K = X.shape[0]
+        rows = np.arange(K) if skip is None else np.flatnonzero(~skip)
+        X_new, F_new, A_new = X.copy(), np.array(F, dtype=float), np.full(K, math.nan)
+        G_new = np.full(X.shape, math.nan)
+        nfev = np.zeros(K, dtype=np.int64)
+        njev = np.zeros(K, dtype=np.int64)
+        ok = np.ones(K, dtype=bool)
+        resets = np.zeros(K, dtype=np.int64)
+        gains = np.zeros(K)
+        errors: dict[int, BaseException] = {}
+        if len(rows):
+            rng_rows = None if rng is None else [rng[i] for i in rows.tolist()]
+            res, reset, errors, gains[rows] = self._search(
+                X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows)
+            good = res.ok.copy()
+            if errors:
+                good[np.isin(rows, list(errors))] = False
+            take = rows[good]
+            X_new[take], F_new[take], A_new[take] = (res.X[good], res.F[good],
+                                                     res.alpha[good])
+            if res.G is not None:
+                G_new[take] = res.G[good]
+            failed = rows[~good]
+            G_new[failed] = G[failed]
+            nfev[rows] = res.nfev + res.njev * self.fev
+            njev[rows] = res.njev * self.jev
+            ok[rows] = good
+            resets[rows] = reset
+        if skip is not None:
+            G_new[skip] = math.nan
+        return X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains
+
+    def restarted(self, opt: Any, X: Any, resets: Any) -> Any:
+        """The optimizer state ``opt`` with the rows whose direction was reset (``resets``
+        > 0) started afresh: a quasi-Newton memory that misled the search is dropped."""
+        if self.point:
+            return self.optimizer.init(X) if resets else opt
+        rows = np.asarray(resets) > 0
+        if not rows.any():
+            return opt
+        return keep_rows(opt, self.optimizer.init(X), rows, X.shape[0])
+
+    def _search(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
+                P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
+        """The line search over rows ``index`` of the run (see :meth:`line_step`). A
+        quasi-Newton row (``natural_step``) whose search fails along its own direction
+        searches once more along the steepest descent, as L-BFGS-B restarts: the retry
+        counts as a reset, and the caller restarts the row's optimizer state."""
+        res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index)
+        if not self.natural_step:
+            return res, reset, errors, gain
+        retry = ~res.ok & ~reset.astype(bool)
+        if errors:
+            retry &= ~np.isin(index, list(errors))
+        if not retry.any():
+            return res, reset, errors, gain
+        rows = np.flatnonzero(retry)
+        R = -(PG if self.box is not None else G)[rows]
+        sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
+        again, _, more, gain_again = self._search_once(
+            X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
+            sub_rng, index[rows])
+        errors.update(more)
+        alpha, Xs, Fs, ok = res.alpha.copy(), res.X.copy(), res.F.copy(), res.ok.copy()
+        nfev, njev = res.nfev.copy(), res.njev.copy()
+        alpha[rows], Xs[rows], Fs[rows], ok[rows] = again.alpha, again.X, again.F, again.ok
+        nfev[rows] += again.nfev
+        njev[rows] += again.njev
+        Gs = res.G
+        if res.G is not None or again.G is not None:
+            Gs = np.full(X.shape, np.nan) if res.G is None else res.G.copy()
+            Gs[rows] = np.nan if again.G is None else again.G
+        reset = reset.copy()
+        reset[rows] = 1
+        gain = np.array(gain, dtype=float)
+        gain[rows] = gain_again
+        return SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok), reset, errors, gain
+
+    def _search_once(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
+                     P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                     ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
+        """One line search along the rows' proposed directions ``P - X``."""
+        box = self.box
+        with np.errstate(invalid="ignore", over="ignore"):
+            D = P - X
+            if box is not None:
+                D = box.free_direction(X, D, G)
+            slope = np.einsum("ij,ij->i", G, D)
+            reset = ~(slope < 0) | ~np.isfinite(D).all(axis=1)  # no descent direction
+        if reset.any():  # once: the steepest descent, a unit step
+            R = -(PG if box is not None else G)[reset]
+            norms = row_norms(R)
+            D[reset] = R / np.where(norms > 0, norms, 1.0)[:, None]
+        if self.natural_step:
+            alpha0 = np.ones(len(F))
+        else:  # twice the last accepted length, at most the optimizer's own step
+            alpha0 = np.where(np.isnan(A), 1.0, np.minimum(1.0, 2.0 * A))
+        alpha0[reset] = 1.0
+        alpha_max = (box.max_step(X, D) if box is not None else np.full(len(F), math.inf))
+        errors: dict[int, BaseException] = {}
+        values, gradients = self._trial_functions(rng, index, errors)
+        task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
+                          values=values, gradients=gradients,
+                          project=None if box is None else box.project,
+                          cheap_gradients=self.fev == 0)
+        gain = -alpha0 * np.einsum("ij,ij->i", G, D)  # what the first trial promised
+        return self.line_search.search(task), reset.astype(np.int64), errors, gain
+
+    def _trial_functions(self, rng: Any, index: np.ndarray,
+                         errors: dict[int, BaseException]) -> tuple[Any, Any]:
+        """f and the gradient at a line search's trial points (rows of its task, which
+        are rows ``index`` of the run); rows that raise are noted in ``errors`` (a
+        point's error is raised once the search is over) and give NaN."""
+        point, value = self.point, self.value
+
+        def values(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            if point:
+                try:
+                    return np.array([self.scalar(value(P[0]))])
+                except (OverflowError, FloatingPointError):
+                    return np.array([math.inf])
+                except Exception as exc:
+                    errors.setdefault(0, exc)
+                    return np.array([math.nan])
+            try:
+                return value(P)
+            except RowError as err:
+                for i, error in err.errors.items():
+                    errors.setdefault(int(index[rows[i]]), error)
+                return err.values
+
+        def gradients(P: np.ndarray, rows: np.ndarray, F: np.ndarray) -> np.ndarray:
+            if point:
+                try:
+                    g = self._grad(P[0], rng, float(F[0]))
+                except (OverflowError, FloatingPointError):
+                    return np.full(P.shape, math.nan)
+                except Exception as exc:
+                    errors.setdefault(0, exc)
+                    return np.full(P.shape, math.nan)
+                return np.asarray(g, dtype=float).reshape(P.shape)
+            try:
+                return self._grad(P, None if rng is None else [rng[i] for i in rows.tolist()],
+                                  F)
+            except RowError as err:
+                for i, error in err.errors.items():
+                    errors.setdefault(int(index[rows[i]]), error)
+                return err.values
+
+        return values, gradients

@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "sampler": "register_start_samplers",
     "executor": "register_executors",
     "batch_sampler": "register_batch_samplers",
+    "line_search": "register_line_searches",
     "plot": "register_plots",
 }
 

@@ -17,9 +17,11 @@ import attrs
 
 from ._validation import check_int, check_real, did_you_mean
 from .batching import Batching, BatchSampler
+from .bounds import Box, as_box
 from .checkpoint import Checkpoint, Checkpointer, check_checkpoint_options, run_config
 from .errors import InvalidArgumentError, InvalidTypeError, PluginError, RunFailedError
-from .gradients import GradientEstimator
+from .gradients import AnalyticGradient, GradientEstimator
+from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
 from .observers import Callbacks, EpochInfo, StepInfo
 from .optimizers import Optimizer
@@ -37,10 +39,15 @@ from .stream import check_stream_option, check_stream_writable
 
 __all__ = ["EpochInfo", "RunStart", "Runner", "StepInfo", "as_objective"]
 
+#: the optimizer of a run that names none: L-BFGS with a strong Wolfe line search
+DEFAULT_OPTIMIZER = "lbfgs"
+#: ... and of a minibatch run, where no line search applies: the blog's SGD (lr 0.01)
+DEFAULT_TRAINING_OPTIMIZER = "gd"
+
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
                   "minima_tol", "retries", "start_timeout", "batch_size", "epochs", "shuffle",
                   "drop_last", "batch_sampler", "epoch_callbacks", "checkpoint",
-                  "checkpoint_every", "stream_history")
+                  "checkpoint_every", "stream_history", "bounds", "check_gradient")
 
 
 @attrs.frozen
@@ -113,7 +120,7 @@ class Runner:
     def __init__(
         self,
         objective: Any,
-        optimizer: Any = "gd",
+        optimizer: Any = None,
         gradient: Any = "auto",
         *,
         callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
@@ -134,11 +141,15 @@ class Runner:
         checkpoint: Any = None,
         checkpoint_every: int | None = None,
         stream_history: Any = None,
+        bounds: Any = None,
+        check_gradient: bool = False,
         **stop_options: Any,
     ) -> None:
         check_options(stop_options)
         registry = get_registry()
         self.objective: Objective = as_objective(objective)
+        if optimizer is None:  # L-BFGS, but a minibatch run cannot search along a line
+            optimizer = DEFAULT_OPTIMIZER if batch_size is None else DEFAULT_TRAINING_OPTIMIZER
         self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
         self.gradient: GradientEstimator = registry.build(
             "gradient", gradient, GradientEstimator
@@ -171,6 +182,29 @@ class Runner:
         self.checkpoint, self.checkpoint_every = check_checkpoint_options(checkpoint,
                                                                           checkpoint_every)
         self.stream_history = check_stream_option(stream_history)
+        self.bounds = bounds
+        if bounds is not None:  # checked now, against the objective's size if it has one
+            as_box(bounds, getattr(self.objective, "dim", None))
+        self.line_search = line_search_of(self.optimizer, registry)
+        if not isinstance(check_gradient, bool):
+            raise InvalidArgumentError(
+                f"'check_gradient' must be True or False: {check_gradient!r}")
+        if check_gradient and not isinstance(self.gradient.for_objective(self.objective),
+                                             AnalyticGradient):
+            raise InvalidArgumentError(
+                f"check_gradient=True checks an analytic gradient, but the run's gradient "
+                f"is {self.gradient!r}: use gradient='analytic' with an objective that "
+                "has one")
+        self.check_gradient = check_gradient
+        if self.line_search is not None and self.batching is not None:
+            raise InvalidArgumentError(
+                f"the optimizer's line search ({self.optimizer.line_search!r}) needs the "
+                "whole objective at each trial: minibatch runs (batch_size) take fixed "
+                "steps; use line_search=None, or drop batch_size")
+
+    def box(self, n: int) -> Box | None:
+        """The run's bounds for points of ``n`` coordinates (None: no bounds)."""
+        return as_box(self.bounds, n)
 
     def _batching(self, registry: Any, batch_size: Any, epochs: Any, shuffle: Any,
                   drop_last: Any, batch_sampler: Any) -> Batching | None:

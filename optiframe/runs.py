@@ -30,9 +30,12 @@ import numpy as np
 
 from ._validation import as_point
 from .batching import Batches
+from .bounds import as_box
 from .checkpoint import Checkpoint, Checkpointer, Snapshot, load_checkpoint, segment_arrays
 from .errors import InvalidArgumentError, OptiframeError, RunFailedError
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
+from .gradcheck import require_matching_gradient
+from .gradients import bind_for, evaluations_for
 from .history import History, StartsHistory
 from .loop import advance
 from .objective import as_scalar
@@ -73,20 +76,23 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
     objective, stop = runner.objective, runner.stop
     estimator = runner.gradient.for_objective(objective)
     stochastic = bool(getattr(estimator, "stochastic", False))
+    box = runner.box(n)
+    # a full-data run knows f at its points: estimators that use it spare an evaluation
+    valued = estimator.uses_value and not stochastic and runner.batching is None
     batches = None
     if runner.batching is not None:
-        batches = Batches(objective, runner.batching, estimator, point, n, entropy, stop)
+        batches = Batches(objective, runner.batching, estimator, point, n, entropy, stop, box)
         value = grad = None
         fev, jev = batches.fev, 1
         max_steps = stop.max_steps if runner.stop_given.get("max_steps") else math.inf
         gtol = -1.0
     else:
         if point:
-            value, grad = objective.value, estimator.bind(objective)
+            value, grad = objective.value, bind_for(estimator, objective, box)
         else:
             value = traced(objective.values, (), math.inf)
-            grad = traced(estimator.bind_stack(objective), (n,), math.nan)
-        fev, jev = estimator.evaluations(objective, n)
+            grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan)
+        fev, jev = evaluations_for(estimator, objective, n, box, valued)
         max_steps, gtol = stop.max_steps, stop.gtol
     budget = stop.max_nfev
     if budget is not None and not point:
@@ -96,7 +102,9 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
     schedules = Scheduled(runner.optimizer, runner.schedules) if runner.schedules else None
     return Problem(objective=objective, point=point, value=value, grad=grad, fev=fev, jev=jev,
                    stochastic=stochastic, optimizer=runner.optimizer, schedules=schedules,
-                   stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches)
+                   stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
+                   box=box, line_search=runner.line_search, valued=valued,
+                   natural_step=bool(getattr(runner.optimizer, "natural_step", False)))
 
 
 def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
@@ -204,9 +212,13 @@ def _total_steps(runner: Any, p: Problem) -> float:
 
 def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None) -> Result:
     """Minimize from one point (or go on from the point run saved in ``resumed``)."""
+    note = ""
     if resumed is None:
         x = as_point(x0)
         runner.objective.check_dim(x.size)
+        x, note = clipped_x0(runner.box(x.size), x)
+        if runner.check_gradient:
+            require_matching_gradient(runner.objective, x)
         entropy = root_entropy(check_seed(seed))
         n = x.size
     else:
@@ -247,7 +259,7 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
             stream.close()
     (block,) = [b for b in s.finished if len(b)]
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
-                    message=block.message[0], nit=int(block.nit[0]), nfev=int(block.nfev[0]),
+                    message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
                     njev=int(block.njev[0]), history=history)
     if runner.raise_errors and result.status is Status.FAILED:
         raise RunFailedError(result.message, result) from w.failure
@@ -257,7 +269,7 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
 def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
     """The objective raised at x0: status failed, with x0 kept and the error named."""
     history = History(x.size, runner.record_x)
-    history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0))
+    history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0, math.nan))
     if history._xs is not None:
         history._xs.append(x)
     text = message(Status.FAILED, f"the objective raised at x0: {type(exc).__name__}: {exc}")
@@ -284,12 +296,16 @@ def _restored(cp: Checkpoint, runner: Any, p: Problem) -> RunState:
 
 
 def starting_points(runner: Any, x0: Any, starts: Any, seed: int | None,
-                    entropy: int) -> np.ndarray:
-    """The (K, n) starting points, checked before any work."""
+                    entropy: int) -> tuple[np.ndarray, str]:
+    """The (K, n) starting points, checked before any work and clipped into the run's
+    bounds, and the note saying how many were clipped ("" if none)."""
     x = as_point(x0) if x0 is not None else None
     n = x.size if x is not None else runner.objective.dim
+    if n is None and runner.bounds is not None:
+        n = as_box(runner.bounds, None).n  # type: ignore[union-attr]
+    box = None if n is None else runner.box(n)
     if isinstance(starts, MultiStart):
-        X0 = starts.points(n, x, runner.objective, entropy)
+        X0 = starts.points(n, x, runner.objective, entropy, box)
     elif isinstance(starts, int) and not isinstance(starts, bool):
         raise InvalidArgumentError(
             f"'starts' must be a MultiStart or a (K, n) array: write "
@@ -297,7 +313,27 @@ def starting_points(runner: Any, x0: Any, starts: Any, seed: int | None,
     else:
         X0 = as_starts(starts, n)
     runner.objective.check_dim(X0.shape[1])
-    return X0
+    if box is None:
+        return X0, ""
+    if box.n != X0.shape[1]:
+        runner.box(X0.shape[1])  # raises: the bounds have the wrong length
+    outside = ((box.lo > X0) | (box.hi < X0)).any(axis=1)
+    if not outside.any():
+        return X0, ""
+    return box.project(X0), (f" Note: {int(outside.sum())} of {len(X0)} starting points "
+                             "were outside the bounds and were clipped into them.")
+
+
+def clipped_x0(box: Any, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """x0 clipped into the bounds, and the note saying which coordinates were."""
+    if box is None:
+        return x, ""
+    out = box.outside(x)
+    if not len(out):
+        return x, ""
+    shown = ", ".join(str(i) for i in out[:8].tolist()) + (", ..." if len(out) > 8 else "")
+    return box.project(x), (f" Note: x0 was outside the bounds in coordinate"
+                            f"{'s' if len(out) > 1 else ''} {shown} and was clipped into them.")
 
 
 def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
@@ -308,11 +344,15 @@ def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
     executor = None if workers is None else as_executor(workers)
     if executor is not None:
         check_workers(runner, executor)
-    X0 = starting_points(runner, x0, starts, seed, entropy)
+    X0, note = starting_points(runner, x0, starts, seed, entropy)
+    if runner.check_gradient:
+        require_matching_gradient(runner.objective, X0[0])
     runner.started(X0.shape[0], seed)
     if executor is None:
-        return run_stack(runner, X0, entropy)
-    return run_on_workers(runner, executor, X0, entropy)
+        result = run_stack(runner, X0, entropy)
+    else:
+        result = run_on_workers(runner, executor, X0, entropy)
+    return attrs.evolve(result, message=result.message + note) if note else result
 
 
 def for_workers(runner: Any) -> Any:
@@ -345,8 +385,9 @@ def _starts_recorder(history: StartsHistory, index: np.ndarray | None = None) ->
     if index is None:
         return history._record
 
-    def record(k: int, rows: np.ndarray, F: Any, GN: Any, SN: Any, X: Any) -> None:
-        history._record(k, np.searchsorted(index, rows), F, GN, SN, X)
+    def record(k: int, rows: np.ndarray, F: Any, GN: Any, SN: Any, X: Any,
+               step_size: Any = None) -> None:
+        history._record(k, np.searchsorted(index, rows), F, GN, SN, X, step_size)
 
     return record
 

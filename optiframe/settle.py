@@ -151,3 +151,54 @@ def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
     verdicts = [(Status.FAILED, f"{stage} raised at step {s.k}: "
                  f"{type(err.errors[r]).__name__}: {err.errors[r]}") for r in rows]
     finish_rows(s, p, rows, verdicts, nfev, njev)
+
+
+#: A line search that finds no step where its first trial promised to lower f by at most
+#: this many units of f's rounding has met the limit of f's precision: converged.
+ROUNDING_UNITS = 1e3
+_EPS = float(np.finfo(float).eps)
+
+
+def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseException],
+                    GN: Any, gain: Any) -> np.ndarray | None:
+    """Rows whose line search at step ``s.k - 1`` found no acceptable step end where the
+    step began: ``converged`` if the first trial promised a decrease (``gain``) lost in
+    f's rounding (f cannot be lowered within its precision), else ``line_search``; rows
+    whose trial evaluations raised fail (``GN``: the gradient norms where the step began).
+    Returns the rows that go on."""
+    k = s.k - 1
+    name = type(p.line_search).__name__
+    rows = np.flatnonzero(~np.atleast_1d(ok)) if not errors else np.array(
+        sorted(set(np.flatnonzero(~np.atleast_1d(ok)).tolist()) | set(errors)), dtype=np.int64)
+    norms = np.atleast_1d(np.asarray(GN, dtype=float))
+    gains = np.atleast_1d(np.asarray(gain, dtype=float))
+    F = np.atleast_1d(np.asarray(s.F, dtype=float))
+    verdicts: list[Verdict] = []
+    for r in rows.tolist():
+        if r in errors:
+            exc = errors[r]
+            verdicts.append((Status.FAILED, f"the line search's evaluations raised at step "
+                                            f"{k}: {type(exc).__name__}: {exc}"))
+        elif gains[r] <= ROUNDING_UNITS * _EPS * abs(F[r]):
+            verdicts.append((Status.CONVERGED, (
+                f"f cannot be lowered within its precision: at step {k} the line search's "
+                f"first trial promised a decrease of {gains[r]:.3g}, below the rounding of "
+                f"f = {F[r]:.6g} (gradient norm {norms[r]:.3g})")))
+        else:
+            verdicts.append((Status.LINE_SEARCH, line_search_hint(name, k, float(norms[r]),
+                                                                  p.gtol)))
+    finish_rows(s, p, rows, verdicts)
+    if s.point:
+        return None
+    keep = np.ones(len(np.atleast_1d(ok)), dtype=bool)
+    keep[rows] = False
+    return keep
+
+
+def line_search_hint(name: str, k: int, grad_norm: float, gtol: float) -> str:
+    """Why a line search ended a start, and what to try."""
+    return (f"{name} found no step along the direction at step {k} that lowers f enough "
+            f"(gradient norm {grad_norm:.3g}, gtol {gtol:g}): near a minimum the gradient is "
+            "as accurate as f's rounding and the differences allow, so x is as good as it "
+            "can tell; try a larger gtol, gradient='analytic' or 'richardson', or "
+            "check_gradient=True to test an analytic gradient")

@@ -46,6 +46,13 @@ def as_bounds(bounds: Any, n: int | None = None, name: str = "bounds") -> np.nda
             "coordinates")
     if not np.isfinite(arr).all():
         raise InvalidArgumentError(f"{name!r} must be finite: {bounds!r}")
+    with np.errstate(over="ignore"):
+        wide = np.flatnonzero(~np.isfinite(arr[:, 1] - arr[:, 0]))
+    if wide.size:
+        i = int(wide[0])
+        raise InvalidArgumentError(
+            f"{name!r}[{i}] is too wide to sample from (its width overflows): "
+            f"({float(arr[i, 0])!r}, {float(arr[i, 1])!r})")
     low_above = np.flatnonzero(arr[:, 0] > arr[:, 1])
     if low_above.size:
         i = int(low_above[0])
@@ -201,19 +208,34 @@ class MultiStart:
     bounds: Any = None
 
     def points(self, n: int | None, x0: np.ndarray | None, objective: Any,
-               entropy: int) -> np.ndarray:
+               entropy: int, box: Any = None) -> np.ndarray:
         """The (n_starts, n) starting points; start k draws from the k-th child of the
-        run's seed (``entropy``), shared draws (a Latin hypercube's strata) from child K."""
+        run's seed (``entropy``), shared draws (a Latin hypercube's strata) from child K.
+        Without its own ``bounds``, the sampler's box is the run's bounds (``box``, a
+        :class:`~optiframe.bounds.Box`) where they are finite, else the objective's usual
+        box (within the run's bounds)."""
         from .plugins import get_registry
 
         sampler = get_registry().build("sampler", self.sampler, StartSampler)
         bounds = None
         if self.bounds is not None:
             bounds = as_bounds(self.bounds, n)
+        elif box is not None and box.finite:
+            bounds = as_bounds(np.column_stack([box.lo, box.hi]), n)
         elif hasattr(objective, "bounds") and callable(objective.bounds):
             dim = n if n is not None else getattr(objective, "dim", None)
             if dim is not None:
                 bounds = as_bounds(objective.bounds(dim), dim)
+                if box is not None:  # the usual box, within the run's bounds
+                    lo = np.clip(bounds[:, 0], box.lo, box.hi)
+                    hi = np.clip(bounds[:, 1], box.lo, box.hi)
+                    bounds = np.column_stack([lo, hi])
+        if bounds is None and box is not None and sampler.needs_bounds:
+            open_side = int(np.flatnonzero(~(np.isfinite(box.lo) & np.isfinite(box.hi)))[0])
+            raise InvalidArgumentError(
+                f"sampler {self.sampler!r} needs a finite box, but 'bounds'[{open_side}] is "
+                f"open ({float(box.lo[open_side])!r}, {float(box.hi[open_side])!r}): give "
+                "MultiStart(..., bounds=[(low, high), ...]) for the starts, or finite bounds")
         if n is None:
             if bounds is not None:
                 n = bounds.shape[0]

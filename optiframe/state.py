@@ -29,7 +29,7 @@ from .status import Status, message
 
 #: The per-start fields of a state, in the order checkpoints keep them.
 ROW_FIELDS = ("X", "F", "SN", "nfev", "njev", "bad", "best_X", "best_F", "f_limit", "index",
-              "x0")
+              "x0", "step_size", "resets")
 
 
 def per_row(leaf: Any, n_rows: int) -> bool:
@@ -72,8 +72,8 @@ class BatchCursor(NamedTuple):
 class RunState:
     """A run at the top of a step (see the module docstring); the loop advances it."""
 
-    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "k", "listener", "n", "opt",
-                 "point", "rng", "sched")
+    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "grad", "k", "listener", "n",
+                 "opt", "point", "rng", "sched")
     # one point: floats and (n,) arrays; K rows: arrays with K entries (see the module)
     X: Any
     F: Any
@@ -86,6 +86,9 @@ class RunState:
     f_limit: Any
     index: np.ndarray
     x0: Any
+    step_size: Any  # the step length the last line search accepted (NaN: none)
+    resets: Any  # directions that were no descent ones, reset to -g (line searches)
+    grad: Any  # the gradient a line search computed at X, for the next step (or None)
 
     def __init__(self, point: bool, n: int) -> None:
         self.point = point
@@ -97,6 +100,7 @@ class RunState:
         self.sched: Any = ()
         self.rng: Any = None
         self.cursor: BatchCursor | None = None
+        self.grad = None
         #: called with each block of starts as they finish (not part of the saved state)
         self.listener: Any = None
 
@@ -112,10 +116,13 @@ class RunState:
         if self.point:
             self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
             self.SN, self.nfev, self.njev, self.bad = float("nan"), 1, 0, 0
+            self.step_size, self.resets = float("nan"), 0
         else:
             K = X.shape[0]
             self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
             self.SN = np.full(K, np.nan)
+            self.step_size = np.full(K, np.nan)
+            self.resets = np.zeros(K, dtype=np.int64)
             self.nfev = np.ones(K, dtype=np.int64)
             self.njev = np.zeros(K, dtype=np.int64)
             self.bad = np.zeros(K, dtype=np.int64)
@@ -127,16 +134,16 @@ class RunState:
         divergence limits, and how many rows run."""
         return (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt,
                 self.best_X, self.best_F, self.sched, self.rng, self.bad, self.cursor,
-                self.f_limit, len(self.index))
+                self.f_limit, self.step_size, self.grad, len(self.index))
 
     def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
             best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
-            bad: Any) -> RunState:
+            bad: Any, step_size: Any, grad: Any) -> RunState:
         """Commit a step: every value that changes with it, in one assignment, so that an
         interruption sees the step whole or not at all."""
         (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
-         self.best_F, self.sched, self.cursor, self.bad) = (
-            k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad)
+         self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad) = (
+            k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size, grad)
         return self
 
     def take(self, keep: np.ndarray) -> None:
@@ -144,6 +151,8 @@ class RunState:
         n_rows = len(self.index)
         for name in ROW_FIELDS:
             setattr(self, name, getattr(self, name)[keep])
+        if self.grad is not None:
+            self.grad = self.grad[keep]
         self.opt = take_rows(self.opt, keep, n_rows)
         self.sched = take_rows(self.sched, keep, n_rows)
         if self.rng is not None:
@@ -167,7 +176,8 @@ class RunState:
         if self.point:
             block = Finished(index=[self.index[0]], x0=self.x0[None], x=np.asarray(X)[None],
                              fun=[F], nit=[self.k], nfev=[self.nfev], njev=[self.njev],
-                             status=[verdicts[0][0]], message=[message(*verdicts[0])])
+                             status=[verdicts[0][0]],
+                             message=[_with_resets(message(*verdicts[0]), self.resets)])
             self.finished.append(block)
             self.index = self.index[:0]
             if self.listener is not None:
@@ -181,7 +191,8 @@ class RunState:
         block = Finished(index=self.index[rows], x0=self.x0[rows], x=X[rows], fun=F[rows],
                          nit=np.full(len(rows), self.k), nfev=self.nfev[rows],
                          njev=self.njev[rows], status=[v[0] for v in verdicts],
-                         message=[texts[v] for v in verdicts])
+                         message=[_with_resets(texts[v], int(n))
+                                  for v, n in zip(verdicts, self.resets[rows], strict=True)])
         keep = np.ones(len(self.index), dtype=bool)
         keep[rows] = False
         self.finished.append(block)
@@ -192,3 +203,13 @@ class RunState:
     def finish_all(self, status: Status, detail: str) -> None:
         """End every running start with the same verdict (at their current points)."""
         self.finish(np.arange(self.running), [(status, detail)] * self.running)
+
+
+def _with_resets(text: str, resets: int) -> str:
+    """A finished start's message, noting the line search's resets of its direction."""
+    if not resets:
+        return text
+    times = "once" if resets == 1 else f"{resets} times"
+    return (f"{text} The optimizer's direction was no descent direction {times}: the line "
+            "search reset it to the steepest descent.")
+

@@ -15,6 +15,7 @@ class Status(str, enum.Enum):
     DIVERGED = "diverged"
     NAN = "nan"
     STALLED = "stalled"
+    LINE_SEARCH = "line_search"
     CALLBACK_STOP = "callback_stop"
     INTERRUPTED = "interrupted"
     FAILED = "failed"
@@ -32,11 +33,15 @@ MESSAGES: dict[Status, str] = {
     Status.MAX_STEPS: "Stopped after the maximum number of steps",
     Status.MAX_NFEV: "Stopped: the evaluation budget (max_nfev) is spent",
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
-    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed "
-                     "(try a smaller learning rate); x is the best finite point seen",
+    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed (a fixed "
+                     "step too long: try a smaller learning rate, or a line search, "
+                     "line_search='armijo', which shortens each step until f decreases); x "
+                     "is the best finite point seen",
     Status.NAN: "Stopped on a NaN or infinite value or gradient; "
                 "x is the best finite point seen",
     Status.STALLED: "Stalled: the step no longer changes x",
+    Status.LINE_SEARCH: "Stopped: the line search found no step along the direction that "
+                        "decreases f enough",
     Status.CALLBACK_STOP: "A callback raised StopIteration",
     Status.INTERRUPTED: "Interrupted (KeyboardInterrupt); the history up to here is kept",
     Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",

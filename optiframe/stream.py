@@ -8,14 +8,18 @@ of steps from k on that the interrupted run had written after its checkpoint.
 
 Lines (strict JSON; NaN is written as null and infinities as "inf" / "-inf"):
 
-* first, a header: ``{"format": "optiframe-history-stream", "version": 1, "kind": ...,
+* first, a header: ``{"format": "optiframe-history-stream", "version": 2, "kind": ...,
   "columns": [...], "dim": n, "n_starts": K, "record_x": bool}``;
 * single-start and minibatch runs: one list per record, ``[step, fun, grad_norm,
-  step_norm, nfev, elapsed]`` (followed by ``{"x": [...]}`` with ``record_x``), and
-  ``{"epoch": {...}}`` after each epoch;
+  step_norm, nfev, elapsed, step_size]`` (followed by ``{"x": [...]}`` with
+  ``record_x``), and ``{"epoch": {...}}`` after each epoch;
 * multi-start runs: ``{"step": k, "start": [...], "fun": [...], "grad_norm": [...],
-  "step_norm": [...]}`` per recorded step, one entry per running start (and ``"x"``, a
-  list of rows, with ``record_x``).
+  "step_norm": [...], "step_size": [...]}`` per recorded step, one entry per running
+  start (and ``"x"``, a list of rows, with ``record_x``), and ``{"epoch": {"start": k,
+  ...}}`` per start and epoch; starts rerun on workers after a resume follow a
+  ``{"rerun": [...]}`` line.
+
+Version 1 streams (records of 6 numbers, no ``step_size``) still load.
 
 A last line cut short (the process died while writing it) is ignored on load; any other
 line that is not a record is an error naming its line number.
@@ -46,7 +50,8 @@ from .errors import HistoryStreamError, InvalidArgumentError
 from .history import _WIDTH, COLUMNS, History, StartsHistory, _json_number
 
 FORMAT = "optiframe-history-stream"
-VERSION = 1
+#: 2: records carry ``step_size`` (a 7th number; version 1 streams, of 6, still load)
+VERSION = 2
 
 
 def _unnum(v: Any) -> float:
@@ -108,9 +113,9 @@ class HistoryStream:
 
         def record(row: tuple[float, ...]) -> None:
             extend(row)
-            k, f, g, s, n, t = row
-            write(fd, (f"[{int(k)},{_text(f)},{_text(g)},{_text(s)},{int(n)},{_text(t)}]\n"
-                       ).encode())
+            k, f, g, s, n, t, a = row
+            write(fd, (f"[{int(k)},{_text(f)},{_text(g)},{_text(s)},{int(n)},{_text(t)},"
+                       f"{_text(a)}]\n").encode())
 
         return record
 
@@ -122,11 +127,15 @@ class HistoryStream:
         self._line({"epoch": {k: _json_number(v) for k, v in entry.items()}})
 
     def starts(self, step: int, index: np.ndarray, fun: np.ndarray, grad_norm: np.ndarray,
-               step_norm: np.ndarray, X: np.ndarray | None = None) -> None:
+               step_norm: np.ndarray, X: np.ndarray | None = None,
+               step_size: Any = None) -> None:
         line: dict[str, Any] = {"step": step, "start": index.tolist(),
                                 "fun": [_json_number(v) for v in fun.tolist()],
                                 "grad_norm": [_json_number(v) for v in grad_norm.tolist()],
                                 "step_norm": [_json_number(v) for v in step_norm.tolist()]}
+        if step_size is not None:
+            line["step_size"] = [_json_number(v) for v in np.broadcast_to(
+                step_size, np.shape(fun)).tolist()]
         if X is not None:
             line["x"] = [[_json_number(v) for v in row] for row in X.tolist()]
         self._line(line)
@@ -219,11 +228,11 @@ def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = N
 
 
 def _without(again: set[int], index: list[int], fun: list[float], gn: list[float],
-             sn: list[float], X: Any) -> tuple[Any, ...]:
+             sn: list[float], X: Any, sizes: list[float]) -> tuple[Any, ...]:
     """A multi-start record without the starts in ``again``."""
     keep = [j for j, k in enumerate(index) if k not in again]
     return ([index[j] for j in keep], [fun[j] for j in keep], [gn[j] for j in keep],
-            [sn[j] for j in keep], None if X is None else X[keep])
+            [sn[j] for j in keep], None if X is None else X[keep], [sizes[j] for j in keep])
 
 
 def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory:
@@ -266,8 +275,8 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                 # was logged before the checkpoint of step `at` was taken
             elif multi and isinstance(rec, dict) and set(rec) == {"rerun"}:
                 again = {int(k) for k in rec["rerun"]}
-                rows = [(step, *_without(again, index, fun, gn, sn, X))
-                        for step, index, fun, gn, sn, X in rows]
+                rows = [(step, *_without(again, index, fun, gn, sn, X, sizes))
+                        for step, index, fun, gn, sn, X, sizes in rows]
                 epochs = [e for e in epochs if int(e[1].get("start", -1)) not in again]
             elif isinstance(rec, dict) and set(rec) == {"x"} and not multi:
                 if not (record_x and rows and rows[-1][2] is None):
@@ -280,15 +289,18 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                 values = [[_unnum(v) for v in rec[c]] for c in ("fun", "grad_norm",
                                                                  "step_norm")]
                 index = [int(i) for i in rec["start"]]
-                if any(len(v) != len(index) for v in values):
+                sizes = [_unnum(v) for v in rec.get("step_size", [None] * len(index))]
+                if any(len(v) != len(index) for v in (*values, sizes)):
                     raise ValueError("columns of different lengths")
                 X = (np.array([[_unnum(v) for v in r] for r in rec["x"]]) if "x" in rec
                      else None)
-                rows.append((int(rec["step"]), index, *values, X))
-            elif not multi and isinstance(rec, list) and len(rec) == _WIDTH:
+                rows.append((int(rec["step"]), index, *values, X, sizes))
+            elif not multi and isinstance(rec, list) and len(rec) in (_WIDTH - 1, _WIDTH):
                 if record_x and rows and rows[-1][2] is None:
                     raise ValueError("the record before it has no point")
                 row = tuple(_unnum(v) for v in rec)
+                if len(row) == _WIDTH - 1:  # version 1: no step_size
+                    row = (*row, math.nan)
                 rows.append([int(row[0]), row, None])
             else:
                 raise ValueError("not a record of this stream's kind")
@@ -297,10 +309,10 @@ def load_history_stream(path: str | os.PathLike[str]) -> History | StartsHistory
                                      f"({exc}): {line[:80]!r}") from None
     if multi:
         starts = StartsHistory(int(header["n_starts"]), record_x)
-        for step, index, fun, grad_norm, step_norm, X in rows:
+        for step, index, fun, grad_norm, step_norm, X, sizes in rows:
             if index:
                 starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
-                               np.array(step_norm), X)
+                               np.array(step_norm), X, np.array(sizes))
         starts.epoch_log = [{k: int(v) if k in ("epoch", "step", "start") else v
                              for k, v in entry.items()} for _, entry in epochs]
         return starts

@@ -60,8 +60,8 @@ CASES = [
      r"unknown option 'max_step'. Did you mean 'max_steps'\?"),
     ("unknown optimizer", lambda: of.minimize(func2, [1.0], optimizer="dg"),
      of.UnknownComponentError,
-     r"unknown optimizer 'dg'. Did you mean 'gd'\? Available: adagrad, adam, adamw, gd, "
-     r"(lion, )?momentum, nesterov, rmsprop"),
+     r"unknown optimizer 'dg'. Did you mean 'gd'\? Available: adagrad, adam, adamw, bfgs, gd, "
+     r"lbfgs, (lion, )?momentum, nesterov, rmsprop"),
     ("unknown gradient", lambda: of.minimize(func2, [1.0], gradient="centrall"),
      of.UnknownComponentError, r"unknown gradient 'centrall'. Did you mean 'central'\?"),
     ("unknown objective", lambda: of.minimize("rosenbrok", [1.0, 1.0]),

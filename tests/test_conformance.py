@@ -60,6 +60,16 @@ OPTIMIZER_ERROR_INPUTS = {
         ({"lr": 0.0}, of.InvalidArgumentError, r"'lr' must be > 0: 0.0"),
         ({"beta1": "0.9"}, of.InvalidArgumentError, r"'beta1' must be a real number: '0.9'"),
     ],
+    "lbfgs": [
+        ({"memory": 0}, of.InvalidArgumentError, r"'memory' must be >= 1: 0"),
+        ({"memory": 2.5}, of.InvalidArgumentError, r"'memory' must be an integer >= 1: 2.5"),
+        ({"line_search": 3}, of.InvalidTypeError, r"'line_search' must be a registered name"),
+        ({"lr": -1.0}, of.InvalidArgumentError, r"'lr' must be > 0: -1.0"),
+    ],
+    "bfgs": [
+        ({"line_search": [1]}, of.InvalidTypeError, r"'line_search' must be a registered name"),
+        ({"lr": math.nan}, of.InvalidArgumentError, r"'lr' must not be NaN: nan"),
+    ],
 }
 
 ESTIMATOR_ERROR_INPUTS = {

@@ -48,7 +48,7 @@ def single():
 
 
 def multi():
-    return of.Runner("himmelblau", max_steps=200, gtol=0).run(
+    return of.Runner("himmelblau", max_steps=200, gtol=0, optimizer="gd").run(
         starts=of.MultiStart(6, bounds=[(-5, 5)] * 2), seed=0)
 
 
@@ -109,7 +109,7 @@ def test_plugin_fault_during_a_run_fails_it_naming_plugin_and_hook(hooks, run, p
 def test_raise_errors_turns_a_plugin_fault_into_run_failed_error(plugin):
     plugin(Plugin(on_step=after(4, ValueError("boom"))), "faulty")
     with pytest.raises(of.RunFailedError, match="plugin 'faulty' raised in hook on_step") as info:
-        of.Runner("sphere", max_steps=50, raise_errors=True).run([1.0, 2.0])
+        of.Runner("sphere", max_steps=50, raise_errors=True, optimizer="gd").run([1.0, 2.0])
     assert len(info.value.result.history) == 4
     assert isinstance(info.value.__cause__, of.PluginError)
 
@@ -118,7 +118,7 @@ def test_well_behaved_run_hooks_see_every_step_and_may_stop_the_run(plugin):
     seen, ends = [], []
     plugin(Plugin(on_step=lambda info: seen.append(info.step) or (info.step == 7),
                   on_run_end=lambda result: ends.append(result.status)), "watcher")
-    r = of.Runner("sphere", max_steps=50).run([1.0, 2.0])
+    r = of.Runner("sphere", max_steps=50, optimizer="gd").run([1.0, 2.0])
     assert r.status == "callback_stop" and seen == list(range(1, 8)) and ends == [
         "callback_stop"]
 
@@ -147,7 +147,7 @@ BUILD_CASES = [
      r"NotAnOptimizer .*not a Optimizer"),
     ("factory returns None for an objective",
      dict(register_objectives=lambda register: register("nothing", lambda: None)),
-     lambda: of.minimize("nothing", [1.0]), of.PluginError,
+     lambda: of.minimize("nothing", [1.0], optimizer="gd"), of.PluginError,
      r"plugin 'faulty' registered objective 'nothing' with a factory that returned NoneType"),
     ("factory raises",
      dict(register_gradient_estimators=lambda register: register("gpu", raising_factory)),
@@ -155,7 +155,7 @@ BUILD_CASES = [
      r"plugin 'faulty': building gradient 'gpu' raised RuntimeError: needs a GPU"),
     ("schedule factory returns the wrong type",
      dict(register_schedules=lambda register: register("bad", lambda: 0.5)),
-     lambda: of.Runner("sphere", schedules={"lr": "bad"}), of.PluginError,
+     lambda: of.Runner("sphere", schedules={"lr": "bad"}, optimizer="gd"), of.PluginError,
      r"plugin 'faulty' registered schedule 'bad' with a factory that returned float 0.5"),
     ("registration hook raises",
      dict(register_objectives=boom), lambda: of.get_registry(), of.PluginError,

@@ -54,30 +54,31 @@ def training(raise_at: int, exc: BaseException):
 CASES = [
     ("Ctrl-C in the objective",
      lambda: of.minimize(raising_after(30, KeyboardInterrupt()), [1.0, 1.0],
-                         gradient="forward", max_steps=100),
-     "interrupted", r"Interrupted.*at step 7", 8),
+                         gradient="forward", max_steps=100, optimizer="gd"),
+     "interrupted", r"Interrupted.*at step 9", 10),  # forward: n evaluations a step, f reused
     ("Ctrl-C in a callback",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
-                         max_steps=100),
+                         max_steps=100, optimizer="gd"),
      "interrupted", r"at step 5", 6),
     ("Ctrl-C in a multi-start run",
      lambda: of.minimize("sphere", starts=np.ones((4, 2)), max_steps=100,
-                         callbacks=callback_raising_at(3, KeyboardInterrupt())),
+                         callbacks=callback_raising_at(3, KeyboardInterrupt()), optimizer="gd"),
      "interrupted", r"at step 3", 3),
     ("Ctrl-C in training",
      lambda: of.minimize(training(7, KeyboardInterrupt()), np.zeros(4), batch_size=10,
                          epochs=2, seed=0),
      "interrupted", r"in epoch 1, at step 6", 6),
     ("objective raises mid-run",
-     lambda: of.minimize(raising_after(20, ValueError("bad x")), [1.0], max_steps=100),
+     lambda: of.minimize(raising_after(20, ValueError("bad x")), [1.0], max_steps=100,
+                         optimizer="gd"),
      "failed", r"at step \d+: ValueError: bad x", None),
     ("callback raises",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, ZeroDivisionError(
-         "oops")), max_steps=100),
+         "oops")), max_steps=100, optimizer="gd"),
      "failed", r"at step 4: ZeroDivisionError: oops", 4),
     ("callback stops the run",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, StopIteration()),
-                         max_steps=100),
+                         max_steps=100, optimizer="gd"),
      "callback_stop", r"at step 4", 5),
     ("callback stops training",
      lambda: of.minimize(training(10**9, ValueError()), np.zeros(4), batch_size=10, epochs=2,
@@ -89,7 +90,7 @@ CASES = [
      "failed", r"in epoch 1, at step 4: MemoryError: out of memory", 4),
     ("one start's objective raises",
      lambda: of.minimize(lambda x: 1 / 0 if x[0] > 2 else float(x @ x),
-                         starts=np.array([[1.0], [3.0]]), max_steps=10),
+                         starts=np.array([[1.0], [3.0]]), max_steps=10, optimizer="gd"),
      "max_steps", r"Best of 2 starts: start 0 \(1 failed, 1 max_steps\)", None),
 ]
 
@@ -127,7 +128,8 @@ def test_stream_holds_every_record_flushed_as_made(tmp_path):
     path = tmp_path / "run.jsonl"
     sizes = []
     r = of.minimize("sphere", [1.0, 2.0], max_steps=20, stream_history=path,
-                    callbacks=lambda info: sizes.append(len(path.read_text().splitlines())))
+                    callbacks=lambda info: sizes.append(len(path.read_text().splitlines())),
+                        optimizer="gd")
     assert sizes == list(range(2, 22))  # the header and every row so far, on disk at once
     h = of.load_history_stream(path)
     for column in ("step", "fun", "grad_norm", "step_norm", "nfev"):
@@ -185,15 +187,15 @@ def test_damaged_stream(damage, expected, tmp_path):
 
 def test_stream_options_are_checked(tmp_path):
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file, but"):
-        of.Runner("sphere", stream_history=tmp_path)
+        of.Runner("sphere", stream_history=tmp_path, optimizer="gd")
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file path"):
-        of.Runner("sphere", stream_history=5)
+        of.Runner("sphere", stream_history=5, optimizer="gd")
     (tmp_path / "file").write_text("x")
     calls = []
     with pytest.raises(of.InvalidArgumentError, match=r"'stream_history' file .* cannot be "
                                                       r"written"):
         of.minimize(lambda x: calls.append(1) or float(x @ x), [1.0],
-                    stream_history=tmp_path / "file" / "h.jsonl")
+                    stream_history=tmp_path / "file" / "h.jsonl", optimizer="gd")
     assert calls == []  # refused before the first evaluation
 
 
@@ -201,7 +203,7 @@ def test_a_run_on_workers_streams_each_start_as_it_arrives(tmp_path):
     """Once refused: stream_history with workers. Each start's records are written as the
     start arrives, and the stream loads to the run's history."""
     starts = np.array([[1.0], [-2.0], [0.5]])
-    r = of.Runner("sphere", stream_history=tmp_path / "h.jsonl", max_steps=30).run(
+    r = of.Runner("sphere", stream_history=tmp_path / "h.jsonl", max_steps=30, optimizer="gd").run(
         starts=starts, workers="serial")
     h = of.load_history_stream(tmp_path / "h.jsonl")
     for column in ("step", "fun", "grad_norm", "step_norm"):
@@ -233,9 +235,10 @@ def test_a_full_disk_does_not_lose_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "_write_npz", no_space)
     # at Ctrl-C: the run still returns interrupted, saying why nothing was saved
     r = of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
-                    checkpoint=tmp_path)
+                    checkpoint=tmp_path, optimizer="gd")
     assert r.status == "interrupted" and len(r.history) == 6
     assert "the checkpoint could not be written (OSError: [Errno 28] No space left" in r.message
     # a periodic checkpoint failing ends the run failed, with the history kept
-    r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10)
+    r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10,
+                    optimizer="gd")
     assert r.status == "failed" and "at step 3: OSError" in r.message and len(r.history) == 3

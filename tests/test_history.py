@@ -25,7 +25,8 @@ def assert_same(a: of.History, b: of.History):
 
 def test_to_dict_has_every_column(result):
     d = result.history.to_dict()
-    assert list(d) == ["step", "fun", "grad_norm", "step_norm", "nfev", "elapsed", "x"]
+    assert list(d) == ["step", "fun", "grad_norm", "step_norm", "nfev", "elapsed", "step_size",
+                       "x"]
     assert d["step"][:3] == [0, 1, 2] and isinstance(d["step"][0], int)
     assert len(d["x"]) == len(result.history) and len(d["x"][0]) == 2
     assert_same(of.History.from_dict(d), result.history)
@@ -34,7 +35,7 @@ def test_to_dict_has_every_column(result):
 def test_csv_round_trip_is_exact(result, tmp_path):
     path = tmp_path / "h.csv"
     text = result.history.to_csv(path)
-    assert text.splitlines()[0] == "step,fun,grad_norm,step_norm,nfev,elapsed,x0,x1"
+    assert text.splitlines()[0] == "step,fun,grad_norm,step_norm,nfev,elapsed,step_size,x0,x1"
     assert_same(of.History.from_csv(path), result.history)
     assert_same(of.History.from_csv(text), result.history)
 
@@ -51,7 +52,7 @@ def test_json_round_trip_is_exact_and_standard(result, tmp_path):
 
 def test_infinities_survive_json():
     h = of.History()
-    h._rows.extend((0, math.inf, math.nan, -math.inf, 1, 0.0))
+    h._rows.extend((0, math.inf, math.nan, -math.inf, 1, 0.0, math.nan))
     back = of.History.from_json(h.to_json())
     assert back.fun[0] == math.inf and back.step_norm[0] == -math.inf
 
@@ -61,7 +62,7 @@ def test_to_pandas(result):
     df = result.history.to_pandas()
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == ["step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
-                                "x0", "x1"]
+                                "step_size", "x0", "x1"]
     assert len(df) == len(result.history) and df["step"].dtype == np.int64
     np.testing.assert_array_equal(df["fun"].to_numpy(), result.history.fun)
 
@@ -88,5 +89,5 @@ def test_npz_round_trip_is_exact_and_pickle_free(result, tmp_path):
     result.history.to_npz(path)
     with np.load(path, allow_pickle=False) as data:
         assert set(data.files) == {"step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
-                                   "x"}
+                                   "step_size", "x"}
     assert_same(of.History.from_npz(path), result.history)

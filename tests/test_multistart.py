@@ -275,8 +275,9 @@ def test_history_exports_in_long_format():
     assert r.history.step.tolist() == [0, 10, 20, 30]
     df = r.history.to_pandas()
     assert isinstance(df, pd.DataFrame) and set(df["start"]) == {0, 1}
-    assert list(df.columns) == ["step", "start", "fun", "grad_norm", "step_norm"]
-    assert r.history.to_csv().splitlines()[0] == "step,start,fun,grad_norm,step_norm"
+    assert list(df.columns) == ["step", "start", "fun", "grad_norm", "step_norm", "step_size"]
+    assert r.history.to_csv().splitlines()[0] == ("step,start,fun,grad_norm,step_norm,"
+                                                  "step_size")
 
 
 def test_minima_group_each_point_with_the_first_lower_founder_within_tol():

@@ -107,8 +107,8 @@ def test_spsa_in_the_acceptance_form_is_seeded_and_counts_two_evaluations_a_grad
     def f(x):
         return float(np.sum((x - 1.0) ** 2))
 
-    a = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000)
-    b = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000)
+    a = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd")
+    b = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd")
     np.testing.assert_array_equal(a.x, b.x)
     assert a.status == "max_nfev" and a.nfev <= 2000 and a.njev == (a.nfev - 1) // 3
     assert a.fun < f(np.zeros(30))
@@ -208,11 +208,12 @@ class Events:
 
 def test_callback_objects_see_every_event_of_every_kind_of_run():
     events = Events()
-    of.minimize("sphere", [1.0, 2.0], max_steps=3, gtol=0, callbacks=[events])
+    of.minimize("sphere", [1.0, 2.0], max_steps=3, gtol=0, callbacks=[events], optimizer="gd")
     assert events.seen == [("run_start", 1), ("step", 1), ("step", 2), ("step", 3),
                            ("start_end", 0, "max_steps"), ("run_end", "max_steps")]
     events = Events()
-    r = of.minimize("sphere", starts=STARTS[:2], max_steps=2, gtol=0, callbacks=[events])
+    r = of.minimize("sphere", starts=STARTS[:2], max_steps=2, gtol=0, callbacks=[events],
+                    optimizer="gd")
     assert events.seen[0] == ("run_start", 2) and events.seen[-1] == ("run_end", str(r.status))
     assert sorted(e for e in events.seen if e[0] == "start_end") == [
         ("start_end", 0, "max_steps"), ("start_end", 1, "max_steps")]
@@ -237,7 +238,8 @@ def test_on_start_end_runs_in_this_process_as_each_start_arrives_from_workers():
         def on_start_end(self, outcome):
             seen.append((os.getpid(), outcome.index))
 
-    of.minimize("himmelblau", starts=STARTS, max_steps=50, workers=2, callbacks=[Ends()])
+    of.minimize("himmelblau", starts=STARTS, max_steps=50, workers=2, callbacks=[Ends()],
+                optimizer="gd")
     assert sorted(i for _, i in seen) == [0, 1, 2, 3] and {p for p, _ in seen} == {os.getpid()}
 
 
@@ -254,7 +256,7 @@ def test_a_plugin_sees_each_start_end_and_step(plugin):
             steps.extend(np.atleast_1d(info.index).tolist())
 
     plugin(Watcher(), "watcher")
-    of.minimize("sphere", starts=STARTS, max_steps=5, gtol=0)
+    of.minimize("sphere", starts=STARTS, max_steps=5, gtol=0, optimizer="gd")
     assert sorted(ends) == [0, 1, 2, 3] and sorted(steps) == sorted([0, 1, 2, 3] * 5)
 
 
@@ -285,7 +287,7 @@ def test_a_start_past_its_timeout_is_stopped_and_fails_alone(tmp_path):
     assert r.starts[1].status == "failed" and "timeout of 1 s" in r.starts[1].message
     assert [r.starts[k].status for k in (0, 2)] == ["converged", "converged"]
     with pytest.raises(of.InvalidArgumentError, match="'start_timeout' needs an executor"):
-        of.minimize("sphere", starts=starts, workers=map, start_timeout=1.0)
+        of.minimize("sphere", starts=starts, workers=map, start_timeout=1.0, optimizer="gd")
 
 
 WORKERS_CHILD = textwrap.dedent("""

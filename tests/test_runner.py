@@ -33,7 +33,7 @@ def test_max_steps_is_not_success_and_runs_exactly_that_many_steps():
 
 
 def test_max_steps_zero_evaluates_only_the_start():
-    r = of.minimize("sphere", [3.0], max_steps=0)
+    r = of.minimize("sphere", [3.0], max_steps=0, optimizer="gd")
     assert (r.status, r.nit, r.fun) == ("max_steps", 0, 9.0)
     assert r.x.tolist() == [3.0]
 
@@ -62,22 +62,22 @@ def test_nan_value_gives_status_nan_and_keeps_the_best_point():
 def test_nan_gradient_gives_status_nan():
     obj = of.FunctionObjective.from_callable(
         lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.nan]))
-    r = of.minimize(obj, [1.0])
+    r = of.minimize(obj, [1.0], optimizer="gd")
     assert r.status == "nan" and "gradient" in r.message
     assert r.nit == 5  # max_bad_gradients steps skipped first, x unchanged
     assert r.x.tolist() == [1.0] and r.history.step_norm[1:].tolist() == [0.0] * 5
-    r = of.minimize(obj, [1.0], max_bad_gradients=0)
+    r = of.minimize(obj, [1.0], max_bad_gradients=0, optimizer="gd")
     assert r.status == "nan" and r.nit == 0
 
 
 def test_inf_gradient_gives_status_nan():
     obj = of.FunctionObjective.from_callable(
         lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.inf]))
-    assert of.minimize(obj, [1.0]).status == "nan"
+    assert of.minimize(obj, [1.0], optimizer="gd").status == "nan"
 
 
 def test_nan_at_x0():
-    assert of.minimize(lambda x: math.nan, [1.0]).status == "nan"
+    assert of.minimize(lambda x: math.nan, [1.0], optimizer="gd").status == "nan"
 
 
 def test_overflow_is_divergence_without_runtime_warnings(recwarn):
@@ -135,7 +135,8 @@ def test_callback_sees_each_step_and_can_stop_the_run():
 
 def test_a_single_callable_is_accepted_as_callbacks():
     calls = []
-    of.minimize("sphere", [3.0], max_steps=3, gtol=0, callbacks=lambda info: calls.append(1))
+    of.minimize("sphere", [3.0], max_steps=3, gtol=0, callbacks=lambda info: calls.append(1),
+                optimizer="gd")
     assert len(calls) == 3
 
 
@@ -226,7 +227,7 @@ def test_record_x_keeps_the_points():
 
 
 def test_points_are_not_kept_by_default():
-    r = of.minimize("sphere", [3.0], max_steps=3)
+    r = of.minimize("sphere", [3.0], max_steps=3, optimizer="gd")
     with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
         _ = r.history.x
 
@@ -244,7 +245,7 @@ def test_history_columns_are_consistent():
 
 
 def test_result_is_frozen_and_its_x_read_only():
-    r = of.minimize("sphere", [3.0], max_steps=2)
+    r = of.minimize("sphere", [3.0], max_steps=2, optimizer="gd")
     with pytest.raises(AttributeError):
         r.fun = 0.0
     with pytest.raises(ValueError):
@@ -255,8 +256,8 @@ def test_x0_and_caller_arrays_are_never_mutated():
     x0 = np.array([3.0, -2.0])
     before = x0.copy()
     for grad in ("central", "forward", "analytic"):
-        of.minimize("sphere", x0, gradient=grad, max_steps=10)
-    of.minimize(func2, x0, max_steps=10)
+        of.minimize("sphere", x0, gradient=grad, max_steps=10, optimizer="gd")
+    of.minimize(func2, x0, max_steps=10, optimizer="gd")
     np.testing.assert_array_equal(x0, before)
 
 
@@ -280,13 +281,13 @@ def test_components_by_name_mapping_or_instance_are_equivalent():
 def test_status_vocabulary_and_messages():
     assert {s.value for s in of.Status} == {
         "converged", "max_steps", "max_nfev", "max_time", "diverged", "nan", "stalled",
-        "callback_stop", "interrupted", "failed"}
+        "line_search", "callback_stop", "interrupted", "failed"}
     from optiframe.result import MESSAGES
     assert set(MESSAGES) == set(of.Status)
 
 
 def test_result_repr_is_readable():
-    text = repr(of.minimize("sphere", [3.0], max_steps=2))
+    text = repr(of.minimize("sphere", [3.0], max_steps=2, optimizer="gd"))
     assert "status: max_steps" in text and "nfev" in text
 
 
@@ -296,17 +297,17 @@ def test_an_objective_raising_at_x0_fails_the_run_keeping_x0():
     def f(x):
         return m.log(float(x[0]))  # ValueError at x0 = -1
 
-    r = of.minimize(f, [-1.0])
+    r = of.minimize(f, [-1.0], optimizer="gd")
     assert r.status == "failed" and "at x0: ValueError" in r.message
     assert r.x.tolist() == [-1.0] and r.nit == 0 and len(r.history) == 1
     with pytest.raises(of.RunFailedError, match="at x0") as info:
-        of.minimize(f, [-1.0], raise_errors=True)
+        of.minimize(f, [-1.0], raise_errors=True, optimizer="gd")
     assert isinstance(info.value.__cause__, ValueError)
     # an OverflowError is an overflow, not a failure: f(x0) counts as inf
-    r = of.minimize(lambda x: m.exp(float(x[0])), [1000.0])
+    r = of.minimize(lambda x: m.exp(float(x[0])), [1000.0], optimizer="gd")
     assert r.status == "diverged" and "f(x0) is inf" in r.message
     with pytest.raises(of.InvalidTypeError):  # an unusable result is still bad input
-        of.minimize(lambda x: "no", [1.0])
+        of.minimize(lambda x: "no", [1.0], optimizer="gd")
 
 
 def test_two_runners_in_two_threads_sharing_one_optimizer_give_their_solo_results():
@@ -347,4 +348,4 @@ def test_progress_bar_on_request_and_off_by_default_when_not_a_terminal(capsys):
     of.minimize(slow, [3.0], optimizer=GD(lr=1e-4), gtol=0, max_steps=300)
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
     with pytest.raises(of.InvalidArgumentError, match="'progress' must be True, False or None"):
-        of.minimize("sphere", [1.0], progress="yes")
+        of.minimize("sphere", [1.0], progress="yes", optimizer="gd")

@@ -116,13 +116,13 @@ def test_plateau_schedule_reacts_to_the_runs_loss():
 def test_unknown_hyperparameter_is_refused_before_the_run():
     with pytest.raises(of.InvalidArgumentError,
                        match=r"GradientDescent has no hyperparameter 'learning_rate'"):
-        of.minimize("sphere", [1.0], schedules={"learning_rate": "cosine"})
+        of.minimize("sphere", [1.0], schedules={"learning_rate": "cosine"}, optimizer="gd")
     with pytest.raises(of.InvalidArgumentError, match=r"Did you mean 'beta1'\?"):
         of.Runner("sphere", of.Adam(), schedules={"beta_1": "constant"})
     with pytest.raises(of.UnknownComponentError, match=r"unknown schedule 'cosin'"):
-        of.minimize("sphere", [1.0], schedules={"lr": "cosin"})
+        of.minimize("sphere", [1.0], schedules={"lr": "cosin"}, optimizer="gd")
     with pytest.raises(of.InvalidArgumentError, match="'schedules' must map"):
-        of.minimize("sphere", [1.0], schedules=["lr"])
+        of.minimize("sphere", [1.0], schedules=["lr"], optimizer="gd")
 
 
 def test_a_schedule_producing_an_invalid_value_fails_the_run_cleanly():

@@ -8,15 +8,20 @@
 from ..hookspecs import Register, hookimpl
 from .base import EmptyState, GradientDescent, Optimizer
 from .named import Adagrad, Adam, AdamW, ChainedOptimizer, Momentum, Nesterov, RMSprop
-from .transforms import Chain, ChainState, Transform
+from .quasinewton import BFGS, LBFGS
+from .transforms import Chain, ChainState, ClipByGlobalNorm, ClipByValue, Transform
 
 __all__ = [
+    "BFGS",
+    "LBFGS",
     "Adagrad",
     "Adam",
     "AdamW",
     "Chain",
     "ChainState",
     "ChainedOptimizer",
+    "ClipByGlobalNorm",
+    "ClipByValue",
     "EmptyState",
     "GradientDescent",
     "Momentum",
@@ -34,6 +39,8 @@ BUILTIN_OPTIMIZERS = {
     "rmsprop": RMSprop,
     "adam": Adam,
     "adamw": AdamW,
+    "lbfgs": LBFGS,
+    "bfgs": BFGS,
 }
 
 

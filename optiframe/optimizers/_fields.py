@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 
 from .._validation import check_real, positive_finite
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidTypeError
 
 
 def _freeze(value: Any) -> Any:
@@ -62,3 +62,19 @@ def unit_interval(default: float, *, closed_high: bool = False) -> Any:
 def flag(default: bool) -> Any:
     """A boolean option (amsgrad, centered, ...)."""
     return attrs.field(default=default, validator=attrs.validators.instance_of(bool))
+
+
+def line_search_field(default: Any) -> Any:
+    """A ``line_search`` hyperparameter: a registered name (``"armijo"``, ``"wolfe"``), a
+    mapping with ``name``, a :class:`~optiframe.linesearch.LineSearch`, or None."""
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if value is None or isinstance(value, (str, dict)):
+            return
+        from ..linesearch import LineSearch
+
+        if not isinstance(value, LineSearch):
+            raise InvalidTypeError(
+                f"'line_search' must be a registered name ('armijo', 'wolfe'), a mapping with "
+                f"'name', a LineSearch or None: {value!r}")
+
+    return attrs.field(default=default, validator=check)

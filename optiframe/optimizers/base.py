@@ -15,7 +15,7 @@ from typing import Any, cast
 import attrs
 import numpy as np
 
-from ._fields import learning_rate
+from ._fields import learning_rate, line_search_field
 
 
 @attrs.frozen
@@ -62,7 +62,8 @@ class GradientDescent(Optimizer):
     """Plain gradient descent: ``x <- x - lr * grad``.
 
     ``lr`` is a finite number > 0, or an array of them (one learning rate per
-    coordinate, broadcast against x).
+    coordinate, broadcast against x). With a ``line_search`` (``"armijo"``, ``"wolfe"``)
+    ``-lr * grad`` is the first trial of each step, whose length the search adapts.
 
     Example
     -------
@@ -74,6 +75,7 @@ class GradientDescent(Optimizer):
     """
 
     lr: Any = learning_rate(0.01)
+    line_search: Any = line_search_field(None)
 
     def init(self, x: np.ndarray) -> EmptyState:
         return EmptyState()

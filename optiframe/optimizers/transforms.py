@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._validation import positive_finite
 from ..errors import InvalidArgumentError
 from ._fields import flag, learning_rate, nonnegative, unit_interval
 from .base import EmptyState, Optimizer
@@ -250,3 +251,44 @@ class ScaleBySign(Transform):
 
     def update(self, u: np.ndarray, state: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
         return np.sign(u), state
+
+
+@attrs.frozen
+class ClipByGlobalNorm(Transform):
+    """``u -> u * min(1, max_norm / |u|)``: torch's ``clip_grad_norm_``, per point.
+
+    The 2-norm is taken over the whole of each point (each row of a (K, n) stack), so the
+    direction is kept and only the length is capped. Put it first in a chain to clip the
+    gradient itself:
+
+    >>> import numpy as np, optiframe as of
+    >>> from optiframe.optimizers.transforms import Chain, ClipByGlobalNorm, ScaleByLearningRate
+    >>> clipped = Chain.of(clip=ClipByGlobalNorm(1.0), lr=ScaleByLearningRate(0.1))
+    >>> x, _ = clipped.step(np.zeros(2), np.array([30.0, 40.0]), clipped.init(np.zeros(2)))
+    >>> x.round(12).tolist()
+    [-0.06, -0.08]
+    """
+
+    max_norm: float = attrs.field(validator=positive_finite)
+
+    def update(self, u: np.ndarray, state: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        norm = np.sqrt(np.sum(u * u, axis=-1, keepdims=True))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(norm > self.max_norm, self.max_norm / norm, 1.0)
+        return u * scale, state
+
+
+@attrs.frozen
+class ClipByValue(Transform):
+    """``u -> clip(u, -limit, limit)``: torch's ``clip_grad_value_``, per coordinate.
+
+    >>> import numpy as np
+    >>> from optiframe.optimizers.transforms import ClipByValue
+    >>> ClipByValue(1.0).update(np.array([3.0, -0.5, -2.0]), None, None)[0].tolist()
+    [1.0, -0.5, -1.0]
+    """
+
+    limit: float = attrs.field(validator=positive_finite)
+
+    def update(self, u: np.ndarray, state: Any, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return np.clip(u, -self.limit, self.limit), state

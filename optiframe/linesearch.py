@@ -1,0 +1,355 @@
+"""Line searches: how far to go along a direction, for every start at once.
+
+An optimizer proposes a step; with a line search the step's direction ``d`` is kept and
+its length ``alpha`` is searched: each row (start) accepts its own. A line search is a
+component (hook ``register_line_searches``):
+
+``armijo``
+    backtracking from ``alpha0`` until f decreases enough (Armijo's condition
+    ``f(x + a d) <= f(x) + c1 a g.d``), shrinking by safeguarded quadratic interpolation;
+    with bounds the trial points follow the projected path ``P(x + a d)`` and the
+    condition uses the displacement actually taken.
+``wolfe``
+    the strong Wolfe conditions (sufficient decrease and ``|g(x + a d).d| <= c2 |g.d|``):
+    bracketing then zoom with cubic interpolation (Nocedal and Wright, Algorithms 3.5 and
+    3.6). The gradient is evaluated only at trials that decrease f enough, and the one at
+    the accepted point is handed to the next step. With bounds the search stays within
+    the largest feasible step along ``d``.
+
+A trial whose value is NaN or infinite counts as "too far": the step shrinks. A row that
+finds no acceptable step ends with status ``line_search``. Every trial evaluation is
+counted (``nfev``, and ``njev`` for gradients).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ._validation import check_int, check_real
+from .errors import InvalidArgumentError
+from .hookspecs import Register, hookimpl
+
+#: A trial step whose promised decrease ``a |g.d|`` is below this many times |f| is lost
+#: in f's rounding: the search stops trying smaller ones.
+_ROUNDING = 4.0 * float(np.finfo(float).eps)
+
+
+@attrs.frozen(eq=False)
+class SearchTask:
+    """What a line search works on, one row per start: points ``X`` (K, n), values ``F``,
+    gradients ``G``, directions ``D`` (descent: ``g.d < 0``), initial steps ``alpha0``
+    (K,), upper limits ``alpha_max`` (K,) (inf, or the largest feasible step), and the
+    objective: ``values(P, rows)`` (the values at points P of the task's rows ``rows``) and
+    ``gradients(P, rows, F)`` (the gradients there, given those values F);
+    ``project(X)`` keeps points in the bounds (or is None); ``cheap_gradients`` says that a
+    gradient costs no evaluations of f (an analytic one), so a search may take it at every
+    trial."""
+
+    X: np.ndarray
+    F: np.ndarray
+    G: np.ndarray
+    D: np.ndarray
+    alpha0: np.ndarray
+    alpha_max: np.ndarray
+    values: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    gradients: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    project: Callable[[np.ndarray], np.ndarray] | None = None
+    cheap_gradients: bool = False
+
+
+@attrs.frozen(eq=False)
+class SearchResult:
+    """What a line search found, per row: the step length ``alpha``, the new points and
+    values, the gradients there (None where not evaluated), how many values and gradients
+    it evaluated, and whether the row found an acceptable step (``ok``)."""
+
+    alpha: np.ndarray
+    X: np.ndarray
+    F: np.ndarray
+    G: np.ndarray | None
+    nfev: np.ndarray
+    njev: np.ndarray
+    ok: np.ndarray
+
+
+class LineSearch(abc.ABC):
+    """Base class of line searches; subclass it as a frozen attrs class."""
+
+    @abc.abstractmethod
+    def search(self, task: SearchTask) -> SearchResult:
+        """Find a step length for each row of ``task``."""
+
+
+def _c1(instance: Any, attribute: Any, value: Any) -> None:
+    check_real(attribute.name, value, positive=True)
+    if value >= 1:
+        raise InvalidArgumentError(f"{attribute.name!r} must be in (0, 1): {value!r}")
+
+
+def _trials(instance: Any, attribute: Any, value: Any) -> None:
+    check_int(attribute.name, value, minimum=1)
+
+
+def _rows_of(task: SearchTask, rows: np.ndarray) -> SearchTask:
+    """The task of some of ``task``'s rows (its objective calls map back to them)."""
+    return SearchTask(X=task.X[rows], F=task.F[rows], G=task.G[rows], D=task.D[rows],
+                      alpha0=task.alpha0[rows], alpha_max=task.alpha_max[rows],
+                      values=lambda P, sub: task.values(P, rows[sub]),
+                      gradients=lambda P, sub, F: task.gradients(P, rows[sub], F),
+                      project=task.project)
+
+
+def _along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The trial points of ``rows`` at step lengths ``alpha``."""
+    P = task.X[rows] + alpha[:, None] * task.D[rows]
+    return P if task.project is None else task.project(P)
+
+
+@attrs.frozen
+class Armijo(LineSearch):
+    """Backtracking until ``f(x + a d) <= f(x) + c1 a g.d`` (see the module docstring).
+
+    Example
+    -------
+    >>> import optiframe as of
+    >>> r = of.minimize("rosenbrock", [-1.2, 1.0],
+    ...                 optimizer=of.GradientDescent(lr=1.0, line_search="armijo"),
+    ...                 max_steps=20000)
+    >>> r.status, r.x.round(4).tolist()
+    ('converged', [1.0, 1.0])
+    """
+
+    c1: float = attrs.field(default=1e-4, validator=_c1)
+    shrink: float = attrs.field(default=0.5, validator=_c1)
+    max_trials: int = attrs.field(default=40, validator=_trials)
+
+    def search(self, task: SearchTask) -> SearchResult:
+        K = len(task.F)
+        slope = np.einsum("ij,ij->i", task.G, task.D)
+        # the projected path stays in the bounds at any length; a straight one stops at
+        # alpha_max
+        alpha = (task.alpha0.astype(float) if task.project is not None
+                 else np.minimum(task.alpha0, task.alpha_max))
+        X_new, F_new = task.X.copy(), task.F.copy()
+        nfev = np.zeros(K, dtype=np.int64)
+        ok = np.zeros(K, dtype=bool)
+        active = np.arange(K)
+        for _ in range(self.max_trials):
+            trial = _along(task, active, alpha[active])
+            F_t = task.values(trial, active)
+            nfev[active] += 1
+            moved = np.einsum("ij,ij->i", task.G[active], trial - task.X[active])
+            good = np.isfinite(F_t) & (F_t <= task.F[active] + self.c1 * moved)
+            done = active[good]
+            X_new[done], F_new[done], ok[done] = trial[good], F_t[good], True
+            bad = ~good
+            if not bad.any():
+                break
+            rows, a = active[bad], alpha[active[bad]]
+            # the minimizer of the quadratic through f(0), f'(0) and f(a), kept within
+            # [0.1 a, shrink a]; a non-finite trial is simply cut by shrink
+            f0, s, fa = task.F[rows], slope[rows], F_t[bad]
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                q = -s * a * a / (2.0 * (fa - f0 - s * a))
+            q = np.where(np.isfinite(q), q, self.shrink * a)
+            alpha[rows] = np.clip(q, 0.1 * a, self.shrink * a)
+            # a step whose promised decrease is lost in f's rounding cannot succeed
+            active = rows[alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0)]
+            if not len(active):
+                break
+        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok)
+
+
+def _cubic(a: np.ndarray, fa: np.ndarray, da: np.ndarray, b: np.ndarray, fb: np.ndarray,
+           db: np.ndarray) -> np.ndarray:
+    """The minimizer of the cubic through (a, fa, da) and (b, fb, db) (NaN if none)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d1 = da + db - 3.0 * (fa - fb) / (a - b)
+        d2 = np.sign(b - a) * np.sqrt(d1 * d1 - da * db)
+        return b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2)
+
+
+def _quadratic(a: np.ndarray, fa: np.ndarray, da: np.ndarray, b: np.ndarray,
+               fb: np.ndarray) -> np.ndarray:
+    """The minimizer of the quadratic through (a, fa, da) and (b, fb)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        h = b - a
+        return a - da * h * h / (2.0 * (fb - fa - da * h))
+
+
+@attrs.frozen
+class StrongWolfe(LineSearch):
+    """The strong Wolfe conditions, by bracketing and zoom (see the module docstring).
+
+    Example
+    -------
+    >>> import optiframe as of
+    >>> r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.LBFGS())
+    >>> r.status, r.x.round(6).tolist(), r.nit < 50
+    ('converged', [1.0, 1.0], True)
+    """
+
+    c1: float = attrs.field(default=1e-4, validator=_c1)
+    c2: float = attrs.field(default=0.9, validator=_c1)
+    max_trials: int = attrs.field(default=30, validator=_trials)
+
+    def __attrs_post_init__(self) -> None:
+        if self.c2 <= self.c1:
+            raise InvalidArgumentError(f"'c2' must be > 'c1' ({self.c1}): {self.c2!r}")
+
+    def search(self, task: SearchTask) -> SearchResult:
+        if task.project is None:
+            return self._wolfe(task)
+        # with bounds: rows whose first trial would leave the box backtrack along the
+        # projected path (a bent path has no curvature condition), the others search
+        # within the largest feasible step
+        bent = task.alpha_max < task.alpha0
+        if not bent.any():
+            return self._wolfe(task)
+        K = len(task.F)
+        parts = [(rows, search) for rows, search in (
+            (np.flatnonzero(~bent), self._wolfe),
+            (np.flatnonzero(bent), Armijo(self.c1, 0.5, self.max_trials).search)) if len(rows)]
+        alpha, X, F, G = np.zeros(K), task.X.copy(), task.F.copy(), task.G.copy()
+        nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+        ok = np.zeros(K, dtype=bool)
+        for rows, search in parts:
+            sub = _rows_of(task, rows)
+            res = search(sub)
+            alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
+            nfev[rows], njev[rows] = res.nfev, res.njev
+            if res.G is not None:
+                G[rows] = res.G
+            else:  # the gradient at the accepted points, for the next step
+                done = rows[res.ok]
+                if len(done):
+                    G[done] = task.gradients(X[done], done, F[done])
+                    njev[done] += 1
+                G[rows[~res.ok]] = np.nan
+        return SearchResult(alpha, X, F, G, nfev, njev, ok)
+
+    def _wolfe(self, task: SearchTask) -> SearchResult:
+        K = len(task.F)
+        f0 = task.F
+        d0 = np.einsum("ij,ij->i", task.G, task.D)
+        amax = task.alpha_max
+        a = np.minimum(task.alpha0, amax)
+        # the bracket: lo is the best point with sufficient decrease so far (a = 0 at first)
+        lo_a, lo_f, lo_d = np.zeros(K), f0.copy(), d0.copy()
+        hi_a, hi_f, hi_d = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
+        zoom = np.zeros(K, dtype=bool)
+        ok = np.zeros(K, dtype=bool)
+        X_new, F_new, G_new = task.X.copy(), f0.copy(), task.G.copy()
+        nfev = np.zeros(K, dtype=np.int64)
+        njev = np.zeros(K, dtype=np.int64)
+        lo_X, lo_G = task.X.copy(), task.G.copy()
+        active = np.arange(K)
+        for _ in range(self.max_trials):
+            if not len(active):
+                break
+            trial = _along(task, active, a[active])
+            f = task.values(trial, active)
+            nfev[active] += 1
+            at = a[active]
+            armijo = np.isfinite(f) & (f <= f0[active] + self.c1 * at * d0[active])
+            # too far: no sufficient decrease, or no better than lo -> hi becomes the trial
+            far = ~armijo | (f >= lo_f[active])
+            # a cheap gradient is worth having at a failed trial too: the next trial
+            # then comes from a cubic, not a quadratic
+            want = ~far | (np.isfinite(f) if task.cheap_gradients else False)
+            near = active[want]
+            g = np.full((len(active), task.X.shape[1]), np.nan)
+            if len(near):
+                g[want] = task.gradients(trial[want], near, f[want])
+                njev[near] += 1
+            d = np.einsum("ij,ij->i", g, task.D[active])
+            accept = ~far & (np.abs(d) <= -self.c2 * d0[active])
+            done = active[accept]
+            X_new[done], F_new[done], G_new[done] = trial[accept], f[accept], g[accept]
+            ok[done], a[done] = True, at[accept]
+            # the rest update their bracket
+            for mask, lo_side in ((far & ~accept, False), (~far & ~accept, True)):
+                rows = active[mask]
+                if not len(rows):
+                    continue
+                if not lo_side:  # the trial is the new upper end: zoom between lo and it
+                    hi_a[rows], hi_f[rows], hi_d[rows] = at[mask], np.where(
+                        np.isfinite(f[mask]), f[mask], np.inf), d[mask]
+                    zoom[rows] = True
+                else:  # the trial decreased enough: it is the new lower end
+                    flip = zoom[rows] & (d[mask] * (hi_a[rows] - at[mask]) >= 0)
+                    flip |= ~zoom[rows] & (d[mask] >= 0)  # past a minimum: zoom back
+                    hi_a[rows] = np.where(flip, lo_a[rows], hi_a[rows])
+                    hi_f[rows] = np.where(flip, lo_f[rows], hi_f[rows])
+                    hi_d[rows] = np.where(flip, lo_d[rows], hi_d[rows])
+                    zoom[rows] |= flip
+                    lo_a[rows], lo_f[rows], lo_d[rows] = at[mask], f[mask], d[mask]
+                    lo_X[rows], lo_G[rows] = trial[mask], g[mask]
+            active = active[~accept]
+            if not len(active):
+                break
+            # the next trials: extrapolate while no bracket, else interpolate inside it
+            z = zoom[active]
+            grow = active[~z]
+            a[grow] = np.minimum(np.where(lo_a[grow] > 0, 2.0 * lo_a[grow], 2.0 * a[grow]),
+                                 amax[grow])
+            capped = grow[(a[grow] == lo_a[grow]) & (lo_a[grow] > 0)]  # at alpha_max already
+            if len(capped):
+                X_new[capped], F_new[capped], G_new[capped] = (lo_X[capped], lo_f[capped],
+                                                               lo_G[capped])
+                ok[capped], a[capped] = True, lo_a[capped]
+                active = active[~np.isin(active, capped)]
+                z = zoom[active]
+            rows = active[z]
+            if len(rows):
+                la, ha = lo_a[rows], hi_a[rows]
+                c = np.where(np.isfinite(hi_d[rows]) & np.isfinite(hi_f[rows]),
+                             _cubic(la, lo_f[rows], lo_d[rows], ha, hi_f[rows], hi_d[rows]),
+                             _quadratic(la, lo_f[rows], lo_d[rows], ha, hi_f[rows]))
+                left, right = np.minimum(la, ha), np.maximum(la, ha)
+                margin = 0.1 * (right - left)
+                # safeguarded: an interpolated step too near an end is moved in to 10% of
+                # the bracket from that end (Moré-Thuente's rule, not a bisection)
+                a[rows] = np.where(np.isfinite(c), np.clip(c, left + margin, right - margin),
+                                   0.5 * (la + ha))
+                # a bracket too small to tell points apart: take lo if it decreased f
+                tiny = ((right - left) <= 1e-14 * np.maximum(1.0, right)) | (
+                    right * np.abs(d0[rows]) <= _ROUNDING * np.abs(f0[rows]))
+                stop = rows[tiny]
+                if len(stop):
+                    decreased = stop[lo_a[stop] > 0]
+                    X_new[decreased], F_new[decreased], G_new[decreased] = (
+                        lo_X[decreased], lo_f[decreased], lo_G[decreased])
+                    ok[decreased], a[decreased] = True, lo_a[decreased]
+                    active = active[~np.isin(active, stop)]
+        # out of trials: a row whose bracket's lower end decreased f takes it
+        left = np.flatnonzero(~ok & (lo_a > 0))
+        X_new[left], F_new[left], G_new[left] = lo_X[left], lo_f[left], lo_G[left]
+        ok[left], a[left] = True, lo_a[left]
+        return SearchResult(a, X_new, F_new, G_new, nfev, njev, ok)
+
+
+def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:
+    """The line search an optimizer asks for (its ``line_search``), built from the
+    registry; None for a fixed step."""
+    spec = getattr(optimizer, "line_search", None)
+    if spec is None:
+        return None
+    return registry.build("line_search", spec, LineSearch)
+
+
+BUILTIN_LINE_SEARCHES: dict[str, type[LineSearch]] = {"armijo": Armijo, "wolfe": StrongWolfe}
+
+
+@hookimpl
+def register_line_searches(register: Register) -> None:
+    for name, cls in BUILTIN_LINE_SEARCHES.items():
+        register(name, cls)
+
+
+__all__ = ["Armijo", "LineSearch", "SearchResult", "SearchTask", "StrongWolfe", "line_search_of"]

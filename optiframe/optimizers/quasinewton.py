@@ -1,0 +1,219 @@
+"""Quasi-Newton optimizers: ``lbfgs`` (limited memory, two-loop recursion) and ``bfgs``
+(a dense inverse Hessian, for small n), each with a strong Wolfe line search by default.
+
+Both learn curvature from the steps they take: at each step the state holds the
+previous point and gradient, so the pair ``s = x_k - x_{k-1}``, ``y = g_k - g_{k-1}`` is
+the step actually taken, whatever the line search or a bound's projection made of the
+proposed one. A pair with ``s.y <= eps * y.y`` (no positive curvature along the step, as
+on a concave stretch or with a noisy gradient) is rejected: the memory keeps its older
+pairs and the count of rejected pairs grows; the direction stays a descent one, and with
+no pair at all it is the steepest descent. The first step is ``-g / |g|``, a unit
+displacement, as in L-BFGS-B.
+
+Every array of the state has one row per start first (a single start's state has one
+row), so a multi-start run advances K starts as one stack and checkpoints them like any
+other state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from .._validation import check_int
+from ._fields import learning_rate, line_search_field
+from .base import Optimizer
+
+_EPS = float(np.finfo(float).eps)
+
+
+def _memory(instance: Any, attribute: Any, value: Any) -> None:
+    check_int(attribute.name, value, minimum=1)
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, x.shape[-1])
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b)
+
+
+@attrs.frozen
+class LBFGSState:
+    """The last ``memory`` steps ``S`` and gradient changes ``Y`` (rows, memory, n), their
+    ``rho = 1 / (s.y)`` (0 in an empty slot), the slot the next pair goes to, how many
+    pairs are stored and how many were rejected, and the previous point and gradient
+    (NaN before the first step)."""
+
+    S: np.ndarray
+    Y: np.ndarray
+    rho: np.ndarray
+    head: np.ndarray
+    count: np.ndarray
+    rejected: np.ndarray
+    x_prev: np.ndarray
+    g_prev: np.ndarray
+
+
+def _pairs(x: np.ndarray, g: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarray,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The new curvature pairs, their s.y, and which rows keep theirs."""
+    s, y = x - x_prev, g - g_prev
+    sy, yy = _dot(s, y), _dot(y, y)
+    with np.errstate(invalid="ignore"):
+        take = np.isfinite(sy) & (sy > _EPS * yy) & (yy > 0)
+    return s, y, sy, take
+
+
+@attrs.frozen
+class LBFGS(Optimizer):
+    """L-BFGS: the direction ``-H g`` from the last ``memory`` curvature pairs (two-loop
+    recursion), scaled by ``lr`` (1: the line search starts at the quasi-Newton step).
+
+    Example
+    -------
+    >>> import numpy as np, optiframe as of
+    >>> r = of.minimize("rosenbrock", np.full(20, -1.0), optimizer="lbfgs")
+    >>> r.status, bool(np.allclose(r.x, 1.0, atol=1e-6)), r.nfev < 200
+    ('converged', True, True)
+    """
+
+    #: the step it proposes is a first trial of length 1 for the line search
+    natural_step: ClassVar[bool] = True
+
+    memory: int = attrs.field(default=10, validator=_memory)
+    line_search: Any = line_search_field("wolfe")
+    lr: Any = learning_rate(1.0)
+
+    def init(self, x: np.ndarray) -> LBFGSState:
+        X = _rows(x)
+        K, n, m = X.shape[0], X.shape[1], self.memory
+        return LBFGSState(S=np.zeros((K, m, n)), Y=np.zeros((K, m, n)), rho=np.zeros((K, m)),
+                          head=np.zeros(K, dtype=np.int64), count=np.zeros(K, dtype=np.int64),
+                          rejected=np.zeros(K, dtype=np.int64), x_prev=np.full((K, n), np.nan),
+                          g_prev=np.full((K, n), np.nan))
+
+    def step(self, x: np.ndarray, grad: np.ndarray, state: LBFGSState) -> tuple[np.ndarray, Any]:
+        X, G = _rows(x), _rows(grad)
+        m = self.memory
+        first = np.isnan(state.x_prev[:, 0])
+        S, Y, rho, head, count = state.S, state.Y, state.rho, state.head, state.count
+        rejected = state.rejected
+        if not first.all():
+            s, y, sy, take = _pairs(X, G, state.x_prev, state.g_prev)
+            take &= ~first
+            rejected = rejected + (~take & ~first)
+            if take.any():
+                rows = np.flatnonzero(take)
+                S, Y, rho = S.copy(), Y.copy(), rho.copy()
+                S[rows, head[rows]] = s[rows]
+                Y[rows, head[rows]] = y[rows]
+                rho[rows, head[rows]] = 1.0 / sy[rows]
+                head = np.where(take, (head + 1) % m, head)
+                count = np.where(take, np.minimum(count + 1, m), count)
+        D = -_two_loop(G, S, Y, rho, head, count)
+        if first.any():  # no curvature yet: a unit step down the gradient
+            norms = np.sqrt(_dot(G, G))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
+            D = np.where(first[:, None], unit, D)
+        new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
+                         x_prev=X, g_prev=G)
+        return (X + self.lr * D).reshape(x.shape), new
+
+
+def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
+              head: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``H g`` for each row, H the L-BFGS inverse Hessian of the row's stored pairs
+    (the identity scaled by ``s.y / y.y`` of the newest pair)."""
+    K, m = rho.shape
+    rows = np.arange(K)
+    q = G.copy()
+    alphas = np.zeros((K, m))
+    for i in range(m):  # newest pair first
+        j = (head - 1 - i) % m
+        valid = i < count
+        if not valid.any():
+            break
+        s, y, r = S[rows, j], Y[rows, j], np.where(valid, rho[rows, j], 0.0)
+        a = r * _dot(s, q)
+        q -= a[:, None] * y
+        alphas[:, i] = a
+    newest = (head - 1) % m
+    s, y = S[rows, newest], Y[rows, newest]
+    yy = _dot(y, y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gamma = np.where((count > 0) & (yy > 0), _dot(s, y) / yy, 1.0)
+    z = gamma[:, None] * q
+    for i in reversed(range(m)):
+        j = (head - 1 - i) % m
+        valid = i < count
+        if not valid.any():
+            continue
+        s, y, r = S[rows, j], Y[rows, j], np.where(valid, rho[rows, j], 0.0)
+        b = r * _dot(y, z)
+        z += s * (alphas[:, i] - b)[:, None]
+    return z
+
+
+@attrs.frozen
+class BFGSState:
+    """The dense inverse Hessian approximation (rows, n, n), the counts of updates made
+    and pairs rejected, and the previous point and gradient."""
+
+    H: np.ndarray
+    updates: np.ndarray
+    rejected: np.ndarray
+    x_prev: np.ndarray
+    g_prev: np.ndarray
+
+
+@attrs.frozen
+class BFGS(Optimizer):
+    """BFGS with a dense inverse Hessian: n**2 numbers a start, for small problems.
+
+    The first update scales the identity by ``s.y / y.y`` (Nocedal and Wright, 6.20).
+    """
+
+    natural_step: ClassVar[bool] = True
+
+    line_search: Any = line_search_field("wolfe")
+    lr: Any = learning_rate(1.0)
+
+    def init(self, x: np.ndarray) -> BFGSState:
+        X = _rows(x)
+        K, n = X.shape
+        return BFGSState(H=np.broadcast_to(np.eye(n), (K, n, n)).copy(),
+                         updates=np.zeros(K, dtype=np.int64),
+                         rejected=np.zeros(K, dtype=np.int64), x_prev=np.full((K, n), np.nan),
+                         g_prev=np.full((K, n), np.nan))
+
+    def step(self, x: np.ndarray, grad: np.ndarray, state: BFGSState) -> tuple[np.ndarray, Any]:
+        X, G = _rows(x), _rows(grad)
+        first = np.isnan(state.x_prev[:, 0])
+        H, updates, rejected = state.H, state.updates, state.rejected
+        if not first.all():
+            s, y, sy, take = _pairs(X, G, state.x_prev, state.g_prev)
+            take &= ~first
+            rejected = rejected + (~take & ~first)
+            if take.any():
+                H = H.copy()
+                n = X.shape[1]
+                for r in np.flatnonzero(take):
+                    rho = 1.0 / sy[r]
+                    if updates[r] == 0:  # the first update: the identity, scaled
+                        H[r] = np.eye(n) * (sy[r] / (y[r] @ y[r]))
+                    V = np.eye(n) - rho * np.outer(s[r], y[r])
+                    H[r] = V @ H[r] @ V.T + rho * np.outer(s[r], s[r])
+                updates = updates + take
+        D = -np.einsum("kij,kj->ki", H, G)
+        if first.any():
+            norms = np.sqrt(_dot(G, G))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
+            D = np.where(first[:, None], unit, D)
+        new = BFGSState(H=H, updates=updates, rejected=rejected, x_prev=X, g_prev=G)
+        return (X + self.lr * D).reshape(x.shape), new

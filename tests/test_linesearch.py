@@ -1,0 +1,207 @@
+"""Line searches (issue 12): the conditions they promise, their counts, their faults."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.linesearch import SearchResult, SearchTask
+
+
+def rosen(X):
+    X = np.atleast_2d(X)
+    return np.sum(100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2, axis=1)
+
+
+def rosen_grad(X):
+    X = np.atleast_2d(X)
+    g = np.zeros_like(X)
+    g[:, :-1] = -400 * X[:, :-1] * (X[:, 1:] - X[:, :-1] ** 2) - 2 * (1 - X[:, :-1])
+    g[:, 1:] += 200 * (X[:, 1:] - X[:, :-1] ** 2)
+    return g
+
+
+def task_of(X, D, alpha0=1.0, counts=None, values=rosen, cheap=False):
+    """A search task on Rosenbrock for the rows of X along D, counting the calls."""
+    counts = {"f": 0, "g": 0} if counts is None else counts
+
+    def vals(P, rows):
+        counts["f"] += len(P)
+        return values(P)
+
+    def grads(P, rows, F):
+        counts["g"] += len(P)
+        return rosen_grad(P)
+
+    X = np.asarray(X, float)
+    return SearchTask(X=X, F=rosen(X), G=rosen_grad(X), D=np.asarray(D, float),
+                      alpha0=np.full(len(X), alpha0), alpha_max=np.full(len(X), math.inf),
+                      values=vals, gradients=grads, cheap_gradients=cheap), counts
+
+
+STARTS = np.array([[-1.2, 1.0], [0.0, 0.0], [2.0, 2.0], [1.5, -0.5]])
+
+
+@pytest.mark.parametrize("search", [of.Armijo(), of.StrongWolfe()], ids=["armijo", "wolfe"])
+def test_each_row_accepts_its_own_step_meeting_the_sufficient_decrease(search):
+    D = -rosen_grad(STARTS)
+    task, counts = task_of(STARTS, D)
+    res = search.search(task)
+    assert isinstance(res, SearchResult) and res.ok.all()
+    slope = np.einsum("ij,ij->i", task.G, D)
+    np.testing.assert_allclose(res.X, STARTS + res.alpha[:, None] * D)
+    np.testing.assert_array_equal(res.F, rosen(res.X))
+    assert (task.F + search.c1 * res.alpha * slope >= res.F).all()
+    assert len(set(res.alpha.round(12).tolist())) > 1  # not one length for all
+    assert res.nfev.sum() == counts["f"] and res.njev.sum() == counts["g"]
+
+
+@pytest.mark.parametrize("cheap", [False, True])
+def test_wolfe_steps_meet_the_strong_curvature_condition(cheap):
+    D = -rosen_grad(STARTS)
+    search = of.StrongWolfe()
+    task, counts = task_of(STARTS, D, cheap=cheap)
+    res = search.search(task)
+    assert res.ok.all()
+    d0 = np.einsum("ij,ij->i", task.G, D)
+    d1 = np.einsum("ij,ij->i", rosen_grad(res.X), D)
+    assert (np.abs(d1) <= -search.c2 * d0 + 1e-12).all()
+    np.testing.assert_allclose(res.G, rosen_grad(res.X))  # handed to the next step
+    assert res.nfev.sum() == counts["f"] and res.njev.sum() == counts["g"]
+    if cheap:  # a gradient at every trial, as scipy's and torch's searches take
+        assert (res.njev == res.nfev).all()
+
+
+@pytest.mark.parametrize("search", [of.Armijo(), of.StrongWolfe()], ids=["armijo", "wolfe"])
+def test_a_nan_or_inf_trial_shrinks_the_step(search):
+    def poisoned(P):  # NaN beyond 0.5 along the direction, inf beyond 0.3
+        f = rosen(P)
+        far = np.abs(P[:, 0] - STARTS[0, 0])
+        return np.where(far > 0.5, np.nan, np.where(far > 0.3, np.inf, f))
+
+    D = np.array([[1.0, 0.0]])
+    task, _ = task_of(STARTS[:1], D, alpha0=4.0, values=poisoned)
+    task = attrs.evolve(task, G=np.array([[-1.0, 0.0]]))  # a descent direction by fiat
+    res = search.search(task)
+    assert res.ok.all() and np.isfinite(res.F).all() and res.alpha[0] <= 0.3
+
+
+def test_armijo_example_from_the_issue_converges_where_the_fixed_step_diverges():
+    fixed = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.GradientDescent(lr=1.0))
+    assert fixed.status == "diverged"
+    assert "line_search='armijo'" in fixed.message
+    searched = of.minimize("rosenbrock", [-1.2, 1.0], max_steps=20000,
+                           optimizer=of.GradientDescent(lr=1.0, line_search="armijo"))
+    assert searched.status == "converged"
+    np.testing.assert_allclose(searched.x, [1.0, 1.0], atol=1e-6)
+
+
+class Counting(of.Objective):
+    dim = 3
+
+    def __init__(self):
+        self.f = self.g = 0
+
+    def value(self, x):
+        self.f += 1
+        return float(np.sum((x - 1.0) ** 4) + np.sum(x**2))
+
+    def gradient(self, x):
+        self.g += 1
+        return 4 * (x - 1.0) ** 3 + 2 * x
+
+
+@pytest.mark.parametrize("gradient", ["analytic", "central", "forward"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs", {"name": "gd", "lr": 1.0,
+                                                         "line_search": "armijo"}],
+                         ids=["lbfgs", "bfgs", "gd-armijo"])
+def test_nfev_and_njev_count_every_trial_evaluation(optimizer, gradient):
+    obj = Counting()
+    r = of.minimize(obj, [3.0, -2.0, 0.5], optimizer=optimizer, gradient=gradient)
+    assert r.status == "converged"
+    assert r.nfev == obj.f and r.njev == obj.g + (0 if gradient == "analytic" else r.njev)
+    steps = r.history.column("step_size")  # NaN: no step (step 0, a search that ended)
+    assert math.isnan(steps[0]) and (steps[1:-1] > 0).all() and not steps[-1] <= 0
+    assert r.history.column("nfev")[-1] == r.nfev
+
+
+def test_multistart_rows_search_independently_and_equal_single_runs():
+    starts = np.array([[-1.2, 1.0], [2.0, 2.0], [0.5, -1.0]])
+    stack = of.minimize("rosenbrock", starts=starts, optimizer="lbfgs")
+    for i, x0 in enumerate(starts):
+        one = of.minimize("rosenbrock", x0, optimizer="lbfgs")
+        row = stack.starts[i]
+        assert row.nit == one.nit and row.nfev == one.nfev
+        np.testing.assert_array_equal(row.x, one.x)
+
+
+def test_a_line_search_that_fails_ends_with_its_status_and_says_what_to_try():
+    # a gradient that points uphill everywhere: no step along -g ever decreases f
+    bad = of.FunctionObjective.from_callable(lambda x: float(x @ x), gradient=lambda x: -2 * x)
+    r = of.minimize(bad, [1.0, 2.0], optimizer="lbfgs", gradient="analytic")
+    assert r.status == "line_search"
+    assert "check_gradient=True" in r.message
+    assert len(r.history) >= 1
+
+
+def test_a_non_descent_direction_is_reset_once_and_the_reset_recorded():
+    @attrs.frozen
+    class Uphill(of.Optimizer):  # proposes the wrong way: x + g
+        line_search: str = "armijo"
+
+        def init(self, x):
+            return of.EmptyState()
+
+        def step(self, x, grad, state):
+            return x + 0.1 * grad, state
+
+    r = of.minimize("sphere", [1.0, 2.0], optimizer=Uphill(), max_steps=50)
+    assert r.status == "converged"
+    # every step was reset, once each, and the message counts them
+    assert f"no descent direction {r.nit} times" in r.message
+
+
+def test_a_plugin_adds_a_line_search_through_the_hook():
+    @attrs.frozen
+    class FullStep(of.LineSearch):
+        """Accepts alpha0 whenever f decreases."""
+
+        def search(self, task):
+            P = task.X + task.alpha0[:, None] * task.D
+            F = task.values(P, np.arange(len(P)))
+            ok = F < task.F
+            return SearchResult(task.alpha0.copy(), np.where(ok[:, None], P, task.X),
+                                np.where(ok, F, task.F), None, np.ones(len(P), np.int64),
+                                np.zeros(len(P), np.int64), ok)
+
+    class Plugin:
+        @of.hookimpl
+        def register_line_searches(self, register):
+            register("full-step", FullStep)
+
+    of.register_plugin(Plugin(), "full-step-plugin")
+    try:
+        r = of.minimize("sphere", [1.0, -1.0], max_steps=100,
+                        optimizer=of.GradientDescent(lr=0.3, line_search="full-step"))
+        assert r.status == "converged"
+        # the length is relative to the optimizer's proposal: 1 is its whole step
+        assert (r.history.column("step_size")[1:] == 1.0).all()
+    finally:
+        of.unregister_plugin("full-step-plugin")
+
+
+def test_line_searches_refuse_bad_settings_and_minibatch_runs():
+    with pytest.raises(of.InvalidArgumentError, match=r"'c1' must be in \(0, 1\): 1.5"):
+        of.Armijo(c1=1.5)
+    with pytest.raises(of.InvalidArgumentError, match=r"'c2' must be > 'c1'"):
+        of.StrongWolfe(c1=0.5, c2=0.1)
+    with pytest.raises(of.UnknownComponentError, match="wolf"):
+        of.minimize("sphere", [1.0], optimizer=of.GradientDescent(line_search="wolf"))
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    data = of.LeastSquares(X, X @ np.ones(3))
+    with pytest.raises(of.InvalidArgumentError, match="minibatch runs"):
+        of.Runner(data, "lbfgs", batch_size=8)

@@ -1,0 +1,102 @@
+"""L-BFGS and BFGS (issue 12): the recursion, the rejected pairs, the answers scipy finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.mgh import PROBLEMS
+from optiframe.optimizers.quasinewton import _two_loop
+
+
+def explicit_inverse_hessian(pairs, n):
+    """The L-BFGS matrix built by the BFGS update formula, oldest pair first, from the
+    identity scaled by the newest pair's s.y / y.y."""
+    s, y = pairs[-1]
+    H = np.eye(n) * (s @ y) / (y @ y)
+    for s, y in pairs:
+        rho = 1.0 / (s @ y)
+        V = np.eye(n) - rho * np.outer(s, y)
+        H = V @ H @ V.T + rho * np.outer(s, s)
+    return H
+
+
+@pytest.mark.parametrize("stored", [1, 3, 5])
+def test_the_two_loop_recursion_applies_the_explicit_lbfgs_matrix(stored):
+    rng = np.random.default_rng(stored)
+    n, m = 6, 5
+    A = rng.normal(size=(n, n))
+    A = A @ A.T + n * np.eye(n)  # curvature pairs of a convex quadratic: y = A s
+    pairs = [(s, A @ s) for s in rng.normal(size=(stored, n))]
+    S, Y, rho = np.zeros((1, m, n)), np.zeros((1, m, n)), np.zeros((1, m))
+    head = 3  # a ring buffer that has wrapped around
+    for i, (s, y) in enumerate(pairs):
+        j = (head - stored + i) % m
+        S[0, j], Y[0, j], rho[0, j] = s, y, 1.0 / (s @ y)
+    g = rng.normal(size=(1, n))
+    got = _two_loop(g, S, Y, rho, np.array([head]), np.array([stored]))
+    np.testing.assert_allclose(got[0], explicit_inverse_hessian(pairs, n) @ g[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "beale", "helical-valley", "wood",
+                                  "powell-singular", "chebyquad"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs"])
+def test_it_reaches_the_minimum_scipy_reaches_on_mgh_problems(name, optimizer):
+    so = pytest.importorskip("scipy.optimize")
+    p = PROBLEMS[name]()
+    r = of.minimize(p, p.x0, optimizer=optimizer, gtol=1e-10, max_steps=5000)
+    s = so.minimize(p.value, p.x0, jac=p.gradient, method="L-BFGS-B",
+                    options=dict(gtol=1e-10, ftol=0, maxiter=5000))
+    assert r.status in ("converged", "line_search")
+    assert r.fun <= max(s.fun, p.f_star) + 1e-8 * max(1.0, abs(p.f_star))
+
+
+def test_a_pair_without_positive_curvature_is_rejected_and_the_descent_goes_on():
+    # concave along x[1] near the start: the first pairs have s.y < 0
+    def f(x):
+        return float((x[0] - 1) ** 2 + np.cos(x[1]) + 0.05 * x[1] ** 2)
+
+    opt = of.LBFGS()
+    state = opt.init(np.array([0.0, 0.1]))
+    _, state = opt.step(np.array([0.0, 0.1]), np.array([-2.0, -np.sin(0.1) + 0.01]), state)
+    # a step along x[1] with the gradient turning further downhill: s.y < 0
+    x2 = np.array([0.0, 0.3])
+    g2 = np.array([-2.0, -np.sin(0.3) + 0.03 - 1.0])
+    _, state = opt.step(x2, g2, state)
+    assert state.rejected.tolist() == [1] and state.count.tolist() == [0]
+    r = of.minimize(f, [0.0, 0.1], optimizer="lbfgs", gradient="central")
+    assert r.status == "converged"
+    assert abs(r.x[0] - 1) < 1e-6 and abs(-np.sin(r.x[1]) + 0.1 * r.x[1]) < 1e-6
+
+
+def test_multistart_lbfgs_rows_equal_single_runs_on_every_executor():
+    starts = np.array([[-1.2, 1.0], [2.0, 2.0], [0.5, -1.0], [-3.0, -3.0]])
+    stack = of.minimize("rosenbrock", starts=starts)
+    serial = of.minimize("rosenbrock", starts=starts, workers="serial")
+    for i, x0 in enumerate(starts):
+        one = of.minimize("rosenbrock", x0)
+        for row in (stack.starts[i], serial.starts[i]):
+            assert (row.nit, row.nfev, row.njev) == (one.nit, one.nfev, one.njev)
+            np.testing.assert_array_equal(row.x, one.x)
+
+
+def test_the_defaults_solve_the_acceptance_examples():
+    r = of.minimize("rosenbrock", [-1.2, 1.0])
+    assert r.status == "converged" and np.allclose(r.x, 1.0, atol=1e-6)
+    assert r.nfev < 100
+
+    def f(x):
+        return float(np.sum((x - np.array([2.0, -3.0, 0.5])) ** 2) + np.prod(np.cos(x)))
+
+    r = of.minimize(f, np.zeros(3), optimizer="lbfgs", gradient="central")
+    assert r.status == "converged"
+    np.testing.assert_allclose(of.CentralDifference().gradient(
+        of.FunctionObjective.from_callable(f), r.x), 0.0, atol=1e-6)
+
+
+def test_quasi_newton_settings_are_checked():
+    with pytest.raises(of.InvalidArgumentError, match="'memory' must be >= 1: 0"):
+        of.LBFGS(memory=0)
+    with pytest.raises(of.InvalidArgumentError, match="'lr' must be > 0"):
+        of.BFGS(lr=-1.0)
