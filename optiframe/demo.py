@@ -108,8 +108,29 @@ def run_demo(write: Callable[[str], None] = print, figures: str | None = None) -
     )
     digits_section(write)
     overnight_section(write)
+    step_section(write)
     if figures is not None:
         draw_figures(figures, write)
+
+
+def step_section(write: Callable[[str], None]) -> None:
+    """Rosenbrock by a fixed step, by a line search, and by the default L-BFGS."""
+    runs = [("gd, lr 0.01 (fixed)", GradientDescent(lr=0.01)),
+            ("gd, lr 1e-3 (fixed, its best)", GradientDescent(lr=1e-3)),
+            ("gd, lr 1 + armijo line search", GradientDescent(lr=1.0, line_search="armijo")),
+            ("lbfgs (the default)", None)]
+    rows = []
+    for label, optimizer in runs:
+        r = minimize("rosenbrock", [-1.2, 1.0], optimizer=optimizer, max_steps=50_000)
+        rows.append((label, str(r.status), r.nit, r.nfev, np.array2string(r.x, precision=6)))
+    section(
+        "7. Choosing a step: a fixed learning rate, a line search, L-BFGS",
+        format_table(["optimizer", "status", "steps", "evaluations", "x"], rows)
+        + "\n\nA line search shortens each step until f decreases enough, so no learning "
+        "rate diverges;\nL-BFGS also learns the valley's curvature and needs no learning "
+        "rate at all (docs/choosing-a-step.md).",
+        write,
+    )
 
 
 def overnight_section(write: Callable[[str], None]) -> None:

@@ -41,7 +41,8 @@ __all__ = ["EpochInfo", "RunStart", "Runner", "StepInfo", "as_objective"]
 
 #: the optimizer of a run that names none: L-BFGS with a strong Wolfe line search
 DEFAULT_OPTIMIZER = "lbfgs"
-#: ... and of a minibatch run, where no line search applies: the blog's SGD (lr 0.01)
+#: ... and of a minibatch run or one with a stochastic gradient estimator (``spsa``), where
+#: a line search would chase the noise: the blog's SGD (lr 0.01)
 DEFAULT_TRAINING_OPTIMIZER = "gd"
 
 RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
@@ -148,12 +149,14 @@ class Runner:
         check_options(stop_options)
         registry = get_registry()
         self.objective: Objective = as_objective(objective)
-        if optimizer is None:  # L-BFGS, but a minibatch run cannot search along a line
-            optimizer = DEFAULT_OPTIMIZER if batch_size is None else DEFAULT_TRAINING_OPTIMIZER
-        self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
         self.gradient: GradientEstimator = registry.build(
             "gradient", gradient, GradientEstimator
         )
+        if optimizer is None:  # L-BFGS, unless a line search could not work
+            noisy = batch_size is not None or self.gradient.for_objective(
+                self.objective).stochastic
+            optimizer = DEFAULT_TRAINING_OPTIMIZER if noisy else DEFAULT_OPTIMIZER
+        self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
         self.stop = StopRules(**stop_options)
         if callable(callbacks) and not isinstance(callbacks, (list, tuple)):
             callbacks = (callbacks,)
