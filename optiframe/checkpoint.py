@@ -66,7 +66,7 @@ from .status import Status
 
 FORMAT = "optiframe-checkpoint"
 #: The layout written now; every earlier layout still loads (see :func:`load_checkpoint`).
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 JSON_NAME = "checkpoint.json"
 #: The kinds of checkpoint: one point, K rows advanced together, K starts on workers.
 KINDS = ("single", "multistart", "workers")
@@ -269,6 +269,44 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+LOCK_NAME = ".lock"
+
+
+def _lock_folder(directory: Path) -> int | None:
+    """Take the checkpoint folder's lock (an OS file lock on ``.lock``, held until the run
+    ends), so that two runs never write one folder; the holder's pid is in the file. A
+    second writer gets an error naming the folder and the holder. Returns the lock's
+    file descriptor (None where the platform has no ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return None
+    path = directory / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        finally:
+            os.close(fd)
+        raise CheckpointError(
+            f"checkpoint folder {str(directory)!r} is in use by another run (pid "
+            f"{holder}): two runs writing one folder would delete each other's files; "
+            "wait for it to end, or give this run a folder of its own") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def meta_digest(meta: dict[str, Any]) -> str:
+    """The digest of a checkpoint's metadata (every entry but ``digest``), in a canonical
+    form: an edited or damaged checkpoint.json no longer matches it."""
+    body = {k: v for k, v in meta.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     _write_atomically(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
 
@@ -293,6 +331,7 @@ class Checkpointer:
         if not os.access(self.directory, os.W_OK):
             raise InvalidArgumentError(
                 f"'checkpoint' folder {str(directory)!r} is not writable")
+        self._lock = _lock_folder(self.directory)
         self.kind = kind
         self.config = config
         self.token = os.urandom(4).hex()  # segment names of this run never collide
@@ -308,6 +347,17 @@ class Checkpointer:
                             if n in self.segments}
             self.saved_upto = int(resumed.meta["history_upto"])
             self._written = set(self.segments)
+
+    def close(self) -> None:
+        """Release the folder's lock (the run is over); a closed checkpointer saves no more."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __del__(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            os.close(lock)
 
     def save(self, step: int, snapshot: Snapshot) -> Path:
         """Write the checkpoint of ``step`` (atomically) and return its JSON file."""
@@ -327,6 +377,7 @@ class Checkpointer:
                 "config": self.config, "arrays": arrays_name,
                 "history_segments": self.segments, "history_upto": self.saved_upto,
                 "checksums": checksums, **snapshot.json}
+        meta["digest"] = meta_digest(meta)
         text = json.dumps(meta, separators=(",", ":")).encode()
         _write_atomically(d / JSON_NAME, lambda fh: fh.write(text))
         keep = {arrays_name, *self.segments}
@@ -507,6 +558,8 @@ def _upgrade(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Bring a checkpoint written in an earlier layout up to :data:`FORMAT_VERSION`, in
     place: each layout change adds its step here, so every earlier checkpoint loads.
 
+    4 -> 5: checkpoint.json carries a digest of its own entries (checked on load); nothing
+    else changed.
     3 -> 4: one state for every kind of run (the rows of the running starts, their trees,
     the finished starts, the position in the data) instead of a layout per kind; the
     kinds ``minibatch`` and ``minibatch-multistart`` became ``single`` and ``multistart``
@@ -680,6 +733,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{json_path} was written by optiframe {meta.get('optiframe_version')} in "
             f"checkpoint format {version}; this optiframe reads formats up to "
             f"{FORMAT_VERSION}: upgrade optiframe to resume it")
+    if version >= 5:  # the metadata carries its own digest
+        try:
+            matches = meta.get("digest") == meta_digest(meta)
+        except (TypeError, ValueError, RecursionError):
+            matches = False
+        if not matches:
+            raise CheckpointError(
+                f"{json_path} does not match its digest: the file was edited or damaged "
+                "(a number, a name or an entry changed, or its 'digest' is missing)")
     try:
         arrays_path = json_path.parent / _plain_name(meta.get("arrays"), json_path,
                                                      "arrays file")

@@ -54,3 +54,13 @@ class HistoryStreamError(OptiframeError, ValueError):
 
 class PluginLoadWarning(UserWarning):
     """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of an exception from user code, with a hint where optiframe knows
+    the cause (an objective writing into the read-only point it was given)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        text += (" (optiframe hands objectives and gradients read-only points: copy x "
+                 "before changing it, x = x.copy())")
+    return text

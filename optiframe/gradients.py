@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from ._validation import check_int, positive_finite
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidTypeError
 from .hookspecs import Register, hookimpl
 from .objective import Objective
 
@@ -130,8 +130,8 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     Row x of X gives ``m = len(signs) * n (+ 1)`` points: for each sign s and
     coordinate c, x with ``x[c] + s * h[c]`` (so ``x[c] + h`` or ``x[c] - h`` exactly),
     then x itself when ``with_x``. The points go to the row-vectorized ``values`` in
-    one call, or in blocks of rows (see :data:`SINGLE_CALL_NUMBERS`); ``scratch``
-    keeps the point buffer between calls.
+    one call, or in blocks of rows (see :data:`SINGLE_CALL_NUMBERS`), each call with
+    arrays of its own (``scratch`` is unused, kept for callers' signatures).
     """
     K, n = X.shape
     m = len(signs) * n + (1 if with_x else 0)
@@ -143,11 +143,8 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     else:
         rows = max(1, BLOCK_NUMBERS // n)
     rows = min(rows, total)
-    key = (rows, n, X.dtype)
-    buf = scratch.get(key)
-    if buf is None:
-        scratch.clear()
-        buf = scratch[key] = np.empty((rows, n), dtype=X.dtype)
+    # a fresh buffer each call: an objective may keep (or write into) the points it gets
+    buf = np.empty((rows, n), dtype=X.dtype)
     if rows == total:  # one call; the perturbed entries are strided diagonals
         points = buf.reshape(K, m, n)
         points[...] = X[:, None, :]
@@ -437,6 +434,25 @@ class RichardsonDifference(_FiniteDifference):
         return 4 * n, 1
 
 
+def as_gradient(g: Any, x: np.ndarray, objective: Any) -> np.ndarray:
+    """What an analytic gradient returned at ``x``, as a float array of x's shape, or an
+    :class:`~optiframe.errors.InvalidTypeError` naming the gradient and both shapes."""
+    what = (f"an array of shape {g.shape}" if isinstance(g, np.ndarray)
+            else f"{type(g).__name__} {g!r}"[:80])
+    if isinstance(g, (np.ndarray, list, tuple)) and not isinstance(g, str):
+        try:
+            arr = np.asarray(g, dtype=float)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and arr.shape == x.shape:
+            return arr.astype(x.dtype, copy=False) if x.dtype.kind == "f" else arr
+        if arr is not None:
+            what = f"an array of shape {arr.shape}"
+    raise InvalidTypeError(
+        f"the gradient of {objective!r} must return an array of x's shape {x.shape}, one "
+        f"number per coordinate; it returned {what}")
+
+
 @attrs.frozen
 class AnalyticGradient(GradientEstimator):
     """The objective's own ``gradient`` method: exact and cheapest when available."""
@@ -445,7 +461,15 @@ class AnalyticGradient(GradientEstimator):
 
     def bind(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         self._check(objective)
-        return objective.gradient
+        grad = objective.gradient
+
+        def checked(x: np.ndarray) -> np.ndarray:
+            g = grad(x)
+            if type(g) is np.ndarray and g.shape == x.shape and g.dtype.kind == "f":
+                return g
+            return as_gradient(g, x, objective)
+
+        return checked
 
     def bind_stack(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         self._check(objective)

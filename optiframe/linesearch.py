@@ -107,7 +107,10 @@ def _rows_of(task: SearchTask, rows: np.ndarray) -> SearchTask:
 def _along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The trial points of ``rows`` at step lengths ``alpha``."""
     P = task.X[rows] + alpha[:, None] * task.D[rows]
-    return P if task.project is None else task.project(P)
+    if task.project is not None:
+        P = task.project(P)
+    P.flags.writeable = False  # a trial may become the iterate: the objective may not write
+    return P
 
 
 @attrs.frozen

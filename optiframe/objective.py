@@ -174,7 +174,15 @@ class FunctionObjective(Objective):
     def gradient(self, x: np.ndarray) -> np.ndarray:
         if self.grad_func is None:
             raise NotImplementedError(f"{self._name} has no analytic gradient")
-        return np.asarray(self.grad_func(x), dtype=x.dtype)
+        g = self.grad_func(x)
+        if type(g) is np.ndarray and g.dtype == x.dtype:
+            return g
+        try:
+            return np.asarray(g, dtype=x.dtype)
+        except (TypeError, ValueError):
+            raise InvalidTypeError(
+                f"the gradient of {self!r} must return an array of x's shape {x.shape}, one "
+                f"number per coordinate; it returned {type(g).__name__} {g!r}"[:300]) from None
 
     @property
     def has_gradient(self) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidTypeError
+from .errors import InvalidTypeError, describe_error
 from .status import Status
 
 #: The methods a callback object may have, one per event of a run.
@@ -244,7 +244,7 @@ class Watch:
         self.failure = exc
         from .settle import finish_rows
 
-        detail = f"{_where(s, self.p)}: {type(exc).__name__}: {exc}"
+        detail = f"{_where(s, self.p)}: {describe_error(exc)}"
         finish_rows(s, self.p, range(s.running), [(Status.FAILED, detail)] * s.running)
 
     def ended(self, s: Any) -> None:

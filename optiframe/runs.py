@@ -32,7 +32,7 @@ from ._validation import as_point
 from .batching import Batches
 from .bounds import as_box
 from .checkpoint import Checkpoint, Checkpointer, Snapshot, load_checkpoint, segment_arrays
-from .errors import InvalidArgumentError, OptiframeError, RunFailedError
+from .errors import InvalidArgumentError, OptiframeError, RunFailedError, describe_error
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
 from .gradients import bind_for, evaluations_for
@@ -139,8 +139,8 @@ def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
 
     if not point and p.batches is None and errors:
         failed = sorted(errors)
-        finish_rows(s, p, failed, [(Status.FAILED, f"the objective raised at step 0: "
-                                    f"{type(errors[r]).__name__}: {errors[r]}") for r in failed])
+        finish_rows(s, p, failed, [(Status.FAILED, "the objective raised at step 0: "
+                                    + describe_error(errors[r])) for r in failed])
     if p.batches is None:
         values = np.atleast_1d(s.F)
         ended = np.flatnonzero(~np.isfinite(values))  # f(x0) NaN or infinite
@@ -217,6 +217,7 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
         x = as_point(x0)
         runner.objective.check_dim(x.size)
         x, note = clipped_x0(runner.box(x.size), x)
+        x.flags.writeable = False  # the iterate: an objective may not write into it
         if runner.check_gradient:
             require_matching_gradient(runner.objective, x)
         entropy = root_entropy(check_seed(seed))
@@ -237,6 +238,7 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
         history = resumed.history(n, runner.record_x)
     stream = open_stream(runner.stream_history, "single", n, None,
                          None if resumed is None else resumed.step, runner.record_x)
+    ckpt = None
     try:
         extend, xs = recording(history, stream)
         if p.batches is not None:
@@ -257,6 +259,8 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
     finally:
         if stream is not None:
             stream.close()
+        if ckpt is not None:
+            ckpt.close()
     (block,) = [b for b in s.finished if len(b)]
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
                     message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
@@ -272,7 +276,7 @@ def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
     history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0, math.nan))
     if history._xs is not None:
         history._xs.append(x)
-    text = message(Status.FAILED, f"the objective raised at x0: {type(exc).__name__}: {exc}")
+    text = message(Status.FAILED, f"the objective raised at x0: {describe_error(exc)}")
     result = Result(x=x, fun=math.nan, status=Status.FAILED, message=text, nit=0, nfev=1,
                     njev=0, history=history)
     if runner.raise_errors:
@@ -345,6 +349,7 @@ def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
     if executor is not None:
         check_workers(runner, executor)
     X0, note = starting_points(runner, x0, starts, seed, entropy)
+    X0.flags.writeable = False  # the iterates: an objective may not write into them
     if runner.check_gradient:
         require_matching_gradient(runner.objective, X0[0])
     runner.started(X0.shape[0], seed)
@@ -421,9 +426,13 @@ def run_stack(runner: Any, X0: np.ndarray, entropy: int,
         s.listener = _start_end_caller(calls)
         w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
                   f"optiframe, {K} starts")
-        with sigterm_interrupts(ckpt is not None), \
-                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            advance(s, p, w)
+        try:
+            with sigterm_interrupts(ckpt is not None), \
+                    np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                advance(s, p, w)
+        finally:
+            if ckpt is not None:
+                ckpt.close()
     return finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
 
 

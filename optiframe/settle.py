@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import describe_error
 from .problem import Problem, RowError
-from .state import RunState, keep_rows
+from ._tree import tree_leaves
+from .state import RunState, keep_rows, per_row
 from .status import Status
 from .stopping import Verdict
 
@@ -77,8 +79,8 @@ def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict) -> tuple[float,
         return math.nan, (Status.INTERRUPTED, f"{detail}; the final loss over the whole "
                                               "training set was not computed")
     except Exception as exc:
-        return math.nan, (Status.FAILED, f"the final loss over the whole training set raised "
-                                         f"{type(exc).__name__}: {exc}")
+        return math.nan, (Status.FAILED, "the final loss over the whole training set raised "
+                                         + describe_error(exc))
 
 
 def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,
@@ -133,14 +135,33 @@ def settle_small_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | N
     stop = p.stop
     if s.point:
         if stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)):
-            finish_rows(s, p, [0], [stop.at_small_step(s.SN, F_old, s.F, s.k)])
+            verdict = stop.at_small_step(s.SN, F_old, s.F, s.k)
+            finish_rows(s, p, [0], [_overflowed(s, 0, verdict)])
         return
     small, verdicts = stop.small_step_verdicts(s.SN, F_old, s.F, s.k)
+    rows = np.flatnonzero(small).tolist()
+    verdicts = [_overflowed(s, r, v) for r, v in zip(rows, verdicts, strict=True)]
     if skip is not None:
-        verdicts = [v for v, r in zip(verdicts, np.flatnonzero(small).tolist(), strict=True)
-                    if not skip[r]]
+        verdicts = [v for v, r in zip(verdicts, rows, strict=True) if not skip[r]]
         small &= ~skip
     finish_rows(s, p, np.flatnonzero(small), verdicts)
+
+
+def _overflowed(s: RunState, row: int, verdict: Verdict) -> Verdict:
+    """A stall caused by an optimizer state that overflowed (Adam's, RMSprop's or
+    Adagrad's sum of squared gradients, for gradients beyond about 1e154) says so."""
+    if verdict[0] is not Status.STALLED:
+        return verdict
+    for leaf in tree_leaves(s.opt):
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size:
+            part = leaf[row] if not s.point and per_row(leaf, s.X.shape[0]) else leaf
+            if np.isinf(part).any():
+                return Status.NAN, (
+                    f"the optimizer's state overflowed to inf at step {s.k}, so its step "
+                    "is 0: gradients of magnitude beyond about 1e154 overflow their squares "
+                    "(adam, rmsprop, adagrad); rescale the objective (divide f by a large "
+                    "constant) or use an optimizer without squared gradients (gd, lbfgs)")
+    return verdict
 
 
 def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
@@ -149,7 +170,7 @@ def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
     their last good point."""
     rows = sorted(err.errors)
     verdicts = [(Status.FAILED, f"{stage} raised at step {s.k}: "
-                 f"{type(err.errors[r]).__name__}: {err.errors[r]}") for r in rows]
+                 + describe_error(err.errors[r])) for r in rows]
     finish_rows(s, p, rows, verdicts, nfev, njev)
 
 
@@ -178,7 +199,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
         if r in errors:
             exc = errors[r]
             verdicts.append((Status.FAILED, f"the line search's evaluations raised at step "
-                                            f"{k}: {type(exc).__name__}: {exc}"))
+                                            f"{k}: {describe_error(exc)}"))
         elif gains[r] <= ROUNDING_UNITS * _EPS * abs(F[r]):
             verdicts.append((Status.CONVERGED, (
                 f"f cannot be lowered within its precision: at step {k} the line search's "

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import optiframe as of
+from optiframe.checkpoint import meta_digest
 
 DATA = Path(__file__).parent / "data" / "checkpoints"
 
@@ -147,7 +148,7 @@ def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
         "000000000000-000000000100.npz", "000000000100-000000000200.npz",
         "000000000200-000000000300.npz"]
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == sorted(["checkpoint.json", meta["arrays"], *meta["history_segments"]])
+    assert files == sorted([".lock", "checkpoint.json", meta["arrays"], *meta["history_segments"]])
     with np.load(tmp_path / meta["arrays"], allow_pickle=False) as npz:
         assert "rows/X" in npz.files and all(npz[name].dtype != object for name in npz.files)
 
@@ -252,7 +253,7 @@ BAD_CHECKPOINTS = [
     ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
      r"is not an optiframe checkpoint"),
     ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
-     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 4"),
+     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 5"),
     ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
      r"its arrays state-.*npz cannot be read: .*No such file"),
     ("arrays corrupt", lambda d: [p.write_bytes(b"PK\x03\x04junk") for p in d.glob("*.npz")],
@@ -289,6 +290,7 @@ def test_optimizer_state_of_another_shape_is_refused(tmp_path):
               checkpoint_every=10).run([1.0, 2.0])
     meta = json.loads((tmp_path / "checkpoint.json").read_text())
     meta["trees"]["optimizer"] = meta["trees"]["optimizer"][:1]
+    meta["digest"] = meta_digest(meta)  # re-signed: the check behind the digest is tested
     (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
     with pytest.raises(of.CheckpointError, match=r"saved optimizer state does not fit"):
         of.Runner("sphere", of.Adam(), max_steps=20).resume(tmp_path)
