@@ -61,7 +61,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .config import ConfigError, build_run, load_config, resolved, to_toml, write_results
+    from .config import (
+        ConfigError,
+        build_run,
+        check_results_folder,
+        load_config,
+        resolved,
+        to_toml,
+        write_results,
+    )
 
     config = resolved(load_config(args.config, args.set))
     runner, run_args = build_run(config, Path(args.config))  # every check, before any work
@@ -76,16 +84,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                               "without --resume, with output.checkpoint_every set")
         result = runner.resume(saved)
     else:
-        if folder.exists() and not args.force:
+        if (folder.exists() or folder.is_symlink()) and not args.force:
             raise ConfigError(f"{args.config}: the results folder {str(folder)!r} exists; "
                               "pass --force to overwrite it, --resume to go on from its "
                               "checkpoint, or set output.folder")
+        check_results_folder(folder, args.force, str(args.config))
         result = runner.run(**run_args)
-    write_results(result, folder, config)
+    folder, written = write_results(result, folder, config)
     print(f"{result.status}: {result.message}")
     print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
-    print(f"results in {folder}/ (config.toml, history.csv, history.json, summary.json)")
-    return 0
+    print(f"results in {folder}/ ({', '.join(written)})")
+    return 1 if str(result.status) == "failed" else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -139,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except OptiframeError as exc:
         print(f"optiframe: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:  # a plugin's own validator, as the how-to teaches
+        if getattr(args, "func", None) is not cmd_run:
+            raise
+        print(f"optiframe: error: {args.config}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
 

@@ -31,6 +31,10 @@ import copy
 import importlib.util
 import json
 import math
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,9 +68,16 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        config = tomllib.loads(path.read_text())
+        config = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save the config as "
+                          "UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or "." not in key:
@@ -111,9 +122,15 @@ def _import_function(spec: str, where: str) -> Any:
         raise ConfigError(f"{where}: no such file {file!r}")
     module_spec = importlib.util.spec_from_file_location(f"optiframe_user_{file_path.stem}",
                                                          file_path)
-    assert module_spec is not None and module_spec.loader is not None
+    if module_spec is None or module_spec.loader is None:
+        raise ConfigError(f"{where}: {file!r} is not a Python file: write path/to/file.py:"
+                          "function")
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(f"{where}: importing {file!r} raised {type(exc).__name__}: "
+                          f"{exc}") from None
     if not hasattr(module, name):
         raise ConfigError(f"{where}: {file!r} has no function {name!r}")
     return getattr(module, name)
@@ -239,8 +256,57 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_results(result: Any, folder: Path, config: dict[str, Any]) -> None:
-    """The results folder: config.toml, history.csv, history.json, summary.json."""
+#: what a results folder holds (``--force`` removes these from an earlier run first)
+RESULT_FILES = ("config.toml", "history.csv", "history.json", "summary.json", "loss.png",
+                "minima.png", "history.jsonl")
+RESULT_FOLDERS = ("checkpoint",)
+
+
+def check_results_folder(folder: Path, force: bool, where: str) -> None:
+    """Before the run: the results folder can be made and written (a dangling symlink, a
+    file in its place, a folder without write permission are errors now, not after the
+    run); with ``force``, what an earlier run wrote there is removed."""
+    if folder.is_symlink() and not folder.exists():
+        raise ConfigError(f"{where}: the results folder {str(folder)!r} is a symlink to "
+                          f"{os.readlink(folder)!r}, which does not exist")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{where}: the results folder {str(folder)!r} is a file, not a "
+                          "folder: remove it or set output.folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{where}: the results folder {str(folder)!r} cannot be created: "
+                          f"{exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: the results folder {str(folder)!r} is not writable")
+    if force:
+        for name in RESULT_FILES:
+            (folder / name).unlink(missing_ok=True)
+        for name in RESULT_FOLDERS:
+            shutil.rmtree(folder / name, ignore_errors=True)
+
+
+def write_results(result: Any, folder: Path, config: dict[str, Any]) -> tuple[Path, list[str]]:
+    """The results folder: config.toml, history.csv, history.json, summary.json (and the
+    plots). A folder that fails while writing (a full disk, a folder removed during the
+    run) does not lose the run: the results go to a new folder beside the current
+    directory's ``optiframe-results-<pid>``, and the returned folder says where. Returns
+    the folder and the files written."""
+    try:
+        return folder, _write_results(result, folder, config)
+    except OSError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="optiframe-results-", dir=_writable_dir()))
+        written = _write_results(result, fallback, config)
+        print(f"optiframe: warning: the results could not be written into {str(folder)!r} "
+              f"({exc.strerror or exc}); they are in {str(fallback)!r}", file=sys.stderr)
+        return fallback, written
+
+
+def _writable_dir() -> str:
+    return "." if os.access(".", os.W_OK) else tempfile.gettempdir()
+
+
+def _write_results(result: Any, folder: Path, config: dict[str, Any]) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(to_toml(config))
     result.history.to_csv(folder / "history.csv")
@@ -255,7 +321,11 @@ def write_results(result: Any, folder: Path, config: dict[str, Any]) -> None:
         summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count}
                              for m in result.minima]
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    write_plots(result, folder)
+    written = ["config.toml", "history.csv"]
+    if hasattr(result.history, "to_json"):
+        written.append("history.json")
+    written.append("summary.json")
+    return written + write_plots(result, folder)
 
 
 def write_plots(result: Any, folder: Path) -> list[str]:

@@ -178,6 +178,8 @@ class FunctionObjective(Objective):
         if type(g) is np.ndarray and g.dtype == x.dtype:
             return g
         try:
+            if not (isinstance(g, (np.ndarray, list, tuple)) or hasattr(g, "__array__")):
+                raise TypeError
             return np.asarray(g, dtype=x.dtype)
         except (TypeError, ValueError):
             raise InvalidTypeError(

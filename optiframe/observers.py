@@ -19,8 +19,10 @@ process that called :func:`~optiframe.minimize`.
 
 from __future__ import annotations
 
+import errno
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -155,8 +157,28 @@ class Watch:
         self.budget = p.budget
         self.deadline = deadline
         self.failure: BaseException | None = None
+        self.storage_note = ""  # a periodic checkpoint that could not be written
+        self.saved_step: int | None = None
         self.next_top: float = 0
         self._plan(start)
+
+    def _periodic_checkpoint(self, s: Any) -> None:
+        """A periodic save; one that cannot be written (a full disk) warns once and the
+        run goes on: the previous checkpoint stays whole and resumes, and the result's
+        message says what happened."""
+        try:
+            self.checkpoint(s)
+            self.saved_step = s.k
+        except OSError as exc:
+            if self.storage_note:
+                return
+            full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+            kept = (f"the checkpoint of step {self.saved_step} is kept and resumes"
+                    if self.saved_step is not None else "no earlier checkpoint of this run")
+            folder = getattr(self.checkpoint, "folder", None) or getattr(exc, "filename", "")
+            self.storage_note = (f" Note: the checkpoint of step {s.k} could not be written "
+                                 f"into {str(folder)!r}{full}: {exc.strerror or exc}; {kept}.")
+            warnings.warn(self.storage_note.strip(), RuntimeWarning, stacklevel=2)
 
     def _plan(self, k: int) -> None:
         every_step = self.budget is not None or self.deadline is not None
@@ -167,7 +189,7 @@ class Watch:
         """The top-of-step observers, when one is due at step ``s.k``."""
         k = s.k
         if k >= self.save_at:
-            self.checkpoint(s)
+            self._periodic_checkpoint(s)
             self.save_at = k + self.checkpoint_every
         if k >= self.tick_at:
             self.progress.tick(k, _best(s))
@@ -197,7 +219,7 @@ class Watch:
         checkpoint is written first, with them still running, so that a resumed run with
         a larger budget goes on (and with the same one ends where this one did)."""
         if self.checkpoint is not None:
-            self.checkpoint(s)
+            self._periodic_checkpoint(s)
 
     # -- after a step -------------------------------------------------------------------
     def step(self, info: StepInfo) -> bool:

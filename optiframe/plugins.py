@@ -114,7 +114,7 @@ def _load_entry_points(pm: pluggy.PluginManager, dists: dict[str, tuple[str, str
         try:
             plugin = ep.load()
             _add_plugin(pm, plugin, ep.name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() at import too
             message = (
                 f'Error importing plugin "{ep.name}" from distribution '
                 f'"{dist_name} {dist_version}": {type(exc).__name__}: {exc}'

@@ -191,6 +191,9 @@ def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs:
         assert checkpointer is not None
         checkpointer.save(state.k, Snapshot.of_state(state, history, w.clock() - w.t0))
 
+    if checkpointer is not None:
+        save.folder = checkpointer.directory  # type: ignore[attr-defined]
+
     bar = Progress.create(runner.progress if progress is None else progress,
                           _total_steps(runner, p), desc)
     w = Watch(s, p, history, recorder, xs, runner.record_every, calls,
@@ -261,6 +264,7 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
             stream.close()
         if ckpt is not None:
             ckpt.close()
+    note += w.storage_note + ((stream.trouble or "") if stream is not None else "")
     (block,) = [b for b in s.finished if len(b)]
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
                     message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
@@ -433,7 +437,9 @@ def run_stack(runner: Any, X0: np.ndarray, entropy: int,
         finally:
             if ckpt is not None:
                 ckpt.close()
-    return finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
+        notes = w.storage_note + ((stream.trouble or "") if stream is not None else "")
+    result = finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
+    return attrs.evolve(result, message=result.message + notes) if notes else result
 
 
 def _start_end_caller(calls: Callbacks) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ._tree import tree_leaves
 from .errors import describe_error
 from .problem import Problem, RowError
-from ._tree import tree_leaves
 from .state import RunState, keep_rows, per_row
 from .status import Status
 from .stopping import Verdict

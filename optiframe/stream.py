@@ -37,6 +37,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import math
@@ -106,8 +107,28 @@ class HistoryStream:
         elif resumed_at is not None:
             self._line({"resumed_at": resumed_at})
 
+    #: why the stream stopped being written (a full disk), or None
+    trouble: str | None = None
+
+    def _write(self, data: bytes) -> None:
+        if self.trouble is not None:
+            return
+        try:
+            os.write(self._fd, data)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        """A write failed (a full disk): warn once, write no more; the history in memory
+        stays whole, and the stream loads up to its last whole line."""
+        full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+        self.trouble = (f" Note: the history stream {str(self.path)!r} could not be written "
+                        f"on{full}: {exc.strerror or exc}; it holds the records up to there, "
+                        "the result's history holds them all.")
+        warnings.warn(self.trouble.strip(), RuntimeWarning, stacklevel=3)
+
     def _line(self, obj: Any) -> None:
-        os.write(self._fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+        self._write((json.dumps(obj, separators=(",", ":")) + "\n").encode())
 
     def recorder(self, extend: Callable[[Iterable[float]], None],
                  ) -> Callable[[tuple[float, ...]], None]:
@@ -116,9 +137,14 @@ class HistoryStream:
 
         def record(row: tuple[float, ...]) -> None:
             extend(row)
+            if self.trouble is not None:
+                return
             k, f, g, s, n, t, a = row
-            write(fd, (f"[{int(k)},{_text(f)},{_text(g)},{_text(s)},{int(n)},{_text(t)},"
-                       f"{_text(a)}]\n").encode())
+            try:
+                write(fd, (f"[{int(k)},{_text(f)},{_text(g)},{_text(s)},{int(n)},{_text(t)},"
+                           f"{_text(a)}]\n").encode())
+            except OSError as exc:
+                self._failed(exc)
 
         return record
 
@@ -408,7 +434,7 @@ def _single_history(header: dict[str, Any], blocks: list[np.ndarray],
         blocks[i] = rows[:0]  # free the block as soon as it is in the history
         if rows.shape[1] == _WIDTH - 1:  # version 1: no step_size
             rows = np.hstack([rows, np.full((len(rows), 1), math.nan)])
-        history._rows.frombytes(memoryview(np.ascontiguousarray(rows)).cast("B"))
+        history._rows.frombytes(np.ascontiguousarray(rows).tobytes())
     history.epoch_log = [entry for _, entry in epochs]
     return history
 

@@ -202,3 +202,135 @@ def test_bad_resume_is_one_line_exit_2(args, pattern, config, capsys):
     assert main(["run", str(config), *args]) == 2
     err = capsys.readouterr().err
     assert re.search(pattern, err, re.S), err
+
+
+# -- issue 13: each case once failed with a traceback or a lost result -------------------
+def _nested(path):
+    path.write_text("a = " + "[" * 3000 + "]" * 3000 + "\n")
+
+
+def _non_utf8(path):
+    path.write_bytes(b"\xff\xfe[objective]\n")
+
+
+def _text_path(path):
+    (path.parent / "f.txt").write_text("x\n")
+    path.write_text(BASE.replace('name = "rosenbrock"', 'path = "f.txt:f"'))
+
+
+def _raises_at_import(path):
+    (path.parent / "bad.py").write_text("raise ValueError('broken module')\n")
+    path.write_text(BASE.replace('name = "rosenbrock"', 'path = "bad.py:f"'))
+
+
+def _dangling(path):
+    (path.parent / "out").symlink_to(path.parent / "nowhere" / "dir")
+
+
+def _a_file(path):
+    (path.parent / "out").write_text("not a folder\n")
+
+
+# (id, how the config or folder is damaged, extra arguments, one-line error pattern)
+CLI_FAULTS = [
+    ("non-UTF-8 config", _non_utf8, [], r"not UTF-8 text \(byte 0\)"),
+    ("deeply nested TOML", _nested, [], r"not valid TOML: nested too deeply"),
+    ("path to a text file", _text_path, [], r"'f.txt' is not a Python file"),
+    ("path whose import raises", _raises_at_import, [],
+     r"importing 'bad.py' raised ValueError: broken module"),
+    ("top-level scalar with --set", lambda p: None, ["--set", "stop=3"],
+     r"write section.key=value"),
+    ("a TOML date with --print-config", lambda p: None,
+     ["--set", "stop.max_steps=1979-05-27", "--print-config"],
+     r"'max_steps' must be an integer >= 0: datetime.date\(1979, 5, 27\)"),
+    ("results folder a dangling symlink, --force", _dangling, ["--force"],
+     r"the results folder 'out' is a symlink to .*nowhere/dir', which does not exist"),
+    ("results folder a file, --force", _a_file, ["--force"],
+     r"the results folder 'out' is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize(("damage", "extra", "pattern"), [c[1:] for c in CLI_FAULTS],
+                         ids=[c[0] for c in CLI_FAULTS])
+def test_cli_faults_are_one_line_exit_2_before_the_run(config, capsys, damage, extra, pattern):
+    import re
+
+    damage(config)
+    assert main(["run", str(config), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(pattern, err), err
+    assert not (config.parent / "out" / "summary.json").exists()  # no run happened
+
+
+def test_force_removes_what_the_earlier_run_left(config, tmp_path):
+    out = tmp_path / "out"
+    (out / "checkpoint").mkdir(parents=True)
+    for name in ("history.jsonl", "minima.png", "summary.json"):
+        (out / name).write_text("old\n")
+    assert main(["run", str(config), "--force"]) == 0
+    assert not (out / "history.jsonl").exists() and not (out / "minima.png").exists()
+    assert not (out / "checkpoint").exists()
+    assert json.loads((out / "summary.json").read_text())["nit"] == 400
+
+
+def test_a_failed_run_exits_1_and_keeps_its_results(config, tmp_path, capsys):
+    (tmp_path / "mine.py").write_text("def f(x):\n    raise RuntimeError('boom')\n")
+    config.write_text(BASE.replace('name = "rosenbrock"', 'path = "mine.py:f"'))
+    assert main(["run", str(config)]) == 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "RuntimeError: boom" in summary["message"]
+
+
+def test_results_that_cannot_be_written_go_to_a_named_folder(config, tmp_path, capsys,
+                                                             monkeypatch):
+    import optiframe.config as cfg
+
+    real = cfg._write_results
+
+    def once_fails(result, folder, config_):
+        if folder.name == "out":
+            raise OSError(28, "No space left on device")
+        return real(result, folder, config_)
+
+    monkeypatch.setattr(cfg, "_write_results", once_fails)
+    assert main(["run", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "could not be written into 'out' (No space left on device); they are in" in (
+        captured.err)
+    fallback = next(tmp_path.glob("optiframe-results-*"))
+    assert json.loads((fallback / "summary.json").read_text())["nit"] == 400
+    assert f"results in {fallback.name}" in captured.out or str(fallback) in captured.out
+
+
+def test_a_plugins_own_value_error_is_one_line_exit_2(config, capsys):
+    import attrs
+
+    def positive(instance, attribute, value):
+        if value <= 0:
+            raise ValueError(f"{attribute.name} must be positive, got {value}")
+
+    @attrs.frozen
+    class Halving(of.Optimizer):
+        lr: float = attrs.field(default=0.5, validator=positive)
+
+        def init(self, x):
+            return of.EmptyState()
+
+        def step(self, x, grad, state):
+            return x - self.lr * grad, state
+
+    class Plugin:
+        @of.hookimpl
+        def register_optimizers(self, register):
+            register("halving", Halving)
+
+    of.register_plugin(Plugin(), "halving-plugin")
+    try:
+        config.write_text(BASE.replace('name = "adam"\nlr = 0.05', 'name = "halving"\nlr = -1'))
+        assert main(["run", str(config)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert "lr must be positive, got -1" in err and str(config) in err
+    finally:
+        of.unregister_plugin("halving-plugin")

@@ -1,8 +1,8 @@
 """Third-party plugins end to end: real distributions installed with pip, found by entry point.
 
-Three small distributions from tests/data/plugins are installed with pip into a
+Four small distributions from tests/data/plugins are installed with pip into a
 temporary folder that the child processes see on their path: one that works, one whose
-import fails, one with a misspelled hook.
+import fails, one with a misspelled hook, one that calls sys.exit() at import.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ PLUGINS = Path(__file__).parent / "data" / "plugins"
 def site(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
-    for name in ("tiny", "broken", "misspelled"):
+    for name in ("tiny", "broken", "misspelled", "exiting"):
         src = build / name
         subprocess.run(["cp", "-r", str(PLUGINS / name), str(src)], check=True)
         subprocess.run(
@@ -70,6 +70,8 @@ def test_installed_plugin_is_loaded_and_broken_ones_are_named(site):
     broken = [w for w in out["warnings"] if '"broken"' in w]
     assert broken and "broken-optiframe-plugin 0.0.1" in broken[0]
     assert "ModuleNotFoundError" in broken[0] and "a_module_that_does_not_exist" in broken[0]
+    exiting = [w for w in out["warnings"] if '"exiting"' in w]  # not the script's exit code
+    assert exiting and "SystemExit: 3" in exiting[0]
     misspelled = [w for w in out["warnings"] if '"misspelled"' in w]
     assert misspelled and "register_optimisers" in misspelled[0]
     assert set(out["categories"]) == {"PluginLoadWarning"}
@@ -110,10 +112,10 @@ def test_an_allowlist_loads_only_the_named_plugins(site):
 
 
 def test_a_denylist_never_imports_the_named_plugins(site):
-    proc = run(site, PROBE, OPTIFRAME_BLOCK_PLUGINS="broken, misspelled")
+    proc = run(site, PROBE, OPTIFRAME_BLOCK_PLUGINS="broken, misspelled, exiting")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert "half-step" in out["optimizers"] and out["warnings"] == []
     blocked_all = run(site, "import optiframe as of; print(of.get_registry().names('optimizer'))",
-                      OPTIFRAME_BLOCK_PLUGINS="tiny,broken,misspelled,lion,dask")
+                      OPTIFRAME_BLOCK_PLUGINS="tiny,broken,misspelled,exiting,lion,dask")
     assert "half-step" not in blocked_all.stdout and blocked_all.stderr == ""

@@ -238,7 +238,62 @@ def test_a_full_disk_does_not_lose_the_run(tmp_path, monkeypatch):
                     checkpoint=tmp_path, optimizer="gd")
     assert r.status == "interrupted" and len(r.history) == 6
     assert "the checkpoint could not be written (OSError: [Errno 28] No space left" in r.message
-    # a periodic checkpoint failing ends the run failed, with the history kept
-    r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10,
-                    optimizer="gd")
-    assert r.status == "failed" and "at step 3: OSError" in r.message and len(r.history) == 3
+    # a periodic checkpoint failing warns once and the run goes on, saying so (issue 13:
+    # it used to end the run 'failed', as if user code had raised)
+    with pytest.warns(RuntimeWarning, match="the disk is full"):
+        r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10,
+                        gtol=0, optimizer="gd")
+    assert r.status == "max_steps" and len(r.history) == 11
+    assert (f"the checkpoint of step 3 could not be written into {str(tmp_path)!r} (the disk "
+            "is full)") in r.message
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_which_resumes(tmp_path, monkeypatch):
+    import errno
+
+    import optiframe.checkpoint as checkpoint
+
+    real, calls = checkpoint._write_npz, []
+
+    def fills_up(path, arrays):
+        calls.append(path)
+        if len(calls) > 2:  # the first checkpoint (state + one segment) fits, then no more
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, arrays)
+
+    monkeypatch.setattr(checkpoint, "_write_npz", fills_up)
+    runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=40, gtol=0,
+                       checkpoint=tmp_path, checkpoint_every=10)
+    with pytest.warns(RuntimeWarning, match="the checkpoint of step 10 is kept"):
+        r = runner.run([-1.0, 1.0])
+    assert r.status == "max_steps" and "checkpoint of step 10 is kept" in r.message
+    monkeypatch.setattr(checkpoint, "_write_npz", real)
+    assert of.load_checkpoint(tmp_path).step == 10
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=40, gtol=0).resume(tmp_path)
+    np.testing.assert_array_equal(resumed.x, r.x)
+
+
+def test_a_full_disk_while_streaming_keeps_the_run_and_the_stream_loads(tmp_path,
+                                                                        monkeypatch):
+    import errno
+    import os
+
+    path, real, count = tmp_path / "h.jsonl", os.write, [0]
+
+    def write(fd, data):
+        count[0] += 1
+        if count[0] > 8:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    import optiframe.stream as stream
+
+    monkeypatch.setattr(stream.os, "write", write)
+    with pytest.warns(RuntimeWarning, match="could not be written on \\(the disk is full\\)"):
+        r = of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=20, gtol=0,
+                        stream_history=path)
+    monkeypatch.setattr(stream.os, "write", real)
+    assert r.status == "max_steps" and len(r.history) == 21
+    assert "the result's history holds them all" in r.message
+    assert len(of.load_history_stream(path)) == 7  # the header, then 7 records
