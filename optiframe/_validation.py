@@ -30,7 +30,8 @@ def as_point(x0: Any, name: str = "x0") -> np.ndarray:
         arr = arr.reshape(1)
     if arr.ndim != 1:
         raise InvalidArgumentError(
-            f"{name!r} must be 1-D (one coordinate per variable), got shape {arr.shape}"
+            f"{name!r} must be 1-D (one coordinate per variable), got shape {arr.shape}; "
+            "of.minimize keeps an x0 of any shape, or pass x0.ravel()"
         )
     if arr.size == 0:
         raise InvalidArgumentError(f"{name!r} must have at least one coordinate: {_short(x0)}")

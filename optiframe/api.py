@@ -1,12 +1,36 @@
-"""The scipy-like shortcut :func:`minimize`."""
+"""The scipy-like shortcut :func:`minimize`, which also speaks scipy.optimize's vocabulary.
+
+``jac=``, ``tol=``, ``method=``, ``options={"maxiter": ...}``, ``callback=`` and
+``bounds=`` mean what they mean in ``scipy.optimize.minimize``, beside optiframe's own
+names (``gradient=``, ``gtol=``, ``optimizer=``, ``max_steps=``, ``callbacks=``). An x0 of
+any shape (a weight matrix) keeps its shape in the objective, the gradient and the
+result.
+"""
 
 from __future__ import annotations
 
+import inspect
+import types
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
+import numpy as np
+
 from .errors import InvalidArgumentError
+from .gradients import GradientEstimator
+from .objective import FunctionObjective, Objective
+from .observers import StepInfo
 from .result import Result
 from .runner import Runner
+
+#: scipy's method names for optiframe's optimizers
+METHODS = {"l-bfgs-b": "lbfgs", "lbfgs": "lbfgs", "bfgs": "bfgs"}
+#: scipy's ``jac`` strings for finite differences
+JAC_STRINGS = {"2-point": "forward", "3-point": "central"}
+#: scipy's ``options`` keys, as optiframe's options
+OPTIONS = {"maxiter": "max_steps", "gtol": "gtol", "ftol": "ftol", "xtol": "xtol",
+           "maxfun": "max_nfev", "maxfev": "max_nfev"}
 
 
 def minimize(
@@ -15,35 +39,80 @@ def minimize(
     *,
     optimizer: Any = None,
     gradient: Any = "auto",
-    **options: Any,
+    method: Any = None,
+    jac: Any = None,
+    bounds: Any = None,
+    tol: float | None = None,
+    callback: Callable[..., Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    gtol: float = 1e-8,
+    ftol: float = 0.0,
+    xtol: float = 0.0,
+    detect_divergence: bool = True,
+    divergence_factor: float = 1e8,
+    max_bad_gradients: int = 5,
+    max_nfev: int | None = None,
+    max_time: float | None = None,
+    callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
+    record_every: int = 1,
+    record_x: bool = False,
+    raise_errors: bool | None = None,
+    on_interrupt: str = "raise",
+    schedules: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+    starts: Any = None,
+    seed: int | None = None,
+    workers: Any = None,
+    minima_tol: float = 1e-3,
+    retries: int = 2,
+    start_timeout: float | None = None,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    batch_sampler: Any = None,
+    epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
+    checkpoint: Any = None,
+    checkpoint_every: int | None = None,
+    stream_history: Any = None,
+    check_gradient: bool = False,
+    **unknown: Any,
 ) -> Result:
     """Minimize ``fun`` from ``x0``; the one-call form of ``Runner(...).run(x0)``.
 
     Parameters
     ----------
     fun
-        A callable ``f(x) -> float`` (x of shape (n,)), an :class:`~optiframe.Objective`,
-        or the name of a registered objective (``"rosenbrock"``).
+        A callable ``f(x) -> float``, an :class:`~optiframe.Objective`, or the name of a
+        registered objective (``"rosenbrock"``).
     x0
-        The starting point: a number or a 1-D array. It is copied, never modified.
-    optimizer
-        An :class:`~optiframe.Optimizer` instance, a registered name (``"gd"``) or a
-        mapping ``{"name": "gd", "lr": 0.1}``.
-    gradient
-        A :class:`~optiframe.GradientEstimator`, or ``"auto"`` (analytic when the
-        objective has it, else central differences), ``"central"``, ``"forward"``,
-        ``"analytic"``.
-    **options
-        Stopping rules (``max_steps``, ``gtol``, ``ftol``, ``xtol``,
-        ``detect_divergence``, ``divergence_factor``) and run options (``callbacks``,
-        ``record_every``, ``record_x``, ``raise_errors``); see :class:`~optiframe.Runner`.
-        ``seed`` seeds every random part of a run (sampled starts, batch order, each
-        start's random stream for stochastic estimators such as ``"spsa"``).
-        Multi-start: ``starts`` (a :class:`~optiframe.MultiStart` or a (K, n) array of
-        points), ``workers``, ``minima_tol``, ``retries``, ``start_timeout``; then the
-        result is a :class:`~optiframe.result.MultiStartResult`. Minibatch descent on a
-        :class:`~optiframe.DataObjective`: ``batch_size``, ``epochs``, ``shuffle``,
-        ``drop_last``, ``batch_sampler``, ``epoch_callbacks``.
+        The starting point: a number or an array of any shape (copied, never modified; a
+        shaped x0 keeps its shape in ``fun``, ``jac`` and ``r.x``).
+    optimizer, method
+        An :class:`~optiframe.Optimizer`, a registered name or a mapping
+        ``{"name": "gd", "lr": 0.1}``; ``method`` is scipy's spelling (``"L-BFGS-B"``,
+        ``"BFGS"`` or any optiframe name). None: L-BFGS with a strong Wolfe line search
+        (``gd`` for minibatch runs and stochastic estimators).
+    gradient, jac
+        ``gradient``: a :class:`~optiframe.GradientEstimator` or a name (``"auto"``,
+        ``"central"``, ``"forward"``, ``"analytic"``, ``"richardson"``, ``"spsa"``), or a
+        gradient function. ``jac``, as in scipy: a gradient function, True when ``fun``
+        returns ``(f, g)``, or ``"2-point"``/``"3-point"`` (forward/central differences).
+    bounds
+        ``[(lo, hi), ...]`` (None for an open side) or a ``scipy.optimize.Bounds``.
+    tol, options
+        scipy's: ``tol`` sets ``gtol``; ``options`` takes ``maxiter``, ``gtol``, ``ftol``,
+        ``xtol``, ``maxfun``/``maxfev`` (and ignores ``disp``).
+    callback
+        scipy's: ``callback(intermediate_result)`` (an object with ``x``, ``fun`` and
+        ``nit``) or ``callback(xk)``, after each step; StopIteration stops the run.
+        optiframe's step callbacks, which take a :class:`~optiframe.StepInfo`, go in
+        ``callbacks``.
+    max_steps, gtol, ..., check_gradient
+        As :class:`~optiframe.Runner` (see docs/reference.md). Multi-start: ``starts`` (a
+        :class:`~optiframe.MultiStart` or a (K, n) array), ``workers``, ``seed``, ...;
+        the result is then a :class:`~optiframe.result.MultiStartResult`.
 
     Example
     -------
@@ -57,12 +126,196 @@ def minimize(
     ...                 max_steps=500, detect_divergence=False)
     >>> float(r.x[0]), r.status, r.nit
     (-0.00012307192187321903, 'max_steps', 500)
+
+    And scipy's way of asking:
+
+    >>> from scipy.optimize import rosen, rosen_der
+    >>> r = of.minimize(rosen, [1.3, 0.7, 0.8], jac=rosen_der, method="L-BFGS-B", tol=1e-10)
+    >>> r["x"].round(6).tolist(), r.success
+    ([1.0, 1.0, 1.0], True)
     """
-    starts = options.pop("starts", None)
-    seed = options.pop("seed", None)
-    workers = options.pop("workers", None)
     if x0 is None and starts is None:
         raise InvalidArgumentError(
             "'x0' is required: the point to start from (or starts=MultiStart(...))")
-    return Runner(fun, optimizer, gradient, **options).run(x0, starts=starts, seed=seed,
-                                                           workers=workers)
+    optimizer = _method(optimizer, method)
+    stop = _scipy_options(options, dict(max_steps=max_steps, gtol=gtol, ftol=ftol, xtol=xtol,
+                                        max_nfev=max_nfev))
+    if tol is not None:
+        stop["gtol"] = tol
+    fun, gradient = _with_jac(fun, gradient, jac)
+    shape = None
+    if x0 is not None and starts is None and _ndim(x0) > 1:
+        fun, shape = _flat(fun, np.shape(x0)), np.shape(x0)
+        x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if callback is not None:
+        callbacks = (*_as_tuple(callbacks), _scipy_callback(callback))
+    runner = Runner(
+        fun, optimizer, gradient, callbacks=callbacks, record_every=record_every,
+        record_x=record_x, raise_errors=raise_errors, on_interrupt=on_interrupt,
+        schedules=schedules,
+        minima_tol=minima_tol, retries=retries, start_timeout=start_timeout,
+        batch_size=batch_size, epochs=epochs, shuffle=shuffle, drop_last=drop_last,
+        batch_sampler=batch_sampler, epoch_callbacks=epoch_callbacks, progress=progress,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        stream_history=stream_history, bounds=bounds, check_gradient=check_gradient,
+        detect_divergence=detect_divergence, divergence_factor=divergence_factor,
+        max_bad_gradients=max_bad_gradients, max_time=max_time, **stop, **unknown)
+    result = runner.run(x0, starts=starts, seed=seed, workers=workers)
+    if shape is not None:
+        flat_at = result.gradient_at
+        result = attrs.evolve(
+            result, x=result.x.reshape(shape),
+            gradient_at=None if flat_at is None else
+            (lambda x: np.asarray(flat_at(np.reshape(x, -1))).reshape(shape)))
+    return result
+
+
+def _ndim(x0: Any) -> int:
+    """x0's number of dimensions (1 for anything numpy cannot shape: the Runner names
+    what is wrong with it)."""
+    try:
+        return int(np.ndim(x0))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _as_tuple(callbacks: Any) -> tuple[Any, ...]:
+    if callable(callbacks) and not isinstance(callbacks, (list, tuple)):
+        return (callbacks,)
+    return tuple(callbacks)
+
+
+def _method(optimizer: Any, method: Any) -> Any:
+    """``optimizer``, or scipy's ``method`` naming it."""
+    if method is None:
+        return optimizer
+    if optimizer is not None:
+        raise InvalidArgumentError(
+            f"give 'optimizer' or 'method' (scipy's name for it), not both: {optimizer!r} "
+            f"and {method!r}")
+    if isinstance(method, str):
+        return METHODS.get(method.lower(), method)
+    return method
+
+
+def _scipy_options(options: Mapping[str, Any] | None, stop: dict[str, Any]) -> dict[str, Any]:
+    """The stop options, with scipy's ``options`` mapped onto them."""
+    if options is None:
+        return stop
+    if not isinstance(options, Mapping):
+        raise InvalidArgumentError(f"'options' must be a mapping, e.g. {{'maxiter': 100}}: "
+                                   f"{options!r}")
+    for key, value in options.items():
+        if key == "disp":
+            continue
+        if key not in OPTIONS:
+            raise InvalidArgumentError(
+                f"options[{key!r}] is not an option optiframe knows; it takes "
+                f"{', '.join(sorted(OPTIONS))} (and disp), or pass optiframe's own options "
+                "as keywords")
+        stop[OPTIONS[key]] = value
+    return stop
+
+
+def _with_jac(fun: Any, gradient: Any, jac: Any) -> tuple[Any, Any]:
+    """The objective and estimator for scipy's ``jac`` (or a gradient function given as
+    ``gradient``)."""
+    if callable(gradient) and not isinstance(gradient, (GradientEstimator, type)):
+        if jac is not None:
+            raise InvalidArgumentError("give the gradient function as 'jac' or 'gradient', "
+                                       "not both")
+        jac, gradient = gradient, "auto"
+    if jac is None or jac is False:
+        return fun, gradient
+    if gradient != "auto":
+        raise InvalidArgumentError(
+            f"give 'jac' (scipy's spelling) or 'gradient', not both: jac={jac!r}, "
+            f"gradient={gradient!r}")
+    if isinstance(jac, str):
+        if jac not in JAC_STRINGS:
+            raise InvalidArgumentError(
+                f"jac={jac!r}: optiframe takes a gradient function, True (fun returns (f, g)), "
+                f"'2-point' or '3-point'")
+        return fun, JAC_STRINGS[jac]
+    if isinstance(fun, (Objective, str, Mapping)) or not callable(fun):
+        raise InvalidArgumentError(
+            f"jac= goes with a plain callable fun; {fun!r} is an objective: give its "
+            "gradient in the Objective (gradient method)")
+    if jac is True:
+        both = _ValueAndGradient(fun)
+        return FunctionObjective.from_callable(both.value, gradient=both.gradient), "analytic"
+    if not callable(jac):
+        raise InvalidArgumentError(f"jac must be a callable, True, '2-point' or '3-point': "
+                                   f"{jac!r}")
+    return FunctionObjective.from_callable(fun, gradient=jac), "analytic"
+
+
+class _ValueAndGradient:
+    """``fun`` returning ``(f, g)`` (scipy's ``jac=True``): one call serves both, for the
+    last point asked."""
+
+    def __init__(self, fun: Callable[[np.ndarray], Any]) -> None:
+        self.fun = fun
+        self._x: bytes | None = None
+        self._g: Any = None
+
+    def _call(self, x: np.ndarray) -> Any:
+        out = self.fun(x)
+        try:
+            f, g = out
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"jac=True: fun must return (f, gradient); it returned {out!r}"[:200]
+            ) from None
+        self._x, self._g = x.tobytes(), g
+        return f
+
+    def value(self, x: np.ndarray) -> Any:
+        return self._call(x)
+
+    def gradient(self, x: np.ndarray) -> Any:
+        if self._x != x.tobytes():
+            self._call(x)
+        return self._g
+
+
+def _flat(fun: Any, shape: tuple[int, ...]) -> Any:
+    """``fun`` (and its gradient) of a shaped x, as a function of the flat one."""
+    if isinstance(fun, FunctionObjective):
+        func, grad = fun.func, fun.grad_func
+    elif callable(fun) and not isinstance(fun, (Objective, str)):
+        func, grad = fun, None
+    else:
+        raise InvalidArgumentError(
+            f"x0 of shape {shape} needs a plain callable fun (optiframe reshapes x for it); "
+            f"{fun!r} takes flat points: pass x0.ravel()")
+
+    def flat_value(x: np.ndarray) -> Any:
+        return func(x.reshape(shape))
+
+    def flat_gradient(x: np.ndarray) -> Any:
+        assert grad is not None
+        return np.asarray(grad(x.reshape(shape)), dtype=float).reshape(-1)
+
+    return FunctionObjective.from_callable(flat_value,
+                                           gradient=None if grad is None else flat_gradient)
+
+
+def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
+    """scipy's ``callback``: ``callback(intermediate_result)`` or ``callback(xk)``."""
+    if not callable(callback):
+        raise InvalidArgumentError(f"'callback' must be callable: {callback!r}")
+    try:
+        params = inspect.signature(callback).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    if "intermediate_result" in params:
+        def modern(info: StepInfo) -> Any:
+            step = types.SimpleNamespace(x=info.x, fun=info.fun, nit=info.step)
+            return callback(intermediate_result=step)
+        return modern
+
+    def legacy(info: StepInfo) -> Any:
+        return callback(info.x)
+
+    return legacy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -89,7 +90,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                               "pass --force to overwrite it, --resume to go on from its "
                               "checkpoint, or set output.folder")
         check_results_folder(folder, args.force, str(args.config))
-        result = runner.run(**run_args)
+        try:
+            result = runner.run(**run_args)
+        except KeyboardInterrupt as stop:
+            result = getattr(stop, "result", None)
+            if result is None:
+                raise
+            folder, written = write_results(result, folder, config)
+            print(f"{result.status}: {result.message}", file=sys.stderr)
+            print(f"results in {folder}/ ({', '.join(written)})", file=sys.stderr)
+            return 130
     folder, written = write_results(result, folder, config)
     print(f"{result.status}: {result.message}")
     print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
@@ -154,6 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"optiframe: error: {args.config}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("optiframe: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (optiframe list --json | head): quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush does not fail too
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ No value is evaluated as code; a ``path`` names a Python file whose function is 
 from __future__ import annotations
 
 import copy
+import datetime
 import importlib.util
 import json
 import math
@@ -46,10 +47,11 @@ SECTIONS: dict[str, set[str] | None] = {
     "objective": None,  # name/path/gradient/vectorized, then the objective's own parameters
     "optimizer": None,
     "gradient": None,
-    "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale"},
+    "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale", "workers"},
+    "schedules": None,  # hyperparameter = "name" or a table {name = ..., ...}
     "batch": {"batch_size", "epochs", "shuffle", "drop_last", "sampler", "seed"},
     "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor",
-             "max_bad_gradients"},
+             "max_bad_gradients", "max_nfev", "max_time"},
     "output": {"folder", "record_every", "record_x", "checkpoint_every", "stream_history"},
 }
 
@@ -60,10 +62,7 @@ class ConfigError(InvalidArgumentError):
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Read ``path`` (TOML), apply ``--set key=value`` overrides, and check the keys."""
-    try:
-        import tomllib
-    except ImportError as exc:  # pragma: no cover - Python 3.10
-        raise ConfigError("'optiframe run' needs Python 3.11 or newer (tomllib)") from exc
+    import tomllib
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
@@ -113,11 +112,15 @@ def check_keys(config: dict[str, Any], path: Path) -> None:
                           "returning an Objective, e.g. a data objective)")
 
 
-def _import_function(spec: str, where: str) -> Any:
+def _import_function(spec: str, where: str, base: Path | None = None) -> Any:
+    """``file.py:function`` imported; a relative file is found next to the config file
+    (``base``), wherever the command runs from."""
     file, sep, name = spec.rpartition(":")
     if not sep or not file or not name:
         raise ConfigError(f"{where}: write path/to/file.py:function, got {spec!r}")
     file_path = Path(file)
+    if base is not None and not file_path.is_absolute():
+        file_path = base / file_path
     if not file_path.is_file():
         raise ConfigError(f"{where}: no such file {file!r}")
     module_spec = importlib.util.spec_from_file_location(f"optiframe_user_{file_path.stem}",
@@ -126,6 +129,8 @@ def _import_function(spec: str, where: str) -> Any:
         raise ConfigError(f"{where}: {file!r} is not a Python file: write path/to/file.py:"
                           "function")
     module = importlib.util.module_from_spec(module_spec)
+    # registered, so that its functions pickle by name for worker processes
+    sys.modules[module_spec.name] = module
     try:
         module_spec.loader.exec_module(module)
     except Exception as exc:
@@ -146,7 +151,8 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     objective_cfg = dict(config["objective"])
     objective: Any
     if "factory" in objective_cfg:
-        build = _import_function(objective_cfg.pop("factory"), f"{where}: objective.factory")
+        build = _import_function(objective_cfg.pop("factory"), f"{where}: objective.factory",
+                                 path.parent)
         if not callable(build):
             raise ConfigError(f"{where}: objective.factory must name a function, not a "
                               f"{type(build).__name__}")
@@ -158,9 +164,11 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
             raise ConfigError(f"{where}: objective.factory must return an Objective, got "
                               f"{type(objective).__name__}")
     elif "path" in objective_cfg:
-        func = _import_function(objective_cfg.pop("path"), f"{where}: objective.path")
+        func = _import_function(objective_cfg.pop("path"), f"{where}: objective.path",
+                                path.parent)
         grad = objective_cfg.pop("gradient", None)
-        grad_func = _import_function(grad, f"{where}: objective.gradient") if grad else None
+        grad_func = (_import_function(grad, f"{where}: objective.gradient", path.parent) if grad
+                     else None)
         objective = FunctionObjective.from_callable(
             func, gradient=grad_func, vectorized=bool(objective_cfg.pop("vectorized", False)))
         if objective_cfg:
@@ -176,6 +184,16 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         batch["batch_sampler"] = batch.pop("sampler")
     options = {**config.get("stop", {}), **batch,
                **{k: v for k, v in output.items() if k in ("record_every", "record_x")}}
+    if config.get("schedules"):
+        options["schedules"] = dict(config["schedules"])
+    if "n_starts" not in config.get("start", {}) and "workers" in config.get("start", {}):
+        raise ConfigError(f"{where}: start.workers spreads the starts of a multi-start run: "
+                          "set start.n_starts too")
+    misplaced = set(config.get("optimizer", {})) & set(SECTIONS["stop"] or ())
+    if misplaced:
+        key = sorted(misplaced)[0]
+        raise ConfigError(f"{where}: optimizer.{key} is a stopping rule: it belongs in [stop] "
+                          f"({key} = ...)")
     folder = Path(output.get("folder", "results"))
     if "checkpoint_every" in output:
         options["checkpoint"] = folder / "checkpoint"
@@ -186,8 +204,9 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     if stream:
         options["stream_history"] = folder / "history.jsonl"
     try:
+        # the command line records a failed run (exit 1) and handles Ctrl-C itself (130)
         runner = Runner(objective, config.get("optimizer"), config.get("gradient", "auto"),
-                        **options)
+                        raise_errors=False, **options)
     except OptiframeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except TypeError as exc:  # a component given a parameter it does not take
@@ -216,6 +235,8 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         run_args["starts"] = MultiStart(start["n_starts"], sampler=sampler,
                                         bounds=start.get("bounds"))
         run_args["seed"] = start.get("seed")
+        if "workers" in start:
+            run_args["workers"] = start["workers"]
     elif x0 is None:
         raise ConfigError(f"{where}: [start] needs 'x0' (or 'n_starts' for multi-start)")
     return runner, run_args
@@ -233,6 +254,10 @@ def to_toml(config: dict[str, Any]) -> str:
             return json.dumps(v)
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (datetime.date, datetime.time)):
+            return v.isoformat()
         raise TypeError(f"cannot write {v!r} as TOML")
 
     lines = []

@@ -147,6 +147,7 @@ def overnight_section(write: Callable[[str], None]) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         part = Runner("rosenbrock", Adam(lr=0.01), max_steps=6000, callbacks=ctrl_c_at_2500,
+                      on_interrupt="return",
                       checkpoint=folder, checkpoint_every=1000).run([-1.2, 1.0])
         saved = load_checkpoint(folder).step
         resumed = Runner("rosenbrock", Adam(lr=0.01), max_steps=6000).resume(folder)

@@ -465,7 +465,7 @@ class AnalyticGradient(GradientEstimator):
 
         def checked(x: np.ndarray) -> np.ndarray:
             g = grad(x)
-            if type(g) is np.ndarray and g.shape == x.shape and g.dtype.kind == "f":
+            if type(g) is np.ndarray and g.shape == x.shape:
                 return g
             return as_gradient(g, x, objective)
 

@@ -197,7 +197,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 X_new, opt_new = skip_rows(X, X_new, opt, opt_new, skip)
             if bounded and not searched:  # the step, projected into the bounds
                 X_new = p.project(X_new)
-            X_new.flags.writeable = False  # the iterate: an objective may not write into it
+            X_new.setflags(write=False)  # the iterate: an objective may not write into it
             if training:
                 F_new = F
                 cursor_new = batches.moved(cursor, F if point or skip is None else np.where(

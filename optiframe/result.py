@@ -31,6 +31,42 @@ class Result:
     nfev: int
     njev: int
     history: History
+    #: ``gradient(x)`` of the run's objective and estimator (set by the Runner), for ``jac``
+    gradient_at: Any = attrs.field(default=None, kw_only=True, repr=False)
+    _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
+
+    #: the names ``r["name"]`` and ``r.keys()`` know, as scipy's ``OptimizeResult`` has them
+    KEYS = ("x", "fun", "jac", "status", "success", "message", "nit", "nfev", "njev")
+
+    @property
+    def jac(self) -> np.ndarray | None:
+        """The gradient at ``x``, as scipy's ``OptimizeResult.jac``: computed on first
+        access with the run's estimator (one gradient, not counted in ``nfev``), None when
+        it cannot be (a stochastic estimator, or no objective)."""
+        if "jac" not in self._cache:
+            g = None
+            if self.gradient_at is not None:
+                try:
+                    g = readonly(np.asarray(self.gradient_at(np.array(self.x)), dtype=float))
+                except Exception:  # an objective that cannot be evaluated there any more
+                    g = None
+            self._cache["jac"] = g
+        return cast("np.ndarray | None", self._cache["jac"])
+
+    def keys(self) -> tuple[str, ...]:
+        """The names ``r[name]`` knows (scipy's ``OptimizeResult`` is a dict)."""
+        return self.KEYS
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.KEYS:
+            raise KeyError(f"{name!r}: a Result has {', '.join(self.KEYS)} (and history)")
+        return getattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.KEYS
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name) if name in self.KEYS else default
 
     @property
     def epochs(self) -> int:

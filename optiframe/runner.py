@@ -20,7 +20,7 @@ from .batching import Batching, BatchSampler
 from .bounds import Box, as_box
 from .checkpoint import Checkpoint, Checkpointer, check_checkpoint_options, run_config
 from .errors import InvalidArgumentError, InvalidTypeError, PluginError, RunFailedError
-from .gradients import AnalyticGradient, GradientEstimator
+from .gradients import AnalyticGradient, GradientEstimator, bind_for
 from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
 from .observers import Callbacks, EpochInfo, StepInfo
@@ -45,7 +45,8 @@ DEFAULT_OPTIMIZER = "lbfgs"
 #: a line search would chase the noise: the blog's SGD (lr 0.01)
 DEFAULT_TRAINING_OPTIMIZER = "gd"
 
-RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "schedules", "progress",
+RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "on_interrupt",
+                  "schedules", "progress",
                   "minima_tol", "retries", "start_timeout", "batch_size", "epochs", "shuffle",
                   "drop_last", "batch_sampler", "epoch_callbacks", "checkpoint",
                   "checkpoint_every", "stream_history", "bounds", "check_gradient")
@@ -59,6 +60,14 @@ class RunStart:
     n_starts: int
     seed: int | None
     resumed: bool = False
+
+
+def _was_interrupted(result: Result) -> bool:
+    """The run (or one of its starts) was stopped by Ctrl-C or SIGTERM."""
+    if result.status is Status.INTERRUPTED:
+        return True
+    statuses = getattr(result, "statuses", None)
+    return bool(statuses is not None and statuses().get("interrupted"))
 
 
 def as_objective(spec: Any) -> Objective:
@@ -88,17 +97,25 @@ def check_options(options: Iterable[str]) -> None:
 class Runner:
     """Runs an optimizer on an objective and records what happens.
 
-    Components may be instances or registered names (``"gd"``, ``"central"``, ...).
-    Options: the :class:`~optiframe.stopping.StopRules` fields (``max_steps``,
-    ``gtol``, ``ftol``, ``xtol``, ``detect_divergence``, ``divergence_factor``,
-    ``max_bad_gradients``, ``max_nfev``, ``max_time``) and ``callbacks`` (functions
+    Components may be instances or registered names (``"lbfgs"``, ``"central"``, ...);
+    ``optimizer=None`` is L-BFGS (``gd`` for minibatch runs and stochastic estimators).
+    Options: the :class:`~optiframe.stopping.StopRules` fields (``max_steps``, default
+    1000 or, in a minibatch run, no limit; ``gtol``, ``ftol``, ``xtol``,
+    ``detect_divergence``, ``divergence_factor``, ``max_bad_gradients``, ``max_nfev``,
+    ``max_time``), ``bounds`` (see :mod:`optiframe.bounds`), ``check_gradient`` (check an
+    analytic gradient at x0 first), and ``callbacks`` (functions
     called with a :class:`StepInfo` after each step, raising StopIteration to stop, or
     objects with methods for the run's events: see :mod:`optiframe.observers`),
     ``record_every`` (keep every k-th step; the last is always kept), ``record_x`` (keep
-    the points too), ``raise_errors`` (re-raise an exception from user code as
-    :class:`~optiframe.errors.RunFailedError`, with the partial result, instead of
-    returning status ``failed``), ``schedules`` (a mapping from a hyperparameter name to
-    a schedule, e.g. ``{"lr": "cosine"}``; see :mod:`optiframe.schedules`), and for
+    the points too), ``raise_errors`` (None, the default: an exception from user code in a
+    single-start run propagates, with its type and traceback, the partial result as its
+    ``.result``, while a multi-start run records the failed start and goes on; True:
+    a multi-start run then raises :class:`~optiframe.errors.RunFailedError` after the
+    other starts; False: status ``failed`` everywhere), ``on_interrupt`` (``"raise"``, the
+    default: Ctrl-C saves the checkpoint, then raises KeyboardInterrupt carrying the
+    partial result as ``.result``; ``"return"``: an ``interrupted`` Result),
+    ``schedules`` (a mapping from a hyperparameter name to a schedule, e.g.
+    ``{"lr": "cosine"}``; see :mod:`optiframe.schedules`), and for
     multi-start runs ``minima_tol`` (final points closer than this are one minimum),
     ``retries`` (reruns of a start lost with its worker) and ``start_timeout`` (seconds
     after which a start on workers is stopped and fails), ``progress`` (a progress bar:
@@ -127,7 +144,8 @@ class Runner:
         callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
         record_every: int = 1,
         record_x: bool = False,
-        raise_errors: bool = False,
+        raise_errors: bool | None = None,
+        on_interrupt: str = "raise",
         schedules: Mapping[str, Any] | None = None,
         minima_tol: float = 1e-3,
         retries: int = 2,
@@ -144,9 +162,24 @@ class Runner:
         stream_history: Any = None,
         bounds: Any = None,
         check_gradient: bool = False,
-        **stop_options: Any,
+        max_steps: int | None = None,
+        gtol: float = 1e-8,
+        ftol: float = 0.0,
+        xtol: float = 0.0,
+        detect_divergence: bool = True,
+        divergence_factor: float = 1e8,
+        max_bad_gradients: int = 5,
+        max_nfev: int | None = None,
+        max_time: float | None = None,
+        **unknown: Any,
     ) -> None:
-        check_options(stop_options)
+        check_options(unknown)  # a misspelt option: refused, with the closest name
+        stop_options: dict[str, Any] = dict(
+                            max_steps=1000 if max_steps is None else max_steps, gtol=gtol,
+                            ftol=ftol, xtol=xtol, detect_divergence=detect_divergence,
+                            divergence_factor=divergence_factor,
+                            max_bad_gradients=max_bad_gradients, max_nfev=max_nfev,
+                            max_time=max_time)
         registry = get_registry()
         self.objective: Objective = as_objective(objective)
         self.gradient: GradientEstimator = registry.build(
@@ -169,7 +202,15 @@ class Runner:
         if not isinstance(record_x, bool):
             raise InvalidArgumentError(f"'record_x' must be True or False: {record_x!r}")
         self.record_x = record_x
-        self.raise_errors = bool(raise_errors)
+        if raise_errors not in (None, True, False):
+            raise InvalidArgumentError(
+                f"'raise_errors' must be None, True or False: {raise_errors!r}")
+        self.raise_errors = raise_errors
+        if on_interrupt not in ("raise", "return"):
+            raise InvalidArgumentError(
+                f"'on_interrupt' must be 'raise' (Ctrl-C stops the script, after saving the "
+                f"checkpoint) or 'return' (an interrupted Result): {on_interrupt!r}")
+        self.on_interrupt = on_interrupt
         self.minima_tol = check_real("minima_tol", minima_tol, positive=True)
         self.retries = check_int("retries", retries, minimum=0)
         self.start_timeout = (None if start_timeout is None
@@ -177,7 +218,8 @@ class Runner:
         self.schedules = build_schedules(schedules, registry)
         if self.schedules:
             Scheduled(self.optimizer, self.schedules)  # checks the names now
-        self.stop_given = dict(stop_options)
+        # max_steps=None: 1000, or no limit in a minibatch run (its epochs count)
+        self.stop_given = {"max_steps": max_steps is not None}
         Progress.create(False if progress is None else progress, 0, "")  # checks the value
         self.progress = progress
         self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
@@ -271,6 +313,7 @@ class Runner:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
         everything kept)."""
+        result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
         for cb in Callbacks.of(self.callbacks).run_end:
             cb(result)
         try:
@@ -280,7 +323,24 @@ class Runner:
                                   message=message(Status.FAILED, str(exc)))
             if self.raise_errors:
                 raise RunFailedError(result.message, result) from exc
+        if self.on_interrupt == "raise" and _was_interrupted(result):
+            stop = KeyboardInterrupt(result.message)
+            stop.result = result  # type: ignore[attr-defined]
+            raise stop
         return result
+
+    def _gradient_at(self, n: int) -> Callable[[Any], Any] | None:
+        """``gradient(x)`` for the result's ``jac`` (bound on first use; None for a
+        stochastic estimator, whose gradient is a random estimate)."""
+        estimator = self.gradient.for_objective(self.objective)
+        if estimator.stochastic:
+            return None
+        objective, box = self.objective, self.box(n)
+
+        def at(x: Any) -> Any:
+            return bind_for(estimator, objective, box)(x)
+
+        return at
 
     def checkpointer(self, kind: str, shape: tuple[int, ...], seed: int | None = None,
                      resumed: Checkpoint | None = None) -> Checkpointer | None:

@@ -32,7 +32,13 @@ from ._validation import as_point
 from .batching import Batches
 from .bounds import as_box
 from .checkpoint import Checkpoint, Checkpointer, Snapshot, load_checkpoint, segment_arrays
-from .errors import InvalidArgumentError, OptiframeError, RunFailedError, describe_error
+from .errors import (
+    InvalidArgumentError,
+    OptiframeError,
+    PluginError,
+    RunFailedError,
+    describe_error,
+)
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
 from .gradients import bind_for, evaluations_for
@@ -269,9 +275,29 @@ def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
                     message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
                     njev=int(block.njev[0]), history=history)
-    if runner.raise_errors and result.status is Status.FAILED:
-        raise RunFailedError(result.message, result) from w.failure
+    if result.status is Status.FAILED:
+        if isinstance(w.failure, PluginError) or w.failure is None:  # not the user's code
+            if runner.raise_errors is True:
+                raise RunFailedError(result.message, result) from w.failure
+        elif runner.raise_errors is not False:
+            reraise(w.failure, result)
     return result
+
+
+def reraise(exc: BaseException | None, result: Result) -> None:
+    """Raise the exception that failed a single-start run, with its type and traceback,
+    carrying the partial result as ``.result`` and a note saying so (a RunFailedError
+    when there is no exception to raise)."""
+    if exc is None or isinstance(exc, RunFailedError):
+        raise RunFailedError(result.message, result) from exc
+    try:
+        exc.result = result  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes
+        raise RunFailedError(result.message, result) from exc
+    exc.add_note(f"optiframe: {result.message} The partial result (its history "
+                 "included) is this exception's .result; raise_errors=False returns it as "
+                 "a Result with status 'failed' instead.")
+    raise exc.with_traceback(exc.__traceback__)
 
 
 def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
@@ -283,8 +309,8 @@ def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
     text = message(Status.FAILED, f"the objective raised at x0: {describe_error(exc)}")
     result = Result(x=x, fun=math.nan, status=Status.FAILED, message=text, nit=0, nfev=1,
                     njev=0, history=history)
-    if runner.raise_errors:
-        raise RunFailedError(result.message, result) from exc
+    if runner.raise_errors is not False:
+        reraise(exc, result)
     return result
 
 
@@ -596,7 +622,7 @@ def finish_multistart(runner: Any, finished: Finished, history: StartsHistory,
     """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
     result = gather(finished, history, runner.minima_tol)
     failed = [i for i, s in enumerate(finished.status) if s is Status.FAILED]
-    if failed and runner.raise_errors:
+    if failed and runner.raise_errors is True:
         first = failed[0]
         raise RunFailedError(f"{len(failed)} of {len(finished)} starts failed; first: start "
                              f"{finished.index[first]}: {finished.message[first]}",

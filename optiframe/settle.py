@@ -43,6 +43,7 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
         x, fun = s.X, s.F
         if p.batches is None and verdicts[0][0] in _ENDS_AT_BEST:
             x, fun = s.best_X, s.best_F
+            verdicts[0] = _at_best(verdicts[0], float(fun))
         elif p.batches is not None:
             fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0])
         if nfev is not None:
@@ -53,12 +54,21 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
     for j, r in enumerate(rows.tolist()):
         if p.batches is None and verdicts[j][0] in _ENDS_AT_BEST:
             X[r], F[r] = s.best_X[r], s.best_F[r]
+            verdicts[j] = _at_best(verdicts[j], float(F[r]))
         elif p.batches is not None:
             F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
     if nfev is not None:
         s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
             _mask(rows, len(s.index)), njev, s.njev)
     s.finish(rows, verdicts, X, F)
+
+
+def _at_best(verdict: Verdict, best: float) -> Verdict:
+    """The verdict of a start that ends at its best finite point, saying which: the
+    message's figures then agree with ``x`` and ``fun``."""
+    status, detail = verdict
+    where = f"f = {best:.6g} there" if math.isfinite(best) else "no finite f was seen"
+    return status, f"{detail}; x is the best finite point seen, {where}"
 
 
 def _mask(rows: np.ndarray, n: int) -> np.ndarray:

@@ -35,10 +35,8 @@ MESSAGES: dict[Status, str] = {
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
     Status.DIVERGED: "Diverged: the objective grew without bound or overflowed (a fixed "
                      "step too long: try a smaller learning rate, or a line search, "
-                     "line_search='armijo', which shortens each step until f decreases); x "
-                     "is the best finite point seen",
-    Status.NAN: "Stopped on a NaN or infinite value or gradient; "
-                "x is the best finite point seen",
+                     "line_search='armijo', which shortens each step until f decreases)",
+    Status.NAN: "Stopped on a NaN or infinite value or gradient",
     Status.STALLED: "Stalled: the step no longer changes x",
     Status.LINE_SEARCH: "Stopped: the line search found no step along the direction that "
                         "decreases f enough",

@@ -10,7 +10,8 @@ from tests.conftest import func1, func2
 
 # (id, call, expected exception, message pattern)
 CASES = [
-    ("x0 2-D", lambda: of.minimize(func2, [[1.0, 2.0]]), of.InvalidArgumentError,
+    # minimize keeps a shaped x0's shape (issue 14); a Runner takes flat points
+    ("x0 2-D", lambda: of.Runner(func2).run([[1.0, 2.0]]), of.InvalidArgumentError,
      r"'x0' must be 1-D .* shape \(1, 2\)"),
     ("x0 NaN", lambda: of.minimize(func2, [1.0, np.nan]), of.InvalidArgumentError,
      r"'x0' must be finite: x0\[1\] is .*nan"),

@@ -31,7 +31,7 @@ def test_acceptance_form_on_the_digits(digits):
     X_train, _, y_train, _ = digits
     obj = of.SoftmaxRegression(X_train, y_train)
     r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=0.1),
-                    batch_size=64, epochs=10, seed=0)
+                    batch_size=64, epochs=10, seed=0, on_interrupt="return")
     batches = -(-len(X_train) // 64)
     assert (r.epochs, r.nit, len(r.history)) == (10, 10 * batches, 10 * batches)
     assert r.history.epochs["epoch"].tolist() == list(range(1, 11))
@@ -44,13 +44,13 @@ def test_softmax_reaches_95_and_the_mlp_97_percent_on_held_out_digits(digits):
     X_train, X_test, y_train, y_test = digits
     softmax = of.SoftmaxRegression(X_train, y_train)
     r = of.minimize(softmax, np.zeros(softmax.dim), optimizer=of.GradientDescent(lr=1.0),
-                    batch_size=64, epochs=30, seed=0)
+                    batch_size=64, epochs=30, seed=0, on_interrupt="return")
     assert softmax.accuracy(r.x, X_test, y_test) >= 0.95
     mlp = of.MLP(X_train, y_train, hidden=64)
     r = of.minimize(mlp, mlp.init_params(0), optimizer=of.GradientDescent(lr=0.5),
                     batch_size=32, epochs=30, seed=0,
                     epoch_callbacks=lambda e: {"test_accuracy": mlp.accuracy(
-                        np.array(e.x), X_test, y_test)})
+                        np.array(e.x), X_test, y_test)}, on_interrupt="return")
     assert mlp.accuracy(r.x, X_test, y_test) >= 0.97
     assert r.history.epochs["test_accuracy"][-1] >= 0.97
 
@@ -80,13 +80,14 @@ def test_batch_order_comes_from_the_sampler_and_covers_every_sample_each_epoch()
 
     X, y = small(n=50)
     obj = Spy(X, y)
-    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=2, seed=0)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=2, seed=0, on_interrupt="return")
     first, second = np.concatenate(seen[:7]), np.concatenate(seen[7:14])
     assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(50))
     assert first.tolist() != second.tolist()  # reshuffled
     assert [len(b) for b in seen[:7]] == [8] * 6 + [2]
     seen.clear()
-    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=1, drop_last=True, seed=0)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=8, epochs=1, drop_last=True, seed=0,
+                on_interrupt="return")
     assert [len(b) for b in seen[:-1]] == [8] * 6  # the last entry is the final full value
 
 
@@ -105,10 +106,11 @@ def test_training_on_a_memmap_reads_only_batches(tmp_path, monkeypatch, row_read
     monkeypatch.setattr(data_module, "CHUNK_ROWS", 256)
     obj = of.SoftmaxRegression(on_disk(X, tmp_path), y)
     r = of.minimize(obj, np.zeros(obj.dim), batch_size=50, epochs=2, seed=0,
-                    optimizer=of.GradientDescent(lr=0.5))
+                    optimizer=of.GradientDescent(lr=0.5), on_interrupt="return")
     assert max(row_reads) <= 256 and r.epochs == 2
     in_memory = of.minimize(of.SoftmaxRegression(X, y), np.zeros(obj.dim), batch_size=50,
-                            epochs=2, seed=0, optimizer=of.GradientDescent(lr=0.5))
+                            epochs=2, seed=0, optimizer=of.GradientDescent(lr=0.5),
+                                on_interrupt="return")
     np.testing.assert_array_equal(r.x, in_memory.x)
 
 
@@ -116,7 +118,7 @@ def test_divergence_and_nan_end_the_run():
     X, y = small()
     obj = of.SoftmaxRegression(X * 1e3, y)
     r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=1e6),
-                    batch_size=16, epochs=50, seed=0)
+                    batch_size=16, epochs=50, seed=0, on_interrupt="return")
     assert r.status == "diverged" and r.nit < 50 * 8
 
     class NaNLoss(of.SoftmaxRegression):
@@ -126,7 +128,7 @@ def test_divergence_and_nan_end_the_run():
 
     obj = NaNLoss(X, y)
     r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=0.5),
-                    batch_size=16, epochs=50, seed=0)
+                    batch_size=16, epochs=50, seed=0, on_interrupt="return")
     assert r.status == "nan" and "not finite" in r.message
 
 
@@ -139,7 +141,7 @@ def test_epoch_callbacks_can_stop_and_ctrl_c_keeps_the_epochs_done():
             raise StopIteration
 
     r = of.minimize(obj, np.zeros(obj.dim), batch_size=16, epochs=10, seed=0,
-                    epoch_callbacks=stop_after_two)
+                    epoch_callbacks=stop_after_two, on_interrupt="return")
     assert r.status == "callback_stop" and r.epochs == 1
 
     def interrupt(info):
@@ -147,7 +149,7 @@ def test_epoch_callbacks_can_stop_and_ctrl_c_keeps_the_epochs_done():
             raise KeyboardInterrupt
 
     r = of.minimize(obj, np.zeros(obj.dim), batch_size=16, epochs=10, seed=0,
-                    epoch_callbacks=interrupt)
+                    epoch_callbacks=interrupt, on_interrupt="return")
     assert r.status == "interrupted" and r.epochs == 2 and len(r.history) == 3 * 8
 
 
@@ -155,7 +157,7 @@ def test_user_arrays_are_never_modified():
     X, y = small()
     X0, y0 = X.copy(), y.copy()
     obj = of.SoftmaxRegression(X, y)
-    of.minimize(obj, np.zeros(obj.dim), batch_size=7, epochs=3, seed=0)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=7, epochs=3, seed=0, on_interrupt="return")
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
 
@@ -182,7 +184,7 @@ def test_bad_batching_options_are_refused_before_the_first_step(options, pattern
 
 def test_batching_needs_a_data_objective():
     with pytest.raises(of.InvalidArgumentError, match="'batch_size' needs a data objective"):
-        of.minimize("sphere", [1.0], batch_size=4)
+        of.minimize("sphere", [1.0], batch_size=4, on_interrupt="return")
 
 
 @pytest.mark.parametrize("workers", [None, map, 2])
@@ -212,7 +214,7 @@ def test_a_failing_model_stops_while_the_others_train_on():
     inits = np.zeros((3, obj.dim))
     inits[1, 0] = 1000.0
     r = of.minimize(obj, starts=inits, optimizer=of.GradientDescent(lr=0.5), batch_size=10,
-                    epochs=4, seed=0)
+                    epochs=4, seed=0, on_interrupt="return")
     assert [s.status for s in r.starts] == ["max_steps", "nan", "max_steps"]
     # the NaN start skipped max_bad_gradients = 5 batches, unchanged, then stopped
     assert r.starts[1].nit == 5 and r.starts[0].nit == 24
@@ -225,6 +227,7 @@ def test_training_shows_a_progress_bar_on_request(capsys):
     pytest.importorskip("tqdm")
     X, y = small(n=100)
     obj = of.SoftmaxRegression(X, y)
-    of.minimize(obj, np.zeros(obj.dim), batch_size=10, epochs=3, seed=0, progress=True)
+    of.minimize(obj, np.zeros(obj.dim), batch_size=10, epochs=3, seed=0, progress=True,
+                on_interrupt="return")
     err = capsys.readouterr().err
     assert "optiframe training" in err and "30/30" in err

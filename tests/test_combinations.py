@@ -84,7 +84,7 @@ def check_cell(cell: tuple[str, ...], tmp_path) -> None:
     if resume == "resumed":
         at = random.Random(str(cell)).randint(1, _steps_of(reference) - 1)
         part = of.Runner(objective, callbacks=[log, InterruptOnce(at, tmp_path / "flag")],
-                         checkpoint=tmp_path / "ckpt", **options).run(**run)
+                         checkpoint=tmp_path / "ckpt", on_interrupt="return", **options).run(**run)
         assert "nterrupted" in part.message, part.message
         result = of.Runner(objective, **options).resume(tmp_path / "ckpt",
                                                          workers=run.get("workers"))

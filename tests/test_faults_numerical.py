@@ -73,58 +73,64 @@ class NaNSamples(of.LogisticRegression):
 # (id, call, status, message pattern, extra check or None)
 CASES = [
     ("nan gradient skipped then nan",
-     lambda: of.minimize(quadratic_with_gradient(lambda x: np.full_like(x, np.nan)), [1.0, 2.0]),
+     lambda: of.minimize(quadratic_with_gradient(lambda x: np.full_like(x, np.nan)), [1.0, 2.0],
+                         raise_errors=False),
      "nan", r"gradient at step 5 is not finite, after 5 non-finite gradients skipped",
      lambda r: (r.nit == 5 and r.x.tolist() == [1.0, 2.0]) or pytest.fail(repr(r))),
     ("inf gradient skipped then nan",
-     lambda: of.minimize(quadratic_with_gradient(lambda x: np.full_like(x, np.inf)), [1.0]),
+     lambda: of.minimize(quadratic_with_gradient(lambda x: np.full_like(x, np.inf)), [1.0],
+                         raise_errors=False),
      "nan", r"max_bad_gradients = 5", lambda r: r.history.step_norm[1:].tolist() == [0.0] * 5),
     ("no skips allowed",
      lambda: of.minimize(quadratic_with_gradient(lambda x: x * np.nan), [1.0],
-                         max_bad_gradients=0),
+                         max_bad_gradients=0, raise_errors=False),
      "nan", r"after 0 non-finite gradients skipped", lambda r: r.nit == 0),
     ("a passing nan gradient is skipped and the run recovers",
      lambda: of.minimize(nan_gradient_for(2), [1.0, -1.0], optimizer=of.GradientDescent(lr=0.25),
-                         max_steps=200),
+                         max_steps=200, raise_errors=False),
      "converged", r"gradient norm", lambda r: np.allclose(r.x, 0.0, atol=1e-8)),
     ("skips do not count as stalled steps",
      lambda: of.minimize(nan_gradient_for(3), [1.0], optimizer=of.Adam(lr=0.1), xtol=1e-12,
-                         max_steps=5),
+                         max_steps=5, raise_errors=False),
      "max_steps", r"max_steps = 5", lambda r: r.history.step_norm[1:4].tolist() == [0.0] * 3),
     ("nan value mid-run keeps the best point",
      lambda: of.minimize(nan_below, [2.0, 0.0], optimizer=of.GradientDescent(lr=0.2),
-                         gradient="central"),
+                         gradient="central", raise_errors=False),
      "nan", r"f is NaN at step \d+ at x = \[", lambda r: r.x[0] > 0.5 and np.isfinite(r.fun)),
     ("OverflowError in the objective is an overflow",
      lambda: of.minimize(exp_right_of_zero, [-1.0], optimizer=of.GradientDescent(lr=1000.0),
-                         gradient=of.CentralDifference(step=1e-3, relative=False)),
+                         gradient=of.CentralDifference(step=1e-3, relative=False),
+                             raise_errors=False),
      "diverged", r"f overflowed to inf at step 1 at x = \[999", lambda r: r.x.tolist() == [-1.0]),
     ("numpy overflow silenced and recorded",
      lambda: of.minimize(numpy_overflow, [1.0], optimizer=of.GradientDescent(lr=1e200),
-                         gradient="central"),
+                         gradient="central", raise_errors=False),
      "diverged", r"f overflowed to inf at step 1 at x = \[-2.*e\+200\]",
      lambda r: r.x.tolist() == [1.0]),
     ("FloatingPointError in the objective is an overflow",
      lambda: of.minimize(floating_point_error, [1.0], optimizer=of.GradientDescent(lr=1e200),
-                         gradient="central"),
+                         gradient="central", raise_errors=False),
      "diverged", r"f overflowed to inf at step 1", lambda r: r.x.tolist() == [1.0]),
     ("overflow at x0",
-     lambda: of.minimize(lambda x: math.exp(float(x[0])), [1000.0]),
+     lambda: of.minimize(lambda x: math.exp(float(x[0])), [1000.0], raise_errors=False),
      "diverged", r"f\(x0\) is inf", lambda r: r.nit == 0 and r.fun == math.inf),
     ("divergence keeps the best finite point",
-     lambda: of.minimize(lambda x: float(x[0] ** 2), [1.0], optimizer=of.GradientDescent(lr=10.0)),
+     lambda: of.minimize(lambda x: float(x[0] ** 2), [1.0], optimizer=of.GradientDescent(lr=10.0),
+                         raise_errors=False),
      "diverged", r"f = .* at step", lambda r: r.x.tolist() == [1.0] and r.fun == 1.0),
     ("overflow in finite differences is a non-finite gradient",
      lambda: of.minimize(overflow_error_beyond(700.0), [709.5],
-                         gradient=of.CentralDifference(step=1.0, relative=False)),
+                         gradient=of.CentralDifference(step=1.0, relative=False),
+                             raise_errors=False),
      "nan", r"gradient at step 5 is not finite", lambda r: r.x.tolist() == [709.5]),
     ("minibatch: nan rows skipped, training goes on",
      lambda: of.minimize(NaNSamples(2), np.zeros(4), batch_size=16, epochs=3, seed=0,
-                         shuffle=False),
+                         shuffle=False, raise_errors=False),
      "max_steps", r"3 epochs",
      lambda r: r.nit == 12 and np.isfinite(r.x).all() and r.history.step_norm[4] == 0.0),
     ("minibatch: too many nan batches",
-     lambda: of.minimize(NaNSamples(64), np.zeros(4), batch_size=16, epochs=3, seed=0),
+     lambda: of.minimize(NaNSamples(64), np.zeros(4), batch_size=16, epochs=3, seed=0,
+                         raise_errors=False),
      "nan", r"not finite at step 5, after 5 such batches skipped",
      lambda r: r.x.tolist() == [0.0] * 4),
 ]
@@ -156,18 +162,19 @@ def test_multistart_rows_skip_nan_gradients_on_their_own():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r = of.minimize(obj, starts=starts, optimizer=of.Adam(lr=0.1), max_steps=3000,
-                        gtol=1e-6)
+                        gtol=1e-6, raise_errors=False)
     statuses = [s.status for s in r.starts]
     assert statuses == ["converged", "nan", "converged"]
     assert r.starts[1].nit == 5 and r.starts[1].x.tolist() == [5.0, 0.0]
-    alone = of.minimize(obj, starts[0], optimizer=of.Adam(lr=0.1), max_steps=3000, gtol=1e-6)
+    alone = of.minimize(obj, starts[0], optimizer=of.Adam(lr=0.1), max_steps=3000, gtol=1e-6,
+                        raise_errors=False)
     np.testing.assert_array_equal(r.starts[0].x, alone.x)
 
 
 def test_multistart_overflow_rows_diverge_and_name_x():
     r = of.minimize(exp_right_of_zero, starts=np.array([[-1.0], [-2.0]]),
                     optimizer=of.GradientDescent(lr=1e3),
-                    gradient=of.CentralDifference(step=1e-3, relative=False))
+                    gradient=of.CentralDifference(step=1e-3, relative=False), raise_errors=False)
     assert [s.status for s in r.starts] == ["diverged", "diverged"]
     assert all("overflowed to inf at step 1 at x = [" in s.message for s in r.starts)
     assert [s.x.tolist() for s in r.starts] == [[-1.0], [-2.0]]
@@ -178,7 +185,7 @@ def test_fun_is_never_worse_than_the_best_finite_point():
     for _ in range(20):
         x0 = rng.normal(size=2) * 3
         r = of.minimize("rosenbrock", x0, optimizer=of.GradientDescent(lr=float(rng.uniform(
-            1e-4, 0.1))), max_steps=200)
+            1e-4, 0.1))), max_steps=200, raise_errors=False)
         finite = r.history.fun[np.isfinite(r.history.fun)]
         if r.status in ("diverged", "nan"):
             assert r.fun == finite.min()

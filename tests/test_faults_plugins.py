@@ -44,18 +44,19 @@ def after(n, result):
 
 
 def single():
-    return of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=200).run([-1.0, 1.0])
+    return of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=200,
+                     raise_errors=False).run([-1.0, 1.0])
 
 
 def multi():
-    return of.Runner("himmelblau", max_steps=200, gtol=0, optimizer="gd").run(
+    return of.Runner("himmelblau", max_steps=200, gtol=0, optimizer="gd", raise_errors=False).run(
         starts=of.MultiStart(6, bounds=[(-5, 5)] * 2), seed=0)
 
 
 def minibatch():
     X, y = load_digits(return_X_y=True)
     return of.Runner(of.SoftmaxRegression(X[:200] / 16, y[:200]), of.GradientDescent(lr=0.5),
-                     batch_size=50, epochs=4).run(np.zeros(650), seed=0)
+                     batch_size=50, epochs=4, raise_errors=False).run(np.zeros(650), seed=0)
 
 
 # (id, hooks of the plugin "faulty", run, message pattern, check of the kept history)
@@ -118,7 +119,7 @@ def test_well_behaved_run_hooks_see_every_step_and_may_stop_the_run(plugin):
     seen, ends = [], []
     plugin(Plugin(on_step=lambda info: seen.append(info.step) or (info.step == 7),
                   on_run_end=lambda result: ends.append(result.status)), "watcher")
-    r = of.Runner("sphere", max_steps=50, optimizer="gd").run([1.0, 2.0])
+    r = of.Runner("sphere", max_steps=50, optimizer="gd", raise_errors=False).run([1.0, 2.0])
     assert r.status == "callback_stop" and seen == list(range(1, 8)) and ends == [
         "callback_stop"]
 
@@ -142,20 +143,21 @@ def raising_factory():
 BUILD_CASES = [
     ("factory returns the wrong type",
      dict(register_optimizers=lambda register: register("wrong", NotAnOptimizer)),
-     lambda: of.Runner("sphere", "wrong"), of.PluginError,
+     lambda: of.Runner("sphere", "wrong", raise_errors=False), of.PluginError,
      r"plugin 'faulty' registered optimizer 'wrong' with a factory that returned "
      r"NotAnOptimizer .*not a Optimizer"),
     ("factory returns None for an objective",
      dict(register_objectives=lambda register: register("nothing", lambda: None)),
-     lambda: of.minimize("nothing", [1.0], optimizer="gd"), of.PluginError,
+     lambda: of.minimize("nothing", [1.0], optimizer="gd", raise_errors=False), of.PluginError,
      r"plugin 'faulty' registered objective 'nothing' with a factory that returned NoneType"),
     ("factory raises",
      dict(register_gradient_estimators=lambda register: register("gpu", raising_factory)),
-     lambda: of.Runner("sphere", "gd", "gpu"), of.PluginError,
+     lambda: of.Runner("sphere", "gd", "gpu", raise_errors=False), of.PluginError,
      r"plugin 'faulty': building gradient 'gpu' raised RuntimeError: needs a GPU"),
     ("schedule factory returns the wrong type",
      dict(register_schedules=lambda register: register("bad", lambda: 0.5)),
-     lambda: of.Runner("sphere", schedules={"lr": "bad"}, optimizer="gd"), of.PluginError,
+     lambda: of.Runner("sphere", schedules={"lr": "bad"}, optimizer="gd",
+                       raise_errors=False), of.PluginError,
      r"plugin 'faulty' registered schedule 'bad' with a factory that returned float 0.5"),
     ("registration hook raises",
      dict(register_objectives=boom), lambda: of.get_registry(), of.PluginError,

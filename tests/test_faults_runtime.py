@@ -54,43 +54,48 @@ def training(raise_at: int, exc: BaseException):
 CASES = [
     ("Ctrl-C in the objective",
      lambda: of.minimize(raising_after(30, KeyboardInterrupt()), [1.0, 1.0],
-                         gradient="forward", max_steps=100, optimizer="gd"),
+                         gradient="forward", max_steps=100, optimizer="gd",
+                             on_interrupt="return", raise_errors=False),
      "interrupted", r"Interrupted.*at step 9", 10),  # forward: n evaluations a step, f reused
     ("Ctrl-C in a callback",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
-                         max_steps=100, optimizer="gd"),
+                         max_steps=100, optimizer="gd", on_interrupt="return", raise_errors=False),
      "interrupted", r"at step 5", 6),
     ("Ctrl-C in a multi-start run",
      lambda: of.minimize("sphere", starts=np.ones((4, 2)), max_steps=100,
-                         callbacks=callback_raising_at(3, KeyboardInterrupt()), optimizer="gd"),
+                         callbacks=callback_raising_at(3, KeyboardInterrupt()), optimizer="gd",
+                             on_interrupt="return", raise_errors=False),
      "interrupted", r"at step 3", 3),
     ("Ctrl-C in training",
      lambda: of.minimize(training(7, KeyboardInterrupt()), np.zeros(4), batch_size=10,
-                         epochs=2, seed=0),
+                         epochs=2, seed=0, on_interrupt="return", raise_errors=False),
      "interrupted", r"in epoch 1, at step 6", 6),
     ("objective raises mid-run",
      lambda: of.minimize(raising_after(20, ValueError("bad x")), [1.0], max_steps=100,
-                         optimizer="gd"),
+                         optimizer="gd", on_interrupt="return", raise_errors=False),
      "failed", r"at step \d+: ValueError: bad x", None),
     ("callback raises",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, ZeroDivisionError(
-         "oops")), max_steps=100, optimizer="gd"),
+         "oops")), max_steps=100, optimizer="gd", on_interrupt="return", raise_errors=False),
      "failed", r"at step 4: ZeroDivisionError: oops", 4),
     ("callback stops the run",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(4, StopIteration()),
-                         max_steps=100, optimizer="gd"),
+                         max_steps=100, optimizer="gd", on_interrupt="return", raise_errors=False),
      "callback_stop", r"at step 4", 5),
     ("callback stops training",
      lambda: of.minimize(training(10**9, ValueError()), np.zeros(4), batch_size=10, epochs=2,
-                         seed=0, callbacks=callback_raising_at(7, StopIteration())),
+                         seed=0, callbacks=callback_raising_at(7, StopIteration()),
+                             on_interrupt="return", raise_errors=False),
      "callback_stop", r"at step 7", 7),
     ("training objective raises",
      lambda: of.minimize(training(5, MemoryError("out of memory")), np.zeros(4),
-                         batch_size=10, epochs=2, seed=0),
+                         batch_size=10, epochs=2, seed=0,
+                             on_interrupt="return", raise_errors=False),
      "failed", r"in epoch 1, at step 4: MemoryError: out of memory", 4),
     ("one start's objective raises",
      lambda: of.minimize(lambda x: 1 / 0 if x[0] > 2 else float(x @ x),
-                         starts=np.array([[1.0], [3.0]]), max_steps=10, optimizer="gd"),
+                         starts=np.array([[1.0], [3.0]]), max_steps=10, optimizer="gd",
+                             on_interrupt="return", raise_errors=False),
      "max_steps", r"Best of 2 starts: start 0 \(1 failed, 1 max_steps\)", None),
 ]
 
@@ -107,12 +112,15 @@ def test_runtime_fault_ends_in_a_status_keeping_the_history(call, status, patter
 
 def test_interrupted_run_saves_a_checkpoint_it_resumes_from(tmp_path):
     r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300,
-                    callbacks=callback_raising_at(120, KeyboardInterrupt()), checkpoint=tmp_path)
+                    callbacks=callback_raising_at(120, KeyboardInterrupt()), checkpoint=tmp_path,
+                        on_interrupt="return", raise_errors=False)
     # step 120 was whole (committed) when its callbacks ran: the checkpoint holds it, so the
     # resumed run goes on with step 121 and no callback sees step 120 twice
     assert r.status == "interrupted" and of.load_checkpoint(tmp_path).step == 120
-    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300).resume(tmp_path)
-    whole = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300)
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300,
+                        on_interrupt="return", raise_errors=False).resume(tmp_path)
+    whole = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=300,
+                        on_interrupt="return", raise_errors=False)
     np.testing.assert_array_equal(resumed.x, whole.x)
 
 
@@ -120,7 +128,7 @@ def test_interrupted_run_saves_a_checkpoint_it_resumes_from(tmp_path):
 def streamed(tmp_path, **options):
     path = tmp_path / "run.jsonl"
     r = of.minimize("rosenbrock", [-1.0, 1.0], optimizer=of.Adam(lr=0.01), max_steps=50,
-                    stream_history=path, **options)
+                    stream_history=path, on_interrupt="return", raise_errors=False, **options)
     return path, r
 
 
@@ -129,7 +137,7 @@ def test_stream_holds_every_record_flushed_as_made(tmp_path):
     sizes = []
     r = of.minimize("sphere", [1.0, 2.0], max_steps=20, stream_history=path,
                     callbacks=lambda info: sizes.append(len(path.read_text().splitlines())),
-                        optimizer="gd")
+                        optimizer="gd", on_interrupt="return", raise_errors=False)
     assert sizes == list(range(2, 22))  # the header and every row so far, on disk at once
     h = of.load_history_stream(path)
     for column in ("step", "fun", "grad_norm", "step_norm", "nfev"):
@@ -187,15 +195,18 @@ def test_damaged_stream(damage, expected, tmp_path):
 
 def test_stream_options_are_checked(tmp_path):
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file, but"):
-        of.Runner("sphere", stream_history=tmp_path, optimizer="gd")
+        of.Runner("sphere", stream_history=tmp_path, optimizer="gd",
+                  on_interrupt="return", raise_errors=False)
     with pytest.raises(of.InvalidArgumentError, match="'stream_history' must be a file path"):
-        of.Runner("sphere", stream_history=5, optimizer="gd")
+        of.Runner("sphere", stream_history=5, optimizer="gd",
+                  on_interrupt="return", raise_errors=False)
     (tmp_path / "file").write_text("x")
     calls = []
     with pytest.raises(of.InvalidArgumentError, match=r"'stream_history' file .* cannot be "
                                                       r"written"):
         of.minimize(lambda x: calls.append(1) or float(x @ x), [1.0],
-                    stream_history=tmp_path / "file" / "h.jsonl", optimizer="gd")
+                    stream_history=tmp_path / "file" / "h.jsonl", optimizer="gd",
+                        on_interrupt="return", raise_errors=False)
     assert calls == []  # refused before the first evaluation
 
 
@@ -203,7 +214,8 @@ def test_a_run_on_workers_streams_each_start_as_it_arrives(tmp_path):
     """Once refused: stream_history with workers. Each start's records are written as the
     start arrives, and the stream loads to the run's history."""
     starts = np.array([[1.0], [-2.0], [0.5]])
-    r = of.Runner("sphere", stream_history=tmp_path / "h.jsonl", max_steps=30, optimizer="gd").run(
+    r = of.Runner("sphere", stream_history=tmp_path / "h.jsonl", max_steps=30, optimizer="gd",
+                  on_interrupt="return", raise_errors=False).run(
         starts=starts, workers="serial")
     h = of.load_history_stream(tmp_path / "h.jsonl")
     for column in ("step", "fun", "grad_norm", "step_norm"):
@@ -235,14 +247,14 @@ def test_a_full_disk_does_not_lose_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoint, "_write_npz", no_space)
     # at Ctrl-C: the run still returns interrupted, saying why nothing was saved
     r = of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
-                    checkpoint=tmp_path, optimizer="gd")
+                    checkpoint=tmp_path, optimizer="gd", on_interrupt="return", raise_errors=False)
     assert r.status == "interrupted" and len(r.history) == 6
     assert "the checkpoint could not be written (OSError: [Errno 28] No space left" in r.message
     # a periodic checkpoint failing warns once and the run goes on, saying so (issue 13:
     # it used to end the run 'failed', as if user code had raised)
     with pytest.warns(RuntimeWarning, match="the disk is full"):
         r = of.minimize("sphere", [1.0], checkpoint=tmp_path, checkpoint_every=3, max_steps=10,
-                        gtol=0, optimizer="gd")
+                        gtol=0, optimizer="gd", on_interrupt="return", raise_errors=False)
     assert r.status == "max_steps" and len(r.history) == 11
     assert (f"the checkpoint of step 3 could not be written into {str(tmp_path)!r} (the disk "
             "is full)") in r.message
@@ -264,13 +276,15 @@ def test_a_full_disk_keeps_the_previous_checkpoint_which_resumes(tmp_path, monke
 
     monkeypatch.setattr(checkpoint, "_write_npz", fills_up)
     runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=40, gtol=0,
-                       checkpoint=tmp_path, checkpoint_every=10)
+                       checkpoint=tmp_path, checkpoint_every=10,
+                           on_interrupt="return", raise_errors=False)
     with pytest.warns(RuntimeWarning, match="the checkpoint of step 10 is kept"):
         r = runner.run([-1.0, 1.0])
     assert r.status == "max_steps" and "checkpoint of step 10 is kept" in r.message
     monkeypatch.setattr(checkpoint, "_write_npz", real)
     assert of.load_checkpoint(tmp_path).step == 10
-    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=40, gtol=0).resume(tmp_path)
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=40, gtol=0,
+                        on_interrupt="return", raise_errors=False).resume(tmp_path)
     np.testing.assert_array_equal(resumed.x, r.x)
 
 
@@ -292,7 +306,7 @@ def test_a_full_disk_while_streaming_keeps_the_run_and_the_stream_loads(tmp_path
     monkeypatch.setattr(stream.os, "write", write)
     with pytest.warns(RuntimeWarning, match="could not be written on \\(the disk is full\\)"):
         r = of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=20, gtol=0,
-                        stream_history=path)
+                        stream_history=path, on_interrupt="return", raise_errors=False)
     monkeypatch.setattr(stream.os, "write", real)
     assert r.status == "max_steps" and len(r.history) == 21
     assert "the result's history holds them all" in r.message

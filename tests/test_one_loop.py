@@ -107,8 +107,10 @@ def test_spsa_in_the_acceptance_form_is_seeded_and_counts_two_evaluations_a_grad
     def f(x):
         return float(np.sum((x - 1.0) ** 2))
 
-    a = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd")
-    b = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd")
+    a = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd",
+                    on_interrupt="return")
+    b = of.minimize(f, np.zeros(30), gradient="spsa", seed=1, max_nfev=2000, optimizer="gd",
+                    on_interrupt="return")
     np.testing.assert_array_equal(a.x, b.x)
     assert a.status == "max_nfev" and a.nfev <= 2000 and a.njev == (a.nfev - 1) // 3
     assert a.fun < f(np.zeros(30))
@@ -131,7 +133,8 @@ def test_a_stochastic_run_resumes_bit_for_bit_even_when_interrupted_mid_step(whe
             raise KeyboardInterrupt
 
     kw = dict(gradient="spsa", optimizer=of.Adam(lr=0.02), max_steps=60, seed=5)
-    part = of.minimize(f, [-1.2, 1.0], callbacks=cb, checkpoint=tmp_path, **kw)
+    part = of.minimize(f, [-1.2, 1.0], callbacks=cb, checkpoint=tmp_path, on_interrupt="return",
+                       **kw)
     assert part.status == "interrupted"
     calls[0] = -10**9
     resumed = of.Runner(f, **{k: v for k, v in kw.items() if k != "seed"}).resume(tmp_path)
@@ -161,11 +164,11 @@ def test_the_acceptance_form_runs_schedules_and_streams_on_workers(tmp_path):
     stream = tmp_path / "run.jsonl"
     r = of.minimize("rastrigin", optimizer=of.Adam(lr=0.05), schedules={"lr": "plateau"},
                     starts=of.MultiStart(8, bounds=[(-5.12, 5.12)] * 4), seed=0,
-                    max_steps=500, workers=2, stream_history=stream)
+                    max_steps=500, workers=2, stream_history=stream, on_interrupt="return")
     vectorized = of.minimize("rastrigin", optimizer=of.Adam(lr=0.05),
                              schedules={"lr": "plateau"},
                              starts=of.MultiStart(8, bounds=[(-5.12, 5.12)] * 4), seed=0,
-                             max_steps=500)
+                             max_steps=500, on_interrupt="return")
     assert_same_run(r, vectorized)
     h = of.load_history_stream(stream)
     for column in ("step", "fun", "grad_norm", "step_norm"):
@@ -177,7 +180,7 @@ def test_the_acceptance_form_runs_schedules_and_streams_on_workers(tmp_path):
 def test_each_start_and_step_reaches_the_callbacks_exactly_once(workers, tmp_path):
     log = PairLog(tmp_path / "pairs")
     r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=1e-3), starts=STARTS,
-                    max_steps=100, gtol=0, callbacks=log, workers=workers)
+                    max_steps=100, gtol=0, callbacks=log, workers=workers, on_interrupt="return")
     pairs = log.pairs()
     assert len(pairs) == len(set(pairs)) == sum(s.nit for s in r.starts) == 400
     assert {i for i, _ in pairs} == {0, 1, 2, 3}
@@ -208,19 +211,20 @@ class Events:
 
 def test_callback_objects_see_every_event_of_every_kind_of_run():
     events = Events()
-    of.minimize("sphere", [1.0, 2.0], max_steps=3, gtol=0, callbacks=[events], optimizer="gd")
+    of.minimize("sphere", [1.0, 2.0], max_steps=3, gtol=0, callbacks=[events], optimizer="gd",
+                on_interrupt="return")
     assert events.seen == [("run_start", 1), ("step", 1), ("step", 2), ("step", 3),
                            ("start_end", 0, "max_steps"), ("run_end", "max_steps")]
     events = Events()
     r = of.minimize("sphere", starts=STARTS[:2], max_steps=2, gtol=0, callbacks=[events],
-                    optimizer="gd")
+                    optimizer="gd", on_interrupt="return")
     assert events.seen[0] == ("run_start", 2) and events.seen[-1] == ("run_end", str(r.status))
     assert sorted(e for e in events.seen if e[0] == "start_end") == [
         ("start_end", 0, "max_steps"), ("start_end", 1, "max_steps")]
     events = Events()  # training, several models: epochs per model, the table per model
     data = small_regression()
     r = of.minimize(data, starts=np.repeat([[0.0], [1.0]], 4, axis=1), batch_size=20, epochs=2,
-                    seed=0, callbacks=[events])
+                    seed=0, callbacks=[events], on_interrupt="return")
     epochs = [e for e in events.seen if e[0] == "epoch"]
     assert sorted(epochs) == [("epoch", 0, 1), ("epoch", 0, 2), ("epoch", 1, 1),
                               ("epoch", 1, 2)]
@@ -239,7 +243,7 @@ def test_on_start_end_runs_in_this_process_as_each_start_arrives_from_workers():
             seen.append((os.getpid(), outcome.index))
 
     of.minimize("himmelblau", starts=STARTS, max_steps=50, workers=2, callbacks=[Ends()],
-                optimizer="gd")
+                optimizer="gd", on_interrupt="return")
     assert sorted(i for _, i in seen) == [0, 1, 2, 3] and {p for p, _ in seen} == {os.getpid()}
 
 
@@ -256,7 +260,7 @@ def test_a_plugin_sees_each_start_end_and_step(plugin):
             steps.extend(np.atleast_1d(info.index).tolist())
 
     plugin(Watcher(), "watcher")
-    of.minimize("sphere", starts=STARTS, max_steps=5, gtol=0, optimizer="gd")
+    of.minimize("sphere", starts=STARTS, max_steps=5, gtol=0, optimizer="gd", on_interrupt="return")
     assert sorted(ends) == [0, 1, 2, 3] and sorted(steps) == sorted([0, 1, 2, 3] * 5)
 
 
@@ -265,14 +269,14 @@ def test_a_start_that_kills_its_worker_fails_alone():
     starts = np.array([[1.0, 2.0], [-3.0, 1.0], [42.0, 0.0], [2.5, -2.0], [0.5, 0.5],
                        [-1.0, -1.0]])
     r = of.minimize(ExitsAt(42.0), optimizer=of.GradientDescent(lr=0.1), starts=starts,
-                    max_steps=200, workers=2, retries=1)
+                    max_steps=200, workers=2, retries=1, on_interrupt="return")
     lost = r.starts[2]
     assert lost.status == "failed"
     assert "start 2 was lost with its worker 2 times" in lost.message
     assert "exited with code 1" in lost.message
     kept = [0, 1, 3, 4, 5]
     vectorized = of.minimize(ExitsAt(1e9), optimizer=of.GradientDescent(lr=0.1),
-                             starts=starts[kept], max_steps=200)
+                             starts=starts[kept], max_steps=200, on_interrupt="return")
     for k, o in zip(kept, vectorized.starts, strict=True):
         assert r.starts[k].status == o.status == "converged"
         np.testing.assert_array_equal(r.starts[k].x, o.x)
@@ -282,12 +286,14 @@ def test_a_start_past_its_timeout_is_stopped_and_fails_alone(tmp_path):
     starts = np.array([[1.0, 2.0], [30.0, 1.0], [-1.0, 0.5]])
     t = time.perf_counter()
     r = of.minimize(SleepsAt(30.0, 5.0), optimizer=of.GradientDescent(lr=0.1),
-                    starts=starts, max_steps=100, workers=2, start_timeout=1.0)
+                    starts=starts, max_steps=100, workers=2, start_timeout=1.0,
+                        on_interrupt="return")
     assert time.perf_counter() - t < 4.0
     assert r.starts[1].status == "failed" and "timeout of 1 s" in r.starts[1].message
     assert [r.starts[k].status for k in (0, 2)] == ["converged", "converged"]
     with pytest.raises(of.InvalidArgumentError, match="'start_timeout' needs an executor"):
-        of.minimize("sphere", starts=starts, workers=map, start_timeout=1.0, optimizer="gd")
+        of.minimize("sphere", starts=starts, workers=map, start_timeout=1.0, optimizer="gd",
+                    on_interrupt="return")
 
 
 WORKERS_CHILD = textwrap.dedent("""
@@ -296,7 +302,8 @@ WORKERS_CHILD = textwrap.dedent("""
     folder, flag = sys.argv[1], sys.argv[2]
     starts = np.array([[20.0, 1.0], [1.0, 2.0], [-1.0, 0.5], [2.0, -1.0], [0.5, 3.0]])
     r = of.minimize(SleepsAt(20.0, 0.5, flag), optimizer=of.GradientDescent(lr=0.1),
-                    starts=starts, max_steps=100, workers=2, checkpoint=folder)
+                    starts=starts, max_steps=100, workers=2, checkpoint=folder,
+                    on_interrupt="return")
     print(" ".join(str(s.status) for s in r.starts), flush=True)
 """)
 
@@ -327,9 +334,9 @@ def test_ctrl_c_while_a_slow_start_runs_keeps_every_start_that_finished(tmp_path
     log = PairLog(tmp_path / "pairs")
     objective = SleepsAt(20.0, 0.5, flag)
     resumed = of.Runner(objective, of.GradientDescent(lr=0.1), max_steps=100,
-                        callbacks=log).resume(folder)
+                        callbacks=log, on_interrupt="return").resume(folder)
     assert {i for i, _ in log.pairs()} == {0}  # only the start that had not finished ran
     whole = of.minimize(objective, optimizer=of.GradientDescent(lr=0.1), max_steps=100,
                         starts=np.array([[20.0, 1.0], [1.0, 2.0], [-1.0, 0.5], [2.0, -1.0],
-                                         [0.5, 3.0]]))
+                                         [0.5, 3.0]]), on_interrupt="return")
     assert_same_run(resumed, whole)

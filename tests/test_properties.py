@@ -40,7 +40,7 @@ def test_builtin_objectives_keep_every_promise(x0, name, opt, lr, gradient, max_
     before = x0.copy()
     objective = of.get_registry().build("objective", name, of.Objective)
     r = of.minimize(objective, x0, optimizer={"name": opt, "lr": lr}, gradient=gradient,
-                    max_steps=max_steps)
+                    max_steps=max_steps, on_interrupt="return")
     np.testing.assert_array_equal(x0, before)
     assert r.status in STATUSES
     assert r.nit <= max_steps and len(r.history) >= 1
@@ -64,7 +64,7 @@ def wild(x):
 def test_misbehaving_user_functions_end_in_a_documented_status(x0, lr, max_steps, detect):
     before = x0.copy()
     r = of.minimize(wild, x0, optimizer=of.GradientDescent(lr=lr), max_steps=max_steps,
-                    detect_divergence=detect)
+                    detect_divergence=detect, on_interrupt="return")
     np.testing.assert_array_equal(x0, before)
     assert r.status in STATUSES
     if r.status == "diverged" and r.nit == 0:  # overflow at x0: no finite point seen
@@ -79,7 +79,7 @@ def test_misbehaving_user_functions_end_in_a_documented_status(x0, lr, max_steps
 def test_multistart_keeps_every_promise(K, seed, lr, opt, sampler):
     r = of.minimize("himmelblau", optimizer={"name": opt, "lr": lr}, max_steps=50,
                     starts=of.MultiStart(K, sampler=sampler, bounds=[(-5, 5), (-5, 5)]),
-                    seed=seed)
+                    seed=seed, on_interrupt="return")
     assert len(r.starts) == K and all(s.status in STATUSES for s in r.starts)
     h = of.Himmelblau()
     for s in r.starts:  # multi-start evaluates stacks of points, through values()
@@ -102,7 +102,8 @@ def test_minibatch_runs_keep_every_promise(n, batch, epochs, drop_last, seed):
     obj = of.SoftmaxRegression(X, y, n_classes=3)
     try:
         r = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=0.3),
-                        batch_size=batch, epochs=epochs, drop_last=drop_last, seed=seed)
+                        batch_size=batch, epochs=epochs, drop_last=drop_last, seed=seed,
+                            on_interrupt="return")
     except of.InvalidArgumentError as exc:
         assert drop_last and batch > n and "batch_size" in str(exc)
         return
@@ -128,14 +129,14 @@ def test_a_run_interrupted_anywhere_resumes_to_the_same_bits(x0, name, opt, lr, 
 
     spec = {"name": opt, "lr": lr}
     run = {"starts": np.stack([x0, x0 * 0.5 + 0.1])} if multi else {"x0": x0}
-    whole = of.Runner(name, spec, max_steps=50).run(**run)
+    whole = of.Runner(name, spec, max_steps=50, on_interrupt="return").run(**run)
     with tempfile.TemporaryDirectory() as folder:
         part = of.Runner(name, spec, max_steps=50, callbacks=interrupt, checkpoint=folder,
-                         checkpoint_every=every).run(**run)
+                         checkpoint_every=every, on_interrupt="return").run(**run)
         event(f"resumed: {part.status == 'interrupted'}")
         if part.status != "interrupted":  # the run ended before stop_at
             return
-        resumed = of.Runner(name, spec, max_steps=50).resume(folder)
+        resumed = of.Runner(name, spec, max_steps=50, on_interrupt="return").resume(folder)
     assert resumed.status == whole.status and resumed.nit == whole.nit
     np.testing.assert_array_equal(resumed.x, whole.x)
     np.testing.assert_array_equal(resumed.history.fun, whole.history.fun)

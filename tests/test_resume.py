@@ -124,7 +124,7 @@ def test_interrupted_run_resumes_bit_for_bit(kind, every, tmp_path):
 
     broken, broken_kw = interrupting(objective, kw, after=40)
     part = of.Runner(broken, optimizer, checkpoint=tmp_path, checkpoint_every=every,
-                     **broken_kw).run(**run)
+                     on_interrupt="return", **broken_kw).run(**run)
     assert part.status == "interrupted" or all(
         s.status == "interrupted" for s in part.starts if s.status != "converged")
     saved = of.load_checkpoint(tmp_path)
@@ -138,7 +138,7 @@ def test_interrupted_run_resumes_bit_for_bit(kind, every, tmp_path):
 
 def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
     runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
-                       checkpoint_every=100)
+                       checkpoint_every=100, on_interrupt="return")
     runner.run([-1.0, 1.0])
     meta = json.loads((tmp_path / "checkpoint.json").read_text(),
                       parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
@@ -154,16 +154,18 @@ def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
 
 
 def test_a_resume_may_run_longer(tmp_path):
-    whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600).run([-1.0, 1.0])
+    whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
+                      on_interrupt="return").run([-1.0, 1.0])
     of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
-              checkpoint_every=100).run([-1.0, 1.0])
-    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600).resume(tmp_path)
+              checkpoint_every=100, on_interrupt="return").run([-1.0, 1.0])
+    resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
+                        on_interrupt="return").resume(tmp_path)
     assert_same_run(resumed, whole)
 
 
 def test_history_segments_are_merged_as_they_pile_up(tmp_path):
     runner = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
-                       checkpoint=tmp_path, checkpoint_every=100)
+                       checkpoint=tmp_path, checkpoint_every=100, on_interrupt="return")
     whole = runner.run([1.0, 2.0])
     meta = of.load_checkpoint(tmp_path).meta
     # 20 checkpoints: two merged segments of 8, then four of one checkpoint each
@@ -172,7 +174,8 @@ def test_history_segments_are_merged_as_they_pile_up(tmp_path):
                      "L0-000000001600-000000001700.npz", "L0-000000001700-000000001800.npz",
                      "L0-000000001800-000000001900.npz", "L0-000000001900-000000002000.npz"]
     assert len(list(tmp_path.glob("*.npz"))) == 7
-    resumed = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0).resume(tmp_path)
+    resumed = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
+                        on_interrupt="return").resume(tmp_path)
     assert_same_run(resumed, whole)
 
 
@@ -181,16 +184,18 @@ def test_resumed_run_goes_on_checkpointing(same_folder, tmp_path):
     first = tmp_path / "a"
     second = first if same_folder else tmp_path / "b"
     of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=100, checkpoint=first,
-              checkpoint_every=50).run([1.0, 2.0])
+              checkpoint_every=50, on_interrupt="return").run([1.0, 2.0])
     kept = of.load_checkpoint(first).meta["history_segments"]
     of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300, checkpoint=second,
-              checkpoint_every=50).resume(first)
+              checkpoint_every=50, on_interrupt="return").resume(first)
     later = of.load_checkpoint(second)
     assert later.step == 300
     # into its own folder the run appends segments; elsewhere it starts with a whole one
     assert (later.meta["history_segments"][:2] == kept) == same_folder
-    whole = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300).run([1.0, 2.0])
-    resumed = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300).resume(second)
+    whole = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300,
+                      on_interrupt="return").run([1.0, 2.0])
+    resumed = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300,
+                        on_interrupt="return").resume(second)
     assert_same_run(resumed, whole)
 
 
@@ -231,7 +236,7 @@ def test_checkpoint_from_other_configuration_is_refused(change, pattern, tmp_pat
 
 def _write_then(tmp_path, damage):
     of.Runner("sphere", max_steps=20, checkpoint=tmp_path, checkpoint_every=10,
-              optimizer="gd").run([1.0])
+              optimizer="gd", on_interrupt="return").run([1.0])
     damage(tmp_path)
     return tmp_path
 
@@ -269,52 +274,61 @@ BAD_CHECKPOINTS = [
 def test_unreadable_checkpoints_are_refused_by_name(damage, pattern, tmp_path):
     folder = _write_then(tmp_path, damage)
     with pytest.raises(of.CheckpointError, match=pattern):
-        of.Runner("sphere", max_steps=20, optimizer="gd").resume(folder)
+        of.Runner("sphere", max_steps=20, optimizer="gd", on_interrupt="return").resume(folder)
 
 
 def test_checkpoint_of_other_data_is_refused(tmp_path):
     X, y = digits(200)
     of.Runner(of.SoftmaxRegression(X, y), batch_size=50, epochs=2, checkpoint=tmp_path,
-              checkpoint_every=3).run(np.zeros(650), seed=0)
+              checkpoint_every=3, on_interrupt="return").run(np.zeros(650), seed=0)
     other = X.copy()
     other[-1, 10] += 0.5  # one value of one sampled row (the last)
     with pytest.raises(of.CheckpointError, match=r"objective: .*data [0-9a-f]{16}"):
-        of.Runner(of.SoftmaxRegression(other, y), batch_size=50, epochs=2).resume(tmp_path)
-    resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2).resume(
+        of.Runner(of.SoftmaxRegression(other, y), batch_size=50, epochs=2,
+                  on_interrupt="return").resume(tmp_path)
+    resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2,
+                        on_interrupt="return").resume(
         tmp_path)
     assert resumed.status == "max_steps"
 
 
 def test_optimizer_state_of_another_shape_is_refused(tmp_path):
     of.Runner("sphere", of.Adam(), max_steps=20, checkpoint=tmp_path,
-              checkpoint_every=10).run([1.0, 2.0])
+              checkpoint_every=10, on_interrupt="return").run([1.0, 2.0])
     meta = json.loads((tmp_path / "checkpoint.json").read_text())
     meta["trees"]["optimizer"] = meta["trees"]["optimizer"][:1]
     meta["digest"] = meta_digest(meta)  # re-signed: the check behind the digest is tested
     (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
     with pytest.raises(of.CheckpointError, match=r"saved optimizer state does not fit"):
-        of.Runner("sphere", of.Adam(), max_steps=20).resume(tmp_path)
+        of.Runner("sphere", of.Adam(), max_steps=20, on_interrupt="return").resume(tmp_path)
 
 
 # (id, Runner options or run call, message pattern)
 BAD_OPTIONS = [
-    ("every without folder", lambda d: of.Runner("sphere", checkpoint_every=10, optimizer="gd"),
+    ("every without folder", lambda d: of.Runner("sphere", checkpoint_every=10, optimizer="gd",
+                                                 on_interrupt="return"),
      r"'checkpoint_every' is 10 but no 'checkpoint' folder"),
-    ("every zero", lambda d: of.Runner("sphere", checkpoint=d, checkpoint_every=0, optimizer="gd"),
+    ("every zero", lambda d: of.Runner("sphere", checkpoint=d, checkpoint_every=0, optimizer="gd",
+                                       on_interrupt="return"),
      r"'checkpoint_every' must be >= 1"),
-    ("folder is a file", lambda d: of.Runner("sphere", checkpoint=__file__, optimizer="gd"),
+    ("folder is a file", lambda d: of.Runner("sphere", checkpoint=__file__, optimizer="gd",
+                                             on_interrupt="return"),
      r"'checkpoint' must be a folder, but .* is a file"),
-    ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3, optimizer="gd"),
+    ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3, optimizer="gd",
+                                              on_interrupt="return"),
      r"'checkpoint' must be a folder path"),
     ("workers for a single start", lambda d: of.Runner("sphere", max_steps=5, checkpoint=d,
                                                         checkpoint_every=2,
-                                                            optimizer="gd").run([1.0])
-     and of.Runner("sphere", max_steps=5, optimizer="gd").resume(d, workers="serial"),
+                                                            optimizer="gd",
+                                                                on_interrupt="return").run([1.0])
+     and of.Runner("sphere", max_steps=5, optimizer="gd",
+                   on_interrupt="return").resume(d, workers="serial"),
      r"'workers' apply to resuming multi-start runs"),
-    ("resume without folder", lambda d: of.Runner("sphere", optimizer="gd").resume(),
+    ("resume without folder", lambda d: of.Runner("sphere", optimizer="gd",
+                                                  on_interrupt="return").resume(),
      r"'checkpoint' is required"),
     ("folder cannot be created", lambda d: (d / "file").write_text("x") and of.Runner(
-        "sphere", checkpoint=d / "file" / "sub", optimizer="gd").run([1.0]),
+        "sphere", checkpoint=d / "file" / "sub", optimizer="gd", on_interrupt="return").run([1.0]),
      r"'checkpoint' folder .*file/sub' cannot be created"),
 ]
 
@@ -357,12 +371,12 @@ def test_multistart_on_workers_resumes_its_unfinished_starts(resume_on, how, tmp
     whole = of.minimize(himmelblau, starts=starts, **kw)
     if how == "parent":
         part = of.minimize(himmelblau, starts=starts, workers=map_interrupted_after(3),
-                           checkpoint=tmp_path, **kw)
+                           checkpoint=tmp_path, on_interrupt="return", **kw)
     else:  # Ctrl-C inside start 3, run in this process by the serial executor
         ARMED["at"] = 2.0
         try:
             part = of.minimize(himmelblau, starts=starts, workers="serial",
-                               checkpoint=tmp_path, **kw)
+                               checkpoint=tmp_path, on_interrupt="return", **kw)
         finally:
             ARMED.clear()
     finished = 3  # starts 0, 1 and 2; the others are reported interrupted and rerun
@@ -446,6 +460,7 @@ CHILD = textwrap.dedent("""
 def sigkill_runner(kind: str, folder: str | None):
     """The run the SIGKILL test kills and resumes (also imported by the child process)."""
     options = {"checkpoint": folder, "checkpoint_every": 50} if folder else {}
+    options["on_interrupt"] = "return"  # SIGTERM: an interrupted result, printed
     if kind == "multistart":
         return (of.Runner("rastrigin", of.Adam(lr=0.01), max_steps=1500, **options),
                 dict(starts=of.MultiStart(20, bounds=[(-5, 5)] * 3), seed=7))
@@ -503,7 +518,8 @@ def slow_step(info):
 def workers_runner(folder: str | None):
     """A multi-start run on two worker processes (also imported by the child process)."""
     options = {"checkpoint": folder, "callbacks": (slow_step,)} if folder else {}
-    runner = of.Runner("rastrigin", of.Adam(lr=0.01), max_steps=250, **options)
+    runner = of.Runner("rastrigin", of.Adam(lr=0.01), max_steps=250, on_interrupt="return",
+                       **options)
     return runner, dict(starts=of.MultiStart(8, bounds=[(-5, 5)] * 3), seed=3,
                         workers=2 if folder else None)
 
