@@ -96,11 +96,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = getattr(stop, "result", None)
             if result is None:
                 raise
-            folder, written = write_results(result, folder, config)
+            folder, written = write_results(result, folder, config, runner.objective)
             print(f"{result.status}: {result.message}", file=sys.stderr)
             print(f"results in {folder}/ ({', '.join(written)})", file=sys.stderr)
             return 130
-    folder, written = write_results(result, folder, config)
+    folder, written = write_results(result, folder, config, runner.objective)
     print(f"{result.status}: {result.message}")
     print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
     print(f"results in {folder}/ ({', '.join(written)})")

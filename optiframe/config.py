@@ -225,6 +225,10 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     elif isinstance(x0, str):
         raise ConfigError(f"{where}: start.x0 must be a list of numbers, \"zeros\" or "
                           f"\"init\": {x0!r}")
+    dim = getattr(runner.objective, "dim", None)
+    if dim is not None and isinstance(x0, list) and len(x0) != dim:
+        raise ConfigError(f"{where}: start.x0 has {len(x0)} coordinates but the objective "
+                          f"{runner.objective!r} has {dim}")
     run_args: dict[str, Any] = {"x0": x0}
     if batch_seed is not None:
         run_args["seed"] = batch_seed
@@ -311,17 +315,18 @@ def check_results_folder(folder: Path, force: bool, where: str) -> None:
             shutil.rmtree(folder / name, ignore_errors=True)
 
 
-def write_results(result: Any, folder: Path, config: dict[str, Any]) -> tuple[Path, list[str]]:
+def write_results(result: Any, folder: Path, config: dict[str, Any],
+                  objective: Any = None) -> tuple[Path, list[str]]:
     """The results folder: config.toml, history.csv, history.json, summary.json (and the
     plots). A folder that fails while writing (a full disk, a folder removed during the
     run) does not lose the run: the results go to a new folder beside the current
     directory's ``optiframe-results-<pid>``, and the returned folder says where. Returns
     the folder and the files written."""
     try:
-        return folder, _write_results(result, folder, config)
+        return folder, _write_results(result, folder, config, objective)
     except OSError as exc:
         fallback = Path(tempfile.mkdtemp(prefix="optiframe-results-", dir=_writable_dir()))
-        written = _write_results(result, fallback, config)
+        written = _write_results(result, fallback, config, objective)
         print(f"optiframe: warning: the results could not be written into {str(folder)!r} "
               f"({exc.strerror or exc}); they are in {str(fallback)!r}", file=sys.stderr)
         return fallback, written
@@ -331,7 +336,8 @@ def _writable_dir() -> str:
     return "." if os.access(".", os.W_OK) else tempfile.gettempdir()
 
 
-def _write_results(result: Any, folder: Path, config: dict[str, Any]) -> list[str]:
+def _write_results(result: Any, folder: Path, config: dict[str, Any],
+                   objective: Any = None) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(to_toml(config))
     result.history.to_csv(folder / "history.csv")
@@ -350,20 +356,24 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any]) -> list[st
     if hasattr(result.history, "to_json"):
         written.append("history.json")
     written.append("summary.json")
-    return written + write_plots(result, folder)
+    return written + write_plots(result, folder, objective)
 
 
-def write_plots(result: Any, folder: Path) -> list[str]:
+def write_plots(result: Any, folder: Path, objective: Any = None) -> list[str]:
     """loss.png (and minima.png for a 2-D multi-start run) with optiframe-plot installed."""
     try:
         import optiframe_plot as plots
     except ImportError:
         return []
     written = []
-    if len(result.history) and hasattr(result.history, "to_json"):
+    if len(result.history):
         plots.loss_curve(result).figure.savefig(folder / "loss.png", dpi=100)
         written.append("loss.png")
     if hasattr(result, "starts") and result.x.size == 2:
-        plots.multistart_minima(result).figure.savefig(folder / "minima.png", dpi=100)
+        try:  # over the objective's contours, where it can be evaluated on a grid
+            figure = plots.multistart_minima(result, objective).figure
+        except Exception:
+            figure = plots.multistart_minima(result).figure
+        figure.savefig(folder / "minima.png", dpi=100)
         written.append("minima.png")
     return written

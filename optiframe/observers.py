@@ -293,11 +293,9 @@ def _best(s: Any) -> float:
     """The best value among the running starts (or the last one), for progress bars."""
     if s.point:
         return float(s.F)
-    if len(s.F):
-        return float(np.min(s.F))
-    funs = [b.fun for b in s.finished if len(b)]
-    finite = np.concatenate(funs) if funs else np.array([])
-    finite = finite[np.isfinite(finite)]
+    funs = [np.asarray(s.F, dtype=float).reshape(-1)] + [b.fun for b in s.finished if len(b)]
+    values = np.concatenate(funs)
+    finite = values[np.isfinite(values)]  # the best of every start, running or finished
     return float(finite.min()) if finite.size else math.nan
 
 

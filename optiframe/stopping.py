@@ -33,6 +33,7 @@ import attrs
 import numpy as np
 
 from ._validation import check_int, check_real
+from .errors import InvalidArgumentError
 from .status import Status
 
 Verdict = tuple[Status, str]
@@ -57,6 +58,11 @@ def _seconds(instance: object, attribute: attrs.Attribute, value: float | None) 
         check_real(attribute.name, value, positive=True)
 
 
+def _flag(instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{attribute.name!r} must be True or False: {value!r}")
+
+
 def _int_or_none(value: object) -> object:
     return int(value) if isinstance(value, np.integer) else value
 
@@ -70,9 +76,7 @@ class StopRules:
     gtol: float = attrs.field(default=1e-8, validator=_nonneg)
     ftol: float = attrs.field(default=0.0, validator=_nonneg)
     xtol: float = attrs.field(default=0.0, validator=_nonneg)
-    detect_divergence: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
-    )
+    detect_divergence: bool = attrs.field(default=True, validator=_flag)
     divergence_factor: float = attrs.field(default=1e8, validator=_nonneg)
     max_bad_gradients: int = attrs.field(default=5, validator=_steps,
                                          converter=_int_or_none)

@@ -243,6 +243,11 @@ CLI_FAULTS = [
     ("a TOML date with --print-config", lambda p: None,
      ["--set", "stop.max_steps=1979-05-27", "--print-config"],
      r"'max_steps' must be an integer >= 0: datetime.date\(1979, 5, 27\)"),
+    ("a string for a flag", lambda p: None, ["--set", 'stop.detect_divergence="yes"'],
+     r"'detect_divergence' must be True or False: 'yes'"),
+    ("x0 of the wrong size, --print-config",
+     lambda p: p.write_text(BASE.replace('name = "rosenbrock"', 'name = "rosenbrock"\ndim = 3')),
+     ["--print-config"], r"start.x0 has 2 coordinates but the objective .* has 3"),
     ("results folder a dangling symlink, --force", _dangling, ["--force"],
      r"the results folder 'out' is a symlink to .*nowhere/dir', which does not exist"),
     ("results folder a file, --force", _a_file, ["--force"],
@@ -288,10 +293,10 @@ def test_results_that_cannot_be_written_go_to_a_named_folder(config, tmp_path, c
 
     real = cfg._write_results
 
-    def once_fails(result, folder, config_):
+    def once_fails(result, folder, config_, *rest):
         if folder.name == "out":
             raise OSError(28, "No space left on device")
-        return real(result, folder, config_)
+        return real(result, folder, config_, *rest)
 
     monkeypatch.setattr(cfg, "_write_results", once_fails)
     assert main(["run", str(config)]) == 0

@@ -106,3 +106,33 @@ def test_the_demo_writes_its_figures(tmp_path, capsys):
     for name in names:
         assert (tmp_path / "figures" / name).read_bytes().startswith(PNG)
     assert "Figures written to" in capsys.readouterr().out
+
+
+def test_a_multistart_loss_curve_is_the_best_start_a_median_and_a_band(tmp_path):
+    r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01), max_steps=300,
+                    starts=of.MultiStart(30, bounds=[(-5, 5)] * 2), seed=0)
+    ax = loss_curve(r)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 3 and labels[0].startswith("10-90 %") and "best: start" in labels[2]
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step"
+    ax.figure.savefig(tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").stat().st_size > 10_000
+
+
+def test_the_command_lines_minima_plot_has_contours_and_labels(tmp_path, monkeypatch):
+    from optiframe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ms.toml").write_text(
+        '[objective]\nname = "himmelblau"\n[optimizer]\nname = "gd"\nlr = 0.01\n[start]\n'
+        'n_starts = 12\nbounds = [[-5.0, 5.0], [-5.0, 5.0]]\nseed = 0\n[stop]\nmax_steps = 300\n'
+        '[output]\nfolder = "out"\n')
+    assert main(["run", "ms.toml"]) == 0
+    assert (tmp_path / "out" / "minima.png").exists() and (tmp_path / "out" / "loss.png").exists()
+    import optiframe_plot as plots
+
+    r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01), max_steps=300,
+                    starts=of.MultiStart(12, bounds=[(-5, 5)] * 2), seed=0)
+    ax = plots.multistart_minima(r, of.Himmelblau())
+    assert ax.get_xlabel() == "x[0]" and ax.get_ylabel() == "x[1]"
+    assert ax.collections  # the filled contours and the starts

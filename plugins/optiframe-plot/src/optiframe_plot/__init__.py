@@ -37,9 +37,15 @@ def _positive(values: np.ndarray) -> bool:
 
 
 def loss_curve(result: Any, ax: Axes | None = None, label: str | None = None) -> Axes:
-    """f at each recorded step (log scale when f stays positive)."""
+    """f at each recorded step (log scale when f stays positive).
+
+    For a multi-start result: the best start's curve, the median over the starts still
+    running at each step, and the band between their 10th and 90th percentiles, so that
+    30 starts read as three things, not 30 lines."""
     ax = _axes(ax)
     h = result.history
+    if hasattr(result, "starts"):
+        return _starts_curve(result, ax, label)
     ax.plot(h.step, h.fun, label=label or f"{result.status}, {result.nit} steps")
     if _positive(h.fun):
         ax.set_yscale("log")
@@ -47,6 +53,30 @@ def loss_curve(result: Any, ax: Axes | None = None, label: str | None = None) ->
     ax.set_ylabel("f(x)")
     ax.set_title("Loss per step")
     ax.legend()
+    return ax
+
+
+def _starts_curve(result: Any, ax: Axes, label: str | None) -> Axes:
+    h = result.history
+    steps, F = np.asarray(h.step), np.asarray(h.fun, dtype=float)  # (steps, starts), NaN: done
+    best = int(np.argmin([s.fun if np.isfinite(s.fun) else np.inf for s in result.starts]))
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # steps where no start runs
+            lo, mid, hi = (np.nanpercentile(F, q, axis=1) for q in (10, 50, 90))
+    ax.fill_between(steps, lo, hi, color="C0", alpha=0.25, lw=0,
+                    label=f"10-90 % of the {F.shape[1]} starts")
+    ax.plot(steps, mid, color="C0", ls="--", label="median start")
+    ax.plot(steps, F[:, best], color="C3", lw=2,
+            label=label or f"best: start {result.starts[best].index}, f = {result.fun:.3g}")
+    if _positive(F.ravel()):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f(x)")
+    ax.set_title(f"Loss per step, {F.shape[1]} starts")
+    ax.legend(fontsize="small")
     return ax
 
 
@@ -107,6 +137,8 @@ def multistart_minima(result: Any, objective: Any = None, ax: Axes | None = None
     for m, minimum in enumerate(result.minima):
         ax.plot(minimum.x[0], minimum.x[1], "*", ms=16, color=f"C{m % 10}", mec="black",
                 label=f"({minimum.x[0]:.3f}, {minimum.x[1]:.3f}): {minimum.count} starts")
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
     ax.set_title(f"{len(result.starts)} starts, {len(result.minima)} distinct minima")
     ax.legend(loc="upper right", fontsize="small")
     return ax
