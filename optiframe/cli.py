@@ -50,12 +50,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     entries = list(registry.entries(args.kind))
     if args.json:
         print(json.dumps([
-            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description}
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description,
+             "parameters": e.parameters_text()}
             for e in entries
         ], indent=2))
         return 0
-    rows = [(e.kind, e.name, e.plugin, e.description) for e in entries]
-    print(format_table(["kind", "name", "plugin", "description"], rows))
+    rows = [(e.kind, e.name, e.plugin, e.description, e.parameters_text()) for e in entries]
+    print(format_table(["kind", "name", "plugin", "description", "parameters"], rows))
     return 0
 
 

@@ -28,6 +28,7 @@ No value is evaluated as code; a ``path`` names a Python file whose function is 
 from __future__ import annotations
 
 import copy
+import csv
 import datetime
 import importlib.util
 import json
@@ -286,8 +287,8 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
 
 
 #: what a results folder holds (``--force`` removes these from an earlier run first)
-RESULT_FILES = ("config.toml", "history.csv", "history.json", "summary.json", "loss.png",
-                "minima.png", "history.jsonl")
+RESULT_FILES = ("config.toml", "history.csv", "history.json", "summary.json", "epochs.csv",
+                "loss.png", "minima.png", "history.jsonl")
 RESULT_FOLDERS = ("checkpoint",)
 
 
@@ -351,11 +352,22 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any],
                               "x": s.x.tolist(), "nit": s.nit} for s in result.starts]
         summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count}
                              for m in result.minima]
+    log = list(getattr(result.history, "epoch_log", ()) or ())
+    if log:  # a training run: its per-epoch table, and its figures in the summary
+        summary["epochs"] = result.epochs
+        summary["epoch_table"] = log
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     written = ["config.toml", "history.csv"]
     if hasattr(result.history, "to_json"):
         written.append("history.json")
     written.append("summary.json")
+    if log:
+        columns = list(dict.fromkeys(k for row in log for k in row))
+        with open(folder / "epochs.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(log)
+        written.append("epochs.csv")
     return written + write_plots(result, folder, objective)
 
 

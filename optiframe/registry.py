@@ -6,6 +6,7 @@ Lookups of unknown names list what is available and suggest the closest name.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -46,9 +47,37 @@ class Entry:
 
     @property
     def description(self) -> str:
-        """The first line of the factory's docstring."""
+        """The first line of the factory's docstring, as plain text (no reST markup)."""
         doc = getattr(self.factory, "__doc__", None) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        line = doc.strip().splitlines()[0] if doc.strip() else ""
+        line = re.sub(r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1], line)
+        return line.replace("``", "")
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The factory's parameters and their defaults (attrs fields, else its signature);
+        a parameter without a default maps to ``inspect.Parameter.empty``."""
+        factory: Any = self.factory
+        if isinstance(factory, type) and attrs.has(factory):
+            fields = [f for f in attrs.fields(factory) if f.init]
+            return {f.alias or f.name: (f.default.factory() if hasattr(f.default, "factory")
+                                        else f.default) for f in fields}
+        try:
+            params = inspect.signature(self.factory).parameters
+        except (TypeError, ValueError):
+            return {}
+        return {n: p.default for n, p in params.items()
+                if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+    def parameters_text(self) -> str:
+        """``name=default, ...`` in plain text (``name`` alone without a default)."""
+        def one(name: str, default: Any) -> str:
+            if default is inspect.Parameter.empty or default is attrs.NOTHING:
+                return name
+            text = repr(default)
+            return f"{name}={text if len(text) <= 24 else text[:21] + '...'}"
+
+        return ", ".join(one(n, d) for n, d in self.parameters.items())
 
 
 @attrs.define

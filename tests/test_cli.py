@@ -59,3 +59,14 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "optiframe.cli", "--version"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("optiframe ")
+
+
+def test_list_shows_parameters_and_plain_text(capsys):
+    assert main(["list", "optimizer"]) == 0
+    out = capsys.readouterr().out
+    assert "``" not in out and ":class:" not in out
+    adam = next(line for line in out.splitlines() if line.startswith("optimizer  adam "))
+    assert "lr=0.001, beta1=0.9, beta2=0.999" in adam
+    assert main(["list", "gradient", "--json"]) == 0
+    central = next(e for e in json.loads(capsys.readouterr().out) if e["name"] == "central")
+    assert central["parameters"].startswith("step=None, relative=True")

@@ -171,6 +171,10 @@ def test_minibatch_training_from_a_config(config, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "max_steps" and summary["nit"] == 3 * 10
     assert len(summary["x"]) == (4 + 1) * 2
+    # a training run writes its per-epoch table, and the summary has the epoch figures
+    assert summary["epochs"] == 3 and len(summary["epoch_table"]) == 3
+    lines = (tmp_path / "out" / "epochs.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,step") and len(lines) == 4
     config.write_text(config.read_text().replace('factory = "data.py:make"',
                                                  'factory = "data.py:np"'))
     assert main(["run", str(config), "--force"]) == 2
