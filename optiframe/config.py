@@ -11,18 +11,22 @@ Sections and keys (all optional but ``objective`` and a start):
     lr = 0.01
     [gradient]             # name and parameters ("auto" by default)
     name = "central"
+    [schedules]            # hyperparameter = "name" or {name = ..., parameters}
+    lr = "cosine"
     [start]                # x0 = [...] | "zeros" | "init", or n_starts / sampler / bounds /
-    x0 = [-1.2, 1.0]       #   seed (multi-start)
+    x0 = [-1.2, 1.0]       #   seed / workers (multi-start)
     [batch]                # minibatch descent on a data objective (objective.factory = ...):
                            #   batch_size, epochs, shuffle, drop_last, sampler, seed
-    [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor
+    [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor,
+                           #   max_bad_gradients, max_nfev, max_time
     max_steps = 5000
     [output]               # folder (default "results"), record_every, record_x,
     folder = "results/rosenbrock"  # checkpoint_every (into folder/checkpoint; resume with
                            #   optiframe run --resume), stream_history = true
                            #   (folder/history.jsonl)
 
-No value is evaluated as code; a ``path`` names a Python file whose function is imported.
+No value is evaluated as code; a ``path`` (or ``factory``) names a Python file, found next
+to the config file, whose function is imported.
 """
 
 from __future__ import annotations

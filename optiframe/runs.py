@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -548,6 +550,8 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
     if bar is not None:
         bar.tick(len(have), math.nan, force=True)
 
+    trouble: list[str] = []  # a checkpoint that could not be written (a full disk)
+
     def save() -> None:
         if ckpt is not None:
             snap = Snapshot()
@@ -556,7 +560,15 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
             # the records arrive start by start, not step by step: the whole history each time
             snap.arrays.update(segment_arrays(history, 0, 2**62))
             snap.json["epoch_log"] = list(history.epoch_log)
-            ckpt.save(sum(len(b) for b in finished), snap)
+            try:
+                ckpt.save(sum(len(b) for b in finished), snap)
+            except OSError as exc:  # a full disk: warn once, the starts go on
+                if not trouble:
+                    full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+                    trouble.append(f" Note: a checkpoint could not be written into "
+                                   f"{str(ckpt.directory)!r}{full}: {exc.strerror or exc}; "
+                                   "the previous one is kept and resumes.")
+                    warnings.warn(trouble[0].strip(), RuntimeWarning, stacklevel=2)
 
     with streaming(runner, history, n, None if resumed is None else 0,
                    todo if resumed is not None else None) as stream:
@@ -608,7 +620,9 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
         finished.append(block)
         if call_end is not None and not interrupted:
             call_end(attrs.evolve(block))
-    return finish_multistart(runner, Finished.join(finished, n), history, None)
+    result = finish_multistart(runner, Finished.join(finished, n), history, None)
+    notes = "".join(trouble) + ((stream.trouble or "") if stream is not None else "")
+    return attrs.evolve(result, message=result.message + notes) if notes else result
 
 
 def _best_of(blocks: list[Finished]) -> float:

@@ -311,3 +311,24 @@ def test_a_full_disk_while_streaming_keeps_the_run_and_the_stream_loads(tmp_path
     assert r.status == "max_steps" and len(r.history) == 21
     assert "the result's history holds them all" in r.message
     assert len(of.load_history_stream(path)) == 7  # the header, then 7 records
+
+
+def test_a_full_disk_on_a_workers_run_warns_and_the_starts_go_on(tmp_path, monkeypatch):
+    import errno
+
+    import optiframe.checkpoint as checkpoint
+
+    real, calls = checkpoint._write_npz, []
+
+    def fills_up(path, arrays):
+        calls.append(path)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, arrays)
+
+    monkeypatch.setattr(checkpoint, "_write_npz", fills_up)
+    with pytest.warns(RuntimeWarning, match="could not be written .* \\(the disk is full\\)"):
+        r = of.minimize("sphere", starts=np.ones((4, 2)), optimizer="gd", workers="serial",
+                        checkpoint=tmp_path)
+    assert r.statuses() == {"converged": 4}
+    assert "the previous one is kept and resumes" in r.message
