@@ -136,3 +136,12 @@ def test_the_command_lines_minima_plot_has_contours_and_labels(tmp_path, monkeyp
     ax = plots.multistart_minima(r, of.Himmelblau())
     assert ax.get_xlabel() == "x[0]" and ax.get_ylabel() == "x[1]"
     assert ax.collections  # the filled contours and the starts
+
+
+def test_trajectory_takes_a_list_of_results_and_an_objectives_name(tmp_path):
+    runs = [of.minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=200, record_x=True)
+            for opt in (of.LBFGS(), of.Adam(lr=0.05))]
+    ax = trajectory(runs, "rosenbrock", bounds=[(-2, 2), (-1, 3)])
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels[:2] == ["run 0: converged", "run 1: max_steps"]
+    saved(ax, tmp_path / "paths.png")

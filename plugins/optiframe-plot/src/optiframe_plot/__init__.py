@@ -98,10 +98,20 @@ def trajectory(results: Any, objective: Any, ax: Axes | None = None,
                bounds: Sequence[Sequence[float]] | None = None, levels: int = 30) -> Axes:
     """The path of each run (recorded with ``record_x=True``) over the objective's contours.
 
-    ``results`` is one Result or a mapping from a label to a Result.
+    ``results`` is one Result, a list of them, or a mapping from a label to a Result;
+    ``objective`` an Objective or a registered objective's name (``"rosenbrock"``).
     """
     ax = _axes(ax, (6.0, 5.0))
-    runs = results if isinstance(results, Mapping) else {"run": results}
+    if isinstance(objective, (str, Mapping)):
+        from optiframe.runner import as_objective
+
+        objective = as_objective(objective)
+    if isinstance(results, Mapping):
+        runs = dict(results)
+    elif isinstance(results, (list, tuple)):
+        runs = {f"run {i}: {r.status}": r for i, r in enumerate(results)}
+    else:
+        runs = {"run": results}
     paths = {label: np.asarray(r.history.x) for label, r in runs.items()}
     if bounds is None:
         stacked = np.concatenate(list(paths.values()))
