@@ -72,6 +72,8 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
 class DataObjective(Objective):
     """The mean of per-sample losses over ``(X, y)``; see the module docstring."""
 
+    trusted = True  # the built-in models; a subclass of user code sets it False
+
     def __init__(self, X: Any, y: Any) -> None:
         self.X, self.y = _check_data(X, y)
 

@@ -462,6 +462,8 @@ class AnalyticGradient(GradientEstimator):
     def bind(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         self._check(objective)
         grad = objective.gradient
+        if type(objective).trusted:
+            return grad
 
         def checked(x: np.ndarray) -> np.ndarray:
             g = grad(x)

@@ -54,7 +54,7 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
     steps = _variant(s.point, p.batches is not None, p.schedules is not None, p.stochastic,
                      s.point and s.n <= SMALL, p.line_search is not None, p.box is not None,
-                     p.valued)
+                     p.valued, not type(p.objective).trusted)
     try:
         steps(s, p, w)
     except KeyboardInterrupt:
@@ -66,12 +66,12 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
 
 @functools.cache
 def _variant(point: bool, training: bool, scheduled: bool, stochastic: bool,
-             small: bool, searched: bool, bounded: bool, valued: bool,
+             small: bool, searched: bool, bounded: bool, valued: bool, guarded: bool,
              ) -> Callable[[RunState, Problem, Watch], None]:
     """The loop for one kind of run."""
     return specialize(_steps, point=point, training=training, scheduled=scheduled,
                       stochastic=stochastic, small=small, searched=searched, bounded=bounded,
-                      valued=valued)
+                      valued=valued, guarded=guarded)
 
 
 def _steps(s: RunState, p: Problem, w: Watch) -> None:
@@ -79,6 +79,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                                               p.schedules is not None, p.stochastic)
     small = point and s.n <= SMALL  # norms on Python floats: no frame, no BLAS
     searched, bounded, valued = p.line_search is not None, p.box is not None, p.valued
+    guarded = not type(p.objective).trusted  # user code: hand it read-only iterates
     natural = p.natural_step  # a quasi-Newton memory, restarted where its direction is reset
     batches, stop, grad, value, norm, dist, opt_step = (p.batches, p.stop, p.grad, p.value,
                                                         p.norm, p.dist, p.step)
@@ -197,7 +198,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 X_new, opt_new = skip_rows(X, X_new, opt, opt_new, skip)
             if bounded and not searched:  # the step, projected into the bounds
                 X_new = p.project(X_new)
-            X_new.setflags(write=False)  # the iterate: an objective may not write into it
+            if guarded:
+                X_new.setflags(write=False)  # the iterate: an objective may not write into it
             if training:
                 F_new = F
                 cursor_new = batches.moved(cursor, F if point or skip is None else np.where(

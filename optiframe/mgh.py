@@ -46,6 +46,7 @@ class MGHProblem(Objective):
     """
 
     __test__ = False
+    trusted = True
     name: ClassVar[str]
     default_n: ClassVar[int]
     f_star: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -37,6 +37,11 @@ class Objective(abc.ABC):
 
     #: Number of variables, or None when any dimension is accepted.
     dim: int | None = None
+
+    #: True for optiframe's own objectives, which never write into the points they get
+    #: and return gradients of x's shape: a run skips its guards for them (user code gets
+    #: read-only points and a checked gradient)
+    trusted: ClassVar[bool] = False
 
     @abc.abstractmethod
     def value(self, x: np.ndarray) -> float:

@@ -38,6 +38,7 @@ class TestFunction(Objective):
     """Base of the built-in test objectives: ``_f`` and ``_g`` work on (n,) and (m, n)."""
 
     __test__ = False  # not a pytest test class
+    trusted = True
     dim: int | None = None
     min_dim = 1
     box: tuple[float, float] = (-5.0, 5.0)
