@@ -15,6 +15,13 @@ from .status import MESSAGES, Status
 __all__ = ["MESSAGES", "Minimum", "MultiStartResult", "Result", "StartOutcome", "Status"]
 
 
+def _rebuilt(cls: type, kwargs: dict[str, Any], cache: dict[str, Any]) -> Any:
+    """A pickled result, rebuilt (see :meth:`Result.__reduce__`)."""
+    result = cls(**kwargs)
+    result._cache.update(cache)
+    return result
+
+
 @attrs.frozen(eq=False)
 class Result:
     """What a run found, in scipy.optimize's vocabulary, plus its :class:`History`.
@@ -52,6 +59,13 @@ class Result:
                     g = None
             self._cache["jac"] = g
         return cast("np.ndarray | None", self._cache["jac"])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without the gradient function (the run's objective may not pickle);
+        a ``jac`` already computed travels with it."""
+        kwargs = {a.alias: getattr(self, a.name) for a in attrs.fields(type(self))
+                  if a.init and a.name != "gradient_at"}
+        return (_rebuilt, (type(self), kwargs, dict(self._cache)))
 
     def keys(self) -> tuple[str, ...]:
         """The names ``r[name]`` knows (scipy's ``OptimizeResult`` is a dict)."""
