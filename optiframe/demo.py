@@ -227,7 +227,7 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
     blog_step = CentralDifference(step=1e-7, relative=False)
     sweep = {lr: minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
                           max_steps=300, detect_divergence=False)
-             for lr in (1e-9, 0.001, 0.01, 0.5, 0.999)}
+             for lr in (1e-9, 0.001, 0.01, 0.5, 0.999, 10.0)}
     rosen = {name: minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=600,
                             record_x=True)
              for name, opt in [("gd, lr 1e-3", GradientDescent(lr=1e-3)),

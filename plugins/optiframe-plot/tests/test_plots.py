@@ -145,3 +145,21 @@ def test_trajectory_takes_a_list_of_results_and_an_objectives_name(tmp_path):
     labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert labels[:2] == ["run 0: converged", "run 1: max_steps"]
     saved(ax, tmp_path / "paths.png")
+
+
+def test_the_demos_figures_say_what_a_reader_cannot_see(tmp_path):
+    blog = of.CentralDifference(step=1e-7, relative=False)
+    runs = {lr: of.minimize(lambda x: x**2 + 1, -3.0, optimizer=of.GradientDescent(lr=lr),
+                            gradient=blog, max_steps=300, detect_divergence=False)
+            for lr in (0.001, 0.999, 10.0)}
+    labels = [t.get_text() for t in lr_sweep(runs).get_legend().get_texts()]
+    assert labels[1] == "lr = 0.999 (max_steps, on top of lr = 0.001)"  # they coincide
+    assert labels[2].startswith("lr = 10")  # the blog's headline is drawn
+    paths = {name: of.minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=100,
+                               record_x=True)
+             for name, opt in [("gd", of.GradientDescent(lr=1e-3)), ("adam", of.Adam(lr=0.05))]}
+    ax = trajectory(paths, "rosenbrock", bounds=[(-2, 2), (-1, 3)])
+    lines = ax.get_lines()
+    stars = [ln for ln in lines if ln.get_marker() == "*"]
+    runs_drawn = [ln for ln in lines if ln.get_label() in ("gd", "adam")]
+    assert [s.get_color() for s in stars] == [r.get_color() for r in runs_drawn]

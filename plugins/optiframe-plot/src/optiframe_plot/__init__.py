@@ -122,9 +122,10 @@ def trajectory(results: Any, objective: Any, ax: Axes | None = None,
     for i, (label, path) in enumerate(paths.items()):
         ax.plot(path[:, 0], path[:, 1], marker=".", ls=STYLES[i % 4], lw=2.2 - 0.5 * (i % 3),
                 ms=3, label=str(label), zorder=3 + i)
+        colour = ax.get_lines()[-1].get_color()
         ax.plot(path[0, 0], path[0, 1], "o", color="white", mec="black")
-        ax.plot(path[-1, 0], path[-1, 1], "*", color="red", ms=12, mec="black")
-    ax.set_title("The ball's path (white: start, red star: end)")
+        ax.plot(path[-1, 0], path[-1, 1], "*", color=colour, ms=14, mec="black", zorder=10)
+    ax.set_title("The ball's path (white: start, star: end, in its run's colour)")
     ax.legend(loc="upper right", fontsize="small")
     return ax
 
@@ -158,12 +159,17 @@ def lr_sweep(results: Mapping[Any, Any], ax: Axes | None = None) -> Axes:
     """Loss curves of runs that differ by learning rate: ``{lr: result}``."""
     ax = _axes(ax)
     positive = True
+    drawn: list[np.ndarray] = []
     for i, (lr, r) in enumerate(results.items()):
         h = r.history
         positive = positive and _positive(h.fun)
+        same = next((j for j, f in enumerate(drawn) if f.shape == h.fun.shape
+                     and np.allclose(f, h.fun, rtol=1e-3)), None)
+        note = "" if same is None else f", on top of lr = {list(results)[same]:g}"
+        drawn.append(np.asarray(h.fun))
         # later curves are thinner, so one lying exactly on another still shows around it
         ax.plot(h.step, h.fun, ls=STYLES[i % 4], lw=max(3.2 - 0.6 * i, 1.0),
-                label=f"lr = {lr:g} ({r.status})")
+                label=f"lr = {lr:g} ({r.status}{note})")
     if positive:
         ax.set_yscale("log")
     ax.set_xlabel("step")
@@ -188,8 +194,9 @@ def training_curves(result: Any, ax: Axes | None = None) -> Axes:
     if metrics:
         twin = ax.twinx()
         for i, name in enumerate(metrics, start=1):
-            lines += twin.plot(table["epoch"], table[name], "s--", color=f"C{i}", label=name)
-        twin.set_ylabel(", ".join(metrics))
+            words = name.replace("_", " ")
+            lines += twin.plot(table["epoch"], table[name], "s--", color=f"C{i}", label=words)
+        twin.set_ylabel(", ".join(m.replace("_", " ") for m in metrics))
     ax.set_title("Training, per epoch")
     ax.legend(lines, [line.get_label() for line in lines], loc="center right")
     return ax
