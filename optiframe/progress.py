@@ -23,14 +23,21 @@ class Progress:
     #: steps between two ticks
     every = TICK
 
-    def __init__(self, bar: Any) -> None:
+    def __init__(self, bar: Any, epochs: tuple[int, int] | None = None) -> None:
         self.bar = bar
         self.shown = 0
         self.last = time.perf_counter()
+        self.epochs = epochs  # (steps per epoch, epochs) of a training run
+
+    def _postfix(self, k: int, fun: float) -> str:
+        if self.epochs is None:
+            return f"f={fun:.6g}"
+        per, total = self.epochs
+        return f"epoch {min(k // max(per, 1) + 1, total)}/{total}, loss={fun:.6g}"
 
     @classmethod
     def create(cls, setting: Any, total: float, desc: str, unit: str = "step",
-               ) -> Progress | None:
+               epochs: tuple[int, int] | None = None) -> Progress | None:
         """A bar per ``progress=``: None (on if stderr is a terminal and tqdm is
         installed), True (on; tqdm required) or False (off)."""
         if setting is False:
@@ -48,7 +55,7 @@ class Progress:
         if setting is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
             return None
         total_arg = None if total == float("inf") else int(total)
-        return cls(tqdm(total=total_arg, desc=desc, unit=unit, leave=True))
+        return cls(tqdm(total=total_arg, desc=desc, unit=unit, leave=True), epochs)
 
     def tick(self, k: int, fun: float, force: bool = False) -> None:
         """Show step ``k`` (or, ``unit="start"``, k starts done) and the best value so
@@ -56,10 +63,10 @@ class Progress:
         now = time.perf_counter()
         if force or now - self.last >= 0.2:
             self.bar.update(k - self.shown)
-            self.bar.set_postfix_str(f"f={fun:.6g}", refresh=True)
+            self.bar.set_postfix_str(self._postfix(k, fun), refresh=True)
             self.shown, self.last = k, now
 
     def close(self, k: int, fun: float) -> None:
         self.bar.update(k - self.shown)
-        self.bar.set_postfix_str(f"f={fun:.6g}", refresh=False)
+        self.bar.set_postfix_str(self._postfix(k, fun), refresh=False)
         self.bar.close()

@@ -202,8 +202,12 @@ def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs:
     if checkpointer is not None:
         save.folder = checkpointer.directory  # type: ignore[attr-defined]
 
+    epochs = None
+    if p.batches is not None:  # a training bar: steps, and the epoch they are in
+        batching = p.batches.batching
+        epochs = (batching.per_epoch(p.batches.objective.n_samples), batching.epochs)
     bar = Progress.create(runner.progress if progress is None else progress,
-                          _total_steps(runner, p), desc)
+                          _total_steps(runner, p), desc, epochs=epochs)
     w = Watch(s, p, history, recorder, xs, runner.record_every, calls,
               checkpoint=None if checkpointer is None else save,
               checkpoint_every=runner.checkpoint_every, progress=bar,

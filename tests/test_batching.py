@@ -231,3 +231,4 @@ def test_training_shows_a_progress_bar_on_request(capsys):
                 on_interrupt="return")
     err = capsys.readouterr().err
     assert "optiframe training" in err and "30/30" in err
+    assert "epoch 3/3, loss=" in err  # the bar counts epochs too
