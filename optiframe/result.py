@@ -40,10 +40,14 @@ class Result:
     history: History
     #: ``gradient(x)`` of the run's objective and estimator (set by the Runner), for ``jac``
     gradient_at: Any = attrs.field(default=None, kw_only=True, repr=False)
+    #: the optimizer's inverse Hessian approximation at the end (``bfgs``; ``lbfgs`` for
+    #: n <= 500), as scipy's ``OptimizeResult.hess_inv``; None for the others
+    hess_inv: np.ndarray | None = attrs.field(default=None, kw_only=True, repr=False)
     _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     #: the names ``r["name"]`` and ``r.keys()`` know, as scipy's ``OptimizeResult`` has them
-    KEYS = ("x", "fun", "jac", "status", "success", "message", "nit", "nfev", "njev")
+    KEYS = ("x", "fun", "jac", "hess_inv", "status", "success", "message", "nit", "nfev",
+            "njev")
 
     @property
     def jac(self) -> np.ndarray | None:

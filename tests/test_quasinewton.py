@@ -100,3 +100,15 @@ def test_quasi_newton_settings_are_checked():
         of.LBFGS(memory=0)
     with pytest.raises(of.InvalidArgumentError, match="'lr' must be > 0"):
         of.BFGS(lr=-1.0)
+
+
+@pytest.mark.parametrize("optimizer", ["bfgs", "lbfgs"])
+def test_hess_inv_approximates_the_inverse_hessian_as_scipys_does(optimizer):
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(4, 4))
+    A = M @ M.T + 4 * np.eye(4)
+    r = of.minimize(lambda x: float(0.5 * x @ A @ x), np.ones(4), optimizer=optimizer,
+                    jac=lambda x: A @ x, tol=1e-12)
+    assert r.success and r["hess_inv"] is r.hess_inv
+    np.testing.assert_allclose(r.hess_inv @ A, np.eye(4), atol=0.05)
+    assert of.minimize("sphere", [1.0, 2.0], optimizer="gd").hess_inv is None

@@ -49,6 +49,11 @@ class Optimizer(abc.ABC):
     def step(self, x: np.ndarray, grad: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
         """Return ``(new_x, new_state)``; never modify ``x``, ``grad`` or ``state``."""
 
+    def inverse_hessian(self, state: Any) -> np.ndarray | None:
+        """The inverse Hessian approximation the state holds for its first row (scipy's
+        ``hess_inv``), or None for an optimizer that keeps none."""
+        return None
+
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters by name (the attrs fields of the class)."""
         if not attrs.has(type(self)):

@@ -88,6 +88,20 @@ class LBFGS(Optimizer):
     line_search: Any = line_search_field("wolfe")
     lr: Any = learning_rate(1.0)
 
+    #: the largest n for which :meth:`inverse_hessian` builds the dense matrix
+    DENSE_LIMIT: ClassVar[int] = 500
+
+    def inverse_hessian(self, state: LBFGSState) -> np.ndarray | None:
+        """The L-BFGS matrix of the first row's stored pairs, dense (n <= DENSE_LIMIT;
+        None beyond, or before any pair)."""
+        n = state.S.shape[2]
+        if int(state.count[0]) == 0 or n > self.DENSE_LIMIT:
+            return None
+        take = np.zeros(n, dtype=np.int64)
+        H = _two_loop(np.eye(n), state.S[take], state.Y[take], state.rho[take],
+                      state.head[take], state.count[take])
+        return (H + H.T) / 2.0  # symmetric up to rounding
+
     def init(self, x: np.ndarray) -> LBFGSState:
         X = _rows(x)
         K, n, m = X.shape[0], X.shape[1], self.memory
@@ -182,6 +196,11 @@ class BFGS(Optimizer):
 
     line_search: Any = line_search_field("wolfe")
     lr: Any = learning_rate(1.0)
+
+    def inverse_hessian(self, state: BFGSState) -> np.ndarray | None:
+        """The dense inverse Hessian approximation of the first row (None before any
+        update)."""
+        return None if int(state.updates[0]) == 0 else np.array(state.H[0])
 
     def init(self, x: np.ndarray) -> BFGSState:
         X = _rows(x)
