@@ -83,6 +83,12 @@ def test_multi_start_from_a_config(config, tmp_path):
     assert main(["run", str(config), "--set", "optimizer.lr=0.02"]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert len(summary["starts"]) == 40 and len(summary["minima"]) == 4
+    # what reference.md promises a multi-start folder holds (plots with optiframe-plot)
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    expected = ["config.toml", "history.csv", "summary.json"]
+    assert files in (expected, sorted([*expected, "loss.png", "minima.png"]))
+    assert {"index", "status", "fun", "x", "nit"} <= set(summary["starts"][0])
+    assert {"x", "fun", "count"} <= set(summary["minima"][0])
 
 
 ERRORS = [
