@@ -106,9 +106,9 @@ def minimize(
         ``xtol``, ``maxfun``/``maxfev`` (and ignores ``disp``).
     callback
         scipy's: ``callback(intermediate_result)`` (an object with ``x``, ``fun`` and
-        ``nit``) or ``callback(xk)``, after each step; StopIteration stops the run.
-        optiframe's step callbacks, which take a :class:`~optiframe.StepInfo`, go in
-        ``callbacks``.
+        ``nit``) or ``callback(xk)``, after each step; StopIteration stops the run. A
+        callback whose parameter is named ``info`` (or annotated ``StepInfo``) gets
+        optiframe's :class:`~optiframe.StepInfo`, as those in ``callbacks`` do.
     max_steps, gtol, ..., check_gradient
         As :class:`~optiframe.Runner` (see docs/reference.md). Multi-start: ``starts`` (a
         :class:`~optiframe.MultiStart` or a (K, n) array), ``workers``, ``seed``, ...;
@@ -314,6 +314,10 @@ def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
             step = types.SimpleNamespace(x=info.x, fun=info.fun, nit=info.step)
             return callback(intermediate_result=step)
         return modern
+    first = next(iter(params.values()), None)
+    if first is not None and (first.name == "info" or first.annotation in (StepInfo,
+                                                                            "StepInfo")):
+        return callback  # optiframe's own form: callback(info), a StepInfo
 
     def legacy(info: StepInfo) -> Any:
         return callback(info.x)

@@ -47,6 +47,9 @@ def test_the_spellings_scipy_users_type():
                 callback=lambda intermediate_result: seen.append(intermediate_result.fun))
     of.minimize(so.rosen, x0, options={"maxiter": 4}, callback=lambda xk: legacy.append(xk))
     assert len(seen) == 4 and len(legacy) == 4 and legacy[-1].shape == (2,)
+    infos = []
+    of.minimize(so.rosen, x0, options={"maxiter": 3}, callback=lambda info: infos.append(info))
+    assert [i.step for i in infos] == [1, 2, 3] and isinstance(infos[0], of.StepInfo)
     with pytest.raises(of.InvalidArgumentError, match=r"options\['maxiters'\]"):
         of.minimize(so.rosen, x0, options={"maxiters": 5})
     with pytest.raises(of.InvalidArgumentError, match="'optimizer' or 'method'"):
