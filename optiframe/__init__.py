@@ -73,6 +73,7 @@ from .schedules import (
     Schedule,
     StepDecay,
 )
+from .scipy_bridge import scipy_method
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
 from .stream import load_history_stream
@@ -175,5 +176,6 @@ __all__ = [
     "load_history_stream",
     "minimize",
     "register_plugin",
+    "scipy_method",
     "unregister_plugin",
 ]

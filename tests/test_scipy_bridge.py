@@ -1,0 +1,49 @@
+"""optiframe inside scipy (issue 15, part): scipy_method as scipy.optimize's method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+so = pytest.importorskip("scipy.optimize")
+
+
+def test_scipy_minimize_runs_an_optiframe_optimizer_and_returns_an_optimize_result():
+    r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=of.scipy_method("lbfgs"))
+    assert isinstance(r, so.OptimizeResult) and r.success and r.status == 0
+    np.testing.assert_allclose(r.x, 1.0, atol=1e-6)
+    assert r.optiframe_status == "converged" and r.nit > 0 and r.njev == r.nfev
+    assert len(r.history) == r.nit + 1 and r.hess_inv.shape == (2, 2)
+    np.testing.assert_allclose(r.jac, so.rosen_der(r.x), atol=1e-12)
+
+
+def test_scipys_args_options_and_callback_reach_the_run():
+    seen = []
+
+    def shifted(x, c):
+        return float(np.sum((x - c) ** 2))
+
+    r = so.minimize(shifted, np.zeros(3), args=(2.0,), method=of.scipy_method("bfgs"),
+                    callback=lambda intermediate_result: seen.append(intermediate_result.fun),
+                    options={"maxiter": 50})
+    assert r.success and np.allclose(r.x, 2.0) and len(seen) == r.nit
+    capped = so.minimize(so.rosen, [-1.2, 1.0], method=of.scipy_method({"name": "gd", "lr": 1e-3}),
+                         options={"maxiter": 7})
+    assert capped.status == 1 and capped.optiframe_status == "max_steps" and capped.nit == 7
+
+
+def test_bounds_from_scipy_are_honoured():
+    r = so.minimize(so.rosen, [0.0, 0.0], method=of.scipy_method("lbfgs"),
+                    bounds=so.Bounds([-2, -2], [0.5, 0.5]))
+    assert r.success and (r.x <= 0.5 + 1e-12).all()
+
+
+def test_basinhopping_uses_an_optiframe_local_method():
+    def double_well(x):  # a local minimum near +1, the global one near -1
+        return float((x[0] ** 2 - 1) ** 2 + 0.3 * x[0])
+
+    bh = so.basinhopping(double_well, [1.0], niter=30, stepsize=1.5, seed=0,
+                         minimizer_kwargs={"method": of.scipy_method("lbfgs")})
+    assert bh.x[0] < -0.9 and bh.fun < -0.2
