@@ -77,6 +77,7 @@ from .scipy_bridge import scipy_method
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
 from .stream import load_history_stream
+from .sweep import SweepTable, sweep
 from .testfunctions import (
     Ackley,
     Himmelblau,
@@ -163,6 +164,7 @@ __all__ = [
     "StopRules",
     "StrongWolfe",
     "StyblinskiTang",
+    "SweepTable",
     "TestFunction",
     "Transform",
     "UniformBox",
@@ -177,5 +179,6 @@ __all__ = [
     "minimize",
     "register_plugin",
     "scipy_method",
+    "sweep",
     "unregister_plugin",
 ]
