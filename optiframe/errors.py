@@ -56,6 +56,15 @@ class PluginLoadWarning(UserWarning):
     """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""
 
 
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, for a message: ``" (the disk is full): No space left on
+    device"`` (the note in parentheses only for ENOSPC)."""
+    import errno
+
+    full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+    return f"{full}: {exc.strerror or exc}"
+
+
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` of an exception from user code, with a hint where optiframe knows
     the cause (an objective writing into the read-only point it was given)."""

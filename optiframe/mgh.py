@@ -125,6 +125,21 @@ def _jac(rows: list[list[Any]], like: np.ndarray) -> np.ndarray:
                               axis=-1) for row in rows], axis=-2)
 
 
+class _MinimaBySize(MGHProblem):
+    """A problem whose minimum the paper gives for a few sizes only (``_F_STAR``)."""
+
+    _F_STAR: ClassVar[dict[int, float]]
+
+    def _check_n(self, n: int) -> None:
+        if n not in self._F_STAR:
+            sizes = ", ".join(str(k) for k in self._F_STAR)
+            raise InvalidArgumentError(f"{self.name} has known minima for n = {sizes}: {n!r}")
+
+    @property
+    def f_star(self) -> float:  # type: ignore[override]
+        return self._F_STAR[self.n]
+
+
 class HelicalValley(MGHProblem):
     """Problem 7: a helical valley around the x3 axis."""
 
@@ -254,19 +269,11 @@ class VariablyDimensioned(MGHProblem):
                                (2.0 * s * j)[..., None, :]], axis=-2)
 
 
-class Watson(MGHProblem):
+class Watson(_MinimaBySize):
     """Problem 20: Watson's function (m = 31; standard n = 9, where f* = 1.39976e-6)."""
 
     name, default_n = "watson", 9
     _F_STAR: ClassVar[dict[int, float]] = {6: 2.28767e-3, 9: 1.39976e-6, 12: 4.72238e-10}
-
-    def _check_n(self, n: int) -> None:
-        if n not in self._F_STAR:
-            raise InvalidArgumentError(f"{self.name} has known minima for n = 6, 9, 12: {n!r}")
-
-    @property
-    def f_star(self) -> float:  # type: ignore[override]
-        return self._F_STAR[self.n]
 
     x0 = property(lambda self: np.zeros(self.n))
     _t = np.arange(1, 30) / 29.0
@@ -295,19 +302,11 @@ class Watson(MGHProblem):
         return np.concatenate([top, e1[..., None, :], last[..., None, :]], axis=-2)
 
 
-class PenaltyI(MGHProblem):
+class PenaltyI(_MinimaBySize):
     """Problem 23: penalty function I (m = n + 1; standard n = 10)."""
 
     name, default_n = "penalty-1", 10
     _F_STAR: ClassVar[dict[int, float]] = {4: 2.24998e-5, 10: 7.08765e-5}
-
-    def _check_n(self, n: int) -> None:
-        if n not in self._F_STAR:
-            raise InvalidArgumentError(f"{self.name} has known minima for n = 4, 10: {n!r}")
-
-    @property
-    def f_star(self) -> float:  # type: ignore[override]
-        return self._F_STAR[self.n]
 
     x0 = property(lambda self: np.arange(1.0, self.n + 1))
 
@@ -322,19 +321,11 @@ class PenaltyI(MGHProblem):
         return np.concatenate([eye, (2.0 * X)[..., None, :]], axis=-2)
 
 
-class PenaltyII(MGHProblem):
+class PenaltyII(_MinimaBySize):
     """Problem 24: penalty function II (m = 2n; standard n = 10)."""
 
     name, default_n = "penalty-2", 10
     _F_STAR: ClassVar[dict[int, float]] = {4: 9.37629e-6, 10: 2.93660e-4}
-
-    def _check_n(self, n: int) -> None:
-        if n not in self._F_STAR:
-            raise InvalidArgumentError(f"{self.name} has known minima for n = 4, 10: {n!r}")
-
-    @property
-    def f_star(self) -> float:  # type: ignore[override]
-        return self._F_STAR[self.n]
 
     x0 = property(lambda self: np.full(self.n, 0.5))
 
@@ -568,19 +559,11 @@ class Wood(MGHProblem):
                      [0.0, _SQRT10, 0.0, _SQRT10], [0.0, 1 / _SQRT10, 0.0, -1 / _SQRT10]], x1)
 
 
-class Chebyquad(MGHProblem):
+class Chebyquad(_MinimaBySize):
     """Problem 35: the Chebyquad function (m = n; standard n = 8)."""
 
     name, default_n = "chebyquad", 8
     _F_STAR: ClassVar[dict[int, float]] = {8: 3.51687e-3, 10: 6.50395e-3}
-
-    def _check_n(self, n: int) -> None:
-        if n not in self._F_STAR:
-            raise InvalidArgumentError(f"{self.name} has known minima for n = 8, 10: {n!r}")
-
-    @property
-    def f_star(self) -> float:  # type: ignore[override]
-        return self._F_STAR[self.n]
 
     x0 = property(lambda self: np.arange(1, self.n + 1) / (self.n + 1.0))
 

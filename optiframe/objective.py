@@ -42,6 +42,9 @@ class Objective(abc.ABC):
     #: and return gradients of x's shape: a run skips its guards for them (user code gets
     #: read-only points and a checked gradient)
     trusted: ClassVar[bool] = False
+    #: True when :meth:`gradient` itself returns a float array of x's shape or raises an
+    #: error naming what it got (:func:`as_gradient`): runs then check nothing more
+    gradient_checked: ClassVar[bool] = False
 
     @abc.abstractmethod
     def value(self, x: np.ndarray) -> float:
@@ -75,6 +78,25 @@ class Objective(abc.ABC):
             raise InvalidArgumentError(
                 f"x0 has {n} coordinates but the objective {self!r} takes {self.dim}"
             )
+
+
+def as_gradient(g: Any, x: np.ndarray, objective: Any) -> np.ndarray:
+    """What an analytic gradient returned at ``x``, as a float array of x's shape, or an
+    :class:`~optiframe.errors.InvalidTypeError` naming the gradient and both shapes."""
+    what = (f"an array of shape {g.shape}" if isinstance(g, np.ndarray)
+            else f"{type(g).__name__} {g!r}"[:80])
+    if isinstance(g, (np.ndarray, list, tuple)) or hasattr(g, "__array__"):
+        try:
+            arr = np.asarray(g, dtype=float)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and arr.shape == x.shape:
+            return arr.astype(x.dtype, copy=False) if x.dtype.kind == "f" else arr
+        if arr is not None:
+            what = f"an array of shape {arr.shape}"
+    raise InvalidTypeError(
+        f"the gradient of {objective!r} must return an array of x's shape {x.shape}, one "
+        f"number per coordinate; it returned {what}")
 
 
 def as_scalar(value: Any, where: Any = "the objective") -> float:
@@ -136,6 +158,8 @@ class FunctionObjective(Objective):
     is_vectorized: bool = False
     dim: int | None = None
 
+    gradient_checked = True  # gradient() checks what the user's function returns
+
     @classmethod
     def from_callable(
         cls,
@@ -180,16 +204,9 @@ class FunctionObjective(Objective):
         if self.grad_func is None:
             raise NotImplementedError(f"{self._name} has no analytic gradient")
         g = self.grad_func(x)
-        if type(g) is np.ndarray and g.dtype == x.dtype:
+        if type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape:
             return g
-        try:
-            if not (isinstance(g, (np.ndarray, list, tuple)) or hasattr(g, "__array__")):
-                raise TypeError
-            return np.asarray(g, dtype=x.dtype)
-        except (TypeError, ValueError):
-            raise InvalidTypeError(
-                f"the gradient of {self!r} must return an array of x's shape {x.shape}, one "
-                f"number per coordinate; it returned {type(g).__name__} {g!r}"[:300]) from None
+        return as_gradient(g, x, self)
 
     @property
     def has_gradient(self) -> bool:

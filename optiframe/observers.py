@@ -19,7 +19,6 @@ process that called :func:`~optiframe.minimize`.
 
 from __future__ import annotations
 
-import errno
 import math
 import time
 import warnings
@@ -29,7 +28,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidTypeError, describe_error
+from .errors import InvalidTypeError, describe_error, write_failure
 from .status import Status
 
 #: The methods a callback object may have, one per event of a run.
@@ -172,12 +171,11 @@ class Watch:
         except OSError as exc:
             if self.storage_note:
                 return
-            full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
             kept = (f"the checkpoint of step {self.saved_step} is kept and resumes"
                     if self.saved_step is not None else "no earlier checkpoint of this run")
             folder = getattr(self.checkpoint, "folder", None) or getattr(exc, "filename", "")
             self.storage_note = (f" Note: the checkpoint of step {s.k} could not be written "
-                                 f"into {str(folder)!r}{full}: {exc.strerror or exc}; {kept}.")
+                                 f"into {str(folder)!r}{write_failure(exc)}; {kept}.")
             warnings.warn(self.storage_note.strip(), RuntimeWarning, stacklevel=2)
 
     def _plan(self, k: int) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import math
 import time
 import warnings
@@ -40,6 +39,7 @@ from .errors import (
     PluginError,
     RunFailedError,
     describe_error,
+    write_failure,
 )
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
@@ -397,6 +397,11 @@ def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
         result = run_stack(runner, X0, entropy)
     else:
         result = run_on_workers(runner, executor, X0, entropy)
+    return _noted(result, note)
+
+
+def _noted(result: MultiStartResult, note: str) -> MultiStartResult:
+    """The result with ``note`` (clipped starts, a write that failed) after its message."""
     return attrs.evolve(result, message=result.message + note) if note else result
 
 
@@ -475,7 +480,7 @@ def run_stack(runner: Any, X0: np.ndarray, entropy: int,
                 ckpt.close()
         notes = w.storage_note + ((stream.trouble or "") if stream is not None else "")
     result = finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
-    return attrs.evolve(result, message=result.message + notes) if notes else result
+    return _noted(result, notes)
 
 
 def _start_end_caller(calls: Callbacks) -> Any:
@@ -572,10 +577,9 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
                 ckpt.save(sum(len(b) for b in finished), snap)
             except OSError as exc:  # a full disk: warn once, the starts go on
                 if not trouble:
-                    full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
                     trouble.append(f" Note: a checkpoint could not be written into "
-                                   f"{str(ckpt.directory)!r}{full}: {exc.strerror or exc}; "
-                                   "the previous one is kept and resumes.")
+                                   f"{str(ckpt.directory)!r}{write_failure(exc)}; the "
+                                   "previous one is kept and resumes.")
                     warnings.warn(trouble[0].strip(), RuntimeWarning, stacklevel=2)
 
     with streaming(runner, history, n, None if resumed is None else 0,
@@ -630,7 +634,7 @@ def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
             call_end(attrs.evolve(block))
     result = finish_multistart(runner, Finished.join(finished, n), history, None)
     notes = "".join(trouble) + ((stream.trouble or "") if stream is not None else "")
-    return attrs.evolve(result, message=result.message + notes) if notes else result
+    return _noted(result, notes)
 
 
 def _best_of(blocks: list[Finished]) -> float:

@@ -37,7 +37,6 @@ True
 
 from __future__ import annotations
 
-import errno
 import itertools
 import json
 import math
@@ -50,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HistoryStreamError, InvalidArgumentError
+from .errors import HistoryStreamError, InvalidArgumentError, write_failure
 from .history import _WIDTH, COLUMNS, History, StartsHistory, _json_number
 
 FORMAT = "optiframe-history-stream"
@@ -121,10 +120,9 @@ class HistoryStream:
     def _failed(self, exc: OSError) -> None:
         """A write failed (a full disk): warn once, write no more; the history in memory
         stays whole, and the stream loads up to its last whole line."""
-        full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
         self.trouble = (f" Note: the history stream {str(self.path)!r} could not be written "
-                        f"on{full}: {exc.strerror or exc}; it holds the records up to there, "
-                        "the result's history holds them all.")
+                        f"on{write_failure(exc)}; it holds the records up to there, the "
+                        "result's history holds them all.")
         warnings.warn(self.trouble.strip(), RuntimeWarning, stacklevel=3)
 
     def _line(self, obj: Any) -> None:

@@ -41,6 +41,17 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
+def _unit_first_steps(D: np.ndarray, G: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """D, with the rows that have no curvature yet (``first``) a unit step down their
+    gradient, ``-g / |g|``, as L-BFGS-B's first step."""
+    if not first.any():
+        return D
+    norms = np.sqrt(_dot(G, G))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
+    return np.where(first[:, None], unit, D)
+
+
 @attrs.frozen
 class LBFGSState:
     """The last ``memory`` steps ``S`` and gradient changes ``Y`` (rows, memory, n), their
@@ -129,11 +140,7 @@ class LBFGS(Optimizer):
                 head = np.where(take, (head + 1) % m, head)
                 count = np.where(take, np.minimum(count + 1, m), count)
         D = -_two_loop(G, S, Y, rho, head, count)
-        if first.any():  # no curvature yet: a unit step down the gradient
-            norms = np.sqrt(_dot(G, G))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
-            D = np.where(first[:, None], unit, D)
+        D = _unit_first_steps(D, G, first)
         new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
                          x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new
@@ -229,10 +236,6 @@ class BFGS(Optimizer):
                     H[r] = V @ H[r] @ V.T + rho * np.outer(s[r], s[r])
                 updates = updates + take
         D = -np.einsum("kij,kj->ki", H, G)
-        if first.any():
-            norms = np.sqrt(_dot(G, G))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
-            D = np.where(first[:, None], unit, D)
+        D = _unit_first_steps(D, G, first)
         new = BFGSState(H=H, updates=updates, rejected=rejected, x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new
