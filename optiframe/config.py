@@ -23,7 +23,8 @@ Sections and keys (all optional but ``objective`` and a start):
     [output]               # folder (default "results"), record_every, record_x,
     folder = "results/rosenbrock"  # checkpoint_every (into folder/checkpoint; resume with
                            #   optiframe run --resume), stream_history = true
-                           #   (folder/history.jsonl)
+                           #   (folder/history.jsonl), mlflow = "sqlite:///runs.db"
+                           #   (or any tracker a plugin registers: optiframe list tracker)
 
 No value is evaluated as code; a ``path`` (or ``factory``) names a Python file, found next
 to the config file, whose function is imported.
@@ -47,6 +48,7 @@ from typing import Any
 
 from ._validation import did_you_mean
 from .errors import InvalidArgumentError, OptiframeError
+from .plugins import get_registry
 
 SECTIONS: dict[str, set[str] | None] = {
     "objective": None,  # name/path/gradient/vectorized, then the objective's own parameters
@@ -106,6 +108,8 @@ def check_keys(config: dict[str, Any], path: Path) -> None:
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: '{section}' must be a table ([{section}])")
         allowed = SECTIONS[section]
+        if section == "output" and allowed is not None:
+            allowed = allowed | tracker_names()
         for key in body:
             if allowed is not None and key not in allowed:
                 hint = did_you_mean(key, allowed)
@@ -115,6 +119,27 @@ def check_keys(config: dict[str, Any], path: Path) -> None:
         raise ConfigError(f"{path}: [objective] needs 'name' (a registered objective), "
                           "'path' (file.py:function to minimize) or 'factory' (file.py:function "
                           "returning an Objective, e.g. a data objective)")
+
+
+def tracker_names() -> set[str]:
+    """The ``[output]`` keys that name a tracker: the registered ones, and those of the
+    plugins known to provide one (so a missing plugin gets a message that names it)."""
+    from .registry import PROVIDED_BY
+
+    return set(get_registry().names("tracker")) | {
+        name for kind, name in PROVIDED_BY if kind == "tracker"}
+
+
+def _tracker(name: str, value: Any, where: str) -> Any:
+    """The tracker ``[output] name = value`` asks for."""
+    try:
+        factory = get_registry().get("tracker", name).factory
+    except OptiframeError as exc:
+        raise ConfigError(f"{where}: output.{name}: {exc.args[0]}") from None
+    try:
+        return factory(**value) if isinstance(value, dict) else factory(value)
+    except (OptiframeError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: output.{name}: {exc}") from None
 
 
 def _import_function(spec: str, where: str, base: Path | None = None) -> Any:
@@ -208,6 +233,10 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
         raise ConfigError(f"{where}: output.stream_history must be true or false: {stream!r}")
     if stream:
         options["stream_history"] = folder / "history.jsonl"
+    trackers = [_tracker(name, output[name], where) for name in sorted(tracker_names())
+                if name in output]
+    if trackers:
+        options["callbacks"] = trackers
     try:
         # the command line records a failed run (exit 1) and handles Ctrl-C itself (130)
         runner = Runner(objective, config.get("optimizer"), config.get("gradient", "auto"),

@@ -39,6 +39,7 @@ import multiprocessing.connection
 import multiprocessing.pool
 import pickle
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -102,6 +103,17 @@ def _worker_main(conn: Any, payload: bytes) -> None:
                                  f"{exc})"))
 
 
+#: Libraries that run threads of their own once imported: a process forked from one may
+#: deadlock, so workers are spawned fresh instead.
+THREADED_LIBRARIES = ("jax", "torch", "tensorflow")
+
+
+def _start_method() -> str | None:
+    """How worker processes start: the platform's default, or ``"spawn"`` once a library
+    in :data:`THREADED_LIBRARIES` is imported in this process."""
+    return "spawn" if any(name in sys.modules for name in THREADED_LIBRARIES) else None
+
+
 class _Worker:
     def __init__(self, context: Any, payload: bytes) -> None:
         self.conn, child = context.Pipe()
@@ -131,7 +143,7 @@ class ProcessExecutor:
 
     def run_jobs(self, task: Callable[[Job], Any], jobs: list[Job], retries: int,
                  timeout: float | None, on_result: OnResult) -> dict[int, str]:
-        context = multiprocessing.get_context()
+        context = multiprocessing.get_context(_start_method())
         payload = pickle.dumps(task)
         queue = collections.deque(range(len(jobs)))
         losses: collections.Counter[int] = collections.Counter()

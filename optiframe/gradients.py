@@ -66,6 +66,9 @@ class GradientEstimator(abc.ABC):
     #: True when ``bind(objective, bounds=box)`` keeps every point it evaluates inside
     #: the box (see :mod:`optiframe.bounds`); a bounded run refuses other estimators
     supports_bounds = False
+    #: True when values of f are all it needs, so it works on any objective; False when
+    #: the objective must be written in a particular way (``"jax"``: with jax.numpy)
+    black_box = True
     #: True when the bound functions take f at the points too, ``grad(x, f0)`` (a float;
     #: (K,) for a stack), and spare that evaluation: ``evaluations(objective, n,
     #: given_value=True)`` is then the cost (a run passes f wherever it knows it)

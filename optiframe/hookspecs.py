@@ -84,6 +84,14 @@ def register_plots(register: Register) -> None:
 
 
 @hookspec
+def register_trackers(register: Register) -> None:
+    """Register trackers (callback objects that record runs in another system, such as
+    MLflow) by name. The factory takes the value of ``[output] <name>`` in a run's config:
+    ``factory(value)`` for a string (such as a tracking URI), ``factory(**table)`` for a
+    table; the command line passes what it builds to the run as a callback."""
+
+
+@hookspec
 def on_run_start(run: Any) -> None:
     """Called once before a run's first evaluation with its
     :class:`~optiframe.runner.RunStart` (the Runner, the number of starts, the seed)."""

@@ -132,6 +132,8 @@ def _checked_scalar(value: Any, where: Any) -> float:
         )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
+        return as_scalar(np.asarray(value), where)  # a jax or torch array
     raise InvalidTypeError(
         f"{where} must return a real number, got {type(value).__name__}: {value!r}"
     )

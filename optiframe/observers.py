@@ -11,7 +11,11 @@ the checkpoint and ends the starts still running.
 
 Callbacks are functions (called after each step with a :class:`StepInfo`) or objects with
 any of the methods ``on_run_start(run)``, ``on_step(info)``, ``on_epoch(info)``,
-``on_start_end(outcome)`` and ``on_run_end(result)``, as Keras and Lightning callbacks are.
+``on_start_end(outcome)`` and ``on_run_end(result)``, as Keras and Lightning callbacks are
+(``on_run_end`` may return a note, a str, which is added to the result's message: a
+tracker says so when it could not record the run). ``on_run_end`` also sees the result
+of a run that ends by raising (a failed single start, Ctrl-C), before the exception
+propagates.
 Step and epoch callbacks run where the starts run (in a worker process when ``workers``
 spreads them out); ``on_run_start``, ``on_start_end`` and ``on_run_end`` run in the
 process that called :func:`~optiframe.minimize`.

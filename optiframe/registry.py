@@ -33,6 +33,17 @@ KINDS: dict[str, str] = {
     "batch_sampler": "register_batch_samplers",
     "line_search": "register_line_searches",
     "plot": "register_plots",
+    "tracker": "register_trackers",
+}
+
+#: Components that ship in a separately installed plugin: asking for one that is not
+#: installed says which distribution to install.
+PROVIDED_BY: dict[tuple[str, str], str] = {
+    ("gradient", "jax"): "optiframe-jax",
+    **{("plot", name): "optiframe-plot"
+       for name in ("loss", "trajectory", "minima", "lr-sweep", "training")},
+    ("executor", "dask"): "optiframe-dask",
+    ("tracker", "mlflow"): "optiframe-mlflow",
 }
 
 
@@ -113,7 +124,9 @@ class Registry:
         try:
             return known[name]
         except KeyError:
-            hint = did_you_mean(name, known)
+            dist = PROVIDED_BY.get((kind, name))
+            hint = (f" It comes with the plugin {dist}: pip install {dist}." if dist
+                    else did_you_mean(name, known))
             available = ", ".join(sorted(known)) or "none"
             raise UnknownComponentError(
                 f"unknown {kind} {name!r}.{hint} Available: {available}"

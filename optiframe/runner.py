@@ -295,10 +295,31 @@ class Runner:
                     "'workers' apply to multi-start runs (starts=MultiStart(...))")
             if x0 is None:
                 raise InvalidArgumentError("'x0' is required: the point to start from")
-            result = run_point(self, x0, seed)
+            result = self._told(run_point, self, x0, seed)
         else:
-            result = run_multistart(self, x0, starts, seed, workers)
+            result = self._told(run_multistart, self, x0, starts, seed, workers)
         return self._ended(result)
+
+    def _told(self, run: Callable[..., Result], *args: Any) -> Result:
+        """``run(*args)``; when it raises with the run's result attached (a failed or
+        interrupted run that raises), the ``on_run_end`` callbacks see that result first,
+        so a tracker can close its record of the run."""
+        try:
+            return run(*args)
+        except BaseException as exc:
+            partial = getattr(exc, "result", None)
+            if isinstance(partial, Result):
+                self._tell_callbacks(partial)
+            raise
+
+    def _tell_callbacks(self, result: Result) -> Result:
+        """Hand ``result`` to the callbacks' ``on_run_end``; a callback may return a note
+        (a str, such as "tracking failed: ..."), which is added to the result's message."""
+        for cb in Callbacks.of(self.callbacks).run_end:
+            note = cb(result)
+            if isinstance(note, str) and note:
+                result = attrs.evolve(result, message=f"{result.message}; {note}")
+        return result
 
     def started(self, n_starts: int, seed: int | None, resumed: bool = False) -> None:
         """Tell the ``on_run_start`` observers: every check is done, the first evaluation
@@ -314,8 +335,7 @@ class Runner:
         failing there turns the result into status ``failed``, naming the plugin, with
         everything kept)."""
         result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
-        for cb in Callbacks.of(self.callbacks).run_end:
-            cb(result)
+        result = self._tell_callbacks(result)
         try:
             run_end_hooks(result)
         except PluginError as exc:
@@ -368,4 +388,4 @@ class Runner:
         if where is None:
             raise InvalidArgumentError(
                 "'checkpoint' is required: the folder of the checkpoint to resume")
-        return self._ended(resume_run(self, where, workers))
+        return self._ended(self._told(resume_run, self, where, workers))

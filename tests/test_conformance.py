@@ -17,7 +17,10 @@ import optiframe as of
 
 REGISTRY = of.get_registry()
 OPTIMIZERS = REGISTRY.names("optimizer")
-ESTIMATORS = REGISTRY.names("gradient")
+#: every estimator that works on any objective (a plugin's "jax" needs jax.numpy ones and
+#: is tested with them in its own suite)
+ESTIMATORS = [name for name in REGISTRY.names("gradient")
+              if getattr(REGISTRY.get("gradient", name).factory, "black_box", True)]
 
 #: optimizer name -> [(hyperparameters, exception, message pattern)]
 OPTIMIZER_ERROR_INPUTS = {

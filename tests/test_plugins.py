@@ -132,3 +132,27 @@ def test_third_party_objective_and_estimator_work_by_name(plugin):
 def test_unknown_name_lists_the_available_ones():
     with pytest.raises(KeyError, match="Available: analytic, auto, central, forward"):
         of.get_registry().get("gradient", "spsa2")
+
+
+def test_a_component_of_a_plugin_that_is_not_installed_names_the_distribution():
+    from optiframe.registry import Registry
+
+    empty = Registry()
+    with pytest.raises(of.UnknownComponentError, match="optiframe-jax: pip install optiframe-jax"):
+        empty.get("gradient", "jax")
+    with pytest.raises(of.UnknownComponentError, match="pip install optiframe-plot"):
+        empty.get("plot", "lr-sweep")
+
+
+def test_an_objective_may_return_any_array_like_scalar():
+    class Boxed:  # what a jax or torch scalar looks like to numpy
+        def __init__(self, v):
+            self.v = v
+
+        def __array__(self, dtype=None, copy=None):
+            return np.asarray(self.v, dtype=dtype)
+
+    r = of.minimize(lambda x: Boxed(float(x[0] ** 2)), [1.0], max_steps=50)
+    assert r.fun < 1e-6
+    with pytest.raises(of.InvalidTypeError, match="one number, got an array of shape"):
+        of.minimize(lambda x: Boxed([1.0, 2.0]), [1.0])

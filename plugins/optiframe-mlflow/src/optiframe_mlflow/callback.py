@@ -1,0 +1,213 @@
+"""The MLflow callback: one MLflow run per optiframe run.
+
+Example
+-------
+>>> import tempfile, optiframe as of
+>>> from optiframe_mlflow import MlflowCallback
+>>> folder = tempfile.mkdtemp()
+>>> tracker = MlflowCallback(tracking_uri=f"sqlite:///{folder}/runs.db",
+...                          artifact_location=f"{folder}/artifacts")
+>>> r = of.minimize("rosenbrock", [-1.2, 1.0], callbacks=[tracker])
+>>> from mlflow.tracking import MlflowClient
+>>> run = MlflowClient(f"sqlite:///{folder}/runs.db").get_run(tracker.run_id)
+>>> run.data.tags["optiframe.status"], run.data.params["optimizer"], run.info.status
+('converged', 'lbfgs', 'FINISHED')
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optiframe as of
+from optiframe._validation import check_int, check_real
+
+from . import records
+from .writer import Writer
+
+#: MLflow's HTTP settings as the environment gave them when the plugin was imported
+_USER_ENV = {name: os.environ.get(name) for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+                                                     "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+#: Metrics per MLflow call (MLflow's own limit for one batch).
+BATCH = 1000
+
+
+class MlflowCallback:
+    """Record each run it watches as one MLflow run (``callbacks=[MlflowCallback(...)]``).
+
+    When the run starts: a new MLflow run in ``experiment`` (made if missing, with its
+    files in ``artifact_location``: by default MLflow's, ./mlruns for a database store) with the
+    run's parameters (optimizer and hyperparameters, gradient estimator, stop rules, seed,
+    starts, batching). When it ends: the metric series f, grad_norm and step_norm at the
+    recorded steps (every ``log_every``-th recorded step; by default as many as keep each
+    series within 1000 points) and the per-epoch metrics of a training run, in batches of
+    1000 per call; the final f, nit, nfev and njev; the tags ``optiframe.status``,
+    ``optiframe.success`` and ``optiframe.message``; and the artifacts history.csv,
+    result.json, epochs.csv (training), starts.csv (multi-start) and, with optiframe-plot
+    installed, loss.png and training.png. The MLflow run ends FINISHED, FAILED (status
+    failed) or KILLED (interrupted).
+
+    A multi-start run is one MLflow run with per-start keys (``start_<k>/fun``, ...) for
+    the ``per_start`` starts that ended lowest, beside ``best/fun``, ``median/fun`` and
+    ``running``: one optiframe run stays one MLflow run (comparable with single-start
+    runs, one row in the runs table), and 1000 starts cost no 1000 nested runs.
+
+    The calls go to MLflow from a background thread, so the run does not wait on them.
+    With ``wait=True`` (the default) the run's end waits for them (at most ``timeout``
+    seconds), so the Result says whether tracking worked; ``wait=False`` returns at once
+    and finishes sending in the background (the interpreter waits for it at exit).
+
+    Tracking never fails the optimization: the first failure (a server that is down or
+    stops answering) warns once, the rest of that run's tracking is dropped, and the
+    Result's message ends with "MLflow tracking failed: ...". Unless set in the
+    environment, MLflow's HTTP retries and timeout are set to ``http_retries`` and
+    ``http_timeout`` seconds, so a server that is down costs seconds, not minutes.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, experiment: str = "optiframe",
+                 artifact_location: str | None = None, run_name: str | None = None, tags: dict[str, str] | None = None,
+                 log_every: int | None = None, per_start: int = 20,
+                 artifacts: bool = True, figures: bool = True, wait: bool = True,
+                 timeout: float = 60.0, http_retries: int = 1,
+                 http_timeout: float = 10.0) -> None:
+        if tracking_uri is not None and not isinstance(tracking_uri, (str, os.PathLike)):
+            raise of.InvalidTypeError(
+                f"MlflowCallback's 'tracking_uri' must be a str: {tracking_uri!r}")
+        if log_every is not None:
+            check_int("log_every", log_every, minimum=1)
+        check_int("per_start", per_start, minimum=0)
+        check_real("timeout", timeout, positive=True)
+        self.tracking_uri = None if tracking_uri is None else str(tracking_uri)
+        self.experiment, self.run_name = experiment, run_name
+        self.artifact_location = None if artifact_location is None else str(artifact_location)
+        self.tags = dict(tags or {})
+        self.log_every, self.per_start = log_every, per_start
+        self.artifacts, self.figures = artifacts, figures
+        self.wait_at_end, self.timeout = wait, float(timeout)
+        self._http = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(http_retries),
+                      "MLFLOW_HTTP_REQUEST_TIMEOUT": str(http_timeout)}
+        #: the MLflow run of the last run watched, and of every run, in order
+        self.run_id: str | None = None
+        self.run_ids: list[str] = []
+        #: why tracking failed in the last run (None: it worked)
+        self.failure: str | None = None
+        self._writer: Writer | None = None
+        self._client: Any = None
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"MlflowCallback(tracking_uri={self.tracking_uri!r}, experiment={self.experiment!r})"
+
+    # -- the run's events -------------------------------------------------------------------
+    def on_run_start(self, run: Any) -> None:
+        self.run_id, self.failure, self._warned = None, None, False
+        try:
+            params = records.params_of(run.runner, run.n_starts, run.seed)
+            params["resumed"] = str(run.resumed)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._send(lambda: self._start(params), fresh=True)
+
+    def on_run_end(self, result: Any) -> str | None:
+        self._check_writer()
+        if self.failure is None and self._writer is not None:
+            try:
+                points = records.series_of(result, self.log_every, self.per_start)
+                final, tags = records.final_metrics(result), records.tags_of(result)
+                status = records.mlflow_status(result)
+                folder = None
+                if self.artifacts:
+                    folder = Path(tempfile.mkdtemp(prefix="optiframe-mlflow-"))
+                    records.write_artifacts(result, folder, self.figures)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                self._send(lambda: self._end(points, final, tags, status, folder))
+                if self.wait_at_end and not self.wait(self.timeout):
+                    self._failed(TimeoutError(f"MLflow did not answer within "
+                                              f"{self.timeout:g} s"))
+        self._check_writer()
+        return None if self.failure is None else f"MLflow tracking failed: {self.failure}"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until everything sent to MLflow arrived (False if ``timeout`` passed)."""
+        ok = self._writer is None or self._writer.drain(timeout)
+        self._check_writer()
+        return ok
+
+    # -- MLflow calls (on the writer's thread) -------------------------------------------
+    def _mlflow_client(self) -> Any:
+        for name, value in self._http.items():
+            if _USER_ENV.get(name) is None:  # the environment's own setting wins
+                os.environ[name] = value
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def _start(self, params: dict[str, str]) -> None:
+        from mlflow.entities import Param, RunTag
+
+        client = self._mlflow_client()
+        found = client.get_experiment_by_name(self.experiment)
+        experiment_id = (found.experiment_id if found is not None
+                         else client.create_experiment(
+                             self.experiment, artifact_location=self.artifact_location))
+        run = client.create_run(experiment_id, run_name=self.run_name,
+                                tags={"optiframe.version": _version(), **self.tags})
+        self.run_id = run.info.run_id
+        self.run_ids.append(self.run_id)
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per call
+            client.log_batch(self.run_id, params=items[i:i + 100])
+        client.log_batch(self.run_id, tags=[RunTag("optiframe.status", "running")])
+
+    def _end(self, points: list[tuple[str, float, int]], final: dict[str, float],
+             tags: dict[str, str], status: str, folder: Path | None) -> None:
+        import time
+
+        from mlflow.entities import Metric, RunTag
+
+        client, run_id = self._mlflow_client(), self.run_id
+        assert run_id is not None
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, s) for k, v, s in points]
+        last = points[-1][2] if points else 0
+        metrics += [Metric(k, v, now, last) for k, v in final.items()]
+        for i in range(0, len(metrics), BATCH):
+            client.log_batch(run_id, metrics=metrics[i:i + BATCH])
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        if folder is not None:
+            client.log_artifacts(run_id, str(folder))
+        client.set_terminated(run_id, status)
+
+    # -- trouble --------------------------------------------------------------------------
+    def _send(self, call: Any, fresh: bool = False) -> None:
+        """Queue ``call`` for the writer (a new writer when ``fresh``: a new run gets a new
+        try after a failed one)."""
+        if self._writer is None or (fresh and self._writer.error is not None):
+            self._writer = Writer()
+        self._writer.submit(call)
+
+    def _check_writer(self) -> None:
+        if self._writer is not None and self._writer.error is not None and self.failure is None:
+            self._failed(self._writer.error)
+
+    def _failed(self, exc: BaseException) -> None:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        self.failure = f"{type(exc).__name__}: {text}"[:300]
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"MLflow tracking of this run failed and stops; the optimization "
+                          f"goes on ({self.failure})", RuntimeWarning, stacklevel=2)
+
+
+def _version() -> str:
+    import optiframe
+
+    return optiframe.__version__
