@@ -209,3 +209,15 @@ def test_workers_are_spawned_not_forked_once_jax_is_loaded():
     assert [s.status for s in spread.starts] == [s.status for s in together.starts]
     for s, t in zip(spread.starts, together.starts, strict=True):
         np.testing.assert_allclose(s.x, t.x, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("module", ["optiframe_jax", *(
+    f"optiframe_jax.{m.name}" for m in __import__("pkgutil").iter_modules(
+        __import__("optiframe_jax").__path__))])
+def test_the_docstring_examples_run(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert failures == 0

@@ -248,3 +248,15 @@ def test_a_real_mlflow_server_records_the_run_then_one_stopped_mid_run_fails_sof
     finally:
         proc.kill()
         proc.wait(30)
+
+
+@pytest.mark.parametrize("module", ["optiframe_mlflow", *(
+    f"optiframe_mlflow.{m.name}" for m in __import__("pkgutil").iter_modules(
+        __import__("optiframe_mlflow").__path__))])
+def test_the_docstring_examples_run(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert failures == 0

@@ -43,7 +43,7 @@ class MlflowCallback:
     run's parameters (optimizer and hyperparameters, gradient estimator, stop rules, seed,
     starts, batching). When it ends: the metric series f, grad_norm and step_norm at the
     recorded steps (every ``log_every``-th recorded step; by default as many as keep each
-    series within 1000 points) and the per-epoch metrics of a training run, in batches of
+    series within 500 points) and the per-epoch metrics of a training run, in batches of
     1000 per call; the final f, nit, nfev and njev; the tags ``optiframe.status``,
     ``optiframe.success`` and ``optiframe.message``; and the artifacts history.csv,
     result.json, epochs.csv (training), starts.csv (multi-start) and, with optiframe-plot
@@ -68,7 +68,8 @@ class MlflowCallback:
     """
 
     def __init__(self, tracking_uri: str | None = None, *, experiment: str = "optiframe",
-                 artifact_location: str | None = None, run_name: str | None = None, tags: dict[str, str] | None = None,
+                 artifact_location: str | None = None, run_name: str | None = None,
+                 tags: dict[str, str] | None = None,
                  log_every: int | None = None, per_start: int = 20,
                  artifacts: bool = True, figures: bool = True, wait: bool = True,
                  timeout: float = 60.0, http_retries: int = 1,
@@ -115,21 +116,10 @@ class MlflowCallback:
     def on_run_end(self, result: Any) -> str | None:
         self._check_writer()
         if self.failure is None and self._writer is not None:
-            try:
-                points = records.series_of(result, self.log_every, self.per_start)
-                final, tags = records.final_metrics(result), records.tags_of(result)
-                status = records.mlflow_status(result)
-                folder = None
-                if self.artifacts:
-                    folder = Path(tempfile.mkdtemp(prefix="optiframe-mlflow-"))
-                    records.write_artifacts(result, folder, self.figures)
-            except Exception as exc:
-                self._failed(exc)
-            else:
-                self._send(lambda: self._end(points, final, tags, status, folder))
-                if self.wait_at_end and not self.wait(self.timeout):
-                    self._failed(TimeoutError(f"MLflow did not answer within "
-                                              f"{self.timeout:g} s"))
+            # everything, the series and files included, is made on the writer's thread
+            self._send(lambda: self._end(result))
+            if self.wait_at_end and not self.wait(self.timeout):
+                self._failed(TimeoutError(f"MLflow did not answer within {self.timeout:g} s"))
         self._check_writer()
         return None if self.failure is None else f"MLflow tracking failed: {self.failure}"
 
@@ -167,24 +157,27 @@ class MlflowCallback:
             client.log_batch(self.run_id, params=items[i:i + 100])
         client.log_batch(self.run_id, tags=[RunTag("optiframe.status", "running")])
 
-    def _end(self, points: list[tuple[str, float, int]], final: dict[str, float],
-             tags: dict[str, str], status: str, folder: Path | None) -> None:
+    def _end(self, result: Any) -> None:
         import time
 
         from mlflow.entities import Metric, RunTag
 
         client, run_id = self._mlflow_client(), self.run_id
-        assert run_id is not None
+        if run_id is None:
+            raise RuntimeError("the MLflow run was not created")
+        points = records.series_of(result, self.log_every, self.per_start)
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, s) for k, v, s in points]
         last = points[-1][2] if points else 0
-        metrics += [Metric(k, v, now, last) for k, v in final.items()]
+        metrics += [Metric(k, v, now, last) for k, v in records.final_metrics(result).items()]
         for i in range(0, len(metrics), BATCH):
             client.log_batch(run_id, metrics=metrics[i:i + BATCH])
-        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        if folder is not None:
-            client.log_artifacts(run_id, str(folder))
-        client.set_terminated(run_id, status)
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in records.tags_of(result).items()])
+        if self.artifacts:
+            with tempfile.TemporaryDirectory(prefix="optiframe-mlflow-") as folder:
+                records.write_artifacts(result, Path(folder), self.figures)
+                client.log_artifacts(run_id, folder)
+        client.set_terminated(run_id, records.mlflow_status(result))
 
     # -- trouble --------------------------------------------------------------------------
     def _send(self, call: Any, fresh: bool = False) -> None:

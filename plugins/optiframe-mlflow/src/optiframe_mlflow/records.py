@@ -19,7 +19,7 @@ import optiframe as of
 #: MLflow refuses longer parameter values; longer reprs are cut.
 MAX_PARAM = 500
 #: Points per metric series when ``log_every`` is not given.
-MAX_POINTS = 1000
+MAX_POINTS = 500
 
 
 def _text(value: Any) -> str:
