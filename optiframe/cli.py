@@ -1,4 +1,5 @@
-"""The command line: ``optiframe plugins``, ``optiframe list``, ``optiframe demo``."""
+"""The command line: ``optiframe run``, ``optiframe sweep``, ``optiframe demo``,
+``optiframe list``, ``optiframe plugins``."""
 
 from __future__ import annotations
 
@@ -108,6 +109,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if str(result.status) == "failed" else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .config import ConfigError, check_results_folder, load_config, resolved
+    from .sweep_config import run_sweep, write_table
+
+    config = resolved(load_config(args.config, args.set))
+    folder = Path(config["output"]["folder"])
+    if (folder / "sweep.csv").exists() and not args.force:
+        raise ConfigError(f"{args.config}: {str(folder / 'sweep.csv')!r} exists; pass "
+                          "--force to overwrite it, or set output.folder")
+    check_results_folder(folder, args.force, str(args.config))
+    table = run_sweep(config, Path(args.config))
+    shown = [k for k in table[0] if k not in ("x", "message", "success")]
+    print(format_table(shown, [[_cell(row[k]) for k in shown] for row in table]))
+    written = write_table(table, folder)
+    print(f"results in {folder}/ ({', '.join(written)})")
+    return 1 if all(row["status"] == "failed" for row in table) else 0
+
+
+def _cell(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -144,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="go on from the checkpoint in the results folder "
                         "(output.checkpoint_every writes one)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="run every combination of the lists in a TOML config's "
+                                     "[optimizer] and [stop]; write sweep.csv and sweep.json")
+    p.add_argument("config", help="the TOML file")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing sweep.csv")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="retell the blog's story with real runs")
     p.add_argument("--figures", default="demo-figures", metavar="DIR",

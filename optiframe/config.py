@@ -60,6 +60,7 @@ SECTIONS: dict[str, set[str] | None] = {
     "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor",
              "max_bad_gradients", "max_nfev", "max_time"},
     "output": {"folder", "record_every", "record_x", "checkpoint_every", "stream_history"},
+    "sweep": {"zipped", "workers"},  # optiframe sweep: lists in [optimizer] and [stop]
 }
 
 
@@ -321,7 +322,7 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
 
 #: what a results folder holds (``--force`` removes these from an earlier run first)
 RESULT_FILES = ("config.toml", "history.csv", "history.json", "summary.json", "epochs.csv",
-                "loss.png", "minima.png", "history.jsonl")
+                "loss.png", "minima.png", "history.jsonl", "sweep.csv", "sweep.json")
 RESULT_FOLDERS = ("checkpoint",)
 
 

@@ -13,6 +13,7 @@ from .gradients import CentralDifference
 from .optimizers import GradientDescent
 from .result import MultiStartResult
 from .starts import MultiStart
+from .sweep import sweep
 
 #: The blog's learning-rate experiments on f(x) = x**2 + 1 from x0 = -3: (lr, steps).
 LEARNING_RATE_TABLE = (
@@ -39,15 +40,15 @@ def func2(p: Any) -> Any:
 
 def learning_rate_rows() -> list[tuple[object, ...]]:
     """Rows of the learning-rate table: the blog's exact runs and optiframe's defaults."""
-    blog_step = CentralDifference(step=1e-7, relative=False)
-    rows: list[tuple[object, ...]] = []
-    for lr, steps in LEARNING_RATE_TABLE:
-        exact = minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
-                         max_steps=steps, detect_divergence=False)
-        default = minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), max_steps=steps)
-        rows.append((lr, steps, repr(float(exact.x[0])), str(default.status),
-                     default.nit, f"{float(default.x[0]):.6g}"))
-    return rows
+    lrs, steps = (list(column) for column in zip(*LEARNING_RATE_TABLE, strict=True))
+    # each table is one call: the runs of one length go side by side, as one stack
+    exact = sweep(func1, -3.0, optimizer=GradientDescent, lr=lrs, max_steps=steps,
+                  zipped=True, detect_divergence=False,
+                  gradient=CentralDifference(step=1e-7, relative=False))
+    default = sweep(func1, -3.0, optimizer=GradientDescent, lr=lrs, max_steps=steps,
+                    zipped=True)
+    return [(e["lr"], e["max_steps"], repr(float(e["x"][0])), d["status"], d["nit"],
+             f"{float(d['x'][0]):.6g}") for e, d in zip(exact, default, strict=True)]
 
 
 def section(title: str, body: str, write: Callable[[str], None]) -> None:
@@ -225,9 +226,8 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     blog_step = CentralDifference(step=1e-7, relative=False)
-    sweep = {lr: minimize(func1, -3.0, optimizer=GradientDescent(lr=lr), gradient=blog_step,
-                          max_steps=300, detect_divergence=False)
-             for lr in (1e-9, 0.001, 0.01, 0.5, 0.999, 10.0)}
+    rates = sweep(func1, -3.0, optimizer=GradientDescent, gradient=blog_step, max_steps=300,
+                  detect_divergence=False, lr=[1e-9, 0.001, 0.01, 0.5, 0.999, 10.0])
     rosen = {name: minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=600,
                             record_x=True)
              for name, opt in [("gd, lr 1e-3", GradientDescent(lr=1e-3)),
@@ -236,7 +236,7 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
     many = minimize("himmelblau", optimizer=GradientDescent(lr=0.01), max_steps=2000, seed=0,
                     starts=MultiStart(100, sampler="uniform", bounds=[(-5, 5), (-5, 5)]))
     pictures = {
-        "learning_rates.png": plots.lr_sweep(sweep),
+        "learning_rates.png": plots.lr_sweep(rates),
         "rosenbrock_paths.png": plots.trajectory(rosen, Rosenbrock(),
                                                  bounds=[(-2.0, 2.0), (-1.0, 3.0)]),
         "himmelblau_minima.png": plots.multistart_minima(many, Himmelblau(),

@@ -201,6 +201,18 @@ class History:
         return cls.from_dict(columns)
 
     @classmethod
+    def from_columns(cls, columns: Mapping[str, Any]) -> History:
+        """A History of the numeric ``columns`` (every name of :data:`COLUMNS`, arrays of
+        one length), without per-value conversion: the fast way to build one in code."""
+        missing = [c for c in COLUMNS if c not in columns]
+        if missing:
+            raise InvalidArgumentError(f"history columns missing: {missing}")
+        table = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in COLUMNS])
+        h = cls()
+        h._rows.frombytes(np.ascontiguousarray(table).tobytes())
+        return h
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[Any]]) -> History:
         """Rebuild a History from :meth:`to_dict` output."""
         if "step_size" not in data and all(c in data for c in OLD_COLUMNS):
@@ -370,9 +382,15 @@ class StartsHistory:
         return len(self._rows)
 
     def _stacked(self, i: int) -> np.ndarray:
-        if not self._rows:
-            return np.empty((0, self.n_starts))
-        return np.stack([self._rows[s][i] for s in sorted(self._rows)])
+        return self.table()[:, i, :]
+
+    def table(self) -> np.ndarray:
+        """Every record at once: a (rows, 4, K) array of fun, grad_norm, step_norm and
+        step_size per recorded step (the rows of :attr:`step`) and start."""
+        rows = self._rows
+        if not rows:
+            return np.empty((0, 4, self.n_starts))
+        return np.stack([rows[s] for s in sorted(rows)])
 
     @property
     def step(self) -> np.ndarray:

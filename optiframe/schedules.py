@@ -276,6 +276,9 @@ class Scheduled:
 
     base: Optimizer
     schedules: tuple[tuple[str, Schedule], ...]
+    #: [values, optimizer, states] when every schedule's values are its state itself
+    #: (fixed per-row values): while the states are the same arrays, so is the optimizer
+    _last: list[Any] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         fields = set(self.base.hyperparameters())
@@ -296,7 +299,13 @@ class Scheduled:
            ) -> tuple[Optimizer, tuple[Any, ...]]:
         """The optimizer for step ``step`` given the current loss (one per start in a
         multi-start run), and the schedules' new states."""
+        last = self._last
+        if last and not point:  # fixed per-row values whose arrays are the same again
+            fixed = last[2]
+            if all(state is value for state, value in zip(states, fixed, strict=True)):
+                return last[1], states
         values: dict[str, Any] = {}
+        raw: list[Any] = []
         new = []
         for (name, schedule), state in zip(self.schedules, states, strict=True):
             base = getattr(self.base, name)
@@ -306,11 +315,12 @@ class Scheduled:
                 values[name], state = schedule.value(step, base, math.nan, state)
             else:
                 value, state = schedule.values(step, base, loss, state)
+                raw.append(value)
                 value = np.asarray(value, dtype=float)
                 values[name] = value[:, None] if value.ndim == 1 else value
             new.append(state)
         try:
-            return cast(Optimizer, attrs.evolve(cast(Any, self.base), **values)), tuple(new)
+            optimizer = cast(Optimizer, attrs.evolve(cast(Any, self.base), **values))
         except ValueError as exc:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
             raise InvalidArgumentError(
@@ -318,6 +328,13 @@ class Scheduled:
                 f"{type(self.base).__name__} refuses ({exc}); give the schedule a "
                 "min_value > 0 or a horizon (total_steps) of at least max_steps"
             ) from exc
+        new_states = tuple(new)
+        if len(raw) == len(values) and all(
+                value is state for value, state in zip(raw, new_states, strict=True)):
+            # every schedule gave its own state back as the values (fixed per-row values,
+            # as a sweep's): while the states stay the same arrays, so does the optimizer
+            self._last[:] = [raw, optimizer, new_states]
+        return optimizer, new_states
 
 
 def build_schedules(spec: Any, registry: Any) -> tuple[tuple[str, Schedule], ...]:

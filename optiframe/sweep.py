@@ -1,6 +1,11 @@
 """The blog's experiment as one call: :func:`sweep` runs every combination of the listed
 hyperparameters and options and returns a table.
 
+Combinations that differ only in hyperparameters the optimizer takes one per row (a
+learning rate, say) run together as one stack, like the starts of a multi-start run, each
+row with its own value; the rest run one by one, or on ``workers``. Either way each row has
+exactly the bits of its own :func:`~optiframe.minimize` call.
+
 Example
 -------
 >>> import optiframe as of
@@ -20,12 +25,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 
 from .api import minimize
 from .errors import InvalidArgumentError
+from .history import History
 from .optimizers import Optimizer
 from .plugins import get_registry
 from .result import Result
+from .schedules import Schedule
 
 
 class SweepTable(Sequence[dict[str, Any]]):
@@ -33,8 +41,11 @@ class SweepTable(Sequence[dict[str, Any]]):
     values, then ``status``, ``success``, ``fun``, ``x``, ``nit``, ``nfev``, ``njev`` and
     ``message``; ``results`` holds the :class:`~optiframe.Result` of each row."""
 
-    def __init__(self, rows: list[dict[str, Any]], results: list[Result]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], results: list[Result],
+                 groups: list[list[int]] | None = None) -> None:
         self._rows, self.results = rows, results
+        #: the rows that ran together, as one stack (a group of one ran alone)
+        self.groups = groups if groups is not None else [[i] for i in range(len(rows))]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -76,15 +87,121 @@ def _optimizer_class(optimizer: Any) -> type:
         f"hyperparameters build one per combination): {optimizer!r}")
 
 
-def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", **grid: Any) -> SweepTable:
+@attrs.frozen
+class RowValues(Schedule):
+    """A hyperparameter that differs by row and stays fixed: ``column[k]`` for row k of a
+    stack (how a sweep runs its learning rates side by side)."""
+
+    column: tuple[float, ...]
+    per_start = True
+
+    def init_rows(self, rows: int) -> Any:
+        return np.array(self.column, dtype=float)
+
+    def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
+        return state, state
+
+    def values(self, step: int, base: Any, losses: np.ndarray,
+               states: Any) -> tuple[np.ndarray, Any]:
+        return states, states
+
+
+#: minimize options under which the rows of a stack would not each be their own run
+_NOT_STACKED = ("starts", "workers", "callbacks", "callback", "checkpoint", "stream_history",
+                "epoch_callbacks", "progress", "schedules")
+
+
+def _row_names(cls: type, swept: dict[str, list[Any]], fields: set[str],
+               fixed: dict[str, Any]) -> set[str]:
+    """The swept hyperparameters that can take one value per row of a stack: numbers the
+    optimizer accepts as a column (K, 1) array, where nothing else forbids a stack."""
+    if any(fixed.get(k) not in (None, (), []) for k in _NOT_STACKED):
+        return set()
+    names = set()
+    base = {k: v for k, v in fixed.items() if k in fields}
+    for name, values in swept.items():
+        if name not in fields or not all(isinstance(v, (int, float)) and
+                                         not isinstance(v, bool) for v in values):
+            continue
+        try:
+            attrs.evolve(cls(**base, **{name: values[0]}),
+                         **{name: np.array(values, dtype=float)[:, None]})
+        except Exception:  # this hyperparameter is not taken per row
+            continue
+        names.add(name)
+    return names
+
+
+def _stochastic(run: dict[str, Any], fun: Any) -> bool:
+    from .runner import Runner
+
+    try:
+        probe = Runner(fun, None, run.get("gradient", "auto"))
+    except Exception:  # the run itself reports what is wrong
+        return True
+    return bool(probe.gradient.for_objective(probe.objective).stochastic)
+
+
+def _row(chosen: dict[str, Any], result: Result) -> dict[str, Any]:
+    return {**chosen, "status": str(result.status), "success": result.success,
+            "fun": result.fun, "x": result.x.tolist(), "nit": result.nit,
+            "nfev": result.nfev, "njev": result.njev, "message": result.message}
+
+
+def _run_alone(job: tuple[Any, Any, type, dict[str, Any], dict[str, Any]]) -> Result:
+    fun, x0, cls, hyper, run = job
+    return minimize(fun, x0, optimizer=cls(**hyper), **run)
+
+
+def _run_stack(fun: Any, x0: Any, cls: type, hypers: list[dict[str, Any]],
+               run: dict[str, Any], names: list[str]) -> list[Result]:
+    """Run the combinations ``hypers`` (the same but for ``names``) as one multi-start
+    stack, each row with its own values of ``names``; one Result per row."""
+    shape = np.shape(x0) if np.ndim(x0) > 1 else (-1,)  # as minimize shapes its x
+    X0 = np.tile(np.asarray(x0, dtype=float).reshape(-1), (len(hypers), 1))
+    base = {k: v for k, v in hypers[0].items() if k not in names}
+    optimizer = cls(**base, **{n: hypers[0][n] for n in names})
+    rows = {n: RowValues(tuple(float(h[n]) for h in hypers)) for n in names}
+    stack: Any = minimize(fun, starts=X0, optimizer=optimizer, schedules=rows, **run)
+    h = stack.history  # a StartsHistory
+    table = h.table()
+    F, G, S, A = (table[:, i, :] for i in range(4))
+    steps = np.asarray(h.step)
+    results = []
+    for k, outcome in enumerate(sorted(stack.starts, key=lambda o: o.index)):
+        seen = ~(np.isnan(F[:, k]) & np.isnan(G[:, k]))
+        m = int(seen.sum())
+        # per-start columns; nfev and elapsed are the stack's, not one row's: -1 and NaN
+        history = History.from_columns({
+            "step": steps[seen], "fun": F[seen, k], "grad_norm": G[seen, k],
+            "step_norm": S[seen, k], "nfev": np.full(m, -1.0), "elapsed": np.full(m, np.nan),
+            "step_size": A[seen, k]})
+        results.append(Result(outcome.x.reshape(shape), outcome.fun, outcome.status,
+                              outcome.message, outcome.nit, outcome.nfev, outcome.njev,
+                              history))
+    return results
+
+
+def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = False,
+          stack: bool = True, workers: Any = None, **grid: Any) -> SweepTable:
     """Run ``fun`` from ``x0`` for every combination of the values listed in ``grid``.
 
     A keyword whose value is a list (or tuple) is swept; any other is fixed for every run.
     Keywords that are fields of ``optimizer`` (a class or a registered name, e.g. ``lr``)
     build the optimizer of each combination; the others are :func:`~optiframe.minimize`
-    options (``max_steps``, ``gradient``, ``seed``, ...). The combinations run one after
-    another, each as its own run (a failed one is recorded, not raised), so each row has
-    exactly the bits of the equivalent ``minimize`` call. Returns a :class:`SweepTable`.
+    options (``max_steps``, ``gradient``, ``seed``, ...). With ``zipped=True`` the lists
+    (all of one length) are taken together, element by element, instead of every
+    combination: ``lr=[0.01, 0.1], max_steps=[500, 50]`` is two runs.
+
+    Combinations that differ only in numeric hyperparameters the optimizer takes one per
+    row (``lr`` of every built-in optimizer) run as one stack (``stack=False`` runs each
+    alone); the others run one after another, or on ``workers`` (as for
+    :func:`~optiframe.minimize`; the objective must then be picklable). A stack's rows
+    have the bits of their own runs; their histories lack per-row ``nfev`` and ``elapsed``
+    (-1 and NaN), and a row that diverged ends at its last finite record (its own run
+    also records the point where f blew up). ``table.groups`` says which rows ran
+    together. A combination that fails or diverges is its own row with its status
+    (failures are recorded, not raised). Returns a :class:`SweepTable`.
     """
     cls = _optimizer_class(optimizer)
     fields = {f.alias or f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
@@ -93,18 +210,62 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", **grid: Any) -> Sw
     for name, values in swept.items():
         if not values:
             raise InvalidArgumentError(f"sweep: {name!r} lists no values")
-    rows: list[dict[str, Any]] = []
-    results: list[Result] = []
     names = list(swept)
-    for combo in itertools.product(*(swept[n] for n in names)):
-        chosen = dict(zip(names, combo, strict=True))
-        settings = {**fixed, **chosen}
-        hyper = {k: v for k, v in settings.items() if k in fields}
-        run = {k: v for k, v in settings.items() if k not in fields}
-        run.setdefault("raise_errors", False)
-        result = minimize(fun, x0, optimizer=cls(**hyper), **run)
-        results.append(result)
-        rows.append({**chosen, "status": str(result.status), "success": result.success,
-                     "fun": result.fun, "x": result.x.tolist(), "nit": result.nit,
-                     "nfev": result.nfev, "njev": result.njev, "message": result.message})
-    return SweepTable(rows, results)
+    if zipped:
+        lengths = {name: len(values) for name, values in swept.items()}
+        if len(set(lengths.values())) > 1:
+            raise InvalidArgumentError(
+                f"sweep(zipped=True) takes lists of one length: {lengths}")
+        combos = list(zip(*(swept[n] for n in names), strict=True))
+    else:
+        combos = list(itertools.product(*(swept[n] for n in names)))
+    chosen = [dict(zip(names, combo, strict=True)) for combo in combos]
+    settings = [{**fixed, **c} for c in chosen]
+    hypers = [{k: v for k, v in s.items() if k in fields} for s in settings]
+    runs = [{"raise_errors": False, **{k: v for k, v in s.items() if k not in fields}}
+            for s in settings]
+    per_row = (_row_names(cls, swept, fields, fixed) if stack and x0 is not None
+               and not _stochastic(runs[0], fun) else set())
+    groups: dict[str, list[int]] = {}
+    for i, (hyper, run) in enumerate(zip(hypers, runs, strict=True)):
+        key = repr((sorted(run.items()), sorted((k, v) for k, v in hyper.items()
+                                                if k not in per_row)))
+        groups.setdefault(key if per_row else str(i), []).append(i)
+    results: list[Result | None] = [None] * len(combos)
+    alone: list[int] = []
+    for group in groups.values():
+        if len(group) == 1:
+            alone.append(group[0])
+            continue
+        for i, result in zip(group, _run_stack(fun, x0, cls, [hypers[i] for i in group],
+                                               runs[group[0]], sorted(per_row)), strict=True):
+            results[i] = result
+    if workers is None or len(alone) < 2:
+        for i in alone:
+            results[i] = _run_alone((fun, x0, cls, hypers[i], runs[i]))
+    else:
+        _on_workers(workers, [(fun, x0, cls, hypers[i], runs[i]) for i in alone], alone,
+                    results)
+    done = [r for r in results if r is not None]
+    return SweepTable([_row(c, r) for c, r in zip(chosen, done, strict=True)], done,
+                      list(groups.values()))
+
+
+def _on_workers(workers: Any, jobs: list[Any], where: list[int],
+                results: list[Result | None]) -> None:
+    from .executors import as_executor, check_picklable, run_jobs
+
+    executor = as_executor(workers)
+    if getattr(executor, "needs_pickling", False):
+        check_picklable(jobs, "sweep's objective")
+
+    def got(i: int, result: Result) -> None:
+        results[where[i]] = result
+
+    try:
+        lost = run_jobs(executor, _run_alone, jobs, 1, None, got)
+    finally:
+        executor.close()
+    if lost:
+        i, why = next(iter(lost.items()))
+        raise InvalidArgumentError(f"sweep: combination {where[i]} {why}")

@@ -37,3 +37,11 @@ def test_reliability_benchmark_smoke_run():
     assert proc.returncode == 0, proc.stderr
     for heading in ("Per step", "One checkpoint", "starts"):
         assert heading in proc.stdout
+
+
+def test_sweep_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_sweep.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "7 of 7 printed values reproduced bit for bit" in proc.stdout
+    assert "sweep/multi-start" in proc.stdout

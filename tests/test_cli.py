@@ -1,4 +1,4 @@
-"""The command line: plugins, list and demo."""
+"""The command line: plugins, list, sweep and demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import optiframe as of
 from optiframe.cli import main
 
 
@@ -70,3 +71,32 @@ def test_list_shows_parameters_and_plain_text(capsys):
     assert main(["list", "gradient", "--json"]) == 0
     central = next(e for e in json.loads(capsys.readouterr().out) if e["name"] == "central")
     assert central["parameters"].startswith("step=None, relative=True")
+
+
+def test_sweep_runs_the_lists_of_a_config_and_writes_the_table(tmp_path, capsys):
+    config = tmp_path / "sweep.toml"
+    config.write_text('[objective]\nname = "himmelblau"\n[optimizer]\nname = "gd"\n'
+                      'lr = [0.001, 0.01, 0.1]\n[start]\nx0 = [0.5, -0.5]\n'
+                      f'[stop]\nmax_steps = [100, 1000]\n[output]\nfolder = "{tmp_path / "out"}"\n')
+    assert main(["sweep", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "lr" in out.splitlines()[0] and "diverged" in out
+    rows = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [(r["lr"], r["max_steps"]) for r in rows][:2] == [(0.001, 100), (0.001, 1000)]
+    alone = of.minimize("himmelblau", [0.5, -0.5], optimizer=of.GradientDescent(lr=0.01),
+                        max_steps=1000)
+    assert rows[3]["x"] == alone.x.tolist() and rows[3]["status"] == str(alone.status)
+    assert (tmp_path / "out" / "sweep.csv").read_text().startswith("lr,max_steps,status")
+    # an existing table is not overwritten without --force; a bad value is named first
+    assert main(["sweep", str(config)]) == 2
+    assert "--force" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.read_text().replace("0.1]", "-0.1]"))
+    assert main(["sweep", str(bad), "--force"]) == 2
+    assert "'lr' must be > 0: -0.1" in capsys.readouterr().err
+    zipped = tmp_path / "zipped.toml"
+    zipped.write_text(config.read_text().replace("[0.001, 0.01, 0.1]", "[0.001, 0.01]")
+                      + "[sweep]\nzipped = true\n")
+    assert main(["sweep", str(zipped), "--force"]) == 0
+    rows = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [(r["lr"], r["max_steps"]) for r in rows] == [(0.001, 100), (0.01, 1000)]

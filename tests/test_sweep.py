@@ -47,3 +47,69 @@ def test_a_failing_combination_is_recorded_and_bad_grids_are_refused():
     with pytest.raises(of.InvalidArgumentError, match="an Optimizer class or a registered"):
         of.sweep("sphere", [1.0], optimizer=of.GradientDescent(lr=0.1), lr=[0.1])
     assert np.isfinite(table[0]["fun"])
+
+
+def test_learning_rates_run_as_one_stack_per_setting_with_each_rows_own_bits():
+    lrs = [1e-9, 0.001, 0.01, 0.999, 10.0]
+    stacked = of.sweep(func1, -3.0, optimizer=of.GradientDescent, lr=lrs,
+                       max_steps=[100, 1000], gradient=BLOG)
+    alone = of.sweep(func1, -3.0, optimizer=of.GradientDescent, lr=lrs,
+                     max_steps=[100, 1000], gradient=BLOG, stack=False)
+    assert stacked.groups == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+    assert alone.groups == [[i] for i in range(10)]
+    for a, b, ra, rb in zip(stacked, alone, stacked.results, alone.results, strict=True):
+        assert {k: a[k] for k in a if k != "message"} == {k: b[k] for k in b if k != "message"}
+        assert a["message"] == b["message"]
+        # a stack records a start until its last finite step: a diverged row lacks the
+        # single run's last record (the point where f blew up)
+        n = len(ra.history)
+        assert n == len(rb.history) - (a["status"] == "diverged")
+        np.testing.assert_array_equal(ra.history.fun, rb.history.fun[:n])
+        np.testing.assert_array_equal(ra.history.grad_norm, rb.history.grad_norm[:n])
+    assert [r["status"] for r in stacked][-2:] == ["diverged", "diverged"]
+
+
+def test_zipped_lists_pair_up_and_must_match_in_length():
+    table = of.sweep(func1, -3.0, optimizer=of.GradientDescent, lr=[0.01, 0.001, 1e-9],
+                     max_steps=[500, 5000, 100], zipped=True, gradient=BLOG,
+                     detect_divergence=False)
+    assert [(r["lr"], r["max_steps"]) for r in table] == [(0.01, 500), (0.001, 5000),
+                                                          (1e-9, 100)]
+    assert table[0]["x"] == [-0.00012307192187321903]
+    with pytest.raises(of.InvalidArgumentError, match="lists of one length"):
+        of.sweep(func1, -3.0, lr=[0.1, 0.2], max_steps=[10], zipped=True)
+
+
+def test_a_hundred_learning_rates_on_himmelblau_are_one_stack():
+    lrs = np.geomspace(1e-4, 0.02, 100).tolist()
+    table = of.sweep("himmelblau", [0.5, -0.5], optimizer="gd", lr=lrs, max_steps=300)
+    assert table.groups == [list(range(100))]
+    for i in (0, 57, 99):
+        alone = of.minimize("himmelblau", [0.5, -0.5], optimizer=of.GradientDescent(lr=lrs[i]),
+                            max_steps=300)
+        assert table[i]["x"] == alone.x.tolist() and table[i]["nit"] == alone.nit
+
+
+def test_what_cannot_be_stacked_runs_alone_or_on_workers():
+    # a line search is no per-row number: one stack per line search
+    table = of.sweep(func1, -3.0, optimizer="gd", lr=[0.01, 0.02],
+                     line_search=[None, "armijo"], max_steps=50, gradient=BLOG)
+    assert table.groups == [[0, 2], [1, 3]]
+    one = of.minimize(func1, -3.0, optimizer=of.GradientDescent(lr=0.02, line_search="armijo"),
+                      max_steps=50, gradient=BLOG)
+    assert table[3]["x"] == one.x.tolist() and table[3]["nfev"] == one.nfev
+    spread = of.sweep(func1, -3.0, optimizer="gd", lr=[0.01, 0.02],
+                      line_search=[None, "armijo"], max_steps=50, gradient=BLOG,
+                      stack=False, workers=2)
+    assert [r["x"] for r in spread] == [r["x"] for r in table]
+    with pytest.raises(of.InvalidArgumentError, match="cannot be sent to worker processes"):
+        of.sweep(lambda x: x**2, -3.0, lr=[0.1, 0.2], stack=False, workers=2)
+
+
+def test_the_acceptance_form():
+    table = of.sweep(lambda x: x**2 + 1, -3.0, optimizer=of.GradientDescent,
+                     lr=[1e-9, 0.001, 0.01, 0.999, 10.0], max_steps=[100, 1000],
+                     gradient=of.CentralDifference(step=1e-7, relative=False))
+    df = table.to_pandas()
+    assert len(df) == 10 and set(df["status"]) >= {"max_steps", "diverged"}
+    assert list(df.columns[:2]) == ["lr", "max_steps"] and len(table.groups) == 2

@@ -221,3 +221,21 @@ def test_the_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_the_benchmark_smoke_run():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_jax.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "jax/central" in proc.stdout and "same accuracy: yes" in proc.stdout
+
+
+def test_without_jax_the_estimator_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "jax", None)  # import jax fails
+    with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-jax"):
+        of.minimize(rosen, [-1.2, 1.0], gradient="jax")

@@ -260,3 +260,21 @@ def test_the_docstring_examples_run(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_the_benchmark_smoke_run():
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_mlflow.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--steps", "500"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "MlflowCallback (no wait)" in proc.stdout
+
+
+def test_without_mlflow_the_callback_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-mlflow"):
+        MlflowCallback("sqlite:///runs.db")

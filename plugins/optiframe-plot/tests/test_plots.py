@@ -163,3 +163,13 @@ def test_the_demos_figures_say_what_a_reader_cannot_see(tmp_path):
     stars = [ln for ln in lines if ln.get_marker() == "*"]
     runs_drawn = [ln for ln in lines if ln.get_label() in ("gd", "adam")]
     assert [s.get_color() for s in stars] == [r.get_color() for r in runs_drawn]
+
+
+def test_lr_sweep_draws_an_of_sweep_table(tmp_path):
+    table = of.sweep(lambda x: x**2 + 1, -3.0, optimizer=of.GradientDescent,
+                     lr=[1e-9, 0.01, 0.999, 10.0], max_steps=[100])
+    ax = lr_sweep(table)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("lr = 1e-09, max_steps = 100 (max_steps")
+    assert "diverged" in labels[3] and len(ax.get_lines()) == 4
+    saved(ax, tmp_path / "sweep.png")

@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 import warnings
@@ -74,6 +75,10 @@ class MlflowCallback:
                  artifacts: bool = True, figures: bool = True, wait: bool = True,
                  timeout: float = 60.0, http_retries: int = 1,
                  http_timeout: float = 10.0) -> None:
+        if importlib.util.find_spec("mlflow") is None:
+            raise of.InvalidArgumentError(
+                "MlflowCallback needs mlflow, which is not installed here: "
+                "pip install optiframe-mlflow (it installs mlflow)")
         if tracking_uri is not None and not isinstance(tracking_uri, (str, os.PathLike)):
             raise of.InvalidTypeError(
                 f"MlflowCallback's 'tracking_uri' must be a str: {tracking_uri!r}")

@@ -155,21 +155,39 @@ def multistart_minima(result: Any, objective: Any = None, ax: Axes | None = None
     return ax
 
 
-def lr_sweep(results: Mapping[Any, Any], ax: Axes | None = None) -> Axes:
-    """Loss curves of runs that differ by learning rate: ``{lr: result}``."""
+def _sweep_curves(results: Any) -> list[tuple[str, Any]]:
+    """(label, result) per curve: from ``{lr: result}`` or an ``of.sweep`` table."""
+    if isinstance(results, optiframe.SweepTable):
+        out = []
+        for row, r in zip(results, results.results, strict=True):
+            swept = {k: v for k, v in row.items() if k not in _SWEEP_COLUMNS}
+            out.append((", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                                  for k, v in swept.items()), r))
+        return out
+    return [(f"lr = {lr:g}", r) for lr, r in results.items()]
+
+
+#: the columns of a sweep table that are outcomes, not swept values
+_SWEEP_COLUMNS = ("status", "success", "fun", "x", "nit", "nfev", "njev", "message")
+
+
+def lr_sweep(results: Mapping[Any, Any] | Any, ax: Axes | None = None) -> Axes:
+    """Loss curves of runs that differ by learning rate: ``{lr: result}``, or the table
+    ``of.sweep`` returns (one curve per row, labelled by its swept values)."""
     ax = _axes(ax)
     positive = True
     drawn: list[np.ndarray] = []
-    for i, (lr, r) in enumerate(results.items()):
+    curves = _sweep_curves(results)
+    for i, (label, r) in enumerate(curves):
         h = r.history
         positive = positive and _positive(h.fun)
         same = next((j for j, f in enumerate(drawn) if f.shape == h.fun.shape
                      and np.allclose(f, h.fun, rtol=1e-3)), None)
-        note = "" if same is None else f", on top of lr = {list(results)[same]:g}"
+        note = "" if same is None else f", on top of {curves[same][0]}"
         drawn.append(np.asarray(h.fun))
         # later curves are thinner, so one lying exactly on another still shows around it
         ax.plot(h.step, h.fun, ls=STYLES[i % 4], lw=max(3.2 - 0.6 * i, 1.0),
-                label=f"lr = {lr:g} ({r.status}{note})")
+                label=f"{label} ({r.status}{note})")
     if positive:
         ax.set_yscale("log")
     ax.set_xlabel("step")

@@ -1,0 +1,103 @@
+"""``optiframe sweep CONFIG.toml``: a run's config whose lists are swept.
+
+A list in ``[optimizer]`` (a hyperparameter, e.g. ``lr = [0.001, 0.01, 0.1]``) or in
+``[stop]`` (``max_steps = [100, 1000]``) is swept, every combination (or element by
+element with ``[sweep] zipped = true``), as :func:`~optiframe.sweep` does; ``[sweep]
+workers`` spreads the runs that cannot go side by side. The table is printed and written
+to the results folder as sweep.csv and sweep.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, build_run
+from .sweep import SweepTable, sweep
+
+#: The sections whose lists are swept.
+SWEPT_SECTIONS = ("optimizer", "stop")
+
+
+def swept_values(config: dict[str, Any], where: str) -> dict[str, list[Any]]:
+    """The lists to sweep, by key (a key may be swept in one section only)."""
+    swept: dict[str, list[Any]] = {}
+    for section in SWEPT_SECTIONS:
+        for key, value in config.get(section, {}).items():
+            if not isinstance(value, list):
+                continue
+            if not value:
+                raise ConfigError(f"{where}: {section}.{key} lists no values")
+            swept[key] = value
+    if not swept:
+        raise ConfigError(f"{where}: nothing to sweep: give a list in [optimizer] or [stop], "
+                          "e.g. lr = [0.001, 0.01, 0.1]")
+    return swept
+
+
+def _with(config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    one = copy.deepcopy(config)
+    for section in SWEPT_SECTIONS:
+        body = one.get(section, {})
+        for key in list(body):
+            if key in values:
+                body[key] = values[key]
+    return one
+
+
+def run_sweep(config: dict[str, Any], path: Path) -> SweepTable:
+    """Check every swept value (each as the run it gives, before any work), then sweep."""
+    where = str(path)
+    swept = swept_values(config, where)
+    options = config.get("sweep", {})
+    firsts = {key: values[0] for key, values in swept.items()}
+    for key, values in swept.items():
+        for value in values[1:]:
+            build_run(_with(config, {**firsts, key: value}), path)  # a bad value: named, now
+    runner, run_args = build_run(_with(config, firsts), path)
+    if "starts" in run_args:
+        raise ConfigError(f"{where}: optiframe sweep runs one start per combination: drop "
+                          "start.n_starts")
+    optimizer = dict(config["optimizer"])
+    name = optimizer.pop("name")
+    fixed = {k: v for k, v in optimizer.items() if k not in swept}
+    stop = {k: v for k, v in config.get("stop", {}).items() if k not in swept}
+    batch = dict(config.get("batch", {}))
+    batch.pop("seed", None)
+    if "sampler" in batch:
+        batch["batch_sampler"] = batch.pop("sampler")
+    output = {k: v for k, v in config.get("output", {}).items()
+              if k in ("record_every", "record_x")}
+    extra: dict[str, Any] = {"seed": run_args["seed"]} if "seed" in run_args else {}
+    extra.update(swept)
+    return sweep(runner.objective, run_args["x0"], optimizer=name, gradient=runner.gradient,
+                 zipped=bool(options.get("zipped", False)), workers=options.get("workers"),
+                 **fixed, **stop, **batch, **output, **extra)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def write_table(table: SweepTable, folder: Path) -> list[str]:
+    """sweep.csv and sweep.json in ``folder``; returns their names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(table[0]) if len(table) else []
+    with open(folder / "sweep.csv", "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(names)
+        for row in table:
+            writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
+                             repr(row[n]) if isinstance(row[n], float) else row[n]
+                             for n in names])
+    (folder / "sweep.json").write_text(json.dumps(
+        [{k: _plain(v) for k, v in row.items()} for row in table], indent=2) + "\n")
+    return ["sweep.csv", "sweep.json"]
