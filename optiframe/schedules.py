@@ -276,8 +276,9 @@ class Scheduled:
 
     base: Optimizer
     schedules: tuple[tuple[str, Schedule], ...]
-    #: [values, optimizer, states] when every schedule's values are its state itself
-    #: (fixed per-row values): while the states are the same arrays, so is the optimizer
+    #: [values, optimizer, states] when every schedule is ``fixed_per_row`` (its values
+    #: are its state, which never changes): while the states are the same arrays (no row
+    #: has left the stack), so is the optimizer
     _last: list[Any] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -330,9 +331,7 @@ class Scheduled:
             ) from exc
         new_states = tuple(new)
         if len(raw) == len(values) and all(
-                value is state for value, state in zip(raw, new_states, strict=True)):
-            # every schedule gave its own state back as the values (fixed per-row values,
-            # as a sweep's): while the states stay the same arrays, so does the optimizer
+                getattr(schedule, "fixed_per_row", False) for _, schedule in self.schedules):
             self._last[:] = [raw, optimizer, new_states]
         return optimizer, new_states
 

@@ -94,6 +94,8 @@ class RowValues(Schedule):
 
     column: tuple[float, ...]
     per_start = True
+    #: its values are its state, which never changes: the loop may reuse the optimizer
+    fixed_per_row = True
 
     def init_rows(self, rows: int) -> Any:
         return np.array(self.column, dtype=float)

@@ -239,3 +239,19 @@ def test_without_jax_the_estimator_says_what_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "jax", None)  # import jax fails
     with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-jax"):
         of.minimize(rosen, [-1.2, 1.0], gradient="jax")
+
+
+def test_a_function_is_compiled_once_across_runs_and_the_cache_is_bounded():
+    from optiframe_jax import gradient as module
+
+    def f(x):
+        return jnp.sum(x**2)
+
+    of.minimize(f, [1.0, 2.0], gradient="jax", max_steps=3)
+    first = module._COMPILED[(id(f), "point")][1]
+    of.minimize(f, [3.0, 4.0], gradient="jax", max_steps=3)
+    assert module._COMPILED[(id(f), "point")][1] is first
+    for k in range(module.CACHE_SIZE + 5):
+        JaxGradient().gradient(of.FunctionObjective.from_callable(
+            lambda x, k=k: jnp.sum(x**2) * k), np.ones(2))
+    assert len(module._COMPILED) == module.CACHE_SIZE

@@ -15,7 +15,7 @@ Example
 
 from __future__ import annotations
 
-import weakref
+import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -37,19 +37,25 @@ class Conversions:
     to_numpy: int = 0
 
 
-#: The compiled gradients, per traced function and kind ("point", "stack"): compiling
-#: once serves every run of the same function (a sweep, the starts of a worker).
-_COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+#: The compiled gradients of the last few traced functions, by function and kind
+#: ("point", "stack", ...): compiling once serves every run of the same function (a sweep,
+#: the runs of a notebook). Bounded, since each entry keeps its function alive.
+_COMPILED: collections.OrderedDict[tuple[int, str], tuple[Any, Any]] = (
+    collections.OrderedDict())
+CACHE_SIZE = 32
 
 
 def _compiled(fn: Callable[..., Any], kind: str, make: Callable[[], Any]) -> Any:
-    try:
-        per_fn = _COMPILED.setdefault(fn, {})
-    except TypeError:  # not weak-referenceable: compile for this run only
-        return make()
-    if kind not in per_fn:
-        per_fn[kind] = make()
-    return per_fn[kind]
+    key = (id(fn), kind)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is fn:
+        _COMPILED.move_to_end(key)
+        return hit[1]
+    compiled = make()
+    _COMPILED[key] = (fn, compiled)
+    while len(_COMPILED) > CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return compiled
 
 
 def _name(objective: Any) -> str:

@@ -189,6 +189,8 @@ class MlflowCallback:
         """Queue ``call`` for the writer (a new writer when ``fresh``: a new run gets a new
         try after a failed one)."""
         if self._writer is None or (fresh and self._writer.error is not None):
+            if self._writer is not None:
+                self._writer.close()  # the failed run's thread ends
             self._writer = Writer()
         self._writer.submit(call)
 

@@ -38,6 +38,10 @@ class Writer:
             self._idle.clear()
         self._queue.put(call)
 
+    def close(self) -> None:
+        """End the thread once the calls submitted so far have run."""
+        self._queue.put(None)
+
     def drain(self, timeout: float | None) -> bool:
         """Wait until every submitted call ran (or was dropped); False on timeout."""
         return self._idle.wait(timeout)
