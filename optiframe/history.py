@@ -325,17 +325,36 @@ class StartsHistory:
 
     @property
     def _rows(self) -> dict[int, np.ndarray]:
-        for step, index, fun, grad_norm, step_norm, step_size in self._pending:
-            row = self._dense.get(step)
+        pending, dense = self._pending, self._dense
+        i = 0
+        while i < len(pending):
+            # a run of new steps recorded for the same starts (the same index array, as
+            # while no start ends) is scattered as one block
+            index, sized = pending[i][1], pending[i][5] is not None
+            j = i
+            while (j < len(pending) and pending[j][1] is index and pending[j][0] not in dense
+                   and (pending[j][5] is not None) == sized):
+                j += 1
+            if j - i > 1:
+                block = np.full((j - i, 4, self.n_starts), np.nan)
+                for c in range(4 if sized else 3):
+                    block[:, c, index] = np.array([rec[2 + c] for rec in pending[i:j]])
+                for rec, row in zip(pending[i:j], block, strict=True):
+                    dense[rec[0]] = row
+                i = j
+                continue
+            step, index, fun, grad_norm, step_norm, step_size = pending[i]
+            row = dense.get(step)
             if row is None:
-                row = self._dense[step] = np.full((4, self.n_starts), np.nan)
+                row = dense[step] = np.full((4, self.n_starts), np.nan)
             row[0, index] = fun
             row[1, index] = grad_norm
             row[2, index] = step_norm
             if step_size is not None:
                 row[3, index] = step_size
-        self._pending.clear()
-        return self._dense
+            i += 1
+        pending.clear()
+        return dense
 
     def merge(self, other: StartsHistory, index: np.ndarray) -> None:
         """Take the records of ``other`` (a worker's history, whose column j is start
