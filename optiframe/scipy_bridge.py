@@ -19,23 +19,43 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .api import minimize
 from .errors import InvalidArgumentError
+from .optimizers import Optimizer
+from .plugins import get_registry
+
+
+def _with_hyperparameters(optimizer: Any, options: dict[str, Any],
+                          ) -> tuple[Any, dict[str, Any]]:
+    """The optimizer (a name or mapping) with the options that are its hyperparameters
+    moved into it, built once now so that a bad value is refused before scipy runs."""
+    if isinstance(optimizer, str):
+        optimizer = {"name": optimizer}
+    if not isinstance(optimizer, Mapping) or "name" not in optimizer:
+        return optimizer, options
+    registry = get_registry()
+    accepted = registry.get("optimizer", optimizer["name"]).parameters
+    hyper = {k: v for k, v in options.items() if k in accepted}
+    spec = {**optimizer, **hyper}
+    registry.build("optimizer", spec, Optimizer)
+    return spec, {k: v for k, v in options.items() if k not in hyper}
 
 
 def scipy_method(optimizer: Any = "lbfgs", gradient: Any = "auto",
                  **options: Any) -> Callable[..., Any]:
     """A ``method`` for ``scipy.optimize.minimize`` that runs optiframe's ``optimizer``
     (an instance, a name or a mapping), with ``gradient`` when scipy passes no ``jac``,
-    and optiframe's ``options`` (``max_steps``, ``gtol``, ``line_search`` settings of the
-    optimizer, ...). scipy's own ``options={"maxiter": ...}`` and ``tol`` still apply."""
+    and optiframe's ``options``: the optimizer's hyperparameters (``scipy_method("adam",
+    lr=0.01)``) and :func:`~optiframe.minimize` options (``max_steps``, ``gtol``, ...).
+    scipy's own ``options={"maxiter": ...}`` and ``tol`` still apply."""
     if "x0" in options or "starts" in options:
         raise InvalidArgumentError("scipy_method runs from scipy's x0: drop 'x0'/'starts'")
+    optimizer, options = _with_hyperparameters(optimizer, options)
 
     def method(fun: Callable[..., Any], x0: Any, args: tuple[Any, ...] = (), *,
                jac: Any = None, bounds: Any = None, callback: Any = None,
@@ -67,5 +87,6 @@ def scipy_method(optimizer: Any = "lbfgs", gradient: Any = "auto",
             njev=r.njev, status=0 if r.success else 1, success=r.success, message=r.message,
             optiframe_status=str(r.status), history=r.history)
 
-    method.__name__ = f"optiframe_{getattr(optimizer, '__name__', optimizer)}"
+    name = optimizer.get("name") if isinstance(optimizer, Mapping) else optimizer
+    method.__name__ = f"optiframe_{getattr(name, '__name__', name)}"
     return method

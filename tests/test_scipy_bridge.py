@@ -47,3 +47,23 @@ def test_basinhopping_uses_an_optiframe_local_method():
     bh = so.basinhopping(double_well, [1.0], niter=30, stepsize=1.5, seed=0,
                          minimizer_kwargs={"method": of.scipy_method("lbfgs")})
     assert bh.x[0] < -0.9 and bh.fun < -0.2
+
+
+def test_the_acceptance_form_with_adam_counts_what_optiframe_counts():
+    r = so.minimize(so.rosen, [-1.2, 1.0], method=of.scipy_method("adam", lr=0.01),
+                    options={"maxiter": 500})
+    own = of.minimize(so.rosen, [-1.2, 1.0], optimizer=of.Adam(lr=0.01), max_steps=500)
+    assert isinstance(r, so.OptimizeResult)
+    assert (r.nit, r.nfev, r.njev) == (own.nit, own.nfev, own.njev)
+    np.testing.assert_array_equal(r.x, own.x)
+    bh = so.basinhopping(so.rosen, [-1.2, 1.0], niter=3, seed=0,
+                         minimizer_kwargs={"method": of.scipy_method("adam", lr=0.01)})
+    assert isinstance(bh, so.OptimizeResult) and np.isfinite(bh.fun)
+    assert bh.lowest_optimization_result.optiframe_status in ("converged", "max_steps")
+
+
+def test_a_bad_hyperparameter_is_refused_before_scipy_runs():
+    with pytest.raises(of.InvalidArgumentError, match=r"'lr' must be > 0: -1"):
+        of.scipy_method("adam", lr=-1)
+    with pytest.raises(of.InvalidArgumentError, match="unknown option 'lrr'"):
+        so.minimize(so.rosen, [0.0, 0.0], method=of.scipy_method("adam", lrr=0.1))
