@@ -339,8 +339,8 @@ class StartsHistory:
                 block = np.full((j - i, 4, self.n_starts), np.nan)
                 for c in range(4 if sized else 3):
                     block[:, c, index] = np.array([rec[2 + c] for rec in pending[i:j]])
-                for rec, row in zip(pending[i:j], block, strict=True):
-                    dense[rec[0]] = row
+                for rec, block_row in zip(pending[i:j], block, strict=True):
+                    dense[rec[0]] = block_row
                 i = j
                 continue
             step, index, fun, grad_norm, step_norm, step_size = pending[i]
