@@ -18,7 +18,7 @@ import math
 from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -207,9 +207,8 @@ class History:
         missing = [c for c in COLUMNS if c not in columns]
         if missing:
             raise InvalidArgumentError(f"history columns missing: {missing}")
-        table = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in COLUMNS])
         h = cls()
-        h._rows.frombytes(np.ascontiguousarray(table).tobytes())
+        h._rows = _packed(columns)
         return h
 
     @classmethod
@@ -259,6 +258,57 @@ class History:
         if xnames:
             data["x"] = [[cols[c][i] for c in xnames] for i in range(len(rows))]
         return cls.from_dict(data)
+
+
+def _packed(columns: Mapping[str, Any]) -> array[float]:
+    """The numeric ``columns`` as a History's flat row store."""
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise InvalidArgumentError(f"history columns missing: {missing}")
+    table = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in COLUMNS])
+    rows = array("d")
+    rows.frombytes(np.ascontiguousarray(table).tobytes())
+    return rows
+
+
+#: the slot that holds a History's rows (LazyHistory fills it when first read)
+_ROWS_SLOT: Any = History.__dict__["_rows"]
+
+
+class LazyHistory(History):
+    """A History whose rows are made when first read: ``make()`` returns its columns (as
+    :meth:`History.from_columns` takes them). A sweep gives each row of a stack one, so a
+    table of 100 runs builds only the histories that are read. Pickled or copied, it is a
+    plain History."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        super().__init__()
+
+    @property
+    def _rows(self) -> array[float]:
+        make = self._make
+        if make is not None:
+            self._make = None
+            _ROWS_SLOT.__set__(self, _packed(make()))
+        return cast(Any, _ROWS_SLOT.__get__(self, type(self)))
+
+    @_rows.setter
+    def _rows(self, value: array[float]) -> None:
+        _ROWS_SLOT.__set__(self, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain_history, (self._rows, self._xs, self.dim, self.epoch_log)
+
+
+def _plain_history(rows: array[float], xs: Any, dim: int | None,
+                   epoch_log: list[dict[str, float]]) -> History:
+    """A History with these contents (how a LazyHistory is unpickled)."""
+    h = History(dim)
+    h._rows, h._xs, h.epoch_log = rows, xs, epoch_log
+    return h
 
 
 def _json_number(v: float) -> float | str | None:

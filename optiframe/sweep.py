@@ -29,7 +29,7 @@ import numpy as np
 
 from .api import minimize
 from .errors import InvalidArgumentError
-from .history import History
+from .history import LazyHistory
 from .optimizers import Optimizer
 from .plugins import get_registry
 from .result import Result
@@ -166,22 +166,31 @@ def _run_stack(fun: Any, x0: Any, cls: type, hypers: list[dict[str, Any]],
     rows = {n: RowValues(tuple(float(h[n]) for h in hypers)) for n in names}
     stack: Any = minimize(fun, starts=X0, optimizer=optimizer, schedules=rows, **run)
     h = stack.history  # a StartsHistory
-    table = h.table()
-    F, G, S, A = (table[:, i, :] for i in range(4))
-    steps = np.asarray(h.step)
+    table, steps = h.table(), np.asarray(h.step)
     results = []
     for k, outcome in enumerate(sorted(stack.starts, key=lambda o: o.index)):
-        seen = ~(np.isnan(F[:, k]) & np.isnan(G[:, k]))
-        m = int(seen.sum())
-        # per-start columns; nfev and elapsed are the stack's, not one row's: -1 and NaN
-        history = History.from_columns({
-            "step": steps[seen], "fun": F[seen, k], "grad_norm": G[seen, k],
-            "step_norm": S[seen, k], "nfev": np.full(m, -1.0), "elapsed": np.full(m, np.nan),
-            "step_size": A[seen, k]})
         results.append(Result(outcome.x.reshape(shape), outcome.fun, outcome.status,
                               outcome.message, outcome.nit, outcome.nfev, outcome.njev,
-                              history))
+                              LazyHistory(_RowColumns(steps, table, k))))
     return results
+
+
+@attrs.frozen(eq=False)
+class _RowColumns:
+    """Row k's columns of a stack's history table, cut out when its history is read:
+    nfev and elapsed are the stack's, not one row's (-1 and NaN)."""
+
+    steps: np.ndarray
+    table: np.ndarray  # (rows, 4, K): fun, grad_norm, step_norm, step_size
+    k: int
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        F, G, S, A = (self.table[:, i, self.k] for i in range(4))
+        seen = ~(np.isnan(F) & np.isnan(G))
+        m = int(seen.sum())
+        return {"step": self.steps[seen], "fun": F[seen], "grad_norm": G[seen],
+                "step_norm": S[seen], "nfev": np.full(m, -1.0),
+                "elapsed": np.full(m, np.nan), "step_size": A[seen]}
 
 
 def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = False,
@@ -199,9 +208,9 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
     row (``lr`` of every built-in optimizer) run as one stack (``stack=False`` runs each
     alone); the others run one after another, or on ``workers`` (as for
     :func:`~optiframe.minimize`; the objective must then be picklable). A stack's rows
-    have the bits of their own runs; their histories lack per-row ``nfev`` and ``elapsed``
-    (-1 and NaN), and a row that diverged ends at its last finite record (its own run
-    also records the point where f blew up). ``table.groups`` says which rows ran
+    have the bits of their own runs; their histories, cut out of the stack's when first
+    read, lack per-row ``nfev`` and ``elapsed`` (-1 and NaN), and a row that diverged ends
+    at its last finite record (its own run also records the point where f blew up). ``table.groups`` says which rows ran
     together. A combination that fails or diverges is its own row with its status
     (failures are recorded, not raised). Returns a :class:`SweepTable`.
     """

@@ -113,3 +113,19 @@ def test_the_acceptance_form():
     df = table.to_pandas()
     assert len(df) == 10 and set(df["status"]) >= {"max_steps", "diverged"}
     assert list(df.columns[:2]) == ["lr", "max_steps"] and len(table.groups) == 2
+
+
+def test_a_stacked_rows_history_is_built_when_read_and_pickles_as_a_plain_one():
+    import pickle
+
+    table = of.sweep("himmelblau", [0.5, -0.5], optimizer="gd", lr=[0.001, 0.01], max_steps=30)
+    h = table.results[1].history
+    assert isinstance(h, of.History) and h._make is not None  # not built yet
+    alone = of.minimize("himmelblau", [0.5, -0.5], optimizer=of.GradientDescent(lr=0.01),
+                        max_steps=30)
+    np.testing.assert_array_equal(h.fun, alone.history.fun)
+    assert h._make is None and len(h) == 31 and (h.nfev == -1).all()
+    again = pickle.loads(pickle.dumps(table.results[0]))
+    assert type(again.history) is of.History
+    np.testing.assert_array_equal(again.history.step_norm, table.results[0].history.step_norm)
+    assert table.results[0].history.to_csv().startswith("step,fun")
