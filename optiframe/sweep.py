@@ -211,8 +211,9 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
     have the bits of their own runs; their histories, cut out of the stack's when first
     read, lack per-row ``nfev`` and ``elapsed`` (-1 and NaN), and a row that diverged ends
     at its last finite record (its own run also records the point where f blew up).
-    ``table.groups`` says which rows ran together. A combination that fails or diverges is its own row with its status
-    (failures are recorded, not raised). Returns a :class:`SweepTable`.
+    ``table.groups`` says which rows ran together. A combination that fails or diverges
+    is its own row with its status (failures are recorded, not raised). Returns a
+    :class:`SweepTable`.
     """
     cls = _optimizer_class(optimizer)
     fields = {f.alias or f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
