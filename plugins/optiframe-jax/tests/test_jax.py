@@ -255,3 +255,16 @@ def test_a_function_is_compiled_once_across_runs_and_the_cache_is_bounded():
         JaxGradient().gradient(of.FunctionObjective.from_callable(
             lambda x, k=k: jnp.sum(x**2) * k), np.ones(2))
     assert len(module._COMPILED) == module.CACHE_SIZE
+
+
+def test_a_stack_of_parameters_on_one_batch_is_one_vmapped_gradient():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    data = JaxData(lambda w, x, t: (x @ w - t) ** 2, X, y, dim=3, per_sample=True)
+    view = data.batch(np.arange(8))
+    P = rng.normal(size=(4, 3))
+    estimator = JaxGradient()
+    G = estimator.bind_stack(view)(P)
+    rows = np.stack([data.batch_loss_and_gradient(p, np.arange(8))[1] for p in P])
+    np.testing.assert_allclose(G, rows, rtol=1e-13)
+    assert estimator.conversions.to_numpy == 1
