@@ -278,3 +278,14 @@ def test_without_mlflow_the_callback_says_what_to_install(monkeypatch):
                         lambda name, *a: None if name == "mlflow" else real(name, *a))
     with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-mlflow"):
         MlflowCallback("sqlite:///runs.db")
+
+
+def test_runs_in_a_row_without_waiting_each_get_their_own_mlflow_run(store):
+    tracker = MlflowCallback(tracking_uri=store, wait=False, figures=False)
+    first = of.minimize("sphere", [1.0, 2.0], max_steps=5, callbacks=[tracker])
+    second = of.minimize("rosenbrock", [-1.2, 1.0], callbacks=[tracker])
+    assert tracker.wait(60)
+    client = MlflowClient(store)
+    a, b = (client.get_run(i) for i in tracker.run_ids)
+    assert a.data.metrics["final/nit"] == first.nit and b.data.metrics["final/nit"] == second.nit
+    assert a.data.params["objective"].startswith("Sphere") and tracker.run_id == b.info.run_id

@@ -95,34 +95,41 @@ class MlflowCallback:
         self.wait_at_end, self.timeout = wait, float(timeout)
         self._http = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(http_retries),
                       "MLFLOW_HTTP_REQUEST_TIMEOUT": str(http_timeout)}
-        #: the MLflow run of the last run watched, and of every run, in order
-        self.run_id: str | None = None
+        #: the MLflow run of every run watched, in order (``run_id``: the last one)
         self.run_ids: list[str] = []
+        self._current = _Record()
         #: why tracking failed in the last run (None: it worked)
         self.failure: str | None = None
         self._writer: Writer | None = None
         self._client: Any = None
         self._warned = False
 
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run of the last run watched (None until MLflow made it)."""
+        return self._current.run_id
+
     def __repr__(self) -> str:
         return f"MlflowCallback(tracking_uri={self.tracking_uri!r}, experiment={self.experiment!r})"
 
     # -- the run's events -------------------------------------------------------------------
     def on_run_start(self, run: Any) -> None:
-        self.run_id, self.failure, self._warned = None, None, False
+        self.failure, self._warned = None, False
+        record = self._current = _Record()  # this run's own: the writer may lag behind
         try:
             params = records.params_of(run.runner, run.n_starts, run.seed)
             params["resumed"] = str(run.resumed)
         except Exception as exc:
             self._failed(exc)
             return
-        self._send(lambda: self._start(params), fresh=True)
+        self._send(lambda: self._start(record, params), fresh=True)
 
     def on_run_end(self, result: Any) -> str | None:
         self._check_writer()
         if self.failure is None and self._writer is not None:
             # everything, the series and files included, is made on the writer's thread
-            self._send(lambda: self._end(result))
+            record = self._current
+            self._send(lambda: self._end(record, result))
             if self.wait_at_end and not self.wait(self.timeout):
                 self._failed(TimeoutError(f"MLflow did not answer within {self.timeout:g} s"))
         self._check_writer()
@@ -145,7 +152,7 @@ class MlflowCallback:
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
-    def _start(self, params: dict[str, str]) -> None:
+    def _start(self, record: _Record, params: dict[str, str]) -> None:
         from mlflow.entities import Param, RunTag
 
         client = self._mlflow_client()
@@ -155,19 +162,19 @@ class MlflowCallback:
                              self.experiment, artifact_location=self.artifact_location))
         run = client.create_run(experiment_id, run_name=self.run_name,
                                 tags={"optiframe.version": _version(), **self.tags})
-        self.run_id = run.info.run_id
-        self.run_ids.append(self.run_id)
+        record.run_id = run_id = run.info.run_id
+        self.run_ids.append(run_id)
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per call
-            client.log_batch(self.run_id, params=items[i:i + 100])
-        client.log_batch(self.run_id, tags=[RunTag("optiframe.status", "running")])
+            client.log_batch(run_id, params=items[i:i + 100])
+        client.log_batch(run_id, tags=[RunTag("optiframe.status", "running")])
 
-    def _end(self, result: Any) -> None:
+    def _end(self, record: _Record, result: Any) -> None:
         import time
 
         from mlflow.entities import Metric, RunTag
 
-        client, run_id = self._mlflow_client(), self.run_id
+        client, run_id = self._mlflow_client(), record.run_id
         if run_id is None:
             raise RuntimeError("the MLflow run was not created")
         points = records.series_of(result, self.log_every, self.per_start)
@@ -205,6 +212,12 @@ class MlflowCallback:
             self._warned = True
             warnings.warn(f"MLflow tracking of this run failed and stops; the optimization "
                           f"goes on ({self.failure})", RuntimeWarning, stacklevel=2)
+
+
+class _Record:
+    """One watched run's MLflow run id, set by the writer when MLflow made the run."""
+
+    run_id: str | None = None
 
 
 def _version() -> str:
