@@ -42,7 +42,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -396,13 +396,18 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any],
         written.append("history.json")
     written.append("summary.json")
     if log:
-        columns = list(dict.fromkeys(k for row in log for k in row))
-        with open(folder / "epochs.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(log)
+        write_epochs_csv(log, folder / "epochs.csv")
         written.append("epochs.csv")
     return written + write_plots(result, folder, objective)
+
+
+def write_epochs_csv(log: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """A training run's per-epoch table (``history.epoch_log``) as CSV."""
+    columns = list(dict.fromkeys(k for row in log for k in row))
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(log)
 
 
 def write_plots(result: Any, folder: Path, objective: Any = None) -> list[str]:

@@ -276,9 +276,9 @@ class Scheduled:
 
     base: Optimizer
     schedules: tuple[tuple[str, Schedule], ...]
-    #: [values, optimizer, states] when every schedule is ``fixed_per_row`` (its values
-    #: are its state, which never changes): while the states are the same arrays (no row
-    #: has left the stack), so is the optimizer
+    #: [optimizer, states] when every schedule is ``fixed_per_row`` (its values are its
+    #: state, which never changes): while the states are the same arrays (no row has
+    #: left the stack), so is the optimizer
     _last: list[Any] = attrs.field(factory=list, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -301,12 +301,9 @@ class Scheduled:
         """The optimizer for step ``step`` given the current loss (one per start in a
         multi-start run), and the schedules' new states."""
         last = self._last
-        if last and not point:  # fixed per-row values whose arrays are the same again
-            fixed = last[2]
-            if all(state is value for state, value in zip(states, fixed, strict=True)):
-                return last[1], states
+        if last and all(a is b for a, b in zip(states, last[1], strict=True)):
+            return last[0], states  # fixed per-row values, and no row has left
         values: dict[str, Any] = {}
-        raw: list[Any] = []
         new = []
         for (name, schedule), state in zip(self.schedules, states, strict=True):
             base = getattr(self.base, name)
@@ -316,7 +313,6 @@ class Scheduled:
                 values[name], state = schedule.value(step, base, math.nan, state)
             else:
                 value, state = schedule.values(step, base, loss, state)
-                raw.append(value)
                 value = np.asarray(value, dtype=float)
                 values[name] = value[:, None] if value.ndim == 1 else value
             new.append(state)
@@ -330,9 +326,9 @@ class Scheduled:
                 "min_value > 0 or a horizon (total_steps) of at least max_steps"
             ) from exc
         new_states = tuple(new)
-        if len(raw) == len(values) and all(
-                getattr(schedule, "fixed_per_row", False) for _, schedule in self.schedules):
-            self._last[:] = [raw, optimizer, new_states]
+        if not point and all(getattr(schedule, "fixed_per_row", False)
+                             for _, schedule in self.schedules):
+            self._last[:] = [optimizer, new_states]
         return optimizer, new_states
 
 

@@ -73,6 +73,13 @@ def _untraceable(objective: Any, exc: BaseException) -> of.InvalidArgumentError:
         "no float(), numpy calls or Python branches on values), or use gradient='central'")
 
 
+def _numpy_data(data: Any) -> of.InvalidArgumentError:
+    return of.InvalidArgumentError(
+        f"gradient='jax' needs a loss written with jax.numpy: {data!r} is a numpy data "
+        "objective. Use optiframe_jax.JaxData(loss, X, y), or gradient='analytic' or "
+        "'central'")
+
+
 def _jax_errors() -> tuple[type[BaseException], ...]:
     jax, _ = jax_modules()
     errors = jax.errors
@@ -133,8 +140,8 @@ class JaxGradient(of.GradientEstimator):
             one = jax.grad(fn)
             return jax.jit(jax.vmap(one) if stack else one)
 
-        grad = _compiled(fn, ("vstack" if vectorized else "stack") if stack else
-                         ("vpoint" if vectorized else "point"), make)
+        kind = ("rows-" if vectorized else "") + ("stack" if stack else "point")
+        grad = _compiled(fn, kind, make)
 
         def gradient(x: np.ndarray) -> np.ndarray:
             try:
@@ -151,10 +158,7 @@ class JaxGradient(of.GradientEstimator):
                         errors: tuple[type[BaseException], ...]) -> Callable[..., np.ndarray]:
         data: Any = view.data  # a JaxData, checked below
         if not hasattr(data, "jax_loss"):
-            raise of.InvalidArgumentError(
-                f"gradient='jax' needs a loss written with jax.numpy: {data!r} is a numpy "
-                "data objective. Use optiframe_jax.JaxData(loss, X, y), or gradient="
-                "'analytic' or 'central'")
+            raise _numpy_data(data)
         grad = data.compiled_gradient(stack)
         counts = self.conversions
 
@@ -176,10 +180,7 @@ class JaxGradient(of.GradientEstimator):
         if isinstance(objective, of.FunctionObjective):
             return objective.func, objective.vectorized
         if isinstance(objective, DataObjective):
-            raise of.InvalidArgumentError(
-                f"gradient='jax' needs a loss written with jax.numpy: {objective!r} is a "
-                "numpy data objective. Use optiframe_jax.JaxData(loss, X, y), or "
-                "gradient='analytic' or 'central'")
+            raise _numpy_data(objective)
         fn = getattr(objective, "jax_value", None)
         return (fn, False) if callable(fn) else (objective.value, False)
 

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 import optiframe as of
+from optiframe.config import write_epochs_csv, write_plots
 
 #: MLflow refuses longer parameter values; longer reprs are cut.
 MAX_PARAM = 500
@@ -34,20 +35,17 @@ def _registered_name(kind: str, component: Any) -> str:
     return type(component).__name__
 
 
-def _fields(prefix: str, component: Any) -> dict[str, str]:
-    if not attrs.has(type(component)):
-        return {}
-    return {f"{prefix}.{f.alias or f.name}": _text(getattr(component, f.name))
-            for f in attrs.fields(type(component)) if f.init and f.repr}
+def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, str]:
+    return {f"{prefix}.{name}": _text(value) for name, value in values.items()}
 
 
 def params_of(runner: Any, n_starts: int, seed: int | None) -> dict[str, str]:
     """The run's settings: the optimizer and its hyperparameters, the gradient estimator,
     the stop rules, the seed, the number of starts, batching and schedules."""
     params = {"optimizer": _registered_name("optimizer", runner.optimizer),
-              **_fields("optimizer", runner.optimizer),
+              **_prefixed("optimizer", runner.optimizer.hyperparameters()),
               "gradient": _text(runner.gradient),
-              **_fields("stop", runner.stop),
+              **_prefixed("stop", attrs.asdict(runner.stop, recurse=False)),
               "seed": _text(seed), "n_starts": str(n_starts),
               "objective": _text(runner.objective),
               "record_every": str(runner.record_every)}
@@ -162,12 +160,9 @@ def write_artifacts(result: Any, folder: Path, figures: bool) -> list[str]:
                "nit": result.nit, "nfev": result.nfev, "njev": result.njev}
     (folder / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
     written.append("result.json")
-    table = result.history.epochs
-    if table:
-        names = list(table)
-        lines = [",".join(names)] + [",".join(repr(float(v)) for v in row)
-                                     for row in zip(*(table[n] for n in names), strict=True)]
-        (folder / "epochs.csv").write_text("\n".join(lines) + "\n")
+    log = result.history.epoch_log
+    if log:
+        write_epochs_csv(log, folder / "epochs.csv")
         written.append("epochs.csv")
     if isinstance(result, of.MultiStartResult):
         lines = ["start,status,fun,nit,nfev,njev"] + [
@@ -184,15 +179,12 @@ def _json_number(v: float) -> Any:
 
 
 def _figures(result: Any, folder: Path) -> list[str]:
-    try:
+    """The command line's figures (loss.png, minima.png), and training.png for a
+    training run, with optiframe-plot installed."""
+    written = write_plots(result, folder)
+    if written and result.history.epochs:
         import optiframe_plot
-    except ImportError:
-        return []  # optiframe-plot is not installed: no figures
-    written = []
-    if len(result.history):
-        optiframe_plot.loss_curve(result).figure.savefig(folder / "loss.png", dpi=80)
-        written.append("loss.png")
-    if result.history.epochs:
+
         optiframe_plot.training_curves(result).figure.savefig(folder / "training.png", dpi=80)
         written.append("training.png")
     return written
