@@ -48,7 +48,8 @@ class MlflowCallback:
     1000 per call; the final f, nit, nfev and njev; the tags ``optiframe.status``,
     ``optiframe.success`` and ``optiframe.message``; and the artifacts history.csv,
     result.json, epochs.csv (training), starts.csv (multi-start) and, with optiframe-plot
-    installed, loss.png and training.png. The MLflow run ends FINISHED, FAILED (status
+    installed, loss.png (minima.png too, as on the command line) and training.png. The
+    MLflow run ends FINISHED, FAILED (status
     failed) or KILLED (interrupted).
 
     A multi-start run is one MLflow run with per-start keys (``start_<k>/fun``, ...) for
