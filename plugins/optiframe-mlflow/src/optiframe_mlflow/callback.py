@@ -49,8 +49,7 @@ class MlflowCallback:
     ``optiframe.success`` and ``optiframe.message``; and the artifacts history.csv,
     result.json, epochs.csv (training), starts.csv (multi-start) and, with optiframe-plot
     installed, loss.png (minima.png too, as on the command line) and training.png. The
-    MLflow run ends FINISHED, FAILED (status
-    failed) or KILLED (interrupted).
+    MLflow run ends FINISHED, FAILED (status failed) or KILLED (interrupted).
 
     A multi-start run is one MLflow run with per-start keys (``start_<k>/fun``, ...) for
     the ``per_start`` starts that ended lowest, beside ``best/fun``, ``median/fun`` and
