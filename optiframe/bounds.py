@@ -93,7 +93,7 @@ def _side(value: Any, default: float) -> float:
 def as_box(bounds: Any, n: int | None, name: str = "bounds") -> Box | None:
     """``bounds`` (see the module docstring) as a :class:`Box` for ``n`` coordinates
     (None: no bounds). Refused, naming the bound's index: the wrong number of pairs, a
-    NaN, or lo > hi."""
+    NaN, lo > hi, or a pair that holds no finite number (``(inf, inf)``)."""
     if bounds is None:
         return None
     if isinstance(bounds, Box):
@@ -132,4 +132,8 @@ def as_box(bounds: Any, n: int | None, name: str = "bounds") -> Box | None:
             raise InvalidArgumentError(f"{name!r}[{i}] is NaN: ({a!r}, {b!r})")
         if a > b:
             raise InvalidArgumentError(f"{name!r}[{i}] has lo > hi: ({a!r}, {b!r})")
+        if a == np.inf or b == -np.inf:  # (inf, inf), (-inf, -inf): no finite point fits
+            raise InvalidArgumentError(
+                f"{name!r}[{i}] leaves no finite value: ({a!r}, {b!r}); a lower bound may "
+                "be -inf and an upper bound inf, not the other way round")
     return box

@@ -250,8 +250,14 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` atomically: into a synced temporary file, then renamed over it. A
     write that fails (a full disk) removes its temporary file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a stale file (or a planted link) of this name goes first
+    try:  # created exclusively, never through a link: nothing outside the folder is written
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    except FileExistsError:
+        raise CheckpointError(f"cannot create the temporary file {str(tmp)!r}: another "
+                              "process created it at the same time") from None
     try:
-        with open(tmp, "wb") as fh:
+        with open(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -270,6 +276,7 @@ def _digest(path: Path) -> str:
 
 
 LOCK_NAME = ".lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link in the folder is never followed
 
 
 def _lock_folder(directory: Path) -> int | None:
@@ -282,7 +289,21 @@ def _lock_folder(directory: Path) -> int | None:
     except ImportError:  # Windows: no advisory locks here
         return None
     path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if path.is_symlink():  # the lock would write the pid into the file it points to
+        raise CheckpointError(
+            f"checkpoint folder {str(directory)!r}: its lock file {LOCK_NAME!r} is a symbolic "
+            "link; optiframe never writes through links: remove it and run again")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise CheckpointError(
+            f"checkpoint folder {str(directory)!r}: cannot open its lock file "
+            f"{LOCK_NAME!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CheckpointError(
+            f"checkpoint folder {str(directory)!r}: its lock file {LOCK_NAME!r} is not a "
+            "regular file; remove it and run again")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 
 from ._validation import as_point, check_real
-from .errors import InvalidArgumentError, OptiframeError
+from .errors import InvalidArgumentError, InvalidTypeError, OptiframeError
 from .gradients import CentralDifference
 from .objective import FunctionObjective, Objective, as_scalar
 
@@ -139,7 +139,13 @@ def check_gradient(fun: Any, grad: Any = None, x: Any = None, *, rtol: float = 1
         grad = objective.gradient
     elif not callable(grad):
         raise InvalidArgumentError(f"'grad' must be a callable g(x) -> array: {grad!r}")
-    g = np.asarray(grad(point.copy()), dtype=float)
+    raw = grad(point.copy())
+    if np.iscomplexobj(raw):  # scipy's check_grad counts the imaginary part as an error
+        raise InvalidTypeError(
+            f"the gradient returned complex numbers (dtype {np.asarray(raw).dtype}) at x; a "
+            "gradient of a real function is real: return its real part only if the "
+            "imaginary part is a rounding artefact")
+    g = np.asarray(raw, dtype=float)
     if g.shape != point.shape:
         raise InvalidArgumentError(
             f"the gradient has shape {g.shape} but x has shape {point.shape}: 'grad' must "

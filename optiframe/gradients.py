@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
-from .objective import Objective, as_gradient
+from .objective import Objective, as_gradient, as_scalar, real_array
 
 #: A gradient function bound to one objective: ``g = grad(x)`` (``grad(x, rngs)`` when the
 #: estimator is stochastic).
@@ -158,7 +158,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
                 diagonal += H
             else:
                 diagonal -= H
-        return np.asarray(values(buf), dtype=float).reshape(K, m)
+        return real_array(values(buf), getattr(values, "__self__", "the objective")).reshape(K, m)
     sign_of = np.array(signs, dtype=X.dtype)
     f = np.empty(total)
     for r0 in range(0, total, rows):
@@ -169,7 +169,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
         moved = np.flatnonzero(j < len(signs) * n)
         c = j[moved] % n
         block[moved, c] += sign_of[j[moved] // n] * H[k[moved], c]
-        f[r0:r1] = np.asarray(values(block), dtype=float).reshape(-1)
+        f[r0:r1] = real_array(values(block), getattr(values, "__self__", "the objective")).reshape(-1)
     return f.reshape(K, m)
 
 
@@ -178,7 +178,7 @@ def _row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
     if objective.vectorized:
         return objective.values
     value = objective.value
-    return lambda P: np.array([value(p) for p in P])
+    return lambda P: np.fromiter((as_scalar(value(p), objective) for p in P), float, len(P))
 
 
 def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
@@ -261,7 +261,9 @@ class _FiniteDifference(GradientEstimator):
             f = np.asarray(evaluate(P.reshape(-1, n)), dtype=float).reshape(len(X), -1)
             f1, f2 = f[:, :n], f[:, n:2 * n]
             fx = f[:, 2 * n:] if f0 is None else np.asarray(f0, dtype=float).reshape(-1, 1)
-            g = np.where(fits, (f1 - f2) / (2.0 * H), (-3.0 * fx + 4.0 * f1 - f2) / (2.0 * H))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(fits, (f1 - f2) / (2.0 * H), (-3.0 * fx + 4.0 * f1 - f2) / (2.0 * H))
+            g = np.where(H == 0.0, 0.0, g)  # a fixed coordinate (lo == hi): no slope to follow
             return g.reshape(x.shape).astype(x.dtype, copy=False)
 
         return gradient
@@ -364,7 +366,8 @@ class ForwardDifference(_FiniteDifference):
             P = np.clip(P, box.lo, box.hi)
             f = np.asarray(evaluate(P.reshape(-1, n)), dtype=float).reshape(len(X), -1)
             fx = f[:, n:] if f0 is None else np.asarray(f0, dtype=float).reshape(-1, 1)
-            g = (f[:, :n] - fx) / H
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(H == 0.0, 0.0, (f[:, :n] - fx) / H)  # lo == hi: fixed, slope 0
             return g.reshape(x.shape).astype(x.dtype, copy=False)
 
         return gradient

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -56,7 +57,7 @@ class Objective(abc.ABC):
 
     def values(self, X: np.ndarray) -> np.ndarray:
         """Return f at each row of ``X`` (shape (m, n)) as an array of shape (m,)."""
-        return np.array([self.value(row) for row in X], dtype=float)
+        return np.fromiter((as_scalar(self.value(row), self) for row in X), float, len(X))
 
     def gradients(self, X: np.ndarray) -> np.ndarray:
         """Return the gradient at each row of ``X`` (shape (m, n)), shape (m, n)."""
@@ -86,6 +87,10 @@ def as_gradient(g: Any, x: np.ndarray, objective: Any) -> np.ndarray:
     what = (f"an array of shape {g.shape}" if isinstance(g, np.ndarray)
             else f"{type(g).__name__} {g!r}"[:80])
     if isinstance(g, (np.ndarray, list, tuple)) or hasattr(g, "__array__"):
+        if np.iscomplexobj(g):  # its imaginary part would be dropped without a word
+            raise InvalidTypeError(
+                f"the gradient of {objective!r} must return real numbers; it returned complex "
+                f"ones (dtype {np.asarray(g).dtype}): return the real gradient")
         try:
             arr = np.asarray(g, dtype=float)
         except (TypeError, ValueError):
@@ -97,6 +102,24 @@ def as_gradient(g: Any, x: np.ndarray, objective: Any) -> np.ndarray:
     raise InvalidTypeError(
         f"the gradient of {objective!r} must return an array of x's shape {x.shape}, one "
         f"number per coordinate; it returned {what}")
+
+
+def real_array(out: Any, where: Any = "the objective") -> np.ndarray:
+    """What a stacked evaluation returned, as a float array, or an
+    :class:`~optiframe.errors.InvalidTypeError` for values that are not real numbers
+    (strings, complex numbers, objects): ``np.asarray(["3"], dtype=float)`` would turn a
+    string into 3.0 without a word."""
+    if type(out) is np.ndarray and out.dtype.kind == "f":
+        return out.astype(float, copy=False)
+    arr = np.asarray(out)
+    if arr.dtype.kind in "fiu":
+        return arr.astype(float)
+    if arr.dtype.kind == "O":  # numbers of mixed types: each must be one
+        return np.array([as_scalar(v, where) for v in arr.reshape(-1)]).reshape(arr.shape)
+    if not isinstance(where, str):
+        where = getattr(where, "_name", None) or f"the objective {where!r}"
+    raise InvalidTypeError(f"{where} must return real numbers, got an array of dtype "
+                           f"{arr.dtype} ({arr.reshape(-1)[:3].tolist()!r}...)")
 
 
 def as_scalar(value: Any, where: Any = "the objective") -> float:
@@ -120,8 +143,10 @@ def _checked_scalar(value: Any, where: Any) -> float:
     if not isinstance(where, str):
         where = getattr(where, "_name", None) or f"the objective {where!r}"
     if isinstance(value, (np.ndarray, np.generic)):
-        if value.dtype.kind in "iu" and value.size == 1:
-            return float(value.item())
+        if value.dtype.kind in "iuf" and value.size == 1:  # longdouble, np.matrix, masked
+            if np.ma.is_masked(value):
+                return math.nan
+            return float(np.asarray(value).reshape(-1)[0])
         if value.dtype.kind not in "iuf":
             raise InvalidTypeError(
                 f"{where} must return a real number, got an array of dtype {value.dtype}"
@@ -194,7 +219,7 @@ class FunctionObjective(Objective):
     def values(self, X: np.ndarray) -> np.ndarray:
         if not self.is_vectorized:
             return Objective.values(self, X)
-        out = np.asarray(self.func(X), dtype=float).reshape(-1)
+        out = real_array(self.func(X), self).reshape(-1)
         if out.shape != (X.shape[0],):
             raise InvalidTypeError(
                 f"{self._name} is vectorized, so it must return one value per row: "

@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from .linesearch import SearchResult, SearchTask
-from .objective import Objective, as_scalar
+from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
 from .state import keep_rows, take_rows
 from .stopping import StopRules
@@ -96,7 +96,7 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
             if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
                     X.shape[0], *row_shape):
                 return out
-            return np.asarray(out, dtype=float).reshape((X.shape[0], *row_shape))
+            return real_array(out, fn).reshape((X.shape[0], *row_shape))
         except Exception:
             pass
         out = np.full((X.shape[0], *row_shape), np.nan)
@@ -104,8 +104,7 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
         for i in range(X.shape[0]):
             row_extra = tuple(e[i : i + 1] for e in extra)
             try:
-                out[i] = np.asarray(fn(X[i : i + 1], *row_extra), dtype=float).reshape(
-                    row_shape)
+                out[i] = real_array(fn(X[i : i + 1], *row_extra), fn).reshape(row_shape)
             except (OverflowError, FloatingPointError):
                 out[i] = overflow
             except Exception as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import re
+
 import pytest
 from optiframe_jax import JaxData, JaxGradient
 
@@ -241,20 +243,42 @@ def test_without_jax_the_estimator_says_what_to_install(monkeypatch):
         of.minimize(rosen, [-1.2, 1.0], gradient="jax")
 
 
-def test_a_function_is_compiled_once_across_runs_and_the_cache_is_bounded():
-    from optiframe_jax import gradient as module
+TARGET = {"c": jnp.zeros(2)}
 
-    def f(x):
-        return jnp.sum(x**2)
 
-    of.minimize(f, [1.0, 2.0], gradient="jax", max_steps=3)
-    first = module._COMPILED[(id(f), "point")][1]
-    of.minimize(f, [3.0, 4.0], gradient="jax", max_steps=3)
-    assert module._COMPILED[(id(f), "point")][1] is first
-    for k in range(module.CACHE_SIZE + 5):
-        JaxGradient().gradient(of.FunctionObjective.from_callable(
-            lambda x, k=k: jnp.sum(x**2) * k), np.ones(2))
-    assert len(module._COMPILED) == module.CACHE_SIZE
+def _reads_global_data(x):
+    return jnp.sum((x - TARGET["c"]) ** 2)
+
+
+def test_each_run_differentiates_the_function_as_it_is_now():
+    # issue 22, item 7: a compiled gradient cached across runs kept the old data, and
+    # the second run ended "converged" with gradient 0 where f = 32
+    TARGET["c"] = jnp.zeros(2)
+    first = of.minimize(_reads_global_data, [1.0, 2.0], gradient="jax")
+    np.testing.assert_allclose(first.x, [0.0, 0.0], atol=1e-8)
+    TARGET["c"] = jnp.array([4.0, 4.0])
+    second = of.minimize(_reads_global_data, [0.0, 0.0], gradient="jax")
+    assert second.success and second.fun < 1e-12
+    np.testing.assert_allclose(second.x, [4.0, 4.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("fun, expected", [
+    (lambda x: jnp.sum((x - 1.0) ** 2).reshape(1), "converged"),     # shape (1,): its number
+    (lambda x: jnp.sum((x - 1.0) ** 2)[None, None], "converged"),    # shape (1, 1)
+])
+def test_a_one_element_value_is_its_number(fun, expected):
+    assert of.minimize(fun, [3.0, 3.0], gradient="jax").status == expected
+
+
+@pytest.mark.parametrize("fun, match", [
+    (lambda x: jnp.sum(jnp.round(x).astype(jnp.int32)), "dtype int(32|64).*gradient='central'"),
+    (lambda x: x**2, r"must return one number, got an array of shape \(2,\)"),
+])
+def test_a_value_jax_cannot_differentiate_is_one_line_naming_the_objective(fun, match):
+    with pytest.raises(of.InvalidTypeError) as info:
+        of.minimize(fun, [3.0, 3.0], gradient="jax")
+    first_line = str(info.value).splitlines()[0]  # jax adds its traceback note below
+    assert re.search(match, first_line) and "the objective <lambda>" in first_line
 
 
 def test_a_stack_of_parameters_on_one_batch_is_one_vmapped_gradient():

@@ -250,6 +250,36 @@ def test_a_real_mlflow_server_records_the_run_then_one_stopped_mid_run_fails_sof
         proc.wait(30)
 
 
+def test_a_real_server_with_the_default_arguments_records_the_run_and_leaves_the_env(
+        tmp_path, monkeypatch):
+    # issue 22, item 1: the defaults wrote "10.0" into MLFLOW_HTTP_REQUEST_TIMEOUT, which
+    # MLflow 3 cannot parse: nothing was recorded, and the user's own client failed after
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "77")  # the user's own setting
+    proc, url = start_server(tmp_path)
+    try:
+        tracker = MlflowCallback(tracking_uri=url, figures=False)
+        r = of.minimize("rosenbrock", [-1.2, 1.0], callbacks=[tracker])
+        assert tracker.failure is None and "MLflow" not in r.message
+        client = MlflowClient(url)  # the user's client works afterwards
+        run = client.get_run(tracker.run_id)
+        assert run.info.status == "FINISHED" and run.data.tags["optiframe.status"] == "converged"
+        import os
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "77"
+        assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+        # explicit settings apply to the callback's calls only, then what was there returns
+        tracker = MlflowCallback(tracking_uri=url, figures=False, http_retries=0,
+                                 http_timeout=2.5)
+        of.minimize("sphere", [1.0, 1.0], callbacks=[tracker])
+        assert client.get_run(tracker.run_id).info.status == "FINISHED"
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "77"
+        assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
 @pytest.mark.parametrize("module", ["optiframe_mlflow", *(
     f"optiframe_mlflow.{m.name}" for m in __import__("pkgutil").iter_modules(
         __import__("optiframe_mlflow").__path__))])

@@ -1,7 +1,10 @@
 """The ``"jax"`` gradient estimator: ``jax.grad`` of an objective written with jax.numpy.
 
-The gradient of each function is compiled once (``jax.jit``; jax keeps one compilation per
-shape), with ``jax.vmap`` over the rows of a stack of starts. The loop stays numpy: each
+The gradient is compiled once per run (``jax.jit``; one compilation per shape), with
+``jax.vmap`` over the rows of a stack of starts. It is not reused by later runs: jax bakes
+what a function reads from its globals or closure into the compiled code, so a later run
+of the same function after its data changed must trace it again (one compilation, tens of
+milliseconds, per run). The loop stays numpy: each
 gradient is one array handed to jax and one array handed back, and both are counted in
 :attr:`JaxGradient.conversions`.
 
@@ -15,7 +18,6 @@ Example
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -37,27 +39,6 @@ class Conversions:
     to_numpy: int = 0
 
 
-#: The compiled gradients of the last few traced functions, by function and kind
-#: ("point", "stack", ...): compiling once serves every run of the same function (a sweep,
-#: the runs of a notebook). Bounded, since each entry keeps its function alive.
-_COMPILED: collections.OrderedDict[tuple[int, str], tuple[Any, Any]] = (
-    collections.OrderedDict())
-CACHE_SIZE = 32
-
-
-def _compiled(fn: Callable[..., Any], kind: str, make: Callable[[], Any]) -> Any:
-    key = (id(fn), kind)
-    hit = _COMPILED.get(key)
-    if hit is not None and hit[0] is fn:
-        _COMPILED.move_to_end(key)
-        return hit[1]
-    compiled = make()
-    _COMPILED[key] = (fn, compiled)
-    while len(_COMPILED) > CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return compiled
-
-
 def _name(objective: Any) -> str:
     func = getattr(objective, "func", None)
     if func is not None:
@@ -71,6 +52,30 @@ def _untraceable(objective: Any, exc: BaseException) -> of.InvalidArgumentError:
         f"gradient='jax' cannot differentiate {_name(objective)}: jax could not trace it "
         f"({type(exc).__name__}: {first}). Write it with jax.numpy (jnp.sum, jnp.sin, ...; "
         "no float(), numpy calls or Python branches on values), or use gradient='central'")
+
+
+def _real_values(fn: Callable[..., Any], objective: Any, jnp: Any, rows: bool,
+                 ) -> Callable[..., Any]:
+    """``fn`` with what it returns made a real scalar (rows: one real value per row), as
+    the other estimators accept it: a one-element array is its number; an integer or
+    complex value, or more than one number, is an error naming the objective."""
+    def value(x: Any) -> Any:
+        out = jnp.asarray(fn(x))
+        want = (x.shape[0],) if rows else ()
+        if out.shape != want:
+            if out.size != (x.shape[0] if rows else 1):
+                raise of.InvalidTypeError(
+                    f"{_name(objective)} must return one number"
+                    f"{' per row' if rows else ''}, got an array of shape {out.shape}")
+            out = out.reshape(want)
+        if not jnp.issubdtype(out.dtype, jnp.floating):
+            raise of.InvalidTypeError(
+                f"{_name(objective)} returned a value of dtype {out.dtype}; gradient='jax' "
+                "differentiates real floating values only: compute it in floats (for "
+                "example 1.0 * ...), or use gradient='central'")
+        return out
+
+    return value
 
 
 def _numpy_data(data: Any) -> of.InvalidArgumentError:
@@ -132,16 +137,15 @@ class JaxGradient(of.GradientEstimator):
         if isinstance(objective, BatchObjective):
             return self._batch_gradient(objective, stack, errors)
         fn, vectorized = self._traced_function(objective)
-
-        def make() -> Any:
-            if vectorized:  # fn takes (m, n) and returns (m,): each row's gradient at once
-                rows = jax.grad(lambda X: jnp.sum(fn(X)))
-                return jax.jit(rows if stack else lambda x: rows(x[None, :])[0])
-            one = jax.grad(fn)
-            return jax.jit(jax.vmap(one) if stack else one)
-
-        kind = ("rows-" if vectorized else "") + ("stack" if stack else "point")
-        grad = _compiled(fn, kind, make)
+        real = _real_values(fn, objective, jnp, rows=vectorized)
+        # compiled for this run only: a cache across runs would keep the data the function
+        # read when it was first traced (issue 22, item 7)
+        if vectorized:  # fn takes (m, n) and returns (m,): each row's gradient at once
+            rows = jax.grad(lambda X: jnp.sum(real(X)))
+            grad = jax.jit(rows if stack else lambda x: rows(x[None, :])[0])
+        else:
+            one = jax.grad(real)
+            grad = jax.jit(jax.vmap(one) if stack else one)
 
         def gradient(x: np.ndarray) -> np.ndarray:
             try:

@@ -16,10 +16,14 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import math
 import os
 import tempfile
+import urllib.error
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,11 @@ from optiframe._validation import check_int, check_real
 from . import records
 from .writer import Writer
 
-#: MLflow's HTTP settings as the environment gave them when the plugin was imported
-_USER_ENV = {name: os.environ.get(name) for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-                                                     "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+#: The environment variables through which MLflow reads its HTTP settings (MLflow has no
+#: per-client setting): set only while this plugin's own calls run, when asked for.
+_HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+#: Seconds a tracking server is given to answer the first probe of a run.
+PROBE_TIMEOUT = 10.0
 #: Metrics per MLflow call (MLflow's own limit for one batch).
 BATCH = 1000
 
@@ -63,9 +69,13 @@ class MlflowCallback:
 
     Tracking never fails the optimization: the first failure (a server that is down or
     stops answering) warns once, the rest of that run's tracking is dropped, and the
-    Result's message ends with "MLflow tracking failed: ...". Unless set in the
-    environment, MLflow's HTTP retries and timeout are set to ``http_retries`` and
-    ``http_timeout`` seconds, so a server that is down costs seconds, not minutes.
+    Result's message ends with "MLflow tracking failed: ...". Before a run's first call
+    to an HTTP tracking server, its ``/health`` page is asked once (within
+    ``http_timeout`` seconds, 10 by default), so a server that is down costs seconds, not
+    MLflow's minutes of retries. MLflow's own HTTP settings (``MLFLOW_HTTP_REQUEST_*``)
+    are left as the environment has them; ``http_retries`` and ``http_timeout`` (whole
+    seconds), when given, apply to this callback's calls only: set while they run and
+    restored after them.
     """
 
     def __init__(self, tracking_uri: str | None = None, *, experiment: str = "optiframe",
@@ -73,8 +83,8 @@ class MlflowCallback:
                  tags: dict[str, str] | None = None,
                  log_every: int | None = None, per_start: int = 20,
                  artifacts: bool = True, figures: bool = True, wait: bool = True,
-                 timeout: float = 60.0, http_retries: int = 1,
-                 http_timeout: float = 10.0) -> None:
+                 timeout: float = 60.0, http_retries: int | None = None,
+                 http_timeout: float | None = None) -> None:
         if importlib.util.find_spec("mlflow") is None:
             raise of.InvalidArgumentError(
                 "MlflowCallback needs mlflow, which is not installed here: "
@@ -93,8 +103,15 @@ class MlflowCallback:
         self.log_every, self.per_start = log_every, per_start
         self.artifacts, self.figures = artifacts, figures
         self.wait_at_end, self.timeout = wait, float(timeout)
-        self._http = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(http_retries),
-                      "MLFLOW_HTTP_REQUEST_TIMEOUT": str(http_timeout)}
+        if http_retries is not None:
+            check_int("http_retries", http_retries, minimum=0)
+        if http_timeout is not None:
+            check_real("http_timeout", http_timeout, positive=True)
+        self.http_timeout = http_timeout
+        # MLflow parses both as integers ("10.0" is refused by MLflow 3)
+        self._http = {name: str(value) for name, value in zip(_HTTP_ENV, (
+            http_retries, None if http_timeout is None else max(1, math.ceil(http_timeout))),
+            strict=True) if value is not None}
         #: the MLflow run of every run watched, in order (``run_id``: the last one)
         self.run_ids: list[str] = []
         self._current = _Record()
@@ -143,16 +160,51 @@ class MlflowCallback:
 
     # -- MLflow calls (on the writer's thread) -------------------------------------------
     def _mlflow_client(self) -> Any:
-        for name, value in self._http.items():
-            if _USER_ENV.get(name) is None:  # the environment's own setting wins
-                os.environ[name] = value
         if self._client is None:
             from mlflow.tracking import MlflowClient
 
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
+    @contextlib.contextmanager
+    def _http_settings(self) -> Iterator[None]:
+        """MLflow's HTTP settings asked for (if any) while this callback's calls run;
+        what the environment held is restored after them."""
+        saved = {name: os.environ.get(name) for name in self._http}
+        os.environ.update(self._http)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def _probe(self) -> None:
+        """Ask an HTTP tracking server's /health page once: a server that is down fails
+        the run's tracking within seconds."""
+        import urllib.request
+
+        uri = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+        if not uri.startswith(("http://", "https://")):
+            return
+        timeout = self.http_timeout or PROBE_TIMEOUT
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+                pass
+        except urllib.error.HTTPError:
+            return  # it answered (a server without /health, or behind a login)
+        except OSError as exc:
+            raise ConnectionError(f"the MLflow tracking server at {uri} did not answer "
+                                  f"within {timeout:g} s ({exc})") from None
+
     def _start(self, record: _Record, params: dict[str, str]) -> None:
+        self._probe()
+        with self._http_settings():
+            self._start_run(record, params)
+
+    def _start_run(self, record: _Record, params: dict[str, str]) -> None:
         from mlflow.entities import Param, RunTag
 
         client = self._mlflow_client()
@@ -170,6 +222,10 @@ class MlflowCallback:
         client.log_batch(run_id, tags=[RunTag("optiframe.status", "running")])
 
     def _end(self, record: _Record, result: Any) -> None:
+        with self._http_settings():
+            self._end_run(record, result)
+
+    def _end_run(self, record: _Record, result: Any) -> None:
         import time
 
         from mlflow.entities import Metric, RunTag
