@@ -717,9 +717,12 @@ def _plain_name(name: Any, json_path: Path, what: str) -> str:
 
 def _check_sum(path: Path, json_path: Path, meta: dict[str, Any]) -> None:
     checksums = meta.get("checksums")
-    if checksums is None:  # formats before 4 kept none
+    if checksums is None and meta.get("format_version", 0) < 4:  # formats before 4 kept none
         return
-    expected = checksums.get(path.name) if isinstance(checksums, dict) else None
+    if not isinstance(checksums, dict):
+        raise CheckpointError(f"{json_path}: its 'checksums' entry is missing or not a table: "
+                              "every file a checkpoint names must have its checksum")
+    expected = checksums.get(path.name)
     if expected is None:
         raise CheckpointError(f"{json_path}: no checksum for {path.name}")
     if _digest(path) != expected:
@@ -859,6 +862,28 @@ def _validate(meta: dict[str, Any], arrays: dict[str, np.ndarray], json_path: Pa
     if not isinstance(meta.get("trees"), dict) or not {"optimizer", "schedules"} <= set(
             meta["trees"]):
         raise CheckpointError(f"{json_path}: its state trees are missing")
+    _validate_entries(meta, json_path)
+
+
+def _validate_entries(meta: dict[str, Any], json_path: Path) -> None:
+    """The entries read on resume have the shape the reader expects (a file edited behind
+    a recomputed digest gives a CheckpointError naming the entry, not a raw TypeError)."""
+    log = meta.get("epoch_log", [])
+    if not isinstance(log, list) or not all(isinstance(row, dict) for row in log):
+        raise CheckpointError(f"{json_path}: its 'epoch_log' entry must be a list of tables "
+                              f"(one per epoch): {str(log)[:60]!r}")
+    done = meta.get("finished")
+    if done is None:
+        return
+    if not isinstance(done, dict) or not isinstance(done.get("status"), list) or not (
+            isinstance(done.get("message"), list)) or len(done["status"]) != len(
+            done["message"]):
+        raise CheckpointError(f"{json_path}: its 'finished' entry must be a table of "
+                              f"'status' and 'message' lists: {str(done)[:60]!r}")
+    bad = [v for v in done["status"] if v not in {s.value for s in Status}]
+    if bad or not all(isinstance(m, str) for m in done["message"]):
+        raise CheckpointError(f"{json_path}: its 'finished' entry holds an unknown status "
+                              f"or a message that is not text: {str(bad[:1] or done)[:60]!r}")
 
 
 # -- configuration ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -281,6 +282,9 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     return runner, run_args
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def to_toml(config: dict[str, Any]) -> str:
     """A config as TOML (the subset optiframe configs use: tables of plain values)."""
     def value(v: Any) -> str:
@@ -294,15 +298,19 @@ def to_toml(config: dict[str, Any]) -> str:
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+            return "{" + ", ".join(f"{key(k)} = {value(x)}" for k, x in v.items()) + "}"
         if isinstance(v, (datetime.date, datetime.time)):
             return v.isoformat()
         raise TypeError(f"cannot write {v!r} as TOML")
 
+    def key(k: Any) -> str:  # bare where TOML allows it, else a quoted key
+        k = str(k)
+        return k if _BARE_KEY.fullmatch(k) else json.dumps(k)
+
     lines = []
     for section, body in config.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {value(v)}" for k, v in body.items())
+        lines.append(f"[{key(section)}]")
+        lines.extend(f"{key(k)} = {value(v)}" for k, v in body.items())
         lines.append("")
     return "\n".join(lines)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import re
-
 import pytest
 from optiframe_jax import JaxData, JaxGradient
 

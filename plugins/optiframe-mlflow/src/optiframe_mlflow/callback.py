@@ -21,7 +21,6 @@ import importlib.util
 import math
 import os
 import tempfile
-import urllib.error
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
