@@ -139,6 +139,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     K, n = X.shape
     m = len(signs) * n + (1 if with_x else 0)
     total = K * m
+    where = getattr(values, "__self__", "the objective")  # named in a type error
     if block_size is not None:
         rows = block_size
     elif total * n <= SINGLE_CALL_NUMBERS:
@@ -158,7 +159,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
                 diagonal += H
             else:
                 diagonal -= H
-        return real_array(values(buf), getattr(values, "__self__", "the objective")).reshape(K, m)
+        return real_array(values(buf), where).reshape(K, m)
     sign_of = np.array(signs, dtype=X.dtype)
     f = np.empty(total)
     for r0 in range(0, total, rows):
@@ -169,7 +170,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
         moved = np.flatnonzero(j < len(signs) * n)
         c = j[moved] % n
         block[moved, c] += sign_of[j[moved] // n] * H[k[moved], c]
-        f[r0:r1] = real_array(values(block), getattr(values, "__self__", "the objective")).reshape(-1)
+        f[r0:r1] = real_array(values(block), where).reshape(-1)
     return f.reshape(K, m)
 
 

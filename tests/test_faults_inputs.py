@@ -58,7 +58,7 @@ def test_a_string_value_in_a_stack_fails_its_rows_with_the_type_error():
 
 def test_a_vectorized_function_returning_strings_is_refused():
     f = of.FunctionObjective.from_callable(lambda X: np.array(["1"] * len(X)), vectorized=True)
-    with pytest.raises(of.InvalidTypeError, match="must return real numbers.*dtype <U1"):
+    with pytest.raises(of.InvalidTypeError, match=r"must return real numbers.*dtype <U1"):
         f.values(np.ones((2, 2)))
 
 
