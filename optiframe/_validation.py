@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,3 +99,20 @@ def did_you_mean(name: str, choices: Any) -> str:
 
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def unwritable_folder(folder: Path) -> str | None:
+    """Why ``folder`` could not be created and written (None: it could), found without
+    creating anything: a refused run leaves no empty folders behind."""
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            return f"{str(probe)!r} is a symlink to {os.readlink(probe)!r}, which does not exist"
+        if probe.parent == probe:
+            return f"no part of {str(folder)!r} exists"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{str(probe)!r} is a file, not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{str(probe)!r} is not writable (permission denied)"
+    return None

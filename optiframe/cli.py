@@ -120,8 +120,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if (folder / "sweep.csv").exists() and not args.force:
         raise ConfigError(f"{args.config}: {str(folder / 'sweep.csv')!r} exists; pass "
                           "--force to overwrite it, or set output.folder")
-    check_results_folder(folder, args.force, str(args.config))
-    table = run_sweep(config, Path(args.config))
+    # --force removes nothing now: the old sweep.csv/json are replaced when the new table
+    # is written, and an earlier `optiframe run`'s files in the folder are never touched
+    check_results_folder(folder, False, str(args.config))
+    try:
+        table = run_sweep(config, Path(args.config))
+    except KeyboardInterrupt as stop:  # the rows that finished are kept and written
+        partial = getattr(stop, "table", None)
+        if partial is None or not len(partial):
+            raise
+        written = write_table(partial, folder)
+        print(f"interrupted: {len(partial)} rows finished; results in {folder}/ "
+              f"({', '.join(written)})", file=sys.stderr)
+        return 130
     shown = [k for k in table[0] if k not in ("x", "message", "success")]
     print(format_table(shown, [[_cell(row[k]) for k in shown] for row in table]))
     written = write_table(table, folder)
@@ -164,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value (repeatable), e.g. --set optimizer.lr=0.1")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config and exit without running")
-    p.add_argument("--force", action="store_true", help="overwrite an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an earlier run's results in the folder (a sweep's stay)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the checkpoint in the results folder "
                         "(output.checkpoint_every writes one)")
@@ -175,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="the TOML file")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing sweep.csv")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing sweep.csv and sweep.json (only those)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="retell the blog's story with real runs")

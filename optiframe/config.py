@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._validation import did_you_mean
+from ._validation import did_you_mean, unwritable_folder
 from .errors import InvalidArgumentError, OptiframeError
 from .plugins import get_registry
 
@@ -261,6 +261,8 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     elif isinstance(x0, str):
         raise ConfigError(f"{where}: start.x0 must be a list of numbers, \"zeros\" or "
                           f"\"init\": {x0!r}")
+    elif x0 is not None:
+        _check_x0(x0, where)
     dim = getattr(runner.objective, "dim", None)
     if dim is not None and isinstance(x0, list) and len(x0) != dim:
         raise ConfigError(f"{where}: start.x0 has {len(x0)} coordinates but the objective "
@@ -280,6 +282,24 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     elif x0 is None:
         raise ConfigError(f"{where}: [start] needs 'x0' (or 'n_starts' for multi-start)")
     return runner, run_args
+
+
+def _check_x0(x0: Any, where: str) -> None:
+    """start.x0 given as numbers: real and finite, refused naming the file and the key."""
+    import numpy as np
+
+    try:
+        arr = np.asarray(x0)
+        if arr.dtype.kind not in "iuf":  # text, dates, tables, booleans
+            raise TypeError(arr.dtype)
+        arr = arr.astype(float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: start.x0 must be a list of numbers, \"zeros\" or "
+                          f"\"init\": {x0!r}") from None
+    bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
+    if bad.size:
+        raise ConfigError(f"{where}: start.x0 must be finite: coordinate {int(bad[0])} is "
+                          f"{float(arr.reshape(-1)[bad[0]])!r}")
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -328,34 +348,40 @@ def resolved(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: what a results folder holds (``--force`` removes these from an earlier run first)
+#: what ``optiframe run`` writes into a results folder (``--force`` removes these from an
+#: earlier run first, and nothing else: a sweep's files in the same folder stay)
 RESULT_FILES = ("config.toml", "history.csv", "history.json", "summary.json", "epochs.csv",
-                "loss.png", "minima.png", "history.jsonl", "sweep.csv", "sweep.json")
+                "loss.png", "minima.png", "history.jsonl")
 RESULT_FOLDERS = ("checkpoint",)
+#: what ``optiframe sweep`` writes (replaced when the new table is ready; nothing else)
+SWEEP_FILES = ("sweep.csv", "sweep.json")
 
 
 def check_results_folder(folder: Path, force: bool, where: str) -> None:
     """Before the run: the results folder can be made and written (a dangling symlink, a
     file in its place, a folder without write permission are errors now, not after the
-    run); with ``force``, what an earlier run wrote there is removed."""
+    run). Nothing is created: a run refused later (a NaN x0) leaves no empty folder. With
+    ``force``, what an earlier ``optiframe run`` wrote there is removed."""
     if folder.is_symlink() and not folder.exists():
         raise ConfigError(f"{where}: the results folder {str(folder)!r} is a symlink to "
                           f"{os.readlink(folder)!r}, which does not exist")
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{where}: the results folder {str(folder)!r} is a file, not a "
                           "folder: remove it or set output.folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"{where}: the results folder {str(folder)!r} cannot be created: "
-                          f"{exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where}: the results folder {str(folder)!r} is not writable")
+    why = unwritable_folder(folder)
+    if why is not None:
+        raise ConfigError(f"{where}: the results folder {str(folder)!r} cannot be created "
+                          f"or written: {why}")
     if force:
-        for name in RESULT_FILES:
-            (folder / name).unlink(missing_ok=True)
-        for name in RESULT_FOLDERS:
-            shutil.rmtree(folder / name, ignore_errors=True)
+        remove_run_files(folder)
+
+
+def remove_run_files(folder: Path) -> None:
+    """What an earlier ``optiframe run`` wrote into ``folder`` (not a sweep's files)."""
+    for name in RESULT_FILES:
+        (folder / name).unlink(missing_ok=True)
+    for name in RESULT_FOLDERS:
+        shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def write_results(result: Any, folder: Path, config: dict[str, Any],

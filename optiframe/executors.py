@@ -93,6 +93,7 @@ def _worker_main(conn: Any, payload: bytes) -> None:
         except (EOFError, OSError):
             return
         try:
+            conn.send((i, None, None))  # started: the job's clock runs from here
             reply = (i, True, task(job))
         except BaseException as exc:  # the task keeps user errors; this is anything else
             reply = (i, False, f"{type(exc).__name__}: {exc}")
@@ -156,8 +157,9 @@ class ProcessExecutor:
                 for w in workers:
                     if w.job is None and queue:
                         w.job = queue.popleft()
-                        w.deadline = (time.monotonic() + timeout if timeout is not None
-                                      else float("inf"))
+                        # the clock starts when the worker says it started the job, not
+                        # now: a worker's boot (spawned, importing jax) is not the job's
+                        w.deadline = float("inf")
                         w.conn.send((w.job, jobs[w.job]))
                 busy = [w for w in workers if w.job is not None]
                 wait = min(w.deadline for w in busy) - time.monotonic()
@@ -173,6 +175,10 @@ class ProcessExecutor:
                         except (EOFError, OSError):
                             ready.add(w.process.sentinel)  # died while answering
                         else:
+                            if ok is None:  # the job started
+                                if timeout is not None:
+                                    w.deadline = time.monotonic() + timeout
+                                continue
                             w.job = None
                             if ok:
                                 on_result(i, value)
@@ -250,8 +256,9 @@ def register_executors(register: Register) -> None:
     register("process", ProcessExecutor)
 
 
-def as_executor(workers: Any) -> Any:
-    """The executor for a ``workers=`` argument (None is not accepted here)."""
+def check_workers(workers: Any) -> Any:
+    """A ``workers=`` argument checked without starting anything (a bad one is refused
+    before any work, even where the run would never use workers); returns it."""
     import numbers
 
     from .plugins import get_registry
@@ -260,22 +267,40 @@ def as_executor(workers: Any) -> Any:
         raise InvalidTypeError(f"'workers' must be an int, a name or a map-like callable: "
                                f"{workers!r}")
     if isinstance(workers, numbers.Integral):
-        return ProcessExecutor(check_int("workers", workers, minimum=1))
+        check_int("workers", workers, minimum=1)
+    elif isinstance(workers, str):
+        get_registry().get("executor", workers)
+    elif isinstance(workers, Mapping):
+        name = workers.get("name")
+        if not isinstance(name, str):
+            raise InvalidTypeError(f"'workers' given as a mapping needs a 'name': {workers!r}")
+        get_registry().get("executor", name)
+    elif not callable(workers) and not (hasattr(workers, "close") and any(
+            hasattr(workers, m) for m in ("run_jobs", "submit", "map"))):
+        raise InvalidTypeError(
+            f"'workers' must be an int, an executor name or a map-like callable: {workers!r}")
+    return workers
+
+
+def as_executor(workers: Any) -> Any:
+    """The executor for a ``workers=`` argument (None is not accepted here)."""
+    import numbers
+
+    from .plugins import get_registry
+
+    check_workers(workers)
+    if isinstance(workers, numbers.Integral):
+        return ProcessExecutor(int(workers))
     if isinstance(workers, str):
         return get_registry().get("executor", workers).factory()
     if isinstance(workers, Mapping):
         params = dict(workers)
-        name = params.pop("name", None)
-        if not isinstance(name, str):
-            raise InvalidTypeError(f"'workers' given as a mapping needs a 'name': {workers!r}")
+        name = params.pop("name")
         return get_registry().get("executor", name).factory(**params)
     if hasattr(workers, "close") and any(hasattr(workers, m) for m in
                                          ("run_jobs", "submit", "map")):
         return workers
-    if callable(workers):
-        return MapExecutor(workers)
-    raise InvalidTypeError(
-        f"'workers' must be an int, an executor name or a map-like callable: {workers!r}")
+    return MapExecutor(workers)
 
 
 def can_time_out(executor: Any) -> bool:

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import unwritable_folder
 from .errors import HistoryStreamError, InvalidArgumentError, write_failure
 from .history import _WIDTH, COLUMNS, History, StartsHistory, _json_number
 
@@ -233,13 +234,11 @@ def check_stream_writable(path: Path | None) -> None:
     """Refuse, before any work, a stream file that cannot be written."""
     if path is None:
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    why = unwritable_folder(path.parent)  # checked without creating it: the run may be
+    if why is not None:                   # refused later (a NaN x0), leaving nothing
         raise InvalidArgumentError(
-            f"'stream_history' file {str(path)!r} cannot be written: {exc}") from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path,
-                                                                               os.W_OK)):
+            f"'stream_history' file {str(path)!r} cannot be written: {why}")
+    if path.exists() and not os.access(path, os.W_OK):
         raise InvalidArgumentError(f"'stream_history' file {str(path)!r} cannot be written: "
                                    "permission denied")
 

@@ -6,6 +6,14 @@ learning rate, say) run together as one stack, like the starts of a multi-start 
 row with its own value; the rest run one by one, or on ``workers``. Either way each row has
 exactly the bits of its own :func:`~optiframe.minimize` call.
 
+What is swept: a list, tuple or 1-D array given for a hyperparameter of the optimizer or
+for an option that takes one plain value (:data:`SWEEPABLE_OPTIONS`: the stop rules,
+``gradient``, ``seed``, ``batch_size``, ...). Any other option keeps its value whole, lists
+included (``callbacks=[a, b]`` is two callbacks in every run, ``bounds=[(0, 2), (0, 4)]``
+one box); :class:`Swept` sweeps such an option explicitly
+(``bounds=of.Swept([(0, 2)], [(0, 4)])``), or a hyperparameter whose one value is itself a
+list (``lr=of.Swept(np.array([0.1, 0.2]), np.array([0.2, 0.4]))``, two per-coordinate rates).
+
 Example
 -------
 >>> import optiframe as of
@@ -21,7 +29,9 @@ Example
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -29,11 +39,14 @@ import numpy as np
 
 from .api import minimize
 from .errors import InvalidArgumentError
-from .history import LazyHistory
+from .executors import check_workers
+from .history import History, LazyHistory
 from .optimizers import Optimizer
 from .plugins import get_registry
 from .result import Result
 from .schedules import Schedule
+from .status import Status
+from .stopping import STOP_OPTIONS
 
 
 class SweepTable(Sequence[dict[str, Any]]):
@@ -109,11 +122,55 @@ class RowValues(Schedule):
 
 
 #: minimize options under which the rows of a stack would not each be their own run
+#: (max_nfev and max_time: a stack shares them between its rows, a row's own run does not)
 _NOT_STACKED = ("starts", "workers", "callbacks", "callback", "checkpoint", "stream_history",
-                "epoch_callbacks", "progress", "schedules")
+                "epoch_callbacks", "progress", "schedules", "max_nfev", "max_time")
+
+#: minimize options that take one plain value: a list, tuple or 1-D array given for one of
+#: them (or for a hyperparameter of the optimizer) is swept; any other option is passed whole
+SWEEPABLE_OPTIONS = (*STOP_OPTIONS, "gradient", "seed", "tol", "record_every", "record_x",
+                     "batch_size", "epochs", "shuffle", "drop_last", "batch_sampler",
+                     "minima_tol", "retries", "start_timeout", "check_gradient")
 
 
-def _row_names(cls: type, swept: dict[str, list[Any]], fields: set[str],
+class Swept:
+    """Values to sweep for an option that would otherwise take a list whole:
+    ``of.sweep(f, x0, bounds=of.Swept([(0, 2)], [(0, 4)]))`` is two runs, one per box.
+
+    Example
+    -------
+    >>> import optiframe as of
+    >>> table = of.sweep(lambda x: float((x[0] - 3) ** 2), [0.0], optimizer="lbfgs",
+    ...                  bounds=of.Swept([(0, 2)], [(0, 4)]))
+    >>> [round(row["fun"], 6) for row in table]
+    [1.0, 0.0]
+    """
+
+    def __init__(self, *values: Any) -> None:
+        if not values:
+            raise InvalidArgumentError("Swept() needs at least one value")
+        self.values = list(values)
+
+    def __repr__(self) -> str:
+        return f"Swept({', '.join(repr(v) for v in self.values)})"
+
+
+def _swept_values(name: str, value: Any, fields: dict[str, Any]) -> list[Any] | None:
+    """The values ``name`` takes in turn, or None when ``value`` is one value for every
+    run."""
+    if isinstance(value, Swept):
+        return value.values
+    if name in fields:  # a hyperparameter whose one value is a sequence is not swept
+        if isinstance(fields[name], (tuple, list)):
+            return None
+    elif name not in SWEEPABLE_OPTIONS:
+        return None
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim == 1 else None
+    return list(value) if isinstance(value, (list, tuple)) else None
+
+
+def _row_names(cls: type, swept: dict[str, list[Any]], fields: Any,
                fixed: dict[str, Any]) -> set[str]:
     """The swept hyperparameters that can take one value per row of a stack: numbers the
     optimizer accepts as a column (K, 1) array, where nothing else forbids a stack."""
@@ -197,12 +254,20 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
           stack: bool = True, workers: Any = None, **grid: Any) -> SweepTable:
     """Run ``fun`` from ``x0`` for every combination of the values listed in ``grid``.
 
-    A keyword whose value is a list (or tuple) is swept; any other is fixed for every run.
-    Keywords that are fields of ``optimizer`` (a class or a registered name, e.g. ``lr``)
-    build the optimizer of each combination; the others are :func:`~optiframe.minimize`
-    options (``max_steps``, ``gradient``, ``seed``, ...). With ``zipped=True`` the lists
-    (all of one length) are taken together, element by element, instead of every
-    combination: ``lr=[0.01, 0.1], max_steps=[500, 50]`` is two runs.
+    A list, tuple or 1-D array given for a hyperparameter or for one of
+    :data:`SWEEPABLE_OPTIONS` is swept (:class:`Swept` sweeps any other option); every
+    other keyword is fixed for every run, lists included. Keywords that are fields of
+    ``optimizer`` (a class or a registered name, e.g. ``lr``) build the optimizer of each
+    combination; the others are :func:`~optiframe.minimize` options (``max_steps``,
+    ``gradient``, ``seed``, ...). With ``stream_history`` or ``checkpoint``, each row
+    writes its own: ``h.jsonl`` becomes ``h-row<i>.jsonl`` and a folder ``ck`` becomes
+    ``ck/row<i>`` for row i of the table. With ``max_nfev`` or ``max_time``, each row
+    runs alone with its own budget. Ctrl-C ends the sweep: the exception carries the rows
+    that finished as ``.table`` (and the interrupted row's partial run as ``.result``);
+    with ``on_interrupt="return"`` the sweep returns those rows, the interrupted one
+    last. A row whose worker dies twice is recorded ``failed``; the others are kept.
+    With ``zipped=True`` the lists (all of one length) are taken together, element by
+    element, instead of every combination: ``lr=[0.01, 0.1], max_steps=[500, 50]`` is two runs.
 
     Combinations that differ only in numeric hyperparameters the optimizer takes one per
     row (``lr`` of every built-in optimizer) run as one stack (``stack=False`` runs each
@@ -216,8 +281,14 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
     :class:`SweepTable`.
     """
     cls = _optimizer_class(optimizer)
-    fields = {f.alias or f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
-    swept = {k: list(v) for k, v in grid.items() if isinstance(v, (list, tuple))}
+    if not isinstance(zipped, bool):
+        raise InvalidArgumentError(f"sweep's 'zipped' must be True or False: {zipped!r}")
+    if workers is not None:
+        check_workers(workers)  # now, even if every row stacks and none goes to a worker
+    fields = ({f.alias or f.name: f.default for f in attrs.fields(cls)} if attrs.has(cls)
+              else {})
+    swept = {k: v for k, v in ((k, _swept_values(k, v, fields)) for k, v in grid.items())
+             if v is not None}
     fixed = {k: v for k, v in grid.items() if k not in swept}
     for name, values in swept.items():
         if not values:
@@ -236,6 +307,9 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
     hypers = [{k: v for k, v in s.items() if k in fields} for s in settings]
     runs = [{"raise_errors": False, **{k: v for k, v in s.items() if k not in fields}}
             for s in settings]
+    if len(runs) > 1:
+        for i, run in enumerate(runs):
+            _own_files(run, i)
     per_row = (_row_names(cls, swept, fields, fixed) if stack and x0 is not None
                and not _stochastic(runs[0], fun) else set())
     groups: dict[str, list[int]] = {}
@@ -244,23 +318,67 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
                                                 if k not in per_row)))
         groups.setdefault(key if per_row else str(i), []).append(i)
     results: list[Result | None] = [None] * len(combos)
+    try:
+        _run_all(fun, x0, cls, hypers, runs, list(groups.values()), sorted(per_row),
+                 workers, results)
+    except KeyboardInterrupt as stop:  # the rows that finished travel with the exception
+        stop.table = _table(chosen, results, list(groups.values()))  # type: ignore[attr-defined]
+        raise
+    return _table(chosen, results, list(groups.values()))
+
+
+def _run_all(fun: Any, x0: Any, cls: type, hypers: list[dict[str, Any]],
+             runs: list[dict[str, Any]], groups: list[list[int]], per_row: list[str],
+             workers: Any, results: list[Result | None]) -> None:
+    """Fill ``results``: the stacks, then the rows that run alone. A row interrupted with
+    ``on_interrupt="return"`` ends the sweep (the rows after it do not run)."""
     alone: list[int] = []
-    for group in groups.values():
+    for group in groups:
         if len(group) == 1:
             alone.append(group[0])
             continue
         for i, result in zip(group, _run_stack(fun, x0, cls, [hypers[i] for i in group],
-                                               runs[group[0]], sorted(per_row)), strict=True):
+                                               runs[group[0]], per_row), strict=True):
             results[i] = result
+        if any(results[i].status is Status.INTERRUPTED for i in group):  # type: ignore[union-attr]
+            return
     if workers is None or len(alone) < 2:
         for i in alone:
-            results[i] = _run_alone((fun, x0, cls, hypers[i], runs[i]))
+            try:
+                results[i] = _run_alone((fun, x0, cls, hypers[i], runs[i]))
+            except KeyboardInterrupt as stop:
+                partial = getattr(stop, "result", None)
+                if isinstance(partial, Result):
+                    results[i] = partial  # the interrupted row, as far as it went
+                raise
+            if results[i].status is Status.INTERRUPTED:  # type: ignore[union-attr]
+                return
     else:
         _on_workers(workers, [(fun, x0, cls, hypers[i], runs[i]) for i in alone], alone,
                     results)
-    done = [r for r in results if r is not None]
-    return SweepTable([_row(c, r) for c, r in zip(chosen, done, strict=True)], done,
-                      list(groups.values()))
+
+
+def _table(chosen: list[dict[str, Any]], results: list[Result | None],
+           groups: list[list[int]]) -> SweepTable:
+    """The table of the rows that have a result, in the grid's order."""
+    done = [i for i, r in enumerate(results) if r is not None]
+    kept = set(done)
+    return SweepTable([_row(chosen[i], results[i]) for i in done],  # type: ignore[arg-type]
+                      [results[i] for i in done],  # type: ignore[misc]
+                      [g for g in ([i for i in group if i in kept] for group in groups) if g])
+
+
+def _own_files(run: dict[str, Any], row: int) -> None:
+    """Each row writes its own stream and checkpoint (one file for every row would keep
+    only the last row's): ``history.jsonl`` becomes ``history-row3.jsonl`` and a
+    checkpoint folder ``ck`` becomes ``ck/row3`` for row 3 of the table."""
+    stream = run.get("stream_history")
+    if stream is not None:
+        path = Path(stream)
+        run["stream_history"] = path.with_name(f"{path.stem}-row{row}{path.suffix}")
+    folder = run.get("checkpoint")
+    if folder is not None:
+        run["checkpoint"] = Path(folder) / f"row{row}"
 
 
 def _on_workers(workers: Any, jobs: list[Any], where: list[int],
@@ -278,6 +396,12 @@ def _on_workers(workers: Any, jobs: list[Any], where: list[int],
         lost = run_jobs(executor, _run_alone, jobs, 1, None, got)
     finally:
         executor.close()
-    if lost:
-        i, why = next(iter(lost.items()))
-        raise InvalidArgumentError(f"sweep: combination {where[i]} {why}")
+    for i, why in lost.items():  # retried once, then recorded: the other rows are kept
+        results[where[i]] = _failed_row(jobs[i][1], f"combination {where[i]} {why}")
+
+
+def _failed_row(x0: Any, why: str) -> Result:
+    """The row of a combination whose run was lost (its worker died twice)."""
+    x = np.array(x0, dtype=float)
+    return Result(x, math.nan, Status.FAILED, f"Failed: {why}", 0, 0, 0,
+                  History(x.size))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +90,24 @@ def _plain(v: Any) -> Any:
 
 
 def write_table(table: SweepTable, folder: Path) -> list[str]:
-    """sweep.csv and sweep.json in ``folder``; returns their names."""
+    """sweep.csv and sweep.json in ``folder``, each written whole into a temporary file
+    and then renamed over the old one (an earlier table stays until the new one is
+    ready); returns their names."""
     folder.mkdir(parents=True, exist_ok=True)
     names = list(table[0]) if len(table) else []
-    with open(folder / "sweep.csv", "w", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(names)
-        for row in table:
-            writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
-                             repr(row[n]) if isinstance(row[n], float) else row[n]
-                             for n in names])
-    (folder / "sweep.json").write_text(json.dumps(
-        [{k: _plain(v) for k, v in row.items()} for row in table], indent=2) + "\n")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(names)
+    for row in table:
+        writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
+                         repr(row[n]) if isinstance(row[n], float) else row[n]
+                         for n in names])
+    as_json = json.dumps([{k: _plain(v) for k, v in row.items()} for row in table],
+                         indent=2) + "\n"
+    for name, body in (("sweep.csv", text.getvalue()), ("sweep.json", as_json)):
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        with open(tmp, "x", newline="") as fh:  # exclusive: never through a planted link
+            fh.write(body)
+        os.replace(tmp, folder / name)
     return ["sweep.csv", "sweep.json"]

@@ -60,7 +60,10 @@ class SlowWhereMarked(of.Objective):
 
     def gradient(self, x):
         if abs(x[0] - self.marked) < 1e-12 and not self.killed_flag.exists():
-            self.pid_file.write_text(str(os.getpid()))
+            # whole or not at all: a reader never sees the file before the pid is in it
+            tmp = self.pid_file.with_name(f"pid.{os.getpid()}.tmp")
+            tmp.write_text(str(os.getpid()))
+            os.replace(tmp, self.pid_file)
             time.sleep(30)
         return 2 * x
 
@@ -138,3 +141,21 @@ def small_regression():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(60, 3))
     return of.LeastSquares(X, X @ [1.0, -2.0, 0.5] + 0.3 + 0.01 * rng.normal(size=60))
+
+
+class SlowToUnpickle(of.Objective):
+    """Sphere whose unpickling sleeps ``seconds``: a worker that receives it boots slowly
+    (as a spawned worker importing jax does), before any job starts."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        time.sleep(self.seconds)
+
+    def value(self, x):
+        return float(x @ x)
+
+    def gradient(self, x):
+        return 2 * x
