@@ -77,7 +77,7 @@ from .scipy_bridge import scipy_method
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
 from .stream import load_history_stream
-from .sweep import SweepTable, sweep
+from .sweep import SweepTable, Swept, sweep
 from .testfunctions import (
     Ackley,
     Himmelblau,
@@ -165,6 +165,7 @@ __all__ = [
     "StrongWolfe",
     "StyblinskiTang",
     "SweepTable",
+    "Swept",
     "TestFunction",
     "Transform",
     "UniformBox",

@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optiframe: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, TypeError) as exc:  # a plugin's own validator, as the how-to teaches
-        if getattr(args, "func", None) is not cmd_run:
+        if getattr(args, "func", None) not in (cmd_run, cmd_sweep):
             raise
         print(f"optiframe: error: {args.config}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

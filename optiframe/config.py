@@ -290,7 +290,8 @@ def _check_x0(x0: Any, where: str) -> None:
 
     try:
         arr = np.asarray(x0)
-        if arr.dtype.kind not in "iuf":  # text, dates, tables, booleans
+        if arr.dtype.kind not in "iuf" or (isinstance(x0, list) and any(
+                isinstance(v, bool) for v in x0)):  # text, dates, tables, booleans
             raise TypeError(arr.dtype)
         arr = arr.astype(float)
     except (TypeError, ValueError):

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, build_run
+from .errors import OptiframeError
+from .executors import check_workers
 from .sweep import SweepTable, sweep
 
 #: The sections whose lists are swept.
@@ -55,7 +57,7 @@ def run_sweep(config: dict[str, Any], path: Path) -> SweepTable:
     """Check every swept value (each as the run it gives, before any work), then sweep."""
     where = str(path)
     swept = swept_values(config, where)
-    options = config.get("sweep", {})
+    options = _sweep_options(config, where)
     firsts = {key: values[0] for key, values in swept.items()}
     for key, values in swept.items():
         for value in values[1:]:
@@ -77,8 +79,41 @@ def run_sweep(config: dict[str, Any], path: Path) -> SweepTable:
     extra: dict[str, Any] = {"seed": run_args["seed"]} if "seed" in run_args else {}
     extra.update(swept)
     return sweep(runner.objective, run_args["x0"], optimizer=name, gradient=runner.gradient,
-                 zipped=bool(options.get("zipped", False)), workers=options.get("workers"),
+                 zipped=options["zipped"], workers=options["workers"],
                  **fixed, **stop, **batch, **output, **extra)
+
+
+#: what a sweep's config may not hold: each names why, and what to do instead
+NOT_SWEPT = {
+    "schedules": "[schedules] (a sweep compares fixed hyperparameters)",
+    "output.checkpoint_every": "output.checkpoint_every (a sweep writes no checkpoints)",
+    "output.stream_history": "output.stream_history (a sweep writes sweep.csv and sweep.json)",
+    "output.mlflow": "output.mlflow (a sweep's rows are not tracked)",
+}
+
+
+def _sweep_options(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """[sweep] zipped and workers, type-checked; what a sweep cannot honour, refused."""
+    def value(key: str) -> Any:
+        section, _, name = key.partition(".")
+        return config.get(section) if not name else config.get(section, {}).get(name)
+
+    given = [key for key in NOT_SWEPT if value(key) not in (None, False, {})]
+    if given:
+        raise ConfigError(f"{where}: optiframe sweep does not take "
+                          f"{', '.join(NOT_SWEPT[k] for k in given)}: remove it, or run the "
+                          "combination you need with optiframe run")
+    options = dict(config.get("sweep", {}))
+    zipped = options.get("zipped", False)
+    if not isinstance(zipped, bool):
+        raise ConfigError(f"{where}: sweep.zipped must be true or false: {zipped!r}")
+    workers = options.get("workers")
+    if workers is not None:
+        try:
+            check_workers(workers)
+        except OptiframeError as exc:
+            raise ConfigError(f"{where}: sweep.workers: {exc}") from None
+    return {"zipped": zipped, "workers": workers}
 
 
 def _plain(v: Any) -> Any:

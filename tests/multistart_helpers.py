@@ -159,3 +159,19 @@ class SlowToUnpickle(of.Objective):
 
     def gradient(self, x):
         return 2 * x
+
+
+class ExitsAbove(of.Objective):
+    """Sphere whose evaluation kills its process (``os._exit(1)``) at points whose first
+    coordinate is above ``limit``: a run that starts there crashes every worker it runs on."""
+
+    def __init__(self, limit=10.0):
+        self.limit = limit
+
+    def value(self, x):
+        if x[0] > self.limit:
+            os._exit(1)
+        return float(x @ x)
+
+    def gradient(self, x):
+        return 2 * x
