@@ -30,7 +30,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(json.dumps([
             {"name": i.name, "module": i.module, "distribution": i.distribution,
              "version": i.version, "builtin": i.builtin, "hooks": list(i.hooks),
-             "components": components.get(i.name, [])}
+             "components": components.get(i.name, []),
+             "conflicts": [e.qualified_name for claims in get_registry().conflicts()
+                           for e in claims if e.plugin == i.name]}
             for i in infos
         ], indent=2))
         return 0
@@ -43,7 +45,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for i in infos
     ]
     print(format_table(["plugin", "distribution", "hooks", "components"], rows))
+    _print_conflicts()
     return 0
+
+
+def _print_conflicts() -> None:
+    """The names two distributions claim: an error where used unqualified."""
+    conflicts = get_registry().conflicts()
+    if not conflicts:
+        return
+    print("\nNames claimed by more than one distribution (use a qualified name):")
+    for claims in conflicts:
+        print(f"  {claims[0].kind} {claims[0].name!r}: "
+              f"{' or '.join(repr(e.qualified_name) for e in claims)}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -56,7 +70,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             for e in entries
         ], indent=2))
         return 0
-    rows = [(e.kind, e.name, e.plugin, e.description, e.parameters_text()) for e in entries]
+    claimed = {(c[0].kind, c[0].name) for c in registry.conflicts()}
+    rows = [(e.kind, e.qualified_name if (e.kind, e.name) in claimed else e.name, e.plugin,
+             e.description, e.parameters_text()) for e in entries]
     print(format_table(["kind", "name", "plugin", "description", "parameters"], rows))
     return 0
 

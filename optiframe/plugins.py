@@ -126,14 +126,28 @@ def _load_entry_points(pm: pluggy.PluginManager, dists: dict[str, tuple[str, str
         dists[ep.name] = (dist_name, dist_version)
 
 
-def _build_registry(pm: pluggy.PluginManager) -> Registry:
+#: what qualifies the built-ins' names ("optiframe:spsa")
+BUILTIN_OWNER = "optiframe"
+
+
+def _owner(plugin: str, dists: dict[str, tuple[str, str]]) -> str:
+    """Who claims a plugin's names: optiframe for the built-ins, else its distribution
+    (a plugin registered at run time: its own name)."""
+    if plugin in BUILTIN_PLUGINS:
+        return BUILTIN_OWNER
+    return dists[plugin][0] if plugin in dists else plugin
+
+
+def _build_registry(pm: pluggy.PluginManager,
+                    dists: dict[str, tuple[str, str]] | None = None) -> Registry:
     registry = Registry()
+    dists = dists or {}
     for kind, hook_name in KINDS.items():
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():  # in registration order
             def register(name: str, factory: Callable[..., Any], _p: str = impl.plugin_name,
                          _k: str = kind) -> None:
-                registry.add(_k, name, factory, _p)
+                registry.add(_k, name, factory, _p, _owner(_p, dists))
 
             args = {"register": register}
             try:
@@ -158,7 +172,7 @@ def _state() -> _Plugins:
             dists: dict[str, tuple[str, str]] = {}
             if not _env_flag("OPTIFRAME_DISABLE_PLUGIN_AUTOLOAD"):
                 _load_entry_points(pm, dists)
-            _current = _Plugins(pm, _build_registry(pm), dists)
+            _current = _Plugins(pm, _build_registry(pm, dists), dists)
         return _current
 
 
@@ -182,7 +196,7 @@ def register_plugin(plugin: Any, name: str | None = None) -> str:
         name = name or getattr(plugin, "__name__", None) or f"plugin-{id(plugin)}"
         _add_plugin(state.manager, plugin, name)
         try:
-            state.registry = _build_registry(state.manager)
+            state.registry = _build_registry(state.manager, state.distributions)
         except Exception:
             state.manager.unregister(plugin)
             raise
@@ -195,7 +209,7 @@ def unregister_plugin(name: str) -> None:
         state = _state()
         state.manager.unregister(name=name)
         state.distributions.pop(name, None)
-        state.registry = _build_registry(state.manager)
+        state.registry = _build_registry(state.manager, state.distributions)
 
 
 def reset_plugins() -> None:

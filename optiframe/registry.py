@@ -1,6 +1,13 @@
 """The component registry: names to factories, filled by the plugin hooks.
 
 Lookups of unknown names list what is available and suggest the closest name.
+
+A name that two distributions claim (a plugin written before optiframe had a built-in of
+that name, or two plugins that chose the same name) is kept for both: everything else
+keeps working, and the name is an error only when it is used, naming the qualified names
+that always resolve: ``"<owner>:<name>"``, where the owner is ``optiframe`` for the
+built-ins, or the plugin's distribution or entry-point name (``"optiframe:spsa"``,
+``"extras:spsa"``, ``"optiframe-extras:spsa"``).
 """
 
 from __future__ import annotations
@@ -49,12 +56,24 @@ PROVIDED_BY: dict[tuple[str, str], str] = {
 
 @attrs.frozen
 class Entry:
-    """One registered component: its kind, name, factory and the plugin that gave it."""
+    """One registered component: its kind, name, factory and the plugin that gave it;
+    ``owner`` is what qualifies its name (``optiframe`` for the built-ins, else the
+    plugin's distribution, or the plugin's name when it has none)."""
 
     kind: str
     name: str
     factory: Callable[..., Any]
     plugin: str
+    owner: str = ""
+
+    @property
+    def qualified_name(self) -> str:
+        """``owner:name``, which resolves even when another distribution claims the name."""
+        return f"{self.owner or self.plugin}:{self.name}"
+
+    def answers_to(self, prefix: str) -> bool:
+        """Whether ``prefix:name`` means this entry (its owner, or its plugin's name)."""
+        return prefix in (self.owner, self.plugin) or _normal(prefix) == _normal(self.owner)
 
     @property
     def description(self) -> str:
@@ -95,12 +114,15 @@ class Entry:
 class Registry:
     """Holds every registered component, by kind and name."""
 
-    _entries: dict[str, dict[str, Entry]] = attrs.field(
+    _entries: dict[str, dict[str, list[Entry]]] = attrs.field(
         factory=lambda: {kind: {} for kind in KINDS}
     )
 
-    def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str) -> None:
-        """Register ``factory`` as ``name``; a name taken by another plugin is an error."""
+    def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str,
+            owner: str | None = None) -> None:
+        """Register ``factory`` as ``name`` for ``plugin`` of distribution ``owner``; a
+        name that another distribution claims too is kept for both (see the module
+        docstring); one distribution registering a name twice is an error."""
         if not isinstance(name, str) or not name:
             raise InvalidTypeError(
                 f"plugin {plugin!r} registered a {kind} with an invalid name: {name!r}"
@@ -110,20 +132,29 @@ class Registry:
                 f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not "
                 f"callable: {factory!r}"
             )
-        known = self._entries[kind]
-        if name in known:
+        owner = owner or plugin
+        claims = self._entries[kind].setdefault(name, [])
+        same = [e for e in claims if e.owner == owner]
+        if same:
             raise DuplicateComponentError(
-                f"{kind} {name!r} is registered twice: by plugin {known[name].plugin!r} "
-                f"and by plugin {plugin!r}"
-            )
-        known[name] = Entry(kind, name, factory, plugin)
+                f"{kind} {name!r} is registered twice by {owner!r}: by plugin "
+                f"{same[0].plugin!r} and by plugin {plugin!r}")
+        claims.append(Entry(kind, name, factory, plugin, owner))
 
     def get(self, kind: str, name: str) -> Entry:
-        """Return the entry for ``name``, or raise an error listing the available names."""
+        """Return the entry for ``name`` (or a qualified ``owner:name``), or raise an error
+        listing the available names; a name two distributions claim must be qualified."""
         known = self._entries[kind]
-        try:
-            return known[name]
-        except KeyError:
+        claims = known.get(name)
+        if claims is None and isinstance(name, str) and ":" in name:
+            prefix, _, bare = name.rpartition(":")
+            claims = [e for e in known.get(bare, ()) if e.answers_to(prefix)]
+            if not claims and bare in known:
+                owners = ", ".join(repr(e.qualified_name) for e in known[bare])
+                raise UnknownComponentError(
+                    f"unknown {kind} {name!r}: no distribution {prefix!r} registers "
+                    f"{bare!r}; it resolves as {owners}") from None
+        if not claims:
             dist = PROVIDED_BY.get((kind, name))
             hint = (f" It comes with the plugin {dist}: pip install {dist}." if dist
                     else did_you_mean(name, known))
@@ -131,17 +162,30 @@ class Registry:
             raise UnknownComponentError(
                 f"unknown {kind} {name!r}.{hint} Available: {available}"
             ) from None
+        if len(claims) > 1:
+            raise DuplicateComponentError(
+                f"{kind} {name!r} is claimed by {len(claims)} distributions: "
+                f"{', '.join(f'{e.owner} (plugin {e.plugin!r})' for e in claims)}; say "
+                f"which with a qualified name: "
+                f"{' or '.join(repr(e.qualified_name) for e in claims)}")
+        return claims[0]
+
+    def conflicts(self) -> list[list[Entry]]:
+        """The names that more than one distribution claims, each with its claims."""
+        return [claims for kind in KINDS for _, claims in sorted(self._entries[kind].items())
+                if len(claims) > 1]
 
     def names(self, kind: str) -> list[str]:
         """The registered names of one kind, sorted."""
         return sorted(self._entries[kind])
 
     def entries(self, kind: str | None = None) -> Iterator[Entry]:
-        """Every entry (of one kind, or of all kinds), sorted by kind then name."""
+        """Every entry (of one kind, or of all kinds), sorted by kind then name (a name
+        two distributions claim gives both entries)."""
         kinds = [kind] if kind else list(KINDS)
         for k in kinds:
             for name in sorted(self._entries[k]):
-                yield self._entries[k][name]
+                yield from self._entries[k][name]
 
     def build(self, kind: str, spec: Any, base: type) -> Any:
         """Turn a component spec into an instance of ``base``.
@@ -179,6 +223,12 @@ class Registry:
             f"{kind} must be a registered name, a mapping with 'name', or a "
             f"{base.__name__} instance: {spec!r}"
         )
+
+
+def _normal(name: str) -> str:
+    """A distribution's name as PEP 503 compares them (``Optiframe_Extras`` is
+    ``optiframe-extras``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _made(entry: Entry, base: type, params: dict[str, Any]) -> Any:

@@ -188,7 +188,8 @@ class Runner:
         if optimizer is None:  # L-BFGS, unless a line search could not work
             noisy = batch_size is not None or self.gradient.for_objective(
                 self.objective).stochastic
-            optimizer = DEFAULT_TRAINING_OPTIMIZER if noisy else DEFAULT_OPTIMIZER
+            # the built-in, even where a plugin claims the same name
+            optimizer = f"optiframe:{DEFAULT_TRAINING_OPTIMIZER if noisy else DEFAULT_OPTIMIZER}"
         self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
         self.stop = StopRules(**stop_options)
         if callable(callbacks) and not isinstance(callbacks, (list, tuple)):

@@ -54,18 +54,41 @@ def test_mapping_spec_passes_hyperparameters(plugin):
     assert r.x.tolist() == pytest.approx([1.0 - 2 * 0.1 * 2.0])
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(plugin):
+def test_a_name_two_plugins_claim_is_an_error_only_where_used_naming_both(plugin):
+    # issue 22, item 24: registering the clash no longer breaks everything; using the
+    # name unqualified is the error, and it offers the qualified names
     class Clash:
         @of.hookimpl
         def register_optimizers(self, register):
             register("gd", Doubler)
+            register("doubler2", Doubler)
+
+    plugin(Clash(), "clash")
+    assert of.get_plugin_manager().has_plugin("clash")
+    with pytest.raises(of.DuplicateComponentError,
+                       match=r"optimizer 'gd' is claimed by 2 distributions: optiframe "
+                             r"\(plugin 'optiframe.optimizers'\), clash \(plugin 'clash'\); "
+                             r"say which with a qualified name: 'optiframe:gd' or 'clash:gd'"):
+        of.minimize("sphere", [1.0], optimizer="gd", max_steps=1)
+    registry = of.get_registry()
+    assert registry.get("optimizer", "optiframe:gd").factory is of.GradientDescent
+    assert registry.get("optimizer", "clash:gd").factory is Doubler
+    assert registry.get("optimizer", "doubler2").factory is Doubler  # the rest works
+    r = of.minimize("sphere", [1.0], optimizer="optiframe:gd", max_steps=1)
+    assert r.nit == 1
+
+
+def test_one_plugin_registering_a_name_twice_is_an_error_naming_it(plugin):
+    class Twice:
+        @of.hookimpl
+        def register_optimizers(self, register):
+            register("twice", Doubler)
+            register("twice", Doubler)
 
     with pytest.raises(of.DuplicateComponentError,
-                       match=r"optimizer 'gd' is registered twice: by plugin "
-                             r"'optiframe.optimizers' and by plugin 'clash'"):
-        plugin(Clash(), "clash")
-    assert of.get_registry().get("optimizer", "gd").factory is of.GradientDescent
-    assert not of.get_plugin_manager().has_plugin("clash")
+                       match=r"optimizer 'twice' is registered twice by 'twice'"):
+        plugin(Twice(), "twice")
+    assert not of.get_plugin_manager().has_plugin("twice")
 
 
 def test_misspelled_hook_is_an_error(plugin):
