@@ -14,6 +14,29 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
+#: What marks a test as timing-sensitive: the names of the things a loaded machine slows
+#: (worker processes, signals, timeouts, clocks, threads, child processes). A test whose
+#: source, or whose module's helpers it calls, uses one is marked ``timing``;
+#: ``scripts/test-under-load`` runs those repeatedly with both cores kept busy.
+TIMING_WORDS = ("workers=", "signal", "start_timeout", "max_time", "time.sleep",
+                "threading", "subprocess", "Popen", "perf_counter", "monotonic", "os.kill",
+                "SleepsAt", "SlowWhereMarked", "ExitsAt", "ExitsAbove", "SlowToUnpickle",
+                "kill_when_ready", "mlflow server", "start_server", "LocalCluster")
+
+
+def pytest_collection_modifyitems(config, items):
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function is not None else ""
+        except (OSError, TypeError):
+            continue
+        if any(word in source for word in TIMING_WORDS):
+            item.add_marker(pytest.mark.timing)
+
+
 def func1(x):
     """The blog's first function, written for Python floats."""
     return x**2 + 1
