@@ -502,6 +502,17 @@ class AutoGradient(GradientEstimator):
                                given_value)
 
 
+def refinement_of(estimator: GradientEstimator, bounds: Any) -> GradientEstimator | None:
+    """The more accurate finite differences that check a run's last point when its line
+    search gives up: central after forward, Richardson after central (without bounds,
+    which Richardson cannot keep); None for the others."""
+    if isinstance(estimator, ForwardDifference):
+        return CentralDifference()
+    if isinstance(estimator, CentralDifference) and bounds is None:
+        return RichardsonDifference()
+    return None
+
+
 def bind_for(estimator: GradientEstimator, objective: Objective, bounds: Any,
              stack: bool = False) -> BoundGradient:
     """``estimator``'s bound gradient for ``objective`` (a stack's when ``stack``), kept
@@ -538,7 +549,10 @@ class SPSA(GradientEstimator):
     (``relative=True``) or ``step``: two evaluations per gradient whatever n (times
     ``samples``, the number of directions averaged). An unbiased estimate (up to O(h^2))
     whose noise shrinks as the steps add up: pair it with a small learning rate or a
-    decaying schedule, and a ``seed`` for a reproducible run.
+    decaying schedule, and a ``seed`` for a reproducible run. One draw is no evidence of
+    convergence (a symmetric draw gives exactly 0 far from a minimum): a run with this
+    estimator ends at its budget (``max_steps``, ``max_nfev``, ``max_time``), never
+    ``converged``, and neither gtol nor a small step ends it.
 
     Example
     -------
@@ -547,7 +561,7 @@ class SPSA(GradientEstimator):
     ...                 gradient="spsa", optimizer=of.GradientDescent(lr=0.02),
     ...                 max_steps=3000, seed=1)
     >>> r.status, bool(np.abs(r.x - 1).max() < 1e-6)
-    ('converged', True)
+    ('max_steps', True)
     >>> r.nfev == 1 + 3 * r.nit + 2   # f(x0); per step 2 for the slope and f(x); the last slope
     True
     """

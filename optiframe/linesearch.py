@@ -19,11 +19,17 @@ component (hook ``register_line_searches``):
 A trial whose value is NaN or infinite counts as "too far": the step shrinks. A row that
 finds no acceptable step ends with status ``line_search``. Every trial evaluation is
 counted (``nfev``, and ``njev`` for gradients).
+
+A search spends at most the evaluations a row has left (``SearchTask.budget``: what
+``max_nfev`` leaves it) and stops trying once ``SearchTask.deadline`` (``max_time``)
+has passed: a row stopped so keeps the best point with sufficient decrease it found (or
+stays where it was), and ``SearchResult.stopped`` says why (1: the budget, 2: the clock).
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,13 +66,35 @@ class SearchTask:
     gradients: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     project: Callable[[np.ndarray], np.ndarray] | None = None
     cheap_gradients: bool = False
+    #: the evaluations each row may still spend (None: no budget), what one gradient
+    #: costs in evaluations, and the perf_counter reading after which no trial starts
+    budget: np.ndarray | None = None
+    gradient_cost: int = 0
+    deadline: float | None = None
+
+    def affordable(self, rows: np.ndarray, nfev: np.ndarray, njev: np.ndarray,
+                   need: int) -> np.ndarray:
+        """Which of ``rows`` can spend ``need`` more evaluations, given what their search
+        has spent (``nfev`` values, ``njev`` gradients)."""
+        if self.budget is None:
+            return np.ones(len(rows), dtype=bool)
+        spent = nfev[rows] + njev[rows] * self.gradient_cost
+        return self.budget[rows] - spent >= need
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+
+#: ``SearchResult.stopped``: why a row's search stopped early
+BUDGET, CLOCK = 1, 2
 
 
 @attrs.frozen(eq=False)
 class SearchResult:
     """What a line search found, per row: the step length ``alpha``, the new points and
     values, the gradients there (None where not evaluated), how many values and gradients
-    it evaluated, and whether the row found an acceptable step (``ok``)."""
+    it evaluated, whether the row found an acceptable step (``ok``), and whether its
+    search was stopped early (``stopped``: 0, or :data:`BUDGET` or :data:`CLOCK`)."""
 
     alpha: np.ndarray
     X: np.ndarray
@@ -75,6 +103,7 @@ class SearchResult:
     nfev: np.ndarray
     njev: np.ndarray
     ok: np.ndarray
+    stopped: np.ndarray | None = None
 
 
 class LineSearch(abc.ABC):
@@ -101,7 +130,23 @@ def _rows_of(task: SearchTask, rows: np.ndarray) -> SearchTask:
                       alpha0=task.alpha0[rows], alpha_max=task.alpha_max[rows],
                       values=lambda P, sub: task.values(P, rows[sub]),
                       gradients=lambda P, sub, F: task.gradients(P, rows[sub], F),
-                      project=task.project)
+                      project=task.project, cheap_gradients=task.cheap_gradients,
+                      budget=None if task.budget is None else task.budget[rows],
+                      gradient_cost=task.gradient_cost, deadline=task.deadline)
+
+
+def _stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np.ndarray,
+                need: int, stopped: np.ndarray) -> np.ndarray:
+    """The rows of ``active`` that may try one more step (one value and, where it needs
+    one, a gradient: ``need`` evaluations); the others are marked in ``stopped``."""
+    if task.out_of_time():
+        stopped[active] = CLOCK
+        return active[:0]
+    can = task.affordable(active, nfev, njev, need)
+    if not can.all():
+        stopped[active[~can]] = BUDGET
+        return active[can]
+    return active
 
 
 def _along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -141,8 +186,12 @@ class Armijo(LineSearch):
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev = np.zeros(K, dtype=np.int64)
         ok = np.zeros(K, dtype=bool)
+        stopped = np.zeros(K, dtype=np.int8)
         active = np.arange(K)
         for _ in range(self.max_trials):
+            active = _stop_early(task, active, nfev, nfev * 0, 1, stopped)
+            if not len(active):
+                break
             trial = _along(task, active, alpha[active])
             F_t = task.values(trial, active)
             nfev[active] += 1
@@ -165,7 +214,8 @@ class Armijo(LineSearch):
             active = rows[alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0)]
             if not len(active):
                 break
-        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok)
+        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok,
+                            stopped)
 
 
 def _cubic(a: np.ndarray, fa: np.ndarray, da: np.ndarray, b: np.ndarray, fb: np.ndarray,
@@ -221,11 +271,14 @@ class StrongWolfe(LineSearch):
         alpha, X, F, G = np.zeros(K), task.X.copy(), task.F.copy(), task.G.copy()
         nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
         ok = np.zeros(K, dtype=bool)
+        stopped = np.zeros(K, dtype=np.int8)
         for rows, search in parts:
             sub = _rows_of(task, rows)
             res = search(sub)
             alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
             nfev[rows], njev[rows] = res.nfev, res.njev
+            if res.stopped is not None:
+                stopped[rows] = res.stopped
             if res.G is not None:
                 G[rows] = res.G
             else:  # the gradient at the accepted points, for the next step
@@ -234,7 +287,7 @@ class StrongWolfe(LineSearch):
                     G[done] = task.gradients(X[done], done, F[done])
                     njev[done] += 1
                 G[rows[~res.ok]] = np.nan
-        return SearchResult(alpha, X, F, G, nfev, njev, ok)
+        return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
 
     def _wolfe(self, task: SearchTask) -> SearchResult:
         K = len(task.F)
@@ -251,8 +304,11 @@ class StrongWolfe(LineSearch):
         nfev = np.zeros(K, dtype=np.int64)
         njev = np.zeros(K, dtype=np.int64)
         lo_X, lo_G = task.X.copy(), task.G.copy()
+        stopped = np.zeros(K, dtype=np.int8)
+        need = 1 + task.gradient_cost  # a trial may need its gradient
         active = np.arange(K)
         for _ in range(self.max_trials):
+            active = _stop_early(task, active, nfev, njev, need, stopped)
             if not len(active):
                 break
             trial = _along(task, active, a[active])
@@ -330,11 +386,12 @@ class StrongWolfe(LineSearch):
                         lo_X[decreased], lo_f[decreased], lo_G[decreased])
                     ok[decreased], a[decreased] = True, lo_a[decreased]
                     active = active[~np.isin(active, stop)]
-        # out of trials: a row whose bracket's lower end decreased f takes it
+        # out of trials (or of budget, or time): a row whose bracket's lower end
+        # decreased f takes it
         left = np.flatnonzero(~ok & (lo_a > 0))
         X_new[left], F_new[left], G_new[left] = lo_X[left], lo_f[left], lo_G[left]
         ok[left], a[left] = True, lo_a[left]
-        return SearchResult(a, X_new, F_new, G_new, nfev, njev, ok)
+        return SearchResult(a, X_new, F_new, G_new, nfev, njev, ok, stopped)
 
 
 def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:

@@ -207,7 +207,8 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             else:
                 if searched:  # the step's length, found along its direction
                     X_new, F_new, A_new, Gn_new, snf, snj, ok, RS, errors, gain = p.line_step(
-                        X, F, G, PG, X_new, A, rng, None if point else skip)
+                        X, F, G, PG, X_new, A, rng, None if point else skip, NF + mf,
+                        w.deadline, SN)
                     if natural and (RS if point else RS.any()):
                         opt_new = p.restarted(opt_new, X, RS)
                 else:

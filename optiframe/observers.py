@@ -163,7 +163,7 @@ class Watch:
         self.storage_note = ""  # a periodic checkpoint that could not be written
         self.saved_step: int | None = None
         self.next_top: float = 0
-        self._plan(start)
+        self._plan(start, first=True)
 
     def _periodic_checkpoint(self, s: Any) -> None:
         """A periodic save; one that cannot be written (a full disk) warns once and the
@@ -182,9 +182,15 @@ class Watch:
                                  f"into {str(folder)!r}{write_failure(exc)}; {kept}.")
             warnings.warn(self.storage_note.strip(), RuntimeWarning, stacklevel=2)
 
-    def _plan(self, k: int) -> None:
+    def _plan(self, k: int, first: bool = False) -> None:
+        """When the top-of-step observers are next due: every step under a budget or a
+        clock (from the first step on: a budget that cannot pay for one step, or a clock
+        already past, takes none), else at the next checkpoint or progress tick."""
         every_step = self.budget is not None or self.deadline is not None
-        self.next_top = k + 1 if every_step else min(self.save_at, self.tick_at)
+        if every_step:
+            self.next_top = k if first else k + 1
+        else:
+            self.next_top = min(self.save_at, self.tick_at)
 
     # -- top of a step ------------------------------------------------------------------
     def top(self, s: Any) -> None:

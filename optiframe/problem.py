@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 
 from .linesearch import SearchResult, SearchTask
+from .numerics import lowered, moving_lengths, scaled_row_norms
 from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
 from .state import keep_rows, take_rows
@@ -69,6 +70,29 @@ def row_norms(A: np.ndarray) -> np.ndarray:
 def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The Euclidean distance between corresponding rows."""
     return row_norms(A - B)
+
+
+class OutOfBudgetError(Exception):
+    """A row's line search stopped, without a step, because ``max_nfev`` (``why`` 1) or
+    ``max_time`` (2) ran out: the row ends with that status, where it was."""
+
+    def __init__(self, why: int) -> None:
+        super().__init__("max_nfev" if why == 1 else "max_time")
+        self.why = why
+
+
+def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+    """The steepest-descent directions ``R`` (rows) as steps of the last step's length
+    (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30
+    is no length to start from), each long enough to move x."""
+    norms = scaled_row_norms(R)  # a gradient of 1e200 is a direction too
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = R / np.where(norms > 0, norms, 1.0)[:, None]
+    length = np.ones(len(R))
+    if last is not None:
+        known = np.isfinite(last) & (last > 0)
+        length = np.where(known, last, 1.0)
+    return moving_lengths(X, unit, length)[:, None] * unit
 
 
 class RowError(Exception):
@@ -146,6 +170,11 @@ class Problem:
     line_search: Any = None  # a LineSearch, or None
     natural_step: bool = False  # the optimizer's step is a first trial of length 1
     valued: bool = False  # grad(X, F): the gradient takes f at the points
+    #: a more accurate finite-difference gradient (rows), what it costs, and its name:
+    #: measured where a line search gives up (see settle._refined_verdicts), or None
+    refine: Any = None
+    refine_cost: int = 0
+    refine_name: str = ""
 
     @property
     def norm(self) -> Callable[[np.ndarray], Any]:
@@ -227,7 +256,8 @@ class Problem:
         return self.grad(X, F) if self.valued else self.grad(X)
 
     def line_step(self, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, rng: Any,
-                  skip: Any) -> tuple[Any, ...]:
+                  skip: Any, spent: Any = 0, deadline: float | None = None,
+                  last: Any = None) -> tuple[Any, ...]:
         """A step whose direction is the optimizer's proposal ``X_prop - X`` and whose
         length the line search finds, for each row (see :mod:`optiframe.linesearch`).
 
@@ -237,15 +267,23 @@ class Problem:
         steepest descent (1 per row that was), and the rows whose evaluations raised
         (``{row: exception}``), and the decrease of f each first trial promised (``-a0
         g.d``, for the verdict of a row that found no step). Rows of ``skip`` (a non-finite
-        gradient) stay where they are."""
+        gradient) stay where they are. ``spent``: the evaluations each row has spent,
+        this step's gradient included (the search spends at most what ``max_nfev``
+        leaves); ``deadline``: when ``max_time`` runs out; ``last``: the last step's
+        length (a retry along the steepest descent starts with a step that long). A row
+        whose search stopped for either without a step is among the errors as
+        :class:`OutOfBudgetError`."""
+        left = None if self.budget is None else self.budget - np.atleast_1d(spent)
         if self.point:
             one, reset, raised, gain = self._search(
                 X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
-                np.array([A]), rng, np.array([0]))
-            if raised:
+                np.array([A]), rng, np.array([0]), left, deadline,
+                None if last is None else np.array([last], dtype=float))
+            if raised and not isinstance(raised[0], OutOfBudgetError):
                 raise raised[0]
             G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
-            found = bool(one.ok[0])
+            # a step whose decrease is lost in f's rounding lowered nothing
+            found = bool(one.ok[0]) and bool(lowered(np.array([F], dtype=float), one.F)[0])
             return (one.X[0] if found else X, float(one.F[0]) if found else F,
                     float(one.alpha[0]) if found else math.nan, G_at if found else G,
                     int(one.nfev[0]) + int(one.njev[0]) * self.fev,
@@ -264,8 +302,10 @@ class Problem:
         if len(rows):
             rng_rows = None if rng is None else [rng[i] for i in rows.tolist()]
             res, reset, errors, gains[rows] = self._search(
-                X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows)
-            good = res.ok.copy()
+                X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
+                None if left is None else left[rows], deadline,
+                None if last is None else np.asarray(last, dtype=float)[rows])
+            good = res.ok & lowered(F_new[rows], res.F)  # a decrease lost in rounding: none
             if errors:
                 good[np.isin(rows, list(errors))] = False
             take = rows[good]
@@ -285,35 +325,47 @@ class Problem:
 
     def restarted(self, opt: Any, X: Any, resets: Any) -> Any:
         """The optimizer state ``opt`` with the rows whose direction was reset (``resets``
-        > 0) started afresh: a quasi-Newton memory that misled the search is dropped."""
+        > 0) started afresh: a quasi-Newton memory that misled the search is dropped
+        (its ``forget``: the curvature pairs go, the point and gradient the step began
+        at stay, so the steepest-descent step just taken makes the next pair, as in
+        L-BFGS-B's restart; an optimizer without one starts from ``init``)."""
+        forget = getattr(self.optimizer, "forget", None)
+        fresh = forget(opt) if forget is not None else self.optimizer.init(X)
         if self.point:
-            return self.optimizer.init(X) if resets else opt
+            return fresh if resets else opt
         rows = np.asarray(resets) > 0
         if not rows.any():
             return opt
-        return keep_rows(opt, self.optimizer.init(X), rows, X.shape[0])
+        return keep_rows(opt, fresh, rows, X.shape[0])
 
     def _search(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                 P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                left: np.ndarray | None = None, deadline: float | None = None,
+                last: Any = None,
                 ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
         """The line search over rows ``index`` of the run (see :meth:`line_step`). A
         quasi-Newton row (``natural_step``) whose search fails along its own direction
         searches once more along the steepest descent, as L-BFGS-B restarts: the retry
         counts as a reset, and the caller restarts the row's optimizer state."""
-        res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index)
+        res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index, left,
+                                                     deadline)
+        self._note_stopped(res, index, errors)
         if not self.natural_step:
             return res, reset, errors, gain
-        retry = ~res.ok & ~reset.astype(bool)
+        retry = ~res.ok & ~reset.astype(bool) & (res.stopped == 0)
         if errors:
             retry &= ~np.isin(index, list(errors))
         if not retry.any():
             return res, reset, errors, gain
         rows = np.flatnonzero(retry)
-        R = -(PG if self.box is not None else G)[rows]
+        R = _steepest(-(PG if self.box is not None else G)[rows], X[rows],
+                      None if last is None else np.atleast_1d(last)[rows])
         sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
+        spent = res.nfev[rows] + res.njev[rows] * self.fev
         again, _, more, gain_again = self._search_once(
             X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
-            sub_rng, index[rows])
+            sub_rng, index[rows], None if left is None else left[rows] - spent, deadline)
+        self._note_stopped(again, index[rows], more)
         errors.update(more)
         alpha, Xs, Fs, ok = res.alpha.copy(), res.X.copy(), res.F.copy(), res.ok.copy()
         nfev, njev = res.nfev.copy(), res.njev.copy()
@@ -327,11 +379,23 @@ class Problem:
         reset = reset.copy()
         reset[rows] = 1
         gain = np.array(gain, dtype=float)
-        gain[rows] = gain_again
-        return SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok), reset, errors, gain
+        gain[rows] = np.minimum(gain[rows], gain_again)  # either attempt may show it
+        stopped = np.zeros(len(ok), dtype=np.int8) if res.stopped is None else res.stopped.copy()
+        stopped[rows] = 0 if again.stopped is None else again.stopped
+        return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
+                gain)
+
+    def _note_stopped(self, res: SearchResult, index: np.ndarray,
+                      errors: dict[int, BaseException]) -> None:
+        """Rows whose search the budget or the clock stopped before it found a step end
+        with that status (:class:`OutOfBudgetError` among the errors)."""
+        stopped = res.stopped if res.stopped is not None else np.zeros(len(res.ok))
+        for i in np.flatnonzero(~res.ok & (stopped > 0)).tolist():
+            errors.setdefault(int(index[i]), OutOfBudgetError(int(stopped[i])))
 
     def _search_once(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                      P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                     left: np.ndarray | None = None, deadline: float | None = None,
                      ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
         """One line search along the rows' proposed directions ``P - X``."""
         box = self.box
@@ -342,23 +406,31 @@ class Problem:
             slope = np.einsum("ij,ij->i", G, D)
             reset = ~(slope < 0) | ~np.isfinite(D).all(axis=1)  # no descent direction
         if reset.any():  # once: the steepest descent, a unit step
-            R = -(PG if box is not None else G)[reset]
-            norms = row_norms(R)
-            D[reset] = R / np.where(norms > 0, norms, 1.0)[:, None]
+            D[reset] = _steepest(-(PG if box is not None else G)[reset], X[reset], None)
         if self.natural_step:
             alpha0 = np.ones(len(F))
         else:  # twice the last accepted length, at most the optimizer's own step
             alpha0 = np.where(np.isnan(A), 1.0, np.minimum(1.0, 2.0 * A))
         alpha0[reset] = 1.0
         alpha_max = (box.max_step(X, D) if box is not None else np.full(len(F), math.inf))
+        # a first trial that would round back to x is lengthened until it moves x
+        alpha0 = moving_lengths(X, D, alpha0, alpha_max)
+        with np.errstate(invalid="ignore", over="ignore"):
+            moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
         errors: dict[int, BaseException] = {}
         values, gradients = self._trial_functions(rng, index, errors)
         task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
                           values=values, gradients=gradients,
                           project=None if box is None else box.project,
-                          cheap_gradients=self.fev == 0)
-        gain = -alpha0 * np.einsum("ij,ij->i", G, D)  # what the first trial promised
-        return self.line_search.search(task), reset.astype(np.int64), errors, gain
+                          cheap_gradients=self.fev == 0, budget=left,
+                          gradient_cost=self.fev, deadline=deadline)
+        # what the first trial promised; a trial that cannot move x shows nothing about f
+        with np.errstate(invalid="ignore", over="ignore"):
+            gain = np.where(moves, -alpha0 * np.einsum("ij,ij->i", G, D), math.inf)
+        res = self.line_search.search(task)
+        if res.stopped is None:  # a line search that knows no budget (a plugin's)
+            res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
+        return res, reset.astype(np.int64), errors, gain
 
     def _trial_functions(self, rng: Any, index: np.ndarray,
                          errors: dict[int, BaseException]) -> tuple[Any, Any]:

@@ -43,7 +43,7 @@ from .errors import (
 )
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
-from .gradients import bind_for, evaluations_for
+from .gradients import bind_for, evaluations_for, refinement_of
 from .history import History, StartsHistory
 from .loop import advance
 from .objective import as_scalar
@@ -101,7 +101,16 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
             value = traced(objective.values, (), math.inf)
             grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan)
         fev, jev = evaluations_for(estimator, objective, n, box, valued)
-        max_steps, gtol = stop.max_steps, stop.gtol
+        # a stochastic estimate (spsa) is one random draw: its norm is no evidence of
+        # convergence (a symmetric draw gives exactly 0 far from a minimum)
+        max_steps, gtol = stop.max_steps, (-1.0 if stochastic else stop.gtol)
+    refine, refine_cost, refine_name = None, 0, ""
+    better = (refinement_of(estimator, box) if runner.batching is None and not stochastic
+              and runner.line_search is not None else None)
+    if better is not None:
+        refine = bind_for(better, objective, box, stack=True)
+        refine_cost = evaluations_for(better, objective, n, box)[0]
+        refine_name = type(better).__name__
     budget = stop.max_nfev
     if budget is not None and not point:
         budget = max(1, budget // n_starts)  # a multi-start run shares its budget equally
@@ -112,7 +121,8 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
                    stochastic=stochastic, optimizer=runner.optimizer, schedules=schedules,
                    stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
                    box=box, line_search=runner.line_search, valued=valued,
-                   natural_step=bool(getattr(runner.optimizer, "natural_step", False)))
+                   natural_step=bool(getattr(runner.optimizer, "natural_step", False)),
+                   refine=refine, refine_cost=refine_cost, refine_name=refine_name)
 
 
 def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,

@@ -17,7 +17,8 @@ import numpy as np
 
 from ._tree import tree_leaves
 from .errors import describe_error
-from .problem import Problem, RowError
+from .numerics import ROUNDING_UNITS, scaled_row_norms
+from .problem import OutOfBudgetError, Problem, RowError
 from .state import RunState, keep_rows, per_row
 from .status import Status
 from .stopping import Verdict
@@ -141,8 +142,11 @@ def settle_values(s: RunState, p: Problem) -> np.ndarray | None:
 
 def settle_small_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -> None:
     """Rows whose last step was at most ``xtol``, changed f by ``ftol``, or left x where
-    it was, end converged or stalled (a skipped step is neither)."""
+    it was, end converged or stalled (a skipped step is neither). With a stochastic
+    gradient (spsa) no step is evidence: such runs end at their budgets."""
     stop = p.stop
+    if p.stochastic:  # one draw's step (0 from a symmetric draw) shows nothing: a run
+        return        # with a stochastic gradient ends at its budgets
     if s.point:
         if stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)):
             verdict = stop.at_small_step(s.SN, F_old, s.F, s.k)
@@ -184,17 +188,15 @@ def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
     finish_rows(s, p, rows, verdicts, nfev, njev)
 
 
-#: A line search that finds no step where its first trial promised to lower f by at most
-#: this many units of f's rounding has met the limit of f's precision: converged.
-ROUNDING_UNITS = 1e3
 _EPS = float(np.finfo(float).eps)
 
 
 def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseException],
                     GN: Any, gain: Any) -> np.ndarray | None:
-    """Rows whose line search at step ``s.k - 1`` found no acceptable step end where the
-    step began: ``converged`` if the first trial promised a decrease (``gain``) lost in
-    f's rounding (f cannot be lowered within its precision), else ``line_search``; rows
+    """Rows whose line search at step ``s.k - 1`` found no acceptable step (or only one
+    whose decrease was lost in f's rounding) end where the step began: ``converged`` if
+    the first trial, which moved x, promised a decrease (``gain``) lost in f's rounding
+    (f cannot be lowered within its precision), else ``line_search``; rows
     whose trial evaluations raised fail (``GN``: the gradient norms where the step began).
     Returns the rows that go on."""
     k = s.k - 1
@@ -205,8 +207,12 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     gains = np.atleast_1d(np.asarray(gain, dtype=float))
     F = np.atleast_1d(np.asarray(s.F, dtype=float))
     verdicts: list[Verdict] = []
+    nfev = np.atleast_1d(s.nfev)
     for r in rows.tolist():
-        if r in errors:
+        stopped = errors.get(r)
+        if isinstance(stopped, OutOfBudgetError):
+            verdicts.append(_out_of_budget(p, stopped.why, k, int(nfev[r])))
+        elif r in errors:
             exc = errors[r]
             verdicts.append((Status.FAILED, f"the line search's evaluations raised at step "
                                             f"{k}: {describe_error(exc)}"))
@@ -218,12 +224,58 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
         else:
             verdicts.append((Status.LINE_SEARCH, line_search_hint(name, k, float(norms[r]),
                                                                   p.gtol)))
+    _refined_verdicts(s, p, rows, verdicts)
     finish_rows(s, p, rows, verdicts)
     if s.point:
         return None
     keep = np.ones(len(np.atleast_1d(ok)), dtype=bool)
     keep[rows] = False
     return keep
+
+
+def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
+                      verdicts: list[Verdict]) -> None:
+    """Before a finite-difference run gives up (``line_search``), a more accurate
+    estimate (central after forward differences, Richardson after central) measures the
+    gradient where it stopped: at most gtol there, the start has converged after all (a
+    gradient norm earns it); either way its evaluations are counted, within max_nfev."""
+    if p.refine is None:
+        return
+    which = [j for j, v in enumerate(verdicts) if v[0] is Status.LINE_SEARCH]
+    if not which:
+        return
+    nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
+    picked = [j for j in which if p.budget is None
+              or nfev[rows[j]] + p.refine_cost <= p.budget]
+    if not picked:
+        return
+    at = rows[picked]
+    X = s.X[None] if s.point else s.X[at]
+    try:
+        G = p.refine(X)
+    except Exception:  # the objective raised at the refined points: the verdict stands
+        return
+    if p.box is not None:
+        G = p.box.projected_gradient(X, G)
+    refined = scaled_row_norms(np.asarray(G, dtype=float).reshape(len(at), -1))
+    nfev[at] += p.refine_cost
+    s.nfev = int(nfev[0]) if s.point else nfev
+    for j, norm in zip(picked, refined.tolist(), strict=True):
+        if norm <= p.gtol:
+            verdicts[j] = (Status.CONVERGED, (
+                f"gradient norm {norm:.3g} <= gtol {p.gtol:g}, measured by {p.refine_name} "
+                f"where the line search could find no lower f (the run's own estimate "
+                "could not tell)"))
+
+
+def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
+    """A row whose line search ran out of evaluations or time before it found a step."""
+    if why == 1:
+        return Status.MAX_NFEV, (f"{nfev} evaluations spent: the line search of step {k} "
+                                 f"stopped at the budget of {p.budget}, at the best point "
+                                 "it had")
+    return Status.MAX_TIME, (f"max_time = {p.stop.max_time:g} s ran out during the line "
+                             f"search of step {k}, at the best point it had")
 
 
 def line_search_hint(name: str, k: int, grad_norm: float, gtol: float) -> str:

@@ -3,7 +3,9 @@
 A start stops at the first of:
 
 * ``converged``: the gradient norm is at most ``gtol``; or, when set, the change in f
-  is at most ``ftol * max(|f_k|, |f_k+1|, 1)``, or the step norm is at most ``xtol``;
+  is at most ``ftol * max(|f_k|, |f_k+1|, 1)``, or the step norm is at most ``xtol``
+  (never with a stochastic gradient estimator, whose one draw is no evidence: such a
+  run ends at its budgets); a line search's verdicts are in :mod:`optiframe.settle`;
 * ``nan``: f is NaN, or the gradient had a NaN or infinite entry more than
   ``max_bad_gradients`` times (each earlier time the step is skipped: x and the
   optimizer's state stay as they were, the step still counts);
@@ -13,9 +15,11 @@ A start stops at the first of:
 * ``stalled``: a step left x exactly where it was while the gradient is not small;
 * ``max_steps``: ``max_steps`` steps were taken;
 * ``max_nfev``: the next step would take the evaluations past ``max_nfev`` (finite
-  differences count; a multi-start run shares the budget equally among its starts);
+  differences count; a multi-start run shares the budget equally among its starts),
+  tested before the first step too; a line search spends at most what is left;
 * ``max_time``: ``max_time`` seconds have passed since the run began (a resumed run
-  counts the time before its checkpoint too).
+  counts the time before its checkpoint too), tested before the first step and between
+  line-search trials.
 
 Training runs (``batch_size=...``) stop after their epochs, or at ``max_steps`` when it is
 given; a batch's gradient norm never counts as convergence there.

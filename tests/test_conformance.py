@@ -190,7 +190,10 @@ def test_estimator_is_accurate_and_pure(name, objective):
 def test_estimator_drives_gd_to_the_minimum(name):
     r = of.minimize("sphere", [1.0, -2.0], optimizer=of.GradientDescent(lr=0.1),
                     gradient=name, gtol=1e-6, seed=0)
-    assert r.status == "converged"
+    stochastic = REGISTRY.build("gradient", name, of.GradientEstimator).stochastic
+    # one random draw is no evidence of convergence: a stochastic estimator's run ends
+    # at its budget (issue 20), at the minimum all the same
+    assert r.status == ("max_steps" if stochastic else "converged")
     np.testing.assert_allclose(r.x, 0.0, atol=1e-6)
 
 

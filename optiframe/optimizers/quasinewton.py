@@ -4,11 +4,13 @@
 Both learn curvature from the steps they take: at each step the state holds the
 previous point and gradient, so the pair ``s = x_k - x_{k-1}``, ``y = g_k - g_{k-1}`` is
 the step actually taken, whatever the line search or a bound's projection made of the
-proposed one. A pair with ``s.y <= eps * y.y`` (no positive curvature along the step, as
+proposed one. A pair with ``s.y <= eps |s| |y|`` (no positive curvature along the step, as
 on a concave stretch or with a noisy gradient) is rejected: the memory keeps its older
 pairs and the count of rejected pairs grows; the direction stays a descent one, and with
 no pair at all it is the steepest descent. The first step is ``-g / |g|``, a unit
-displacement, as in L-BFGS-B.
+displacement, as in L-BFGS-B (and so is any step without a stored pair), lengthened
+where a unit step would round back to x. Norms and ``s.y`` are computed without
+overflow, so a gradient of 1e200 is a direction like any other.
 
 Every array of the state has one row per start first (a single start's state has one
 row), so a multi-start run advances K starts as one stack and checkpoints them like any
@@ -23,10 +25,12 @@ import attrs
 import numpy as np
 
 from .._validation import check_int
+from ..numerics import moving_lengths, scaled_dots, scaled_row_norms
 from ._fields import learning_rate, line_search_field
 from .base import Optimizer
 
 _EPS = float(np.finfo(float).eps)
+_SQRT_EPS = _EPS ** 0.5
 
 
 def _memory(instance: Any, attribute: Any, value: Any) -> None:
@@ -41,15 +45,21 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def _unit_first_steps(D: np.ndarray, G: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """D, with the rows that have no curvature yet (``first``) a unit step down their
-    gradient, ``-g / |g|``, as L-BFGS-B's first step."""
+def _unit_first_steps(D: np.ndarray, G: np.ndarray, first: np.ndarray,
+                      X: np.ndarray) -> np.ndarray:
+    """D, with the rows that have no curvature yet (``first``: no pair stored) a unit
+    step down their gradient, ``-g / |g|``, as L-BFGS-B's first step (its norm computed
+    without overflow), lengthened where a unit step would round back to x."""
     if not first.any():
         return D
-    norms = np.sqrt(_dot(G, G))
+    rows = np.flatnonzero(first)
+    norms = scaled_row_norms(G[rows])
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit = -G / np.where(norms > 0, norms, 1.0)[:, None]
-    return np.where(first[:, None], unit, D)
+        unit = -G[rows] / np.where(norms > 0, norms, 1.0)[:, None]
+    lengths = moving_lengths(X[rows], unit, np.ones(len(rows)))
+    D = D.copy()
+    D[rows] = lengths[:, None] * unit
+    return D
 
 
 @attrs.frozen
@@ -71,11 +81,20 @@ class LBFGSState:
 
 def _pairs(x: np.ndarray, g: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarray,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The new curvature pairs, their s.y, and which rows keep theirs."""
+    """The new curvature pairs, their s.y, and which rows keep theirs. A pair is kept
+    when ``s.y > eps |s| |y|`` (the angle between s and y: the same at any scale of f,
+    where ``s.y > eps y.y`` rejected the exact pairs of x**4 at x = 1e10) and the step is
+    above the rounding of x (``|s| > sqrt(eps) max(1, |x|)``); a step at the rounding
+    of x, whose y may be the noise of a finite-difference gradient, must also pass
+    ``s.y > eps y.y``."""
     s, y = x - x_prev, g - g_prev
-    sy, yy = _dot(s, y), _dot(y, y)
-    with np.errstate(invalid="ignore"):
-        take = np.isfinite(sy) & (sy > _EPS * yy) & (yy > 0)
+    sy, ns, ny = scaled_dots(s, y)
+    with np.errstate(invalid="ignore", over="ignore"):
+        angle = np.isfinite(sy) & (sy > _EPS * ns * ny) & (ny > 0) & (ns > 0)
+        scale = np.maximum(1.0, np.abs(x).max(axis=1))
+        above_rounding = ns > _SQRT_EPS * scale
+        strict = (sy / ny) > _EPS * ny  # s.y > eps y.y, without overflow
+    take = angle & (above_rounding | strict)
     return s, y, sy, take
 
 
@@ -113,6 +132,13 @@ class LBFGS(Optimizer):
                       state.head[take], state.count[take])
         return (H + H.T) / 2.0  # symmetric up to rounding
 
+    def forget(self, state: LBFGSState) -> LBFGSState:
+        """The state without its curvature pairs (a restart); the point and gradient the
+        last step began at stay, so the next step's pair is learnt as usual."""
+        return attrs.evolve(state, S=np.zeros_like(state.S), Y=np.zeros_like(state.Y),
+                            rho=np.zeros_like(state.rho), head=np.zeros_like(state.head),
+                            count=np.zeros_like(state.count))
+
     def init(self, x: np.ndarray) -> LBFGSState:
         X = _rows(x)
         K, n, m = X.shape[0], X.shape[1], self.memory
@@ -140,7 +166,7 @@ class LBFGS(Optimizer):
                 head = np.where(take, (head + 1) % m, head)
                 count = np.where(take, np.minimum(count + 1, m), count)
         D = -_two_loop(G, S, Y, rho, head, count)
-        D = _unit_first_steps(D, G, first)
+        D = _unit_first_steps(D, G, count == 0, X)  # no pair: a unit step, not -g
         new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
                          x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new
@@ -165,9 +191,9 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         alphas[:, i] = a
     newest = (head - 1) % m
     s, y = S[rows, newest], Y[rows, newest]
-    yy = _dot(y, y)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gamma = np.where((count > 0) & (yy > 0), _dot(s, y) / yy, 1.0)
+    sy, _, ny = scaled_dots(s, y)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        gamma = np.where((count > 0) & (ny > 0), (sy / ny) / ny, 1.0)  # s.y / y.y
     z = gamma[:, None] * q
     for i in reversed(range(m)):
         j = (head - 1 - i) % m
@@ -209,6 +235,13 @@ class BFGS(Optimizer):
         update)."""
         return None if int(state.updates[0]) == 0 else np.array(state.H[0])
 
+    def forget(self, state: BFGSState) -> BFGSState:
+        """The state with its inverse Hessian back to the identity (a restart); the point
+        and gradient the last step began at stay."""
+        K, n = state.x_prev.shape
+        return attrs.evolve(state, H=np.broadcast_to(np.eye(n), (K, n, n)).copy(),
+                            updates=np.zeros_like(state.updates))
+
     def init(self, x: np.ndarray) -> BFGSState:
         X = _rows(x)
         K, n = X.shape
@@ -231,11 +264,12 @@ class BFGS(Optimizer):
                 for r in np.flatnonzero(take):
                     rho = 1.0 / sy[r]
                     if updates[r] == 0:  # the first update: the identity, scaled
-                        H[r] = np.eye(n) * (sy[r] / (y[r] @ y[r]))
+                        ny = float(scaled_row_norms(y[r][None])[0])
+                        H[r] = np.eye(n) * ((sy[r] / ny) / ny)
                     V = np.eye(n) - rho * np.outer(s[r], y[r])
                     H[r] = V @ H[r] @ V.T + rho * np.outer(s[r], s[r])
                 updates = updates + take
         D = -np.einsum("kij,kj->ki", H, G)
-        D = _unit_first_steps(D, G, first)
+        D = _unit_first_steps(D, G, updates == 0, X)  # no update yet: a unit step
         new = BFGSState(H=H, updates=updates, rejected=rejected, x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new

@@ -1,0 +1,85 @@
+"""Arithmetic that stays honest at the edges of floating point: norms that do not overflow
+(a gradient of 1e200 is a direction, not infinity), and steps long enough to move x (a
+unit step from x = 1e16 rounds back to x).
+
+Example
+-------
+>>> import numpy as np
+>>> from optiframe.numerics import scaled_row_norms, moving_lengths
+>>> norms = scaled_row_norms(np.array([[3e200, 4e200], [3.0, 4.0]]))  # no overflow
+>>> bool(np.isclose(norms[0], 5e200)), float(norms[1])
+(True, 5.0)
+>>> moving_lengths(np.array([[1e16, 1e16]]), np.array([[-0.6, -0.8]]), np.ones(1)).tolist()
+[5.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: A change of f below this many units of its rounding (``eps |f|``) is no evidence: a
+#: step whose decrease is that small did not lower f, and a first trial that promised no
+#: more shows that f cannot be lowered within its precision.
+ROUNDING_UNITS = 1e3
+#: A decrease of f by at most this many units of its rounding is the noise of computing
+#: f, not a lower f: a line search that found only such a step found none.
+NOISE_UNITS = 8.0
+_EPS = float(np.finfo(float).eps)
+
+
+def lowered(F_old: np.ndarray, F_new: np.ndarray) -> np.ndarray:
+    """Which rows' f decreased by more than the noise of computing it
+    (:data:`NOISE_UNITS` units of ``eps |f|``)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (F_old - F_new) > NOISE_UNITS * _EPS * np.abs(F_old)
+
+
+def scaled_row_norms(A: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of each row of ``A`` (K, n), computed without overflow: rows
+    whose plain norm overflows (or underflows to 0 while nonzero) are scaled by their
+    largest entry first. Non-finite rows give inf or NaN, as their entries do."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        plain = np.sqrt(np.einsum("ij,ij->i", A, A))
+        redo = (plain == np.inf) | (plain == 0.0)
+        if not redo.any():
+            return plain
+        rows = np.flatnonzero(redo)
+        big = np.abs(A[rows]).max(axis=1)
+        finite = np.isfinite(big) & (big > 0)
+        scaled = np.where(finite[:, None], A[rows] / np.where(finite, big, 1.0)[:, None], 0.0)
+        plain[rows] = np.where(finite, big * np.sqrt(np.einsum("ij,ij->i", scaled, scaled)),
+                               np.where(big == 0, 0.0, np.inf))
+    return plain
+
+
+def scaled_dots(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``a.b`` of each pair of rows, and the norms ``|a|`` and ``|b|``, with ``a.b``
+    computed as ``|a| |b| (a/|a|).(b/|b|)``: finite wherever the norms are, so a test
+    such as ``a.b > eps |a| |b|`` is the same at any scale of f."""
+    na, nb = scaled_row_norms(A), scaled_row_norms(B)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ua = A / np.where(na > 0, na, 1.0)[:, None]
+        ub = B / np.where(nb > 0, nb, 1.0)[:, None]
+        cos = np.einsum("ij,ij->i", ua, ub)
+        return na * nb * cos, na, nb
+
+
+def moving_lengths(X: np.ndarray, D: np.ndarray, lengths: np.ndarray,
+                   limit: np.ndarray | None = None) -> np.ndarray:
+    """``lengths``, lengthened for the rows where ``x + a d`` rounds back to x (every
+    coordinate's move below its spacing): to twice the shortest length that changes a
+    coordinate, at most ``limit``. Rows with ``d = 0`` keep theirs."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        stuck = ~((X + lengths[:, None] * D) != X).any(axis=1)
+    if not stuck.any():
+        return lengths
+    rows = np.flatnonzero(stuck)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.spacing(np.abs(X[rows])) / np.abs(D[rows])
+    shortest = np.where(np.isfinite(need), need, np.inf).min(axis=1)
+    out = np.array(lengths, dtype=float)
+    out[rows] = np.where(np.isfinite(shortest), np.maximum(2.0 * shortest, out[rows]),
+                         out[rows])
+    if limit is not None:
+        out[rows] = np.minimum(out[rows], limit[rows])
+    return out

@@ -1,0 +1,135 @@
+"""A solver that earns its statuses (issue 20): each case once ended "converged" where
+the run had not shown it, gave up where scipy does not, or broke its own budget.
+
+A status is earned: ``converged`` only where the gradient norm is at most gtol, or where
+a line search showed, with a step that moved x, that f cannot be lowered within its
+rounding; one random draw is no evidence; ``max_nfev`` is never exceeded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.numerics import moving_lengths, scaled_dots, scaled_row_norms
+from optiframe.optimizers.quasinewton import _pairs
+
+
+class Counted:
+    """f with every evaluation counted (finite differences and trials included)."""
+
+    def __init__(self, f, sleep=0.0):
+        self.f, self.calls, self.sleep = f, 0, sleep
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.sleep:
+            time.sleep(self.sleep)
+        return self.f(x)
+
+
+# -- false convergence ----------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs", None])
+def test_a_start_at_1e16_moves_toward_0_or_ends_without_success(optimizer):
+    x0 = np.array([1e16, 1e16])
+    r = of.minimize("sphere", x0, optimizer=optimizer)
+    assert not (r.success and np.array_equal(r.x, x0))  # never "converged" where it began
+    if r.success:
+        assert r.fun <= 1e-16 * 2e32
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs"])
+def test_a_gradient_of_1e200_is_a_direction_not_a_zero(optimizer):
+    r = of.minimize(lambda x: float(1e200 * np.sum((x - 1.0) ** 2)), [0.0, 0.0],
+                    jac=lambda x: 1e200 * 2.0 * (x - 1.0), optimizer=optimizer)
+    assert r.status == "converged"
+    np.testing.assert_allclose(r.x, [1.0, 1.0], rtol=1e-12)
+
+
+def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
+    # at (3, 3) the draw d = (1, -1) gives exactly 0: f(x + hd) == f(x - hd)
+    statuses = [of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0],
+                            gradient="spsa", seed=seed, max_steps=200).status
+                for seed in range(20)]
+    assert "converged" not in statuses and set(statuses) == {"max_steps"}
+    # ftol and xtol judge one draw's step too: no evidence either
+    r = of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0], gradient="spsa",
+                    seed=0, xtol=1e-6, ftol=1e-9, max_steps=200)
+    assert r.status == "max_steps"
+
+
+# -- giving up where scipy does not ----------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs"])
+def test_x4_from_1e10_with_its_exact_gradient_converges(optimizer):
+    r = of.minimize(lambda x: float(x[0] ** 4), [1e10], jac=lambda x: 4 * x**3,
+                    optimizer=optimizer)
+    assert r.status == "converged" and abs(r.x[0]) < 1e-2
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "bfgs"])
+def test_chebyquad_from_ten_times_x0_converges(optimizer):
+    p = of.get_registry().build("objective", "mgh-chebyquad", of.Objective)
+    r = of.minimize(p, 10 * np.asarray(p.x0), optimizer=optimizer, gradient="analytic",
+                    max_steps=5000)
+    assert r.status == "converged" and r.fun < 3.6e-3  # scipy's L-BFGS-B: 3.5169e-3
+
+
+def test_the_pair_test_is_scale_invariant():
+    # x**4 at 1e10: the exact pair is kept; the old test s.y > eps y.y rejected it
+    x_prev, x = np.array([[1e10]]), np.array([[9e9]])
+    _, _, _, take = _pairs(x, 4 * x**3, x_prev, 4 * x_prev**3)
+    assert take.all()
+    for scale in (1e-100, 1.0, 1e100):  # f scaled: the same verdicts
+        s_rows = np.array([[1.0, 0.0], [1.0, 0.0]])
+        y_rows = scale * np.array([[1.0, 1.0], [-1.0, 0.5]])  # positive, negative curvature
+        _, _, _, take = _pairs(s_rows, y_rows, np.zeros((2, 2)), np.zeros((2, 2)))
+        assert take.tolist() == [True, False]
+
+
+def test_norms_and_dots_do_not_overflow():
+    A = np.array([[3e200, 4e200], [3e-200, 4e-200], [0.0, 0.0]])
+    np.testing.assert_allclose(scaled_row_norms(A), [5e200, 5e-200, 0.0], rtol=1e-15)
+    dot, na, _ = scaled_dots(A[:1], A[:1])
+    assert np.isfinite(na[0]) and dot[0] == np.inf  # |a|^2 = 2.5e401 is not a float
+
+
+def test_a_first_trial_that_rounds_back_to_x_is_lengthened():
+    X = np.array([[1e16, 1e16], [1.0, 1.0]])
+    D = np.array([[-0.6, -0.8], [-0.6, -0.8]])
+    lengths = moving_lengths(X, D, np.ones(2))
+    assert lengths.tolist() == [5.0, 1.0]
+    assert ((X[0] + lengths[0] * D[0]) != X[0]).any()
+
+
+# -- budgets ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs", "bfgs", "adam"])
+@pytest.mark.parametrize("gradient", ["central", "forward"])
+@pytest.mark.parametrize("n, budget", [(100, 10), (100, 250), (2, 7), (2, 50), (5, 33)])
+def test_max_nfev_is_never_exceeded(optimizer, gradient, n, budget):
+    f = Counted(lambda x: float(np.sum((x - 1.0) ** 2) + 0.1 * np.sum(x**4)))
+    r = of.minimize(f, np.zeros(n), optimizer=optimizer, gradient=gradient, max_nfev=budget)
+    assert f.calls == r.nfev <= budget
+
+
+def test_max_nfev_with_a_line_search_returns_the_best_point_it_had():
+    f = Counted(lambda x: float((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2))
+    r = of.minimize(f, [-1.2, 1.0], optimizer="lbfgs", gradient="forward", max_nfev=50)
+    assert f.calls == r.nfev <= 50 and r.status == "max_nfev"
+    assert r.fun == min(r.history.fun)  # the best point evaluated along the way
+
+
+def test_max_time_is_checked_before_the_first_step():
+    f = Counted(lambda x: float(x @ x))
+    r = of.minimize(f, [1.0, 2.0], max_time=1e-9)
+    assert r.status == "max_time" and r.nit == 0 and f.calls == 1
+
+
+def test_max_time_is_checked_between_line_search_trials():
+    # each evaluation sleeps 50 ms: f(x0) and one central-difference gradient (6
+    # evaluations) already pass max_time = 0.3 s, so no trial may start after them
+    f = Counted(lambda x: float(np.sum((x - 1.0) ** 2)), sleep=0.05)
+    r = of.minimize(f, np.zeros(3), max_time=0.3)
+    assert r.status == "max_time" and f.calls <= 1 + 6 + 1
