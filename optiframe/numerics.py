@@ -37,13 +37,16 @@ def lowered(F_old: np.ndarray, F_new: np.ndarray) -> np.ndarray:
 def scaled_row_norms(A: np.ndarray) -> np.ndarray:
     """The Euclidean norm of each row of ``A`` (K, n), computed without overflow: rows
     whose plain norm overflows (or underflows to 0 while nonzero) are scaled by their
-    largest entry first. Non-finite rows give inf or NaN, as their entries do."""
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        plain = np.sqrt(np.einsum("ij,ij->i", A, A))
-        redo = (plain == np.inf) | (plain == 0.0)
-        if not redo.any():
-            return plain
-        rows = np.flatnonzero(redo)
+    largest entry first (each row on its own: a row's bits never depend on the others).
+    Non-finite rows give inf or NaN, as their entries do."""
+    plain = np.sqrt(np.einsum("ij,ij->i", A, A))  # einsum neither warns nor raises
+    if plain.min() > 0.0 and plain.max() < np.inf:
+        return plain
+    redo = (plain == np.inf) | (plain == 0.0)
+    if not redo.any():
+        return plain
+    rows = np.flatnonzero(redo)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         big = np.abs(A[rows]).max(axis=1)
         finite = np.isfinite(big) & (big > 0)
         scaled = np.where(finite[:, None], A[rows] / np.where(finite, big, 1.0)[:, None], 0.0)
@@ -53,15 +56,22 @@ def scaled_row_norms(A: np.ndarray) -> np.ndarray:
 
 
 def scaled_dots(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``a.b`` of each pair of rows, and the norms ``|a|`` and ``|b|``, with ``a.b``
-    computed as ``|a| |b| (a/|a|).(b/|b|)``: finite wherever the norms are, so a test
-    such as ``a.b > eps |a| |b|`` is the same at any scale of f."""
+    """``a.b`` of each pair of rows, and the norms ``|a|`` and ``|b|``, none of which
+    overflows where it need not: a row whose plain ``a.b`` overflows (or underflows) is
+    computed as ``|a| |b| (a/|a|).(b/|b|)``, so a test such as ``a.b > eps |a| |b|`` is
+    the same at any scale of f. Each row on its own."""
     na, nb = scaled_row_norms(A), scaled_row_norms(B)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ua = A / np.where(na > 0, na, 1.0)[:, None]
-        ub = B / np.where(nb > 0, nb, 1.0)[:, None]
-        cos = np.einsum("ij,ij->i", ua, ub)
-        return na * nb * cos, na, nb
+    dot = np.einsum("ij,ij->i", A, B)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        bad = ~np.isfinite(dot) | ((dot == 0.0) & (na > 0) & (nb > 0))
+    if not bad.any():
+        return dot, na, nb
+    rows = np.flatnonzero(bad)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+        ua = A[rows] / np.where(na[rows] > 0, na[rows], 1.0)[:, None]
+        ub = B[rows] / np.where(nb[rows] > 0, nb[rows], 1.0)[:, None]
+        dot[rows] = na[rows] * nb[rows] * np.einsum("ij,ij->i", ua, ub)
+    return dot, na, nb
 
 
 def moving_lengths(X: np.ndarray, D: np.ndarray, lengths: np.ndarray,

@@ -81,6 +81,13 @@ class OutOfBudgetError(Exception):
         self.why = why
 
 
+def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
+    """``res`` with the rows whose accepted step lowered f only within the noise of
+    computing it counted as finding no step (they may then retry, or end)."""
+    ok = res.ok & lowered(F, res.F)
+    return res if np.array_equal(ok, res.ok) else attrs.evolve(res, ok=ok)
+
+
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     """The steepest-descent directions ``R`` (rows) as steps of the last step's length
     (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30
@@ -349,6 +356,7 @@ class Problem:
         counts as a reset, and the caller restarts the row's optimizer state."""
         res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index, left,
                                                      deadline)
+        res = _only_lowered(res, F)
         self._note_stopped(res, index, errors)
         if not self.natural_step:
             return res, reset, errors, gain
@@ -365,6 +373,7 @@ class Problem:
         again, _, more, gain_again = self._search_once(
             X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
             sub_rng, index[rows], None if left is None else left[rows] - spent, deadline)
+        again = _only_lowered(again, F[rows])
         self._note_stopped(again, index[rows], more)
         errors.update(more)
         alpha, Xs, Fs, ok = res.alpha.copy(), res.X.copy(), res.F.copy(), res.ok.copy()
@@ -379,7 +388,7 @@ class Problem:
         reset = reset.copy()
         reset[rows] = 1
         gain = np.array(gain, dtype=float)
-        gain[rows] = np.minimum(gain[rows], gain_again)  # either attempt may show it
+        gain[rows] = gain_again  # the steepest descent: the one whose promise can be trusted
         stopped = np.zeros(len(ok), dtype=np.int8) if res.stopped is None else res.stopped.copy()
         stopped[rows] = 0 if again.stopped is None else again.stopped
         return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,

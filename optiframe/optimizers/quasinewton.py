@@ -177,6 +177,8 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     """``H g`` for each row, H the L-BFGS inverse Hessian of the row's stored pairs
     (the identity scaled by ``s.y / y.y`` of the newest pair)."""
     K, m = rho.shape
+    if K == 1:
+        return _two_loop_one(G, S, Y, rho, int(head[0]), int(count[0]))
     rows = np.arange(K)
     q = G.copy()
     alphas = np.zeros((K, m))
@@ -203,6 +205,32 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         s, y, r = S[rows, j], Y[rows, j], np.where(valid, rho[rows, j], 0.0)
         b = r * _dot(y, z)
         z += s * (alphas[:, i] - b)[:, None]
+    return z
+
+
+def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
+                  head: int, count: int) -> np.ndarray:
+    """:func:`_two_loop` of one row, on views of its memory (no gathers, no masks): the
+    same operations on the same numbers as the rows' loop, so the same bits."""
+    m = rho.shape[1]
+    q = G.copy()
+    slots = [(head - 1 - i) % m for i in range(count)]  # newest pair first
+    alphas = []
+    for j in slots:
+        a = rho[:, j] * _dot(S[:, j], q)
+        q -= a[:, None] * Y[:, j]
+        alphas.append(a)
+    newest = (head - 1) % m
+    sy, _, ny = scaled_dots(S[:, newest], Y[:, newest])
+    if count > 0 and ny[0] > 0:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            gamma = (sy / ny) / ny
+    else:
+        gamma = np.ones(1)
+    z = gamma[:, None] * q
+    for j, a in zip(reversed(slots), reversed(alphas), strict=True):
+        b = rho[:, j] * _dot(Y[:, j], z)
+        z += S[:, j] * (a - b)[:, None]
     return z
 
 
