@@ -112,3 +112,22 @@ def test_hess_inv_approximates_the_inverse_hessian_as_scipys_does(optimizer):
     assert r.success and r["hess_inv"] is r.hess_inv
     np.testing.assert_allclose(r.hess_inv @ A, np.eye(4), atol=0.05)
     assert of.minimize("sphere", [1.0, 2.0], optimizer="gd").hess_inv is None
+
+
+def test_the_two_loop_of_one_start_gives_the_rows_bits():
+    # the one-row path (views of the memory) against the rows' loop (gathers and masks)
+    from optiframe.optimizers import quasinewton as q
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        K, m, n = 3, 5, 4
+        S = rng.normal(size=(K, m, n))
+        Y = S * rng.uniform(0.5, 2.0, size=(K, m, n))
+        rho = 1.0 / np.einsum("kmn,kmn->km", S, Y)
+        count, head = rng.integers(0, m + 1, size=K), rng.integers(0, m, size=K)
+        G = rng.normal(size=(K, n))
+        rows = q._two_loop(G, S, Y, rho, head, count)
+        for k in range(K):
+            one = q._two_loop(G[k:k + 1], S[k:k + 1], Y[k:k + 1], rho[k:k + 1],
+                              head[k:k + 1], count[k:k + 1])
+            assert np.array_equal(one[0], rows[k])
