@@ -24,7 +24,10 @@ class SlowWhereMarked(of.Objective):
 
     def gradient(self, x):
         if abs(x[0] - 3.0) < 1e-12 and not self.killed_flag.exists():
-            self.pid_file.write_text(str(os.getpid()))
+            # whole or not at all: a reader never sees the file before the pid is in it
+            tmp = self.pid_file.with_name(f"pid.{os.getpid()}.tmp")
+            tmp.write_text(str(os.getpid()))
+            os.replace(tmp, self.pid_file)
             time.sleep(60)
         return 2 * x
 

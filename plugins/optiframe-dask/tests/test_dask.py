@@ -65,13 +65,16 @@ def test_named_executor_starts_and_closes_its_own_local_cluster():
 def test_a_killed_dask_worker_loses_nothing(cluster, tmp_path):
     starts = np.array([[1.0, 2.0], [3.0, -1.0], [-2.0, 0.5], [0.5, 0.5]])
     pid_file = tmp_path / "pid"
+    kills: list[int] = []
 
     def killer():
-        deadline = time.time() + 60
-        while time.time() < deadline and not pid_file.exists():
+        deadline = time.monotonic() + 120  # a readiness signal, not a margin
+        while time.monotonic() < deadline and not pid_file.exists():
             time.sleep(0.02)
+        pid = int(pid_file.read_text())  # written atomically: never empty
         (tmp_path / "killed").write_text("yes")
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        kills.append(pid)
 
     thread = threading.Thread(target=killer)
     thread.start()
@@ -79,6 +82,7 @@ def test_a_killed_dask_worker_loses_nothing(cluster, tmp_path):
                     optimizer=of.GradientDescent(lr=0.1),
                     workers={"name": "dask", "address": cluster.scheduler_address})
     thread.join()
+    assert kills and kills[0] != os.getpid()  # a worker really was killed
     assert [s.status for s in r.starts] == ["converged"] * 4
     assert_same(r, of.minimize(SlowWhereMarked(tmp_path), starts=starts,
                                optimizer=of.GradientDescent(lr=0.1)))
