@@ -32,6 +32,7 @@ from .errors import (
 from .gradcheck import GradientCheck, GradientCheckError, check_gradient
 from .gradients import (
     SPSA,
+    AdaptiveDifference,
     AnalyticGradient,
     AutoGradient,
     CentralDifference,
@@ -99,6 +100,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "AdaptiveDifference",
     "AnalyticGradient",
     "Armijo",
     "AutoGradient",

@@ -151,12 +151,15 @@ def _upgrade_to_4(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
 
 def _later_rows(arrays: dict[str, np.ndarray]) -> None:
     """Per-start fields added after a checkpoint was written (line searches:
-    ``step_size``, ``resets``), at the values of a run that had none."""
+    ``step_size``, ``resets``; adaptive differences: ``fd_level``), at the values of a
+    run that had none."""
     if "rows/F" not in arrays:
         return
     shape = np.shape(arrays["rows/F"])
     arrays.setdefault("rows/step_size", np.full(shape, np.nan))
     arrays.setdefault("rows/resets", np.zeros(shape, dtype=np.int64))
+    arrays.setdefault("rows/fd_level", np.zeros(shape, dtype=np.int64))
+    arrays.setdefault("rows/fd_shown", np.zeros(shape, dtype=np.int64))
 
 
 def _validate(meta: dict[str, Any], arrays: dict[str, np.ndarray], json_path: Path) -> None:

@@ -79,6 +79,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                                               p.schedules is not None, p.stochastic)
     small = point and s.n <= SMALL  # norms on Python floats: no frame, no BLAS
     searched, bounded, valued = p.line_search is not None, p.box is not None, p.valued
+    adaptive = p.adaptive  # finite differences that climb to finer ones (problem.py)
     guarded = not type(p.objective).trusted  # user code: hand it read-only iterates
     natural = p.natural_step  # a quasi-Newton memory, restarted where its direction is reset
     batches, stop, grad, value, norm, dist, opt_step = (p.batches, p.stop, p.grad, p.value,
@@ -127,7 +128,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                     F, G = (batches.measure(cursor, X, rng) if stochastic
                             else batches.measure(cursor, X))
                 elif searched:
-                    G, mf, mj = p.searched_gradient(X, Gn, rng, F)
+                    G, mf, mj = p.searched_gradient(X, Gn, rng, F, s.fd_level)
                 else:
                     G = grad(X, rng) if stochastic else (grad(X, F) if valued else grad(X))
             except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
@@ -208,7 +209,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 if searched:  # the step's length, found along its direction
                     X_new, F_new, A_new, Gn_new, snf, snj, ok, RS, errors, gain = p.line_step(
                         X, F, G, PG, X_new, A, rng, None if point else skip, NF + mf,
-                        w.deadline, SN)
+                        w.deadline, SN, s.fd_level)
                     if natural and (RS if point else RS.any()):
                         opt_new = p.restarted(opt_new, X, RS)
                 else:
@@ -251,12 +252,17 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             if small:
                 XL_new = X_new.tolist()
             if searched:
+                if adaptive:  # finer differences where these misled; a move forgets
+                    LV = p.climbed(s.fd_level, RS, snf, snj, ok)  # what was shown at X
+                    s.fd_shown = (0 if ok else s.fd_shown) if point else np.where(ok, 0, s.fd_shown)
+                else:
+                    LV = s.fd_level
                 F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top, A, Gn, \
-                    s.resets = (
+                    s.resets, s.fd_level = (
                         F, k + 1, X_new, F_new,
                         math_dist(XL_new, XL) if small else dist(X_new, X), NF + mf + snf,
                         NJ + mj + snj, opt_new, sched_new, bad_new, cursor_new,
-                        XL_new if small else None, None, A_new, Gn_new, s.resets + RS)
+                        XL_new if small else None, None, A_new, Gn_new, s.resets + RS, LV)
             else:
                 F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top = (
                     F, k + 1, X_new, F_new, math_dist(XL_new, XL) if small else dist(X_new, X),
@@ -272,8 +278,9 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 newer = False
                 if not live:
                     break
-                F_old = F_old[keep]
-                skip = None if point or skip is None else skip[keep]
+                if not point:  # (a point still running climbed to finer differences)
+                    F_old = F_old[keep]
+                    skip = None if skip is None else skip[keep]
             # (NaN, infinite, above the divergence limit; a line search only lowers f)
             if not training and not searched and not ((ninf < F <= lim) if point else (
                     (F.max() <= lim_min or (lim >= F).all()) and fmin > ninf)):

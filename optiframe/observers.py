@@ -203,17 +203,16 @@ class Watch:
             self.progress.tick(k, _best(s))
             self.tick_at = (k // self.progress.every + 1) * self.progress.every
         if self.budget is not None:
-            cost = self.p.step_cost
-            over = np.atleast_1d(s.nfev) + cost > self.budget
+            costs = np.broadcast_to(self.p.step_costs(s.fd_level), (s.running,))
+            over = np.atleast_1d(s.nfev) + costs > self.budget
             if over.any():
                 from .settle import finish_rows
 
                 self.budget_end(s)
                 rows = np.flatnonzero(over)
                 nfev = np.atleast_1d(s.nfev)
-                finish_rows(s, self.p, rows, [self.p.stop.at_budget(int(nfev[r]), cost,
-                                                                    self.budget)
-                                              for r in rows])
+                finish_rows(s, self.p, rows, [self.p.stop.at_budget(
+                    int(nfev[r]), int(costs[r]), self.budget) for r in rows])
         if self.deadline is not None and s.running and self.clock() >= self.deadline:
             from .settle import finish_rows
 

@@ -72,6 +72,11 @@ def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return row_norms(A - B)
 
 
+#: Adaptive differences climb to finer ones after a line search that needed more trial
+#: values than this (an accurate gradient's quasi-Newton step needs one to three).
+CLIMB_TRIALS = 8
+
+
 class OutOfBudgetError(Exception):
     """A row's line search stopped, without a step, because ``max_nfev`` (``why`` 1) or
     ``max_time`` (2) ran out: the row ends with that status, where it was."""
@@ -182,6 +187,45 @@ class Problem:
     refine: Any = None
     refine_cost: int = 0
     refine_name: str = ""
+    #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each
+    #: level of a row's ``fd_level`` (empty for the other estimators)
+    level_costs: tuple[int, ...] = ()
+
+    @property
+    def adaptive(self) -> bool:
+        return bool(self.level_costs)
+
+    def gradient_costs(self, levels: Any) -> Any:
+        """The evaluations of one gradient of rows at ``levels`` (``fev`` unless
+        adaptive)."""
+        if not self.level_costs:
+            return self.fev
+        if np.ndim(levels) == 0:
+            return self.level_costs[int(levels)]
+        return np.asarray(self.level_costs, dtype=np.int64)[np.asarray(levels)]
+
+    def climbed(self, levels: Any, resets: Any, snf: Any, snj: Any, ok: Any) -> Any:
+        """Adaptive differences: the rows whose step showed that their gradient misleads
+        measure at the next level from the next gradient on: the direction had to be
+        reset to the steepest descent, or the line search needed more than
+        :data:`CLIMB_TRIALS` trial values (the slope the gradient predicts is not f's).
+        Rows whose search found no step (not ``ok``) are settle's to climb."""
+        trials = np.asarray(snf) - (np.asarray(snj) // max(self.jev, 1)) * np.asarray(
+            self.gradient_costs(levels))
+        misled = ((np.asarray(resets) > 0) | (trials > CLIMB_TRIALS)) & np.asarray(ok)
+        if not misled.any():
+            return levels
+        top = len(self.level_costs) - 1
+        if self.point:
+            return min(levels + 1, top)
+        return np.where(misled, np.minimum(levels + 1, top), levels)
+
+    def step_costs(self, levels: Any) -> Any:
+        """What a whole step of rows at ``levels`` costs: a gradient and, with full data,
+        f at the new point."""
+        if not self.level_costs:
+            return self.step_cost
+        return self.gradient_costs(levels) + (1 if self.batches is None else 0)
 
     @property
     def norm(self) -> Callable[[np.ndarray], Any]:
@@ -224,15 +268,16 @@ class Problem:
         return self.box.projected_gradient(X, G)
 
     def searched_gradient(self, X: np.ndarray, Gn: Any, rng: Any, F: Any,
-                          ) -> tuple[Any, Any, Any]:
+                          levels: Any = 0) -> tuple[Any, Any, Any]:
         """The gradient at the rows' points for a step with a line search: the one the
         last search computed there (``Gn``; a row of NaN where it computed none) and the
-        missing ones evaluated now. Returns it and what the evaluations cost, per row."""
-        fev, jev = self.fev, self.jev
+        missing ones evaluated now (adaptive differences: at the rows' ``levels``).
+        Returns it and what the evaluations cost, per row."""
+        fev, jev = self.gradient_costs(levels), self.jev
         if self.point:
             if Gn is not None:
                 return Gn, 0, 0
-            return self._grad(X, rng, F), fev, jev
+            return self._grad(X, rng, F, levels), fev, jev
         K = X.shape[0]
         missing = (np.ones(K, dtype=bool) if Gn is None else np.isnan(Gn[:, 0]))
         costs = np.where(missing, fev, 0), np.where(missing, jev, 0)
@@ -240,13 +285,14 @@ class Problem:
             return Gn, costs[0], costs[1]
         try:
             if missing.all():
-                G = self._grad(X, rng, F)
+                G = self._grad(X, rng, F, levels)
             else:
                 rows = np.flatnonzero(missing)
                 G = Gn.copy()
                 try:
                     G[rows] = self._grad(X[rows], None if rng is None else [
-                        rng[i] for i in rows.tolist()], F[rows])
+                        rng[i] for i in rows.tolist()], F[rows],
+                        levels[rows] if np.ndim(levels) else levels)
                 except RowError as err:
                     G[rows] = err.values
                     raise RowError(G, {int(rows[i]): e for i, e in err.errors.items()}
@@ -256,15 +302,18 @@ class Problem:
             raise
         return G, costs[0], costs[1]
 
-    def _grad(self, X: Any, rng: Any, F: Any) -> Any:
-        """The gradient at X, given the generators (stochastic) or f at X (valued)."""
+    def _grad(self, X: Any, rng: Any, F: Any, levels: Any = 0) -> Any:
+        """The gradient at X, given the generators (stochastic), f at X (valued), and the
+        rows' levels (adaptive differences)."""
         if self.stochastic:
             return self.grad(X, rng)
+        if self.level_costs:
+            return self.grad(X, F, levels)
         return self.grad(X, F) if self.valued else self.grad(X)
 
     def line_step(self, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, rng: Any,
                   skip: Any, spent: Any = 0, deadline: float | None = None,
-                  last: Any = None) -> tuple[Any, ...]:
+                  last: Any = None, levels: Any = 0) -> tuple[Any, ...]:
         """A step whose direction is the optimizer's proposal ``X_prop - X`` and whose
         length the line search finds, for each row (see :mod:`optiframe.linesearch`).
 
@@ -285,7 +334,8 @@ class Problem:
             one, reset, raised, gain = self._search(
                 X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
                 np.array([A]), rng, np.array([0]), left, deadline,
-                None if last is None else np.array([last], dtype=float))
+                None if last is None else np.array([last], dtype=float),
+                np.array([levels]))
             if raised and not isinstance(raised[0], OutOfBudgetError):
                 raise raised[0]
             G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
@@ -293,7 +343,7 @@ class Problem:
             found = bool(one.ok[0]) and bool(lowered(np.array([F], dtype=float), one.F)[0])
             return (one.X[0] if found else X, float(one.F[0]) if found else F,
                     float(one.alpha[0]) if found else math.nan, G_at if found else G,
-                    int(one.nfev[0]) + int(one.njev[0]) * self.fev,
+                    int(one.nfev[0]) + int(one.njev[0]) * self.gradient_costs(levels),
                     int(one.njev[0]) * self.jev, found, int(reset[0]), raised,
                     float(gain[0]))
         K = X.shape[0]
@@ -311,7 +361,8 @@ class Problem:
             res, reset, errors, gains[rows] = self._search(
                 X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
                 None if left is None else left[rows], deadline,
-                None if last is None else np.asarray(last, dtype=float)[rows])
+                None if last is None else np.asarray(last, dtype=float)[rows],
+                np.broadcast_to(levels, (K,))[rows])
             good = res.ok & lowered(F_new[rows], res.F)  # a decrease lost in rounding: none
             if errors:
                 good[np.isin(rows, list(errors))] = False
@@ -322,7 +373,8 @@ class Problem:
                 G_new[take] = res.G[good]
             failed = rows[~good]
             G_new[failed] = G[failed]
-            nfev[rows] = res.nfev + res.njev * self.fev
+            nfev[rows] = res.nfev + res.njev * self.gradient_costs(
+                np.broadcast_to(levels, (K,))[rows])
             njev[rows] = res.njev * self.jev
             ok[rows] = good
             resets[rows] = reset
@@ -348,14 +400,15 @@ class Problem:
     def _search(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                 P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
                 left: np.ndarray | None = None, deadline: float | None = None,
-                last: Any = None,
+                last: Any = None, levels: Any = None,
                 ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
         """The line search over rows ``index`` of the run (see :meth:`line_step`). A
         quasi-Newton row (``natural_step``) whose search fails along its own direction
         searches once more along the steepest descent, as L-BFGS-B restarts: the retry
         counts as a reset, and the caller restarts the row's optimizer state."""
+        levels = np.zeros(len(F), dtype=np.int64) if levels is None else levels
         res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index, left,
-                                                     deadline)
+                                                     deadline, levels)
         res = _only_lowered(res, F)
         self._note_stopped(res, index, errors)
         if not self.natural_step:
@@ -369,10 +422,11 @@ class Problem:
         R = _steepest(-(PG if self.box is not None else G)[rows], X[rows],
                       None if last is None else np.atleast_1d(last)[rows])
         sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
-        spent = res.nfev[rows] + res.njev[rows] * self.fev
+        spent = res.nfev[rows] + res.njev[rows] * self.gradient_costs(levels[rows])
         again, _, more, gain_again = self._search_once(
             X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
-            sub_rng, index[rows], None if left is None else left[rows] - spent, deadline)
+            sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
+            levels[rows])
         again = _only_lowered(again, F[rows])
         self._note_stopped(again, index[rows], more)
         errors.update(more)
@@ -388,7 +442,9 @@ class Problem:
         reset = reset.copy()
         reset[rows] = 1
         gain = np.array(gain, dtype=float)
-        gain[rows] = gain_again  # the steepest descent: the one whose promise can be trusted
+        # both attempts failed (a QN "step" that lowered f only within its noise was
+        # retried: _only_lowered), so either one's promise lost in rounding shows it
+        gain[rows] = np.minimum(gain[rows], gain_again)
         stopped = np.zeros(len(ok), dtype=np.int8) if res.stopped is None else res.stopped.copy()
         stopped[rows] = 0 if again.stopped is None else again.stopped
         return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
@@ -405,8 +461,10 @@ class Problem:
     def _search_once(self, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                      P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
                      left: np.ndarray | None = None, deadline: float | None = None,
+                     levels: Any = None,
                      ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
         """One line search along the rows' proposed directions ``P - X``."""
+        levels = np.zeros(len(F), dtype=np.int64) if levels is None else levels
         box = self.box
         with np.errstate(invalid="ignore", over="ignore"):
             D = P - X
@@ -427,12 +485,13 @@ class Problem:
         with np.errstate(invalid="ignore", over="ignore"):
             moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
         errors: dict[int, BaseException] = {}
-        values, gradients = self._trial_functions(rng, index, errors)
+        values, gradients = self._trial_functions(rng, index, errors, levels)
+        cost = int(np.max(self.gradient_costs(levels)))  # the dearest row's, to budget by
         task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
                           values=values, gradients=gradients,
                           project=None if box is None else box.project,
-                          cheap_gradients=self.fev == 0, budget=left,
-                          gradient_cost=self.fev, deadline=deadline)
+                          cheap_gradients=cost == 0, budget=left,
+                          gradient_cost=cost, deadline=deadline)
         # what the first trial promised; a trial that cannot move x shows nothing about f
         with np.errstate(invalid="ignore", over="ignore"):
             gain = np.where(moves, -alpha0 * np.einsum("ij,ij->i", G, D), math.inf)
@@ -442,7 +501,8 @@ class Problem:
         return res, reset.astype(np.int64), errors, gain
 
     def _trial_functions(self, rng: Any, index: np.ndarray,
-                         errors: dict[int, BaseException]) -> tuple[Any, Any]:
+                         errors: dict[int, BaseException],
+                         levels: Any = None) -> tuple[Any, Any]:
         """f and the gradient at a line search's trial points (rows of its task, which
         are rows ``index`` of the run); rows that raise are noted in ``errors`` (a
         point's error is raised once the search is over) and give NaN."""
@@ -467,7 +527,8 @@ class Problem:
         def gradients(P: np.ndarray, rows: np.ndarray, F: np.ndarray) -> np.ndarray:
             if point:
                 try:
-                    g = self._grad(P[0], rng, float(F[0]))
+                    g = self._grad(P[0], rng, float(F[0]),
+                                   0 if levels is None else int(levels[0]))
                 except (OverflowError, FloatingPointError):
                     return np.full(P.shape, math.nan)
                 except Exception as exc:
@@ -476,7 +537,7 @@ class Problem:
                 return np.asarray(g, dtype=float).reshape(P.shape)
             try:
                 return self._grad(P, None if rng is None else [rng[i] for i in rows.tolist()],
-                                  F)
+                                  F, 0 if levels is None else levels[rows])
             except RowError as err:
                 for i, error in err.errors.items():
                     errors.setdefault(int(index[rows[i]]), error)

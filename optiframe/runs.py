@@ -43,7 +43,7 @@ from .errors import (
 )
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
-from .gradients import bind_for, evaluations_for, refinement_of
+from .gradients import AdaptiveDifference, bind_for, evaluations_for, refinement_of
 from .history import History, StartsHistory
 from .loop import advance
 from .objective import as_scalar
@@ -82,7 +82,10 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
     """The run's :class:`~optiframe.problem.Problem`: every component bound to the
     objective for points of ``n`` coordinates (raises here if one cannot work)."""
     objective, stop = runner.objective, runner.stop
-    estimator = runner.gradient.for_objective(objective)
+    searched = runner.line_search is not None and runner.batching is None
+    for_run = getattr(runner.gradient, "for_run", None)  # "auto": adaptive with a search
+    estimator = (for_run(objective, searched, runner.bounds is not None)
+                 if for_run is not None else runner.gradient.for_objective(objective))
     stochastic = bool(getattr(estimator, "stochastic", False))
     box = runner.box(n)
     # a full-data run knows f at its points: estimators that use it spare an evaluation
@@ -104,9 +107,12 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
         # a stochastic estimate (spsa) is one random draw: its norm is no evidence of
         # convergence (a symmetric draw gives exactly 0 far from a minimum)
         max_steps, gtol = stop.max_steps, (-1.0 if stochastic else stop.gtol)
+    level_costs: tuple[int, ...] = ()
+    if isinstance(estimator, AdaptiveDifference) and runner.batching is None:
+        level_costs = estimator.level_costs(objective, n, box)
     refine, refine_cost, refine_name = None, 0, ""
-    better = (refinement_of(estimator, box) if runner.batching is None and not stochastic
-              and runner.line_search is not None else None)
+    better = (refinement_of(estimator, box) if searched and not stochastic
+              and not level_costs else None)
     if better is not None:
         refine = bind_for(better, objective, box, stack=True)
         refine_cost = evaluations_for(better, objective, n, box)[0]
@@ -122,7 +128,8 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
                    stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
                    box=box, line_search=runner.line_search, valued=valued,
                    natural_step=bool(getattr(runner.optimizer, "natural_step", False)),
-                   refine=refine, refine_cost=refine_cost, refine_name=refine_name)
+                   refine=refine, refine_cost=refine_cost, refine_name=refine_name,
+                   level_costs=level_costs)
 
 
 def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,

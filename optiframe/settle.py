@@ -207,6 +207,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     gains = np.atleast_1d(np.asarray(gain, dtype=float))
     F = np.atleast_1d(np.asarray(s.F, dtype=float))
     verdicts: list[Verdict] = []
+    precise: list[int] = []  # the verdicts of f's precision, not of a gradient norm
     nfev = np.atleast_1d(s.nfev)
     for r in rows.tolist():
         stopped = errors.get(r)
@@ -217,6 +218,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
             verdicts.append((Status.FAILED, f"the line search's evaluations raised at step "
                                             f"{k}: {describe_error(exc)}"))
         elif gains[r] <= ROUNDING_UNITS * _EPS * abs(F[r]):
+            precise.append(len(verdicts))
             verdicts.append((Status.CONVERGED, (
                 f"f cannot be lowered within its precision: at step {k} the line search's "
                 f"first trial promised a decrease of {gains[r]:.3g}, below the rounding of "
@@ -225,12 +227,54 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
             verdicts.append((Status.LINE_SEARCH, line_search_hint(name, k, float(norms[r]),
                                                                   p.gtol)))
     _refined_verdicts(s, p, rows, verdicts)
+    rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
     if s.point:
         return None
     keep = np.ones(len(np.atleast_1d(ok)), dtype=bool)
     keep[rows] = False
     return keep
+
+
+def _climb(s: RunState, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
+           precise: set[int]) -> tuple[np.ndarray, list[Verdict]]:
+    """Adaptive differences: a row whose line search found no lower f with the gradient
+    of its level goes on at the next level (forward, central, Richardson) instead of
+    ending, where it is, its gradient measured anew: instead of ``line_search``, and
+    instead of a verdict of f's precision (``precise``: a finer gradient may still show
+    a descent, or earn convergence by its norm). Returns the rows that end, with their
+    verdicts."""
+    if not p.adaptive:
+        return rows, verdicts
+    top = len(p.level_costs) - 1
+    levels = np.array(np.atleast_1d(s.fd_level), dtype=np.int64)
+    shown = np.array(np.atleast_1d(s.fd_shown), dtype=np.int64)
+    for j, v in enumerate(verdicts):  # a coarser level showed f's precision here already
+        if v[0] is Status.LINE_SEARCH and shown[rows[j]] and levels[rows[j]] >= top:
+            verdicts[j] = (Status.CONVERGED, (
+                "f cannot be lowered within its precision: a line search showed it at this "
+                "point, and the finest differences find no lower f either"))
+    climb = [j for j, v in enumerate(verdicts)
+             if (v[0] is Status.LINE_SEARCH or j in precise) and levels[rows[j]] < top]
+    if not climb:
+        return rows, verdicts
+    up = rows[climb]
+    levels[up] += 1
+    shown[rows[[j for j in climb if j in precise]]] = 1
+    # no step was taken: a step norm of NaN, so that no small-step rule reads it as one
+    if s.point:
+        s.fd_level, s.fd_shown, s.grad, s.SN = int(levels[0]), int(shown[0]), None, math.nan
+        return rows[:0], []
+    s.fd_level, s.fd_shown = levels, shown
+    SN = np.array(s.SN, dtype=float)
+    SN[up] = math.nan
+    s.SN = SN
+    if s.grad is not None:  # the gradient the failed search kept is the old level's
+        grad = s.grad.copy()
+        grad[up] = np.nan
+        s.grad = grad
+    stay = [j for j in range(len(rows)) if j not in set(climb)]
+    return rows[stay], [verdicts[j] for j in stay]
 
 
 def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,

@@ -29,7 +29,7 @@ from .status import Status, message
 
 #: The per-start fields of a state, in the order checkpoints keep them.
 ROW_FIELDS = ("X", "F", "SN", "nfev", "njev", "bad", "best_X", "best_F", "f_limit", "index",
-              "x0", "step_size", "resets")
+              "x0", "step_size", "resets", "fd_level", "fd_shown")
 
 
 def per_row(leaf: Any, n_rows: int) -> bool:
@@ -88,6 +88,8 @@ class RunState:
     x0: Any
     step_size: Any  # the step length the last line search accepted (NaN: none)
     resets: Any  # directions that were no descent ones, reset to -g (line searches)
+    fd_level: Any  # adaptive finite differences: 0 forward, 1 central, 2 Richardson
+    fd_shown: Any  # adaptive: a coarser level's search showed f's precision at X (0 or 1)
     grad: Any  # the gradient a line search computed at X, for the next step (or None)
 
     def __init__(self, point: bool, n: int) -> None:
@@ -116,13 +118,15 @@ class RunState:
         if self.point:
             self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
             self.SN, self.nfev, self.njev, self.bad = float("nan"), 1, 0, 0
-            self.step_size, self.resets = float("nan"), 0
+            self.step_size, self.resets, self.fd_level, self.fd_shown = float("nan"), 0, 0, 0
         else:
             K = X.shape[0]
             self.X, self.x0, self.F, self.best_X, self.best_F = X, X, F, X, F
             self.SN = np.full(K, np.nan)
             self.step_size = np.full(K, np.nan)
             self.resets = np.zeros(K, dtype=np.int64)
+            self.fd_level = np.zeros(K, dtype=np.int64)
+            self.fd_shown = np.zeros(K, dtype=np.int64)
             self.nfev = np.ones(K, dtype=np.int64)
             self.njev = np.zeros(K, dtype=np.int64)
             self.bad = np.zeros(K, dtype=np.int64)

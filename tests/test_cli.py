@@ -24,7 +24,8 @@ def test_list_one_kind_as_json(capsys):
     assert main(["list", "gradient", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
     builtin = {e["name"] for e in entries if e["plugin"] == "optiframe.gradients"}
-    assert builtin == {"analytic", "auto", "central", "forward", "richardson", "spsa"}
+    assert builtin == {"adaptive", "analytic", "auto", "central", "forward", "richardson",
+                       "spsa"}
     assert all(e["kind"] == "gradient" and e["description"] for e in entries)
 
 

@@ -153,7 +153,7 @@ def test_third_party_objective_and_estimator_work_by_name(plugin):
 
 
 def test_unknown_name_lists_the_available_ones():
-    with pytest.raises(KeyError, match="Available: analytic, auto, central, forward"):
+    with pytest.raises(KeyError, match="Available: adaptive, analytic, auto, central, forward"):
         of.get_registry().get("gradient", "spsa2")
 
 

@@ -1,0 +1,70 @@
+"""Adaptive finite differences, the default gradient of a black-box run with a line
+search (issue 20): forward differences (n evaluations) where they suffice, central ones
+(then Richardson's) for a start whose line search they mislead; per start, never undone,
+and part of the run's state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+
+def rosen(x):
+    return float(np.sum(100.0 * (x[1::2] - x[0::2] ** 2) ** 2 + (1.0 - x[0::2]) ** 2))
+
+
+X0 = np.tile([-1.2, 1.0], 2)
+
+
+def test_auto_is_adaptive_for_a_black_box_run_with_a_line_search():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return rosen(x)
+
+    r = of.minimize(f, X0, max_steps=1)
+    # f(x0), one forward-difference gradient (n = 4), the first line search's trials
+    assert r.history.nfev[0] == 1 + 4
+    assert r.status == "max_steps"
+    assert of.minimize(f, X0, bounds=[(-2, 2)] * 4, max_steps=1).history.nfev[0] == 1 + 8
+
+
+def test_a_start_climbs_to_finer_differences_and_converges():
+    r = of.minimize(rosen, X0)
+    assert r.status == "converged" and r.success
+    np.testing.assert_allclose(r.x, 1.0, atol=1e-6)
+    # forward differences alone give up at their accuracy (x within 1e-5); the climb goes on
+    forward = of.minimize(rosen, X0, gradient="forward")
+    assert forward.status == "line_search" and r.fun < forward.fun
+
+
+def test_an_adaptive_run_resumes_bit_for_bit_after_it_climbed(tmp_path):
+    whole = of.minimize(rosen, X0, max_steps=60)
+    for k in range(5, 60):
+        of.minimize(rosen, X0, max_steps=k, checkpoint=tmp_path / str(k))
+        levels = of.load_checkpoint(tmp_path / str(k)).arrays["rows/fd_level"]
+        if np.max(levels) > 0:
+            break
+    else:
+        pytest.fail("the run never climbed: the case needs a climb")
+    resumed = of.Runner(rosen, max_steps=60).resume(tmp_path / str(k))
+    np.testing.assert_array_equal(resumed.x, whole.x)
+    assert (resumed.nit, resumed.nfev, resumed.status) == (whole.nit, whole.nfev, whole.status)
+
+
+def test_each_start_of_a_stack_climbs_on_its_own_with_its_single_start_bits():
+    starts = np.array([X0, X0 * 0.5, [0.5, 0.5, 2.0, 2.0]])
+    stack = of.minimize(rosen, starts=starts)
+    for outcome in stack.starts:
+        alone = of.minimize(rosen, outcome.x0)
+        np.testing.assert_array_equal(outcome.x, alone.x)
+        assert (outcome.nit, outcome.nfev) == (alone.nit, alone.nfev)
+
+
+def test_adaptive_is_registered_and_explains_itself():
+    est = of.get_registry().build("gradient", "adaptive", of.GradientEstimator)
+    assert isinstance(est, of.AdaptiveDifference)
+    assert est.level_costs(of.FunctionObjective.from_callable(rosen), 4, None) == (4, 8, 16)
