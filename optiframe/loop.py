@@ -252,17 +252,16 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             if small:
                 XL_new = X_new.tolist()
             if searched:
+                LV, SH = s.fd_level, s.fd_shown
                 if adaptive:  # finer differences where these misled; a move forgets
-                    LV = p.climbed(s.fd_level, RS, snf, snj, ok)  # what was shown at X
-                    s.fd_shown = (0 if ok else s.fd_shown) if point else np.where(ok, 0, s.fd_shown)
-                else:
-                    LV = s.fd_level
+                    LV = p.climbed(LV, RS, snf, snj, ok)  # what a coarser level showed at X
+                    SH = (0 if ok else SH) if point else np.where(ok, 0, SH)
                 F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top, A, Gn, \
-                    s.resets, s.fd_level = (
+                    s.resets, s.fd_level, s.fd_shown = (
                         F, k + 1, X_new, F_new,
                         math_dist(XL_new, XL) if small else dist(X_new, X), NF + mf + snf,
                         NJ + mj + snj, opt_new, sched_new, bad_new, cursor_new,
-                        XL_new if small else None, None, A_new, Gn_new, s.resets + RS, LV)
+                        XL_new if small else None, None, A_new, Gn_new, s.resets + RS, LV, SH)
             else:
                 F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top = (
                     F, k + 1, X_new, F_new, math_dist(XL_new, XL) if small else dist(X_new, X),
