@@ -30,11 +30,9 @@ from .errors import (
     UnknownComponentError,
 )
 from .gradcheck import GradientCheck, GradientCheckError, check_gradient
+from .gradient_choice import AdaptiveDifference, AutoGradient
 from .gradients import (
-    SPSA,
-    AdaptiveDifference,
     AnalyticGradient,
-    AutoGradient,
     CentralDifference,
     ForwardDifference,
     GradientEstimator,
@@ -75,6 +73,7 @@ from .schedules import (
     StepDecay,
 )
 from .scipy_bridge import scipy_method
+from .spsa import SPSA
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
 from .stream import load_history_stream

@@ -37,6 +37,8 @@ ENTRY_POINT_GROUP = "optiframe"
 BUILTIN_PLUGINS = (
     "optiframe.testfunctions",
     "optiframe.gradients",
+    "optiframe.gradient_choice",
+    "optiframe.spsa",
     "optiframe.optimizers",
     "optiframe.schedules",
     "optiframe.starts",

@@ -43,7 +43,8 @@ from .errors import (
 )
 from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
-from .gradients import AdaptiveDifference, bind_for, evaluations_for, refinement_of
+from .gradient_choice import AdaptiveDifference, refinement_of
+from .gradients import bind_for, evaluations_for
 from .history import History, StartsHistory
 from .loop import advance
 from .objective import as_scalar
