@@ -77,6 +77,7 @@ def minimize(
     checkpoint_every: int | None = None,
     stream_history: Any = None,
     check_gradient: bool = False,
+    args: Any = (),
     **unknown: Any,
 ) -> Result:
     """Minimize ``fun`` from ``x0``; the one-call form of ``Runner(...).run(x0)``.
@@ -104,6 +105,10 @@ def minimize(
     tol, options
         scipy's: ``tol`` sets ``gtol``; ``options`` takes ``maxiter``, ``gtol``, ``ftol``,
         ``xtol``, ``maxfun``/``maxfev`` (and ignores ``disp``).
+    args
+        scipy's: extra arguments handed to ``fun`` and to the gradient function
+        (``fun(x, *args)``, ``jac(x, *args)``); a value that is not a tuple is one
+        argument.
     callback
         scipy's: ``callback(intermediate_result)`` (an object with ``x``, ``fun`` and
         ``nit``) or ``callback(xk)``, after each step; StopIteration stops the run. A
@@ -142,6 +147,8 @@ def minimize(
                                         max_nfev=max_nfev))
     if tol is not None:
         stop["gtol"] = tol
+    if args != ():
+        fun, gradient, jac = _with_args(fun, gradient, jac, args)
     fun, gradient = _with_jac(fun, gradient, jac)
     shape = None
     if x0 is not None and starts is None and _ndim(x0) > 1:
@@ -215,6 +222,34 @@ def _scipy_options(options: Mapping[str, Any] | None, stop: dict[str, Any]) -> d
                 "as keywords")
         stop[OPTIONS[key]] = value
     return stop
+
+
+class _WithArgs:
+    """``f(x, *args)`` as ``f(x)``, picklable (workers), named after ``f`` (checkpoints
+    compare objectives by name)."""
+
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.f, self.args = f, args
+        self.__name__ = getattr(f, "__name__", repr(f))
+        self.__qualname__ = getattr(f, "__qualname__", self.__name__)
+        self.__module__ = getattr(f, "__module__", __name__)
+
+    def __call__(self, x: Any) -> Any:
+        return self.f(x, *self.args)
+
+
+def _with_args(fun: Any, gradient: Any, jac: Any, args: Any) -> tuple[Any, Any, Any]:
+    """``fun`` and the gradient function bound to scipy's ``args``."""
+    args = args if isinstance(args, tuple) else (args,)
+    if isinstance(fun, (Objective, str, Mapping)) or not callable(fun):
+        raise InvalidArgumentError(
+            f"args= goes with a plain callable fun (scipy's fun(x, *args)); {fun!r} is an "
+            "objective: give it its data when you make it")
+    if callable(jac) and jac is not True:
+        jac = _WithArgs(jac, args)
+    if callable(gradient) and not isinstance(gradient, (GradientEstimator, type)):
+        gradient = _WithArgs(gradient, args)
+    return _WithArgs(fun, args), gradient, jac
 
 
 def _with_jac(fun: Any, gradient: Any, jac: Any) -> tuple[Any, Any]:

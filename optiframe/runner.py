@@ -83,14 +83,28 @@ def as_objective(spec: Any) -> Objective:
     )
 
 
+#: scipy's spellings that minimize() takes besides the options (named in the message)
+SCIPY_SPELLINGS = ("args", "callback", "jac", "method", "options", "tol")
+#: scipy's option names given as keywords, and where they go in optiframe
+SCIPY_OPTION_HINTS = {
+    "maxiter": "max_steps=... (or options={'maxiter': ...}, as scipy takes it)",
+    "maxfun": "max_nfev=... (or options={'maxfun': ...})",
+    "maxfev": "max_nfev=... (or options={'maxfev': ...})",
+    "disp": "progress=True (or options={'disp': ...}, which optiframe ignores)",
+}
+
+
 def check_options(options: Iterable[str]) -> None:
-    """Refuse option names the Runner does not know, suggesting the closest one."""
+    """Refuse option names the Runner does not know, suggesting the closest one (or, for
+    scipy's option names, where they go)."""
     known = (*STOP_OPTIONS, *RUNNER_OPTIONS)
     for name in options:
         if name not in known:
-            hint = did_you_mean(name, known)
+            hint = (f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
+                    if name in SCIPY_OPTION_HINTS else did_you_mean(name, known))
             raise InvalidArgumentError(
-                f"unknown option {name!r}.{hint} Options: {', '.join(sorted(known))}"
+                f"unknown option {name!r}.{hint} Options: {', '.join(sorted(known))}; "
+                f"and scipy's spellings in minimize: {', '.join(SCIPY_SPELLINGS)}"
             )
 
 

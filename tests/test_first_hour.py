@@ -192,3 +192,29 @@ def test_results_pickle_with_their_history_and_a_computed_jac():
     multi = of.minimize("himmelblau", starts=np.array([[1.0, 1.0], [-3.0, 3.0]]))
     again = pickle.loads(pickle.dumps(multi))
     assert len(again.minima) == len(multi.minima) and again.fun == multi.fun
+
+
+def test_args_is_scipys_args():
+    # issue 23: args= was refused ("Did you mean 'progress'?")
+    def f(x, a, b):
+        return float((a - x[0]) ** 2 + b * (x[1] - x[0] ** 2) ** 2)
+
+    def g(x, a, b):
+        return np.array([-2 * (a - x[0]) - 4 * b * x[0] * (x[1] - x[0] ** 2),
+                         2 * b * (x[1] - x[0] ** 2)])
+
+    ours = of.minimize(f, [-1.2, 1.0], args=(1.0, 100.0), jac=g)
+    theirs = of.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der)
+    assert ours.success and np.allclose(ours.x, theirs.x, atol=1e-8)
+    assert of.minimize(lambda x, c: float((x[0] - c) ** 2), [0.0], args=3.0).x[0] == (
+        pytest.approx(3.0))
+    with pytest.raises(of.InvalidArgumentError, match="args= goes with a plain callable"):
+        of.minimize("sphere", [1.0], args=(1,))
+
+
+def test_scipys_option_names_as_keywords_say_where_they_go():
+    with pytest.raises(of.InvalidArgumentError) as info:
+        of.minimize(so.rosen, [1.0, 2.0], maxiter=5)
+    text = str(info.value)
+    assert "max_steps=" in text and "options={'maxiter'" in text
+    assert "args, callback, jac, method, options, tol" in text
