@@ -80,6 +80,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import numpy as np
+
     from .config import (
         ConfigError,
         build_run,
@@ -120,7 +122,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 130
     folder, written = write_results(result, folder, config, runner.objective)
     print(f"{result.status}: {result.message}")
-    print(f"x = {result.x.tolist()}\nfun = {result.fun!r}")
+    x = result.x
+    shown = (str(x.tolist()) if x.size <= 12 else  # a 1210-parameter MLP: a glimpse
+             np.array2string(x.reshape(-1), threshold=12, edgeitems=3, precision=6)
+             + f" ({x.size} numbers; all of them in summary.json)")
+    print(f"x = {shown}\nfun = {result.fun!r}\nsteps = {result.nit}, evaluations = "
+          f"{result.nfev}")
     print(f"results in {folder}/ ({', '.join(written)})")
     return 1 if str(result.status) == "failed" else 0
 

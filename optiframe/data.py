@@ -91,6 +91,23 @@ class DataObjective(Objective):
         assert self.dim is not None
         return self.dim
 
+    def parameters_text(self) -> str:
+        """What the parameters are, in words (``3 weights + 1 intercept``)."""
+        return f"{self.dim} parameters"
+
+    def check_dim(self, n: int) -> None:
+        if self.dim is not None and n != self.dim:
+            from .errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                f"x0 has {n} coordinates but {self!r} takes {self.dim} "
+                f"({self.parameters_text()}): start from np.zeros(model.dim)"
+                + (" or model.init_params(seed)" if hasattr(self, "init_params") else ""))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.n_samples} samples, {self.n_features} "
+                "features)")
+
     # -- what subclasses write ------------------------------------------------------
     def batch_loss(self, params: np.ndarray, idx: np.ndarray) -> float:
         """Mean loss over the samples ``idx``."""
@@ -178,6 +195,9 @@ class LeastSquares(DataObjective):
         super().__init__(X, y)
         self.dim = self.n_features + 1
 
+    def parameters_text(self) -> str:
+        return f"{self.n_features} weights + 1 intercept"
+
     def batch_loss_and_gradient(self, params: np.ndarray,
                                 idx: np.ndarray) -> tuple[float, np.ndarray]:
         Xb, yb = self._rows(idx)
@@ -198,6 +218,9 @@ class LogisticRegression(DataObjective):
         super().__init__(X, y)
         _as_labels(self.y, 2, "LogisticRegression")
         self.dim = self.n_features + 1
+
+    def parameters_text(self) -> str:
+        return f"{self.n_features} weights + 1 intercept"
 
     def batch_loss_and_gradient(self, params: np.ndarray,
                                 idx: np.ndarray) -> tuple[float, np.ndarray]:
@@ -244,6 +267,9 @@ class SoftmaxRegression(_Classifier):
         self.dim = (self.n_features + 1) * self.n_classes
         self._shape = (self.n_features, self.n_classes)
         self._split = self.n_features * self.n_classes
+
+    def parameters_text(self) -> str:
+        return f"({self.n_features} weights + 1 intercept) x {self.n_classes} classes"
 
     def _unpack(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return params[: self._split].reshape(self._shape), params[self._split :]

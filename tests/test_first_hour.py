@@ -218,3 +218,26 @@ def test_scipys_option_names_as_keywords_say_where_they_go():
     text = str(info.value)
     assert "max_steps=" in text and "options={'maxiter'" in text
     assert "args, callback, jac, method, options, tol" in text
+
+
+def test_a_data_model_of_the_wrong_size_says_what_its_parameters_are():
+    X, y = np.ones((10, 3)), np.ones(10)
+    with pytest.raises(of.InvalidArgumentError,
+                       match=r"LeastSquares\(10 samples, 3 features\) takes 4 \(3 weights \+ 1 "
+                             r"intercept\): start from np.zeros\(model.dim\)"):
+        of.minimize(of.LeastSquares(X, y), np.zeros(2))
+
+
+def test_the_command_line_shows_a_glimpse_of_a_large_x_and_the_step_count(tmp_path,
+                                                                           monkeypatch,
+                                                                           capsys):
+    from optiframe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.toml").write_text('[objective]\nname = "sphere"\n[start]\n'
+                                       'x0 = [' + ", ".join(["1.0"] * 50) + ']\n'
+                                       '[stop]\nmax_steps = 3\n')
+    assert main(["run", "run.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "(50 numbers; all of them in summary.json)" in out and "..." in out
+    assert "steps = 3, evaluations = " in out
