@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -200,11 +202,14 @@ def free_port():
 
 def start_server(tmp_path):
     port = free_port()
+    # a session of its own: the server's workers (uvicorn, huey) are its children, and
+    # stopping the server means stopping all of them (they outlived the test before, 190
+    # MB each, until a long run of the suite ran out of memory)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
          "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -216,8 +221,17 @@ def start_server(tmp_path):
             time.sleep(0.5)
         if proc.poll() is not None:
             break
-    proc.kill()
+    stop_server(proc)
     pytest.fail("mlflow server did not start on loopback")
+
+
+def stop_server(proc, sig=signal.SIGKILL):
+    """Stop the server and every process it started (its session)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
 
 
 def test_a_real_mlflow_server_records_the_run_then_one_stopped_mid_run_fails_softly(
@@ -235,8 +249,7 @@ def test_a_real_mlflow_server_records_the_run_then_one_stopped_mid_run_fails_sof
 
         def stop_the_server(info):
             if info.step == 10:
-                proc.terminate()
-                proc.wait(30)
+                stop_server(proc, signal.SIGTERM)
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -246,8 +259,7 @@ def test_a_real_mlflow_server_records_the_run_then_one_stopped_mid_run_fails_sof
         assert "MLflow tracking failed" in r.message
         assert len([w for w in caught if "MLflow tracking" in str(w.message)]) == 1
     finally:
-        proc.kill()
-        proc.wait(30)
+        stop_server(proc)
 
 
 def test_a_real_server_with_the_default_arguments_records_the_run_and_leaves_the_env(
@@ -276,8 +288,7 @@ def test_a_real_server_with_the_default_arguments_records_the_run_and_leaves_the
         assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "77"
         assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
     finally:
-        proc.kill()
-        proc.wait(30)
+        stop_server(proc)
 
 
 @pytest.mark.parametrize("module", ["optiframe_mlflow", *(
