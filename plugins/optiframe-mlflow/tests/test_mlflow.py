@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -227,10 +228,8 @@ def start_server(tmp_path):
 
 def stop_server(proc, sig=signal.SIGKILL):
     """Stop the server and every process it started (its session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
     proc.wait(30)
 
 
