@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from ._table import format_table
@@ -26,12 +27,13 @@ def _components_by_plugin() -> dict[str, list[str]]:
 def cmd_plugins(args: argparse.Namespace) -> int:
     components = _components_by_plugin()
     infos = [i for i in plugin_infos() if args.all or not i.builtin]
+    conflicts = get_registry().conflicts()
     if args.json:
         print(json.dumps([
             {"name": i.name, "module": i.module, "distribution": i.distribution,
              "version": i.version, "builtin": i.builtin, "hooks": list(i.hooks),
              "components": components.get(i.name, []),
-             "conflicts": [e.qualified_name for claims in get_registry().conflicts()
+             "conflicts": [e.qualified_name for claims in conflicts
                            for e in claims if e.plugin == i.name]}
             for i in infos
         ], indent=2))
@@ -45,13 +47,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for i in infos
     ]
     print(format_table(["plugin", "distribution", "hooks", "components"], rows))
-    _print_conflicts()
+    _print_conflicts(conflicts)
     return 0
 
 
-def _print_conflicts() -> None:
+def _print_conflicts(conflicts: list[Any]) -> None:
     """The names two distributions claim: an error where used unqualified."""
-    conflicts = get_registry().conflicts()
     if not conflicts:
         return
     print("\nNames claimed by more than one distribution (use a qualified name):")

@@ -74,6 +74,18 @@ def scaled_dots(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return dot, na, nb
 
 
+def unit_steps(R: np.ndarray, X: np.ndarray, lengths: np.ndarray | None = None,
+               ) -> np.ndarray:
+    """The directions ``R`` (rows) as steps of ``lengths`` (default 1) from ``X``: unit
+    directions (their norms computed without overflow), each lengthened where it would
+    round back to x (:func:`moving_lengths`)."""
+    norms = scaled_row_norms(R)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = R / np.where(norms > 0, norms, 1.0)[:, None]
+    base = np.ones(len(R)) if lengths is None else lengths
+    return moving_lengths(X, unit, base)[:, None] * unit
+
+
 def moving_lengths(X: np.ndarray, D: np.ndarray, lengths: np.ndarray,
                    limit: np.ndarray | None = None) -> np.ndarray:
     """``lengths``, lengthened for the rows where ``x + a d`` rounds back to x (every

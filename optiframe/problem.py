@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from .linesearch import SearchResult, SearchTask
-from .numerics import lowered, moving_lengths, scaled_row_norms
+from .numerics import lowered, moving_lengths, scaled_row_norms, unit_steps
 from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
 from .state import keep_rows, take_rows
@@ -63,8 +63,13 @@ def row_norms(A: np.ndarray) -> np.ndarray:
         s = sq[:, 0] + sq[:, 1]
         for j in range(2, n):
             s += sq[:, j]
-        return np.sqrt(s, out=s)
-    return np.sqrt(np.einsum("ij,ij->i", A, A))
+        norms = np.sqrt(s, out=s)
+    else:
+        norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    if np.isinf(norms).any():  # a row of 1e200 overflows its square: scaled, that row only
+        big = np.flatnonzero(np.isinf(norms))
+        norms[big] = scaled_row_norms(A[big])
+    return norms
 
 
 def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -97,14 +102,15 @@ def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarr
     """The steepest-descent directions ``R`` (rows) as steps of the last step's length
     (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30
     is no length to start from), each long enough to move x."""
-    norms = scaled_row_norms(R)  # a gradient of 1e200 is a direction too
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = R / np.where(norms > 0, norms, 1.0)[:, None]
-    length = np.ones(len(R))
+    length = None
     if last is not None:
-        known = np.isfinite(last) & (last > 0)
-        length = np.where(known, last, 1.0)
-    return moving_lengths(X, unit, length)[:, None] * unit
+        length = np.where(np.isfinite(last) & (last > 0), last, 1.0)
+    return unit_steps(R, X, length)
+
+
+def _rows_of(levels: np.ndarray | None, rows: Any) -> Any:
+    """The adaptive levels of ``rows`` (None outside adaptive runs)."""
+    return None if levels is None else levels[rows]
 
 
 class RowError(Exception):
@@ -197,8 +203,8 @@ class Problem:
 
     def gradient_costs(self, levels: Any) -> Any:
         """The evaluations of one gradient of rows at ``levels`` (``fev`` unless
-        adaptive)."""
-        if not self.level_costs:
+        adaptive; ``levels`` None outside adaptive runs)."""
+        if not self.level_costs or levels is None:
             return self.fev
         if np.ndim(levels) == 0:
             return self.level_costs[int(levels)]
@@ -330,17 +336,18 @@ class Problem:
         whose search stopped for either without a step is among the errors as
         :class:`OutOfBudgetError`."""
         left = None if self.budget is None else self.budget - np.atleast_1d(spent)
+        if not self.level_costs:
+            levels = None  # one cost for every row: nothing to carry through the search
         if self.point:
             one, reset, raised, gain = self._search(
                 X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
                 np.array([A]), rng, np.array([0]), left, deadline,
                 None if last is None else np.array([last], dtype=float),
-                np.array([levels]))
+                None if levels is None else np.array([levels]))
             if raised and not isinstance(raised[0], OutOfBudgetError):
                 raise raised[0]
             G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
-            # a step whose decrease is lost in f's rounding lowered nothing
-            found = bool(one.ok[0]) and bool(lowered(np.array([F], dtype=float), one.F)[0])
+            found = bool(one.ok[0])
             return (one.X[0] if found else X, float(one.F[0]) if found else F,
                     float(one.alpha[0]) if found else math.nan, G_at if found else G,
                     int(one.nfev[0]) + int(one.njev[0]) * self.gradient_costs(levels),
@@ -362,8 +369,8 @@ class Problem:
                 X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
                 None if left is None else left[rows], deadline,
                 None if last is None else np.asarray(last, dtype=float)[rows],
-                np.broadcast_to(levels, (K,))[rows])
-            good = res.ok & lowered(F_new[rows], res.F)  # a decrease lost in rounding: none
+                _rows_of(levels, rows))
+            good = res.ok.copy()
             if errors:
                 good[np.isin(rows, list(errors))] = False
             take = rows[good]
@@ -373,8 +380,7 @@ class Problem:
                 G_new[take] = res.G[good]
             failed = rows[~good]
             G_new[failed] = G[failed]
-            nfev[rows] = res.nfev + res.njev * self.gradient_costs(
-                np.broadcast_to(levels, (K,))[rows])
+            nfev[rows] = res.nfev + res.njev * self.gradient_costs(_rows_of(levels, rows))
             njev[rows] = res.njev * self.jev
             ok[rows] = good
             resets[rows] = reset
@@ -406,7 +412,6 @@ class Problem:
         quasi-Newton row (``natural_step``) whose search fails along its own direction
         searches once more along the steepest descent, as L-BFGS-B restarts: the retry
         counts as a reset, and the caller restarts the row's optimizer state."""
-        levels = np.zeros(len(F), dtype=np.int64) if levels is None else levels
         res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index, left,
                                                      deadline, levels)
         res = _only_lowered(res, F)
@@ -422,11 +427,11 @@ class Problem:
         R = _steepest(-(PG if self.box is not None else G)[rows], X[rows],
                       None if last is None else np.atleast_1d(last)[rows])
         sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
-        spent = res.nfev[rows] + res.njev[rows] * self.gradient_costs(levels[rows])
+        spent = res.nfev[rows] + res.njev[rows] * self.gradient_costs(_rows_of(levels, rows))
         again, _, more, gain_again = self._search_once(
             X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
             sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
-            levels[rows])
+            _rows_of(levels, rows))
         again = _only_lowered(again, F[rows])
         self._note_stopped(again, index[rows], more)
         errors.update(more)
@@ -445,8 +450,8 @@ class Problem:
         # both attempts failed (a QN "step" that lowered f only within its noise was
         # retried: _only_lowered), so either one's promise lost in rounding shows it
         gain[rows] = np.minimum(gain[rows], gain_again)
-        stopped = np.zeros(len(ok), dtype=np.int8) if res.stopped is None else res.stopped.copy()
-        stopped[rows] = 0 if again.stopped is None else again.stopped
+        stopped = np.array(res.stopped)  # (_search_once fills in a plugin search's None)
+        stopped[rows] = again.stopped
         return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
                 gain)
 
@@ -454,7 +459,7 @@ class Problem:
                       errors: dict[int, BaseException]) -> None:
         """Rows whose search the budget or the clock stopped before it found a step end
         with that status (:class:`OutOfBudgetError` among the errors)."""
-        stopped = res.stopped if res.stopped is not None else np.zeros(len(res.ok))
+        stopped = np.asarray(res.stopped)  # (_search_once fills in a plugin search's None)
         for i in np.flatnonzero(~res.ok & (stopped > 0)).tolist():
             errors.setdefault(int(index[i]), OutOfBudgetError(int(stopped[i])))
 
@@ -464,7 +469,6 @@ class Problem:
                      levels: Any = None,
                      ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
         """One line search along the rows' proposed directions ``P - X``."""
-        levels = np.zeros(len(F), dtype=np.int64) if levels is None else levels
         box = self.box
         with np.errstate(invalid="ignore", over="ignore"):
             D = P - X
@@ -527,8 +531,7 @@ class Problem:
         def gradients(P: np.ndarray, rows: np.ndarray, F: np.ndarray) -> np.ndarray:
             if point:
                 try:
-                    g = self._grad(P[0], rng, float(F[0]),
-                                   0 if levels is None else int(levels[0]))
+                    g = self._grad(P[0], rng, float(F[0]), _rows_of(levels, 0))
                 except (OverflowError, FloatingPointError):
                     return np.full(P.shape, math.nan)
                 except Exception as exc:
@@ -537,7 +540,7 @@ class Problem:
                 return np.asarray(g, dtype=float).reshape(P.shape)
             try:
                 return self._grad(P, None if rng is None else [rng[i] for i in rows.tolist()],
-                                  F, 0 if levels is None else levels[rows])
+                                  F, _rows_of(levels, rows))
             except RowError as err:
                 for i, error in err.errors.items():
                     errors.setdefault(int(index[rows[i]]), error)

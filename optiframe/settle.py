@@ -273,7 +273,8 @@ def _climb(s: RunState, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
         grad = s.grad.copy()
         grad[up] = np.nan
         s.grad = grad
-    stay = [j for j in range(len(rows)) if j not in set(climb)]
+    climbed = set(climb)
+    stay = [j for j in range(len(rows)) if j not in climbed]
     return rows[stay], [verdicts[j] for j in stay]
 
 

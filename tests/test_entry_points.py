@@ -11,27 +11,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-PLUGINS = Path(__file__).parent / "data" / "plugins"
+from plugin_helpers import install_plugins
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
-    for name in ("tiny", "broken", "misspelled", "exiting"):
-        src = build / name
-        subprocess.run(["cp", "-r", str(PLUGINS / name), str(src)], check=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-             "--no-build-isolation", "--disable-pip-version-check", "--target", str(target),
-             str(src)],
-            check=True, capture_output=True,
-        )
-    return target
+    return install_plugins(tmp_path_factory, ("tiny", "broken", "misspelled", "exiting"))
 
 
 def run(site, code, **env):

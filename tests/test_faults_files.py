@@ -13,9 +13,9 @@ import tomllib
 
 import numpy as np
 import pytest
+from checkpoint_helpers import resigned
 
 import optiframe as of
-from optiframe.checkpoint import meta_digest
 
 
 # -- links in a checkpoint folder are never followed (item 2) -------------------------------
@@ -44,13 +44,6 @@ def test_a_planted_temporary_file_link_is_not_written_through(tmp_path):
 
 
 # -- entries behind a recomputed digest (item 21) --------------------------------------------
-def _resigned(mutate):
-    def damage(d):
-        meta = json.loads((d / "checkpoint.json").read_text())
-        mutate(meta)
-        meta["digest"] = meta_digest(meta)
-        (d / "checkpoint.json").write_text(json.dumps(meta))
-    return damage
 
 
 def _multistart(folder):
@@ -93,7 +86,7 @@ ENTRY_CASES = [
 def test_malformed_entries_behind_a_valid_digest_are_a_checkpoint_error(tmp_path, save,
                                                                         mutate, pattern):
     d = save(tmp_path / "ck")
-    _resigned(mutate)(d)
+    resigned(mutate)(d)
     with pytest.raises(of.CheckpointError, match=pattern) as info:
         of.load_checkpoint(d)
     assert "checkpoint.json" in str(info.value)

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 import pytest
+from checkpoint_helpers import resigned
 
 import optiframe as of
-from optiframe.checkpoint import meta_digest
 
 
 def quad(x):
@@ -189,16 +189,6 @@ def _edit(**changes):
     return damage
 
 
-def _resigned(mutate):
-    """An edit that keeps the digest valid, to reach the checks behind it."""
-    def damage(d):
-        meta = json.loads((d / "checkpoint.json").read_text())
-        mutate(meta)
-        meta["digest"] = meta_digest(meta)
-        (d / "checkpoint.json").write_text(json.dumps(meta))
-    return damage
-
-
 def _swap_segment_from(other_run):
     def damage(d):
         seg = sorted(d.glob("history-*.npz"))[0]
@@ -214,19 +204,19 @@ def _fifo(d):
 
 CHECKPOINT_CASES = [
     ("a tampered number", _edit(step=21), r"does not match its digest"),
-    ("a segment name with ..", _resigned(lambda m: m["history_segments"].__setitem__(
+    ("a segment name with ..", resigned(lambda m: m["history_segments"].__setitem__(
         0, "../x.npz")), r"'../x.npz' is not a plain file name in the checkpoint's folder"),
-    ("an absolute segment name", _resigned(lambda m: m["history_segments"].__setitem__(
+    ("an absolute segment name", resigned(lambda m: m["history_segments"].__setitem__(
         0, "/etc/passwd")), r"is not a plain file name"),
-    ("history_segments missing", _resigned(lambda m: m.pop("history_segments")),
+    ("history_segments missing", resigned(lambda m: m.pop("history_segments")),
      r"'history_segments' entry is missing"),
-    ("history_segments empty", _resigned(lambda m: m.__setitem__("history_segments", [])),
+    ("history_segments empty", resigned(lambda m: m.__setitem__("history_segments", [])),
      r"names no history segment but its history reaches step"),
     ("the digest removed", lambda d: _edit()(d) or _strip_digest(d), r"does not match its "
      r"digest"),
-    ("format_version true", _resigned(lambda m: m.__setitem__("format_version", True)),
+    ("format_version true", resigned(lambda m: m.__setitem__("format_version", True)),
      r"bad format_version True"),
-    ("kind swapped", _resigned(lambda m: m.__setitem__("kind", "multistart")),
+    ("kind swapped", resigned(lambda m: m.__setitem__("kind", "multistart")),
      r"kind 'multistart' does not match"),
     ("a FIFO in place of checkpoint.json", _fifo, r"is not a regular file"),
 ]

@@ -49,6 +49,15 @@ def test_a_gradient_of_1e200_is_a_direction_not_a_zero(optimizer):
     np.testing.assert_allclose(r.x, [1.0, 1.0], rtol=1e-12)
 
 
+def test_a_gradient_of_1e200_is_a_direction_in_a_stack_of_starts_too():
+    # the rows' norm overflowed to inf: every start ended "nan" at its x0
+    f = of.FunctionObjective.from_callable(lambda x: float(1e200 * np.sum((x - 1.0) ** 2)),
+                                           gradient=lambda x: 1e200 * 2.0 * (x - 1.0))
+    r = of.minimize(f, starts=np.array([[0.0, 0.0], [2.0, 3.0]]))
+    assert [s.status for s in r.starts] == ["converged", "converged"]
+    np.testing.assert_allclose([s.x for s in r.starts], 1.0, rtol=1e-12)
+
+
 def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
     # at (3, 3) the draw d = (1, -1) gives exactly 0: f(x + hd) == f(x - hd)
     statuses = [of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0],

@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 
 from .._validation import check_int
-from ..numerics import moving_lengths, scaled_dots, scaled_row_norms
+from ..numerics import scaled_dots, scaled_row_norms, unit_steps
 from ._fields import learning_rate, line_search_field
 from .base import Optimizer
 
@@ -53,12 +53,8 @@ def _unit_first_steps(D: np.ndarray, G: np.ndarray, first: np.ndarray,
     if not first.any():
         return D
     rows = np.flatnonzero(first)
-    norms = scaled_row_norms(G[rows])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = -G[rows] / np.where(norms > 0, norms, 1.0)[:, None]
-    lengths = moving_lengths(X[rows], unit, np.ones(len(rows)))
     D = D.copy()
-    D[rows] = lengths[:, None] * unit
+    D[rows] = unit_steps(-G[rows], X[rows])
     return D
 
 
