@@ -215,11 +215,9 @@ class Batches:
                 x.flags.writeable = False
                 index = 0 if s.point else int(s.index[r])
                 loss = float(totals[r] / max(int(counts[r]), 1))
-                try:
-                    metrics = w.epoch(EpochInfo(c.epoch, s.k, x, loss, index))
-                except StopIteration:
+                metrics, stop = w.epoch(EpochInfo(c.epoch, s.k, x, loss, index))
+                if stop:  # early stopping keeps the epoch it stopped in
                     stopped.append(r)
-                    continue
                 entries.append((index, {"epoch": c.epoch, "step": s.k, "train_loss": loss,
                                         **metrics}))
             state = dict(self.rng.bit_generator.state)
@@ -235,7 +233,7 @@ class Batches:
         if s.running and s.cursor.epoch > epochs:  # the epochs ran out
             w.budget_end(s)
             finish_rows(s, w.p, range(s.running),
-                        [(Status.MAX_STEPS, f"{epochs} epochs")] * s.running)
+                        [(Status.COMPLETED, f"{epochs} epochs")] * s.running)
 
 
 def _traced_pairs(one: Callable[..., tuple[float, np.ndarray]],

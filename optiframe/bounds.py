@@ -90,6 +90,19 @@ def _side(value: Any, default: float) -> float:
     return default if value is None else float(value)
 
 
+@attrs.frozen(eq=False)
+class LowerUpper:
+    """Bounds as scipy's ``Bounds`` writes them: ``lb`` and ``ub``, each a number (every
+    coordinate) or one number per coordinate. What a config's ``[bounds]`` section makes.
+
+    >>> as_box(LowerUpper(-1.0, 2.0), 3).hi
+    array([2., 2., 2.])
+    """
+
+    lb: Any
+    ub: Any
+
+
 def as_box(bounds: Any, n: int | None, name: str = "bounds") -> Box | None:
     """``bounds`` (see the module docstring) as a :class:`Box` for ``n`` coordinates
     (None: no bounds). Refused, naming the bound's index: the wrong number of pairs, a
@@ -99,7 +112,7 @@ def as_box(bounds: Any, n: int | None, name: str = "bounds") -> Box | None:
     if isinstance(bounds, Box):
         box = bounds
     elif hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
-        size = n if n is not None else int(np.size(bounds.lb))
+        size = n if n is not None else int(max(np.size(bounds.lb), np.size(bounds.ub)))
         try:
             lo = np.broadcast_to(np.asarray(bounds.lb, dtype=float), (size,)).copy()
             hi = np.broadcast_to(np.asarray(bounds.ub, dtype=float), (size,)).copy()

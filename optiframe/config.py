@@ -15,6 +15,9 @@ Sections and keys (all optional but ``objective`` and a start):
     lr = "cosine"
     [start]                # x0 = [...] | "zeros" | "init", or n_starts / sampler / bounds /
     x0 = [-1.2, 1.0]       #   seed / workers (multi-start)
+    [bounds]               # the box no evaluation leaves: lower, upper (a number for every
+    lower = -5             #   coordinate, or one per coordinate; -inf/inf for an open side);
+    upper = 5              #   multi-start samples its starts in it
     [batch]                # minibatch descent on a data objective (objective.factory = ...):
                            #   batch_size, epochs, shuffle, drop_last, sampler, seed
     [stop]                 # max_steps, gtol, ftol, xtol, detect_divergence, divergence_factor,
@@ -47,6 +50,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._validation import did_you_mean, unwritable_folder
 from .errors import InvalidArgumentError, OptiframeError
 from .plugins import get_registry
@@ -56,6 +61,7 @@ SECTIONS: dict[str, set[str] | None] = {
     "optimizer": None,
     "gradient": None,
     "start": {"x0", "n_starts", "sampler", "bounds", "seed", "scale", "workers"},
+    "bounds": {"lower", "upper"},
     "schedules": None,  # hyperparameter = "name" or a table {name = ..., ...}
     "batch": {"batch_size", "epochs", "shuffle", "drop_last", "sampler", "seed"},
     "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor",
@@ -218,9 +224,16 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
                **{k: v for k, v in output.items() if k in ("record_every", "record_x")}}
     if config.get("schedules"):
         options["schedules"] = dict(config["schedules"])
-    if "n_starts" not in config.get("start", {}) and "workers" in config.get("start", {}):
-        raise ConfigError(f"{where}: start.workers spreads the starts of a multi-start run: "
-                          "set start.n_starts too")
+    if "n_starts" not in start:
+        for key in ("workers", "bounds", "sampler", "scale"):
+            if key in start:
+                raise ConfigError(
+                    f"{where}: start.{key} is for the starts of a multi-start run: set "
+                    "start.n_starts too" + (" (to bound the run itself, use [bounds] lower "
+                                            "and upper)" if key == "bounds" else ""))
+    bounds = _run_bounds(config.get("bounds"), where)
+    if bounds is not None:
+        options["bounds"] = bounds
     misplaced = set(config.get("optimizer", {})) & set(SECTIONS["stop"] or ())
     if misplaced:
         key = sorted(misplaced)[0]
@@ -251,10 +264,10 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     if x0 == "zeros" or x0 == "init":
         dim = getattr(runner.objective, "dim", None)
         if x0 == "init" and hasattr(runner.objective, "init_params"):
-            x0 = runner.objective.init_params(start.get("seed"))
+            # the initial weights follow [start] seed, else [batch] seed: one seed set in
+            # the config makes the whole training run reproducible
+            x0 = runner.objective.init_params(start.get("seed", batch_seed))
         elif dim is not None:
-            import numpy as np
-
             x0 = np.zeros(dim)
         else:
             raise ConfigError(f"{where}: start.x0 = {x0!r} needs an objective with a fixed dim")
@@ -267,6 +280,11 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     if dim is not None and isinstance(x0, list) and len(x0) != dim:
         raise ConfigError(f"{where}: start.x0 has {len(x0)} coordinates but the objective "
                           f"{runner.objective!r} has {dim}")
+    if bounds is not None and np.ndim(bounds.lb) == 0 and np.ndim(bounds.ub) == 0 and not (
+            dim is not None or isinstance(x0, (list, np.ndarray)) or "bounds" in start):
+        raise ConfigError(f"{where}: bounds.lower and bounds.upper are numbers, and nothing "
+                          "says how many coordinates x has: give a list for one of them (one "
+                          "number per coordinate), an x0, or an objective with a dim")
     run_args: dict[str, Any] = {"x0": x0}
     if batch_seed is not None:
         run_args["seed"] = batch_seed
@@ -284,10 +302,32 @@ def build_run(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     return runner, run_args
 
 
+def _run_bounds(section: Mapping[str, Any] | None, where: str) -> Any:
+    """``[bounds] lower/upper`` as a :class:`~optiframe.bounds.LowerUpper` (None without the
+    section); each side a number or a list of numbers, the other side open when absent."""
+    if not section:
+        return None
+    from .bounds import LowerUpper
+
+    sides = {}
+    for key, open_side in (("lower", -math.inf), ("upper", math.inf)):
+        value = section.get(key, open_side)
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            isinstance(value, list) and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+        if not ok:
+            raise ConfigError(f"{where}: bounds.{key} must be a number (every coordinate) or "
+                              f"a list of numbers (one per coordinate): {value!r}")
+        sides[key] = np.asarray(value, dtype=float)
+    lower, upper = sides["lower"], sides["upper"]
+    if lower.ndim and upper.ndim and lower.size != upper.size:
+        raise ConfigError(f"{where}: bounds.lower has {lower.size} numbers but bounds.upper "
+                          f"has {upper.size}: give one per coordinate (or one number for all)")
+    return LowerUpper(lower, upper)
+
+
 def _check_x0(x0: Any, where: str) -> None:
     """start.x0 given as numbers: real and finite, refused naming the file and the key."""
-    import numpy as np
-
     try:
         arr = np.asarray(x0)
         if arr.dtype.kind not in "iuf" or (isinstance(x0, list) and any(
@@ -419,7 +459,8 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any],
     if hasattr(result, "starts"):
         summary["starts"] = [{"index": s.index, "status": str(s.status), "fun": s.fun,
                               "x": s.x.tolist(), "nit": s.nit} for s in result.starts]
-        summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count}
+        summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count,
+                              "statuses": m.statuses}
                              for m in result.minima]
     log = list(getattr(result.history, "epoch_log", ()) or ())
     if log:  # a training run: its per-epoch table, and its figures in the summary

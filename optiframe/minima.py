@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 
 import numpy as np
 
 from .outcome import Finished, Minimum, StartOutcome
-from .status import Status
-
-#: Statuses whose final point counts as a minimum found.
-SETTLED = (Status.CONVERGED, Status.MAX_STEPS, Status.STALLED, Status.CALLBACK_STOP,
-           Status.INTERRUPTED)
 
 
 def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
@@ -19,14 +15,14 @@ def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
     """Group final points closer than ``tol`` (Euclidean); best value first.
 
     Each group is represented by its lowest point; a point joins the first group (in order
-    of value) whose representative lies within ``tol``. Starts that diverged, hit NaN or
-    failed are left out.
+    of value) whose representative lies within ``tol``. Every start that ended at a finite
+    value counts (:meth:`Finished.at_a_point`), so the best start's point is always the first
+    minimum; each minimum's ``statuses`` says how its starts ended.
     """
     if not isinstance(outcomes, Finished):
         n = outcomes[0].x.size if len(outcomes) else 0
         outcomes = Finished.of(list(outcomes), n)
-    keep = np.array([s in SETTLED for s in outcomes.status], dtype=bool) & np.isfinite(
-        outcomes.fun)
+    keep = outcomes.at_a_point()
     if not keep.any():
         return ()
     rows = np.flatnonzero(keep)
@@ -34,6 +30,7 @@ def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
     points = outcomes.x[rows]
     values = outcomes.fun[rows].tolist()
     indices = outcomes.index[rows].tolist()
+    ended = [outcomes.status[j].value for j in rows.tolist()]
     group = np.full(len(rows), -1)
     # Only points whose first coordinate lies within tol can be within tol: sorting by it
     # turns each claim into a window search, near-linear when the minima are distinct.
@@ -52,7 +49,8 @@ def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
             continue
         if alone[i]:
             group[i] = len(minima)
-            minima.append(Minimum(x=points[i], fun=values[i], count=1, starts=(indices[i],)))
+            minima.append(Minimum(x=points[i], fun=values[i], count=1, starts=(indices[i],),
+                                  statuses={ended[i]: 1}))
             continue
         lo = int(np.searchsorted(first, points[i, 0] - tol, side="left"))
         hi = int(np.searchsorted(first, points[i, 0] + tol, side="right"))
@@ -62,5 +60,7 @@ def distinct_minima(outcomes: Sequence[StartOutcome] | Finished,
         near = window[np.einsum("ij,ij->i", d, d) <= tol * tol]
         group[near] = len(minima)
         members = tuple(sorted(indices[j] for j in near.tolist()))
-        minima.append(Minimum(x=points[i], fun=values[i], count=len(members), starts=members))
+        statuses = dict(collections.Counter(ended[j] for j in near.tolist()).most_common())
+        minima.append(Minimum(x=points[i], fun=values[i], count=len(members), starts=members,
+                              statuses=statuses))
     return tuple(minima)

@@ -69,7 +69,8 @@ class StepInfo:
 @attrs.frozen
 class EpochInfo:
     """What an epoch callback sees at the end of each epoch, once per start: return a dict
-    of metrics to record them in ``history.epochs``; raise StopIteration to stop the start.
+    of metrics to record them in ``history.epochs``; raise StopIteration to stop the start
+    after this epoch (``raise StopIteration({"val_loss": v})`` records its metrics too).
     ``x`` is a read-only view of the start's parameters, ``train_loss`` the mean batch
     loss over the epoch, ``index`` the start (0 in a single-model run)."""
 
@@ -238,15 +239,22 @@ class Watch:
             return True
         return False
 
-    def epoch(self, info: EpochInfo) -> dict[str, float]:
-        """The metrics the epoch callbacks return for one start (StopIteration
-        propagates)."""
+    def epoch(self, info: EpochInfo) -> tuple[dict[str, float], bool]:
+        """The metrics the epoch callbacks return for one start, and whether one raised
+        StopIteration (its metrics count when it raises ``StopIteration({...})``; the
+        callbacks after it are not called)."""
         metrics: dict[str, float] = {}
         for cb in self.epoch_calls:
-            extra = cb(info)
+            try:
+                extra = cb(info)
+            except StopIteration as stop:
+                extra = stop.value
+                if isinstance(extra, dict):
+                    metrics.update({str(key): float(v) for key, v in extra.items()})
+                return metrics, True
             if isinstance(extra, dict):
                 metrics.update({str(key): float(v) for key, v in extra.items()})
-        return metrics
+        return metrics, False
 
     # -- the end ----------------------------------------------------------------------------
     def interrupted(self, s: Any) -> None:

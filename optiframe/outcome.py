@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .status import Status
+from .status import SUCCESS, Status
 
 
 def readonly(x: np.ndarray) -> np.ndarray:
@@ -38,17 +38,28 @@ class StartOutcome:
 
     @property
     def success(self) -> bool:
-        return self.status is Status.CONVERGED
+        return self.status in SUCCESS
 
 
 @attrs.frozen(eq=False)
 class Minimum:
-    """A distinct minimum: the best point of a group of final points closer than a tolerance."""
+    """A distinct minimum: the best point of a group of final points closer than a tolerance.
+
+    ``statuses`` says how the group's starts ended (``{"converged": 12, "max_steps": 1}``):
+    a group none of whose starts converged is a place the run stopped in, not a minimum
+    it has shown (``converged`` is False).
+    """
 
     x: np.ndarray = attrs.field(converter=readonly)
     fun: float
     count: int
     starts: tuple[int, ...]
+    statuses: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        """Whether at least one of the group's starts converged."""
+        return self.statuses.get(Status.CONVERGED.value, 0) > 0
 
 
 def _ints(a: object) -> np.ndarray:
@@ -72,6 +83,10 @@ def _statuses(values: Iterable[Any]) -> tuple[Status, ...]:
 
 def _texts(values: Iterable[Any]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
+
+
+#: statuses that end a start without a final point of its own
+_NO_POINT = (Status.DIVERGED, Status.NAN, Status.FAILED)
 
 
 @attrs.frozen(eq=False)
@@ -141,3 +156,34 @@ class Finished:
         """How many starts ended with each status."""
         return {status.value: count for status, count in collections.Counter(
             self.status).items()}
+
+    def at_a_point(self) -> np.ndarray:
+        """Which starts ended at a point that counts: at a finite value, and not by
+        diverging, a NaN or failing user code (whose ``x`` is only the best point seen
+        before); whatever else stopped them: a budget, a line search, a step limit."""
+        lost = np.array([s in _NO_POINT for s in self.status], dtype=bool)
+        return np.isfinite(self.fun) & ~lost
+
+    def best(self) -> int:
+        """The row of the start with the lowest value among those :meth:`at_a_point` (any
+        finite value when none is; row 0 when no value is finite)."""
+        usable = self.at_a_point()
+        if not usable.any():
+            usable = np.isfinite(self.fun)
+        if not usable.any():
+            return 0
+        rows = np.flatnonzero(usable)
+        return int(rows[np.argmin(self.fun[rows])])
+
+    def overall(self, best: int) -> Status:
+        """How the run went as a whole: ``interrupted`` when Ctrl-C cut any start short;
+        else ``converged`` when any start converged (the run found a minimum it can vouch
+        for), ``completed`` when any ran all its training epochs; else the status most
+        starts ended with (the best start's among equals)."""
+        counts = collections.Counter(self.status)
+        for status in (Status.INTERRUPTED, Status.CONVERGED, Status.COMPLETED):
+            if counts[status]:
+                return status
+        most = max(counts.values())
+        own = self.status[best]
+        return own if counts[own] == most else next(s for s in Status if counts[s] == most)

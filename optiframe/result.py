@@ -10,7 +10,7 @@ import numpy as np
 
 from .history import History
 from .outcome import Finished, Minimum, StartOutcome, readonly
-from .status import MESSAGES, Status
+from .status import MESSAGES, SUCCESS, Status
 
 __all__ = ["MESSAGES", "Minimum", "MultiStartResult", "Result", "StartOutcome", "Status"]
 
@@ -26,7 +26,8 @@ def _rebuilt(cls: type, kwargs: dict[str, Any], cache: dict[str, Any]) -> Any:
 class Result:
     """What a run found, in scipy.optimize's vocabulary, plus its :class:`History`.
 
-    ``success`` is True only for ``converged``. For ``diverged`` and ``nan``, ``x`` and
+    ``success`` is True only for ``converged`` (and for a training run that ran all its
+    epochs: ``completed``). For ``diverged`` and ``nan``, ``x`` and
     ``fun`` are the best finite point seen; otherwise they are the last iterate.
     """
 
@@ -94,8 +95,8 @@ class Result:
 
     @property
     def success(self) -> bool:
-        """True when the run converged."""
-        return self.status is Status.CONVERGED
+        """True when the run converged, or a training run completed its epochs."""
+        return self.status in SUCCESS
 
     def __repr__(self) -> str:
         lines = [
@@ -116,12 +117,18 @@ class Result:
 class MultiStartResult(Result):
     """A multi-start run: the best start as ``x``/``fun``, plus every start and the minima.
 
-    ``status`` and ``message`` are the best start's; ``nit`` is the most steps any start
-    took, ``nfev``/``njev`` the totals; ``history`` is a :class:`StartsHistory`.
+    ``status`` says how the run went as a whole (:meth:`Finished.overall`): ``converged``
+    (and ``success``) when any start converged, ``interrupted`` when Ctrl-C cut starts
+    short, else what most starts ended with. ``best_status`` is the best start's own
+    status; ``message`` counts the statuses and gives the best start's message. ``nit`` is
+    the most steps any start took, ``nfev``/``njev`` the totals; ``history`` is a
+    :class:`StartsHistory`.
     """
 
     finished: Finished = attrs.field(default=None, repr=False)
     minima_tol: float = 1e-3
+    #: the row of the best start in ``finished``
+    best: int = 0
     _starts: Any = attrs.field(default=None, init=False, repr=False)
     _minima: Any = attrs.field(default=None, init=False, repr=False)
 
@@ -146,6 +153,16 @@ class MultiStartResult(Result):
     def statuses(self) -> dict[str, int]:
         """How many starts ended with each status."""
         return self.finished.statuses()
+
+    @property
+    def best_status(self) -> Status:
+        """How the best start (the one whose point is ``x``) ended."""
+        return self.finished.status[self.best]
+
+    @property
+    def best_start(self) -> int:
+        """The index of the best start."""
+        return int(self.finished.index[self.best])
 
     def __repr__(self) -> str:
         text = super().__repr__().rstrip(")\n")

@@ -231,14 +231,14 @@ class Runner:
         self.start_timeout = (None if start_timeout is None
                               else check_real("start_timeout", start_timeout, positive=True))
         self.schedules = build_schedules(schedules, registry)
-        if self.schedules:
-            Scheduled(self.optimizer, self.schedules)  # checks the names now
         # max_steps=None: 1000, or no limit in a minibatch run (its epochs count)
         self.stop_given = {"max_steps": max_steps is not None}
         Progress.create(False if progress is None else progress, 0, "")  # checks the value
         self.progress = progress
         self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
                                        batch_sampler)
+        if self.schedules:  # the names, and the values within the run's length, now
+            Scheduled(self.optimizer, self.schedules).check_horizon(self.horizon())
         self.checkpoint, self.checkpoint_every = check_checkpoint_options(checkpoint,
                                                                           checkpoint_every)
         self.stream_history = check_stream_option(stream_history)
@@ -261,6 +261,16 @@ class Runner:
                 f"the optimizer's line search ({self.optimizer.line_search!r}) needs the "
                 "whole objective at each trial: minibatch runs (batch_size) take fixed "
                 "steps; use line_search=None, or drop batch_size")
+
+    def horizon(self) -> int:
+        """The most steps a run may take: ``max_steps``, or a training run's epochs of
+        batches when that is fewer (or max_steps was not given)."""
+        steps = self.stop.max_steps
+        if self.batching is None:
+            return steps if steps is not None else 0
+        b = self.batching
+        epochs = b.epochs * b.per_epoch(self.objective.n_samples)  # type: ignore[attr-defined]
+        return min(steps, epochs) if self.stop_given["max_steps"] and steps else epochs
 
     def box(self, n: int) -> Box | None:
         """The run's bounds for points of ``n`` coordinates (None: no bounds)."""

@@ -676,17 +676,16 @@ def finish_multistart(runner: Any, finished: Finished, history: StartsHistory,
 
 def gather(finished: Finished, history: StartsHistory, minima_tol: float) -> MultiStartResult:
     """The result of a multi-start run: the best start and every start."""
-    finite = np.isfinite(finished.fun)
-    best = int(np.flatnonzero(finite)[np.argmin(finished.fun[finite])]) if finite.any() else 0
+    best = finished.best()
     counts = finished.statuses()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     text = (f"Best of {len(finished)} starts: start {int(finished.index[best])} ({summary}). "
             f"{finished.message[best]}")
     return MultiStartResult(
-        x=finished.x[best], fun=float(finished.fun[best]), status=finished.status[best],
+        x=finished.x[best], fun=float(finished.fun[best]), status=finished.overall(best),
         message=text, nit=int(finished.nit.max()), nfev=int(finished.nfev.sum()),
         njev=int(finished.njev.sum()), history=history,  # type: ignore[arg-type]
-        finished=finished, minima_tol=minima_tol)
+        finished=finished, minima_tol=minima_tol, best=best)
 
 
 # -- resuming ---------------------------------------------------------------------------------

@@ -291,6 +291,49 @@ class Scheduled:
                     f"{', '.join(sorted(fields))}"
                 )
 
+    def check_horizon(self, steps: int) -> None:
+        """Refuse, before any work, a schedule that reads only the step (``per_start`` False)
+        and gives a value the optimizer refuses within the run's ``steps`` steps (a cosine
+        whose ``total_steps`` is shorter than the run reaches lr = 0). Checked at the first
+        and last step and 62 steps between (enough for the built-ins, which are monotone
+        after their warm-up); a schedule that reads the loss is checked as it goes."""
+        if steps <= 0:
+            return
+        probes = sorted({*np.linspace(0, steps - 1, 64).astype(int).tolist()})
+        for name, schedule in self.schedules:
+            if schedule.per_start:
+                continue
+            ok, first = -1, None
+            for step in probes:
+                if self._refusal(name, schedule, step) is not None:
+                    first = step
+                    break
+                ok = step
+            if first is None:
+                continue
+            while first - ok > 1:  # the first refused step, between the probes
+                mid = (ok + first) // 2
+                if self._refusal(name, schedule, mid) is None:
+                    ok = mid
+                else:
+                    first = mid
+            value, why = cast(tuple[Any, str], self._refusal(name, schedule, first))
+            raise InvalidArgumentError(
+                f"schedules: {name} = {schedule!r} gives {name} = {value!r} at step {first}, "
+                f"which {type(self.base).__name__} refuses ({why}), and the run may take "
+                f"{steps} steps: give the schedule a horizon of at least {steps} steps "
+                f"(total_steps={steps}), a min_value > 0, or the run at most {first} steps "
+                "(max_steps)")
+
+    def _refusal(self, name: str, schedule: Schedule, step: int) -> tuple[Any, str] | None:
+        """(value, why) when the optimizer refuses the schedule's value at ``step``."""
+        value, _ = schedule.value(step, getattr(self.base, name), math.nan, schedule.init())
+        try:
+            attrs.evolve(cast(Any, self.base), **{name: value})
+        except ValueError as exc:
+            return value, str(exc)
+        return None
+
     def init(self, rows: int | None) -> tuple[Any, ...]:
         """The schedules' initial states for one point (``rows`` None) or ``rows`` starts."""
         return tuple(schedule.init() if rows is None or not schedule.per_start

@@ -19,11 +19,13 @@ Example
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from .api import OPTIONS as SCIPY_OPTIONS
 from .api import minimize
 from .errors import InvalidArgumentError
 from .optimizers import Optimizer
@@ -46,13 +48,41 @@ def _with_hyperparameters(optimizer: Any, options: dict[str, Any],
     return spec, {k: v for k, v in options.items() if k not in hyper}
 
 
+def _mapped(scipy_options: dict[str, Any]) -> dict[str, Any]:
+    """scipy's options for the method (``tol`` and ``options={...}``, as scipy hands them
+    over) as optiframe's, taken out of ``scipy_options``; unknown ones warned about as
+    scipy's own methods do (``OptimizeWarning: Unknown solver options``)."""
+    from scipy.optimize import OptimizeWarning
+
+    out: dict[str, Any] = {}
+    tol = scipy_options.pop("tol", None)
+    for key in list(scipy_options):
+        if key in SCIPY_OPTIONS and scipy_options[key] is not None:
+            out[SCIPY_OPTIONS[key]] = scipy_options.pop(key)
+    if tol is not None:
+        out.setdefault("gtol", tol)
+    unknown = sorted(k for k in scipy_options if k != "disp")
+    if unknown:
+        warnings.warn(f"Unknown solver options: {', '.join(unknown)} (optiframe's method "
+                      f"takes tol, disp, {', '.join(sorted(SCIPY_OPTIONS))}, and optiframe's "
+                      "own options as scipy_method keywords)", OptimizeWarning, stacklevel=4)
+        for key in unknown:
+            del scipy_options[key]
+    return out
+
+
 def scipy_method(optimizer: Any = "lbfgs", gradient: Any = "auto",
                  **options: Any) -> Callable[..., Any]:
     """A ``method`` for ``scipy.optimize.minimize`` that runs optiframe's ``optimizer``
     (an instance, a name or a mapping), with ``gradient`` when scipy passes no ``jac``,
     and optiframe's ``options``: the optimizer's hyperparameters (``scipy_method("adam",
     lr=0.01)``) and :func:`~optiframe.minimize` options (``max_steps``, ``gtol``, ...).
-    scipy's own ``options={"maxiter": ...}`` and ``tol`` still apply."""
+
+    scipy's ``tol`` (as ``gtol``, unless ``options`` gives one) and ``options`` apply too:
+    ``maxiter`` (max_steps), ``maxfun``/``maxfev`` (max_nfev), ``gtol``, ``ftol``,
+    ``xtol``, and ``disp`` (print the outcome); scipy's values win over the keywords given
+    here. Others are warned about (``OptimizeWarning``) and dropped, as scipy's methods do.
+    """
     if "x0" in options or "starts" in options:
         raise InvalidArgumentError("scipy_method runs from scipy's x0: drop 'x0'/'starts'")
     optimizer, options = _with_hyperparameters(optimizer, options)
@@ -66,12 +96,8 @@ def scipy_method(optimizer: Any = "lbfgs", gradient: Any = "auto",
         scipy_options.pop("hessp", None)
         if scipy_options.pop("constraints", None):
             raise InvalidArgumentError("optiframe's methods take bounds, not constraints")
-        extra = dict(options)
-        maxiter = scipy_options.pop("maxiter", None)
-        if maxiter is not None:
-            extra["max_steps"] = maxiter
-        if scipy_options.get("gtol") is not None:
-            extra["gtol"] = scipy_options.pop("gtol")
+        extra = {**options, **_mapped(scipy_options)}
+        disp = bool(scipy_options.pop("disp", False))
         f = fun if not args else (lambda x: fun(x, *args))
         if callable(jac):
             g = jac if not args else (lambda x: jac(x, *args))
@@ -82,6 +108,9 @@ def scipy_method(optimizer: Any = "lbfgs", gradient: Any = "auto",
                      jac=jac_arg, bounds=bounds, callback=callback, raise_errors=True,
                      **extra)
         jac_value = r.jac
+        if disp:
+            print(f"{method.__name__}: {r.status}: {r.message} (f = {r.fun:.6g}, "
+                  f"{r.nit} steps, {r.nfev} evaluations)")
         return so.OptimizeResult(
             x=r.x, fun=r.fun, jac=jac_value, hess_inv=r.hess_inv, nit=r.nit, nfev=r.nfev,
             njev=r.njev, status=0 if r.success else 1, success=r.success, message=r.message,

@@ -9,6 +9,7 @@ class Status(str, enum.Enum):
     """How a run ended. Compares equal to its string value: ``status == "converged"``."""
 
     CONVERGED = "converged"
+    COMPLETED = "completed"
     MAX_STEPS = "max_steps"
     MAX_NFEV = "max_nfev"
     MAX_TIME = "max_time"
@@ -30,6 +31,7 @@ class Status(str, enum.Enum):
 #: One message per status; a run appends the specific reason.
 MESSAGES: dict[Status, str] = {
     Status.CONVERGED: "Converged",
+    Status.COMPLETED: "Completed: the training ran every epoch asked of it",
     Status.MAX_STEPS: "Stopped after the maximum number of steps",
     Status.MAX_NFEV: "Stopped: the evaluation budget (max_nfev) is spent",
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
@@ -44,6 +46,10 @@ MESSAGES: dict[Status, str] = {
     Status.INTERRUPTED: "Interrupted (KeyboardInterrupt); the history up to here is kept",
     Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",
 }
+
+
+#: statuses that are a success: a convergence shown, or a training run's epochs all run
+SUCCESS = frozenset({Status.CONVERGED, Status.COMPLETED})
 
 
 def message(status: Status, detail: str) -> str:

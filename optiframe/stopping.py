@@ -21,8 +21,9 @@ A start stops at the first of:
   counts the time before its checkpoint too), tested before the first step and between
   line-search trials.
 
-Training runs (``batch_size=...``) stop after their epochs, or at ``max_steps`` when it is
-given; a batch's gradient norm never counts as convergence there.
+Training runs (``batch_size=...``) stop after their epochs (status ``completed``, a
+success), or at ``max_steps`` when it is given and comes first; a batch's gradient norm
+never counts as convergence there.
 
 The loop tests one cheap combined condition per step; the methods here say why a start
 stops only when it does, so the reasons cost nothing on the way down.

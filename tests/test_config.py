@@ -175,7 +175,7 @@ def test_minibatch_training_from_a_config(config, tmp_path):
     """))
     assert main(["run", str(config)]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["status"] == "max_steps" and summary["nit"] == 3 * 10
+    assert summary["status"] == "completed" and summary["nit"] == 3 * 10
     assert len(summary["x"]) == (4 + 1) * 2
     # a training run writes its per-epoch table, and the summary has the epoch figures
     assert summary["epochs"] == 3 and len(summary["epoch_table"]) == 3

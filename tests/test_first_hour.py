@@ -241,3 +241,181 @@ def test_the_command_line_shows_a_glimpse_of_a_large_x_and_the_step_count(tmp_pa
     out = capsys.readouterr().out
     assert "(50 numbers; all of them in summary.json)" in out and "..." in out
     assert "steps = 2, evaluations = 3" in out  # L-BFGS: the sphere in two steps
+
+
+# -- issue 23: the first hour, second round -----------------------------------------------
+
+
+def _run_config(tmp_path, text, *extra):
+    from optiframe.cli import main
+
+    (tmp_path / "run.toml").write_text(textwrap.dedent(text))
+    code = main(["run", str(tmp_path / "run.toml"), *extra])
+    summary_file = tmp_path / "out" / "summary.json"
+    return code, (json.loads(summary_file.read_text()) if summary_file.exists() else None)
+
+
+def test_a_config_bounds_the_run_and_multi_start_samples_in_the_bounds(tmp_path):
+    base = """
+        [objective]
+        name = "rastrigin"
+        dim = 2
+        [bounds]
+        lower = [-1.0, 0.5]
+        upper = 2.0
+        [output]
+        folder = "{folder}"
+        """
+    # one x0 outside the box: clipped into it, and no step leaves it
+    code, summary = _run_config(tmp_path, base.format(folder=tmp_path / "out")
+                                + "[start]\nx0 = [3.0, -3.0]\n")
+    assert code == 0
+    x = np.array(summary["x"])
+    assert (x >= [-1.0, 0.5]).all() and (x <= 2.0).all()
+    # many starts: sampled in the box, every final point in it
+    code, summary = _run_config(tmp_path, base.format(folder=tmp_path / "out")
+                                + "[start]\nn_starts = 20\nseed = 0\n", "--force")
+    assert code == 0
+    for start in summary["starts"]:
+        assert -1.0 <= start["x"][0] <= 2.0 and 0.5 <= start["x"][1] <= 2.0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("[start]\nx0 = [1.0, 1.0]\nbounds = [[0, 1], [0, 1]]\n",
+     "start.bounds is for the starts of a multi-start run: set start.n_starts too (to bound "
+     "the run itself, use [bounds] lower and upper)"),
+    ("[start]\nx0 = [1.0, 1.0]\n[bounds]\nlower = \"a\"\n",
+     "bounds.lower must be a number (every coordinate) or a list of numbers"),
+    ("[start]\nx0 = [1.0, 1.0]\n[bounds]\nlower = [0, 0]\nupper = [1, 1, 1]\n",
+     "bounds.lower has 2 numbers but bounds.upper has 3"),
+    ("[start]\nx0 = [1.0, 1.0]\n[bounds]\nlower = 2\nupper = 1\n", "lo > hi"),
+    ("[start]\nx0 = [1.0, 1.0]\n[bounds]\nlow = 2\n", "unknown key 'bounds.low'"),
+])
+def test_bad_config_bounds_are_one_line_naming_the_key(tmp_path, capsys, extra, message):
+    code, summary = _run_config(tmp_path, '[objective]\nname = "sphere"\n'
+                                f'[output]\nfolder = "{tmp_path / "out"}"\n' + extra)
+    assert code == 2 and summary is None
+    assert message in capsys.readouterr().err
+
+
+def test_minima_hold_every_final_point_and_say_how_their_starts_ended():
+    # 40 starts, 30 steps of gd: none converges, every start is somewhere
+    r = of.minimize("himmelblau", starts=of.MultiStart(40, bounds=[(-5, 5)] * 2), seed=0,
+                    optimizer=of.GradientDescent(lr=1e-3), max_steps=30)
+    assert r.status == "max_steps" and not r.success
+    assert sum(m.count for m in r.minima) == 40
+    assert r.minima[0].fun == r.fun and r.best_start in r.minima[0].starts
+    assert all(m.statuses == {"max_steps": m.count} and not m.converged for m in r.minima)
+    # with max_time every start ends max_time: still every final point is in a minimum
+    r = of.minimize("himmelblau", starts=of.MultiStart(10, bounds=[(-5, 5)] * 2), seed=0,
+                    max_time=1e-9)
+    assert set(r.statuses()) == {"max_time"} and sum(m.count for m in r.minima) == 10
+    assert r.minima[0].fun == r.fun
+
+
+def test_a_multi_start_status_says_how_the_run_went_and_keeps_the_best_starts():
+    # start 0 (the lowest) stops by the line search; the others converge
+    class Cliff(of.Objective):
+        def value(self, x):
+            return float(x @ x) if x[0] > -5 else float(x @ x) - 100.0
+
+    starts = np.array([[-6.0, 0.0], [1.0, 1.0], [2.0, -1.0]])
+    r = of.minimize(Cliff(), starts=starts, bounds=[(-6, 3)] * 2, max_steps=50,
+                    gradient="central")
+    assert r.statuses() == {"line_search": 1, "converged": 2}
+    assert (r.status, r.success, r.best_status, r.best_start) == (
+        "converged", True, "line_search", 0)
+    assert r.fun == r.starts[0].fun == -75.0 and r.x.tolist() == r.starts[0].x.tolist()
+    assert r.minima[0].starts == (0,) and r.minima[0].statuses == {"line_search": 1}
+    assert not r.minima[0].converged and r.minima[1].converged
+    assert "start 0 (2 converged, 1 line_search)" in r.message
+
+
+def test_diverged_starts_are_no_minimum_and_never_the_best_point():
+    starts = np.array([[1.0], [0.5]])
+    # lr = 1.5 on x^2 diverges from every start: no minimum, status diverged
+    r = of.minimize("sphere", starts=starts, optimizer=of.GradientDescent(lr=1.5))
+    assert r.status == "diverged" and r.minima == ()
+
+
+def test_scipy_method_honours_scipys_tol_and_options_and_warns_about_the_rest():
+    method = of.scipy_method("lbfgs")
+    with pytest.warns(so.OptimizeWarning, match="Unknown solver options: bogus"):
+        r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method, tol=1e-2,
+                        options={"maxfun": 3, "bogus": 1})
+    assert r.nfev <= 3 and r.optiframe_status == "max_nfev" and not r.success
+    loose = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method, tol=1e-2)
+    tight = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method)
+    assert loose.success and loose.nit < tight.nit
+    assert np.linalg.norm(so.rosen_der(loose.x)) <= 1e-2
+    r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method,
+                    options={"maxiter": 4})
+    assert r.nit == 4 and r.optiframe_status == "max_steps"
+    r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method,
+                    options={"gtol": 1e-3, "ftol": 1e-30, "xtol": 0.0})
+    assert np.linalg.norm(so.rosen_der(r.x)) <= 1e-3
+
+
+def test_scipy_method_disp_prints_the_outcome(capsys):
+    so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=of.scipy_method("lbfgs"),
+                options={"disp": True})
+    assert "optiframe_lbfgs: converged" in capsys.readouterr().out
+
+
+def _digits_like(n=60, d=3):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, d)), rng.integers(0, 3, size=n)
+
+
+def test_a_training_run_that_completes_its_epochs_is_a_success():
+    X, y = _digits_like()
+    model = of.SoftmaxRegression(X, y)
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=3, seed=0)
+    assert (r.status, r.success, r.epochs, r.nit) == ("completed", True, 3, 9)
+    # max_steps before the epochs run out is still max_steps
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=3, seed=0, max_steps=4)
+    assert (r.status, r.success) == ("max_steps", False)
+
+
+def test_early_stopping_keeps_the_epoch_it_stopped_in_with_its_metrics():
+    X, y = _digits_like()
+    model = of.SoftmaxRegression(X, y)
+
+    def stop_in_3(info):
+        if info.epoch == 3:
+            raise StopIteration({"val": 0.5})
+        return {"val": 1.0}
+
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=10, seed=0,
+                    epoch_callbacks=stop_in_3)
+    assert r.status == "callback_stop" and "after epoch 3" in r.message
+    assert r.epochs == 3 and r.history.epochs["val"].tolist() == [1.0, 1.0, 0.5]
+
+
+def test_a_command_line_training_run_from_init_follows_the_batch_seed(tmp_path):
+    (tmp_path / "data.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import optiframe as of
+
+        def make():
+            rng = np.random.default_rng(0)
+            return of.MLP(rng.normal(size=(40, 3)), rng.integers(0, 2, size=40), hidden=4)
+        """))
+    config = f"""
+        [objective]
+        factory = "data.py:make"
+        [start]
+        x0 = "init"
+        [batch]
+        batch_size = 10
+        epochs = 1
+        seed = {{seed}}
+        [output]
+        folder = "{tmp_path / 'out'}"
+        """
+    xs = []
+    for seed in (1, 1, 2):
+        code, summary = _run_config(tmp_path, config.format(seed=seed), "--force")
+        assert code == 0 and summary["status"] == "completed"
+        xs.append(summary["x"])
+    assert xs[0] == xs[1] and xs[0] != xs[2]

@@ -319,3 +319,23 @@ def test_multistart_shows_a_progress_bar_on_request(capsys):
                 starts=of.MultiStart(8, bounds=[(-5, 5), (-5, 5)]), seed=0)
     err = capsys.readouterr().err
     assert "optiframe, 8 starts" in err and "f=" in err
+
+
+def test_the_overall_status_of_a_multi_start_run():
+    from optiframe.outcome import Finished
+    from optiframe.result import StartOutcome
+
+    def finished(*statuses, best=0):
+        return Finished.of([StartOutcome(index=i, x0=np.zeros(1), x=np.zeros(1),
+                                         fun=(0.0 if i == best else 1.0 + i), status=s,
+                                         message="", nit=1, nfev=1, njev=1)
+                            for i, s in enumerate(statuses)], 1)
+
+    assert finished("line_search", "converged", "max_steps").overall(0) == "converged"
+    assert finished("converged", "interrupted").overall(0) == "interrupted"
+    assert finished("max_steps", "max_time", "max_time").overall(0) == "max_time"
+    assert finished("max_steps", "max_time").overall(0) == "max_steps"  # a tie: the best's
+    assert finished("completed", "nan").overall(0) == "completed"
+    # the best start is one that ended at a point: not the diverged one, lower as it is
+    f = finished("diverged", "max_steps", best=0)
+    assert f.best() == 1 and f.at_a_point().tolist() == [False, True]

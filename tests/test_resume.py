@@ -289,7 +289,7 @@ def test_checkpoint_of_other_data_is_refused(tmp_path):
     resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2,
                         on_interrupt="return").resume(
         tmp_path)
-    assert resumed.status == "max_steps"
+    assert resumed.status == "completed"
 
 
 def test_optimizer_state_of_another_shape_is_refused(tmp_path):

@@ -328,7 +328,7 @@ def test_components_by_name_mapping_or_instance_are_equivalent():
 
 def test_status_vocabulary_and_messages():
     assert {s.value for s in of.Status} == {
-        "converged", "max_steps", "max_nfev", "max_time", "diverged", "nan", "stalled",
+        "converged", "completed", "max_steps", "max_nfev", "max_time", "diverged", "nan", "stalled",
         "line_search", "callback_stop", "interrupted", "failed"}
     from optiframe.result import MESSAGES
     assert set(MESSAGES) == set(of.Status)

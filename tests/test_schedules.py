@@ -140,9 +140,38 @@ def test_a_schedule_producing_an_invalid_value_fails_the_run_cleanly():
     assert r.nit == 3 and len(r.history) == 4
 
 
-def test_a_cosine_that_reaches_zero_says_what_to_do():
+def test_a_cosine_that_reaches_zero_within_the_run_is_refused_before_any_work():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(x @ x)
+
+    with pytest.raises(of.errors.InvalidArgumentError,
+                       match=r"schedules: lr = CosineWarmup\(total_steps=20.*gives lr = 0.0 at "
+                             r"step 20, .*the run may take 50 steps.*total_steps=50.*"
+                             r"min_value > 0"):
+        of.minimize(f, [1.0], optimizer=of.GradientDescent(lr=0.01), gtol=0, max_steps=50,
+                    schedules={"lr": of.CosineWarmup(total_steps=20)}, raise_errors=False)
+    assert calls == []
+    # the default cosine (total_steps=1000) on a 2000-step run: refused at step 1000
+    with pytest.raises(of.errors.InvalidArgumentError, match="at step 1000"):
+        of.minimize("sphere", [1.0], optimizer="gd", schedules={"lr": "cosine"},
+                    max_steps=2000)
+    # a horizon as long as the run never reaches 0 (the last step is total_steps - 1)
     r = of.minimize("sphere", [1.0], optimizer=of.GradientDescent(lr=0.01), gtol=0,
-                    max_steps=50, schedules={"lr": of.CosineWarmup(total_steps=20)},
-                    raise_errors=False)
-    assert r.status == "failed" and r.nit == 20
-    assert "min_value > 0" in r.message
+                    max_steps=20, schedules={"lr": of.CosineWarmup(total_steps=20)})
+    assert r.status == "max_steps" and r.nit == 20
+
+
+def test_a_training_runs_horizon_is_its_epochs_of_batches():
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    model = of.SoftmaxRegression(X, y)
+    kw = dict(optimizer=of.GradientDescent(lr=0.1), batch_size=10, seed=0)
+    # 3 epochs of 4 batches: 12 steps; a cosine over 12 steps is fine, over 10 is not
+    r = of.minimize(model, np.zeros(model.dim), epochs=3,
+                    schedules={"lr": of.CosineWarmup(total_steps=12)}, **kw)
+    assert r.status == "completed" and r.nit == 12
+    with pytest.raises(of.errors.InvalidArgumentError, match=r"at step 10.*may take 12 steps"):
+        of.minimize(model, np.zeros(model.dim), epochs=3,
+                    schedules={"lr": of.CosineWarmup(total_steps=10)}, **kw)
