@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
 from ._table import format_table
-from .errors import OptiframeError
+from .errors import InvalidArgumentError, OptiframeError
 from .plugins import get_registry, plugin_infos
 from .registry import KINDS
 
@@ -113,6 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_results_folder(folder, args.force, str(args.config))
         try:
             result = runner.run(**run_args)
+        except InvalidArgumentError as exc:  # refused before any work: name file and key
+            raise ConfigError(f"{args.config}: {_config_key(str(exc))}{exc}") from None
         except KeyboardInterrupt as stop:
             result = getattr(stop, "result", None)
             if result is None:
@@ -131,6 +134,15 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{result.nfev}")
     print(f"results in {folder}/ ({', '.join(written)})")
     return 1 if str(result.status) == "failed" else 0
+
+
+def _config_key(message: str) -> str:
+    """The config key a run's refusal is about ("start.x0: "), or "" when it names none."""
+    if re.match(r"'?x0'? ", message):
+        return "start.x0: "
+    if message.startswith("gradient"):
+        return "gradient.name: "
+    return ""
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

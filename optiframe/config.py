@@ -474,7 +474,7 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any],
     if log:
         write_epochs_csv(log, folder / "epochs.csv")
         written.append("epochs.csv")
-    return written + write_plots(result, folder, objective)
+    return written + write_plots(result, folder, objective, run_title(config))
 
 
 def write_epochs_csv(log: Sequence[Mapping[str, Any]], path: Path) -> None:
@@ -486,15 +486,29 @@ def write_epochs_csv(log: Sequence[Mapping[str, Any]], path: Path) -> None:
         writer.writerows(log)
 
 
-def write_plots(result: Any, folder: Path, objective: Any = None) -> list[str]:
-    """loss.png (and minima.png for a 2-D multi-start run) with optiframe-plot installed."""
+def run_title(config: Mapping[str, Any]) -> str:
+    """What a config runs, for a figure's title: "rosenbrock, lbfgs"."""
+    objective = config.get("objective", {})
+    what = next((str(objective[k]) for k in ("name", "path", "factory") if k in objective),
+                "objective")
+    optimizer = config.get("optimizer", {})
+    name = optimizer.get("name") if isinstance(optimizer, Mapping) else optimizer
+    return f"{what}, {name}" if name else what
+
+
+def write_plots(result: Any, folder: Path, objective: Any = None,
+                title: str | None = None) -> list[str]:
+    """loss.png (and minima.png for a 2-D multi-start run) with optiframe-plot installed;
+    ``title`` names the run (the objective and the optimizer)."""
     try:
         import optiframe_plot as plots
     except ImportError:
         return []
     written = []
     if len(result.history):
-        plots.loss_curve(result).figure.savefig(folder / "loss.png", dpi=100)
+        starts = f", {len(result.starts)} starts" if hasattr(result, "starts") else ""
+        plots.loss_curve(result, title=f"{title}: f per step{starts}" if title else None,
+                         ).figure.savefig(folder / "loss.png", dpi=100)
         written.append("loss.png")
     if hasattr(result, "starts") and result.x.size == 2:
         try:  # over the objective's contours, where it can be evaluated on a grid

@@ -114,14 +114,17 @@ def run_demo(write: Callable[[str], None] = print, figures: str | None = None) -
         draw_figures(figures, write)
 
 
+#: section 7's runs: Rosenbrock by a fixed step, a line search, and the default L-BFGS
+STEP_RUNS = (("gd, lr 0.01 (fixed)", GradientDescent(lr=0.01)),
+             ("gd, lr 1e-3 (fixed, its best)", GradientDescent(lr=1e-3)),
+             ("gd, lr 1 + armijo line search", GradientDescent(lr=1.0, line_search="armijo")),
+             ("lbfgs (the default)", None))
+
+
 def step_section(write: Callable[[str], None]) -> None:
     """Rosenbrock by a fixed step, by a line search, and by the default L-BFGS."""
-    runs = [("gd, lr 0.01 (fixed)", GradientDescent(lr=0.01)),
-            ("gd, lr 1e-3 (fixed, its best)", GradientDescent(lr=1e-3)),
-            ("gd, lr 1 + armijo line search", GradientDescent(lr=1.0, line_search="armijo")),
-            ("lbfgs (the default)", None)]
     rows = []
-    for label, optimizer in runs:
+    for label, optimizer in STEP_RUNS:
         r = minimize("rosenbrock", [-1.2, 1.0], optimizer=optimizer, max_steps=50_000)
         rows.append((label, str(r.status), r.nit, r.nfev, np.array2string(r.x, precision=6)))
     section(
@@ -172,7 +175,7 @@ def digits_section(write: Callable[[str], None]) -> None:
         from sklearn.model_selection import train_test_split
     except ImportError:
         section("5. Training a digits classifier",
-                "skipped: needs scikit-learn (pip install 'optiframe[examples]')", write)
+                "skipped: needs scikit-learn (pip install scikit-learn)", write)
         return
     from .data import MLP, SoftmaxRegression
 
@@ -226,7 +229,9 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     blog_step = CentralDifference(step=1e-7, relative=False)
-    rates = sweep(func1, -3.0, optimizer=GradientDescent, gradient=blog_step, max_steps=300,
+    # section 1's runs, as long as its longest row
+    rates = sweep(func1, -3.0, optimizer=GradientDescent, gradient=blog_step,
+                  max_steps=max(steps for _, steps in LEARNING_RATE_TABLE),
                   detect_divergence=False, lr=[1e-9, 0.001, 0.01, 0.5, 0.999, 10.0])
     rosen = {name: minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=600,
                             record_x=True)
@@ -235,13 +240,20 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
                                ("adam, lr 0.05", Adam(lr=0.05))]}
     many = minimize("himmelblau", optimizer=GradientDescent(lr=0.01), max_steps=2000, seed=0,
                     starts=MultiStart(100, sampler="uniform", bounds=[(-5, 5), (-5, 5)]))
+    steps_ax = None
+    for label, optimizer in STEP_RUNS:  # section 7's runs, one curve each
+        r = minimize("rosenbrock", [-1.2, 1.0], optimizer=optimizer, max_steps=50_000)
+        steps_ax = plots.loss_curve(r, ax=steps_ax, label=f"{label}: {r.status}, {r.nit} steps",
+                                    title="Rosenbrock from (-1.2, 1): f per step (section 7)")
     pictures = {
-        "learning_rates.png": plots.lr_sweep(rates),
-        "rosenbrock_paths.png": plots.trajectory(rosen, Rosenbrock(),
-                                                 bounds=[(-2.0, 2.0), (-1.0, 3.0)]),
+        "learning_rates.png": plots.lr_sweep(
+            rates, title="f(x) = x**2 + 1 from x0 = -3, the blog's slope (section 1)"),
+        "rosenbrock_paths.png": plots.trajectory(
+            rosen, Rosenbrock(), bounds=[(-2.0, 2.0), (-1.0, 3.0)],
+            title="Rosenbrock from (-1.2, 1), at most 600 steps each"),
         "himmelblau_minima.png": plots.multistart_minima(many, Himmelblau(),
                                                          bounds=[(-5, 5), (-5, 5)]),
-        "adam_loss.png": plots.loss_curve(rosen["adam, lr 0.05"]),
+        "choosing_a_step.png": steps_ax,
     }
     try:
         from sklearn.datasets import load_digits
@@ -255,7 +267,8 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
         trained = minimize(model, np.zeros(model.n_params), optimizer=GradientDescent(lr=1.0),
                            batch_size=64, epochs=30, seed=0, epoch_callbacks=lambda e: {
                                "test_accuracy": model.accuracy(np.array(e.x), X_test, y_test)})
-        pictures["digits_training.png"] = plots.training_curves(trained)
+        pictures["digits_training.png"] = plots.training_curves(
+            trained, title="Softmax regression on 8x8 digits, gd lr 1.0, batch 64 (section 5)")
     except ImportError:
         pass
     for name, ax in pictures.items():

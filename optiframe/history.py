@@ -147,7 +147,7 @@ class History:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
-                "History.to_pandas needs pandas: pip install 'optiframe[pandas]'"
+                "History.to_pandas needs pandas: pip install pandas"
             ) from exc
         return pd.DataFrame(self._flat_columns())
 

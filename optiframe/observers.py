@@ -305,7 +305,16 @@ def _where(s: Any, p: Any) -> str:
 
 
 def _best(s: Any) -> float:
-    """The best value among the running starts (or the last one), for progress bars."""
+    """The best value among the running starts (or the last one), for progress bars; in
+    training, the mean batch loss of the epoch so far (the best start's)."""
+    c = s.cursor
+    if c is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.atleast_1d(np.asarray(c.total, dtype=float)
+                                  / np.asarray(c.count, dtype=float))
+        means = means[np.isfinite(means)]
+        if means.size:
+            return float(means.min())
     if s.point:
         return float(s.F)
     funs = [np.asarray(s.F, dtype=float).reshape(-1)] + [b.fun for b in s.finished if len(b)]

@@ -35,21 +35,26 @@ class Progress:
         per, total = self.epochs
         return f"epoch {min(k // max(per, 1) + 1, total)}/{total}, loss={fun:.6g}"
 
+    @staticmethod
+    def check(setting: Any) -> None:
+        """Refuse a ``progress=`` that is not True, False or None (draws nothing)."""
+        if setting not in (None, True, False):
+            raise InvalidArgumentError(f"'progress' must be True, False or None: {setting!r}")
+
     @classmethod
     def create(cls, setting: Any, total: float, desc: str, unit: str = "step",
                epochs: tuple[int, int] | None = None) -> Progress | None:
         """A bar per ``progress=``: None (on if stderr is a terminal and tqdm is
         installed), True (on; tqdm required) or False (off)."""
+        cls.check(setting)
         if setting is False:
             return None
-        if setting is not None and setting is not True:
-            raise InvalidArgumentError(f"'progress' must be True, False or None: {setting!r}")
         try:
             from tqdm.auto import tqdm
         except ImportError:
             if setting:
                 raise InvalidArgumentError(
-                    "progress=True needs tqdm: pip install tqdm (or optiframe[progress])"
+                    "progress=True needs tqdm: pip install tqdm"
                 ) from None
             return None
         if setting is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
@@ -67,6 +72,10 @@ class Progress:
             self.shown, self.last = k, now
 
     def close(self, k: int, fun: float) -> None:
+        """The run is over at ``k``: a run that ended before its limit (every start
+        converged at step 80 of 500) shows as done, 80/80, not as stopped at 16 %."""
+        if self.bar.total is not None and k < self.bar.total:
+            self.bar.total = k
         self.bar.update(k - self.shown)
         self.bar.set_postfix_str(self._postfix(k, fun), refresh=False)
         self.bar.close()

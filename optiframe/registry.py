@@ -45,6 +45,12 @@ KINDS: dict[str, str] = {
 
 #: Components that ship in a separately installed plugin: asking for one that is not
 #: installed says which distribution to install.
+def install_hint(dist: str) -> str:
+    """How to install one of optiframe's plugins: from this repository (the plugins are
+    not on a package index), as the README's set-up commands do."""
+    return f"pip install ./plugins/{dist} (from the root of the optiframe repository)"
+
+
 PROVIDED_BY: dict[tuple[str, str], str] = {
     ("gradient", "jax"): "optiframe-jax",
     **{("plot", name): "optiframe-plot"
@@ -156,7 +162,7 @@ class Registry:
                     f"{bare!r}; it resolves as {owners}") from None
         if not claims:
             dist = PROVIDED_BY.get((kind, name))
-            hint = (f" It comes with the plugin {dist}: pip install {dist}." if dist
+            hint = (f" It comes with the plugin {dist}: {install_hint(dist)}." if dist
                     else did_you_mean(name, known))
             available = ", ".join(sorted(known)) or "none"
             raise UnknownComponentError(

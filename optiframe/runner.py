@@ -94,12 +94,21 @@ SCIPY_OPTION_HINTS = {
 }
 
 
+#: what a run takes, not the Runner (minimize takes both)
+RUN_ARGUMENTS = ("x0", "starts", "seed", "workers")
+
+
 def check_options(options: Iterable[str]) -> None:
     """Refuse option names the Runner does not know, suggesting the closest one (or, for
     scipy's option names, where they go)."""
     known = (*STOP_OPTIONS, *RUNNER_OPTIONS)
     for name in options:
         if name not in known:
+            if name in RUN_ARGUMENTS:
+                raise InvalidArgumentError(
+                    f"{name!r} is an argument of the run, not of the Runner: "
+                    f"runner.run(x0, {name}=...) (or of.minimize(..., {name}=...), which "
+                    "takes both)")
             hint = (f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
                     if name in SCIPY_OPTION_HINTS else did_you_mean(name, known))
             raise InvalidArgumentError(
@@ -233,7 +242,7 @@ class Runner:
         self.schedules = build_schedules(schedules, registry)
         # max_steps=None: 1000, or no limit in a minibatch run (its epochs count)
         self.stop_given = {"max_steps": max_steps is not None}
-        Progress.create(False if progress is None else progress, 0, "")  # checks the value
+        Progress.check(progress)  # checks the value (and draws nothing)
         self.progress = progress
         self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
                                        batch_sampler)

@@ -45,3 +45,10 @@ def test_sweep_benchmark_smoke_run():
     assert proc.returncode == 0, proc.stderr
     assert "7 of 7 printed values reproduced bit for bit" in proc.stdout
     assert "sweep/multi-start" in proc.stdout
+
+
+def test_evaluation_paths_benchmark_smoke_run():
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_evaluation_paths.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "the vectorized path" in proc.stdout and "one process" in proc.stdout

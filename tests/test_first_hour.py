@@ -419,3 +419,87 @@ def test_a_command_line_training_run_from_init_follows_the_batch_seed(tmp_path):
         assert code == 0 and summary["status"] == "completed"
         xs.append(summary["x"])
     assert xs[0] == xs[1] and xs[0] != xs[2]
+
+
+def test_progress_bars_draw_no_stray_bar_and_end_full_when_the_run_ends_early(capsys):
+    pytest.importorskip("tqdm")
+    r = of.minimize("himmelblau", starts=of.MultiStart(8, bounds=[(-5, 5)] * 2), seed=0,
+                    max_steps=500, progress=True)
+    err = capsys.readouterr().err
+    assert r.nit < 500
+    drawn = [part.strip() for part in err.replace("\n", "\r").split("\r") if part.strip()]
+    assert all(part.startswith("optiframe, 8 starts") for part in drawn)  # no stray bar
+    assert drawn[-1].startswith("optiframe, 8 starts: 100%") and f"{r.nit}/{r.nit}" in drawn[-1]
+
+
+def test_a_training_bar_shows_the_epochs_loss_from_its_first_batches(capsys):
+    pytest.importorskip("tqdm")
+    from types import SimpleNamespace
+
+    from optiframe.observers import _best
+    from optiframe.state import BatchCursor
+
+    # mid-epoch 1: no whole-data loss yet (F is NaN), 3 batches of 10 summed to 6.0
+    s = SimpleNamespace(point=True, F=np.nan, finished=[],
+                        cursor=BatchCursor(1, 3, None, 6.0, 30))
+    assert _best(s) == 0.2
+    stack = SimpleNamespace(point=False, F=np.full(2, np.nan), finished=[],
+                            cursor=BatchCursor(1, 3, None, np.array([6.0, 3.0]),
+                                               np.array([30, 30])))
+    assert _best(stack) == 0.1  # the best start's
+    X, y = _digits_like(n=600)
+    model = of.SoftmaxRegression(X, y)
+    of.minimize(model, np.zeros(model.dim), batch_size=10, epochs=1, seed=0, progress=True,
+                optimizer=of.GradientDescent(lr=0.1))
+    err = capsys.readouterr().err
+    assert "epoch 1/1, loss=" in err and "loss=nan" not in err
+
+
+@pytest.mark.parametrize(("x0", "message"), [
+    ("[[1.0, 2.0], [3.0, 4.0]]", "start.x0: 'x0' must be 1-D"),
+    ("[1.0]", "start.x0: x0 has 1 coordinates but Rosenbrock needs at least 2"),
+])
+def test_x0_errors_on_the_command_line_name_the_file_and_the_key(tmp_path, capsys, x0,
+                                                                  message):
+    code, summary = _run_config(tmp_path, '[objective]\nname = "rosenbrock"\n'
+                                f'[start]\nx0 = {x0}\n[output]\nfolder = "{tmp_path / "out"}"\n')
+    err = capsys.readouterr().err
+    assert code == 2 and summary is None and not (tmp_path / "out").exists()
+    assert f"{tmp_path / 'run.toml'}: {message}" in err
+
+
+def test_run_arguments_given_to_the_runner_say_where_they_go():
+    for name in ("seed", "starts", "workers"):
+        with pytest.raises(of.InvalidArgumentError,
+                           match=rf"'{name}' is an argument of the run, not of the Runner: "
+                                 rf"runner.run\(x0, {name}=...\)"):
+            of.Runner("sphere", **{name: 3})
+
+
+def test_the_docs_name_the_checkpoint_and_stream_formats_as_they_are(tmp_path):
+    from optiframe.checkpoint_format import FORMAT_VERSION
+
+    text = (ROOT / "docs" / "howto-checkpoint.md").read_text()
+    assert f"`format_version` ({FORMAT_VERSION})" in text
+    of.minimize("sphere", [1.0, 2.0], checkpoint=tmp_path / "ck", checkpoint_every=1,
+                max_steps=3, optimizer="gd", stream_history=tmp_path / "h.jsonl")
+    meta = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    for key in meta:
+        assert f"`{key}`" in text, key
+    header = json.loads((tmp_path / "h.jsonl").read_text().splitlines()[0])
+    for key in header:
+        assert f"`{key}`" in text, key
+    assert "[" + ", ".join(header["columns"]) + "]" in " ".join(text.split())
+
+
+def test_install_hints_name_what_can_be_installed():
+    from optiframe.registry import PROVIDED_BY, install_hint
+
+    for dist in set(PROVIDED_BY.values()):
+        assert (ROOT / "plugins" / dist / "pyproject.toml").is_file()
+        assert install_hint(dist).startswith(f"pip install ./plugins/{dist} ")
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
+                 *(ROOT / "optiframe").glob("*.py"),
+                 *(ROOT / "plugins").glob("*/src/*/*.py"), *(ROOT / "plugins").glob("*/README.md")]:
+        text = path.read_text()
+        assert "pip install optiframe" not in text and "'optiframe[" not in text, path

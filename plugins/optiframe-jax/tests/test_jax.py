@@ -111,7 +111,7 @@ def test_an_untraceable_objective_is_named_and_central_suggested():
 
     with pytest.raises(of.InvalidArgumentError, match=r"uses_numpy.*gradient='central'"):
         of.minimize(uses_numpy, [1.0, 2.0], gradient="jax")
-    with pytest.raises(of.InvalidArgumentError, match=r"Rosenbrock.*gradient='central'"):
+    with pytest.raises(of.InvalidArgumentError, match=r"Rosenbrock is numpy code"):
         of.minimize("rosenbrock", [1.0, 2.0], gradient="jax")
 
 
@@ -239,7 +239,7 @@ def test_the_benchmark_smoke_run():
 
 def test_without_jax_the_estimator_says_what_to_install(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "jax", None)  # import jax fails
-    with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-jax"):
+    with pytest.raises(of.InvalidArgumentError, match=r"pip install \./plugins/optiframe-jax"):
         of.minimize(rosen, [-1.2, 1.0], gradient="jax")
 
 
@@ -292,3 +292,20 @@ def test_a_stack_of_parameters_on_one_batch_is_one_vmapped_gradient():
     rows = np.stack([data.batch_loss_and_gradient(p, np.arange(8))[1] for p in P])
     np.testing.assert_allclose(G, rows, rtol=1e-13)
     assert estimator.conversions.to_numpy == 1
+
+
+def test_a_built_in_numpy_objective_is_refused_before_the_run_in_its_words(tmp_path):
+    from optiframe.cli import main
+
+    calls = []
+    with pytest.raises(of.InvalidArgumentError,
+                       match="the built-in objective Rosenbrock is numpy code: use "
+                             r"gradient='analytic' \(its exact gradient\)"):
+        of.minimize("rosenbrock", [-1.2, 1.0], gradient="jax",
+                    callbacks=lambda info: calls.append(info))
+    assert calls == []
+    config = tmp_path / "run.toml"
+    config.write_text('[objective]\nname = "rosenbrock"\n[gradient]\nname = "jax"\n'
+                      f'[start]\nx0 = [-1.2, 1.0]\n[output]\nfolder = "{tmp_path / "out"}"\n')
+    assert main(["run", str(config)]) == 2
+    assert not (tmp_path / "out").exists()

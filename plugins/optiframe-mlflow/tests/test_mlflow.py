@@ -316,7 +316,7 @@ def test_without_mlflow_the_callback_says_what_to_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "mlflow" else real(name, *a))
-    with pytest.raises(of.InvalidArgumentError, match="pip install optiframe-mlflow"):
+    with pytest.raises(of.InvalidArgumentError, match=r"pip install \./plugins/optiframe-mlflow"):
         MlflowCallback("sqlite:///runs.db")
 
 

@@ -56,7 +56,7 @@ def test_trajectories_over_contours(tmp_path):
                               record_x=True)
             for name, opt in [("gd", of.GradientDescent(lr=1e-3)), ("adam", of.Adam(lr=0.05))]}
     ax = trajectory(runs, of.Rosenbrock(), bounds=[(-2, 2), (-1, 3)])
-    assert [line.get_label() for line in ax.get_lines()][:1] == ["gd"]
+    assert [line.get_label() for line in ax.get_lines()][:1] == ["gd: max_steps, 400 steps"]
     saved(ax, tmp_path / "trajectory.png")
     with pytest.raises(of.InvalidArgumentError, match="record_x=True"):
         trajectory(of.minimize("sphere", [1.0, 1.0], max_steps=3), of.Sphere())
@@ -66,8 +66,8 @@ def test_multistart_starts_coloured_by_their_minimum(tmp_path):
     r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01), max_steps=2000,
                     starts=of.MultiStart(60, bounds=[(-5, 5), (-5, 5)]), seed=0)
     ax = multistart_minima(r, of.Himmelblau(), bounds=[(-5, 5), (-5, 5)])
-    colours = {tuple(c) for c in ax.collections[-1].get_facecolors().round(3)}
-    assert len(colours) == 4
+    colours = {tuple(c.get_facecolors()[0].round(3)) for c in ax.collections[-4:]}
+    assert len(colours) == 4  # the starts of each minimum in a colour of their own
     assert "4 distinct minima" in ax.get_title()
     saved(ax, tmp_path / "minima.png")
 
@@ -100,7 +100,7 @@ def test_the_demo_writes_its_figures(tmp_path, capsys):
 
     assert main(["demo", "--figures", str(tmp_path / "figures")]) == 0
     names = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    expected = ["adam_loss.png", "himmelblau_minima.png", "learning_rates.png",
+    expected = ["choosing_a_step.png", "himmelblau_minima.png", "learning_rates.png",
                 "rosenbrock_paths.png"]
     assert set(expected) <= set(names)
     for name in names:
@@ -143,7 +143,7 @@ def test_trajectory_takes_a_list_of_results_and_an_objectives_name(tmp_path):
             for opt in (of.LBFGS(), of.Adam(lr=0.05))]
     ax = trajectory(runs, "rosenbrock", bounds=[(-2, 2), (-1, 3)])
     labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
-    assert labels[:2] == ["run 0: converged", "run 1: max_steps"]
+    assert labels[:2] == ["run 0: converged, 37 steps", "run 1: max_steps, 200 steps"]
     saved(ax, tmp_path / "paths.png")
 
 
@@ -153,7 +153,7 @@ def test_the_demos_figures_say_what_a_reader_cannot_see(tmp_path):
                             gradient=blog, max_steps=300, detect_divergence=False)
             for lr in (0.001, 0.999, 10.0)}
     labels = [t.get_text() for t in lr_sweep(runs).get_legend().get_texts()]
-    assert labels[1] == "lr = 0.999 (max_steps, on top of lr = 0.001)"  # they coincide
+    assert labels[1] == "lr = 0.999 (max_steps, f = 3.71, on top of lr = 0.001)"  # they coincide
     assert labels[2].startswith("lr = 10")  # the blog's headline is drawn
     paths = {name: of.minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=100,
                                record_x=True)
@@ -161,7 +161,7 @@ def test_the_demos_figures_say_what_a_reader_cannot_see(tmp_path):
     ax = trajectory(paths, "rosenbrock", bounds=[(-2, 2), (-1, 3)])
     lines = ax.get_lines()
     stars = [ln for ln in lines if ln.get_marker() == "*"]
-    runs_drawn = [ln for ln in lines if ln.get_label() in ("gd", "adam")]
+    runs_drawn = [ln for ln in lines if ln.get_label().split(":")[0] in ("gd", "adam")]
     assert [s.get_color() for s in stars] == [r.get_color() for r in runs_drawn]
 
 
@@ -173,3 +173,85 @@ def test_lr_sweep_draws_an_of_sweep_table(tmp_path):
     assert labels[0].startswith("lr = 1e-09, max_steps = 100 (max_steps")
     assert "diverged" in labels[3] and len(ax.get_lines()) == 4
     saved(ax, tmp_path / "sweep.png")
+
+
+# -- readable figures (issue 23): each drawn, saved and its content checked ---------------
+
+
+def test_an_lr_sweep_labels_a_growing_curve_and_keeps_it_from_squashing_the_others(tmp_path):
+    blog = of.CentralDifference(step=1e-7, relative=False)
+    rates = of.sweep(lambda x: x**2 + 1, -3.0, optimizer=of.GradientDescent, gradient=blog,
+                     max_steps=5000, detect_divergence=False, lr=[1e-5, 0.5, 10.0])
+    ax = lr_sweep(rates, title="x**2 + 1")
+    saved(ax, tmp_path / "sweep.png")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "f grew to" in labels[2] and "off the top" in labels[2]
+    assert "converged" not in labels[2]  # the blog's slope reads 0 up there; f still grew
+    assert ax.get_ylim()[1] <= 10 * 10.0  # 10x the highest starting f, not 6e18
+    last = max(len(r.history.fun) - 1 for r in rates.results)
+    assert ax.get_xlim() == (0.0, 5000.0) == (0.0, last) and ax.get_xscale() == "symlog"
+    assert ax.get_title() == "x**2 + 1"
+
+
+def test_trajectories_stay_visible_and_mark_the_minimum_and_the_steps(tmp_path):
+    runs = {name: of.minimize("rosenbrock", [-1.2, 1.0], optimizer=opt, max_steps=200,
+                              record_x=True)
+            for name, opt in [("gd", of.GradientDescent(lr=1e-3)), ("adam", of.Adam(lr=0.05))]}
+    ax = trajectory(runs, "rosenbrock", bounds=[(-2, 2), (-1, 3)])
+    saved(ax, tmp_path / "paths.png")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["gd: max_steps, 200 steps", "adam: max_steps, 200 steps",
+                      "minimum (1, 1)"]
+    widths = [line.get_linewidth() for line in ax.get_lines() if line.get_label() in
+              ("gd: max_steps, 200 steps", "adam: max_steps, 200 steps")]
+    assert widths[0] > widths[1]  # the first path is wider, so it shows around the second
+
+
+def test_the_minima_plot_is_readable_with_a_hundred_minima(tmp_path):
+    import warnings
+
+    r = of.minimize({"name": "rastrigin", "dim": 2}, starts=of.MultiStart(300), seed=0,
+                    bounds=[(-5.12, 5.12)] * 2)
+    assert len(r.minima) >= 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "constrained_layout not applied" was one
+        ax = multistart_minima(r, of.Rastrigin(dim=2), bounds=[(-5.12, 5.12)] * 2)
+        saved(ax, tmp_path / "many.png")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(legend) <= 4  # a summary, not a row per minimum
+    assert len(ax.figure.axes) == 2  # the plot and its colour bar
+    notes = [t.get_text() for t in ax.texts]
+    assert len(notes) == 3 and all("-0 " not in n and "-0.000" not in n for n in notes)
+    assert f"{len(r.minima)} distinct minima" in ax.get_title()
+
+
+def test_the_minima_plot_of_a_few_minima_has_a_row_each_in_plain_words(tmp_path):
+    r = of.minimize("himmelblau", starts=of.MultiStart(12, bounds=[(-5, 5)] * 2), seed=0)
+    ax = multistart_minima(r)
+    saved(ax, tmp_path / "few.png")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(legend) == len(r.minima) <= 4
+    assert all("-0.000" not in t and "1 starts" not in t for t in legend)
+
+
+def test_training_curves_put_each_metric_on_the_axis_of_its_kind(tmp_path):
+    X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 2
+    model = of.SoftmaxRegression(X, y)
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=3, seed=0,
+                    epoch_callbacks=lambda e: {"val_loss": 0.5, "accuracy": 0.9})
+    ax = training_curves(r, title="softmax, 3 epochs")
+    saved(ax, tmp_path / "train.png")
+    assert [line.get_label() for line in ax.get_lines()] == ["training loss", "val loss"]
+    twin = next(a for a in ax.figure.axes if a is not ax)
+    assert [line.get_label() for line in twin.get_lines()] == ["accuracy"]
+
+
+def test_a_multi_start_loss_curves_median_is_of_every_start(tmp_path):
+    r = of.minimize("himmelblau", starts=of.MultiStart(9, bounds=[(-5, 5)] * 2), seed=0,
+                    optimizer=of.GradientDescent(lr=0.01), max_steps=400)
+    ax = loss_curve(r)
+    saved(ax, tmp_path / "loss.png")
+    median = next(line for line in ax.get_lines() if line.get_label().startswith("median"))
+    # at the last step every start has finished: the median of their final values
+    assert median.get_ydata()[-1] == pytest.approx(np.median([s.fun for s in r.starts]))
+    assert np.all(np.diff(median.get_ydata()) <= 1e-12)  # no jump as starts finish

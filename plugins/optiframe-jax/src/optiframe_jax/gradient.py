@@ -186,7 +186,17 @@ class JaxGradient(of.GradientEstimator):
         if isinstance(objective, DataObjective):
             raise _numpy_data(objective)
         fn = getattr(objective, "jax_value", None)
-        return (fn, False) if callable(fn) else (objective.value, False)
+        if callable(fn):
+            return fn, False
+        if type(objective).__module__.startswith("optiframe."):  # a built-in: numpy code
+            exact = ("gradient='analytic' (its exact gradient)" if objective.has_gradient
+                     else "gradient='auto'")
+            raise of.InvalidArgumentError(
+                f"gradient='jax' differentiates functions written with jax.numpy, and the "
+                f"built-in objective {type(objective).__name__} is numpy code: use {exact}, or "
+                "pass "
+                "your own jax.numpy function")
+        return objective.value, False
 
     def _check_x64(self) -> None:
         jax, _ = jax_modules()

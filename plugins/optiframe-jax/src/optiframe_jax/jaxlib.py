@@ -16,7 +16,8 @@ def jax_modules() -> tuple[Any, Any]:
     except ImportError as exc:
         raise of.InvalidArgumentError(
             f"gradient='jax' needs jax, which does not import here ({exc}): "
-            "pip install optiframe-jax (it installs jax)") from None
+            "pip install jax, or reinstall the plugin: pip install ./plugins/optiframe-jax "
+            "(from the root of the optiframe repository; it installs jax)") from None
     return jax, jnp
 
 

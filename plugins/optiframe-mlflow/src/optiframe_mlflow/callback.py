@@ -87,7 +87,9 @@ class MlflowCallback:
         if importlib.util.find_spec("mlflow") is None:
             raise of.InvalidArgumentError(
                 "MlflowCallback needs mlflow, which is not installed here: "
-                "pip install optiframe-mlflow (it installs mlflow)")
+                "pip install mlflow, or reinstall the plugin: pip install "
+                "./plugins/optiframe-mlflow (from the root of the optiframe repository; it "
+                "installs mlflow)")
         if tracking_uri is not None and not isinstance(tracking_uri, (str, os.PathLike)):
             raise of.InvalidTypeError(
                 f"MlflowCallback's 'tracking_uri' must be a str: {tracking_uri!r}")
