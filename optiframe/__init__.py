@@ -61,7 +61,7 @@ from .optimizers import (
     Transform,
 )
 from .plugins import get_plugin_manager, get_registry, register_plugin, unregister_plugin
-from .result import Minimum, MultiStartResult, Result, StartOutcome, Status
+from .result import GlobalResult, Minimum, MultiStartResult, Result, StartOutcome, Status
 from .runner import Runner, RunStart
 from .schedules import (
     Constant,
@@ -76,6 +76,7 @@ from .scipy_bridge import scipy_method
 from .spsa import SPSA
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
 from .stopping import StopRules
+from .strategies import MLSL, BasinHopping, Restarts, Strategy, TikTak
 from .stream import load_history_stream
 from .sweep import SweepTable, Swept, sweep
 from .testfunctions import (
@@ -94,6 +95,7 @@ __all__ = [
     "BFGS",
     "LBFGS",
     "MLP",
+    "MLSL",
     "SPSA",
     "Ackley",
     "Adagrad",
@@ -103,6 +105,7 @@ __all__ = [
     "AnalyticGradient",
     "Armijo",
     "AutoGradient",
+    "BasinHopping",
     "BatchObjective",
     "Box",
     "CentralDifference",
@@ -120,6 +123,7 @@ __all__ = [
     "ExponentialDecay",
     "ForwardDifference",
     "FunctionObjective",
+    "GlobalResult",
     "GradientCheck",
     "GradientCheckError",
     "GradientDescent",
@@ -148,6 +152,7 @@ __all__ = [
     "RMSprop",
     "Rastrigin",
     "ReduceOnPlateau",
+    "Restarts",
     "Result",
     "RichardsonDifference",
     "Rosenbrock",
@@ -163,11 +168,13 @@ __all__ = [
     "StepDecay",
     "StepInfo",
     "StopRules",
+    "Strategy",
     "StrongWolfe",
     "StyblinskiTang",
     "SweepTable",
     "Swept",
     "TestFunction",
+    "TikTak",
     "Transform",
     "UniformBox",
     "UnknownComponentError",

@@ -77,6 +77,7 @@ def minimize(
     checkpoint_every: int | None = None,
     stream_history: Any = None,
     check_gradient: bool = False,
+    strategy: Any = None,
     args: Any = (),
     **unknown: Any,
 ) -> Result:
@@ -118,6 +119,12 @@ def minimize(
         As :class:`~optiframe.Runner` (see docs/reference.md). Multi-start: ``starts`` (a
         :class:`~optiframe.MultiStart` or a (K, n) array), ``workers``, ``seed``, ...;
         the result is then a :class:`~optiframe.result.MultiStartResult`.
+    strategy
+        A global search of the box ``bounds`` (see :mod:`optiframe.strategies`):
+        ``"tiktak"`` (the default when no x0 is given), ``"mlsl"``, ``"restarts"``,
+        ``"basinhopping"``, a mapping or a :class:`~optiframe.strategies.Strategy`.
+        ``max_nfev`` is the whole search's budget (default 2000 evaluations per
+        coordinate); the result is a :class:`~optiframe.result.GlobalResult`.
 
     Example
     -------
@@ -139,9 +146,16 @@ def minimize(
     >>> r["x"].round(6).tolist(), r.success
     ([1.0, 1.0, 1.0], True)
     """
-    if x0 is None and starts is None:
+    global_search = strategy is not None or (x0 is None and starts is None
+                                             and bounds is not None)
+    if global_search and starts is not None:
         raise InvalidArgumentError(
-            "'x0' is required: the point to start from (or starts=MultiStart(...))")
+            "give 'strategy' (a global search over the bounds) or 'starts' (the points to "
+            "start from), not both")
+    if x0 is None and starts is None and not global_search:
+        raise InvalidArgumentError(
+            "'x0' is required: the point to start from (or starts=MultiStart(...), or "
+            "bounds=[(lo, hi), ...] for a global search of the box)")
     optimizer = _method(optimizer, method)
     stop = _scipy_options(options, dict(max_steps=max_steps, gtol=gtol, ftol=ftol, xtol=xtol,
                                         max_nfev=max_nfev))
@@ -167,6 +181,10 @@ def minimize(
         stream_history=stream_history, bounds=bounds, check_gradient=check_gradient,
         detect_divergence=detect_divergence, divergence_factor=divergence_factor,
         max_bad_gradients=max_bad_gradients, max_time=max_time, **stop, **unknown)
+    if global_search:
+        from .strategies import run_strategy
+
+        return run_strategy(runner, strategy, x0, seed, workers)
     result = runner.run(x0, starts=starts, seed=seed, workers=workers)
     if shape is not None:
         flat_at = result.gradient_at

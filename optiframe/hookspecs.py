@@ -92,6 +92,13 @@ def register_trackers(register: Register) -> None:
 
 
 @hookspec
+def register_strategies(register: Register) -> None:
+    """Register global strategies (how ``of.minimize(f, bounds=box, strategy=...)`` spends
+    its budget on samples and local searches) by name: each a
+    :class:`~optiframe.strategies.Strategy`."""
+
+
+@hookspec
 def on_run_start(run: Any) -> None:
     """Called once before a run's first evaluation with its
     :class:`~optiframe.runner.RunStart` (the Runner, the number of starts, the seed)."""

@@ -46,6 +46,8 @@ BUILTIN_PLUGINS = (
     "optiframe.batching",
     "optiframe.linesearch",
     "optiframe.mgh",
+    "optiframe.globalsets",
+    "optiframe.strategies",
 )
 
 

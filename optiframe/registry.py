@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "line_search": "register_line_searches",
     "plot": "register_plots",
     "tracker": "register_trackers",
+    "strategy": "register_strategies",
 }
 
 #: Components that ship in a separately installed plugin: asking for one that is not
@@ -54,7 +55,7 @@ def install_hint(dist: str) -> str:
 PROVIDED_BY: dict[tuple[str, str], str] = {
     ("gradient", "jax"): "optiframe-jax",
     **{("plot", name): "optiframe-plot"
-       for name in ("loss", "trajectory", "minima", "lr-sweep", "training")},
+       for name in ("loss", "trajectory", "minima", "lr-sweep", "training", "global")},
     ("executor", "dask"): "optiframe-dask",
     ("tracker", "mlflow"): "optiframe-mlflow",
 }

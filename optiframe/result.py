@@ -12,7 +12,8 @@ from .history import History
 from .outcome import Finished, Minimum, StartOutcome, readonly
 from .status import MESSAGES, SUCCESS, Status
 
-__all__ = ["MESSAGES", "Minimum", "MultiStartResult", "Result", "StartOutcome", "Status"]
+__all__ = ["MESSAGES", "GlobalResult", "Minimum", "MultiStartResult", "Result",
+           "StartOutcome", "Status"]
 
 
 def _rebuilt(cls: type, kwargs: dict[str, Any], cache: dict[str, Any]) -> Any:
@@ -169,3 +170,14 @@ class MultiStartResult(Result):
         minima = ", ".join(f"{np.array2string(m.x, precision=6)} x{m.count}" for m in self.minima)
         return (f"{text}\n  starts: {len(self.finished)} {self.statuses()}\n"
                 f"  minima: {minima}\n)")
+
+
+@attrs.frozen(eq=False)
+class GlobalResult(MultiStartResult):
+    """A global search (``of.minimize(..., strategy=...)``): a multi-start result whose
+    starts are its local searches, ``nfev`` every evaluation (samples included), and
+    ``trace`` the best value against the evaluations spent (``trace.nfev``,
+    ``trace.best``)."""
+
+    trace: Any = None
+    strategy: str = ""

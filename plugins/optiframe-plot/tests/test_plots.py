@@ -32,7 +32,8 @@ def saved(ax, path):
 
 def test_the_plots_are_registered_through_the_entry_point():
     entries = {e.name: e for e in of.get_registry().entries("plot")}
-    assert set(entries) == {"loss", "trajectory", "minima", "lr-sweep", "training"}
+    assert set(entries) == {"loss", "trajectory", "minima", "lr-sweep", "training",
+                            "global"}
     assert {e.plugin for e in entries.values()} == {"plot"}
 
 
@@ -255,3 +256,18 @@ def test_a_multi_start_loss_curves_median_is_of_every_start(tmp_path):
     # at the last step every start has finished: the median of their final values
     assert median.get_ydata()[-1] == pytest.approx(np.median([s.fun for s in r.starts]))
     assert np.all(np.diff(median.get_ydata()) <= 1e-12)  # no jump as starts finish
+
+
+def test_global_trace_draws_the_best_f_against_evaluations(tmp_path):
+    from optiframe_plot import global_trace
+
+    runs = {s: of.minimize("rastrigin", bounds=[(-5.12, 5.12)] * 2, strategy=s,
+                           max_nfev=1500, seed=0) for s in ("tiktak", "restarts")}
+    ax = global_trace(runs, title="rastrigin 2-D")
+    saved(ax, tmp_path / "trace.png")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("tiktak: f = ") and ax.get_xlabel() == "evaluations"
+    line = ax.get_lines()[0]
+    assert line.get_xdata()[-1] == runs["tiktak"].nfev
+    with pytest.raises(of.InvalidArgumentError, match="strategy"):
+        global_trace(of.minimize("sphere", [1.0], max_steps=2))

@@ -17,7 +17,8 @@ import optiframe
 if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn, not when plugins load
     from matplotlib.axes import Axes
 
-__all__ = ["loss_curve", "lr_sweep", "multistart_minima", "training_curves", "trajectory"]
+__all__ = ["global_trace", "loss_curve", "lr_sweep", "multistart_minima", "training_curves",
+           "trajectory"]
 
 #: Line styles cycled so that curves lying on top of each other stay visible.
 STYLES = ("-", "--", ":", "-.")
@@ -374,6 +375,33 @@ def training_curves(result: Any, ax: Axes | None = None, title: str | None = Non
     return ax
 
 
+def global_trace(results: Mapping[str, Any] | Any, ax: Axes | None = None,
+                 title: str | None = None) -> Axes:
+    """The best f against the evaluations spent, for global searches
+    (``of.minimize(..., strategy=...)``): one result or ``{label: result}``. A symmetric
+    log scale shows both the first large values and a final 0."""
+    ax = _axes(ax)
+    runs = results if isinstance(results, Mapping) else {"search": results}
+    lowest = np.inf
+    for i, (label, r) in enumerate(runs.items()):
+        trace = getattr(r, "trace", None)
+        if trace is None or not trace.nfev:
+            raise optiframe.InvalidArgumentError(
+                "global_trace needs the result of a global search (strategy=...)")
+        nfev = [*trace.nfev, r.nfev]
+        best = [*trace.best, trace.best[-1]]
+        lowest = min(lowest, min(best))
+        ax.step(nfev, best, where="post", ls=STYLES[i % 4], lw=max(2.6 - 0.4 * i, 1.0),
+                label=f"{label}: f = {_num(r.fun)} after {r.nfev} evaluations")
+    if lowest >= 0:
+        ax.set_yscale("symlog", linthresh=1e-6)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best f so far")
+    ax.set_title(title or "Global search: the best f against the evaluations spent")
+    ax.legend(fontsize="small")
+    return ax
+
+
 @optiframe.hookimpl
 def register_plots(register: Any) -> None:
     register("loss", loss_curve)
@@ -381,3 +409,4 @@ def register_plots(register: Any) -> None:
     register("minima", multistart_minima)
     register("lr-sweep", lr_sweep)
     register("training", training_curves)
+    register("global", global_trace)

@@ -1,0 +1,257 @@
+"""The service a global strategy works through: one budget, one random stream, samples,
+local searches, and the record of what was found.
+
+A :class:`~optiframe.strategies.Strategy` never calls the objective or a Runner itself:
+it asks :class:`GlobalSearch` for points (:meth:`GlobalSearch.sample`), their values
+(:meth:`GlobalSearch.evaluate`, counted) and local searches from points
+(:meth:`GlobalSearch.local`: the run's optimizer, gradient, bounds, callbacks and
+workers, as one multi-start stack per call, within the budget it is given). The search
+keeps every local search as a start of one :class:`~optiframe.result.MultiStartResult`
+(so ``r.minima``, ``r.starts`` and ``r.statuses()`` read as for multi-start), and the
+best value against evaluations (``r.trace``). ``max_nfev`` is the whole search's budget,
+honoured exactly: a sample is cut to what is left, a local search is given at most what
+is left. ``max_time`` is checked between calls and given to each local search.
+
+Local searches in exploration stop as scipy's L-BFGS-B does by default (``gtol=1e-5``,
+``ftol=2.2e-9``) and estimate gradients by forward differences (n evaluations, where the
+run's ``"auto"`` would take central ones in a box): a basin is found for a third of the
+cost. A reserve of the budget (5 %, at most 50 (n + 1) evaluations) then polishes the
+best point with the run's own settings (its gtol, ftol and gradient).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .errors import InvalidArgumentError
+from .gradient_choice import AutoGradient
+from .gradients import ForwardDifference
+from .history import StartsHistory
+from .outcome import Finished
+from .result import GlobalResult, MultiStartResult
+from .status import Status
+
+#: how local searches in exploration stop (scipy's L-BFGS-B defaults: pgtol, factr eps)
+EXPLORE = {"gtol": 1e-5, "ftol": 2.2e-9}
+
+#: primes for the Halton sequence's coordinates (enough for 40 dimensions)
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
+           79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163,
+           167, 173)
+
+
+def halton(first: int, m: int, n: int, shift: np.ndarray) -> np.ndarray:
+    """Points ``first`` to ``first + m - 1`` of the n-D Halton sequence in [0, 1)^n, each
+    coordinate rotated by ``shift`` (Cranley-Patterson: an unbiased randomization that
+    keeps the low discrepancy)."""
+    if n > len(_PRIMES):
+        raise InvalidArgumentError(f"the Halton sample takes at most {len(_PRIMES)} "
+                                   f"coordinates, not {n}: use sampler='uniform'")
+    index = np.arange(first + 1, first + m + 1, dtype=np.int64)
+    out = np.zeros((m, n))
+    for d in range(n):
+        base, i, scale = _PRIMES[d], index.copy(), 1.0
+        while i.any():
+            scale /= base
+            out[:, d] += (i % base) * scale
+            i //= base
+    return (out + shift) % 1.0
+
+
+@attrs.define
+class Trace:
+    """The best value found against the evaluations spent, one entry per change."""
+
+    nfev: list[int] = attrs.field(factory=list)
+    best: list[float] = attrs.field(factory=list)
+
+    def add(self, nfev: int, best: float) -> None:
+        if not self.best or best < self.best[-1]:
+            self.nfev.append(nfev)
+            self.best.append(best)
+
+    def best_at(self, nfev: int) -> float:
+        """The best value after ``nfev`` evaluations (inf before the first)."""
+        k = int(np.searchsorted(self.nfev, nfev, side="right"))
+        return self.best[k - 1] if k else math.inf
+
+
+class GlobalSearch:
+    """One global search's budget, random stream and findings (see the module)."""
+
+    def __init__(self, runner: Any, box: Any, budget: int, seed: int | None,
+                 workers: Any = None, deadline: float | None = None) -> None:
+        from .runs import root_entropy
+        from .starts import check_seed
+
+        self.runner, self.box, self.budget = runner, box, int(budget)
+        self.n = box.n
+        self.lo, self.width = box.lo, box.hi - box.lo
+        self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            root_entropy(check_seed(seed)))))
+        self.workers, self.deadline = workers, deadline
+        self.used = 0
+        self.blocks: list[Finished] = []
+        self.histories: list[tuple[StartsHistory, np.ndarray]] = []
+        self.trace = Trace()
+        self.best_x: np.ndarray | None = None
+        self.best_f = math.inf
+        self.local_searches = 0
+        self._halton_next = 0
+        self._halton_shift = self.rng.random(self.n)
+        self.listener: Any = None  # a progress bar: listener(used, budget, best_f)
+        #: the cheapest local search worth starting: f at the start and two gradients
+        self.min_local = 2 * (self.n + 1) + 1
+        #: kept for the polish of the best point
+        self.reserve = min(self.budget // 20, 50 * (self.n + 1))
+        explore = runner.gradient
+        if isinstance(explore, AutoGradient) and not runner.objective.has_gradient:
+            explore = ForwardDifference()
+        self._explore_gradient = explore
+
+    # -- what a strategy asks --------------------------------------------------------------
+    @property
+    def remaining(self) -> int:
+        """The evaluations exploration may still spend (the polish's reserve aside)."""
+        return self.budget - self.reserve - self.used
+
+    @property
+    def done(self) -> bool:
+        """The budget (or the time) is spent: no local search is worth starting."""
+        return self.remaining < self.min_local or self._late()
+
+    def _late(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def sample(self, m: int, kind: str = "uniform") -> np.ndarray:
+        """``m`` points in the box: ``"uniform"`` draws, or the next ``"halton"`` points
+        of one randomized low-discrepancy sequence (each call continues it)."""
+        if kind == "halton":
+            unit = halton(self._halton_next, m, self.n, self._halton_shift)
+            self._halton_next += m
+        else:
+            unit = self.rng.random((m, self.n))
+        return self.lo + self.width * unit
+
+    def to_unit(self, X: np.ndarray) -> np.ndarray:
+        """Points as coordinates in the unit box (distances comparable across axes)."""
+        return (X - self.lo) / self.width
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        """f at the rows of ``X`` that the budget allows (the first ones): an array as
+        long as the rows evaluated; NaN and infinities count as +inf."""
+        X = np.asarray(X, dtype=float)[: max(self.remaining, 0)]
+        if not len(X):
+            return np.empty(0)
+        with np.errstate(all="ignore"):
+            F = np.asarray(self.runner.objective.values(X), dtype=float).reshape(-1)
+        F = np.where(np.isnan(F), np.inf, F)
+        self.used += len(X)
+        k = int(np.argmin(F))
+        self._found(X[k], float(F[k]))
+        return F
+
+    def local(self, X0: np.ndarray, budget: int | None = None, **stop: Any) -> Finished:
+        """Local searches from the rows of ``X0`` (one stack: each row gets an equal share
+        of ``budget``, at most what is left), with the run's optimizer and the
+        exploration's gradient and tolerances (:data:`EXPLORE`; ``stop`` overrides them).
+        Returns their outcomes, each row's start index the search's own."""
+        budget = self.remaining if budget is None else min(int(budget), self.remaining)
+        return self._run(X0, budget, {**EXPLORE, **stop}, self._explore_gradient)
+
+    def polish(self) -> None:
+        """A last local search from the best point, with the run's own settings and every
+        evaluation left (the reserve included)."""
+        if self.best_x is None or self._late():
+            return
+        budget = self.budget - self.used
+        if budget >= self.min_local:
+            self._run(self.best_x, budget, {}, self.runner.gradient)
+
+    def _run(self, X0: np.ndarray, budget: int, stop: dict[str, Any],
+             gradient: Any) -> Finished:
+        X0 = np.atleast_2d(np.asarray(X0, dtype=float))
+        K = min(len(X0), max(budget // self.min_local, 1))
+        X0 = self.box.project(X0[:K])
+        runner = copy.copy(self.runner)
+        limits: dict[str, Any] = {"max_nfev": max(budget // K, 1) * K}
+        if self.deadline is not None:
+            limits["max_time"] = max(self.deadline - time.monotonic(), 1e-9)
+        runner.stop = attrs.evolve(runner.stop, **limits, **stop)
+        runner.gradient = gradient
+        runner.progress = False
+        first = self.local_searches
+        index = np.arange(first, first + K, dtype=np.int64)
+        seed = int(self.rng.integers(2**62))
+        try:
+            result = runner.run(starts=X0, seed=seed, workers=self.workers)
+        except KeyboardInterrupt as stop_:
+            partial = getattr(stop_, "result", None)
+            if partial is not None:
+                self._keep(partial, index)
+            raise
+        return self._keep(result, index)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _keep(self, result: MultiStartResult, index: np.ndarray) -> Finished:
+        done = result.finished
+        done = attrs.evolve(done, index=index[done.index])
+        self.blocks.append(done)
+        self.histories.append((result.history, index))  # type: ignore[arg-type]
+        self.local_searches += len(index)
+        self.used += int(result.nfev)
+        usable = done.at_a_point()
+        if usable.any():
+            k = int(np.flatnonzero(usable)[np.argmin(done.fun[usable])])
+            self._found(done.x[k], float(done.fun[k]))
+        else:
+            self._tick()
+        return done
+
+    def _found(self, x: np.ndarray, f: float) -> None:
+        if f < self.best_f:
+            self.best_f, self.best_x = f, np.array(x, dtype=float)
+        self.trace.add(self.used, self.best_f)
+        self._tick()
+
+    def _tick(self) -> None:
+        if self.listener is not None:
+            self.listener(self.used, self.budget, self.best_f)
+
+    def minima_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The final points and values of the local searches so far that ended at a
+        point (for strategies that avoid known basins)."""
+        if not self.blocks:
+            return np.empty((0, self.n)), np.empty(0)
+        joined = Finished.join(self.blocks, self.n)
+        keep = joined.at_a_point()
+        return joined.x[keep], joined.fun[keep]
+
+    def result(self, name: str, minima_tol: float, interrupted: bool = False,
+               ) -> GlobalResult:
+        """Everything found, as a multi-start result."""
+        from .runs import gather
+
+        finished = Finished.join(self.blocks, self.n)
+        history = StartsHistory(max(len(finished), 1), self.runner.record_x)
+        for part, index in self.histories:
+            history.merge(part, index)
+        if not len(finished):  # the budget did not allow one local search
+            raise InvalidArgumentError(
+                f"strategy {name!r}: a budget of {self.budget} evaluations leaves no local "
+                f"search (one needs at least {self.min_local} in {self.n} dimensions): "
+                "raise max_nfev")
+        result = gather(finished, history, minima_tol)
+        status = Status.INTERRUPTED if interrupted else result.status
+        text = (f"Global search ({name}): {len(finished)} local searches, "
+                f"{self.used} of {self.budget} evaluations. " + result.message)
+        fields: dict[str, Any] = {str(a.alias): getattr(result, a.name)
+                                  for a in attrs.fields(MultiStartResult) if a.init}
+        fields.update(status=status, message=text, nfev=self.used)
+        return GlobalResult(**fields, trace=self.trace, strategy=name)

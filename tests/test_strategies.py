@@ -1,0 +1,206 @@
+"""Global strategies (issue 21): one call, the budget honoured, the same bits everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.globalsets import GLOBAL_SET, global_function
+
+BOX2 = [(-5.12, 5.12)] * 2
+STRATEGIES = ("tiktak", "restarts", "mlsl", "basinhopping")
+
+
+def test_the_acceptance_forms_work():
+    r = of.minimize("rastrigin", bounds=[(-5.12, 5.12)] * 10, strategy="tiktak",
+                    max_nfev=20_000, seed=0)
+    assert isinstance(r, of.GlobalResult) and r.strategy == "TikTak"
+    assert r.nfev <= 20_000 and r.x.shape == (10,) and r.fun == r.minima[0].fun
+
+    def f(x):
+        return float(np.sum((x - 0.5) ** 2) + np.sin(5 * x).sum())
+
+    box = [(-2.0, 2.0)] * 3
+    r = of.minimize(f, bounds=box, strategy=of.MLSL(), max_nfev=3000, seed=0)
+    assert r.nfev <= 3000 and r.strategy == "MLSL"
+    r = of.minimize(f, bounds=box, max_nfev=3000, seed=0)  # the default strategy, no x0
+    assert r.strategy == "TikTak" and r.nfev <= 3000
+    assert (r.x, r.fun, r.minima, r.nfev) == (r.x, r.fun, r.minima, r.nfev)
+    assert all(-2.0 <= v <= 2.0 for v in r.x)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_finds_rastrigins_global_minimum_in_2d(strategy):
+    r = of.minimize("rastrigin", bounds=BOX2, strategy=strategy, max_nfev=4000, seed=1)
+    assert r.fun < 1e-8 and np.abs(r.x).max() < 1e-4
+    assert r.nfev <= 4000 and len(r.trace.best) >= 1 and r.trace.best[-1] == r.fun
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(("optimizer", "gradient"), [
+    (None, "auto"), ("gd", "central"), ("bfgs", "forward"), ("lbfgs", "spsa"),
+    ({"name": "adam", "lr": 0.1}, "auto")])
+def test_max_nfev_is_never_exceeded(strategy, optimizer, gradient):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(np.sum(x * x - np.cos(3 * x)))
+
+    budget = 700
+    r = of.minimize(f, bounds=[(-3.0, 3.0)] * 3, strategy=strategy, optimizer=optimizer,
+                    gradient=gradient, max_nfev=budget, seed=0)
+    assert len(calls) == r.nfev <= budget
+    assert sum(s.nfev for s in r.starts) <= r.nfev
+
+
+def test_the_result_speaks_the_multi_start_vocabulary():
+    r = of.minimize("himmelblau", bounds=[(-5, 5)] * 2, strategy="restarts", max_nfev=2000,
+                    seed=0)
+    assert len(r.starts) >= 4 and [s.index for s in r.starts] == list(range(len(r.starts)))
+    assert {tuple(np.round(m.x, 3)) for m in r.minima[:4]} == {
+        (3.0, 2.0), (-2.805, 3.131), (-3.779, -3.283), (3.584, -1.848)}
+    assert sum(m.count for m in r.minima) <= len(r.starts)
+    assert r.status == "converged" and r.success
+    assert "Global search (Restarts)" in r.message
+    assert r.trace.nfev == sorted(r.trace.nfev) and r.trace.best == sorted(
+        r.trace.best, reverse=True)
+    assert r.trace.best_at(r.nfev) == r.fun
+
+
+def test_the_same_seed_gives_the_same_bits_and_another_seed_another_search():
+    kw = dict(bounds=BOX2, max_nfev=1500, strategy="tiktak")
+    a = of.minimize("rastrigin", seed=3, **kw)
+    b = of.minimize("rastrigin", seed=3, **kw)
+    c = of.minimize("rastrigin", seed=4, **kw)
+    assert np.array_equal(a.finished.x, b.finished.x) and a.nfev == b.nfev
+    assert not np.array_equal(a.finished.x0, c.finished.x0)
+
+
+@pytest.mark.parametrize("strategy", ["mlsl", "tiktak"])
+def test_workers_give_the_same_bits_as_one_process(strategy):
+    kw = dict(bounds=[(-5.12, 5.12)] * 3, max_nfev=1500, strategy=strategy, seed=0)
+    serial = of.minimize("rastrigin", **kw)
+    pooled = of.minimize("rastrigin", workers=2, **kw)
+    assert np.array_equal(serial.finished.x, pooled.finished.x)
+    assert serial.nfev == pooled.nfev and serial.trace.best == pooled.trace.best
+
+
+def test_x0_is_the_first_local_search():
+    r = of.minimize("rastrigin", [2.0, 2.0], bounds=BOX2, strategy="restarts",
+                    max_nfev=800, seed=0)
+    assert r.starts[0].x0.tolist() == [2.0, 2.0]
+
+
+def test_callbacks_see_every_local_search():
+    ends = []
+
+    class Watch:
+        def on_run_end(self, result):
+            ends.append(result.nfev)
+
+    r = of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=1000, seed=0,
+                    callbacks=[Watch()])
+    assert len(ends) == len(r.starts)
+
+
+def test_ctrl_c_keeps_the_minima_found():
+    seen = []
+
+    def stop_later(info):
+        seen.append(info.step)
+        if len(seen) == 60:
+            raise KeyboardInterrupt
+
+    r = of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=4000, seed=0,
+                    callbacks=stop_later, on_interrupt="return")
+    assert r.status == "interrupted" and len(r.minima) >= 1 and r.nfev < 4000
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=4000, seed=0,
+                    callbacks=stop_later)
+    assert caught.value.result.status == "interrupted" and caught.value.result.minima
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(strategy="tiktak"), "pass finite bounds"),
+    (dict(strategy="tiktak", bounds=[(0, 1), (0, None)]), "pass finite bounds"),
+    (dict(strategy="tiktak", bounds=BOX2, starts=of.MultiStart(3)),
+     "give 'strategy' .* or 'starts'"),
+    (dict(strategy="annealing", bounds=BOX2), "unknown strategy 'annealing'"),
+    (dict(strategy={"name": "tiktak", "keep": 2.0}, bounds=BOX2), "'keep' must be in"),
+    (dict(strategy="tiktak", bounds=BOX2, max_nfev=5), "raise max_nfev"),
+])
+def test_bad_global_searches_are_refused_before_any_work(kwargs, message):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(x @ x)
+
+    with pytest.raises(of.OptiframeError, match=message):
+        of.minimize(f, [1.0, 1.0] if "bounds" not in kwargs else None, **kwargs)
+    if "raise max_nfev" not in message:
+        assert calls == []
+
+
+def test_a_plugin_registers_a_strategy():
+    class Grid(of.Strategy):
+        def search(self, g):
+            while not g.done:
+                g.local(g.sample(2, "halton"))
+
+    class Plugin:
+        @of.hookimpl
+        def register_strategies(self, register):
+            register("grid", Grid)
+
+    name = of.register_plugin(Plugin(), "grid-plugin")
+    try:
+        r = of.minimize("sphere", bounds=BOX2, strategy="grid", max_nfev=500, seed=0)
+        assert r.strategy == "Grid" and r.fun < 1e-10 and r.nfev <= 500
+    finally:
+        of.unregister_plugin(name)
+
+
+def test_max_time_ends_the_search_with_what_it_found():
+    r = of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=10**7,
+                    max_time=0.5, seed=0)
+    assert r.nfev < 10**7 and len(r.starts) >= 1 and np.isfinite(r.fun)
+
+
+# -- the global test set --------------------------------------------------------------------
+
+
+def test_the_global_set_has_30_functions_from_2_to_10_dimensions():
+    names = {c.name for c in GLOBAL_SET}
+    dims = {c.dim for c in GLOBAL_SET}
+    assert len(names) >= 30 and min(dims) == 2 and max(dims) == 10
+
+
+@pytest.mark.parametrize("case", GLOBAL_SET, ids=lambda c: f"{c.name}-{c.dim}")
+def test_each_function_takes_its_minimum_value_at_its_minimizers(case):
+    f = case.objective()
+    f_star = f.minimum_value(case.dim)
+    minimizers = f.minima(case.dim)
+    if case.name != "michalewicz" or case.dim == 2:
+        assert minimizers, "a published minimizer"
+    for x in minimizers:
+        assert f.value(x) == pytest.approx(f_star, rel=1e-6, abs=1e-6)
+        lo, hi = np.array(f.bounds(case.dim)).T
+        assert np.all(lo <= x) and np.all(x <= hi)
+    rng = np.random.default_rng(0)
+    lo, hi = np.array(f.bounds(case.dim)).T
+    X = rng.uniform(lo, hi, size=(200, case.dim))
+    values = f.values(X)
+    assert values.shape == (200,) and np.allclose(values, [f.value(x) for x in X])
+    assert values.min() >= f_star - 1e-9  # no sampled point below the minimum
+
+
+def test_global_set_functions_are_registered_objectives():
+    r = of.minimize({"name": "schwefel", "dim": 2}, [400.0, 400.0],
+                    bounds=[(-500, 500)] * 2)
+    assert r.fun == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(of.InvalidArgumentError, match="branin takes 2 coordinates"):
+        global_function("branin", 3)
