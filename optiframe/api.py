@@ -78,6 +78,7 @@ def minimize(
     stream_history: Any = None,
     check_gradient: bool = False,
     strategy: Any = None,
+    resume: bool = False,
     args: Any = (),
     **unknown: Any,
 ) -> Result:
@@ -124,7 +125,9 @@ def minimize(
         ``"tiktak"`` (the default when no x0 is given), ``"mlsl"``, ``"restarts"``,
         ``"basinhopping"``, a mapping or a :class:`~optiframe.strategies.Strategy`.
         ``max_nfev`` is the whole search's budget (default 2000 evaluations per
-        coordinate); the result is a :class:`~optiframe.result.GlobalResult`.
+        coordinate); the result is a :class:`~optiframe.result.GlobalResult`. With
+        ``checkpoint=folder`` the search keeps its journal there; after Ctrl-C, the same
+        call with ``resume=True`` goes on to the same bits as a search never stopped.
 
     Example
     -------
@@ -184,7 +187,11 @@ def minimize(
     if global_search:
         from .strategies import run_strategy
 
-        return run_strategy(runner, strategy, x0, seed, workers)
+        return run_strategy(runner, strategy, x0, seed, workers, resume)
+    if resume:
+        raise InvalidArgumentError(
+            "resume=True goes on with a global search (strategy=...); a run resumes with "
+            "Runner(...).resume(folder)")
     result = runner.run(x0, starts=starts, seed=seed, workers=workers)
     if shape is not None:
         flat_at = result.gradient_at

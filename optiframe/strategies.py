@@ -40,6 +40,7 @@ import numpy as np
 
 from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
+from .executors import as_executor
 from .global_search import GlobalSearch
 from .hookspecs import Register, hookimpl
 
@@ -233,11 +234,16 @@ def register_strategies(register: Register) -> None:
         register(name, cls)
 
 
-def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any) -> Any:
+def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
+                 resume: bool = False) -> Any:
     """The global search ``strategy`` (a :class:`Strategy`, a registered name or a
     mapping) over the runner's bounds, with ``max_nfev`` as its whole budget (by default
-    2000 evaluations per coordinate); ``x0``, when given, is the first local search."""
+    2000 evaluations per coordinate); ``x0``, when given, is the first local search.
+    With the runner's ``checkpoint`` folder, the search's journal is kept there
+    (:mod:`optiframe.global_journal`); ``resume`` goes on with it."""
     from .plugins import get_registry
+    from .runs import root_entropy
+    from .starts import check_seed
 
     strategy = get_registry().build("strategy", strategy if strategy is not None
                                     else DEFAULT_STRATEGY, Strategy)
@@ -253,7 +259,18 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any) -
         budget = DEFAULT_BUDGET_PER_DIM * box.n
     deadline = (None if runner.stop.max_time is None
                 else time.monotonic() + runner.stop.max_time)
-    g = GlobalSearch(runner, box, budget, seed, workers, deadline)
+    seed = check_seed(seed)
+    journal = None
+    if runner.checkpoint is not None:
+        journal = _journal(runner, strategy, box, budget, seed, x0, resume)
+        entropy = journal.config["entropy"]
+    elif resume:
+        raise InvalidArgumentError("resume=True goes on with a global search's checkpoint: "
+                                   "pass checkpoint=<its folder>")
+    else:
+        entropy = root_entropy(seed)
+    executor = None if workers is None else _KeptOpen(as_executor(workers))
+    g = GlobalSearch(runner, box, budget, entropy, executor, deadline, journal)
     bar = _bar(runner, budget, name)
     if bar is not None:
         g.listener = bar
@@ -264,6 +281,8 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any) -
         strategy.search(g)
         g.polish()
     except KeyboardInterrupt as stop:
+        if journal is not None:
+            journal.save()
         if not g.blocks or runner.on_interrupt == "raise":
             if g.blocks:
                 stop.result = g.result(name, runner.minima_tol, interrupted=True)  # type: ignore[attr-defined]
@@ -272,7 +291,33 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any) -
     finally:
         if bar is not None:
             bar.close()
+        if executor is not None:
+            executor.executor.close()
+    if journal is not None:
+        journal.save()
     return g.result(name, runner.minima_tol, interrupted)
+
+
+def _journal(runner: Any, strategy: Strategy, box: Any, budget: int, seed: int | None,
+             x0: Any, resume: bool) -> Any:
+    """The search's journal in the runner's checkpoint folder: its configuration (what a
+    resumed search must agree on) and, to resume, its calls."""
+    from .checkpoint_config import describe, describe_objective
+    from .global_journal import Journal, saved_entropy
+    from .runs import root_entropy
+
+    saved = saved_entropy(runner.checkpoint) if resume else None
+    config = {
+        "strategy": describe(strategy), "budget": int(budget), "seed": seed,
+        "lo": box.lo.tolist(), "hi": box.hi.tolist(),
+        "x0": None if x0 is None else np.asarray(x0, dtype=float).reshape(-1).tolist(),
+        "objective": describe_objective(runner.objective),
+        "optimizer": describe(runner.optimizer), "gradient": describe(runner.gradient),
+        "stop": {k: v for k, v in describe(runner.stop).items()
+                 if k not in ("class", "max_time")},
+        "entropy": saved if saved is not None else root_entropy(seed),
+    }
+    return Journal(runner.checkpoint, config, resume)
 
 
 def _dim(runner: Any) -> int:
@@ -286,6 +331,20 @@ def _dim(runner: Any) -> int:
         raise InvalidArgumentError("a global search needs the number of coordinates: pass "
                                    "bounds with one (lo, hi) pair per coordinate")
     return int(n)
+
+
+class _KeptOpen:
+    """One executor for every local search of a search (one process pool, one Dask
+    cluster), closed when the search ends, not after each local search."""
+
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.executor, name)
+
+    def close(self) -> None:
+        """Kept open: the search closes the executor when it ends."""
 
 
 class _Bar:

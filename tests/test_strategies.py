@@ -204,3 +204,43 @@ def test_global_set_functions_are_registered_objectives():
     assert r.fun == pytest.approx(0.0, abs=1e-3)
     with pytest.raises(of.InvalidArgumentError, match="branin takes 2 coordinates"):
         global_function("branin", 3)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_resume_after_ctrl_c_gives_the_same_bits_as_a_search_never_stopped(strategy,
+                                                                           tmp_path):
+    kw = dict(bounds=[(-5.12, 5.12)] * 3, strategy=strategy, max_nfev=3000, seed=5)
+    whole = of.minimize("rastrigin", **kw)
+    steps = []
+
+    def ctrl_c(info):
+        steps.append(1)
+        if len(steps) == 150:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        of.minimize("rastrigin", checkpoint=tmp_path / "ck", callbacks=ctrl_c, **kw)
+    assert caught.value.result.nfev < whole.nfev  # stopped midway
+    assert (tmp_path / "ck" / "journal.json").is_file()
+    resumed = of.minimize("rastrigin", checkpoint=tmp_path / "ck", resume=True, **kw)
+    assert np.array_equal(resumed.finished.x, whole.finished.x)
+    assert np.array_equal(resumed.finished.fun, whole.finished.fun)
+    assert resumed.nfev == whole.nfev and resumed.trace.best == whole.trace.best
+    assert resumed.finished.status == whole.finished.status
+    assert np.array_equal(resumed.history.fun, whole.history.fun, equal_nan=True)
+
+
+def test_a_resumed_search_must_be_the_same_search(tmp_path):
+    kw = dict(bounds=BOX2, strategy="restarts", max_nfev=600, seed=0,
+              checkpoint=tmp_path / "ck")
+    of.minimize("rastrigin", **kw)
+    with pytest.raises(of.CheckpointError, match="a global search's checkpoint is there"):
+        of.minimize("rastrigin", **kw)
+    with pytest.raises(of.CheckpointError, match="budget: saved 600, now 700"):
+        of.minimize("rastrigin", resume=True, **{**kw, "max_nfev": 700})
+    with pytest.raises(of.CheckpointError, match="strategy"):
+        of.minimize("rastrigin", resume=True, **{**kw, "strategy": "tiktak"})
+    with pytest.raises(of.CheckpointError, match="no global search's checkpoint"):
+        of.minimize("rastrigin", resume=True, **{**kw, "checkpoint": tmp_path / "none"})
+    with pytest.raises(of.InvalidArgumentError, match="resume=True goes on with"):
+        of.minimize("rastrigin", [1.0, 1.0], resume=True)

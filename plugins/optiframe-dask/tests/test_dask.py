@@ -86,3 +86,13 @@ def test_a_killed_dask_worker_loses_nothing(cluster, tmp_path):
     assert [s.status for s in r.starts] == ["converged"] * 4
     assert_same(r, of.minimize(SlowWhereMarked(tmp_path), starts=starts,
                                optimizer=of.GradientDescent(lr=0.1)))
+
+
+def test_a_global_search_on_dask_gives_the_bits_of_one_process(cluster):
+    kw = dict(bounds=[(-5.12, 5.12)] * 3, max_nfev=1500, seed=0)
+    for strategy in ("mlsl", "tiktak"):
+        serial = of.minimize("rastrigin", strategy=strategy, **kw)
+        spread = of.minimize("rastrigin", strategy=strategy, **kw,
+                             workers={"name": "dask", "address": cluster.scheduler_address})
+        np.testing.assert_array_equal(serial.finished.x, spread.finished.x)
+        assert serial.nfev == spread.nfev and serial.trace.best == spread.trace.best

@@ -1,0 +1,186 @@
+"""A global search's checkpoint: the journal of its calls, replayed on resume.
+
+A strategy is deterministic given its random stream, so a search is saved as what its
+calls returned (the values of each sample, the outcomes and histories of each batch of
+local searches), in order, with a digest of what each call was asked. Resuming runs the
+strategy again from the start: each call is answered from the journal while it lasts
+(checked against its digest: a search that goes another way is refused), then the
+search goes on live from the same random state, so the result has the same bits as a
+search never interrupted. A local search cut short by Ctrl-C is not in the journal and
+is run again whole.
+
+The folder holds ``journal.json`` (format, the search's configuration, the entries'
+kinds and digests) and ``journal.npz`` (every entry's arrays), each replaced atomically;
+they are written at most once a second while the search runs, and when it ends or is
+interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CheckpointError
+from .history import StartsHistory
+from .outcome import Finished
+
+FORMAT = "optiframe-global-journal"
+VERSION = 1
+_FINISHED = ("index", "x0", "x", "fun", "nit", "nfev", "njev")
+
+
+def digest(*parts: Any) -> str:
+    """A short digest of arrays and plain values (what a call was asked)."""
+    h = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part, dtype=float).tobytes())
+            h.update(str(part.shape).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class Journal:
+    """The calls of one global search, saved to ``folder`` and replayed from it."""
+
+    def __init__(self, folder: str | Path, config: dict[str, Any], resume: bool) -> None:
+        self.folder = Path(folder)
+        self.config = config
+        self.entries: list[dict[str, Any]] = []
+        self.replay: list[dict[str, Any]] = []
+        self.last_save = time.monotonic()
+        meta_path = self.folder / "journal.json"
+        if resume:
+            self.replay = _load(self.folder, config)
+        elif meta_path.exists():
+            raise CheckpointError(
+                f"{meta_path}: a global search's checkpoint is there already: pass "
+                "resume=True to go on with it, or another checkpoint folder")
+
+    @property
+    def replaying(self) -> bool:
+        return len(self.entries) < len(self.replay)
+
+    def answer(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The journal's answer to the next call, or None when the search goes on live."""
+        if not self.replaying:
+            return None
+        entry = self.replay[len(self.entries)]
+        if entry["kind"] != kind or entry["key"] != key:
+            raise CheckpointError(
+                f"{self.folder / 'journal.json'}: call {len(self.entries)} of the resumed "
+                f"search is a {kind} that the journal does not hold (it holds a "
+                f"{entry['kind']} of another input): the checkpoint is of another search")
+        self.entries.append(entry)
+        return entry
+
+    def record(self, kind: str, key: str, arrays: dict[str, np.ndarray],
+               meta: dict[str, Any]) -> None:
+        self.entries.append({"kind": kind, "key": key, "arrays": arrays, "meta": meta})
+        if time.monotonic() - self.last_save >= 1.0:
+            self.save()
+
+    def save(self) -> None:
+        """Write the journal (atomically: a crash leaves the previous one whole)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        arrays = {f"e{i}/{name}": value for i, e in enumerate(self.entries)
+                  for name, value in e["arrays"].items()}
+        meta = {"format": FORMAT, "version": VERSION, "config": self.config,
+                "entries": [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
+                             "arrays": sorted(e["arrays"])} for e in self.entries]}
+        _atomic(self.folder / "journal.npz", lambda fh: np.savez(fh, **arrays))
+        _atomic(self.folder / "journal.json",
+                lambda fh: fh.write(json.dumps(meta, sort_keys=True).encode()))
+        self.last_save = time.monotonic()
+
+
+def _atomic(path: Path, write: Any) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _load(folder: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+    meta_path = folder / "journal.json"
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path}: no global search's checkpoint to resume")
+    try:
+        meta = json.loads(meta_path.read_text())
+        with np.load(folder / "journal.npz", allow_pickle=False) as data:
+            stored = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: the journal cannot be read: {exc}") from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{meta_path}: not a global search's journal (format "
+                              f"{meta.get('format')!r} {meta.get('version')!r})")
+    saved = meta["config"]
+    changed = sorted(k for k in set(saved) | set(config)
+                     if k != "entropy" and saved.get(k) != config.get(k))
+    if changed:
+        raise CheckpointError(
+            f"{meta_path}: the checkpoint is of another search: "
+            + "; ".join(f"{k}: saved {saved.get(k)!r}, now {config.get(k)!r}"
+                        for k in changed))
+    try:
+        return [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
+                 "arrays": {name: stored[f"e{i}/{name}"] for name in e["arrays"]}}
+                for i, e in enumerate(meta["entries"])]
+    except KeyError as exc:
+        raise CheckpointError(f"{folder}: journal.npz lacks {exc}: the files do not "
+                              "belong together") from None
+
+
+def saved_entropy(folder: str | Path) -> int | None:
+    """The root entropy of the search saved in ``folder`` (None without a journal)."""
+    path = Path(folder) / "journal.json"
+    if not path.is_file():
+        return None
+    try:
+        return int(json.loads(path.read_text())["config"]["entropy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{path}: cannot be read as a global search's journal") from None
+
+
+# -- what a local-search call returned, as arrays and back --------------------------------
+
+
+def local_arrays(result: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    done: Finished = result.finished
+    rows = result.history._rows
+    steps = np.array(sorted(rows), dtype=np.int64)
+    arrays = {name: np.asarray(getattr(done, name)) for name in _FINISHED}
+    arrays["history_steps"] = steps
+    arrays["history_rows"] = (np.stack([rows[s] for s in steps.tolist()]) if len(steps)
+                              else np.empty((0, 4, len(done))))
+    meta = {"status": [s.value for s in done.status], "message": list(done.message),
+            "nfev": int(result.nfev), "n_starts": int(result.history.n_starts)}
+    return arrays, meta
+
+
+class Replayed:
+    """A local-search call's result rebuilt from the journal (what ``_keep`` reads)."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        a, meta = entry["arrays"], entry["meta"]
+        self.finished = Finished(**{name: a[name] for name in _FINISHED},
+                                 status=meta["status"], message=meta["message"])
+        self.nfev = meta["nfev"]
+        history = StartsHistory(meta["n_starts"])
+        history._dense = {int(s): np.array(r) for s, r in zip(
+            a["history_steps"].tolist(), a["history_rows"], strict=True)}
+        self.history = history
