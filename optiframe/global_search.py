@@ -216,7 +216,7 @@ class GlobalSearch:
         done = result.finished
         done = attrs.evolve(done, index=index[done.index])
         self.blocks.append(done)
-        self.histories.append((result.history, index))  # type: ignore[arg-type]
+        self.histories.append((result.history, index))
         self.local_searches += len(index)
         self.used += int(result.nfev)
         usable = done.at_a_point()
