@@ -110,8 +110,9 @@ def run_demo(write: Callable[[str], None] = print, figures: str | None = None) -
     digits_section(write)
     overnight_section(write)
     step_section(write)
+    searches = deepest_valley_section(write)
     if figures is not None:
-        draw_figures(figures, write)
+        draw_figures(figures, write, searches)
 
 
 #: section 7's runs: Rosenbrock by a fixed step, a line search, and the default L-BFGS
@@ -119,6 +120,38 @@ STEP_RUNS = (("gd, lr 0.01 (fixed)", GradientDescent(lr=0.01)),
              ("gd, lr 1e-3 (fixed, its best)", GradientDescent(lr=1e-3)),
              ("gd, lr 1 + armijo line search", GradientDescent(lr=1.0, line_search="armijo")),
              ("lbfgs (the default)", None))
+
+
+def deepest_valley_section(write: Callable[[str], None]) -> dict[str, Any]:
+    """The story's end: one ball, many balls, and a strategy, on 10-D Rastrigin, each
+    with the same 20,000 evaluations."""
+    box = [(-5.12, 5.12)] * 10
+    budget = 20_000
+    start = np.random.default_rng(0).uniform(-5.12, 5.12, 10)
+    one = minimize("rastrigin", start, bounds=box, max_nfev=budget)
+    many = minimize("rastrigin", bounds=box, starts=MultiStart(100), max_nfev=budget, seed=0)
+    searches = {name: minimize("rastrigin", bounds=box, strategy=name, max_nfev=budget,
+                               seed=0) for name in ("restarts", "tiktak")}
+    tiktak = searches["tiktak"]
+    found = next((n for n, b in zip(tiktak.trace.nfev, tiktak.trace.best, strict=True)
+                  if b < 1e-8), None)
+    rows = [("one ball (L-BFGS from a random point)", f"{one.fun:.4g}", one.nfev, 1),
+            ("100 balls at once, the budget shared", f"{many.fun:.4g}", many.nfev,
+             len(many.starts)),
+            *[(f"strategy={name!r}", f"{r.fun:.4g}", r.nfev, len(r.starts))
+              for name, r in searches.items()]]
+    section(
+        "8. The deepest valley: Rastrigin in 10-D (about 11**10 valleys), 20,000 evaluations",
+        format_table(["how", "best f", "evaluations", "local searches"], rows)
+        + "\n\nOne ball stops in the nearest valley; balls dropped at once each get a "
+        f"sliver of the budget\nand stop in their own valleys ({budget - many.nfev} "
+        "evaluations unspent). A strategy spends it in turn:\nTikTak samples the box, "
+        "starts from the best points it saw, drawn towards the best\nminimum so far, "
+        "and reaches the global minimum (0)"
+        + (f" after {found} evaluations." if found else "."),
+        write,
+    )
+    return searches
 
 
 def step_section(write: Callable[[str], None]) -> None:
@@ -213,7 +246,8 @@ def digits_section(write: Callable[[str], None]) -> None:
     )
 
 
-def draw_figures(folder: str, write: Callable[[str], None]) -> None:
+def draw_figures(folder: str, write: Callable[[str], None],
+                 searches: dict[str, Any] | None = None) -> None:
     """The story's pictures, with the plot plugin when it is installed."""
     try:
         import optiframe_plot as plots
@@ -255,6 +289,9 @@ def draw_figures(folder: str, write: Callable[[str], None]) -> None:
                                                          bounds=[(-5, 5), (-5, 5)]),
         "choosing_a_step.png": steps_ax,
     }
+    if searches:
+        pictures["deepest_valley.png"] = plots.global_trace(
+            searches, title="Rastrigin in 10-D: the best f against evaluations (section 8)")
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
