@@ -205,10 +205,17 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", default="bench_global.json")
     p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--table", default="",
+                   help="print the table of earlier runs' JSON files (comma-separated)")
     p.add_argument("--hard", action="store_true",
                    help="Rastrigin, Ackley, Schwefel in 5-D and 10-D, 200,000 evaluations")
     args = p.parse_args()
     Counted.max_seconds = args.max_seconds
+    if args.table:
+        rows = [r for name in args.table.split(",") for r in json.load(open(name))]
+        solvers = list(dict.fromkeys(r["solver"] for r in rows))
+        print(summary(rows, solvers))
+        return
     if args.hard:
         hard(args)
         return

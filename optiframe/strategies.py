@@ -91,20 +91,27 @@ class Restarts(Strategy):
 
 @attrs.frozen
 class TikTak(Strategy):
-    """TikTak: an exploration sample (``sample`` of the budget, Halton points), its best
-    ``keep`` fraction kept in order of value; the i-th local search starts at
-    ``(1 - w) s_i + w x_best``, w = clip(sqrt(i / N), 0.1, 0.995), drawn towards the best
-    minimum found so far. Each search gets at most ``local`` of the budget left (budget
-    it does not use goes to the next); when the kept points run out, a new sample."""
+    """TikTak: an exploration sample (Halton points), its best ``keep`` fraction kept in
+    order of value; the i-th local search starts at ``(1 - w) s_i + w x_best``,
+    w = clip(sqrt(i / N), 0.1, 0.995), drawn towards the best minimum found so far. Each
+    search gets at most ``local_share`` of the budget left (budget it does not use goes
+    to the next), ``batch`` searches at a time as one stack. When the kept points run
+    out, a new sample: the first is ``sample`` of the budget (at least ``least`` points
+    per coordinate, so the first local search starts early), each next ``growth`` times
+    larger (at most half of what is left)."""
 
-    sample: float = attrs.field(default=0.02, validator=_fraction)
-    keep: float = attrs.field(default=0.2, validator=_fraction)
+    sample: float = attrs.field(default=0.005, validator=_fraction)
+    keep: float = attrs.field(default=0.3, validator=_fraction)
     local_share: float = attrs.field(default=0.5, validator=_fraction)
     batch: int = attrs.field(default=1, validator=_positive_int)
+    growth: float = attrs.field(default=2.0, validator=_positive)
+    least: int = attrs.field(default=5, validator=_positive_int)
 
     def search(self, g: GlobalSearch) -> None:
+        share = self.sample
         while not g.done:
-            m = max(int(self.sample * g.remaining), 10 * g.n)
+            m = max(int(share * g.remaining), self.least * g.n)
+            share = min(share * self.growth, 0.5)
             X = g.sample(m, "halton")
             F = g.evaluate(X)
             X = X[: len(F)]

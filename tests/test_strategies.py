@@ -130,6 +130,10 @@ def test_ctrl_c_keeps_the_minima_found():
      "give 'strategy' .* or 'starts'"),
     (dict(strategy="annealing", bounds=BOX2), "unknown strategy 'annealing'"),
     (dict(strategy={"name": "tiktak", "keep": 2.0}, bounds=BOX2), "'keep' must be in"),
+    (dict(strategy={"name": "tiktak", "growth": 0}, bounds=BOX2), "'growth'"),
+    (dict(strategy={"name": "mlsl", "per_round": 0}, bounds=BOX2), "'per_round'"),
+    (dict(strategy={"name": "basinhopping", "temperature": -1}, bounds=BOX2),
+     "'temperature'"),
     (dict(strategy="tiktak", bounds=BOX2, max_nfev=5), "raise max_nfev"),
 ])
 def test_bad_global_searches_are_refused_before_any_work(kwargs, message):
