@@ -212,7 +212,10 @@ def main() -> None:
     args = p.parse_args()
     Counted.max_seconds = args.max_seconds
     if args.table:
-        rows = [r for name in args.table.split(",") for r in json.load(open(name))]
+        rows = []
+        for name in args.table.split(","):
+            with open(name) as fh:
+                rows.extend(json.load(fh))
         solvers = list(dict.fromkeys(r["solver"] for r in rows))
         print(summary(rows, solvers))
         return
