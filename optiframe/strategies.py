@@ -297,7 +297,7 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
         interrupted = True
     finally:
         if bar is not None:
-            bar.close()
+            bar.close(g.used, budget, g.best_f)
         if executor is not None:
             executor.executor.close()
     if journal is not None:
@@ -367,7 +367,10 @@ class _Bar:
             self.bar.set_postfix_str(f"best f={best:.6g}, {budget - used} evaluations left")
             self.shown, self.last = used, now
 
-    def close(self) -> None:
+    def close(self, used: int, budget: int, best: float) -> None:
+        """The search is over: the bar shows what it spent and found."""
+        self.last = -math.inf
+        self(used, budget, best)
         self.bar.close()
 
 

@@ -248,3 +248,12 @@ def test_a_resumed_search_must_be_the_same_search(tmp_path):
         of.minimize("rastrigin", resume=True, **{**kw, "checkpoint": tmp_path / "none"})
     with pytest.raises(of.InvalidArgumentError, match="resume=True goes on with"):
         of.minimize("rastrigin", [1.0, 1.0], resume=True)
+
+
+def test_the_progress_bar_shows_the_evaluations_and_the_best_f(capsys):
+    pytest.importorskip("tqdm")
+    r = of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=2000, seed=0,
+                    progress=True)
+    err = capsys.readouterr().err
+    assert "optiframe Restarts" in err and "best f=" in err and "evaluations left" in err
+    assert f"{r.nfev}/2000" in err.replace("\n", "\r").split("\r")[-2]
