@@ -65,6 +65,34 @@ def halton(first: int, m: int, n: int, shift: np.ndarray) -> np.ndarray:
     return (out + shift) % 1.0
 
 
+@attrs.frozen(eq=False)
+class NearKnownMinimum:
+    """A step callback for local searches in exploration (MLSL's test along the way):
+    the starts that come within ``radius`` (in the unit box) of a known minimum while
+    their value is still above it are stopped (``StopIteration`` naming them)."""
+
+    lo: np.ndarray
+    width: np.ndarray
+    minima: np.ndarray  # (m, n), in the unit box
+    values: np.ndarray  # (m,)
+    radius: float
+
+    def __call__(self, info: Any) -> None:
+        X = np.atleast_2d(info.x)
+        U = (X - self.lo) / self.width
+        d2 = np.sum((U[:, None, :] - self.minima[None, :, :]) ** 2, axis=-1)
+        nearest = np.argmin(d2, axis=1)
+        rows = np.arange(len(U))
+        value = self.values[nearest]
+        above = np.atleast_1d(info.fun) > value + 1e-8 * np.maximum(1.0, np.abs(value))
+        heading = (d2[rows, nearest] <= self.radius**2) & above
+        if heading.any():
+            raise StopIteration(np.atleast_1d(info.index)[heading])
+
+    def key(self) -> str:
+        return digest(self.minima, self.values, self.radius)
+
+
 @attrs.define
 class Trace:
     """The best value found against the evaluations spent, one entry per change."""
@@ -163,13 +191,23 @@ class GlobalSearch:
         self._found(X[k], float(F[k]))
         return F
 
-    def local(self, X0: np.ndarray, budget: int | None = None, **stop: Any) -> Finished:
+    def local(self, X0: np.ndarray, budget: int | None = None, stop_near: float = 0.0,
+              **stop: Any) -> Finished:
         """Local searches from the rows of ``X0`` (one stack: each row gets an equal share
         of ``budget``, at most what is left), with the run's optimizer and the
         exploration's gradient and tolerances (:data:`EXPLORE`; ``stop`` overrides them).
+        With ``stop_near`` > 0, a search that comes within that distance (in the unit
+        box) of a known minimum while still above its value is stopped: it is heading
+        into a basin already found (:class:`NearKnownMinimum`, status ``callback_stop``).
         Returns their outcomes, each row's start index the search's own."""
         budget = self.remaining if budget is None else min(int(budget), self.remaining)
-        return self._run(X0, budget, {**EXPLORE, **stop}, self._explore_gradient)
+        watch = None
+        if stop_near > 0:
+            minima, values = self.minima_points()
+            if len(minima):
+                watch = NearKnownMinimum(self.lo, self.width, self.to_unit(minima), values,
+                                         float(stop_near))
+        return self._run(X0, budget, {**EXPLORE, **stop}, self._explore_gradient, watch)
 
     def polish(self) -> None:
         """A last local search from the best point, with the run's own settings and every
@@ -180,8 +218,8 @@ class GlobalSearch:
         if budget >= self.min_local:
             self._run(self.best_x, budget, {}, self.runner.gradient)
 
-    def _run(self, X0: np.ndarray, budget: int, stop: dict[str, Any],
-             gradient: Any) -> Finished:
+    def _run(self, X0: np.ndarray, budget: int, stop: dict[str, Any], gradient: Any,
+             watch: Any = None) -> Finished:
         X0 = np.atleast_2d(np.asarray(X0, dtype=float))
         K = min(len(X0), max(budget // self.min_local, 1))
         X0 = self.box.project(X0[:K])
@@ -193,10 +231,13 @@ class GlobalSearch:
         runner.gradient = gradient
         runner.progress = False
         runner.checkpoint = runner.checkpoint_every = runner.stream_history = None
+        if watch is not None:
+            runner.callbacks = (*runner.callbacks, watch)
         first = self.local_searches
         index = np.arange(first, first + K, dtype=np.int64)
         seed = int(self.rng.integers(2**62))
-        key = digest(X0, budget, sorted(stop.items()), seed, repr(gradient))
+        key = digest(X0, budget, sorted(stop.items()), seed, repr(gradient),
+                     None if watch is None else watch.key())
         answer = None if self.journal is None else self.journal.answer("local", key)
         if answer is not None:
             return self._keep(Replayed(answer), index)

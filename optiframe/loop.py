@@ -301,8 +301,10 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 stopped = bool(calls) and w.step(step_info(s))
                 if not training:
                     settle_small_steps(s, p, F_old, None if point else skip)
-                if stopped and s.running:
+                if stopped is True and s.running:
                     s.finish_all(Status.CALLBACK_STOP, f"at step {k}")
+                elif stopped is not False and s.running:  # the starts a callback named
+                    s.finish_starts(stopped, Status.CALLBACK_STOP, f"at step {k}")
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
                  lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
                 newer = False

@@ -230,13 +230,18 @@ class Watch:
             self._periodic_checkpoint(s)
 
     # -- after a step -------------------------------------------------------------------
-    def step(self, info: StepInfo) -> bool:
-        """Hand ``info`` to the step callbacks; True if one raised StopIteration."""
+    def step(self, info: StepInfo) -> Any:
+        """Hand ``info`` to the step callbacks: False to go on, True if one raised
+        StopIteration, or the start indices it named (``StopIteration(indices)``: only
+        those starts stop)."""
         try:
             for cb in self.calls:
                 cb(info)
-        except StopIteration:
-            return True
+        except StopIteration as stop:
+            named = stop.value
+            if named is None or isinstance(named, bool):
+                return True
+            return np.asarray(named, dtype=np.int64).reshape(-1)
         return False
 
     def epoch(self, info: EpochInfo) -> tuple[dict[str, float], bool]:

@@ -75,6 +75,12 @@ def _positive(instance: Any, attribute: Any, value: Any) -> None:
     check_real(attribute.name, value, positive=True)
 
 
+def _nonneg(instance: Any, attribute: Any, value: Any) -> None:
+    check_real(attribute.name, value)
+    if value < 0:
+        raise InvalidArgumentError(f"'{attribute.name}' must be >= 0: {value!r}")
+
+
 @attrs.frozen
 class Restarts(Strategy):
     """Local searches from new points until the budget is spent, ``batch`` at a time (as
@@ -134,11 +140,14 @@ class MLSL(Strategy):
     coordinate (uniform); a local search starts from a sampled point (among the best
     ``reduce`` fraction) when no better sampled point lies within the critical distance
     r_k = (Gamma(1 + n/2) sigma log(kN) / (kN))^(1/n) / sqrt(pi) (in the unit box) and no
-    known minimum does either. The round's searches run as one stack."""
+    known minimum does either. The round's searches run as one stack, and a search that
+    comes within ``stop_near`` (in the unit box) of a known minimum while still above
+    its value is stopped there (the test along the way; 0 turns it off)."""
 
     per_round: int = attrs.field(default=10, validator=_positive_int)
     sigma: float = attrs.field(default=4.0, validator=_positive)
     reduce: float = attrs.field(default=0.2, validator=_fraction)
+    stop_near: float = attrs.field(default=0.02, validator=_nonneg)
 
     def search(self, g: GlobalSearch) -> None:
         n = g.n
@@ -177,7 +186,7 @@ class MLSL(Strategy):
             if not len(starts):
                 continue
             used[starts] = True
-            g.local(g.lo + g.width * U[starts])
+            g.local(g.lo + g.width * U[starts], stop_near=self.stop_near)
             minima, _ = g.minima_points()
             if len(minima) > seen_minima:  # the new minima: each point's nearest
                 fresh = g.to_unit(minima[seen_minima:])

@@ -339,3 +339,27 @@ def test_the_overall_status_of_a_multi_start_run():
     # the best start is one that ended at a point: not the diverged one, lower as it is
     f = finished("diverged", "max_steps", best=0)
     assert f.best() == 1 and f.at_a_point().tolist() == [False, True]
+
+
+def stop_odd_starts_at_step_3(info):
+    if info.step == 3:
+        index = np.atleast_1d(info.index)
+        raise StopIteration(index[index % 2 == 1])
+
+
+def name_no_start(info):
+    raise StopIteration([])
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_a_step_callback_can_stop_only_the_starts_it_names(workers):
+    stop_odd = stop_odd_starts_at_step_3
+    r = of.minimize("rastrigin", starts=of.MultiStart(6, bounds=[(-5, 5)] * 2), seed=0,
+                    optimizer=GD(lr=1e-3), max_steps=50, gtol=0, callbacks=stop_odd,
+                    workers=workers)
+    assert [(s.status, s.nit) for s in r.starts if s.index % 2] == [("callback_stop", 3)] * 3
+    assert all(s.status == "max_steps" and s.nit == 50 for s in r.starts if not s.index % 2)
+    # one start: named (index 0) it stops, not named it goes on
+    one = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), max_steps=9, gtol=0,
+                      callbacks=name_no_start)
+    assert (one.status, one.nit) == ("max_steps", 9)

@@ -257,3 +257,20 @@ def test_the_progress_bar_shows_the_evaluations_and_the_best_f(capsys):
     err = capsys.readouterr().err
     assert "optiframe Restarts" in err and "best f=" in err and "evaluations left" in err
     assert f"{r.nfev}/2000" in err.replace("\n", "\r").split("\r")[-2]
+
+
+def test_a_local_search_heading_into_a_known_basin_is_stopped_on_the_way():
+    from optiframe.bounds import as_box
+    from optiframe.global_search import GlobalSearch
+
+    runner = of.Runner("rosenbrock", bounds=[(-2.0, 2.0)] * 2)
+    box = as_box(runner.bounds, 2)
+    found = GlobalSearch(runner, box, 5000, 0)
+    found.local(np.array([[1.5, 2.0]]))  # finds the minimum at (1, 1)
+    again = found.local(np.array([[-1.2, 1.0]]), stop_near=0.05)
+    assert again.status[0] == "callback_stop"
+    assert np.linalg.norm((again.x[0] - 1.0) / 4.0) <= 0.05  # near (1, 1), on its way
+    free = GlobalSearch(runner, box, 5000, 0)
+    free.local(np.array([[1.5, 2.0]]))
+    whole = free.local(np.array([[-1.2, 1.0]]))
+    assert whole.status[0] == "converged" and again.nfev[0] < whole.nfev[0]
