@@ -130,9 +130,11 @@ def deepest_valley_section(write: Callable[[str], None]) -> dict[str, Any]:
     start = np.random.default_rng(0).uniform(-5.12, 5.12, 10)
     one = minimize("rastrigin", start, bounds=box, max_nfev=budget)
     many = minimize("rastrigin", bounds=box, starts=MultiStart(100), max_nfev=budget, seed=0)
-    searches = {name: minimize("rastrigin", bounds=box, strategy=name, max_nfev=budget,
-                               seed=0) for name in ("restarts", "tiktak")}
+    searches: dict[str, Any] = {
+        name: minimize("rastrigin", bounds=box, strategy=name, max_nfev=budget, seed=0)
+        for name in ("restarts", "tiktak")}
     tiktak = searches["tiktak"]
+    assert isinstance(many, MultiStartResult)
     found = next((n for n, b in zip(tiktak.trace.nfev, tiktak.trace.best, strict=True)
                   if b < 1e-8), None)
     rows = [("one ball (L-BFGS from a random point)", f"{one.fun:.4g}", one.nfev, 1),
