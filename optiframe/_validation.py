@@ -74,6 +74,26 @@ def check_real(name: str, value: Any, *, positive: bool = False, allow_inf: bool
     return value
 
 
+def positive_int(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an integer >= 1."""
+    check_int(attribute.name, value, minimum=1)
+
+
+def nonneg_int(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an integer >= 0."""
+    check_int(attribute.name, value, minimum=0)
+
+
+def positive_real(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: a finite number > 0."""
+    check_real(attribute.name, value, positive=True)
+
+
+def nonneg_real(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: a finite number >= 0."""
+    check_real(attribute.name, value)
+
+
 def positive_finite(instance: Any, attribute: Any, value: Any) -> None:
     """attrs validator: a finite number > 0, or an array of them (per-coordinate values)."""
     name = attribute.name

@@ -31,7 +31,13 @@ import attrs
 import numpy as np
 
 from ._tree import tree_map
-from ._validation import check_int, check_real, did_you_mean
+from ._validation import (
+    check_real,
+    did_you_mean,
+    nonneg_int,
+    nonneg_real,
+    positive_int,
+)
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 from .optimizers import EmptyState, Optimizer
@@ -71,22 +77,6 @@ class Schedule(abc.ABC):
         return np.array([v for v, _ in out]), new
 
 
-def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
-    check_int(attribute.name, value, minimum=1)
-
-
-def _nonneg_int(instance: Any, attribute: Any, value: Any) -> None:
-    check_int(attribute.name, value, minimum=0)
-
-
-def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    check_real(attribute.name, value, positive=True)
-
-
-def _nonneg(instance: Any, attribute: Any, value: Any) -> None:
-    check_real(attribute.name, value)
-
-
 def _factor(instance: Any, attribute: Any, value: Any) -> None:
     check_real(attribute.name, value, positive=True)
     if value > 1.0:
@@ -109,7 +99,7 @@ class StepDecay(Schedule):
 
     per_start = False
 
-    step_size: int = attrs.field(default=100, validator=_positive_int)
+    step_size: int = attrs.field(default=100, validator=positive_int)
     gamma: float = attrs.field(default=0.1, validator=_factor)
 
     def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
@@ -134,8 +124,8 @@ class InverseTimeDecay(Schedule):
 
     per_start = False
 
-    decay_rate: float = attrs.field(default=1.0, validator=_nonneg)
-    decay_steps: int = attrs.field(default=1, validator=_positive_int)
+    decay_rate: float = attrs.field(default=1.0, validator=nonneg_real)
+    decay_steps: int = attrs.field(default=1, validator=positive_int)
 
     def value(self, step: int, base: Any, loss: float, state: Any) -> tuple[Any, Any]:
         return base / (1.0 + self.decay_rate * step / self.decay_steps), state
@@ -152,9 +142,9 @@ class CosineWarmup(Schedule):
 
     per_start = False
 
-    total_steps: int = attrs.field(default=1000, validator=_positive_int)
-    warmup_steps: int = attrs.field(default=0, validator=_nonneg_int)
-    min_value: float = attrs.field(default=0.0, validator=_nonneg)
+    total_steps: int = attrs.field(default=1000, validator=positive_int)
+    warmup_steps: int = attrs.field(default=0, validator=nonneg_int)
+    min_value: float = attrs.field(default=0.0, validator=nonneg_real)
 
     def __attrs_post_init__(self) -> None:
         if self.warmup_steps >= self.total_steps:
@@ -193,12 +183,12 @@ class ReduceOnPlateau(Schedule):
     """
 
     factor: float = attrs.field(default=0.1, validator=_factor)
-    patience: int = attrs.field(default=10, validator=_nonneg_int)
-    threshold: float = attrs.field(default=1e-4, validator=_nonneg)
+    patience: int = attrs.field(default=10, validator=nonneg_int)
+    threshold: float = attrs.field(default=1e-4, validator=nonneg_real)
     threshold_mode: str = attrs.field(default="rel", validator=attrs.validators.in_(
         ("rel", "abs")))
-    cooldown: int = attrs.field(default=0, validator=_nonneg_int)
-    min_value: float = attrs.field(default=0.0, validator=_nonneg)
+    cooldown: int = attrs.field(default=0, validator=nonneg_int)
+    min_value: float = attrs.field(default=0.0, validator=nonneg_real)
 
     def init(self) -> PlateauState:
         return PlateauState(best=math.inf, bad_steps=0, cooldown_left=0, scale=1.0)

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._validation import check_int, check_real
+from ._validation import check_real, nonneg_real, positive_int, positive_real
 from .errors import InvalidArgumentError
 from .executors import as_executor
 from .global_search import GlobalSearch
@@ -67,27 +67,13 @@ def _fraction(instance: Any, attribute: Any, value: Any) -> None:
         raise InvalidArgumentError(f"'{attribute.name}' must be in (0, 1]: {value!r}")
 
 
-def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
-    check_int(attribute.name, value, minimum=1)
-
-
-def _positive(instance: Any, attribute: Any, value: Any) -> None:
-    check_real(attribute.name, value, positive=True)
-
-
-def _nonneg(instance: Any, attribute: Any, value: Any) -> None:
-    check_real(attribute.name, value)
-    if value < 0:
-        raise InvalidArgumentError(f"'{attribute.name}' must be >= 0: {value!r}")
-
-
 @attrs.frozen
 class Restarts(Strategy):
     """Local searches from new points until the budget is spent, ``batch`` at a time (as
     one stack), each batch given what is left: budget a search does not use goes to
     the next."""
 
-    batch: int = attrs.field(default=1, validator=_positive_int)
+    batch: int = attrs.field(default=1, validator=positive_int)
     sampler: str = attrs.field(default="uniform")
 
     def search(self, g: GlobalSearch) -> None:
@@ -109,9 +95,9 @@ class TikTak(Strategy):
     sample: float = attrs.field(default=0.005, validator=_fraction)
     keep: float = attrs.field(default=0.3, validator=_fraction)
     local_share: float = attrs.field(default=0.5, validator=_fraction)
-    batch: int = attrs.field(default=1, validator=_positive_int)
-    growth: float = attrs.field(default=2.0, validator=_positive)
-    least: int = attrs.field(default=5, validator=_positive_int)
+    batch: int = attrs.field(default=1, validator=positive_int)
+    growth: float = attrs.field(default=2.0, validator=positive_real)
+    least: int = attrs.field(default=5, validator=positive_int)
 
     def search(self, g: GlobalSearch) -> None:
         share = self.sample
@@ -144,10 +130,10 @@ class MLSL(Strategy):
     comes within ``stop_near`` (in the unit box) of a known minimum while still above
     its value is stopped there (the test along the way; 0 turns it off)."""
 
-    per_round: int = attrs.field(default=10, validator=_positive_int)
-    sigma: float = attrs.field(default=4.0, validator=_positive)
+    per_round: int = attrs.field(default=10, validator=positive_int)
+    sigma: float = attrs.field(default=4.0, validator=positive_real)
     reduce: float = attrs.field(default=0.2, validator=_fraction)
-    stop_near: float = attrs.field(default=0.02, validator=_nonneg)
+    stop_near: float = attrs.field(default=0.02, validator=nonneg_real)
 
     def search(self, g: GlobalSearch) -> None:
         n = g.n
@@ -211,9 +197,9 @@ class BasinHopping(Strategy):
     (``temperature``). Every ``interval`` hops the step is scaled to accept about half.
     """
 
-    step: float = attrs.field(default=0.2, validator=_positive)
-    temperature: float = attrs.field(default=1.0, validator=_positive)
-    interval: int = attrs.field(default=10, validator=_positive_int)
+    step: float = attrs.field(default=0.2, validator=positive_real)
+    temperature: float = attrs.field(default=1.0, validator=positive_real)
+    interval: int = attrs.field(default=10, validator=positive_int)
 
     def search(self, g: GlobalSearch) -> None:
         X = g.sample(max(10 * g.n, 2), "halton")
