@@ -95,6 +95,10 @@ class GlobalFunction(Objective):
     def __repr__(self) -> str:
         return f"{self.name}(dim={self.dim})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by name (for worker processes): its formula may be a closure."""
+        return global_function, (self.name, None if self.fixed_dim else self.dim)
+
 
 # -- n-dimensional -------------------------------------------------------------------------
 

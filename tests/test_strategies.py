@@ -274,3 +274,17 @@ def test_a_local_search_heading_into_a_known_basin_is_stopped_on_the_way():
     free.local(np.array([[1.5, 2.0]]))
     whole = free.local(np.array([[-1.2, 1.0]]))
     assert whole.status[0] == "converged" and again.nfev[0] < whole.nfev[0]
+
+
+def test_global_set_functions_travel_to_worker_processes():
+    import pickle
+
+    f = global_function("shekel5")
+    g = pickle.loads(pickle.dumps(f))
+    x = np.full(4, 4.0)
+    assert g.value(x) == f.value(x) and g.dim == 4
+    kw = dict(starts=of.MultiStart(4, bounds=[(0, 1)] * 6), seed=0)
+    pooled = of.minimize("hartmann6", workers=2, **kw)
+    serial = of.minimize("hartmann6", **kw)
+    assert pooled.statuses() == {"converged": 4}
+    assert np.array_equal(pooled.finished.x, serial.finished.x)
