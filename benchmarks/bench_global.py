@@ -199,6 +199,8 @@ def hard(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed-list", default="",
+                   help="these seeds (comma-separated) instead of 0 .. seeds - 1")
     p.add_argument("--quick", action="store_true", help="a few cases, one seed")
     p.add_argument("--only", default="", help="solvers, comma-separated")
     p.add_argument("--cases", default="", help="case names, comma-separated")
@@ -230,7 +232,8 @@ def main() -> None:
         solvers = [s for s in solvers if s.split(":")[0] in STRATEGIES]
     cases = [(c.name, c.dim) for c in GLOBAL_SET
              if not args.cases or c.name in args.cases.split(",")]
-    seeds = [0] if args.quick else list(range(args.seeds))
+    seeds = ([0] if args.quick else [int(s) for s in args.seed_list.split(",")]
+             if args.seed_list else list(range(args.seeds)))
     if args.quick:
         cases = cases[:: max(len(cases) // 6, 1)][:6]
         solvers = [s for s in solvers if s in ("tiktak", "restarts", "dual_annealing")]
