@@ -150,11 +150,11 @@ def _dixon_price(X: np.ndarray) -> np.ndarray:
 def _perm(X: np.ndarray, beta: float = 10.0) -> np.ndarray:
     n = X.shape[-1]
     j = np.arange(1, n + 1, dtype=float)
-    total = 0.0
+    total = np.zeros(X.shape[:-1])
     for i in range(1, n + 1):
         inner = np.sum((j + beta) * (X**i - 1.0 / j**i), axis=-1)
         total = total + inner * inner
-    return np.asarray(total)
+    return total
 
 
 def _sum_squares(X: np.ndarray) -> np.ndarray:
