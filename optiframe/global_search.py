@@ -231,6 +231,7 @@ class GlobalSearch:
         runner.gradient = gradient
         runner.progress = False
         runner.checkpoint = runner.checkpoint_every = runner.stream_history = None
+        runner.on_interrupt = "raise"  # Ctrl-C ends the whole search (run_strategy decides)
         if watch is not None:
             runner.callbacks = (*runner.callbacks, watch)
         first = self.local_searches

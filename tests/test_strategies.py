@@ -116,6 +116,9 @@ def test_ctrl_c_keeps_the_minima_found():
     r = of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=4000, seed=0,
                     callbacks=stop_later, on_interrupt="return")
     assert r.status == "interrupted" and len(r.minima) >= 1 and r.nfev < 4000
+    # the search ends there: the interrupted local search is the last one
+    assert r.starts[-1].status == "interrupted" and len(seen) == 60
+    assert all(s.status != "interrupted" for s in r.starts[:-1])
     seen.clear()
     with pytest.raises(KeyboardInterrupt) as caught:
         of.minimize("rastrigin", bounds=BOX2, strategy="restarts", max_nfev=4000, seed=0,
