@@ -125,6 +125,9 @@ class GlobalSearch:
         self.workers, self.deadline = workers, deadline
         self.used = 0
         self.blocks: list[Finished] = []
+        #: the final points and values of the local searches that ended at a point, in
+        #: the order of the searches (what minima_points returns)
+        self._minima: list[tuple[np.ndarray, np.ndarray]] = []
         self.histories: list[tuple[StartsHistory, np.ndarray]] = []
         self.trace = Trace()
         self.best_x: np.ndarray | None = None
@@ -262,6 +265,7 @@ class GlobalSearch:
         self.local_searches += len(index)
         self.used += int(result.nfev)
         usable = done.at_a_point()
+        self._minima.append((done.x[usable], done.fun[usable]))
         if usable.any():
             k = int(np.flatnonzero(usable)[np.argmin(done.fun[usable])])
             self._found(done.x[k], float(done.fun[k]))
@@ -282,11 +286,12 @@ class GlobalSearch:
     def minima_points(self) -> tuple[np.ndarray, np.ndarray]:
         """The final points and values of the local searches so far that ended at a
         point (for strategies that avoid known basins)."""
-        if not self.blocks:
+        if not self._minima:
             return np.empty((0, self.n)), np.empty(0)
-        joined = Finished.join(self.blocks, self.n)
-        keep = joined.at_a_point()
-        return joined.x[keep], joined.fun[keep]
+        if len(self._minima) > 1:  # kept as one block until the next local search
+            self._minima[:] = [(np.concatenate([x for x, _ in self._minima]),
+                                np.concatenate([f for _, f in self._minima]))]
+        return self._minima[0]
 
     def result(self, name: str, minima_tol: float, interrupted: bool = False,
                ) -> GlobalResult:
