@@ -249,17 +249,17 @@ class Watch:
         StopIteration (its metrics count when it raises ``StopIteration({...})``; the
         callbacks after it are not called)."""
         metrics: dict[str, float] = {}
+        stopped = False
         for cb in self.epoch_calls:
             try:
                 extra = cb(info)
             except StopIteration as stop:
-                extra = stop.value
-                if isinstance(extra, dict):
-                    metrics.update({str(key): float(v) for key, v in extra.items()})
-                return metrics, True
+                extra, stopped = stop.value, True
             if isinstance(extra, dict):
                 metrics.update({str(key): float(v) for key, v in extra.items()})
-        return metrics, False
+            if stopped:
+                break
+        return metrics, stopped
 
     # -- the end ----------------------------------------------------------------------------
     def interrupted(self, s: Any) -> None:
