@@ -20,6 +20,7 @@ from .data import (
 from .errors import (
     CheckpointError,
     DuplicateComponentError,
+    EvaluationError,
     HistoryStreamError,
     InvalidArgumentError,
     InvalidTypeError,
@@ -29,6 +30,7 @@ from .errors import (
     RunFailedError,
     UnknownComponentError,
 )
+from .evaluation import EvaluationStats, ParallelObjective
 from .gradcheck import GradientCheck, GradientCheckError, check_gradient
 from .gradient_choice import AdaptiveDifference, AutoGradient
 from .gradients import (
@@ -120,6 +122,8 @@ __all__ = [
     "DuplicateComponentError",
     "EmptyState",
     "EpochInfo",
+    "EvaluationError",
+    "EvaluationStats",
     "ExponentialDecay",
     "ForwardDifference",
     "FunctionObjective",
@@ -147,6 +151,7 @@ __all__ = [
     "Objective",
     "OptiframeError",
     "Optimizer",
+    "ParallelObjective",
     "PluginError",
     "PluginLoadWarning",
     "RMSprop",

@@ -77,6 +77,9 @@ def minimize(
     checkpoint_every: int | None = None,
     stream_history: Any = None,
     check_gradient: bool = False,
+    evaluate: Any = None,
+    eval_timeout: float | None = None,
+    cache: int | None = None,
     strategy: Any = None,
     resume: bool = False,
     args: Any = (),
@@ -120,6 +123,14 @@ def minimize(
         As :class:`~optiframe.Runner` (see docs/reference.md). Multi-start: ``starts`` (a
         :class:`~optiframe.MultiStart` or a (K, n) array), ``workers``, ``seed``, ...;
         the result is then a :class:`~optiframe.result.MultiStartResult`.
+    evaluate, eval_timeout, cache
+        For expensive objectives (see :mod:`optiframe.evaluation`): ``evaluate=8`` (or
+        ``"processes"``, ``"dask"``, ``executor.map``) evaluates each batch of points
+        (a gradient's finite-difference points, a stack's starts, a global search's
+        samples) at once on that pool, kept for the run; the iterates are the serial
+        run's. ``eval_timeout`` stops an evaluation past that many seconds (the run ends
+        ``failed``). ``cache`` keeps f at that many points (default 1024 with
+        ``evaluate``), so a point evaluated twice costs one evaluation.
     strategy
         A global search of the box ``bounds`` (see :mod:`optiframe.strategies`):
         ``"tiktak"`` (the default when no x0 is given), ``"mlsl"``, ``"restarts"``,
@@ -182,6 +193,7 @@ def minimize(
         batch_sampler=batch_sampler, epoch_callbacks=epoch_callbacks, progress=progress,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         stream_history=stream_history, bounds=bounds, check_gradient=check_gradient,
+        evaluate=evaluate, eval_timeout=eval_timeout, cache=cache,
         detect_divergence=detect_divergence, divergence_factor=divergence_factor,
         max_bad_gradients=max_bad_gradients, max_time=max_time, **stop, **unknown)
     if global_search:

@@ -35,8 +35,11 @@ def describe_objective(objective: Any) -> str:
     """A stable description of an objective: its class, function, data shapes and a
     digest of sampled data rows."""
     from .data import DataObjective
+    from .evaluation import ParallelObjective
     from .objective import FunctionObjective
 
+    if isinstance(objective, ParallelObjective):  # where f runs is not what f is
+        objective = objective.objective
     name = f"{type(objective).__module__}.{type(objective).__qualname__}"
     if isinstance(objective, FunctionObjective):
         fn = objective.func

@@ -44,6 +44,11 @@ class RunFailedError(OptiframeError, RuntimeError):
         self.result = result
 
 
+class EvaluationError(OptiframeError, RuntimeError):
+    """An evaluation sent to workers (``evaluate=``) was lost with its worker more than
+    ``retries`` times, or ran past ``eval_timeout``; the run ends ``failed`` with it."""
+
+
 class CheckpointError(OptiframeError, ValueError):
     """A checkpoint cannot be read, or does not belong to the run resuming it."""
 

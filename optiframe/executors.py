@@ -89,11 +89,12 @@ def _worker_main(conn: Any, payload: bytes) -> None:
     task = pickle.loads(payload)
     while True:
         try:
-            i, job = conn.recv()
+            i, job, timed = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send((i, None, None))  # started: the job's clock runs from here
+            if timed:  # the job has a timeout: its clock runs from here
+                conn.send((i, None, None))
             reply = (i, True, task(job))
         except BaseException as exc:  # the task keeps user errors; this is anything else
             reply = (i, False, f"{type(exc).__name__}: {exc}")
@@ -135,24 +136,45 @@ class _Worker:
 class ProcessExecutor:
     """A pool of worker processes that knows which job each worker holds: a worker that
     dies loses exactly its job (retried alone, up to ``retries`` times, on a fresh worker),
-    and a job past its ``timeout`` is stopped by stopping its worker."""
+    and a job past its ``timeout`` is stopped by stopping its worker.
+
+    With ``keep_workers`` the workers outlive one ``run_jobs`` call and serve the next
+    call with the same task (a run's evaluations, batch after batch) until :meth:`close`;
+    otherwise each call starts its own and stops them when it returns.
+    """
 
     needs_pickling = True
 
     max_workers: int = attrs.field(default=2, validator=lambda i, a, v: check_int(
         "workers", v, minimum=1))
+    keep_workers: bool = False
+    _kept: list[_Worker] = attrs.field(factory=list, init=False, repr=False)
+    _payload: bytes | None = attrs.field(default=None, init=False, repr=False)
+    _task: Any = attrs.field(default=None, init=False, repr=False)
 
     def run_jobs(self, task: Callable[[Job], Any], jobs: list[Job], retries: int,
                  timeout: float | None, on_result: OnResult) -> dict[int, str]:
         context = multiprocessing.get_context(_start_method())
-        payload = pickle.dumps(task)
+        if task is not self._task or self._payload is None:
+            payload = pickle.dumps(task)
+            if payload != self._payload:  # kept workers run another task: start afresh
+                self.close()
+            self._task, self._payload = task, payload
+        payload = self._payload
+        workers = [w for w in self._kept if w.process.is_alive()]
+        for w in self._kept:
+            if w not in workers:
+                w.stop()
+        self._kept = []
         queue = collections.deque(range(len(jobs)))
         losses: collections.Counter[int] = collections.Counter()
         lost: dict[int, str] = {}
-        workers: list[_Worker] = []
+        finished = False
         try:
+            # kept workers will serve the next calls too: start them all at once
+            wanted = self.max_workers if self.keep_workers else 0
             while queue or any(w.job is not None for w in workers):
-                while queue and len(workers) < self.max_workers:
+                while (queue or len(workers) < wanted) and len(workers) < self.max_workers:
                     workers.append(_Worker(context, payload))
                 for w in workers:
                     if w.job is None and queue:
@@ -160,7 +182,7 @@ class ProcessExecutor:
                         # the clock starts when the worker says it started the job, not
                         # now: a worker's boot (spawned, importing jax) is not the job's
                         w.deadline = float("inf")
-                        w.conn.send((w.job, jobs[w.job]))
+                        w.conn.send((w.job, jobs[w.job], timeout is not None))
                 busy = [w for w in workers if w.job is not None]
                 wait = min(w.deadline for w in busy) - time.monotonic()
                 ready = set(multiprocessing.connection.wait(
@@ -200,13 +222,26 @@ class ProcessExecutor:
                         lost[i] = f"ran past its timeout of {timeout:g} s and was stopped"
                         w.stop()
                         workers.remove(w)
+            finished = True
         finally:
-            for w in workers:
-                w.stop()
+            if finished and self.keep_workers:
+                self._kept = workers
+            else:  # Ctrl-C or an error here: no worker is left holding a job
+                for w in workers:
+                    w.stop()
         return lost
 
+    @property
+    def alive(self) -> int:
+        """How many kept workers are waiting for the next call."""
+        return sum(w.process.is_alive() for w in self._kept)
+
     def close(self) -> None:
-        pass
+        """Stop the kept workers (the next call starts new ones)."""
+        for w in self._kept:
+            w.stop()
+        self._kept = []
+        self._payload = self._task = None
 
 
 @attrs.define

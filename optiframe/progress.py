@@ -28,12 +28,34 @@ class Progress:
         self.shown = 0
         self.last = time.perf_counter()
         self.epochs = epochs  # (steps per epoch, epochs) of a training run
+        self._fun = float("nan")
+        self._noted = 0.0
+        self._watched: Any = None  # the objective whose evaluations the bar shows
+        self.extra = ""  # what else the bar says (the evaluation pool's pace)
 
     def _postfix(self, k: int, fun: float) -> str:
         if self.epochs is None:
-            return f"f={fun:.6g}"
+            return f"f={fun:.6g}{self.extra}"
         per, total = self.epochs
-        return f"epoch {min(k // max(per, 1) + 1, total)}/{total}, loss={fun:.6g}"
+        return f"epoch {min(k // max(per, 1) + 1, total)}/{total}, loss={fun:.6g}{self.extra}"
+
+    def watch_evaluations(self, objective: Any) -> None:
+        """For an objective evaluated on a pool (``evaluate=``): tick every step (each is
+        slow) and show evaluations per second and the pool's occupancy after each batch."""
+        if not hasattr(objective, "listener"):
+            return
+        self.every = 1
+
+        def show(stats: Any) -> None:
+            self.extra = (f", {stats.per_second:.3g} evals/s, pool {stats.occupancy:.0%}, "
+                          f"{stats.cache_hits} cached")
+            now = time.perf_counter()
+            if now - self._noted >= 0.2:  # its own pace: step ticks still show
+                self.bar.set_postfix_str(self._postfix(self.shown, self._fun), refresh=True)
+                self._noted = now
+
+        objective.listener = show
+        self._watched = objective
 
     @staticmethod
     def check(setting: Any) -> None:
@@ -66,6 +88,7 @@ class Progress:
         """Show step ``k`` (or, ``unit="start"``, k starts done) and the best value so
         far, if a fifth of a second has passed (or ``force``)."""
         now = time.perf_counter()
+        self._fun = fun
         if force or now - self.last >= 0.2:
             self.bar.update(k - self.shown)
             self.bar.set_postfix_str(self._postfix(k, fun), refresh=True)
@@ -79,3 +102,5 @@ class Progress:
         self.bar.update(k - self.shown)
         self.bar.set_postfix_str(self._postfix(k, fun), refresh=False)
         self.bar.close()
+        if self._watched is not None:
+            self._watched.listener = None

@@ -45,6 +45,10 @@ class Result:
     #: the optimizer's inverse Hessian approximation at the end (``bfgs``; ``lbfgs`` for
     #: n <= 500), as scipy's ``OptimizeResult.hess_inv``; None for the others
     hess_inv: np.ndarray | None = attrs.field(default=None, kw_only=True, repr=False)
+    #: what the evaluations cost with ``evaluate=`` or ``cache=`` (an
+    #: :class:`~optiframe.evaluation.EvaluationStats`: real evaluations, cache hits,
+    #: batches, the workers' occupancy); None otherwise
+    evaluation: Any = attrs.field(default=None, kw_only=True, repr=False)
     _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     #: the names ``r["name"]`` and ``r.keys()`` know, as scipy's ``OptimizeResult`` has them

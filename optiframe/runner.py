@@ -10,7 +10,8 @@ hand-written loops.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,6 +21,7 @@ from .batching import Batching, BatchSampler
 from .bounds import Box, as_box
 from .checkpoint import Checkpoint, Checkpointer, check_checkpoint_options, run_config
 from .errors import InvalidArgumentError, InvalidTypeError, PluginError, RunFailedError
+from .evaluation import EvaluationStats, open_evaluation
 from .gradients import AnalyticGradient, GradientEstimator, bind_for
 from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
@@ -49,7 +51,8 @@ RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "on_i
                   "schedules", "progress",
                   "minima_tol", "retries", "start_timeout", "batch_size", "epochs", "shuffle",
                   "drop_last", "batch_sampler", "epoch_callbacks", "checkpoint",
-                  "checkpoint_every", "stream_history", "bounds", "check_gradient")
+                  "checkpoint_every", "stream_history", "bounds", "check_gradient",
+                  "evaluate", "eval_timeout", "cache")
 
 
 @attrs.frozen
@@ -185,6 +188,9 @@ class Runner:
         stream_history: Any = None,
         bounds: Any = None,
         check_gradient: bool = False,
+        evaluate: Any = None,
+        eval_timeout: float | None = None,
+        cache: int | None = None,
         max_steps: int | None = None,
         gtol: float = 1e-8,
         ftol: float = 0.0,
@@ -270,6 +276,35 @@ class Runner:
                 f"the optimizer's line search ({self.optimizer.line_search!r}) needs the "
                 "whole objective at each trial: minibatch runs (batch_size) take fixed "
                 "steps; use line_search=None, or drop batch_size")
+        self.evaluate = evaluate
+        self.objective = self._evaluated(evaluate, eval_timeout, cache)
+
+    def _evaluated(self, evaluate: Any, eval_timeout: Any, cache: Any) -> Objective:
+        """The objective, or, with ``evaluate`` or ``cache``, the objective evaluated in
+        batches on workers through a cache (:mod:`optiframe.evaluation`)."""
+        if evaluate is None and cache is None and eval_timeout is None:
+            return self.objective
+        if self.batching is not None:
+            raise InvalidArgumentError(
+                "'evaluate' and 'cache' apply to full-batch runs; a training run "
+                "(batch_size) evaluates its own minibatches: drop them, or batch_size")
+        if not self.gradient.for_objective(self.objective).black_box:
+            raise InvalidArgumentError(
+                f"'evaluate' sends points to workers, but the gradient {self.gradient!r} "
+                "differentiates the objective's code here: use finite differences "
+                "(gradient='central') or drop evaluate")
+        return open_evaluation(self.objective, evaluate, cache, eval_timeout, self.retries)
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Keep the run's pool of evaluation workers (``evaluate=``) for everything inside
+        (several runs share it); stop it at the end."""
+        session = getattr(self.objective, "session", None)
+        if session is None:
+            yield
+            return
+        with session():
+            yield
 
     def horizon(self) -> int:
         """The most steps a run may take: ``max_steps``, or a training run's epochs of
@@ -323,6 +358,17 @@ class Runner:
         """
         check_stream_writable(self.stream_history)
         seed = check_seed(seed)
+        if workers is not None and self.evaluate is not None:
+            raise InvalidArgumentError(
+                "give 'workers' (starts spread over processes) or 'evaluate' (every "
+                "start's points evaluated on one pool), not both: with evaluate, the "
+                "starts advance together and share its workers")
+        before = self.evaluation_stats()
+        with self.evaluating():
+            result = self._run(x0, starts, seed, workers)
+        return self._ended(self._counted(result, before))
+
+    def _run(self, x0: Any, starts: Any, seed: Any, workers: Any) -> Result:
         if starts is None:
             if workers is not None:
                 raise InvalidArgumentError(
@@ -332,7 +378,22 @@ class Runner:
             result = self._told(run_point, self, x0, seed)
         else:
             result = self._told(run_multistart, self, x0, starts, seed, workers)
-        return self._ended(result)
+        return result
+
+    def evaluation_stats(self) -> EvaluationStats | None:
+        """What the objective's evaluations cost so far (None without ``evaluate`` or
+        ``cache``)."""
+        stats = getattr(self.objective, "stats", None)
+        return None if stats is None else stats()
+
+    def _counted(self, result: Result, before: EvaluationStats | None) -> Result:
+        """With ``evaluate`` or a cache: ``nfev`` counts only the real evaluations, and
+        ``evaluation`` says what the pool and the cache did during the run."""
+        if before is None:
+            return result
+        done = self.evaluation_stats().since(before)  # type: ignore[union-attr]
+        return attrs.evolve(result, nfev=max(0, result.nfev - done.cache_hits),
+                            evaluation=done)
 
     def _told(self, run: Callable[..., Result], *args: Any) -> Result:
         """``run(*args)``; when it raises with the run's result attached (a failed or
@@ -422,4 +483,7 @@ class Runner:
         if where is None:
             raise InvalidArgumentError(
                 "'checkpoint' is required: the folder of the checkpoint to resume")
-        return self._ended(self._told(resume_run, self, where, workers))
+        before = self.evaluation_stats()
+        with self.evaluating():
+            result = self._told(resume_run, self, where, workers)
+        return self._ended(self._counted(result, before))

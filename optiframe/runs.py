@@ -226,6 +226,8 @@ def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs:
         epochs = (batching.per_epoch(p.batches.objective.n_samples), batching.epochs)
     bar = Progress.create(runner.progress if progress is None else progress,
                           _total_steps(runner, p), desc, epochs=epochs)
+    if bar is not None:
+        bar.watch_evaluations(runner.objective)
     w = Watch(s, p, history, recorder, xs, runner.record_every, calls,
               checkpoint=None if checkpointer is None else save,
               checkpoint_every=runner.checkpoint_every, progress=bar,

@@ -277,11 +277,13 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
     if bar is not None:
         g.listener = bar
     interrupted = False
+    before = runner.evaluation_stats()
     try:
-        if x0 is not None:
-            g.local(np.asarray(x0, dtype=float).reshape(1, -1))
-        strategy.search(g)
-        g.polish()
+        with runner.evaluating():  # one pool of evaluation workers for the whole search
+            if x0 is not None:
+                g.local(np.asarray(x0, dtype=float).reshape(1, -1))
+            strategy.search(g)
+            g.polish()
     except KeyboardInterrupt as stop:
         if journal is not None:
             journal.save()
@@ -297,7 +299,10 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
             executor.executor.close()
     if journal is not None:
         journal.save()
-    return g.result(name, runner.minima_tol, interrupted)
+    result = g.result(name, runner.minima_tol, interrupted)
+    if before is not None:
+        result = attrs.evolve(result, evaluation=runner.evaluation_stats().since(before))
+    return result
 
 
 def _journal(runner: Any, strategy: Strategy, box: Any, budget: int, seed: int | None,

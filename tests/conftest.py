@@ -18,8 +18,9 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
 #: (worker processes, signals, timeouts, clocks, threads, child processes). A test whose
 #: source, or whose module's helpers it calls, uses one is marked ``timing``;
 #: ``scripts/test-under-load`` runs those repeatedly with both cores kept busy.
-TIMING_WORDS = ("workers=", "signal", "start_timeout", "max_time", "time.sleep",
-                "threading", "subprocess", "Popen", "perf_counter", "monotonic", "os.kill",
+TIMING_WORDS = ("workers=", "evaluate=", "eval_timeout", "signal", "start_timeout",
+                "max_time", "time.sleep", "threading", "subprocess", "Popen", "perf_counter",
+                "monotonic", "os.kill",
                 "SleepsAt", "SlowWhereMarked", "ExitsAt", "ExitsAbove", "SlowToUnpickle",
                 "kill_when_ready", "mlflow server", "start_server", "LocalCluster")
 

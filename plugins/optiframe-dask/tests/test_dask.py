@@ -96,3 +96,24 @@ def test_a_global_search_on_dask_gives_the_bits_of_one_process(cluster):
                              workers={"name": "dask", "address": cluster.scheduler_address})
         np.testing.assert_array_equal(serial.finished.x, spread.finished.x)
         assert serial.nfev == spread.nfev and serial.trace.best == spread.trace.best
+
+
+def rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def test_evaluate_on_a_cluster_gives_the_serial_runs_bits(cluster):
+    x0 = [-1.2, 1.0, -1.2, 1.0]
+    serial = of.minimize(rosen, x0, gradient="central", max_steps=30)
+    on_dask = of.minimize(rosen, x0, gradient="central", max_steps=30,
+                          evaluate={"name": "dask", "address": cluster.scheduler_address})
+    np.testing.assert_array_equal(serial.x, on_dask.x)
+    np.testing.assert_array_equal(serial.history.fun, on_dask.history.fun)
+    assert on_dask.nfev + on_dask.evaluation.cache_hits == serial.nfev
+    assert on_dask.evaluation.workers == 2
+
+
+def test_evaluate_dask_starts_its_own_cluster_for_a_global_search():
+    r = of.minimize(rosen, bounds=[(-2, 2)] * 2, evaluate="dask", max_nfev=300, seed=1)
+    serial = of.minimize(rosen, bounds=[(-2, 2)] * 2, max_nfev=300, seed=1, cache=1024)
+    assert r.fun == serial.fun and r.nfev == serial.nfev <= 300

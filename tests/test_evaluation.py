@@ -1,0 +1,201 @@
+"""Expensive objectives: evaluate= (points evaluated in batches on a pool), the cache, and
+what happens when a worker dies, hangs or the user presses Ctrl-C (optiframe.evaluation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from evaluation_helpers import (
+    Counted,
+    ExitsOnce,
+    HangsNearZero,
+    InterruptsOnce,
+    raises_near_zero,
+    rosen,
+    rosen_rows,
+)
+
+import optiframe as of
+from optiframe.evaluation import EvaluationStats, ParallelObjective
+
+X0 = [-1.2, 1.0, -1.2, 1.0]
+
+
+def same_run(a, b):
+    assert a.status == b.status and a.nit == b.nit
+    assert np.array_equal(a.x, b.x) and a.fun == b.fun
+    assert np.array_equal(a.history.fun, b.history.fun)
+
+
+@pytest.mark.parametrize("options", [
+    dict(gradient="central"),
+    dict(gradient="forward", optimizer="bfgs", max_steps=60),
+    dict(gradient="central", optimizer=of.GradientDescent(lr=1e-3), max_steps=40),
+    dict(gradient="central", bounds=[(-1.0, 0.5)] * 4),
+], ids=["lbfgs-central", "bfgs-forward", "gd", "bounded"])
+def test_the_iterates_on_a_pool_are_the_serial_runs_bit_for_bit(options):
+    serial = of.minimize(rosen, X0, **options)
+    pooled = of.minimize(rosen, X0, evaluate=2, **options)
+    same_run(serial, pooled)
+    # nfev counts real evaluations: those the serial run made, less the repeated points
+    assert pooled.nfev + pooled.evaluation.cache_hits == serial.nfev
+    assert pooled.evaluation.evaluations == pooled.nfev
+    assert pooled.evaluation.batches > 0 and pooled.evaluation.workers == 2
+
+
+def test_a_stack_of_starts_shares_one_pool_and_keeps_its_bits():
+    starts = of.MultiStart(n_starts=4, bounds=[(-2, 2)] * 3)
+    serial = of.minimize(rosen, None, starts=starts, seed=3, max_steps=30)
+    pooled = of.minimize(rosen, None, starts=starts, seed=3, max_steps=30, evaluate=2)
+    assert np.array_equal(serial.x, pooled.x) and serial.fun == pooled.fun
+    assert serial.statuses() == pooled.statuses()
+
+
+def test_an_objective_that_takes_a_stack_is_sent_in_slices_and_keeps_its_bits():
+    f = of.FunctionObjective.from_callable(rosen_rows, vectorized=True)
+    serial = of.minimize(f, X0, gradient="central")
+    pooled = of.minimize(f, X0, gradient="central", evaluate=2)
+    same_run(serial, pooled)
+
+
+def test_a_point_evaluated_twice_is_served_by_the_cache_and_nfev_counts_real_calls():
+    f = Counted(rosen)
+    obj = ParallelObjective(of.FunctionObjective.from_callable(f), map, cache=8)
+    P = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    first = obj.values(P)
+    again = obj.values(P[:1])
+    assert first[0] == first[2] == again[0] == rosen(P[0])
+    assert f.calls == 2 and obj.stats().cache_hits == 2 and obj.stats().evaluations == 2
+
+
+def test_the_cache_is_bounded_and_drops_the_least_recently_used_point():
+    f = Counted(rosen)
+    obj = ParallelObjective(of.FunctionObjective.from_callable(f), map, cache=2)
+    a, b, c = np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]), np.array([[2.0, 1.0]])
+    for p in (a, b, a, c):  # a is used again, so b is the one dropped for c
+        obj.values(p)
+    assert f.calls == 3
+    obj.values(a)
+    assert f.calls == 3  # still cached
+    obj.values(b)
+    assert f.calls == 4  # dropped
+    assert len(obj.cache.values) == 2
+
+
+def test_a_global_search_counts_real_evaluations_and_its_cache_hits():
+    f = Counted(rosen)
+    r = of.minimize(f, bounds=[(-2, 2)] * 2, strategy="tiktak", max_nfev=400, seed=0,
+                    cache=4096)
+    assert r.evaluation.cache_hits > 0  # local searches start at sampled points
+    assert r.nfev == f.calls == r.evaluation.evaluations
+    assert r.nfev <= 400
+
+
+def test_the_result_says_what_the_evaluations_cost():
+    r = of.minimize(rosen, X0, gradient="central", cache=16, max_steps=5)
+    stats = r.evaluation
+    assert isinstance(stats, EvaluationStats)
+    assert stats.evaluations == r.nfev and 0.0 <= stats.occupancy <= 1.0
+    assert "evaluations" in str(stats)
+    assert of.minimize(rosen, X0, max_steps=5).evaluation is None
+
+
+def test_a_worker_that_dies_mid_gradient_is_replaced_and_the_run_keeps_its_bits(tmp_path):
+    marker = str(tmp_path / "died")
+    serial = of.minimize(rosen, X0, gradient="central", max_steps=10)
+    pooled = of.minimize(ExitsOnce(marker), X0, gradient="central", max_steps=10,
+                         evaluate=2)
+    assert (tmp_path / "died").exists()  # a worker did die
+    same_run(serial, pooled)
+
+
+def test_an_evaluation_past_eval_timeout_fails_the_run_and_keeps_its_history():
+    r = of.minimize(HangsNearZero(0.5), [3.0, 3.0], gradient="central",
+                    optimizer=of.GradientDescent(lr=0.1), evaluate=2, eval_timeout=1.0,
+                    raise_errors=False)
+    assert r.status == "failed"
+    assert "timeout of 1 s" in r.message and "EvaluationError" in r.message
+    assert r.nit >= 5 and len(r.history) == r.nit + 1
+    assert np.max(np.abs(r.x)) < 0.7  # the last whole step
+
+
+def test_an_objective_that_raises_on_a_worker_fails_the_run_with_its_own_error():
+    with pytest.raises(ValueError, match=r"no model below 0\.2") as info:
+        of.minimize(raises_near_zero, [0.9, 0.9], gradient="central",
+                    optimizer=of.GradientDescent(lr=0.1), evaluate=2, max_steps=50)
+    assert info.value.result.status == "failed"
+    assert info.value.result.nit >= 5  # the steps before are kept
+
+
+def test_ctrl_c_mid_gradient_stops_the_pool_and_the_run_resumes_to_the_same_bits(tmp_path):
+    folder = tmp_path / "ck"
+    f = InterruptsOnce(str(tmp_path / "sent"), at=60)
+    runner = of.Runner(f, gradient="central", evaluate=2, checkpoint=folder,
+                       checkpoint_every=1, on_interrupt="return", max_steps=40)
+    stopped = runner.run(X0)
+    assert stopped.status == "interrupted" and 0 < stopped.nit < 40
+    resumed = of.Runner(f, gradient="central", evaluate=2, checkpoint=folder,
+                        checkpoint_every=1, max_steps=40).resume()
+    serial = of.minimize(rosen, X0, gradient="central", max_steps=40)
+    assert np.array_equal(resumed.x, serial.x) and resumed.nit == serial.nit
+    assert np.array_equal(resumed.history.fun, serial.history.fun)
+
+
+def test_the_progress_bar_shows_evaluations_per_second_and_the_pool(capsys):
+    pytest.importorskip("tqdm")
+    of.minimize(rosen, X0, gradient="central", evaluate=2, max_steps=3, progress=True)
+    err = capsys.readouterr().err
+    assert "evals/s" in err and "pool" in err
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(evaluate=0), "'evaluate' must be >= 1: 0"),
+    (dict(evaluate=True), "'evaluate' must be a number of worker processes"),
+    (dict(evaluate="nope"), "nope"),
+    (dict(eval_timeout=5.0), "'eval_timeout' needs 'evaluate'"),
+    (dict(evaluate=map, eval_timeout=5.0), "'eval_timeout' needs workers that can stop"),
+    (dict(evaluate=2, eval_timeout=-1.0), "eval_timeout"),
+    (dict(evaluate=2, cache=-1), "'cache'"),
+    (dict(evaluate=2, workers=2, starts=np.zeros((2, 4))), "not both"),
+])
+def test_bad_evaluation_options_are_refused_before_any_work(kwargs, words):
+    f = Counted(rosen)
+    with pytest.raises((ValueError, TypeError, KeyError), match=words.replace("(", r"\(")):
+        of.minimize(f, X0, **kwargs)
+    assert f.calls == 0
+
+
+def test_an_objective_workers_cannot_receive_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="cannot be sent to worker processes"):
+        of.minimize(lambda x: float(x @ x), [1.0, 2.0], evaluate=2)
+
+
+def test_training_runs_refuse_evaluate():
+    rng = np.random.default_rng(0)
+    model = of.LeastSquares(rng.standard_normal((20, 2)), rng.standard_normal(20))
+    with pytest.raises(ValueError, match="full-batch runs"):
+        of.minimize(model, np.zeros(model.dim), batch_size=5, evaluate=2)
+
+
+def test_the_pool_lives_for_the_run_and_is_stopped_after_it():
+    runner = of.Runner(rosen, gradient="central", evaluate=2, max_steps=5, cache=0)
+    runner.run(X0)
+    assert runner.objective._executor is None  # stopped at the end of the run
+    with runner.evaluating():  # several runs can share one pool
+        runner.run(X0)
+        pool = runner.objective._executor
+        assert pool is not None and pool.alive == 2
+        runner.run(X0)
+        assert runner.objective._executor is pool
+    assert runner.objective._executor is None
+
+
+def test_a_run_checkpointed_on_a_pool_resumes_in_one_process_and_the_other_way(tmp_path):
+    serial = of.minimize(rosen, X0, gradient="central", max_steps=30)
+    for first, then in ((2, None), (None, 2)):
+        folder = tmp_path / f"ck-{first}"
+        of.Runner(rosen, gradient="central", evaluate=first, checkpoint=folder,
+                  max_steps=12).run(X0)
+        r = of.Runner(rosen, gradient="central", evaluate=then, checkpoint=folder,
+                      max_steps=30).resume()
+        assert np.array_equal(r.x, serial.x) and r.nit == serial.nit
