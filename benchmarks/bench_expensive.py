@@ -14,7 +14,8 @@ Three parts, each measured side by side, interleaved, median of rounds:
    differences (goal: no slower);
 2. a CPU-bound objective (a dense linear solve of about 20 ms, one BLAS thread) with 2
    workers on this machine, reported as it is;
-3. the break-even: how long an evaluation must take before 2 workers beat one process.
+3. the break-even: how long an evaluation must take before 2 workers beat one process;
+4. ``Armijo(parallel=p)``: trial lengths evaluated at once, against one at a time.
 
 Each run takes the same iterations (``max_steps``; scipy's ``maxiter``); the time per
 iteration is the run's whole wall time (pool start included) over its iterations.
@@ -171,10 +172,31 @@ def part3(rounds: int, steps: int) -> None:
     print(table(["ms per evaluation", "ms/it serial", "ms/it evaluate=2", "speed-up"], rows))
 
 
+def part4(rounds: int, steps: int) -> None:
+    f = Sleeping(SLEEP)
+    rows = []
+    for p in (1, 4, 8):
+        descent = of.GradientDescent(lr=1.0, line_search=of.Armijo(parallel=p))
+        times, runs = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            r = of.minimize(f, start(4), optimizer=descent, gradient="central",
+                            max_steps=steps, evaluate=8)
+            times.append((time.perf_counter() - t) / r.nit)
+            runs.append(r)
+        r = runs[0]
+        rows.append([p, f"{statistics.median(times) * 1e3:.0f}", r.nit, r.nfev,
+                     r.evaluation.batches, f"{r.fun:.3g}"])
+    print(f"4. Armijo trying p lengths at once: gradient descent (lr 1), {SLEEP * 1e3:.0f} ms "
+          f"objective, n = 4, 8 workers, {steps} steps")
+    print(table(["parallel", "ms per step", "steps", "nfev", "batches", "f at the end"],
+                rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="one round, fewer iterations")
-    parser.add_argument("--parts", default="1,2,3")
+    parser.add_argument("--parts", default="1,2,3,4")
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
     parts = set(args.parts.split(","))
@@ -184,6 +206,8 @@ def main() -> None:
         part2(rounds, 3 if args.quick else 6)
     if "3" in parts:
         part3(rounds, 6 if args.quick else 12)
+    if "4" in parts:
+        part4(rounds, 8)
 
 
 if __name__ == "__main__":

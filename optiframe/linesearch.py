@@ -175,8 +175,12 @@ class Armijo(LineSearch):
     c1: float = attrs.field(default=1e-4, validator=_c1)
     shrink: float = attrs.field(default=0.5, validator=_c1)
     max_trials: int = attrs.field(default=40, validator=_trials)
+    #: trial lengths evaluated at once (see :meth:`search_parallel`); 1: one at a time
+    parallel: int = attrs.field(default=1, validator=_trials)
 
     def search(self, task: SearchTask) -> SearchResult:
+        if self.parallel > 1:
+            return self.search_parallel(task)
         K = len(task.F)
         slope = np.einsum("ij,ij->i", task.G, task.D)
         # the projected path stays in the bounds at any length; a straight one stops at
@@ -212,6 +216,54 @@ class Armijo(LineSearch):
             alpha[rows] = np.clip(q, 0.1 * a, self.shrink * a)
             # a step whose promised decrease is lost in f's rounding cannot succeed
             active = rows[alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0)]
+            if not len(active):
+                break
+        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok,
+                            stopped)
+
+    def search_parallel(self, task: SearchTask) -> SearchResult:
+        """``parallel = p`` lengths at once: each round evaluates ``a, a*shrink, ...,
+        a*shrink**(p-1)`` in one batch (with ``evaluate=p``, one evaluation time) and
+        takes the longest with sufficient decrease; a round without one goes on from
+        ``a*shrink**p``. The accepted length depends on p, not on the workers' timing,
+        so a run is reproducible for the same p; it may differ from the one-at-a-time
+        search, whose next trial interpolates the last. Every trial counts in ``nfev``;
+        a row whose budget cannot pay for a round stops (status ``max_nfev``)."""
+        K, p = len(task.F), self.parallel
+        alpha = (task.alpha0.astype(float) if task.project is not None
+                 else np.minimum(task.alpha0, task.alpha_max))
+        slope = np.einsum("ij,ij->i", task.G, task.D)
+        X_new, F_new = task.X.copy(), task.F.copy()
+        nfev = np.zeros(K, dtype=np.int64)
+        ok = np.zeros(K, dtype=bool)
+        stopped = np.zeros(K, dtype=np.int8)
+        powers = self.shrink ** np.arange(p)
+        active = np.arange(K)
+        for _ in range(-(-self.max_trials // p)):
+            active = _stop_early(task, active, nfev, nfev * 0, p, stopped)
+            if not len(active):
+                break
+            lengths = alpha[active, None] * powers  # (rows, p), longest first
+            rows = np.repeat(active, p)
+            trial = task.X[rows] + lengths.reshape(-1, 1) * task.D[rows]
+            if task.project is not None:
+                trial = task.project(trial)
+            trial.flags.writeable = False
+            F_t = task.values(trial, rows).reshape(len(active), p)
+            nfev[active] += p
+            moved = np.einsum("ij,ij->i", task.G[rows], trial - task.X[rows])
+            good = np.isfinite(F_t) & (
+                F_t <= task.F[active, None] + self.c1 * moved.reshape(len(active), p))
+            found = good.any(axis=1)
+            first = np.argmax(good, axis=1)  # the longest length that decreased f enough
+            done = active[found]
+            pick = np.flatnonzero(found) * p + first[found]
+            X_new[done], F_new[done], ok[done] = trial[pick], F_t[found, first[found]], True
+            alpha[done] = lengths[found, first[found]]
+            rest = active[~found]
+            alpha[rest] = alpha[rest] * self.shrink ** p
+            # a step whose promised decrease is lost in f's rounding cannot succeed
+            active = rest[alpha[rest] * np.abs(slope[rest]) > _ROUNDING * np.abs(task.F[rest])]
             if not len(active):
                 break
         return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok,

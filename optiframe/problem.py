@@ -513,6 +513,14 @@ class Problem:
         point, value = self.point, self.value
 
         def values(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            if point and len(P) > 1:  # several trial lengths at once (Armijo's parallel)
+                try:
+                    return real_array(self.objective.values(P), self.objective).reshape(-1)
+                except (OverflowError, FloatingPointError):
+                    return np.full(len(P), math.inf)
+                except Exception as exc:
+                    errors.setdefault(0, exc)
+                    return np.full(len(P), math.nan)
             if point:
                 try:
                     return np.array([self.scalar(value(P[0]))])

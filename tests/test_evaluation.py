@@ -199,3 +199,52 @@ def test_a_run_checkpointed_on_a_pool_resumes_in_one_process_and_the_other_way(t
         r = of.Runner(rosen, gradient="central", evaluate=then, checkpoint=folder,
                       max_steps=30).resume()
         assert np.array_equal(r.x, serial.x) and r.nit == serial.nit
+
+
+def rosen_der(x):
+    g = np.zeros_like(x)
+    d = x[1:] - x[:-1] ** 2
+    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * d
+    return g
+
+
+def test_parallel_armijo_takes_the_longest_length_of_each_batch_that_decreases_f_enough():
+    x0 = np.array([-1.2, 1.0])
+    search = of.Armijo(parallel=4)
+    r = of.minimize(rosen, x0, jac=rosen_der, max_steps=1,
+                    optimizer=of.GradientDescent(lr=1.0, line_search=search))
+    g, f0 = rosen_der(x0), rosen(x0)
+    d = -g
+    expected, spent = None, 1  # f(x0)
+    for i in range(40):  # rounds of 4 lengths: 1, 1/2, 1/4, 1/8, then 1/16, ...
+        a = 0.5 ** i
+        spent += 1 if i % 4 == 0 else 0
+        if rosen(x0 + a * d) <= f0 + 1e-4 * (g @ (a * d)):
+            expected = x0 + a * d
+            break
+    assert expected is not None and np.array_equal(r.x, expected)
+    assert r.nfev == 1 + 4 * (i // 4 + 1)  # every trial of every round counts
+
+
+def test_parallel_armijo_is_reproducible_with_or_without_a_pool_and_saves_rounds():
+    opt = of.GradientDescent(lr=1.0, line_search=of.Armijo(parallel=4))
+    alone = of.minimize(rosen, X0, optimizer=opt, gradient="central", max_steps=60)
+    pooled = of.minimize(rosen, X0, optimizer=opt, gradient="central", max_steps=60,
+                         evaluate=2)
+    same_run(alone, pooled)
+    one_at_a_time = of.minimize(
+        rosen, X0, gradient="central", max_steps=60, evaluate=2,
+        optimizer=of.GradientDescent(lr=1.0, line_search="armijo"))
+    # the same steps' gradients, and fewer rounds of trials
+    assert pooled.evaluation.batches < one_at_a_time.evaluation.batches
+
+
+def test_parallel_armijo_on_a_stack_keeps_each_start_its_own_bits():
+    opt = of.GradientDescent(lr=1.0, line_search=of.Armijo(parallel=3))
+    X = np.array([[-1.2, 1.0, 0.5], [2.0, 2.0, 2.0], [0.0, 0.0, 0.0]])
+    stack = of.minimize(rosen, None, starts=X, optimizer=opt, gradient="central",
+                        max_steps=40)
+    for k, x in enumerate(X):
+        one = of.minimize(rosen, x, optimizer=opt, gradient="central", max_steps=40)
+        assert np.array_equal(one.x, stack.starts[k].x) and one.nfev == stack.starts[k].nfev
