@@ -27,117 +27,15 @@ unconstrained minimizer.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
-from .objective import Objective
+from .mgh_base import MGHProblem, MinimaBySize, columns, jacobian_of
 
 _SQRT5, _SQRT10 = math.sqrt(5.0), math.sqrt(10.0)
-
-
-class MGHProblem(Objective):
-    """A sum of squares from the Moré-Garbow-Hillstrom set (see the module docstring).
-
-    Subclasses give the residuals ``_r(X)`` (..., m) and the Jacobian ``_jacobian(X)`` (..., m,
-    n) over the last axis of X, the standard size, the starting point and the minimum.
-    """
-
-    __test__ = False
-    trusted = True
-    name: ClassVar[str]
-    default_n: ClassVar[int]
-    f_star: float
-
-    def __init__(self, n: int | None = None) -> None:
-        n = self.default_n if n is None else n
-        self._check_n(n)
-        self.dim = n
-
-    def _check_n(self, n: int) -> None:
-        if n != self.default_n:
-            raise InvalidArgumentError(f"{self.name} has n = {self.default_n}: {n!r}")
-
-    def __repr__(self) -> str:
-        return f"mgh-{self.name}(n={self.dim})"
-
-    # -- the problem ------------------------------------------------------------------------
-    @property
-    def n(self) -> int:
-        assert self.dim is not None
-        return self.dim
-
-    @property
-    def x0(self) -> np.ndarray:
-        """The standard starting point."""
-        raise NotImplementedError
-
-    @property
-    def x_star(self) -> np.ndarray | None:
-        """A minimizer, where it is known in closed form (else None)."""
-        return None
-
-    def box(self) -> list[tuple[float | None, float | None]] | None:
-        """The bounded variant: one bound, 3/4 of the way from x0 to the minimizer on
-        the coordinate where they differ most (None without a known minimizer)."""
-        x_star = self.x_star
-        if x_star is None:
-            return None
-        x0 = self.x0
-        j = int(np.argmax(np.abs(x_star - x0)))
-        cut = float(x0[j] + 0.75 * (x_star[j] - x0[j]))
-        pairs: list[tuple[float | None, float | None]] = [(None, None)] * self.n
-        pairs[j] = (None, cut) if x_star[j] > x0[j] else (cut, None)
-        return pairs
-
-    def _r(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    # -- the objective ------------------------------------------------------------------
-    def values(self, X: np.ndarray) -> np.ndarray:
-        r = self._r(np.asarray(X, dtype=float))
-        return np.einsum("...i,...i->...", r, r)
-
-    def value(self, x: np.ndarray) -> float:
-        return float(self.values(x))
-
-    def gradients(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        return 2.0 * np.einsum("...ij,...i->...j", self._jacobian(X), self._r(X))
-
-    def gradient(self, x: np.ndarray) -> np.ndarray:
-        return self.gradients(x)
-
-
-def _cols(X: np.ndarray, n: int) -> list[np.ndarray]:
-    return [X[..., j] for j in range(n)]
-
-
-def _jac(rows: list[list[Any]], like: np.ndarray) -> np.ndarray:
-    """A Jacobian (..., m, n) from m rows of n entries (arrays or numbers)."""
-    shape = like.shape
-    return np.stack([np.stack([np.broadcast_to(np.asarray(e, dtype=float), shape) for e in row],
-                              axis=-1) for row in rows], axis=-2)
-
-
-class _MinimaBySize(MGHProblem):
-    """A problem whose minimum the paper gives for a few sizes only (``_F_STAR``)."""
-
-    _F_STAR: ClassVar[dict[int, float]]
-
-    def _check_n(self, n: int) -> None:
-        if n not in self._F_STAR:
-            sizes = ", ".join(str(k) for k in self._F_STAR)
-            raise InvalidArgumentError(f"{self.name} has known minima for n = {sizes}: {n!r}")
-
-    @property
-    def f_star(self) -> float:  # type: ignore[override]
-        return self._F_STAR[self.n]
 
 
 class HelicalValley(MGHProblem):
@@ -152,15 +50,15 @@ class HelicalValley(MGHProblem):
             return np.arctan(x2 / x1) / (2 * math.pi) + 0.5 * (x1 < 0)
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2, x3 = _cols(X, 3)
+        x1, x2, x3 = columns(X, 3)
         return np.stack([10.0 * (x3 - 10.0 * self._theta(x1, x2)),
                          10.0 * (np.hypot(x1, x2) - 1.0), x3], axis=-1)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, x2, _ = _cols(X, 3)
+        x1, x2, _ = columns(X, 3)
         rho2 = x1 * x1 + x2 * x2
         rho = np.sqrt(rho2)
-        return _jac([[50.0 * x2 / (math.pi * rho2), -50.0 * x1 / (math.pi * rho2), 10.0],
+        return jacobian_of([[50.0 * x2 / (math.pi * rho2), -50.0 * x1 / (math.pi * rho2), 10.0],
                      [10.0 * x1 / rho, 10.0 * x2 / rho, 0.0], [0.0, 0.0, 1.0]], x1)
 
 
@@ -175,13 +73,13 @@ class BiggsEXP6(MGHProblem):
 
     def _r(self, X: np.ndarray) -> np.ndarray:
         t = self._t
-        x = [c[..., None] for c in _cols(X, 6)]
+        x = [c[..., None] for c in columns(X, 6)]
         return (x[2] * np.exp(-t * x[0]) - x[3] * np.exp(-t * x[1])
                 + x[5] * np.exp(-t * x[4]) - self._y)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
         t = self._t
-        x = [c[..., None] for c in _cols(X, 6)]
+        x = [c[..., None] for c in columns(X, 6)]
         e0, e1, e4 = np.exp(-t * x[0]), np.exp(-t * x[1]), np.exp(-t * x[4])
         return np.stack([-t * x[2] * e0, t * x[3] * e1, e0, -e1, -t * x[5] * e4, e4], axis=-1)
 
@@ -196,11 +94,11 @@ class Gaussian(MGHProblem):
                    0.2420, 0.1295, 0.0540, 0.0175, 0.0044, 0.0009])
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2, x3 = (c[..., None] for c in _cols(X, 3))
+        x1, x2, x3 = (c[..., None] for c in columns(X, 3))
         return x1 * np.exp(-x2 * (self._t - x3) ** 2 / 2.0) - self._y
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, x2, x3 = (c[..., None] for c in _cols(X, 3))
+        x1, x2, x3 = (c[..., None] for c in columns(X, 3))
         d = self._t - x3
         e = np.exp(-x2 * d * d / 2.0)
         return np.stack([e, -x1 * e * d * d / 2.0, x1 * x2 * e * d], axis=-1)
@@ -214,12 +112,12 @@ class PowellBadlyScaled(MGHProblem):
     x_star = property(lambda self: np.array([1.098159329699759e-05, 9.106146739866835]))
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = _cols(X, 2)
+        x1, x2 = columns(X, 2)
         return np.stack([1e4 * x1 * x2 - 1.0, np.exp(-x1) + np.exp(-x2) - 1.0001], axis=-1)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = _cols(X, 2)
-        return _jac([[1e4 * x2, 1e4 * x1], [-np.exp(-x1), -np.exp(-x2)]], x1)
+        x1, x2 = columns(X, 2)
+        return jacobian_of([[1e4 * x2, 1e4 * x1], [-np.exp(-x1), -np.exp(-x2)]], x1)
 
 
 class Box3D(MGHProblem):
@@ -232,12 +130,12 @@ class Box3D(MGHProblem):
 
     def _r(self, X: np.ndarray) -> np.ndarray:
         t = self._t
-        x1, x2, x3 = (c[..., None] for c in _cols(X, 3))
+        x1, x2, x3 = (c[..., None] for c in columns(X, 3))
         return np.exp(-t * x1) - np.exp(-t * x2) - x3 * (np.exp(-t) - np.exp(-10.0 * t))
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
         t = self._t
-        x1, x2, _ = (c[..., None] for c in _cols(X, 3))
+        x1, x2, _ = (c[..., None] for c in columns(X, 3))
         c = -(np.exp(-t) - np.exp(-10.0 * t))
         return np.stack([-t * np.exp(-t * x1), t * np.exp(-t * x2),
                          np.broadcast_to(c, np.broadcast_shapes(x1.shape, t.shape))], axis=-1)
@@ -269,7 +167,7 @@ class VariablyDimensioned(MGHProblem):
                                (2.0 * s * j)[..., None, :]], axis=-2)
 
 
-class Watson(_MinimaBySize):
+class Watson(MinimaBySize):
     """Problem 20: Watson's function (m = 31; standard n = 9, where f* = 1.39976e-6)."""
 
     name, default_n = "watson", 9
@@ -302,7 +200,7 @@ class Watson(_MinimaBySize):
         return np.concatenate([top, e1[..., None, :], last[..., None, :]], axis=-2)
 
 
-class PenaltyI(_MinimaBySize):
+class PenaltyI(MinimaBySize):
     """Problem 23: penalty function I (m = n + 1; standard n = 10)."""
 
     name, default_n = "penalty-1", 10
@@ -321,7 +219,7 @@ class PenaltyI(_MinimaBySize):
         return np.concatenate([eye, (2.0 * X)[..., None, :]], axis=-2)
 
 
-class PenaltyII(_MinimaBySize):
+class PenaltyII(MinimaBySize):
     """Problem 24: penalty function II (m = 2n; standard n = 10)."""
 
     name, default_n = "penalty-2", 10
@@ -362,12 +260,12 @@ class BrownBadlyScaled(MGHProblem):
     x_star = property(lambda self: np.array([1e6, 2e-6]))
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = _cols(X, 2)
+        x1, x2 = columns(X, 2)
         return np.stack([x1 - 1e6, x2 - 2e-6, x1 * x2 - 2.0], axis=-1)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = _cols(X, 2)
-        return _jac([[1.0, 0.0], [0.0, 1.0], [x2, x1]], x1)
+        x1, x2 = columns(X, 2)
+        return jacobian_of([[1.0, 0.0], [0.0, 1.0], [x2, x1]], x1)
 
 
 class BrownDennis(MGHProblem):
@@ -382,7 +280,7 @@ class BrownDennis(MGHProblem):
 
     def _parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = self._t
-        x1, x2, x3, x4 = (c[..., None] for c in _cols(X, 4))
+        x1, x2, x3, x4 = (c[..., None] for c in columns(X, 4))
         return x1 + t * x2 - np.exp(t), x3 + x4 * np.sin(t) - np.cos(t)
 
     def _r(self, X: np.ndarray) -> np.ndarray:
@@ -405,7 +303,7 @@ class Gulf(MGHProblem):
     _y = 25.0 + (-50.0 * np.log(_t)) ** (2.0 / 3.0)
 
     def _parts(self, X: np.ndarray) -> tuple[np.ndarray, ...]:
-        x1, x2, x3 = (c[..., None] for c in _cols(X, 3))
+        x1, x2, x3 = (c[..., None] for c in columns(X, 3))
         d = self._y - x2
         u = np.abs(d)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -530,11 +428,11 @@ class Beale(MGHProblem):
     _i = np.array([1.0, 2.0, 3.0])
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = (c[..., None] for c in _cols(X, 2))
+        x1, x2 = (c[..., None] for c in columns(X, 2))
         return self._y - x1 * (1.0 - x2 ** self._i)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, x2 = (c[..., None] for c in _cols(X, 2))
+        x1, x2 = (c[..., None] for c in columns(X, 2))
         i = self._i
         return np.stack([-(1.0 - x2 ** i) + 0.0 * x1, x1 * i * x2 ** (i - 1.0)], axis=-1)
 
@@ -547,19 +445,19 @@ class Wood(MGHProblem):
     x_star = property(lambda self: np.ones(4))
 
     def _r(self, X: np.ndarray) -> np.ndarray:
-        x1, x2, x3, x4 = _cols(X, 4)
+        x1, x2, x3, x4 = columns(X, 4)
         return np.stack([10.0 * (x2 - x1 * x1), 1.0 - x1, math.sqrt(90.0) * (x4 - x3 * x3),
                          1.0 - x3, _SQRT10 * (x2 + x4 - 2.0), (x2 - x4) / _SQRT10], axis=-1)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        x1, _, x3, _ = _cols(X, 4)
+        x1, _, x3, _ = columns(X, 4)
         s90 = math.sqrt(90.0)
-        return _jac([[-20.0 * x1, 10.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0],
+        return jacobian_of([[-20.0 * x1, 10.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0],
                      [0.0, 0.0, -2.0 * s90 * x3, s90], [0.0, 0.0, -1.0, 0.0],
                      [0.0, _SQRT10, 0.0, _SQRT10], [0.0, 1 / _SQRT10, 0.0, -1 / _SQRT10]], x1)
 
 
-class Chebyquad(_MinimaBySize):
+class Chebyquad(MinimaBySize):
     """Problem 35: the Chebyquad function (m = n; standard n = 8)."""
 
     name, default_n = "chebyquad", 8

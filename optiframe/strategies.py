@@ -243,8 +243,8 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
     2000 evaluations per coordinate); ``x0``, when given, is the first local search.
     With the runner's ``checkpoint`` folder, the search's journal is kept there
     (:mod:`optiframe.global_journal`); ``resume`` goes on with it."""
+    from .assembly import root_entropy
     from .plugins import get_registry
-    from .runs import root_entropy
     from .starts import check_seed
 
     strategy = get_registry().build("strategy", strategy if strategy is not None
@@ -309,9 +309,9 @@ def _journal(runner: Any, strategy: Strategy, box: Any, budget: int, seed: int |
              x0: Any, resume: bool) -> Any:
     """The search's journal in the runner's checkpoint folder: its configuration (what a
     resumed search must agree on) and, to resume, its calls."""
+    from .assembly import root_entropy
     from .checkpoint_config import describe, describe_objective
     from .global_journal import Journal, saved_entropy
-    from .runs import root_entropy
 
     saved = saved_entropy(runner.checkpoint) if resume else None
     config = {

@@ -154,7 +154,7 @@ def test_a_plateau_schedule_keeps_its_own_state_for_each_start():
     assert_same_run(serial, r)
     # the schedule's state is per start: its scale has one entry per start
     runner = of.Runner("himmelblau", **kw)
-    from optiframe.runs import bind, new_state
+    from optiframe.assembly import bind, new_state
     p = bind(runner, False, 2, 4, 0)
     s = new_state(runner, p, STARTS, np.arange(4), 0)
     assert s.sched[0].scale.shape == (4,)

@@ -72,3 +72,9 @@ def test_python_dash_m_optiframe_runs():
     proc = subprocess.run([sys.executable, "-m", "optiframe", "list", "optimizer"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "lbfgs" in proc.stdout
+
+
+def test_no_module_of_the_package_is_over_600_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "optiframe").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}, f"split these modules by concern: {long}"
