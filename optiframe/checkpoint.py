@@ -87,7 +87,7 @@ from .checkpoint_store import (  # noqa: F401
     meta_digest,
 )
 from .errors import CheckpointError, InvalidArgumentError
-from .history import COLUMNS, History, StartsHistory
+from .history import History, StartsHistory
 from .outcome import Finished
 from .state import ROW_FIELDS, BatchCursor, RunState
 from .status import Status
@@ -229,30 +229,7 @@ class Snapshot:
 def segment_arrays(history: History | StartsHistory, start: int, stop: int,
                    ) -> dict[str, np.ndarray]:
     """The records of steps in [start, stop) of a history, as named arrays."""
-    if isinstance(history, History):
-        table = history._table()
-        a, b = (int(i) for i in np.searchsorted(table[:, 0], [start, stop])) if len(
-            table) else (0, 0)
-        out = {"history/rows": table[a:b].copy()}
-        if history._xs is not None:
-            xs = history._xs[a:b]
-            out["history/xs"] = np.stack(xs) if xs else np.empty((0, history.dim or 0))
-        return out
-    dense = history._rows
-    steps = sorted(s for s in dense if start <= s < stop)
-    out = {"starts_history/steps": np.array(steps, dtype=np.int64),
-           "starts_history/rows": (np.stack([dense[s] for s in steps]) if steps
-                                   else np.empty((0, 4, history.n_starts)))}
-    if history._points is not None:
-        parts = [(s, index, X) for s in sorted(history._points) if start <= s < stop
-                 for index, X in history._points[s]]
-        out["points/step"] = np.array([s for s, _, _ in parts], dtype=np.int64)
-        out["points/length"] = np.array([len(i) for _, i, _ in parts], dtype=np.int64)
-        out["points/index"] = (np.concatenate([i for _, i, _ in parts]) if parts
-                               else np.empty(0, dtype=np.int64))
-        out["points/X"] = (np.concatenate([X for _, _, X in parts]) if parts
-                           else np.empty((0, 0)))
-    return out
+    return history.segment(start, stop)
 
 
 #: Segments of one level merged into one of the next (see Checkpointer._add_segment).
@@ -436,35 +413,14 @@ class Checkpoint:
 
     def history(self, dim: int, record_x: bool) -> History:
         """A single start's history up to the checkpoint."""
-        history = History(dim, record_x)
-        rows = self.arrays.get("history/rows", np.empty((0, len(COLUMNS))))
-        if rows.shape[1] == len(COLUMNS) - 1:  # written before step_size
-            rows = np.hstack([rows, np.full((len(rows), 1), np.nan)])
-        history._rows.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
-        if record_x:
-            history._xs = list(self.arrays.get("history/xs", np.empty((0, dim))).copy())
+        history = History.from_segment(self.arrays, dim, record_x)
         history.epoch_log = [_int_keys(row) for row in self.meta.get("epoch_log", [])]
         return history
 
     def starts_history(self, n_starts: int, record_x: bool) -> StartsHistory:
         """A multi-start history up to the checkpoint."""
-        history = StartsHistory(n_starts, record_x)
+        history = StartsHistory.from_segment(self.arrays, n_starts, record_x)
         history.epoch_log = [_int_keys(row) for row in self.meta.get("epoch_log", [])]
-        if "starts_history/steps" not in self.arrays:
-            return history  # nothing recorded before the checkpoint
-        for step, row in zip(self.arrays["starts_history/steps"].tolist(),
-                             self.arrays["starts_history/rows"], strict=True):
-            if len(row) == 3:  # written before step_size
-                row = np.vstack([row, np.full((1, n_starts), np.nan)])
-            history._dense[step] = row.copy()
-        if history._points is not None and "points/step" in self.arrays:
-            at = 0
-            for step, length in zip(self.arrays["points/step"].tolist(),
-                                    self.arrays["points/length"].tolist(), strict=True):
-                index = self.arrays["points/index"][at : at + length].copy()
-                X = self.arrays["points/X"][at : at + length].copy()
-                history._points.setdefault(step, []).append((index, X))
-                at += length
         return history
 
     def state(self, init_opt: Callable[[Any], Any], init_sched: Callable[[int | None], Any],

@@ -161,12 +161,10 @@ def saved_entropy(folder: str | Path) -> int | None:
 
 def local_arrays(result: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     done: Finished = result.finished
-    rows = result.history._rows
-    steps = np.array(sorted(rows), dtype=np.int64)
+    records = result.history.segment(0, np.iinfo(np.int64).max)
     arrays = {name: np.asarray(getattr(done, name)) for name in _FINISHED}
-    arrays["history_steps"] = steps
-    arrays["history_rows"] = (np.stack([rows[s] for s in steps.tolist()]) if len(steps)
-                              else np.empty((0, 4, len(done))))
+    arrays["history_steps"] = records["starts_history/steps"]
+    arrays["history_rows"] = records["starts_history/rows"]
     meta = {"status": [s.value for s in done.status], "message": list(done.message),
             "nfev": int(result.nfev), "n_starts": int(result.history.n_starts)}
     return arrays, meta
@@ -180,7 +178,6 @@ class Replayed:
         self.finished = Finished(**{name: a[name] for name in _FINISHED},
                                  status=meta["status"], message=meta["message"])
         self.nfev = meta["nfev"]
-        history = StartsHistory(meta["n_starts"])
-        history._dense = {int(s): np.array(r) for s, r in zip(
-            a["history_steps"].tolist(), a["history_rows"], strict=True)}
-        self.history = history
+        self.history = StartsHistory.from_segment(
+            {"starts_history/steps": a["history_steps"],
+             "starts_history/rows": a["history_rows"]}, meta["n_starts"], False)

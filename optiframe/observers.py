@@ -294,7 +294,7 @@ class Watch:
         if self.progress is not None:
             self.progress.close(s.k, _best(s))
         if (s.point and self.p.batches is None and self.failure is None
-                and (not len(self.history._rows) or self.history._rows[-7] != s.k)):
+                and self.history.last_step != s.k):
             # step k has no record yet
             block = s.finished[-1]
             self.extend((s.k, s.F, math.nan, s.SN, int(block.nfev[0]), self.clock() - self.t0,

@@ -145,9 +145,7 @@ def reraise(exc: BaseException | None, result: Result) -> None:
 def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
     """The objective raised at x0: status failed, with x0 kept and the error named."""
     history = History(x.size, runner.record_x)
-    history._rows.extend((0, math.nan, math.nan, math.nan, 1, 0.0, math.nan))
-    if history._xs is not None:
-        history._xs.append(x)
+    history.append((0, math.nan, math.nan, math.nan, 1, 0.0, math.nan), x)
     text = message(Status.FAILED, f"the objective raised at x0: {describe_error(exc)}")
     result = Result(x=x, fun=math.nan, status=Status.FAILED, message=text, nit=0, nfev=1,
                     njev=0, history=history)
@@ -265,11 +263,11 @@ def _starts_recorder(history: StartsHistory, index: np.ndarray | None = None) ->
     """A stack's history record function; ``index`` maps the starts' global indices to
     the history's columns (a worker's history holds only its job's starts)."""
     if index is None:
-        return history._record
+        return history.record
 
     def record(k: int, rows: np.ndarray, F: Any, GN: Any, SN: Any, X: Any,
                step_size: Any = None) -> None:
-        history._record(k, np.searchsorted(index, rows), F, GN, SN, X, step_size)
+        history.record(k, np.searchsorted(index, rows), F, GN, SN, X, step_size)
 
     return record
 
@@ -333,11 +331,11 @@ def streaming(runner: Any, history: StartsHistory, dim: int,
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
                          resumed_at, runner.record_x, rerun)
-    history._stream = stream
+    history.stream = stream
     try:
         yield stream
     finally:
-        history._stream = None
+        history.stream = None
         if stream is not None:
             stream.close()
 

@@ -224,10 +224,10 @@ def recording(history: History, stream: HistoryStream | None,
               ) -> tuple[Callable[[tuple[float, ...]], None], list[np.ndarray] | None]:
     """The loop's ``record(row)`` and points list for ``history``, streamed if asked."""
     if stream is None:
-        return history._rows.extend, history._xs
-    if history._xs is not None:
-        history._xs = _StreamedPoints(history._xs, stream)
-    return stream.recorder(history._rows.extend), history._xs
+        return history.recorder, history.points
+    if history.points is not None:
+        history.points = _StreamedPoints(history.points, stream)
+    return stream.recorder(history.recorder), history.points
 
 
 def check_stream_writable(path: Path | None) -> None:
@@ -431,7 +431,7 @@ def _single_history(header: dict[str, Any], blocks: list[np.ndarray],
         blocks[i] = rows[:0]  # free the block as soon as it is in the history
         if rows.shape[1] == _WIDTH - 1:  # version 1: no step_size
             rows = np.hstack([rows, np.full((len(rows), 1), math.nan)])
-        history._rows.frombytes(np.ascontiguousarray(rows).tobytes())
+        history.extend(rows)
     history.epoch_log = [entry for _, entry in epochs]
     return history
 
@@ -519,7 +519,7 @@ def _load_by_lines(p: Path) -> History | StartsHistory:
         starts = StartsHistory(int(header["n_starts"]), record_x)
         for step, index, fun, grad_norm, step_norm, X, sizes in rows:
             if index:
-                starts._record(step, np.array(index), np.array(fun), np.array(grad_norm),
+                starts.record(step, np.array(index), np.array(fun), np.array(grad_norm),
                                np.array(step_norm), X, np.array(sizes))
         starts.epoch_log = [{k: int(v) if k in ("epoch", "step", "start") else v
                              for k, v in entry.items()} for _, entry in epochs]
@@ -528,8 +528,6 @@ def _load_by_lines(p: Path) -> History | StartsHistory:
         rows.pop()  # its point line was torn off at the end
     history = History(header.get("dim"), record_x)
     for _, row, x in rows:
-        history._rows.extend(row)
-        if history._xs is not None:
-            history._xs.append(x)
+        history.append(row, x)
     history.epoch_log = [entry for _, entry in epochs]
     return history

@@ -52,7 +52,7 @@ def test_json_round_trip_is_exact_and_standard(result, tmp_path):
 
 def test_infinities_survive_json():
     h = of.History()
-    h._rows.extend((0, math.inf, math.nan, -math.inf, 1, 0.0, math.nan))
+    h.append((0, math.inf, math.nan, -math.inf, 1, 0.0, math.nan))
     back = of.History.from_json(h.to_json())
     assert back.fun[0] == math.inf and back.step_norm[0] == -math.inf
 
