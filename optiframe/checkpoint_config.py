@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from . import options
 from .errors import CheckpointError, InvalidArgumentError
 
 
@@ -78,7 +79,7 @@ def describe(value: Any) -> Any:
 
 
 #: Options a resumed run may change: to run longer, or on another budget.
-MAY_CHANGE = ("max_steps", "max_nfev", "max_time", "epochs")
+MAY_CHANGE = options.MAY_CHANGE  # the budgets, declared in optiframe.options
 
 
 def run_config(runner: Any, kind: str, shape: tuple[int, ...],

@@ -54,6 +54,7 @@ import numpy as np
 
 from ._validation import did_you_mean, unwritable_folder
 from .errors import InvalidArgumentError, OptiframeError
+from .options import names
 from .plugins import get_registry
 
 SECTIONS: dict[str, set[str] | None] = {
@@ -64,8 +65,7 @@ SECTIONS: dict[str, set[str] | None] = {
     "bounds": {"lower", "upper"},
     "schedules": None,  # hyperparameter = "name" or a table {name = ..., ...}
     "batch": {"batch_size", "epochs", "shuffle", "drop_last", "sampler", "seed"},
-    "stop": {"max_steps", "gtol", "ftol", "xtol", "detect_divergence", "divergence_factor",
-             "max_bad_gradients", "max_nfev", "max_time"},
+    "stop": set(names("stop")),
     "output": {"folder", "record_every", "record_x", "checkpoint_every", "stream_history"},
     "sweep": {"zipped", "workers"},  # optiframe sweep: lists in [optimizer] and [stop]
 }

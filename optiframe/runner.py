@@ -27,6 +27,7 @@ from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
 from .observers import Callbacks, EpochInfo, StepInfo
 from .optimizers import Optimizer
+from .options import names
 from .plugin_calls import plugin_callbacks, run_end_hooks
 from .plugins import get_registry
 from .progress import Progress
@@ -47,12 +48,9 @@ DEFAULT_OPTIMIZER = "lbfgs"
 #: a line search would chase the noise: the blog's SGD (lr 0.01)
 DEFAULT_TRAINING_OPTIMIZER = "gd"
 
-RUNNER_OPTIONS = ("callbacks", "record_every", "record_x", "raise_errors", "on_interrupt",
-                  "schedules", "progress",
-                  "minima_tol", "retries", "start_timeout", "batch_size", "epochs", "shuffle",
-                  "drop_last", "batch_sampler", "epoch_callbacks", "checkpoint",
-                  "checkpoint_every", "stream_history", "bounds", "check_gradient",
-                  "evaluate", "eval_timeout", "cache")
+#: the Runner's own options (the stopping rules are :data:`STOP_OPTIONS`), declared in
+#: :mod:`optiframe.options`
+RUNNER_OPTIONS = names("runner")
 
 
 @attrs.frozen
@@ -98,7 +96,7 @@ SCIPY_OPTION_HINTS = {
 
 
 #: what a run takes, not the Runner (minimize takes both)
-RUN_ARGUMENTS = ("x0", "starts", "seed", "workers")
+RUN_ARGUMENTS = names("run")
 
 
 def check_options(options: Iterable[str]) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 
 from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
+from .options import names
 from .status import Status
 
 Verdict = tuple[Status, str]
@@ -221,4 +222,4 @@ class StopRules:
                        for r in rows]
 
 
-STOP_OPTIONS = tuple(a.name for a in attrs.fields(StopRules))
+STOP_OPTIONS = names("stop")  # the fields of StopRules, declared in optiframe.options

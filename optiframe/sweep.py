@@ -42,11 +42,11 @@ from .errors import InvalidArgumentError
 from .executors import check_workers
 from .history import History, LazyHistory
 from .optimizers import Optimizer
+from .options import SWEEPABLE
 from .plugins import get_registry
 from .result import Result
 from .schedules import Schedule
 from .status import Status
-from .stopping import STOP_OPTIONS
 
 
 class SweepTable(Sequence[dict[str, Any]]):
@@ -128,9 +128,7 @@ _NOT_STACKED = ("starts", "workers", "callbacks", "callback", "checkpoint", "str
 
 #: minimize options that take one plain value: a list, tuple or 1-D array given for one of
 #: them (or for a hyperparameter of the optimizer) is swept; any other option is passed whole
-SWEEPABLE_OPTIONS = (*STOP_OPTIONS, "gradient", "seed", "tol", "record_every", "record_x",
-                     "batch_size", "epochs", "shuffle", "drop_last", "batch_sampler",
-                     "minima_tol", "retries", "start_timeout", "check_gradient")
+SWEEPABLE_OPTIONS = SWEEPABLE  # declared in optiframe.options
 
 
 class Swept:
