@@ -131,3 +131,19 @@ def test_the_two_loop_of_one_start_gives_the_rows_bits():
             one = q._two_loop(G[k:k + 1], S[k:k + 1], Y[k:k + 1], rho[k:k + 1],
                               head[k:k + 1], count[k:k + 1])
             assert np.array_equal(one[0], rows[k])
+
+
+def test_the_one_row_two_loop_recursion_gives_the_rows_loops_bits():
+    from optiframe.optimizers.quasinewton import _two_loop, _two_loop_one
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n, m = int(rng.integers(1, 200)), int(rng.integers(1, 12))
+        count, head = int(rng.integers(0, m + 1)), int(rng.integers(0, m))
+        S = rng.standard_normal((2, m, n))
+        Y = S + 0.1 * rng.standard_normal((2, m, n))
+        rho = 1.0 / np.einsum("kmn,kmn->km", S, Y)
+        G = rng.standard_normal((2, n)) * 10 ** rng.uniform(-3, 3)
+        rows = _two_loop(G, S, Y, rho, np.array([head, head]), np.array([count, count]))
+        one = _two_loop_one(G[:1], S[:1], Y[:1], rho[:1], head, count)
+        assert np.array_equal(rows[0], one[0])

@@ -206,28 +206,30 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
 
 def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
                   head: int, count: int) -> np.ndarray:
-    """:func:`_two_loop` of one row, on views of its memory (no gathers, no masks): the
-    same operations on the same numbers as the rows' loop, so the same bits."""
+    """:func:`_two_loop` of one row as plain vector arithmetic on its memory's rows (no
+    gathers, no masks, the coefficients as Python floats): the same operations on the same
+    numbers as the rows' loop (each dot the same einsum), so the same bits."""
     m = rho.shape[1]
-    q = G.copy()
+    S0, Y0, r0 = S[0], Y[0], rho[0].tolist()
+    dot = np.einsum
+    q = G[0].copy()
     slots = [(head - 1 - i) % m for i in range(count)]  # newest pair first
     alphas = []
     for j in slots:
-        a = rho[:, j] * _dot(S[:, j], q)
-        q -= a[:, None] * Y[:, j]
+        a = r0[j] * float(dot("i,i->", S0[j], q))
+        q -= a * Y0[j]
         alphas.append(a)
     newest = (head - 1) % m
     sy, _, ny = scaled_dots(S[:, newest], Y[:, newest])
+    gamma = 1.0
     if count > 0 and ny[0] > 0:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            gamma = (sy / ny) / ny
-    else:
-        gamma = np.ones(1)
-    z = gamma[:, None] * q
+            gamma = float((sy[0] / ny[0]) / ny[0])
+    z = gamma * q
     for j, a in zip(reversed(slots), reversed(alphas), strict=True):
-        b = rho[:, j] * _dot(Y[:, j], z)
-        z += S[:, j] * (a - b)[:, None]
-    return z
+        b = r0[j] * float(dot("i,i->", Y0[j], z))
+        z += S0[j] * (a - b)
+    return z[None, :]
 
 
 @attrs.frozen
