@@ -2,8 +2,8 @@
 
 Shared by ``make_checkpoints.py`` (which writes a checkpoint in the middle of each run with
 the optiframe of the day, and the result of the same run left uninterrupted) and
-``tests/test_resume.py`` (which resumes every frozen checkpoint with today's optiframe and
-expects those results, bit for bit).
+``tests/integration/test_resume.py`` (which resumes every frozen checkpoint with today's
+optiframe and expects those results, bit for bit).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write the checkpoints tests/test_resume.py resumes to prove old formats keep loading.
+"""Write the checkpoints tests/integration/test_resume.py resumes to prove old formats keep loading.
 
 Run from the project root with the optiframe version whose format is being frozen:
 

@@ -17,7 +17,7 @@ from optiframe.runner import RUN_ARGUMENTS, RUNNER_OPTIONS
 from optiframe.stopping import STOP_OPTIONS, StopRules
 from optiframe.sweep import SWEEPABLE_OPTIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def keyword_defaults(fn):

@@ -14,7 +14,8 @@ import pytest
 
 import optiframe as of
 
-DATA = json.loads((Path(__file__).parent / "data" / "torch_reference.json").read_text())
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA = json.loads((DATA_DIR / "torch_reference.json").read_text())
 A = np.array(DATA["quadratic"]["A"])
 B = np.array(DATA["quadratic"]["b"])
 
@@ -49,7 +50,7 @@ def test_trajectory_matches_torch(case):
 
 
 #: line-search optimizers: torch's LBFGS takes several line-searched iterations in one
-#: ``step(closure)``, so no trajectory compares; tests/test_quasinewton.py checks them
+#: ``step(closure)``, so no trajectory compares; tests/unit/test_quasinewton.py checks them
 #: against scipy's BFGS and L-BFGS-B and against the explicit inverse Hessian
 CHECKED_ELSEWHERE = {"lbfgs", "bfgs"}
 

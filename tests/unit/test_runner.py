@@ -18,158 +18,6 @@ from tests.conftest import func2
 GD = of.GradientDescent
 
 
-def test_converges_on_gradient_tolerance():
-    r = of.minimize("sphere", [3.0, -4.0], optimizer=GD(lr=0.1), gtol=1e-6, on_interrupt="return")
-    assert r.status == "converged" and r.success
-    assert r.history.grad_norm[-1] <= 1e-6
-    assert "gtol" in r.message
-    assert r.nit == len(r.history) - 1
-
-
-def test_max_steps_is_not_success_and_runs_exactly_that_many_steps():
-    r = of.minimize("sphere", [3.0], optimizer=GD(lr=1e-4), max_steps=7, on_interrupt="return")
-    assert (r.status, r.nit, r.success) == ("max_steps", 7, False)
-    assert r.history.step.tolist() == list(range(8))
-
-
-def test_max_steps_zero_evaluates_only_the_start():
-    r = of.minimize("sphere", [3.0], max_steps=0, optimizer="gd", on_interrupt="return")
-    assert (r.status, r.nit, r.fun) == ("max_steps", 0, 9.0)
-    assert r.x.tolist() == [3.0]
-
-
-def test_ftol_and_xtol_are_off_by_default_and_work_when_set():
-    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), max_steps=50, gtol=0,
-                    on_interrupt="return")
-    assert r.status == "max_steps"
-    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), ftol=1e-2, gtol=0,
-                    on_interrupt="return")
-    assert r.status == "converged" and "ftol" in r.message
-    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), xtol=1e-3, gtol=0,
-                    on_interrupt="return")
-    assert r.status == "converged" and "xtol" in r.message
-    assert r.history.step_norm[-1] <= 1e-3
-
-
-def test_nan_value_gives_status_nan_and_keeps_the_best_point():
-    def f(x):
-        return float(np.sum(x**2)) if x[0] > 0.5 else math.nan
-
-    r = of.minimize(f, [2.0], optimizer=GD(lr=0.2), gradient="central", on_interrupt="return")
-    assert r.status == "nan" and not r.success
-    assert r.x[0] > 0.5 and math.isfinite(r.fun)
-    assert r.fun == f(r.x)
-    assert math.isnan(r.history.fun[-1])
-
-
-def test_nan_gradient_gives_status_nan():
-    obj = of.FunctionObjective.from_callable(
-        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.nan]))
-    r = of.minimize(obj, [1.0], optimizer="gd", on_interrupt="return")
-    assert r.status == "nan" and "gradient" in r.message
-    assert r.nit == 5  # max_bad_gradients steps skipped first, x unchanged
-    assert r.x.tolist() == [1.0] and r.history.step_norm[1:].tolist() == [0.0] * 5
-    r = of.minimize(obj, [1.0], max_bad_gradients=0, optimizer="gd", on_interrupt="return")
-    assert r.status == "nan" and r.nit == 0
-
-
-def test_inf_gradient_gives_status_nan():
-    obj = of.FunctionObjective.from_callable(
-        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.inf]))
-    assert of.minimize(obj, [1.0], optimizer="gd", on_interrupt="return").status == "nan"
-
-
-def test_nan_at_x0():
-    assert of.minimize(lambda x: math.nan, [1.0], optimizer="gd",
-                       on_interrupt="return").status == "nan"
-
-
-def test_overflow_is_divergence_without_runtime_warnings(recwarn):
-    r = of.minimize(lambda x: float(np.exp(x[0] ** 2)), [1.0], optimizer=GD(lr=1.0),
-                    gradient="central", divergence_factor=1e300, max_steps=10_000,
-                        on_interrupt="return")
-    assert r.status == "diverged" and "inf" in r.message
-    assert r.x.tolist() == [1.0]
-    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
-
-
-def test_growth_without_bound_is_divergence_even_without_overflow():
-    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=1000, on_interrupt="return")
-    assert r.status == "diverged"
-    assert r.nit < 40
-    assert r.x.tolist() == [1.0]
-
-
-def test_divergence_detection_can_be_switched_off():
-    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=20,
-                    detect_divergence=False, on_interrupt="return")
-    assert r.status == "max_steps"
-    assert r.fun == pytest.approx(4.0**20)
-
-
-def test_unbounded_below_is_divergence():
-    r = of.minimize(lambda x: -float(np.exp(x[0])), [0.0], optimizer=GD(lr=1.0),
-                    gradient="central", max_steps=10_000, on_interrupt="return")
-    assert r.status == "diverged"
-
-
-def test_stalled_when_the_step_no_longer_moves_x():
-    # At 1e16 the spacing of floats is 2: a step of lr * 2x = 1e-16 * 2e16 = 2 ... then less.
-    obj = of.FunctionObjective.from_callable(lambda x: float(x[0]), gradient=lambda x: np.ones(1))
-    r = of.minimize(obj, [1e17], optimizer=GD(lr=1.0), on_interrupt="return")
-    assert r.status == "stalled"
-    assert r.nit == 1
-
-
-def test_callback_sees_each_step_and_can_stop_the_run():
-    seen = []
-
-    def cb(info):
-        seen.append((info.step, info.fun))
-        with pytest.raises(ValueError):
-            info.x[0] = 99.0  # a read-only view
-        if info.step == 5:
-            raise StopIteration
-
-    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), callbacks=[cb], on_interrupt="return")
-    assert r.status == "callback_stop" and r.nit == 5
-    assert [s for s, _ in seen] == [1, 2, 3, 4, 5]
-    assert seen[-1][1] == r.fun
-    assert r.history.step[-1] == 5
-
-
-def test_a_single_callable_is_accepted_as_callbacks():
-    calls = []
-    of.minimize("sphere", [3.0], max_steps=3, gtol=0, callbacks=lambda info: calls.append(1),
-                optimizer="gd", on_interrupt="return")
-    assert len(calls) == 3
-
-
-def test_keyboard_interrupt_gives_interrupted_with_history_intact():
-    def f(x):
-        f.calls += 1
-        if f.calls == 40:
-            raise KeyboardInterrupt
-        return float(np.sum(x**2))
-
-    f.calls = 0
-    r = of.minimize(f, [3.0], optimizer=GD(lr=0.01), gradient="central", max_steps=1000,
-                    on_interrupt="return")
-    assert r.status == "interrupted"
-    assert len(r.history) >= 10
-    assert r.history.step.tolist() == list(range(len(r.history)))
-    assert r.fun == f(r.x)
-
-
-def test_keyboard_interrupt_mid_record_keeps_columns_aligned():
-    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), record_x=True, max_steps=5,
-                    on_interrupt="return")
-    h = r.history
-    h._rows.extend((99.0, 1.0))  # a torn row, as an interrupt mid-write would leave
-    h._repair()
-    assert len(h) == 6 and h.x.shape == (6, 1)
-
-
 SIGINT_CHILD = textwrap.dedent("""
     import sys, time, numpy as np, optiframe as of
     def slow(x):
@@ -398,3 +246,11 @@ def test_progress_bar_on_request_and_off_by_default_when_not_a_terminal(capsys):
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
     with pytest.raises(of.InvalidArgumentError, match="'progress' must be True, False or None"):
         of.minimize("sphere", [1.0], progress="yes", optimizer="gd", on_interrupt="return")
+
+
+def test_run_arguments_given_to_the_runner_say_where_they_go():
+    for name in ("seed", "starts", "workers"):
+        with pytest.raises(of.InvalidArgumentError,
+                           match=rf"'{name}' is an argument of the run, not of the Runner: "
+                                 rf"runner.run\(x0, {name}=...\)"):
+            of.Runner("sphere", **{name: 3})

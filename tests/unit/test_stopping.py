@@ -12,10 +12,14 @@ import time
 
 import numpy as np
 import pytest
+from checkpoint_helpers import assert_same_run
 
 import optiframe as of
 from optiframe.numerics import moving_lengths, scaled_dots, scaled_row_norms
 from optiframe.optimizers.quasinewton import _pairs
+from tests.multistart_helpers import (
+    small_regression,
+)
 
 
 class Counted:
@@ -142,3 +146,109 @@ def test_max_time_is_checked_between_line_search_trials():
     f = Counted(lambda x: float(np.sum((x - 1.0) ** 2)), sleep=0.05)
     r = of.minimize(f, np.zeros(3), max_time=0.3)
     assert r.status == "max_time" and f.calls <= 1 + 6 + 1
+
+
+GD = of.GradientDescent
+
+
+def test_converges_on_gradient_tolerance():
+    r = of.minimize("sphere", [3.0, -4.0], optimizer=GD(lr=0.1), gtol=1e-6, on_interrupt="return")
+    assert r.status == "converged" and r.success
+    assert r.history.grad_norm[-1] <= 1e-6
+    assert "gtol" in r.message
+    assert r.nit == len(r.history) - 1
+
+
+def test_max_steps_is_not_success_and_runs_exactly_that_many_steps():
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=1e-4), max_steps=7, on_interrupt="return")
+    assert (r.status, r.nit, r.success) == ("max_steps", 7, False)
+    assert r.history.step.tolist() == list(range(8))
+
+
+def test_max_steps_zero_evaluates_only_the_start():
+    r = of.minimize("sphere", [3.0], max_steps=0, optimizer="gd", on_interrupt="return")
+    assert (r.status, r.nit, r.fun) == ("max_steps", 0, 9.0)
+    assert r.x.tolist() == [3.0]
+
+
+def test_ftol_and_xtol_are_off_by_default_and_work_when_set():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), max_steps=50, gtol=0,
+                    on_interrupt="return")
+    assert r.status == "max_steps"
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), ftol=1e-2, gtol=0,
+                    on_interrupt="return")
+    assert r.status == "converged" and "ftol" in r.message
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), xtol=1e-3, gtol=0,
+                    on_interrupt="return")
+    assert r.status == "converged" and "xtol" in r.message
+    assert r.history.step_norm[-1] <= 1e-3
+
+
+def test_stalled_when_the_step_no_longer_moves_x():
+    # At 1e16 the spacing of floats is 2: a step of lr * 2x = 1e-16 * 2e16 = 2 ... then less.
+    obj = of.FunctionObjective.from_callable(lambda x: float(x[0]), gradient=lambda x: np.ones(1))
+    r = of.minimize(obj, [1e17], optimizer=GD(lr=1.0), on_interrupt="return")
+    assert r.status == "stalled"
+    assert r.nit == 1
+
+
+STARTS = np.array([[1.0, 2.0], [-3.0, 1.0], [2.5, -2.0], [0.5, 0.5]])
+
+
+# -- stop rules, written once: max_nfev and max_time in every kind of run -------------------
+def _kinds():
+    """(id, minimize arguments): every kind of run."""
+    data = small_regression()
+    return {
+        "single": dict(fun="rosenbrock", x0=[-1.2, 1.0], gradient="central"),
+        "vectorized": dict(fun="rosenbrock", starts=STARTS, gradient="central"),
+        "serial": dict(fun="rosenbrock", starts=STARTS, gradient="central", workers="serial"),
+        "training": dict(fun=data, x0=np.zeros(4), batch_size=8, epochs=500, seed=0),
+        "training K": dict(fun=data, starts=np.repeat([[0.0], [1.0], [2.0]], 4, axis=1),
+                           batch_size=8, epochs=500, seed=0),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_kinds()))
+def test_max_nfev_stops_every_kind_of_run_within_one_step_of_the_budget(kind):
+    kw = dict(_kinds()[kind])
+    fun = kw.pop("fun")
+    budget = 400
+    r = of.minimize(fun, optimizer=of.Adam(lr=0.01), max_steps=10**6, max_nfev=budget, **kw)
+    outcomes = r.starts if isinstance(r, of.MultiStartResult) else [r]
+    share = budget // len(outcomes)  # a multi-start run shares the budget equally
+    for o in outcomes:
+        assert o.status == "max_nfev", o.message
+        assert "budget" in o.message and str(share) in o.message
+        step = (1 + 4) if kind.startswith("training") else 1 + 2 * 2  # central in 2-D: 4
+        assert share - step < o.nfev <= share, (o.nfev, share)
+    assert r.nfev <= budget
+
+
+@pytest.mark.parametrize("kind", ["single", "vectorized", "training"])
+def test_max_time_stops_within_one_step_of_its_limit(kind):
+    kw = dict(_kinds()[kind])
+    fun = kw.pop("fun")
+    steps = []
+
+    def slow(info):  # each step takes at least 20 ms
+        steps.append(time.perf_counter())
+        time.sleep(0.02)
+
+    t = time.perf_counter()
+    r = of.minimize(fun, optimizer=of.Adam(lr=0.001), max_steps=10**6, max_time=0.3,
+                    callbacks=slow, **kw)
+    elapsed = time.perf_counter() - t
+    assert r.status == "max_time" and "max_time = 0.3 s" in r.message
+    assert 0.3 <= elapsed < 0.3 + 0.25  # within a step or so of the limit (loaded machines)
+    assert 10 <= len(steps) <= 16
+
+
+def test_budgets_may_be_raised_when_a_run_is_resumed(tmp_path):
+    kw = dict(optimizer=of.Adam(lr=0.01), gradient="central", max_steps=10**6)
+    part = of.minimize("rosenbrock", [-1.2, 1.0], max_nfev=500, checkpoint=tmp_path, **kw)
+    assert part.status == "max_nfev"
+    more = of.Runner("rosenbrock", max_nfev=1000, **kw).resume(tmp_path)
+    whole = of.minimize("rosenbrock", [-1.2, 1.0], max_nfev=1000, **kw)
+    assert more.status == "max_nfev" and more.nit > part.nit
+    assert_same_run(more, whole)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import threading
+import time
 import tomllib
 
 import numpy as np
@@ -121,3 +124,104 @@ def test_a_command_line_run_saves_a_config_that_runs_again(tmp_path, monkeypatch
     saved = tmp_path / "out" / "config.toml"
     tomllib.loads(saved.read_text())
     assert main(["run", str(saved), "--set", "output.folder='again'"]) in (0, None)
+
+
+# -- checkpoints: (id, damage to a saved folder, error pattern) ---------------------------
+def _edit(**changes):
+    def damage(d):
+        meta = json.loads((d / "checkpoint.json").read_text())
+        meta.update(changes)
+        (d / "checkpoint.json").write_text(json.dumps(meta))
+    return damage
+
+
+def _swap_segment_from(other_run):
+    def damage(d):
+        seg = sorted(d.glob("history-*.npz"))[0]
+        src = sorted(other_run.glob("history-*.npz"))[0]
+        shutil.copy(src, seg)
+    return damage
+
+
+def _fifo(d):
+    (d / "checkpoint.json").unlink()
+    os.mkfifo(d / "checkpoint.json")
+
+
+CHECKPOINT_CASES = [
+    ("a tampered number", _edit(step=21), r"does not match its digest"),
+    ("a segment name with ..", resigned(lambda m: m["history_segments"].__setitem__(
+        0, "../x.npz")), r"'../x.npz' is not a plain file name in the checkpoint's folder"),
+    ("an absolute segment name", resigned(lambda m: m["history_segments"].__setitem__(
+        0, "/etc/passwd")), r"is not a plain file name"),
+    ("history_segments missing", resigned(lambda m: m.pop("history_segments")),
+     r"'history_segments' entry is missing"),
+    ("history_segments empty", resigned(lambda m: m.__setitem__("history_segments", [])),
+     r"names no history segment but its history reaches step"),
+    ("the digest removed", lambda d: _edit()(d) or _strip_digest(d), r"does not match its "
+     r"digest"),
+    ("format_version true", resigned(lambda m: m.__setitem__("format_version", True)),
+     r"bad format_version True"),
+    ("kind swapped", resigned(lambda m: m.__setitem__("kind", "multistart")),
+     r"kind 'multistart' does not match"),
+    ("a FIFO in place of checkpoint.json", _fifo, r"is not a regular file"),
+]
+
+
+def _strip_digest(d):
+    meta = json.loads((d / "checkpoint.json").read_text())
+    meta.pop("digest")
+    (d / "checkpoint.json").write_text(json.dumps(meta))
+
+
+def _saved(folder):
+    of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=20, gtol=0, checkpoint=folder,
+                checkpoint_every=5, raise_errors=False)
+    return folder
+
+
+@pytest.mark.parametrize(("damage", "pattern"), [c[1:] for c in CHECKPOINT_CASES],
+                         ids=[c[0] for c in CHECKPOINT_CASES])
+def test_malformed_checkpoints_are_a_checkpoint_error(tmp_path, damage, pattern):
+    d = _saved(tmp_path / "ck")
+    damage(d)
+    with pytest.raises(of.CheckpointError, match=pattern):
+        of.Runner("sphere", "gd", max_steps=30, gtol=0, raise_errors=False).resume(d)
+    assert (tmp_path / "x.npz").exists() is False
+
+
+def test_a_segment_from_another_run_fails_its_checksum(tmp_path):
+    other = tmp_path / "other"
+    of.minimize("sphere", [3.0, 2.0], optimizer="gd", max_steps=20, gtol=0, checkpoint=other,
+                checkpoint_every=5, raise_errors=False)
+    d = _saved(tmp_path / "ck")
+    _swap_segment_from(other)(d)
+    with pytest.raises(of.CheckpointError, match=r"does not match its checksum"):
+        of.Runner("sphere", "gd", max_steps=30, gtol=0, raise_errors=False).resume(d)
+
+
+def test_a_second_writer_of_one_folder_is_refused_naming_the_holder(tmp_path):
+    started, results = threading.Event(), {}
+
+    def slow(info):
+        started.set()
+        time.sleep(0.002)
+
+    def first():
+        results["first"] = of.minimize("sphere", [1.0, 2.0], optimizer=of.GradientDescent(
+            lr=1e-4), max_steps=300, gtol=0, checkpoint=tmp_path, checkpoint_every=10,
+            callbacks=slow, raise_errors=False)
+
+    t = threading.Thread(target=first)
+    t.start()
+    started.wait(10)
+    with pytest.raises(of.CheckpointError, match=rf"'{tmp_path}' is in use by another run "
+                       rf"\(pid {os.getpid()}\)"):
+        of.minimize("sphere", [1.0, 2.0], optimizer="gd", checkpoint=tmp_path,
+                    checkpoint_every=10, raise_errors=False)
+    t.join()
+    assert results["first"].status == "max_steps"
+    assert of.load_checkpoint(tmp_path).step == 300  # the first run's files are whole
+    # the lock is released with the run: the folder can be written again
+    of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=5, checkpoint=tmp_path,
+                checkpoint_every=5, raise_errors=False)

@@ -121,3 +121,11 @@ BAD = [
 def test_bad_data_is_refused_naming_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_a_data_model_of_the_wrong_size_says_what_its_parameters_are():
+    X, y = np.ones((10, 3)), np.ones(10)
+    with pytest.raises(of.InvalidArgumentError,
+                       match=r"LeastSquares\(10 samples, 3 features\) takes 4 \(3 weights \+ 1 "
+                             r"intercept\): start from np.zeros\(model.dim\)"):
+        of.minimize(of.LeastSquares(X, y), np.zeros(2))

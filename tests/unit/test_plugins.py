@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import numpy as np
 import pytest
@@ -180,3 +182,19 @@ def test_an_objective_may_return_any_array_like_scalar():
     assert r.fun < 1e-6
     with pytest.raises(of.InvalidTypeError, match="one number, got an array of shape"):
         of.minimize(lambda x: Boxed([1.0, 2.0]), [1.0])
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_install_hints_name_what_can_be_installed():
+    from optiframe.registry import PROVIDED_BY, install_hint
+
+    for dist in set(PROVIDED_BY.values()):
+        assert (ROOT / "plugins" / dist / "pyproject.toml").is_file()
+        assert install_hint(dist).startswith(f"pip install ./plugins/{dist} ")
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
+                 *(ROOT / "optiframe").glob("*.py"),
+                 *(ROOT / "plugins").glob("*/src/*/*.py"), *(ROOT / "plugins").glob("*/README.md")]:
+        text = path.read_text()
+        assert "pip install optiframe" not in text and "'optiframe[" not in text, path

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import optiframe as of
-from optiframe.checkpoint import meta_digest
+from tests.checkpoint_helpers import assert_same_run
 
-DATA = Path(__file__).parent / "data" / "checkpoints"
+DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
 def digits(rows: int | None = None):
@@ -62,31 +62,6 @@ def kinds():
                                  dict(starts=np.random.default_rng(0).normal(size=(3, 650)),
                                       seed=3)),
     }
-
-
-def assert_same_run(a: of.Result, b: of.Result) -> None:
-    """Bit-identical results and histories (the elapsed-time column aside)."""
-    if isinstance(a, of.MultiStartResult):
-        assert len(a.starts) == len(b.starts)
-        for s, t in zip(a.starts, b.starts, strict=True):
-            assert (s.index, s.status, s.message, s.nit, s.nfev, s.njev) == (
-                t.index, t.status, t.message, t.nit, t.nfev, t.njev)
-            np.testing.assert_array_equal(s.x, t.x)
-            np.testing.assert_array_equal(s.x0, t.x0)
-            np.testing.assert_array_equal(s.fun, t.fun)
-        for column in ("step", "fun", "grad_norm", "step_norm", "step_size"):
-            np.testing.assert_array_equal(getattr(a.history, column), getattr(b.history, column))
-        if a.history._points is not None:
-            np.testing.assert_array_equal(a.history.x, b.history.x)
-    else:
-        assert (a.status, a.nit, a.nfev, a.njev) == (b.status, b.nit, b.nfev, b.njev)
-        for column in ("step", "fun", "grad_norm", "step_norm", "nfev", "step_size"):
-            np.testing.assert_array_equal(a.history.column(column), b.history.column(column))
-        if a.history._xs is not None:
-            np.testing.assert_array_equal(a.history.x, b.history.x)
-        assert a.history.epoch_log == b.history.epoch_log
-    np.testing.assert_array_equal(a.x, b.x)
-    assert a.fun == b.fun
 
 
 def interrupting(objective, runner_kw, after: int):
@@ -136,45 +111,12 @@ def test_interrupted_run_resumes_bit_for_bit(kind, every, tmp_path):
     assert_same_run(resumed, whole)
 
 
-def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
-    runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
-                       checkpoint_every=100, on_interrupt="return")
-    runner.run([-1.0, 1.0])
-    meta = json.loads((tmp_path / "checkpoint.json").read_text(),
-                      parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
-    assert meta["format"] == "optiframe-checkpoint" and meta["step"] == 300
-    # one state file, and the history in one segment per checkpoint: no file rewritten
-    assert [s[-29:] for s in meta["history_segments"]] == [
-        "000000000000-000000000100.npz", "000000000100-000000000200.npz",
-        "000000000200-000000000300.npz"]
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == sorted([".lock", "checkpoint.json", meta["arrays"], *meta["history_segments"]])
-    with np.load(tmp_path / meta["arrays"], allow_pickle=False) as npz:
-        assert "rows/X" in npz.files and all(npz[name].dtype != object for name in npz.files)
-
-
 def test_a_resume_may_run_longer(tmp_path):
     whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
                       on_interrupt="return").run([-1.0, 1.0])
     of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
               checkpoint_every=100, on_interrupt="return").run([-1.0, 1.0])
     resumed = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
-                        on_interrupt="return").resume(tmp_path)
-    assert_same_run(resumed, whole)
-
-
-def test_history_segments_are_merged_as_they_pile_up(tmp_path):
-    runner = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
-                       checkpoint=tmp_path, checkpoint_every=100, on_interrupt="return")
-    whole = runner.run([1.0, 2.0])
-    meta = of.load_checkpoint(tmp_path).meta
-    # 20 checkpoints: two merged segments of 8, then four of one checkpoint each
-    spans = [name.split("-", 2)[2] for name in meta["history_segments"]]
-    assert spans == ["L1-000000000000-000000000800.npz", "L1-000000000800-000000001600.npz",
-                     "L0-000000001600-000000001700.npz", "L0-000000001700-000000001800.npz",
-                     "L0-000000001800-000000001900.npz", "L0-000000001900-000000002000.npz"]
-    assert len(list(tmp_path.glob("*.npz"))) == 7
-    resumed = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
                         on_interrupt="return").resume(tmp_path)
     assert_same_run(resumed, whole)
 
@@ -199,145 +141,12 @@ def test_resumed_run_goes_on_checkpointing(same_folder, tmp_path):
     assert_same_run(resumed, whole)
 
 
-# -- checkpoints that must be refused -------------------------------------------------------
-BASE = dict(objective="rosenbrock", optimizer=of.Adam(lr=0.01), gradient="central",
-            max_steps=100)
-
-# (id, what the resuming Runner changes, message pattern)
-MISMATCHES = [
-    ("optimizer kind", dict(optimizer=of.Momentum(lr=0.01)), r"optimizer: the checkpoint has "
-     r"'Adam\(lr=0.01.*this runner 'Momentum"),
-    ("hyperparameter", dict(optimizer=of.Adam(lr=0.02)),
-     r"optimizer.lr: the checkpoint has 0.01, this runner 0.02"),
-    ("gradient", dict(gradient="forward"), r"gradient: .*CentralDifference.*ForwardDifference"),
-    ("objective", dict(objective="himmelblau"), r"objective: .*Rosenbrock.*Himmelblau"),
-    ("schedules", dict(schedules={"lr": "cosine"}),
-     r"schedules: the checkpoint has '\(\)', this runner '\(\(lr, CosineWarmup"),
-    ("stopping rule", dict(gtol=1e-3),
-     r"stop.gtol: the checkpoint has 1e-08, this runner 0.001"),
-    ("recording", dict(record_every=10), r"record_every: the checkpoint has 1, this runner 10"),
-    ("record_x", dict(record_x=True), r"record_x"),
-]
-
-
-@pytest.mark.parametrize(("change", "pattern"), [c[1:] for c in MISMATCHES],
-                         ids=[c[0] for c in MISMATCHES])
-def test_checkpoint_from_other_configuration_is_refused(change, pattern, tmp_path):
-    kw = dict(BASE)
-    objective, optimizer = kw.pop("objective"), kw.pop("optimizer")
-    of.Runner(objective, optimizer, checkpoint=tmp_path, checkpoint_every=50,
-              **kw).run([-1.0, 1.0])
-    other = {**BASE, **change}
-    objective, optimizer = other.pop("objective"), other.pop("optimizer")
-    with pytest.raises(of.CheckpointError, match=pattern) as info:
-        of.Runner(objective, optimizer, **other).resume(tmp_path)
-    assert "configured differently" in str(info.value)
-
-
-def _write_then(tmp_path, damage):
-    of.Runner("sphere", max_steps=20, checkpoint=tmp_path, checkpoint_every=10,
-              optimizer="gd", on_interrupt="return").run([1.0])
-    damage(tmp_path)
-    return tmp_path
-
-
 def _edit_json(**changes):
     def damage(d):
         meta = json.loads((d / "checkpoint.json").read_text())
         meta.update(changes)
         (d / "checkpoint.json").write_text(json.dumps(meta))
     return damage
-
-
-# (id, damage done to a good checkpoint, message pattern)
-BAD_CHECKPOINTS = [
-    ("missing folder", lambda d: [p.unlink() for p in d.iterdir()],
-     r"no checkpoint at .*checkpoint.json does not exist"),
-    ("not JSON", lambda d: (d / "checkpoint.json").write_text("{torn"),
-     r"checkpoint.json is not a readable checkpoint"),
-    ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
-     r"is not an optiframe checkpoint"),
-    ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
-     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 5"),
-    ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
-     r"its arrays state-.*npz cannot be read: .*No such file"),
-    ("arrays corrupt", lambda d: [p.write_bytes(b"PK\x03\x04junk") for p in d.glob("*.npz")],
-     r"state-.*npz does not match its checksum"),
-    ("history segment corrupt",
-     lambda d: [p.write_bytes(b"junk") for p in d.glob("history-*.npz")],
-     r"history-.*-000000000000-000000000010.npz does not match its checksum"),
-]
-
-
-@pytest.mark.parametrize(("damage", "pattern"), [c[1:] for c in BAD_CHECKPOINTS],
-                         ids=[c[0] for c in BAD_CHECKPOINTS])
-def test_unreadable_checkpoints_are_refused_by_name(damage, pattern, tmp_path):
-    folder = _write_then(tmp_path, damage)
-    with pytest.raises(of.CheckpointError, match=pattern):
-        of.Runner("sphere", max_steps=20, optimizer="gd", on_interrupt="return").resume(folder)
-
-
-def test_checkpoint_of_other_data_is_refused(tmp_path):
-    X, y = digits(200)
-    of.Runner(of.SoftmaxRegression(X, y), batch_size=50, epochs=2, checkpoint=tmp_path,
-              checkpoint_every=3, on_interrupt="return").run(np.zeros(650), seed=0)
-    other = X.copy()
-    other[-1, 10] += 0.5  # one value of one sampled row (the last)
-    with pytest.raises(of.CheckpointError, match=r"objective: .*data [0-9a-f]{16}"):
-        of.Runner(of.SoftmaxRegression(other, y), batch_size=50, epochs=2,
-                  on_interrupt="return").resume(tmp_path)
-    resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2,
-                        on_interrupt="return").resume(
-        tmp_path)
-    assert resumed.status == "completed"
-
-
-def test_optimizer_state_of_another_shape_is_refused(tmp_path):
-    of.Runner("sphere", of.Adam(), max_steps=20, checkpoint=tmp_path,
-              checkpoint_every=10, on_interrupt="return").run([1.0, 2.0])
-    meta = json.loads((tmp_path / "checkpoint.json").read_text())
-    meta["trees"]["optimizer"] = meta["trees"]["optimizer"][:1]
-    meta["digest"] = meta_digest(meta)  # re-signed: the check behind the digest is tested
-    (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
-    with pytest.raises(of.CheckpointError, match=r"saved optimizer state does not fit"):
-        of.Runner("sphere", of.Adam(), max_steps=20, on_interrupt="return").resume(tmp_path)
-
-
-# (id, Runner options or run call, message pattern)
-BAD_OPTIONS = [
-    ("every without folder", lambda d: of.Runner("sphere", checkpoint_every=10, optimizer="gd",
-                                                 on_interrupt="return"),
-     r"'checkpoint_every' is 10 but no 'checkpoint' folder"),
-    ("every zero", lambda d: of.Runner("sphere", checkpoint=d, checkpoint_every=0, optimizer="gd",
-                                       on_interrupt="return"),
-     r"'checkpoint_every' must be >= 1"),
-    ("folder is a file", lambda d: of.Runner("sphere", checkpoint=__file__, optimizer="gd",
-                                             on_interrupt="return"),
-     r"'checkpoint' must be a folder, but .* is a file"),
-    ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3, optimizer="gd",
-                                              on_interrupt="return"),
-     r"'checkpoint' must be a folder path"),
-    ("workers for a single start", lambda d: of.Runner("sphere", max_steps=5, checkpoint=d,
-                                                        checkpoint_every=2,
-                                                            optimizer="gd",
-                                                                on_interrupt="return").run([1.0])
-     and of.Runner("sphere", max_steps=5, optimizer="gd",
-                   on_interrupt="return").resume(d, workers="serial"),
-     r"'workers' apply to resuming multi-start runs"),
-    ("resume without folder", lambda d: of.Runner("sphere", optimizer="gd",
-                                                  on_interrupt="return").resume(),
-     r"'checkpoint' is required"),
-    ("folder cannot be created", lambda d: (d / "file").write_text("x") and of.Runner(
-        "sphere", checkpoint=d / "file" / "sub", optimizer="gd", on_interrupt="return").run([1.0]),
-     r"'checkpoint' folder .*file/sub' cannot be created"),
-]
-
-
-@pytest.mark.parametrize(("call", "pattern"), [c[1:] for c in BAD_OPTIONS],
-                         ids=[c[0] for c in BAD_OPTIONS])
-def test_bad_checkpoint_options_are_refused(call, pattern, tmp_path):
-    with pytest.raises(of.InvalidArgumentError, match=pattern):
-        call(tmp_path)
 
 
 # -- multi-start runs on workers: checkpoints by finished start ------------------------------
@@ -388,20 +197,6 @@ def test_multistart_on_workers_resumes_its_unfinished_starts(resume_on, how, tmp
     assert_same_run(resumed, whole)
 
 
-# -- a checkpoint written by an earlier optiframe still loads ---------------------------------
-@pytest.mark.parametrize("name", ["format1-single", "format1-multistart"])
-def test_checkpoints_of_earlier_versions_resume(name):
-    """tests/data/checkpoints holds checkpoints written by optiframe 0.1.0 (format 1) and
-    the results their runs reached; tests/data/make_checkpoints.py wrote them."""
-    folder = DATA / name
-    expected = json.loads((folder / "expected.json").read_text())
-    runner = of.Runner(**expected["runner"], optimizer=of.Adam(lr=0.01))
-    result = runner.resume(folder)
-    assert result.x.tolist() == expected["x"]
-    assert result.fun == expected["fun"]
-    assert result.nit == expected["nit"]
-
-
 FROZEN = sorted(p.name for p in DATA.iterdir() if not p.name.startswith("format1-"))
 
 
@@ -448,7 +243,7 @@ def _assert_close(got, expected, key):
 # -- killed with SIGKILL, resumed from the last checkpoint ------------------------------------
 CHILD = textwrap.dedent("""
     import sys, time, numpy as np, optiframe as of
-    from tests.test_resume import sigkill_runner
+    from tests.integration.test_resume import sigkill_runner
     runner, run = sigkill_runner(sys.argv[1], sys.argv[2])
     def slow(info):
         time.sleep(0.002)
@@ -476,7 +271,7 @@ def test_run_killed_with_a_signal_resumes_bit_for_bit(kind, sig, tmp_path):
     whole step and returns status interrupted (the process then exits normally)."""
     folder = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)],
-                             cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
+                             cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": "."})
     deadline = time.monotonic() + 60
     step = 0
@@ -504,7 +299,7 @@ def test_run_killed_with_a_signal_resumes_bit_for_bit(kind, sig, tmp_path):
 
 WORKERS_CHILD = textwrap.dedent("""
     import sys, optiframe as of
-    from tests.test_resume import workers_runner
+    from tests.integration.test_resume import workers_runner
     runner, run = workers_runner(sys.argv[1])
     result = runner.run(**run)
     print(result.statuses().get("interrupted", 0), flush=True)
@@ -529,7 +324,7 @@ def test_ctrl_c_on_a_process_pool_run_keeps_the_finished_starts(tmp_path):
     """Ctrl-C in a terminal reaches the whole process group: the parent and its workers."""
     folder = tmp_path / "ckpt"
     child = subprocess.Popen([sys.executable, "-c", WORKERS_CHILD, str(folder)],
-                             cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
+                             cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True,
                              env={**os.environ, "PYTHONPATH": "."})
     deadline = time.monotonic() + 60
@@ -551,3 +346,19 @@ def test_ctrl_c_on_a_process_pool_run_keeps_the_finished_starts(tmp_path):
     runner, run = workers_runner(None)
     resumed = runner.resume(folder)
     assert_same_run(resumed, runner.run(**run))
+
+
+def test_a_finished_minibatch_run_trains_longer_from_its_checkpoint(tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    data = of.LeastSquares(X, X @ np.ones(3))
+    first = of.minimize(data, np.zeros(data.dim), optimizer=of.Adam(lr=0.01), batch_size=10,
+                        epochs=2, checkpoint=tmp_path, checkpoint_every=3, seed=0,
+                            raise_errors=False)
+    longer = of.Runner(data, of.Adam(lr=0.01), batch_size=10, epochs=4,
+                       raise_errors=False).resume(tmp_path)
+    whole = of.minimize(data, np.zeros(data.dim), optimizer=of.Adam(lr=0.01), batch_size=10,
+                        epochs=4, seed=0, raise_errors=False)
+    assert (first.nit, longer.nit, longer.epochs) == (10, 20, 4)
+    np.testing.assert_array_equal(longer.x, whole.x)
+
+

@@ -67,3 +67,29 @@ def test_a_bad_hyperparameter_is_refused_before_scipy_runs():
         of.scipy_method("adam", lr=-1)
     with pytest.raises(of.InvalidArgumentError, match="unknown option 'lrr'"):
         so.minimize(so.rosen, [0.0, 0.0], method=of.scipy_method("adam", lrr=0.1))
+
+
+
+
+def test_scipy_method_honours_scipys_tol_and_options_and_warns_about_the_rest():
+    method = of.scipy_method("lbfgs")
+    with pytest.warns(so.OptimizeWarning, match="Unknown solver options: bogus"):
+        r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method, tol=1e-2,
+                        options={"maxfun": 3, "bogus": 1})
+    assert r.nfev <= 3 and r.optiframe_status == "max_nfev" and not r.success
+    loose = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method, tol=1e-2)
+    tight = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method)
+    assert loose.success and loose.nit < tight.nit
+    assert np.linalg.norm(so.rosen_der(loose.x)) <= 1e-2
+    r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method,
+                    options={"maxiter": 4})
+    assert r.nit == 4 and r.optiframe_status == "max_steps"
+    r = so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=method,
+                    options={"gtol": 1e-3, "ftol": 1e-30, "xtol": 0.0})
+    assert np.linalg.norm(so.rosen_der(r.x)) <= 1e-3
+
+
+def test_scipy_method_disp_prints_the_outcome(capsys):
+    so.minimize(so.rosen, [-1.2, 1.0], jac=so.rosen_der, method=of.scipy_method("lbfgs"),
+                options={"disp": True})
+    assert "optiframe_lbfgs: converged" in capsys.readouterr().out

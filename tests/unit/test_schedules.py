@@ -15,7 +15,8 @@ import pytest
 import optiframe as of
 
 REGISTRY = of.get_registry()
-DATA = json.loads((Path(__file__).parent / "data" / "torch_reference.json").read_text())
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA = json.loads((DATA_DIR / "torch_reference.json").read_text())
 
 
 @pytest.mark.parametrize("case", DATA["schedules"],

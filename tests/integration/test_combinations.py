@@ -15,10 +15,10 @@ import random
 
 import numpy as np
 import pytest
+from checkpoint_helpers import assert_same_run
 
 import optiframe as of
 from tests.multistart_helpers import InterruptOnce, PairLog, small_regression
-from tests.test_resume import assert_same_run
 
 OPTIMIZERS = ("gd", "adam", "lion")  # lion: the template plugin's optimizer
 ESTIMATORS = ("central", "analytic", "spsa")

@@ -232,3 +232,33 @@ def test_training_shows_a_progress_bar_on_request(capsys):
     err = capsys.readouterr().err
     assert "optiframe training" in err and "30/30" in err
     assert "epoch 3/3, loss=" in err  # the bar counts epochs too
+
+
+def _digits_like(n=60, d=3):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, d)), rng.integers(0, 3, size=n)
+
+
+def test_a_training_run_that_completes_its_epochs_is_a_success():
+    X, y = _digits_like()
+    model = of.SoftmaxRegression(X, y)
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=3, seed=0)
+    assert (r.status, r.success, r.epochs, r.nit) == ("completed", True, 3, 9)
+    # max_steps before the epochs run out is still max_steps
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=3, seed=0, max_steps=4)
+    assert (r.status, r.success) == ("max_steps", False)
+
+
+def test_early_stopping_keeps_the_epoch_it_stopped_in_with_its_metrics():
+    X, y = _digits_like()
+    model = of.SoftmaxRegression(X, y)
+
+    def stop_in_3(info):
+        if info.epoch == 3:
+            raise StopIteration({"val": 0.5})
+        return {"val": 1.0}
+
+    r = of.minimize(model, np.zeros(model.dim), batch_size=20, epochs=10, seed=0,
+                    epoch_callbacks=stop_in_3)
+    assert r.status == "callback_stop" and "after epoch 3" in r.message
+    assert r.epochs == 3 and r.history.epochs["val"].tolist() == [1.0, 1.0, 0.5]

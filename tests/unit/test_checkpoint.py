@@ -1,0 +1,228 @@
+"""Checkpoints (optiframe.checkpoint and its store, format and config modules): periodic
+saves, merged segments, what a resume refuses and why, the formats of earlier versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.checkpoint import meta_digest
+from tests.checkpoint_helpers import assert_same_run
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def digits(rows: int | None = None):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:rows] / 16, y[:rows]
+
+
+def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
+    runner = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=300, checkpoint=tmp_path,
+                       checkpoint_every=100, on_interrupt="return")
+    runner.run([-1.0, 1.0])
+    meta = json.loads((tmp_path / "checkpoint.json").read_text(),
+                      parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert meta["format"] == "optiframe-checkpoint" and meta["step"] == 300
+    # one state file, and the history in one segment per checkpoint: no file rewritten
+    assert [s[-29:] for s in meta["history_segments"]] == [
+        "000000000000-000000000100.npz", "000000000100-000000000200.npz",
+        "000000000200-000000000300.npz"]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == sorted([".lock", "checkpoint.json", meta["arrays"], *meta["history_segments"]])
+    with np.load(tmp_path / meta["arrays"], allow_pickle=False) as npz:
+        assert "rows/X" in npz.files and all(npz[name].dtype != object for name in npz.files)
+
+
+def test_history_segments_are_merged_as_they_pile_up(tmp_path):
+    runner = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
+                       checkpoint=tmp_path, checkpoint_every=100, on_interrupt="return")
+    whole = runner.run([1.0, 2.0])
+    meta = of.load_checkpoint(tmp_path).meta
+    # 20 checkpoints: two merged segments of 8, then four of one checkpoint each
+    spans = [name.split("-", 2)[2] for name in meta["history_segments"]]
+    assert spans == ["L1-000000000000-000000000800.npz", "L1-000000000800-000000001600.npz",
+                     "L0-000000001600-000000001700.npz", "L0-000000001700-000000001800.npz",
+                     "L0-000000001800-000000001900.npz", "L0-000000001900-000000002000.npz"]
+    assert len(list(tmp_path.glob("*.npz"))) == 7
+    resumed = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
+                        on_interrupt="return").resume(tmp_path)
+    assert_same_run(resumed, whole)
+
+
+# -- checkpoints that must be refused -------------------------------------------------------
+BASE = dict(objective="rosenbrock", optimizer=of.Adam(lr=0.01), gradient="central",
+            max_steps=100)
+
+
+# (id, what the resuming Runner changes, message pattern)
+MISMATCHES = [
+    ("optimizer kind", dict(optimizer=of.Momentum(lr=0.01)), r"optimizer: the checkpoint has "
+     r"'Adam\(lr=0.01.*this runner 'Momentum"),
+    ("hyperparameter", dict(optimizer=of.Adam(lr=0.02)),
+     r"optimizer.lr: the checkpoint has 0.01, this runner 0.02"),
+    ("gradient", dict(gradient="forward"), r"gradient: .*CentralDifference.*ForwardDifference"),
+    ("objective", dict(objective="himmelblau"), r"objective: .*Rosenbrock.*Himmelblau"),
+    ("schedules", dict(schedules={"lr": "cosine"}),
+     r"schedules: the checkpoint has '\(\)', this runner '\(\(lr, CosineWarmup"),
+    ("stopping rule", dict(gtol=1e-3),
+     r"stop.gtol: the checkpoint has 1e-08, this runner 0.001"),
+    ("recording", dict(record_every=10), r"record_every: the checkpoint has 1, this runner 10"),
+    ("record_x", dict(record_x=True), r"record_x"),
+]
+
+
+@pytest.mark.parametrize(("change", "pattern"), [c[1:] for c in MISMATCHES],
+                         ids=[c[0] for c in MISMATCHES])
+def test_checkpoint_from_other_configuration_is_refused(change, pattern, tmp_path):
+    kw = dict(BASE)
+    objective, optimizer = kw.pop("objective"), kw.pop("optimizer")
+    of.Runner(objective, optimizer, checkpoint=tmp_path, checkpoint_every=50,
+              **kw).run([-1.0, 1.0])
+    other = {**BASE, **change}
+    objective, optimizer = other.pop("objective"), other.pop("optimizer")
+    with pytest.raises(of.CheckpointError, match=pattern) as info:
+        of.Runner(objective, optimizer, **other).resume(tmp_path)
+    assert "configured differently" in str(info.value)
+
+
+def _write_then(tmp_path, damage):
+    of.Runner("sphere", max_steps=20, checkpoint=tmp_path, checkpoint_every=10,
+              optimizer="gd", on_interrupt="return").run([1.0])
+    damage(tmp_path)
+    return tmp_path
+
+
+def _edit_json(**changes):
+    def damage(d):
+        meta = json.loads((d / "checkpoint.json").read_text())
+        meta.update(changes)
+        (d / "checkpoint.json").write_text(json.dumps(meta))
+    return damage
+
+
+# (id, damage done to a good checkpoint, message pattern)
+BAD_CHECKPOINTS = [
+    ("missing folder", lambda d: [p.unlink() for p in d.iterdir()],
+     r"no checkpoint at .*checkpoint.json does not exist"),
+    ("not JSON", lambda d: (d / "checkpoint.json").write_text("{torn"),
+     r"checkpoint.json is not a readable checkpoint"),
+    ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
+     r"is not an optiframe checkpoint"),
+    ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
+     r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 5"),
+    ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
+     r"its arrays state-.*npz cannot be read: .*No such file"),
+    ("arrays corrupt", lambda d: [p.write_bytes(b"PK\x03\x04junk") for p in d.glob("*.npz")],
+     r"state-.*npz does not match its checksum"),
+    ("history segment corrupt",
+     lambda d: [p.write_bytes(b"junk") for p in d.glob("history-*.npz")],
+     r"history-.*-000000000000-000000000010.npz does not match its checksum"),
+]
+
+
+@pytest.mark.parametrize(("damage", "pattern"), [c[1:] for c in BAD_CHECKPOINTS],
+                         ids=[c[0] for c in BAD_CHECKPOINTS])
+def test_unreadable_checkpoints_are_refused_by_name(damage, pattern, tmp_path):
+    folder = _write_then(tmp_path, damage)
+    with pytest.raises(of.CheckpointError, match=pattern):
+        of.Runner("sphere", max_steps=20, optimizer="gd", on_interrupt="return").resume(folder)
+
+
+def test_checkpoint_of_other_data_is_refused(tmp_path):
+    X, y = digits(200)
+    of.Runner(of.SoftmaxRegression(X, y), batch_size=50, epochs=2, checkpoint=tmp_path,
+              checkpoint_every=3, on_interrupt="return").run(np.zeros(650), seed=0)
+    other = X.copy()
+    other[-1, 10] += 0.5  # one value of one sampled row (the last)
+    with pytest.raises(of.CheckpointError, match=r"objective: .*data [0-9a-f]{16}"):
+        of.Runner(of.SoftmaxRegression(other, y), batch_size=50, epochs=2,
+                  on_interrupt="return").resume(tmp_path)
+    resumed = of.Runner(of.SoftmaxRegression(X.copy(), y), batch_size=50, epochs=2,
+                        on_interrupt="return").resume(
+        tmp_path)
+    assert resumed.status == "completed"
+
+
+def test_optimizer_state_of_another_shape_is_refused(tmp_path):
+    of.Runner("sphere", of.Adam(), max_steps=20, checkpoint=tmp_path,
+              checkpoint_every=10, on_interrupt="return").run([1.0, 2.0])
+    meta = json.loads((tmp_path / "checkpoint.json").read_text())
+    meta["trees"]["optimizer"] = meta["trees"]["optimizer"][:1]
+    meta["digest"] = meta_digest(meta)  # re-signed: the check behind the digest is tested
+    (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
+    with pytest.raises(of.CheckpointError, match=r"saved optimizer state does not fit"):
+        of.Runner("sphere", of.Adam(), max_steps=20, on_interrupt="return").resume(tmp_path)
+
+
+# (id, Runner options or run call, message pattern)
+BAD_OPTIONS = [
+    ("every without folder", lambda d: of.Runner("sphere", checkpoint_every=10, optimizer="gd",
+                                                 on_interrupt="return"),
+     r"'checkpoint_every' is 10 but no 'checkpoint' folder"),
+    ("every zero", lambda d: of.Runner("sphere", checkpoint=d, checkpoint_every=0, optimizer="gd",
+                                       on_interrupt="return"),
+     r"'checkpoint_every' must be >= 1"),
+    ("folder is a file", lambda d: of.Runner("sphere", checkpoint=__file__, optimizer="gd",
+                                             on_interrupt="return"),
+     r"'checkpoint' must be a folder, but .* is a file"),
+    ("folder not a path", lambda d: of.Runner("sphere", checkpoint=3, optimizer="gd",
+                                              on_interrupt="return"),
+     r"'checkpoint' must be a folder path"),
+    ("workers for a single start", lambda d: of.Runner("sphere", max_steps=5, checkpoint=d,
+                                                        checkpoint_every=2,
+                                                            optimizer="gd",
+                                                                on_interrupt="return").run([1.0])
+     and of.Runner("sphere", max_steps=5, optimizer="gd",
+                   on_interrupt="return").resume(d, workers="serial"),
+     r"'workers' apply to resuming multi-start runs"),
+    ("resume without folder", lambda d: of.Runner("sphere", optimizer="gd",
+                                                  on_interrupt="return").resume(),
+     r"'checkpoint' is required"),
+    ("folder cannot be created", lambda d: (d / "file").write_text("x") and of.Runner(
+        "sphere", checkpoint=d / "file" / "sub", optimizer="gd", on_interrupt="return").run([1.0]),
+     r"'checkpoint' folder .*file/sub' cannot be created"),
+]
+
+
+@pytest.mark.parametrize(("call", "pattern"), [c[1:] for c in BAD_OPTIONS],
+                         ids=[c[0] for c in BAD_OPTIONS])
+def test_bad_checkpoint_options_are_refused(call, pattern, tmp_path):
+    with pytest.raises(of.InvalidArgumentError, match=pattern):
+        call(tmp_path)
+
+
+# -- a checkpoint written by an earlier optiframe still loads ---------------------------------
+@pytest.mark.parametrize("name", ["format1-single", "format1-multistart"])
+def test_checkpoints_of_earlier_versions_resume(name):
+    """tests/data/checkpoints holds checkpoints written by optiframe 0.1.0 (format 1) and
+    the results their runs reached; tests/data/make_checkpoints.py wrote them."""
+    folder = DATA / name
+    expected = json.loads((folder / "expected.json").read_text())
+    runner = of.Runner(**expected["runner"], optimizer=of.Adam(lr=0.01))
+    result = runner.resume(folder)
+    assert result.x.tolist() == expected["x"]
+    assert result.fun == expected["fun"]
+    assert result.nit == expected["nit"]
+
+
+def quad(x):
+    return float(x @ x)
+
+
+def test_resume_compares_array_hyperparameters_by_value(tmp_path):
+    lr = np.full(2000, 0.01)
+    of.minimize(quad, np.ones(2000), optimizer=of.GradientDescent(lr=lr), max_steps=10, gtol=0,
+                checkpoint=tmp_path, checkpoint_every=5, raise_errors=False)
+    other = lr.copy()
+    other[1000] = 0.02  # repr() of both arrays is the same (numpy elides the middle)
+    assert repr(other) == repr(lr)
+    with pytest.raises(of.CheckpointError, match=r"optimizer\.lr"):
+        of.Runner(quad, of.GradientDescent(lr=other), max_steps=20, gtol=0,
+                  raise_errors=False).resume(tmp_path)

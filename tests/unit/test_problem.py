@@ -1,0 +1,37 @@
+"""The bound Problem (optiframe.problem): a stack's failing rows are traced and fail
+alone, the others go on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from tests.multistart_helpers import RaisesBeyond
+
+GD = of.GradientDescent
+
+
+@pytest.mark.parametrize("workers", [None, map])
+def test_one_failing_start_does_not_stop_the_others(workers):
+    starts = np.array([[1.0, 0.0], [5.0, 0.0], [-2.0, 1.0]])
+    r = of.minimize(RaisesBeyond(4.0), starts=starts, optimizer=GD(lr=0.1), workers=workers)
+    statuses = [s.status for s in r.starts]
+    assert statuses == ["converged", "failed", "converged"]
+    failed = r.starts[1]
+    assert "ValueError" in failed.message and "beyond" in failed.message
+    assert failed.index == 1 and failed.x.tolist() == [5.0, 0.0] and failed.nit == 0
+    assert r.status == "converged"
+
+
+def test_a_start_failing_after_some_steps_keeps_its_last_good_point():
+    class RaisesLater(RaisesBeyond):
+        def gradient(self, x):
+            return -2 * x  # walks away from 0, until it passes the limit
+
+    starts = np.array([[1.0, 0.0], [0.5, 0.0]])
+    r = of.minimize(RaisesLater(4.0), starts=starts, optimizer=GD(lr=0.1), max_steps=50)
+    for s in r.starts:
+        assert s.status == "failed" and s.x[0] <= 4.0 and s.fun == float(s.x @ s.x)
+        assert s.x[0] * 1.2 > 4.0  # one more step would pass the limit
+        np.testing.assert_allclose(s.x[0], s.x0[0] * 1.2**s.nit)

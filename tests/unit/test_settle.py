@@ -1,0 +1,75 @@
+"""The verdicts on new values (optiframe.settle): NaN, infinities, overflow and growth
+without bound end a run in nan or diverged, keeping the best point."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import optiframe as of
+
+GD = of.GradientDescent
+
+
+def test_nan_value_gives_status_nan_and_keeps_the_best_point():
+    def f(x):
+        return float(np.sum(x**2)) if x[0] > 0.5 else math.nan
+
+    r = of.minimize(f, [2.0], optimizer=GD(lr=0.2), gradient="central", on_interrupt="return")
+    assert r.status == "nan" and not r.success
+    assert r.x[0] > 0.5 and math.isfinite(r.fun)
+    assert r.fun == f(r.x)
+    assert math.isnan(r.history.fun[-1])
+
+
+def test_nan_gradient_gives_status_nan():
+    obj = of.FunctionObjective.from_callable(
+        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.nan]))
+    r = of.minimize(obj, [1.0], optimizer="gd", on_interrupt="return")
+    assert r.status == "nan" and "gradient" in r.message
+    assert r.nit == 5  # max_bad_gradients steps skipped first, x unchanged
+    assert r.x.tolist() == [1.0] and r.history.step_norm[1:].tolist() == [0.0] * 5
+    r = of.minimize(obj, [1.0], max_bad_gradients=0, optimizer="gd", on_interrupt="return")
+    assert r.status == "nan" and r.nit == 0
+
+
+def test_inf_gradient_gives_status_nan():
+    obj = of.FunctionObjective.from_callable(
+        lambda x: float(np.sum(x**2)), gradient=lambda x: np.array([np.inf]))
+    assert of.minimize(obj, [1.0], optimizer="gd", on_interrupt="return").status == "nan"
+
+
+def test_nan_at_x0():
+    assert of.minimize(lambda x: math.nan, [1.0], optimizer="gd",
+                       on_interrupt="return").status == "nan"
+
+
+def test_overflow_is_divergence_without_runtime_warnings(recwarn):
+    r = of.minimize(lambda x: float(np.exp(x[0] ** 2)), [1.0], optimizer=GD(lr=1.0),
+                    gradient="central", divergence_factor=1e300, max_steps=10_000,
+                        on_interrupt="return")
+    assert r.status == "diverged" and "inf" in r.message
+    assert r.x.tolist() == [1.0]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_growth_without_bound_is_divergence_even_without_overflow():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=1000, on_interrupt="return")
+    assert r.status == "diverged"
+    assert r.nit < 40
+    assert r.x.tolist() == [1.0]
+
+
+def test_divergence_detection_can_be_switched_off():
+    r = of.minimize("sphere", [1.0], optimizer=GD(lr=1.5), max_steps=20,
+                    detect_divergence=False, on_interrupt="return")
+    assert r.status == "max_steps"
+    assert r.fun == pytest.approx(4.0**20)
+
+
+def test_unbounded_below_is_divergence():
+    r = of.minimize(lambda x: -float(np.exp(x[0])), [0.0], optimizer=GD(lr=1.0),
+                    gradient="central", max_steps=10_000, on_interrupt="return")
+    assert r.status == "diverged"
