@@ -342,108 +342,155 @@ class StrongWolfe(LineSearch):
         return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
 
     def _wolfe(self, task: SearchTask) -> SearchResult:
-        K = len(task.F)
-        f0 = task.F
-        d0 = np.einsum("ij,ij->i", task.G, task.D)
-        amax = task.alpha_max
-        a = np.minimum(task.alpha0, amax)
-        # the bracket: lo is the best point with sufficient decrease so far (a = 0 at first)
-        lo_a, lo_f, lo_d = np.zeros(K), f0.copy(), d0.copy()
-        hi_a, hi_f, hi_d = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
-        zoom = np.zeros(K, dtype=bool)
-        ok = np.zeros(K, dtype=bool)
-        X_new, F_new, G_new = task.X.copy(), f0.copy(), task.G.copy()
-        nfev = np.zeros(K, dtype=np.int64)
-        njev = np.zeros(K, dtype=np.int64)
-        lo_X, lo_G = task.X.copy(), task.G.copy()
-        stopped = np.zeros(K, dtype=np.int8)
+        b = _Bracket.start(task)
         need = 1 + task.gradient_cost  # a trial may need its gradient
-        active = np.arange(K)
+        active = np.arange(len(task.F))
         for _ in range(self.max_trials):
-            active = _stop_early(task, active, nfev, njev, need, stopped)
+            active = _stop_early(task, active, b.nfev, b.njev, need, b.stopped)
             if not len(active):
                 break
-            trial = _along(task, active, a[active])
-            f = task.values(trial, active)
-            nfev[active] += 1
-            at = a[active]
-            armijo = np.isfinite(f) & (f <= f0[active] + self.c1 * at * d0[active])
-            # too far: no sufficient decrease, or no better than lo -> hi becomes the trial
-            far = ~armijo | (f >= lo_f[active])
-            # a cheap gradient is worth having at a failed trial too: the next trial
-            # then comes from a cubic, not a quadratic
-            want = ~far | (np.isfinite(f) if task.cheap_gradients else False)
-            near = active[want]
-            g = np.full((len(active), task.X.shape[1]), np.nan)
-            if len(near):
-                g[want] = task.gradients(trial[want], near, f[want])
-                njev[near] += 1
-            d = np.einsum("ij,ij->i", g, task.D[active])
-            accept = ~far & (np.abs(d) <= -self.c2 * d0[active])
-            done = active[accept]
-            X_new[done], F_new[done], G_new[done] = trial[accept], f[accept], g[accept]
-            ok[done], a[done] = True, at[accept]
-            # the rest update their bracket
-            for mask, lo_side in ((far & ~accept, False), (~far & ~accept, True)):
-                rows = active[mask]
-                if not len(rows):
-                    continue
-                if not lo_side:  # the trial is the new upper end: zoom between lo and it
-                    hi_a[rows], hi_f[rows], hi_d[rows] = at[mask], np.where(
-                        np.isfinite(f[mask]), f[mask], np.inf), d[mask]
-                    zoom[rows] = True
-                else:  # the trial decreased enough: it is the new lower end
-                    flip = zoom[rows] & (d[mask] * (hi_a[rows] - at[mask]) >= 0)
-                    flip |= ~zoom[rows] & (d[mask] >= 0)  # past a minimum: zoom back
-                    hi_a[rows] = np.where(flip, lo_a[rows], hi_a[rows])
-                    hi_f[rows] = np.where(flip, lo_f[rows], hi_f[rows])
-                    hi_d[rows] = np.where(flip, lo_d[rows], hi_d[rows])
-                    zoom[rows] |= flip
-                    lo_a[rows], lo_f[rows], lo_d[rows] = at[mask], f[mask], d[mask]
-                    lo_X[rows], lo_G[rows] = trial[mask], g[mask]
+            accept = b.try_lengths(task, active, self.c1, self.c2)
             active = active[~accept]
             if not len(active):
                 break
-            # the next trials: extrapolate while no bracket, else interpolate inside it
-            z = zoom[active]
-            grow = active[~z]
-            a[grow] = np.minimum(np.where(lo_a[grow] > 0, 2.0 * lo_a[grow], 2.0 * a[grow]),
-                                 amax[grow])
-            capped = grow[(a[grow] == lo_a[grow]) & (lo_a[grow] > 0)]  # at alpha_max already
-            if len(capped):
-                X_new[capped], F_new[capped], G_new[capped] = (lo_X[capped], lo_f[capped],
-                                                               lo_G[capped])
-                ok[capped], a[capped] = True, lo_a[capped]
-                active = active[~np.isin(active, capped)]
-                z = zoom[active]
-            rows = active[z]
-            if len(rows):
-                la, ha = lo_a[rows], hi_a[rows]
-                c = np.where(np.isfinite(hi_d[rows]) & np.isfinite(hi_f[rows]),
-                             _cubic(la, lo_f[rows], lo_d[rows], ha, hi_f[rows], hi_d[rows]),
-                             _quadratic(la, lo_f[rows], lo_d[rows], ha, hi_f[rows]))
-                left, right = np.minimum(la, ha), np.maximum(la, ha)
-                margin = 0.1 * (right - left)
-                # safeguarded: an interpolated step too near an end is moved in to 10% of
-                # the bracket from that end (Moré-Thuente's rule, not a bisection)
-                a[rows] = np.where(np.isfinite(c), np.clip(c, left + margin, right - margin),
-                                   0.5 * (la + ha))
-                # a bracket too small to tell points apart: take lo if it decreased f
-                tiny = ((right - left) <= 1e-14 * np.maximum(1.0, right)) | (
-                    right * np.abs(d0[rows]) <= _ROUNDING * np.abs(f0[rows]))
-                stop = rows[tiny]
-                if len(stop):
-                    decreased = stop[lo_a[stop] > 0]
-                    X_new[decreased], F_new[decreased], G_new[decreased] = (
-                        lo_X[decreased], lo_f[decreased], lo_G[decreased])
-                    ok[decreased], a[decreased] = True, lo_a[decreased]
-                    active = active[~np.isin(active, stop)]
+            active = b.next_lengths(task, active)
         # out of trials (or of budget, or time): a row whose bracket's lower end
         # decreased f takes it
-        left = np.flatnonzero(~ok & (lo_a > 0))
-        X_new[left], F_new[left], G_new[left] = lo_X[left], lo_f[left], lo_G[left]
-        ok[left], a[left] = True, lo_a[left]
-        return SearchResult(a, X_new, F_new, G_new, nfev, njev, ok, stopped)
+        b.take_lower_ends(np.flatnonzero(~b.ok & (b.lo_a > 0)))
+        return SearchResult(b.a, b.X_new, b.F_new, b.G_new, b.nfev, b.njev, b.ok, b.stopped)
+
+
+@attrs.define(eq=False)
+class _Bracket:
+    """The strong Wolfe search's rows: each one's trial length ``a``, its bracket (``lo``:
+    the best length with sufficient decrease so far, its f, slope, point and gradient;
+    ``hi``: the other end once ``zoom``), what it has spent, and its accepted step."""
+
+    f0: np.ndarray
+    d0: np.ndarray
+    a: np.ndarray
+    lo_a: np.ndarray
+    lo_f: np.ndarray
+    lo_d: np.ndarray
+    lo_X: np.ndarray
+    lo_G: np.ndarray
+    hi_a: np.ndarray
+    hi_f: np.ndarray
+    hi_d: np.ndarray
+    zoom: np.ndarray
+    ok: np.ndarray
+    X_new: np.ndarray
+    F_new: np.ndarray
+    G_new: np.ndarray
+    nfev: np.ndarray
+    njev: np.ndarray
+    stopped: np.ndarray
+
+    @classmethod
+    def start(cls, task: SearchTask) -> _Bracket:
+        K = len(task.F)
+        f0 = task.F
+        d0 = np.einsum("ij,ij->i", task.G, task.D)
+        nans = np.full(K, np.nan)
+        return cls(f0=f0, d0=d0, a=np.minimum(task.alpha0, task.alpha_max),
+                   lo_a=np.zeros(K), lo_f=f0.copy(), lo_d=d0.copy(), lo_X=task.X.copy(),
+                   lo_G=task.G.copy(), hi_a=nans, hi_f=nans.copy(), hi_d=nans.copy(),
+                   zoom=np.zeros(K, dtype=bool), ok=np.zeros(K, dtype=bool),
+                   X_new=task.X.copy(), F_new=f0.copy(), G_new=task.G.copy(),
+                   nfev=np.zeros(K, dtype=np.int64), njev=np.zeros(K, dtype=np.int64),
+                   stopped=np.zeros(K, dtype=np.int8))
+
+    def try_lengths(self, task: SearchTask, active: np.ndarray, c1: float,
+                    c2: float) -> np.ndarray:
+        """Evaluate the ``active`` rows' trials; accept those that meet both conditions
+        and update the others' brackets. Returns which of ``active`` accepted."""
+        trial = _along(task, active, self.a[active])
+        f = task.values(trial, active)
+        self.nfev[active] += 1
+        at = self.a[active]
+        f0, d0 = self.f0[active], self.d0[active]
+        armijo = np.isfinite(f) & (f <= f0 + c1 * at * d0)
+        # too far: no sufficient decrease, or no better than lo -> hi becomes the trial
+        far = ~armijo | (f >= self.lo_f[active])
+        # a cheap gradient is worth having at a failed trial too: the next trial then
+        # comes from a cubic, not a quadratic
+        want = ~far | (np.isfinite(f) if task.cheap_gradients else False)
+        near = active[want]
+        g = np.full((len(active), task.X.shape[1]), np.nan)
+        if len(near):
+            g[want] = task.gradients(trial[want], near, f[want])
+            self.njev[near] += 1
+        d = np.einsum("ij,ij->i", g, task.D[active])
+        accept = ~far & (np.abs(d) <= -c2 * d0)
+        done = active[accept]
+        self.X_new[done], self.F_new[done], self.G_new[done] = trial[accept], f[accept], g[
+            accept]
+        self.ok[done], self.a[done] = True, at[accept]
+        # the rest update their bracket
+        for mask, lo_side in ((far & ~accept, False), (~far & ~accept, True)):
+            rows = active[mask]
+            if len(rows):
+                self._narrow(rows, lo_side, at[mask], f[mask], d[mask], trial[mask], g[mask])
+        return accept
+
+    def _narrow(self, rows: np.ndarray, lo_side: bool, at: np.ndarray, f: np.ndarray,
+                d: np.ndarray, trial: np.ndarray, g: np.ndarray) -> None:
+        """The trials of ``rows`` become an end of their brackets."""
+        if not lo_side:  # the trial is the new upper end: zoom between lo and it
+            self.hi_a[rows], self.hi_f[rows], self.hi_d[rows] = at, np.where(
+                np.isfinite(f), f, np.inf), d
+            self.zoom[rows] = True
+            return
+        # the trial decreased enough: it is the new lower end
+        flip = self.zoom[rows] & (d * (self.hi_a[rows] - at) >= 0)
+        flip |= ~self.zoom[rows] & (d >= 0)  # past a minimum: zoom back
+        self.hi_a[rows] = np.where(flip, self.lo_a[rows], self.hi_a[rows])
+        self.hi_f[rows] = np.where(flip, self.lo_f[rows], self.hi_f[rows])
+        self.hi_d[rows] = np.where(flip, self.lo_d[rows], self.hi_d[rows])
+        self.zoom[rows] |= flip
+        self.lo_a[rows], self.lo_f[rows], self.lo_d[rows] = at, f, d
+        self.lo_X[rows], self.lo_G[rows] = trial, g
+
+    def take_lower_ends(self, rows: np.ndarray) -> None:
+        """``rows`` accept the lower ends of their brackets."""
+        self.X_new[rows], self.F_new[rows], self.G_new[rows] = (
+            self.lo_X[rows], self.lo_f[rows], self.lo_G[rows])
+        self.ok[rows], self.a[rows] = True, self.lo_a[rows]
+
+    def next_lengths(self, task: SearchTask, active: np.ndarray) -> np.ndarray:
+        """The ``active`` rows' next trials: extrapolate while there is no bracket, else
+        interpolate inside it; returns the rows still searching."""
+        lo_a, a, amax = self.lo_a, self.a, task.alpha_max
+        z = self.zoom[active]
+        grow = active[~z]
+        a[grow] = np.minimum(np.where(lo_a[grow] > 0, 2.0 * lo_a[grow], 2.0 * a[grow]),
+                             amax[grow])
+        capped = grow[(a[grow] == lo_a[grow]) & (lo_a[grow] > 0)]  # at alpha_max already
+        if len(capped):
+            self.take_lower_ends(capped)
+            active = active[~np.isin(active, capped)]
+            z = self.zoom[active]
+        rows = active[z]
+        if len(rows):
+            la, ha = lo_a[rows], self.hi_a[rows]
+            hi_f, hi_d = self.hi_f[rows], self.hi_d[rows]
+            c = np.where(np.isfinite(hi_d) & np.isfinite(hi_f),
+                         _cubic(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f, hi_d),
+                         _quadratic(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f))
+            left, right = np.minimum(la, ha), np.maximum(la, ha)
+            margin = 0.1 * (right - left)
+            # safeguarded: an interpolated step too near an end is moved in to 10% of the
+            # bracket from that end (Moré-Thuente's rule, not a bisection)
+            a[rows] = np.where(np.isfinite(c), np.clip(c, left + margin, right - margin),
+                               0.5 * (la + ha))
+            # a bracket too small to tell points apart: take lo if it decreased f
+            tiny = ((right - left) <= 1e-14 * np.maximum(1.0, right)) | (
+                right * np.abs(self.d0[rows]) <= _ROUNDING * np.abs(self.f0[rows]))
+            stop = rows[tiny]
+            if len(stop):
+                self.take_lower_ends(stop[lo_a[stop] > 0])
+                active = active[~np.isin(active, stop)]
+        return active
 
 
 def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:
