@@ -7,9 +7,9 @@ observers.
 
 The same code serves one point (``point``: floats and an (n,) array) and K rows (arrays
 with one entry per start), full data and batches (``training``): the few tests that
-differ are one line each, written for both, and :func:`advance` runs the loop
-specialized to the run's kind (:mod:`optiframe._specialize`), so that the tests for
-other kinds cost nothing. On the way down every test is one cheap comparison; only when
+differ are one line each, written for both (a flag read from a local costs a few
+nanoseconds: the recompiled variants the loop once had, one per kind of run, measured no
+faster). On the way down every test is one cheap comparison; only when
 it fails does a function of :mod:`optiframe.settle` work out which rows stop and why.
 Everything that watches the run (history, stream, checkpoints, progress, callbacks,
 plugin hooks, the clock, the evaluation budget) is reached through the
@@ -26,14 +26,11 @@ last whole step and the Watch saves it: what a resumed run starts from.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._specialize import specialize
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError
 from .settle import (
@@ -52,26 +49,13 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     """Step the running rows of ``s`` until none is left; each row that stops joins
     ``s.finished`` with its verdict. KeyboardInterrupt and exceptions from user code end
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
-    steps = _variant(s.point, p.batches is not None, p.schedules is not None, p.stochastic,
-                     s.point and s.n <= SMALL, p.line_search is not None, p.box is not None,
-                     p.valued, not type(p.objective).trusted)
     try:
-        steps(s, p, w)
+        _steps(s, p, w)
     except KeyboardInterrupt:
         w.interrupted(s)
     except Exception as exc:  # user code that could not be traced to rows
         w.failed(s, exc)
     w.ended(s)
-
-
-@functools.cache
-def _variant(point: bool, training: bool, scheduled: bool, stochastic: bool,
-             small: bool, searched: bool, bounded: bool, valued: bool, guarded: bool,
-             ) -> Callable[[RunState, Problem, Watch], None]:
-    """The loop for one kind of run."""
-    return specialize(_steps, point=point, training=training, scheduled=scheduled,
-                      stochastic=stochastic, small=small, searched=searched, bounded=bounded,
-                      valued=valued, guarded=guarded)
 
 
 def _steps(s: RunState, p: Problem, w: Watch) -> None:
