@@ -248,3 +248,11 @@ def test_parallel_armijo_on_a_stack_keeps_each_start_its_own_bits():
     for k, x in enumerate(X):
         one = of.minimize(rosen, x, optimizer=opt, gradient="central", max_steps=40)
         assert np.array_equal(one.x, stack.starts[k].x) and one.nfev == stack.starts[k].nfev
+
+
+def test_without_a_cache_a_point_that_comes_twice_is_evaluated_twice():
+    f = Counted(rosen)
+    obj = ParallelObjective(of.FunctionObjective.from_callable(f), map, cache=0)
+    obj.values(np.array([[1.0, 2.0], [1.0, 2.0]]))
+    obj.values(np.array([[1.0, 2.0]]))
+    assert f.calls == 3 and obj.stats().cache_hits == 0
