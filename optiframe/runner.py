@@ -356,15 +356,19 @@ class Runner:
         """
         check_stream_writable(self.stream_history)
         seed = check_seed(seed)
+        self.check_workers_with_evaluate(workers)
+        before = self.evaluation_stats()
+        with self.evaluating():
+            result = self._run(x0, starts, seed, workers)
+        return self._ended(self._counted(result, before))
+
+    def check_workers_with_evaluate(self, workers: Any) -> None:
+        """Refuse ``workers`` together with the Runner's ``evaluate`` (before any work)."""
         if workers is not None and self.evaluate is not None:
             raise InvalidArgumentError(
                 "give 'workers' (starts spread over processes) or 'evaluate' (every "
                 "start's points evaluated on one pool), not both: with evaluate, the "
                 "starts advance together and share its workers")
-        before = self.evaluation_stats()
-        with self.evaluating():
-            result = self._run(x0, starts, seed, workers)
-        return self._ended(self._counted(result, before))
 
     def _run(self, x0: Any, starts: Any, seed: Any, workers: Any) -> Result:
         if starts is None:

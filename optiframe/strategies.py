@@ -262,6 +262,7 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
     deadline = (None if runner.stop.max_time is None
                 else time.monotonic() + runner.stop.max_time)
     seed = check_seed(seed)
+    runner.check_workers_with_evaluate(workers)
     journal = None
     if runner.checkpoint is not None:
         journal = _journal(runner, strategy, box, budget, seed, x0, resume)

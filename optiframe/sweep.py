@@ -288,6 +288,11 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
     swept = {k: v for k, v in ((k, _swept_values(k, v, fields)) for k, v in grid.items())
              if v is not None}
     fixed = {k: v for k, v in grid.items() if k not in swept}
+    if workers is not None and fixed.get("evaluate") is not None:
+        raise InvalidArgumentError(
+            "give the sweep 'workers' (rows spread over processes) or 'evaluate' (each "
+            "row's points evaluated on a pool), not both: a worker process cannot start "
+            "a pool of its own")
     for name, values in swept.items():
         if not values:
             raise InvalidArgumentError(f"sweep: {name!r} lists no values")

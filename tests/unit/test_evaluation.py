@@ -256,3 +256,18 @@ def test_without_a_cache_a_point_that_comes_twice_is_evaluated_twice():
     obj.values(np.array([[1.0, 2.0], [1.0, 2.0]]))
     obj.values(np.array([[1.0, 2.0]]))
     assert f.calls == 3 and obj.stats().cache_hits == 0
+
+
+def test_a_global_search_refuses_workers_with_evaluate_before_any_evaluation():
+    f = Counted(rosen)
+    with pytest.raises(ValueError, match="not both"):
+        of.minimize(f, bounds=[(-2, 2)] * 2, strategy="tiktak", max_nfev=200,
+                    workers=2, evaluate=map)  # evaluated here: the count would show it
+    assert f.calls == 0
+
+
+def test_a_sweep_refuses_workers_with_evaluate_before_any_row():
+    f = Counted(rosen)
+    with pytest.raises(ValueError, match="not both"):
+        of.sweep(f, X0, gradient="central", max_steps=[5, 10], workers=2, evaluate=map)
+    assert f.calls == 0
