@@ -44,7 +44,7 @@ from .executors import (
     check_workers,
     run_jobs,
 )
-from .objective import Objective, as_scalar, real_array
+from .objective import Objective, real_array
 
 __all__ = ["EvaluationStats", "ParallelObjective", "check_evaluate", "open_evaluation"]
 
@@ -128,16 +128,12 @@ class EvaluateTask:
 
     def __call__(self, block: np.ndarray) -> tuple[bool, Any, float]:
         t = time.perf_counter()
-        try:
-            if self.objective.vectorized:
-                out = real_array(self.objective.values(block), self.objective).reshape(-1)
-                if out.shape != (len(block),):
-                    raise InvalidTypeError(
-                        f"the objective {self.objective!r} is vectorized, so it must return "
-                        f"one value per row: got shape {out.shape} for {len(block)} rows")
-            else:
-                value = self.objective.value
-                out = np.array([as_scalar(value(p), self.objective) for p in block])
+        try:  # values(): one call for a vectorized objective, else value() row by row
+            out = real_array(self.objective.values(block), self.objective).reshape(-1)
+            if out.shape != (len(block),):
+                raise InvalidTypeError(
+                    f"the objective {self.objective!r} must return one value per row of a "
+                    f"stack: got shape {out.shape} for {len(block)} rows")
         except Exception as exc:
             return False, exc, time.perf_counter() - t
         return True, out, time.perf_counter() - t
@@ -233,11 +229,12 @@ class ParallelObjective(Objective):
 
     def values(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
+        if not self.cache.size:  # without a cache, f is asked at every point it was
+            return self._evaluate(X) if len(X) else np.empty(0)
         out = np.empty(len(X))
         todo: dict[bytes, list[int]] = {}  # each point once, even if it comes twice
-        shared = self.cache.size > 0  # without a cache, f is asked at every point it was
         for i, row in enumerate(X):
-            key = row.tobytes() if shared else i.to_bytes(8, "little")
+            key = row.tobytes()
             if key in todo:
                 todo[key].append(i)
                 self.cache.hits += 1

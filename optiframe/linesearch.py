@@ -149,6 +149,13 @@ def _stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np
     return active
 
 
+def _first_lengths(task: SearchTask) -> np.ndarray:
+    """Each row's first trial length: a projected path stays in the bounds at any length;
+    a straight one stops at ``alpha_max``."""
+    return (task.alpha0.astype(float) if task.project is not None
+            else np.minimum(task.alpha0, task.alpha_max))
+
+
 def _along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The trial points of ``rows`` at step lengths ``alpha``."""
     P = task.X[rows] + alpha[:, None] * task.D[rows]
@@ -183,10 +190,7 @@ class Armijo(LineSearch):
             return self.search_parallel(task)
         K = len(task.F)
         slope = np.einsum("ij,ij->i", task.G, task.D)
-        # the projected path stays in the bounds at any length; a straight one stops at
-        # alpha_max
-        alpha = (task.alpha0.astype(float) if task.project is not None
-                 else np.minimum(task.alpha0, task.alpha_max))
+        alpha = _first_lengths(task)
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev = np.zeros(K, dtype=np.int64)
         ok = np.zeros(K, dtype=bool)
@@ -230,8 +234,7 @@ class Armijo(LineSearch):
         search, whose next trial interpolates the last. Every trial counts in ``nfev``;
         a row whose budget cannot pay for a round stops (status ``max_nfev``)."""
         K, p = len(task.F), self.parallel
-        alpha = (task.alpha0.astype(float) if task.project is not None
-                 else np.minimum(task.alpha0, task.alpha_max))
+        alpha = _first_lengths(task)
         slope = np.einsum("ij,ij->i", task.G, task.D)
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev = np.zeros(K, dtype=np.int64)
@@ -245,10 +248,7 @@ class Armijo(LineSearch):
                 break
             lengths = alpha[active, None] * powers  # (rows, p), longest first
             rows = np.repeat(active, p)
-            trial = task.X[rows] + lengths.reshape(-1, 1) * task.D[rows]
-            if task.project is not None:
-                trial = task.project(trial)
-            trial.flags.writeable = False
+            trial = _along(task, rows, lengths.reshape(-1))
             F_t = task.values(trial, rows).reshape(len(active), p)
             nfev[active] += p
             moved = np.einsum("ij,ij->i", task.G[rows], trial - task.X[rows])

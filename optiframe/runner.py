@@ -357,10 +357,7 @@ class Runner:
         check_stream_writable(self.stream_history)
         seed = check_seed(seed)
         self.check_workers_with_evaluate(workers)
-        before = self.evaluation_stats()
-        with self.evaluating():
-            result = self._run(x0, starts, seed, workers)
-        return self._ended(self._counted(result, before))
+        return self._measured(self._run, x0, starts, seed, workers)
 
     def check_workers_with_evaluate(self, workers: Any) -> None:
         """Refuse ``workers`` together with the Runner's ``evaluate`` (before any work)."""
@@ -377,10 +374,16 @@ class Runner:
                     "'workers' apply to multi-start runs (starts=MultiStart(...))")
             if x0 is None:
                 raise InvalidArgumentError("'x0' is required: the point to start from")
-            result = self._told(run_point, self, x0, seed)
-        else:
-            result = self._told(run_multistart, self, x0, starts, seed, workers)
-        return result
+            return run_point(self, x0, seed)
+        return run_multistart(self, x0, starts, seed, workers)
+
+    def _measured(self, run: Callable[..., Result], *args: Any) -> Result:
+        """``run(*args)`` with the run's evaluation pool open (``evaluate``), its result
+        counted (:meth:`_counted`) and handed to the run-end observers."""
+        before = self.evaluation_stats()
+        with self.evaluating():
+            result = self._told(run, *args)
+        return self._ended(self._counted(result, before))
 
     def evaluation_stats(self) -> EvaluationStats | None:
         """What the objective's evaluations cost so far (None without ``evaluate`` or
@@ -485,7 +488,4 @@ class Runner:
         if where is None:
             raise InvalidArgumentError(
                 "'checkpoint' is required: the folder of the checkpoint to resume")
-        before = self.evaluation_stats()
-        with self.evaluating():
-            result = self._told(resume_run, self, where, workers)
-        return self._ended(self._counted(result, before))
+        return self._measured(resume_run, self, where, workers)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 
 import optiframe as of
 from optiframe.checkpoint import meta_digest
+
+
+def edited(**changes):
+    """An edit of checkpoint.json's entries that leaves its digest as it was (so the
+    digest check is what the damage meets first)."""
+    def damage(d):
+        meta = json.loads((d / "checkpoint.json").read_text())
+        meta.update(changes)
+        (d / "checkpoint.json").write_text(json.dumps(meta))
+    return damage
 
 
 def resigned(mutate):
@@ -44,3 +55,18 @@ def assert_same_run(a: of.Result, b: of.Result) -> None:
         assert a.history.epoch_log == b.history.epoch_log
     np.testing.assert_array_equal(a.x, b.x)
     assert a.fun == b.fun
+
+
+def wait_for_checkpoint(child, folder, step, seconds=60.0):
+    """Poll ``folder`` until its checkpoint reaches ``step`` (or ``seconds`` pass), the
+    ``child`` process running all along; returns the step the checkpoint reached."""
+    deadline = time.monotonic() + seconds
+    reached = 0
+    while time.monotonic() < deadline and reached < step:
+        time.sleep(0.05)
+        try:
+            reached = of.load_checkpoint(folder).step
+        except of.CheckpointError:
+            reached = 0
+        assert child.poll() is None, child.communicate()
+    return reached

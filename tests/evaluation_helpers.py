@@ -33,6 +33,15 @@ class Counted:
         return self.f(x)
 
 
+def counted_call(marker: str) -> int:
+    """Count one more call in the file ``marker.count`` (shared by every worker process);
+    returns how many calls it holds."""
+    count = Path(marker + ".count")
+    with open(count, "a") as fh:
+        fh.write(".")
+    return count.stat().st_size
+
+
 class ExitsOnce:
     """Rosenbrock whose worker process dies (os._exit) the first time it is asked for f
     near the centre of the second gradient: once, marked by a file."""
@@ -42,10 +51,7 @@ class ExitsOnce:
         self.__name__ = "exits_once"
 
     def __call__(self, x):
-        count = Path(self.marker + ".count")
-        with open(count, "a") as fh:
-            fh.write(".")
-        if count.stat().st_size > self.calls_before and not Path(self.marker).exists():
+        if counted_call(self.marker) > self.calls_before and not Path(self.marker).exists():
             Path(self.marker).write_text("died")
             os._exit(3)
         return rosen(x)
@@ -73,10 +79,7 @@ class InterruptsOnce:
         self.__name__ = "interrupts_once"
 
     def __call__(self, x):
-        count = Path(self.marker + ".count")
-        with open(count, "a") as fh:
-            fh.write(".")
-        if count.stat().st_size == self.at and not Path(self.marker).exists():
+        if counted_call(self.marker) == self.at and not Path(self.marker).exists():
             Path(self.marker).write_text("sent")
             os.kill(os.getppid(), signal.SIGINT)
             time.sleep(0.5)  # the run stops this evaluation with the pool

@@ -16,7 +16,7 @@ import tomllib
 
 import numpy as np
 import pytest
-from checkpoint_helpers import resigned
+from checkpoint_helpers import edited, resigned
 
 import optiframe as of
 
@@ -127,14 +127,6 @@ def test_a_command_line_run_saves_a_config_that_runs_again(tmp_path, monkeypatch
 
 
 # -- checkpoints: (id, damage to a saved folder, error pattern) ---------------------------
-def _edit(**changes):
-    def damage(d):
-        meta = json.loads((d / "checkpoint.json").read_text())
-        meta.update(changes)
-        (d / "checkpoint.json").write_text(json.dumps(meta))
-    return damage
-
-
 def _swap_segment_from(other_run):
     def damage(d):
         seg = sorted(d.glob("history-*.npz"))[0]
@@ -149,7 +141,7 @@ def _fifo(d):
 
 
 CHECKPOINT_CASES = [
-    ("a tampered number", _edit(step=21), r"does not match its digest"),
+    ("a tampered number", edited(step=21), r"does not match its digest"),
     ("a segment name with ..", resigned(lambda m: m["history_segments"].__setitem__(
         0, "../x.npz")), r"'../x.npz' is not a plain file name in the checkpoint's folder"),
     ("an absolute segment name", resigned(lambda m: m["history_segments"].__setitem__(
@@ -158,7 +150,7 @@ CHECKPOINT_CASES = [
      r"'history_segments' entry is missing"),
     ("history_segments empty", resigned(lambda m: m.__setitem__("history_segments", [])),
      r"names no history segment but its history reaches step"),
-    ("the digest removed", lambda d: _edit()(d) or _strip_digest(d), r"does not match its "
+    ("the digest removed", lambda d: edited()(d) or _strip_digest(d), r"does not match its "
      r"digest"),
     ("format_version true", resigned(lambda m: m.__setitem__("format_version", True)),
      r"bad format_version True"),

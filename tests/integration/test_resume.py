@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import optiframe as of
-from tests.checkpoint_helpers import assert_same_run
+from tests.checkpoint_helpers import assert_same_run, wait_for_checkpoint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
@@ -139,14 +139,6 @@ def test_resumed_run_goes_on_checkpointing(same_folder, tmp_path):
     resumed = of.Runner("sphere", of.GradientDescent(lr=0.01), max_steps=300,
                         on_interrupt="return").resume(second)
     assert_same_run(resumed, whole)
-
-
-def _edit_json(**changes):
-    def damage(d):
-        meta = json.loads((d / "checkpoint.json").read_text())
-        meta.update(changes)
-        (d / "checkpoint.json").write_text(json.dumps(meta))
-    return damage
 
 
 # -- multi-start runs on workers: checkpoints by finished start ------------------------------
@@ -273,15 +265,7 @@ def test_run_killed_with_a_signal_resumes_bit_for_bit(kind, sig, tmp_path):
     child = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(folder)],
                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": "."})
-    deadline = time.monotonic() + 60
-    step = 0
-    while time.monotonic() < deadline and step < 300:
-        time.sleep(0.05)
-        try:
-            step = of.load_checkpoint(folder).step
-        except of.CheckpointError:
-            step = 0
-        assert child.poll() is None, child.communicate()
+    step = wait_for_checkpoint(child, folder, 300)
     os.kill(child.pid, getattr(signal, sig))
     out, err = child.communicate(timeout=30)
     if sig == "SIGKILL":
@@ -327,15 +311,7 @@ def test_ctrl_c_on_a_process_pool_run_keeps_the_finished_starts(tmp_path):
                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True,
                              env={**os.environ, "PYTHONPATH": "."})
-    deadline = time.monotonic() + 60
-    finished = 0
-    while time.monotonic() < deadline and finished < 2:
-        time.sleep(0.05)
-        try:
-            finished = of.load_checkpoint(folder).step
-        except of.CheckpointError:
-            finished = 0
-        assert child.poll() is None, child.communicate()
+    wait_for_checkpoint(child, folder, 2)
     os.killpg(child.pid, signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checkpoint_helpers import assert_same_run, edited
 
 import optiframe as of
 from optiframe.checkpoint import meta_digest
-from tests.checkpoint_helpers import assert_same_run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
@@ -99,14 +99,6 @@ def _write_then(tmp_path, damage):
     return tmp_path
 
 
-def _edit_json(**changes):
-    def damage(d):
-        meta = json.loads((d / "checkpoint.json").read_text())
-        meta.update(changes)
-        (d / "checkpoint.json").write_text(json.dumps(meta))
-    return damage
-
-
 # (id, damage done to a good checkpoint, message pattern)
 BAD_CHECKPOINTS = [
     ("missing folder", lambda d: [p.unlink() for p in d.iterdir()],
@@ -115,7 +107,7 @@ BAD_CHECKPOINTS = [
      r"checkpoint.json is not a readable checkpoint"),
     ("other JSON", lambda d: (d / "checkpoint.json").write_text('{"a": 1}'),
      r"is not an optiframe checkpoint"),
-    ("newer format", _edit_json(format_version=99, optiframe_version="9.0"),
+    ("newer format", edited(format_version=99, optiframe_version="9.0"),
      r"written by optiframe 9.0 in checkpoint format 99; this optiframe reads formats up to 5"),
     ("arrays gone", lambda d: [p.unlink() for p in d.glob("*.npz")],
      r"its arrays state-.*npz cannot be read: .*No such file"),

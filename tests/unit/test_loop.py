@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checkpoint_helpers import assert_same_run
+from checkpoint_helpers import assert_same_run, wait_for_checkpoint
 
 import optiframe as of
 from tests.multistart_helpers import (
@@ -144,15 +144,7 @@ def test_ctrl_c_while_a_slow_start_runs_keeps_every_start_that_finished(tmp_path
     child = subprocess.Popen([sys.executable, "-c", WORKERS_CHILD, str(folder), str(flag)],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True, env={**os.environ, "PYTHONPATH": "."})
-    deadline = time.monotonic() + 60
-    finished = 0
-    while time.monotonic() < deadline and finished < 4:
-        time.sleep(0.05)
-        try:
-            finished = of.load_checkpoint(folder).step
-        except of.CheckpointError:
-            finished = 0
-        assert child.poll() is None, child.communicate()
+    wait_for_checkpoint(child, folder, 4)
     os.killpg(child.pid, signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
