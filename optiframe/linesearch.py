@@ -29,6 +29,7 @@ stays where it was), and ``SearchResult.stopped`` says why (1: the budget, 2: th
 from __future__ import annotations
 
 import abc
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -270,17 +271,16 @@ class Armijo(LineSearch):
                             stopped)
 
 
-def _cubic(a: np.ndarray, fa: np.ndarray, da: np.ndarray, b: np.ndarray, fb: np.ndarray,
-           db: np.ndarray) -> np.ndarray:
-    """The minimizer of the cubic through (a, fa, da) and (b, fb, db) (NaN if none)."""
+def _cubic(a: Any, fa: Any, da: Any, b: Any, fb: Any, db: Any) -> Any:
+    """The minimizer of the cubic through (a, fa, da) and (b, fb, db) (NaN if none); on
+    arrays, or on float64 scalars (the same arithmetic)."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         d1 = da + db - 3.0 * (fa - fb) / (a - b)
         d2 = np.sign(b - a) * np.sqrt(d1 * d1 - da * db)
         return b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2)
 
 
-def _quadratic(a: np.ndarray, fa: np.ndarray, da: np.ndarray, b: np.ndarray,
-               fb: np.ndarray) -> np.ndarray:
+def _quadratic(a: Any, fa: Any, da: Any, b: Any, fb: Any) -> Any:
     """The minimizer of the quadratic through (a, fa, da) and (b, fb)."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         h = b - a
@@ -342,6 +342,8 @@ class StrongWolfe(LineSearch):
         return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
 
     def _wolfe(self, task: SearchTask) -> SearchResult:
+        if len(task.F) == 1:
+            return _wolfe_one(task, self.c1, self.c2, self.max_trials)
         b = _Bracket.start(task)
         need = 1 + task.gradient_cost  # a trial may need its gradient
         active = np.arange(len(task.F))
@@ -491,6 +493,71 @@ class _Bracket:
                 self.take_lower_ends(stop[lo_a[stop] > 0])
                 active = active[~np.isin(active, stop)]
         return active
+
+
+def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> SearchResult:
+    """:meth:`StrongWolfe._wolfe` of a single row, its bracket in Python floats: the same
+    arithmetic in the same order as :class:`_Bracket`'s (interpolation by the same
+    functions, on float64 scalars), so the same bits, without the rows' bookkeeping."""
+    G0, D0 = task.G[0], task.D[0]
+    f0, d0 = float(task.F[0]), float(np.einsum("i,i->", G0, D0))
+    a, amax = float(np.minimum(task.alpha0, task.alpha_max)[0]), float(task.alpha_max[0])
+    lo_a, lo_f, lo_d, lo_X, lo_G = 0.0, f0, d0, task.X, task.G
+    hi_a = hi_f = hi_d = math.nan
+    zoom = ok = False
+    X_new, F_new, G_new = task.X, f0, task.G
+    nfev = njev = stopped = 0
+    cost, budget = task.gradient_cost, None if task.budget is None else task.budget[0]
+    row = np.zeros(1, dtype=np.int64)
+    for _ in range(max_trials):
+        if task.out_of_time():
+            stopped = CLOCK
+            break
+        if budget is not None and budget - (nfev + njev * cost) < 1 + cost:
+            stopped = BUDGET
+            break
+        trial = _along(task, row, np.array([a]))
+        fa = task.values(trial, row)
+        f = float(fa[0])
+        nfev += 1
+        finite = math.isfinite(f)
+        far = not (finite and f <= f0 + c1 * a * d0) or f >= lo_f
+        g = np.full(trial.shape, math.nan)
+        if not far or (finite and task.cheap_gradients):
+            g = np.array(task.gradients(trial, row, fa), dtype=float).reshape(trial.shape)
+            njev += 1
+        d = float(np.einsum("i,i->", g[0], D0))
+        if not far and abs(d) <= -c2 * d0:
+            X_new, F_new, G_new, ok = trial.copy(), f, g, True
+            break
+        if far:  # the trial is the new upper end: zoom between lo and it
+            hi_a, hi_f, hi_d, zoom = a, f if finite else math.inf, d, True
+        else:  # the trial decreased enough: the new lower end
+            if (d * (hi_a - a) >= 0) if zoom else (d >= 0):  # past a minimum: zoom back
+                hi_a, hi_f, hi_d, zoom = lo_a, lo_f, lo_d, True
+            lo_a, lo_f, lo_d, lo_X, lo_G = a, f, d, trial, g
+        if not zoom:  # extrapolate
+            a = min(2.0 * lo_a if lo_a > 0 else 2.0 * a, amax)
+            if a == lo_a and lo_a > 0:  # at alpha_max already
+                break
+            continue
+        la, ha, lf, ld = (np.float64(v) for v in (lo_a, hi_a, lo_f, lo_d))
+        if math.isfinite(hi_d) and math.isfinite(hi_f):
+            c = float(_cubic(la, lf, ld, ha, np.float64(hi_f), np.float64(hi_d)))
+        else:
+            c = float(_quadratic(la, lf, ld, ha, np.float64(hi_f)))
+        left, right = min(lo_a, hi_a), max(lo_a, hi_a)
+        margin = 0.1 * (right - left)
+        a = min(max(c, left + margin), right - margin) if math.isfinite(c) else 0.5 * (
+            lo_a + hi_a)
+        if (right - left) <= 1e-14 * max(1.0, right) or (
+                right * abs(d0) <= _ROUNDING * abs(f0)):  # too small to tell points apart
+            break
+    if not ok and lo_a > 0:  # the bracket's lower end decreased f: take it
+        X_new, F_new, G_new, ok, a = lo_X.copy(), lo_f, lo_G, True, lo_a
+    return SearchResult(np.array([a]), X_new if ok else task.X.copy(), np.array([F_new]),
+                        G_new.copy(), np.array([nfev]), np.array([njev]), np.array([ok]),
+                        np.array([stopped], dtype=np.int8))
 
 
 def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:

@@ -95,7 +95,7 @@ def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
     """``res`` with the rows whose accepted step lowered f only within the noise of
     computing it counted as finding no step (they may then retry, or end)."""
     ok = res.ok & lowered(F, res.F)
-    return res if np.array_equal(ok, res.ok) else attrs.evolve(res, ok=ok)
+    return res if (ok == res.ok).all() else attrs.evolve(res, ok=ok)
 
 
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
@@ -415,6 +415,8 @@ class Problem:
         res, reset, errors, gain = self._search_once(X, F, G, PG, P, A, rng, index, left,
                                                      deadline, levels)
         res = _only_lowered(res, F)
+        if res.ok.all():  # every row found its step
+            return res, reset, errors, gain
         self._note_stopped(res, index, errors)
         if not self.natural_step:
             return res, reset, errors, gain
@@ -475,7 +477,8 @@ class Problem:
             if box is not None:
                 D = box.free_direction(X, D, G)
             slope = np.einsum("ij,ij->i", G, D)
-            reset = ~(slope < 0) | ~np.isfinite(D).all(axis=1)  # no descent direction
+            # no descent direction (a finite slope is a finite direction's)
+            reset = ~((slope < 0) & (slope > -math.inf))
         if reset.any():  # once: the steepest descent, a unit step
             D[reset] = _steepest(-(PG if box is not None else G)[reset], X[reset], None)
         if self.natural_step:
@@ -485,12 +488,17 @@ class Problem:
         alpha0[reset] = 1.0
         alpha_max = (box.max_step(X, D) if box is not None else np.full(len(F), math.inf))
         # a first trial that would round back to x is lengthened until it moves x
-        alpha0 = moving_lengths(X, D, alpha0, alpha_max)
-        with np.errstate(invalid="ignore", over="ignore"):
-            moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
+        lengths = moving_lengths(X, D, alpha0, alpha_max)
+        if lengths is alpha0:  # every first trial moves x
+            moves = np.ones(len(F), dtype=bool)
+        else:
+            alpha0 = lengths
+            with np.errstate(invalid="ignore", over="ignore"):
+                moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
         errors: dict[int, BaseException] = {}
         values, gradients = self._trial_functions(rng, index, errors, levels)
-        cost = int(np.max(self.gradient_costs(levels)))  # the dearest row's, to budget by
+        costs = self.gradient_costs(levels)
+        cost = costs if type(costs) is int else int(np.max(costs))  # the dearest row's
         task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
                           values=values, gradients=gradients,
                           project=None if box is None else box.project,
@@ -498,7 +506,9 @@ class Problem:
                           gradient_cost=cost, deadline=deadline)
         # what the first trial promised; a trial that cannot move x shows nothing about f
         with np.errstate(invalid="ignore", over="ignore"):
-            gain = np.where(moves, -alpha0 * np.einsum("ij,ij->i", G, D), math.inf)
+            if reset.any():  # the slope along the directions searched
+                slope[reset] = np.einsum("ij,ij->i", G[reset], D[reset])
+            gain = np.where(moves, -alpha0 * slope, math.inf)
         res = self.line_search.search(task)
         if res.stopped is None:  # a line search that knows no budget (a plugin's)
             res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))

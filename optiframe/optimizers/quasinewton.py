@@ -19,6 +19,7 @@ other state.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import attrs
@@ -145,6 +146,8 @@ class LBFGS(Optimizer):
 
     def step(self, x: np.ndarray, grad: np.ndarray, state: LBFGSState) -> tuple[np.ndarray, Any]:
         X, G = _rows(x), _rows(grad)
+        if len(X) == 1:
+            return self._step_one(x, X, G, state)
         m = self.memory
         first = np.isnan(state.x_prev[:, 0])
         S, Y, rho, head, count = state.S, state.Y, state.rho, state.head, state.count
@@ -167,14 +170,161 @@ class LBFGS(Optimizer):
                          x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new
 
+    def _step_one(self, x: np.ndarray, X: np.ndarray, G: np.ndarray,
+                  state: LBFGSState) -> tuple[np.ndarray, Any]:
+        """:meth:`step` of a single start: the same arithmetic (the same bits as the row
+        in a stack), its flags and counts as Python values."""
+        S, Y, rho, head, count = state.S, state.Y, state.rho, state.head, state.count
+        rejected = state.rejected
+        h, c = int(head[0]), int(count[0])
+        if not math.isnan(state.x_prev[0, 0]):
+            s, y, sy, take = _pair_one(X, G, state.x_prev, state.g_prev)
+            if take:
+                m = self.memory
+                S, Y, rho = S.copy(), Y.copy(), rho.copy()
+                S[0, h], Y[0, h], rho[0, h] = s[0], y[0], 1.0 / sy
+                h, c = (h + 1) % m, min(c + 1, m)
+                head, count = np.array([h], dtype=np.int64), np.array([c], dtype=np.int64)
+            else:
+                rejected = rejected + 1
+        D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c)
+        new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
+                         x_prev=X, g_prev=G)
+        return (X + self.lr * D).reshape(x.shape), new
+
+
+def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """:func:`_pairs` of one row, its tests on Python floats (the dots and norms are
+    :func:`~optiframe.numerics.scaled_dots`' own wherever that takes its plain path)."""
+    s, y = X - x_prev, G - g_prev
+    s0, y0 = s[0], y[0]
+    ss, yy = float(np.einsum("i,i->", s0, s0)), float(np.einsum("i,i->", y0, y0))
+    sy = float(np.einsum("i,i->", s0, y0))
+    if 0.0 < ss < math.inf and 0.0 < yy < math.inf and sy != 0.0 and math.isfinite(sy):
+        ns, ny = math.sqrt(ss), math.sqrt(yy)
+    else:  # overflow, underflow or a zero: the scaled dots decide
+        sy_, ns_, ny_ = scaled_dots(s, y)
+        sy, ns, ny = float(sy_[0]), float(ns_[0]), float(ny_[0])
+    if not (math.isfinite(sy) and sy > _EPS * ns * ny and ny > 0 and ns > 0):
+        return s, y, sy, False
+    scale = max(1.0, float(np.abs(X).max()))
+    return s, y, sy, ns > _SQRT_EPS * scale or (sy / ny) > _EPS * ny
+
 
 def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
               head: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``H g`` for each row, H the L-BFGS inverse Hessian of the row's stored pairs
-    (the identity scaled by ``s.y / y.y`` of the newest pair)."""
+    (the identity scaled by ``s.y / y.y`` of the newest pair).
+
+    The two-loop recursion written on dot products (as in vector-free L-BFGS, Chen et
+    al. 2014): the dots ``s_i.g``, ``s_i.y_l`` come from two matrix products per row, the
+    recursion's coefficients from a short loop over the memory on those numbers, and the
+    vectors from two more products; a row whose numbers overflow goes the classic way,
+    one vector at a time (:func:`_two_loop_classic`)."""
     K, m = rho.shape
     if K == 1:
         return _two_loop_one(G, S, Y, rho, int(head[0]), int(count[0]))
+    if not count.any():
+        return 1.0 * G
+    SG, SY = _products(G, S, Y)
+    c = int(count.max())
+    order = (head[:, None] - 1 - np.arange(c)) % m  # (K, c): newest pair first
+    rows = np.arange(K)[:, None]
+    sg, r = SG[rows, order], rho[rows, order]
+    sy = SY[rows[:, :, None], order[:, :, None], order[:, None, :]]  # (K, c, c) s_i.y_l
+    valid = np.arange(c) < count[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        alpha = np.zeros((K, c))
+        for i in range(c):  # alpha_i = rho_i s_i.q_i, q_i = g - sum of newer alpha_h y_h
+            t = sg[:, i]
+            for h in range(i):
+                t = t - alpha[:, h] * sy[:, i, h]
+            alpha[:, i] = np.where(valid[:, i], r[:, i] * t, 0.0)
+        q, gamma = _scaled_q(G, Y, _scatter(alpha, order, m), S, rows[:, 0], head, count)
+        yq = np.matmul(Y, q[:, :, None])[:, :, 0][rows, order]
+        coef = np.zeros((K, c))
+        for i in reversed(range(c)):  # oldest first: b_i = rho_i y_i.z, z += s_i (a_i - b_i)
+            t = gamma * yq[:, i]
+            for h in reversed(range(i + 1, c)):
+                t = np.where(valid[:, h], t + coef[:, h] * sy[:, h, i], t)
+            coef[:, i] = np.where(valid[:, i], alpha[:, i] - r[:, i] * t, 0.0)
+        Z = gamma[:, None] * q + np.matmul(_scatter(coef, order, m)[:, None, :], S)[:, 0]
+    bad = ~np.isfinite(Z).all(axis=1) & np.isfinite(G).all(axis=1)
+    if bad.any():  # numbers that overflow: the classic loop, one vector at a time
+        Z[bad] = _two_loop_classic(G[bad], S[bad], Y[bad], rho[bad], head[bad], count[bad])
+    return Z
+
+
+def _products(G: np.ndarray, S: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``s_i.g`` (K, m) and ``s_i.y_l`` (K, m, m), by matrix products (the
+    same bits for a row alone as in a stack)."""
+    return np.matmul(S, G[:, :, None])[:, :, 0], np.matmul(S, Y.transpose(0, 2, 1))
+
+
+def _scatter(values: np.ndarray, order: np.ndarray, m: int) -> np.ndarray:
+    """Coefficients in newest-first order (K, c) placed at their memory slots (K, m)."""
+    out = np.zeros((len(values), m))
+    np.put_along_axis(out, order, values, axis=1)
+    return out
+
+
+def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, S: np.ndarray,
+              rows: np.ndarray, head: np.ndarray, count: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The first loop's vector ``q = g - sum alpha_l y_l`` and each row's scale
+    ``gamma = s.y / y.y`` of its newest pair (1 without a pair)."""
+    q = G - np.matmul(alpha[:, None, :], Y)[:, 0]
+    newest = (head - 1) % Y.shape[1]
+    s, y = S[rows, newest], Y[rows, newest]
+    sy, yy = np.einsum("ij,ij->i", s, y), np.einsum("ij,ij->i", y, y)
+    gamma = np.where((count > 0) & (yy > 0) & (yy < np.inf), sy / yy, 1.0)
+    return q, gamma
+
+
+def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
+                  head: int, count: int) -> np.ndarray:
+    """:func:`_two_loop` of one row: the same matrix products (on the row's (1, m, n)
+    memory) and the same recursion, its coefficients as Python floats; the same
+    operations on the same numbers, so the same bits as the row in a stack."""
+    if count == 0:
+        return 1.0 * G
+    m = rho.shape[1]
+    SG, SY = _products(G, S, Y)
+    sg, sy, r = SG[0].tolist(), SY[0].tolist(), rho[0].tolist()
+    order = [(head - 1 - i) % m for i in range(count)]  # newest pair first
+    alpha = [0.0] * m  # by memory slot
+    for i, j in enumerate(order):
+        t = sg[j]
+        row = sy[j]
+        for h in order[:i]:
+            t = t - alpha[h] * row[h]
+        alpha[j] = r[j] * t
+    newest = order[0]
+    s, y = S[0, newest], Y[0, newest]
+    sy_, yy = float(np.einsum("i,i->", s, y)), float(np.einsum("i,i->", y, y))
+    gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = G - np.matmul(np.array([[alpha]]), Y)[:, 0]
+        yq = np.matmul(Y, q[:, :, None])[0, :, 0].tolist()
+        coef = [0.0] * m
+        for i in reversed(range(count)):
+            j = order[i]
+            t = gamma * yq[j]
+            for h in reversed(order[i + 1:]):
+                t = t + coef[h] * sy[h][j]
+            coef[j] = alpha[j] - r[j] * t
+        Z = gamma * q + np.matmul(np.array([[coef]]), S)[:, 0]
+    if not np.isfinite(Z).all() and np.isfinite(G).all():
+        return _two_loop_classic(G, S, Y, rho, np.array([head]), np.array([count]))
+    return Z
+
+
+def _two_loop_classic(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
+                      head: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The two-loop recursion one vector at a time, each dot on its own (for rows whose
+    dot-product matrices overflow): ``gamma`` and the dots computed without overflow."""
+    K, m = rho.shape
     rows = np.arange(K)
     q = G.copy()
     alphas = np.zeros((K, m))
@@ -202,34 +352,6 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         b = r * _dot(y, z)
         z += s * (alphas[:, i] - b)[:, None]
     return z
-
-
-def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
-                  head: int, count: int) -> np.ndarray:
-    """:func:`_two_loop` of one row as plain vector arithmetic on its memory's rows (no
-    gathers, no masks, the coefficients as Python floats): the same operations on the same
-    numbers as the rows' loop (each dot the same einsum), so the same bits."""
-    m = rho.shape[1]
-    S0, Y0, r0 = S[0], Y[0], rho[0].tolist()
-    dot = np.einsum
-    q = G[0].copy()
-    slots = [(head - 1 - i) % m for i in range(count)]  # newest pair first
-    alphas = []
-    for j in slots:
-        a = r0[j] * float(dot("i,i->", S0[j], q))
-        q -= a * Y0[j]
-        alphas.append(a)
-    newest = (head - 1) % m
-    sy, _, ny = scaled_dots(S[:, newest], Y[:, newest])
-    gamma = 1.0
-    if count > 0 and ny[0] > 0:
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            gamma = float((sy[0] / ny[0]) / ny[0])
-    z = gamma * q
-    for j, a in zip(reversed(slots), reversed(alphas), strict=True):
-        b = r0[j] * float(dot("i,i->", Y0[j], z))
-        z += S0[j] * (a - b)
-    return z[None, :]
 
 
 @attrs.frozen

@@ -205,3 +205,46 @@ def test_line_searches_refuse_bad_settings_and_minibatch_runs():
     data = of.LeastSquares(X, X @ np.ones(3))
     with pytest.raises(of.InvalidArgumentError, match="minibatch runs"):
         of.Runner(data, "lbfgs", batch_size=8)
+
+
+def _same_result(one, rows, k):
+    for name in ("alpha", "X", "F", "G", "nfev", "njev", "ok", "stopped"):
+        a, b = getattr(one, name)[0], getattr(rows, name)[k]
+        assert np.array_equal(a, b, equal_nan=True), (name, a, b)
+
+
+def test_one_rows_wolfe_search_gives_the_stacks_bits_in_every_branch():
+    # a single row searches in Python floats (_wolfe_one); a stack's rows search with the
+    # bracket's arrays: extrapolation, zoom by cubic and quadratic, NaN regions, a
+    # capped alpha_max, a budget and the trial limit must end each row the same way
+    rng = np.random.default_rng(7)
+    wolfe = of.StrongWolfe(max_trials=12)
+
+    radius = [30.0]
+
+    def values(P):  # NaN far from the origin: a trial there is "too far"
+        F = rosen(P)
+        return np.where(np.abs(P).max(axis=1) > radius[0], np.nan, F)
+
+    branches = set()
+    for _ in range(400):
+        radius[0] = 0.0 if rng.random() < 0.1 else 30.0  # 0: every trial is NaN
+        n = int(rng.integers(2, 6))
+        X = rng.uniform(-2, 2, size=(3, n))
+        D = -rosen_grad(X) * 10.0 ** rng.uniform(-6, 1, size=(3, 1))
+        task, _ = task_of(X, D, values=values, cheap=bool(rng.integers(2)))
+        alpha0 = 10.0 ** rng.uniform(-3, 3, size=3)
+        alpha_max = np.where(rng.random(3) < 0.3, 10.0 ** rng.uniform(-1, 2, size=3), np.inf)
+        budget = np.where(rng.random(3) < 0.3, rng.integers(1, 8, size=3), 10**6)
+        task = attrs.evolve(task, alpha0=alpha0, alpha_max=alpha_max, budget=budget,
+                            gradient_cost=int(rng.integers(0, 3)))
+        rows = wolfe.search(task)
+        for k in range(3):
+            sub = attrs.evolve(task, X=X[k:k + 1], F=task.F[k:k + 1], G=task.G[k:k + 1],
+                               D=D[k:k + 1], alpha0=alpha0[k:k + 1],
+                               alpha_max=alpha_max[k:k + 1], budget=budget[k:k + 1])
+            _same_result(wolfe.search(sub), rows, k)
+            branches.add((bool(rows.ok[k]), int(rows.nfev[k]) > 1, int(rows.stopped[k])))
+    # accepted at once, after more trials, failed, stopped by the budget: all were seen
+    assert {(True, False, 0), (True, True, 0), (False, True, 0)} <= branches
+    assert any(stopped == 1 for _, _, stopped in branches)

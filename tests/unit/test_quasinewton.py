@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 
 import optiframe as of
 from optiframe.mgh import PROBLEMS
-from optiframe.optimizers.quasinewton import _two_loop
+from optiframe.optimizers.quasinewton import LBFGSState, _two_loop
 
 
 def explicit_inverse_hessian(pairs, n):
@@ -147,3 +148,53 @@ def test_the_one_row_two_loop_recursion_gives_the_rows_loops_bits():
         rows = _two_loop(G, S, Y, rho, np.array([head, head]), np.array([count, count]))
         one = _two_loop_one(G[:1], S[:1], Y[:1], rho[:1], head, count)
         assert np.array_equal(rows[0], one[0])
+
+
+def test_a_single_starts_step_gives_the_stacks_bits():
+    # LBFGS.step of one row (Python flags, _pair_one, _two_loop_one) against the same row
+    # in a stack of three: pairs kept and rejected, overflowing scales, empty memories
+    rng = np.random.default_rng(5)
+    opt = of.LBFGS(memory=4)
+    for _ in range(60):
+        n = int(rng.integers(1, 8))
+        scale = 10.0 ** rng.choice([0, 0, 150, 200, -150])
+        X = rng.normal(size=(3, n))
+        state = opt.init(X)
+        for _ in range(int(rng.integers(1, 9))):
+            G = rng.normal(size=(3, n)) * scale
+            if rng.random() < 0.2:
+                G[int(rng.integers(3))] = 0.0  # a zero gradient change: no pair
+            proposal, new = opt.step(X, G, state)
+            for k in range(3):
+                row = LBFGSState(**{name: getattr(state, name)[k:k + 1]
+                                    for name in attrs.fields_dict(LBFGSState)})
+                one, one_state = opt.step(X[k], G[k], row)
+                assert np.array_equal(one, proposal[k], equal_nan=True)
+                for name in attrs.fields_dict(LBFGSState):
+                    assert np.array_equal(getattr(one_state, name)[0],
+                                          getattr(new, name)[k], equal_nan=True), name
+            X, state = X + rng.normal(size=(3, n)) * rng.choice([1e-3, 1.0]), new
+
+
+def test_the_dot_product_recursion_matches_the_classic_one_and_takes_over_when_it_overflows():
+    from optiframe.optimizers.quasinewton import _two_loop, _two_loop_classic
+
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        K, m, n = 3, int(rng.integers(1, 11)), int(rng.integers(1, 40))
+        S = rng.standard_normal((K, m, n))
+        Y = S + 0.3 * rng.standard_normal((K, m, n))
+        rho = 1.0 / np.einsum("kmn,kmn->km", S, Y)
+        count, head = rng.integers(0, m + 1, size=K), rng.integers(0, m, size=K)
+        G = rng.standard_normal((K, n))
+        classic = _two_loop_classic(G, S, Y, rho, head, count)
+        np.testing.assert_allclose(_two_loop(G, S, Y, rho, head, count), classic,
+                                   rtol=1e-9, atol=1e-9 * np.abs(classic).max())
+    # y of 1e200: y.y overflows, so the rows go the classic way (a direction, not NaN)
+    S, Y = rng.standard_normal((2, 3, 4)), 1e200 * rng.standard_normal((2, 3, 4))
+    rho = 1.0 / np.einsum("kmn,kmn->km", S, Y)
+    G = 1e200 * rng.standard_normal((2, 4))
+    head, count = np.array([0, 0]), np.array([3, 3])
+    got = _two_loop(G, S, Y, rho, head, count)
+    assert np.isfinite(got).all()
+    assert np.array_equal(got, _two_loop_classic(G, S, Y, rho, head, count))
