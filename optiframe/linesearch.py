@@ -509,23 +509,28 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
     nfev = njev = stopped = 0
     cost, budget = task.gradient_cost, None if task.budget is None else task.budget[0]
     row = np.zeros(1, dtype=np.int64)
+    X, D, project, deadline = task.X, task.D, task.project, task.deadline
     for _ in range(max_trials):
-        if task.out_of_time():
+        if deadline is not None and time.perf_counter() >= deadline:
             stopped = CLOCK
             break
         if budget is not None and budget - (nfev + njev * cost) < 1 + cost:
             stopped = BUDGET
             break
-        trial = _along(task, row, np.array([a]))
+        trial = X + a * D  # (_along's point, the same bits)
+        if project is not None:
+            trial = project(trial)
+        trial.flags.writeable = False
         fa = task.values(trial, row)
         f = float(fa[0])
         nfev += 1
         finite = math.isfinite(f)
         far = not (finite and f <= f0 + c1 * a * d0) or f >= lo_f
-        g = np.full(trial.shape, math.nan)
         if not far or (finite and task.cheap_gradients):
             g = np.array(task.gradients(trial, row, fa), dtype=float).reshape(trial.shape)
             njev += 1
+        else:
+            g = np.full(trial.shape, math.nan)
         d = float(np.einsum("i,i->", g[0], D0))
         if not far and abs(d) <= -c2 * d0:
             X_new, F_new, G_new, ok = trial.copy(), f, g, True

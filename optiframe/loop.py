@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .line_step import line_step, restarted
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError
 from .settle import (
@@ -191,11 +192,11 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                     skip, np.nan, F), point)
             else:
                 if searched:  # the step's length, found along its direction
-                    X_new, F_new, A_new, Gn_new, snf, snj, ok, RS, errors, gain = p.line_step(
-                        X, F, G, PG, X_new, A, rng, None if point else skip, NF + mf,
+                    X_new, F_new, A_new, Gn_new, snf, snj, ok, RS, errors, gain = line_step(
+                        p, X, F, G, PG, X_new, A, rng, None if point else skip, NF + mf,
                         w.deadline, SN, s.fd_level)
                     if natural and (RS if point else RS.any()):
-                        opt_new = p.restarted(opt_new, X, RS)
+                        opt_new = restarted(p, opt_new, X, RS)
                 else:
                     try:
                         F_new = value(X_new)

@@ -1,0 +1,336 @@
+"""The line step: the step's direction is the optimizer's proposal, its length the line
+search's, for every row at once (see :mod:`optiframe.linesearch` for the searches).
+
+:func:`line_step` prepares each row's search (the direction, or the steepest descent
+where the proposal is no descent direction; the first trial, lengthened until it moves
+x; what the first trial promises), runs the run's :class:`~optiframe.linesearch.LineSearch`
+within the evaluations and time left, and holds a step whose decrease is only f's noise
+to be no step. The restart policy is here too: a quasi-Newton row (``natural_step``)
+whose search fails along its own direction searches once more along the steepest
+descent, as L-BFGS-B restarts, and :func:`restarted` drops the memory that misled it.
+
+A single row without bounds prepares its search on Python floats
+(:func:`_first_trial_one`, the same bits as the rows' code).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .linesearch import SearchResult, SearchTask
+from .numerics import NOISE_UNITS, lowered, moving_lengths, unit_steps
+from .objective import real_array
+from .problem import OutOfBudgetError, Problem, RowError, rows_of
+from .state import keep_rows
+
+_EPS = float(np.finfo(float).eps)
+
+
+def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
+    """``res`` with the rows whose accepted step lowered f only within the noise of
+    computing it counted as finding no step (they may then retry, or end)."""
+    if len(F) == 1:  # one row: the same test on Python floats
+        f_old, f_new = float(F[0]), float(res.F[0])
+        if not res.ok[0] or (f_old - f_new) > NOISE_UNITS * _EPS * abs(f_old):
+            return res
+        return attrs.evolve(res, ok=np.zeros(1, dtype=bool))
+    ok = res.ok & lowered(F, res.F)
+    return res if (ok == res.ok).all() else attrs.evolve(res, ok=ok)
+
+
+
+def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+    """The steepest-descent directions ``R`` (rows) as steps of the last step's length
+    (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30
+    is no length to start from), each long enough to move x."""
+    length = None
+    if last is not None:
+        length = np.where(np.isfinite(last) & (last > 0), last, 1.0)
+    return unit_steps(R, X, length)
+
+
+def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, rng: Any,
+              skip: Any, spent: Any = 0, deadline: float | None = None,
+              last: Any = None, levels: Any = 0) -> tuple[Any, ...]:
+    """A step whose direction is the optimizer's proposal ``X_prop - X`` and whose
+    length the line search finds, for each row (see :mod:`optiframe.linesearch`).
+
+    Returns the new points, values, step lengths, the gradients there (NaN rows where
+    the search computed none; None for a point without one), the values and gradients
+    the search evaluated, whether each row found a step, the directions reset to the
+    steepest descent (1 per row that was), and the rows whose evaluations raised
+    (``{row: exception}``), and the decrease of f each first trial promised (``-a0
+    g.d``, for the verdict of a row that found no step). Rows of ``skip`` (a non-finite
+    gradient) stay where they are. ``spent``: the evaluations each row has spent,
+    this step's gradient included (the search spends at most what ``max_nfev``
+    leaves); ``deadline``: when ``max_time`` runs out; ``last``: the last step's
+    length (a retry along the steepest descent starts with a step that long). A row
+    whose search stopped for either without a step is among the errors as
+    :class:`OutOfBudgetError`."""
+    left = None if p.budget is None else p.budget - np.atleast_1d(spent)
+    if not p.level_costs:
+        levels = None  # one cost for every row: nothing to carry through the search
+    if p.point:
+        one, reset, raised, gain = _search(p,
+            X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
+            np.array([A]), rng, np.array([0]), left, deadline,
+            None if last is None else np.array([last], dtype=float),
+            None if levels is None else np.array([levels]))
+        if raised and not isinstance(raised[0], OutOfBudgetError):
+            raise raised[0]
+        G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
+        found = bool(one.ok[0])
+        return (one.X[0] if found else X, float(one.F[0]) if found else F,
+                float(one.alpha[0]) if found else math.nan, G_at if found else G,
+                int(one.nfev[0]) + int(one.njev[0]) * p.gradient_costs(levels),
+                int(one.njev[0]) * p.jev, found, int(reset[0]), raised,
+                float(gain[0]))
+    K = X.shape[0]
+    rows = np.arange(K) if skip is None else np.flatnonzero(~skip)
+    X_new, F_new, A_new = X.copy(), np.array(F, dtype=float), np.full(K, math.nan)
+    G_new = np.full(X.shape, math.nan)
+    nfev = np.zeros(K, dtype=np.int64)
+    njev = np.zeros(K, dtype=np.int64)
+    ok = np.ones(K, dtype=bool)
+    resets = np.zeros(K, dtype=np.int64)
+    gains = np.zeros(K)
+    errors: dict[int, BaseException] = {}
+    if len(rows):
+        rng_rows = None if rng is None else [rng[i] for i in rows.tolist()]
+        res, reset, errors, gains[rows] = _search(p,
+            X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
+            None if left is None else left[rows], deadline,
+            None if last is None else np.asarray(last, dtype=float)[rows],
+            rows_of(levels, rows))
+        good = res.ok.copy()
+        if errors:
+            good[np.isin(rows, list(errors))] = False
+        take = rows[good]
+        X_new[take], F_new[take], A_new[take] = (res.X[good], res.F[good],
+                                                 res.alpha[good])
+        if res.G is not None:
+            G_new[take] = res.G[good]
+        failed = rows[~good]
+        G_new[failed] = G[failed]
+        nfev[rows] = res.nfev + res.njev * p.gradient_costs(rows_of(levels, rows))
+        njev[rows] = res.njev * p.jev
+        ok[rows] = good
+        resets[rows] = reset
+    if skip is not None:
+        G_new[skip] = math.nan
+    return X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains
+
+def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:
+    """The optimizer state ``opt`` with the rows whose direction was reset (``resets``
+    > 0) started afresh: a quasi-Newton memory that misled the search is dropped
+    (its ``forget``: the curvature pairs go, the point and gradient the step began
+    at stay, so the steepest-descent step just taken makes the next pair, as in
+    L-BFGS-B's restart; an optimizer without one starts from ``init``)."""
+    forget = getattr(p.optimizer, "forget", None)
+    fresh = forget(opt) if forget is not None else p.optimizer.init(X)
+    if p.point:
+        return fresh if resets else opt
+    rows = np.asarray(resets) > 0
+    if not rows.any():
+        return opt
+    return keep_rows(opt, fresh, rows, X.shape[0])
+
+def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
+            P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+            left: np.ndarray | None = None, deadline: float | None = None,
+            last: Any = None, levels: Any = None,
+            ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
+    """The line search over rows ``index`` of the run (see :meth:`line_step`). A
+    quasi-Newton row (``natural_step``) whose search fails along its own direction
+    searches once more along the steepest descent, as L-BFGS-B restarts: the retry
+    counts as a reset, and the caller restarts the row's optimizer state."""
+    res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
+                                                 deadline, levels)
+    res = _only_lowered(res, F)
+    if res.ok.all():  # every row found its step
+        return res, reset, errors, gain
+    _note_stopped(p, res, index, errors)
+    if not p.natural_step:
+        return res, reset, errors, gain
+    retry = ~res.ok & ~reset.astype(bool) & (res.stopped == 0)
+    if errors:
+        retry &= ~np.isin(index, list(errors))
+    if not retry.any():
+        return res, reset, errors, gain
+    rows = np.flatnonzero(retry)
+    R = _steepest(-(PG if p.box is not None else G)[rows], X[rows],
+                  None if last is None else np.atleast_1d(last)[rows])
+    sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
+    spent = res.nfev[rows] + res.njev[rows] * p.gradient_costs(rows_of(levels, rows))
+    again, _, more, gain_again = _search_once(p,
+        X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
+        sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
+        rows_of(levels, rows))
+    again = _only_lowered(again, F[rows])
+    _note_stopped(p, again, index[rows], more)
+    errors.update(more)
+    alpha, Xs, Fs, ok = res.alpha.copy(), res.X.copy(), res.F.copy(), res.ok.copy()
+    nfev, njev = res.nfev.copy(), res.njev.copy()
+    alpha[rows], Xs[rows], Fs[rows], ok[rows] = again.alpha, again.X, again.F, again.ok
+    nfev[rows] += again.nfev
+    njev[rows] += again.njev
+    Gs = res.G
+    if res.G is not None or again.G is not None:
+        Gs = np.full(X.shape, np.nan) if res.G is None else res.G.copy()
+        Gs[rows] = np.nan if again.G is None else again.G
+    reset = reset.copy()
+    reset[rows] = 1
+    gain = np.array(gain, dtype=float)
+    # both attempts failed (a QN "step" that lowered f only within its noise was
+    # retried: _only_lowered), so either one's promise lost in rounding shows it
+    gain[rows] = np.minimum(gain[rows], gain_again)
+    stopped = np.array(res.stopped)  # (_search_once fills in a plugin search's None)
+    stopped[rows] = again.stopped
+    return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
+            gain)
+
+def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
+                  errors: dict[int, BaseException]) -> None:
+    """Rows whose search the budget or the clock stopped before it found a step end
+    with that status (:class:`OutOfBudgetError` among the errors)."""
+    stopped = np.asarray(res.stopped)  # (_search_once fills in a plugin search's None)
+    for i in np.flatnonzero(~res.ok & (stopped > 0)).tolist():
+        errors.setdefault(int(index[i]), OutOfBudgetError(int(stopped[i])))
+
+def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
+                 P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                 left: np.ndarray | None = None, deadline: float | None = None,
+                 levels: Any = None,
+                 ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
+    """One line search along the rows' proposed directions ``P - X``."""
+    box = p.box
+    first = (_first_trial_one(p, X, G, P, A) if box is None and len(F) == 1
+             else None)
+    D, alpha0, alpha_max, gain, reset = (
+        first if first is not None else _first_trials(p, X, G, PG, P, A))
+    errors: dict[int, BaseException] = {}
+    values, gradients = _trial_functions(p, rng, index, errors, levels)
+    costs = p.gradient_costs(levels)
+    cost = costs if type(costs) is int else int(np.max(costs))  # the dearest row's
+    task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
+                      values=values, gradients=gradients,
+                      project=None if box is None else box.project,
+                      cheap_gradients=cost == 0, budget=left,
+                      gradient_cost=cost, deadline=deadline)
+    res = p.line_search.search(task)
+    if res.stopped is None:  # a line search that knows no budget (a plugin's)
+        res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
+    return res, reset, errors, gain
+
+def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: np.ndarray,
+                  A: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows' search directions (the proposal's, or the steepest descent where it
+    is no descent direction: a reset), first trial lengths, largest feasible lengths,
+    the decrease each first trial promises (``-a0 g.d``; inf where it cannot move x,
+    which then shows nothing about f) and the resets (1 per row)."""
+    box = p.box
+    with np.errstate(invalid="ignore", over="ignore"):
+        D = P - X
+        if box is not None:
+            D = box.free_direction(X, D, G)
+        slope = np.einsum("ij,ij->i", G, D)
+        # no descent direction (a finite slope is a finite direction's)
+        reset = ~((slope < 0) & (slope > -math.inf))
+    if reset.any():  # once: the steepest descent, a unit step
+        D[reset] = _steepest(-(PG if box is not None else G)[reset], X[reset], None)
+    if p.natural_step:
+        alpha0 = np.ones(len(X))
+    else:  # twice the last accepted length, at most the optimizer's own step
+        alpha0 = np.where(np.isnan(A), 1.0, np.minimum(1.0, 2.0 * A))
+    alpha0[reset] = 1.0
+    alpha_max = (box.max_step(X, D) if box is not None else np.full(len(X), math.inf))
+    # a first trial that would round back to x is lengthened until it moves x
+    lengths = moving_lengths(X, D, alpha0, alpha_max)
+    if lengths is alpha0:  # every first trial moves x
+        moves = np.ones(len(X), dtype=bool)
+    else:
+        alpha0 = lengths
+        with np.errstate(invalid="ignore", over="ignore"):
+            moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if reset.any():  # the slope along the directions searched
+            slope[reset] = np.einsum("ij,ij->i", G[reset], D[reset])
+        gain = np.where(moves, -alpha0 * slope, math.inf)
+    return D, alpha0, alpha_max, gain, reset.astype(np.int64)
+
+def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
+                     A: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """:meth:`_first_trials` of one row without bounds, its tests on Python floats
+    (the same bits); None when its direction is no descent one (the rows' code resets
+    it)."""
+    D = P - X
+    slope = float(np.einsum("i,i->", G[0], D[0]))
+    if not -math.inf < slope < 0.0:
+        return None
+    a = float(A[0])
+    a0 = 1.0 if p.natural_step or math.isnan(a) else min(1.0, 2.0 * a)
+    alpha0, alpha_max = np.array([a0]), np.full(1, math.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        moves = bool(((X + a0 * D) != X).any())
+        if not moves:  # lengthened until it moves x
+            alpha0 = moving_lengths(X, D, alpha0, alpha_max)
+            a0 = float(alpha0[0])
+            moves = bool(((X + a0 * D) != X).any())
+    return (D, alpha0, alpha_max, np.array([-a0 * slope if moves else math.inf]),
+            np.zeros(1, dtype=np.int64))
+
+def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
+                     errors: dict[int, BaseException],
+                     levels: Any = None) -> tuple[Any, Any]:
+    """f and the gradient at a line search's trial points (rows of its task, which
+    are rows ``index`` of the run); rows that raise are noted in ``errors`` (a
+    point's error is raised once the search is over) and give NaN."""
+    point, value = p.point, p.value
+
+    def values(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if point and len(P) > 1:  # several trial lengths at once (Armijo's parallel)
+            try:
+                return real_array(p.objective.values(P), p.objective).reshape(-1)
+            except (OverflowError, FloatingPointError):
+                return np.full(len(P), math.inf)
+            except Exception as exc:
+                errors.setdefault(0, exc)
+                return np.full(len(P), math.nan)
+        if point:
+            try:
+                return np.array([p.scalar(value(P[0]))])
+            except (OverflowError, FloatingPointError):
+                return np.array([math.inf])
+            except Exception as exc:
+                errors.setdefault(0, exc)
+                return np.array([math.nan])
+        try:
+            return value(P)
+        except RowError as err:
+            for i, error in err.errors.items():
+                errors.setdefault(int(index[rows[i]]), error)
+            return err.values
+
+    def gradients(P: np.ndarray, rows: np.ndarray, F: np.ndarray) -> np.ndarray:
+        if point:
+            try:
+                g = p.gradient_at(P[0], rng, float(F[0]), rows_of(levels, 0))
+            except (OverflowError, FloatingPointError):
+                return np.full(P.shape, math.nan)
+            except Exception as exc:
+                errors.setdefault(0, exc)
+                return np.full(P.shape, math.nan)
+            return np.asarray(g, dtype=float).reshape(P.shape)
+        try:
+            return p.gradient_at(P, None if rng is None else [rng[i] for i in rows.tolist()],
+                              F, rows_of(levels, rows))
+        except RowError as err:
+            for i, error in err.errors.items():
+                errors.setdefault(int(index[rows[i]]), error)
+            return err.values
+
+    return values, gradients
