@@ -1,27 +1,25 @@
 """The step loop: one loop advances every kind of run, a step at a time.
 
-A step: measure the slope at the rows' points (the gradient; in a training run, the batch
-loss and gradient of the step's batch), record, test the stop rules, take the step,
-evaluate the new points (full-data runs), commit, test the new points, tell the
-observers.
+A step, as :func:`_steps` reads: the top-of-step observers, *measure* the slope at the
+rows' points (the gradient; in a training run, the batch loss and gradient of the step's
+batch), *record*, the gradient-stage rules, the optimizer's *proposal*, its *length* and f
+at the new points (a line search, or f at the proposal), the *commit*, the value-stage
+rules and the step's observers. Each phase is a method of :class:`_Step`; on the way
+down every rule is one cheap comparison, and only when it fails does a function of
+:mod:`optiframe.settle` work out which rows stop and why. Everything that watches the
+run (history, stream, checkpoints, progress, callbacks, plugin hooks, the clock, the
+evaluation budget) is reached through the :class:`~optiframe.observers.Watch` at fixed
+places.
 
-The same code serves one point (``point``: floats and an (n,) array) and K rows (arrays
-with one entry per start), full data and batches (``training``): the few tests that
-differ are one line each, written for both (a flag read from a local costs a few
-nanoseconds: the recompiled variants the loop once had, one per kind of run, measured no
-faster). On the way down every test is one cheap comparison; only when
-it fails does a function of :mod:`optiframe.settle` work out which rows stop and why.
-Everything that watches the run (history, stream, checkpoints, progress, callbacks,
-plugin hooks, the clock, the evaluation budget) is reached through the
-:class:`~optiframe.observers.Watch` at fixed places.
+The carry is the :class:`~optiframe.state.RunState` itself: what changes every step is
+committed to it in one assignment (``s.put``), so a checkpoint, an observer or Ctrl-C
+always sees a whole step; a step's own values (its gradient, its proposal) live in the
+phase's locals until then. On Ctrl-C a stochastic step's random draws are undone and the
+Watch saves the state, which a resumed run starts from.
 
-The loop keeps what changes every step in locals (a single start must run at the speed
-of a hand-written loop) and changes them in one assignment per step, the commit, so that
-at any moment they hold a whole step (the best point alone may be updated before the
-commit: redoing the step updates it the same way). The state
-(:class:`~optiframe.state.RunState`) receives them (``s.put``) before anything reads it:
-a slow path, an observer, the end of the run. On Ctrl-C the state is brought up to the
-last whole step and the Watch saves it: what a resumed run starts from.
+One start with a fixed step on the full data (gradient descent, momentum, Adam...) runs
+:func:`_point_steps` instead: the same arithmetic on locals, at the speed of a
+hand-written loop (tests/unit/test_loop.py holds it to the general loop's bits).
 """
 
 from __future__ import annotations
@@ -45,13 +43,19 @@ from .settle import (
 from .state import RunState
 from .status import Status
 
+#: Off: every run takes the general loop (the bit-identity test compares the two paths).
+FAST_PATH = True
+
 
 def advance(s: RunState, p: Problem, w: Watch) -> None:
     """Step the running rows of ``s`` until none is left; each row that stops joins
     ``s.finished`` with its verdict. KeyboardInterrupt and exceptions from user code end
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
     try:
-        _steps(s, p, w)
+        if FAST_PATH and s.point and p.batches is None and p.line_search is None:
+            _point_steps(s, p, w)
+        else:
+            _steps(s, p, w)
     except KeyboardInterrupt:
         w.interrupted(s)
     except Exception as exc:  # user code that could not be traced to rows
@@ -60,264 +64,427 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
 
 
 def _steps(s: RunState, p: Problem, w: Watch) -> None:
-    point, training, scheduled, stochastic = (s.point, p.batches is not None,
-                                              p.schedules is not None, p.stochastic)
-    small = point and s.n <= SMALL  # norms on Python floats: no frame, no BLAS
-    searched, bounded, valued = p.line_search is not None, p.box is not None, p.valued
-    adaptive = p.adaptive  # finite differences that climb to finer ones (problem.py)
-    guarded = not type(p.objective).trusted  # user code: hand it read-only iterates
-    natural = p.natural_step  # a quasi-Newton memory, restarted where its direction is reset
-    batches, stop, grad, value, norm, dist, opt_step = (p.batches, p.stop, p.grad, p.value,
-                                                        p.norm, p.dist, p.step)
-    fev, jev, gtol, max_steps, xtol, cost = (p.fev, p.jev, p.gtol, p.max_steps, stop.xtol,
-                                             p.step_cost)
-    use_ftol, inf, ninf, every_step = stop.ftol > 0.0, math.inf, -math.inf, w.every == 1
-    extend, rec, xs, every, clock, calls, t0 = (w.extend, w.rec, w.xs, w.every, w.clock,
-                                                w.calls, w.t0)
-    hypot, math_dist = math.hypot, math.dist
-    # XL: a small point's coordinates as a list (each step converts only the new point);
-    # sched_new, cursor_new, bad_new: what the commit takes when the step leaves them;
-    # A: the last step's length (line searches; NaN without), Gn: the gradient at X that
-    # the last line search computed (or None)
-    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-     lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-    next_top = w.next_top
-    newer = False  # the state is ahead of the locals (inside a slow path)
-    mf: Any = fev  # what this step's gradient cost (a line search may have paid it)
-    mj: Any = jev
-    # a stochastic step draws from the rows' generators before it commits: with a
-    # checkpoint to write on Ctrl-C, the step's start keeps their states to go back to
-    keep_rng, rng_top = stochastic and w.checkpoint is not None, None
+    """The loop of every kind of run: one point or K rows, full data or batches, a fixed
+    step or a line search."""
+    step = _Step(s, p, w)
+    try:
+        while s.running:
+            if step.training and p.batches.epoch_done(s.cursor):
+                p.batches.end_epoch(s, w)  # epoch end: observers, the next epoch
+                continue
+            if s.k >= w.next_top:  # a checkpoint, a progress tick, the budget or the clock
+                w.top(s)
+                if not s.running:
+                    break
+            if step.keep_rng:
+                step.keep_draws()
+            m = step.measure()  # the slope at the rows' points
+            if m is None:
+                continue  # every row raised
+            step.record(m)
+            if step.gradient_stops(m):  # the gradient-stage rules
+                m = step.settle_gradient(m)
+                if m is None:
+                    continue  # the rows ended, or the step was skipped
+            moved = step.move(m)  # the proposal, its length and f at the new points
+            if moved is None:
+                continue  # every row raised
+            F_old = step.commit(m, moved)  # the step is whole
+            step.observe(m, moved, F_old)  # the value-stage rules and the step's observers
+    except BaseException:
+        step.undo_draws()
+        raise
+
+
+def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
+    """One start, a fixed step, the full data: :func:`_steps`' arithmetic with the
+    step's values in locals (a new point and f, committed in one assignment per step)."""
+    stochastic, valued, scheduled, bounded, small, guarded = (
+        p.stochastic, p.valued, p.schedules is not None, p.box is not None, s.n <= SMALL,
+        not type(p.objective).trusted)
+    grad, value, norm, opt_step, fev, jev, cost = (p.grad, p.value, p.norm, p.step, p.fev,
+                                                   p.jev, p.step_cost)
+    gtol, max_steps, xtol, ftol, inf = p.gtol, p.max_steps, p.stop.xtol, p.stop.ftol, math.inf
+    extend, xs, every, clock, t0, calls, keep_rng = (
+        w.extend, w.xs, w.every, w.clock, w.t0, w.calls, stochastic and w.checkpoint is not None)
+    step = _Step(s, p, w)  # the slow paths: the general loop's phases, on the state
+    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL), ahead, next_top = (
+        _locals(s, small), False, w.next_top)  # ahead: the state is ahead of the locals
     try:
         while live:
-            if training and batches.epoch_done(cursor):  # epoch end: observers, next epoch
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                batches.end_epoch(s, w)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                continue
             if k >= next_top:  # a checkpoint, a progress tick, the budget or the clock
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
+                ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
                 w.top(s)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                next_top = w.next_top
-                if not live:
+                if not s.running:
                     break
-            if stochastic and keep_rng:
-                rng_top = [g.bit_generator.state for g in rng]
-            try:  # -- measure: the slope at the rows' points (training: and the batch loss)
-                if training:  # F: this step's batch loss
-                    F, G = (batches.measure(cursor, X, rng) if stochastic
-                            else batches.measure(cursor, X))
-                elif searched:
-                    G, mf, mj = p.searched_gradient(X, Gn, rng, F, s.fd_level)
-                else:
-                    G = grad(X, rng) if stochastic else (grad(X, F) if valued else grad(X))
-            except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
+                 ), ahead, next_top = _locals(s, small), False, w.next_top
+            if keep_rng:
+                step.keep_draws()
+            try:  # -- measure
+                G = grad(X, rng) if stochastic else (grad(X, F) if valued else grad(X))
+            except (OverflowError, FloatingPointError):  # a non-finite gradient
                 G = np.full(X.shape, math.nan)
-            except RowError as err:  # some rows raised: they fail, the others go on
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                if searched:
-                    mf, mj = err.costs
-                fail_rows(s, p, err, "the gradient", NF + mf, NJ + mj)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                if not live:
+            PG = p.projected(X, G) if bounded else G
+            GN = math.hypot(*PG.tolist()) if small else norm(PG)
+            if every == 1 or k % every == 0:  # -- record
+                extend((k, F, GN, SN, NF + fev, clock() - t0, A))
+                if xs is not None:
+                    xs.append(X)
+            if k >= max_steps or not gtol < GN < inf:  # -- the gradient-stage rules
+                ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
+                step.settle_gradient(_Measured(F, G, PG, GN, fev, jev))
+                if not s.running:
                     break
-                G = err.values[err.kept]
-                if searched:
-                    mf, mj = mf[err.kept], mj[err.kept]
-                if training:
-                    F = err.losses[err.kept]
-            PG = p.projected(X, G) if bounded else G  # what the bounds let the step follow
-            GN: Any = hypot(*PG.tolist()) if small else norm(PG)
-            if every_step or k % every == 0:
-                if point:
-                    extend((k, F, GN, SN, NF + mf, clock() - t0, A))
-                    if xs is not None:
-                        xs.append(X)
-                else:
-                    rec(k, s.index, F, GN, SN, X, A if searched else None)
-            if not point:  # rows whose step is skipped (a non-finite gradient)
-                skip = None
-            if ((training and batches.alarm(F, s)) or k >= max_steps or not (
-                    (gtol < GN < inf) if point else (GN.min() > gtol and GN.max() < inf))):
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                if k >= max_steps:  # a budget ends the starts: their checkpoint first
-                    w.budget_end(s)
-                losses = F
-                keep, skip = settle_gradients(s, p, GN, F, NF + mf, NJ + mj)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                if not live:
-                    if point and not training and k % every:  # the last gradient's record
-                        extend((k, F, GN, SN, NF, clock() - t0, A))
-                        if xs is not None:
-                            xs.append(X)
-                    break
-                if skip is True:  # one point with a non-finite gradient: the step is skipped
-                    k, SN, NF, NJ, bad, cursor, Gn = (k + 1, 0.0, NF + mf, NJ + mj, bad + 1,
-                                                      batches.moved(cursor, None, True)
-                                                      if training else cursor, None)
-                    bad_new, cursor_new = bad, cursor
-                    continue
-                if not point:
-                    G, PG = G[keep], PG[keep]
-                    if searched:
-                        mf, mj = mf[keep], mj[keep]
-                    if training:
-                        F = losses[keep]
-                    if skip is not None:
-                        bad_new = bad + skip
-            # -- step and evaluate ------------------------------------------------------------
-            if scheduled:
-                step, sched_new = p.scheduled(sched, k, F)
-                X_new, opt_new = step(X, PG, opt)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
+                 ), ahead = _locals(s, small), False  # the step was skipped
+                continue
+            if scheduled:  # -- the optimizer's step and f at the new point
+                step_fn, sched_new = p.scheduled(sched, k, F)
+                X_new, opt_new = step_fn(X, PG, opt)
             else:
-                X_new, opt_new = opt_step(X, PG, opt)
-            if not point and skip is not None:
-                X_new, opt_new = skip_rows(X, X_new, opt, opt_new, skip)
-            if bounded and not searched:  # the step, projected into the bounds
+                (X_new, opt_new), sched_new = opt_step(X, PG, opt), sched
+            if bounded:
                 X_new = p.project(X_new)
             if guarded:
                 X_new.setflags(write=False)  # the iterate: an objective may not write into it
-            if training:
-                F_new = F
-                cursor_new = batches.moved(cursor, F if point or skip is None else np.where(
-                    skip, np.nan, F), point)
-            else:
-                if searched:  # the step's length, found along its direction
-                    X_new, F_new, A_new, Gn_new, snf, snj, ok, RS, errors, gain = line_step(
-                        p, X, F, G, PG, X_new, A, rng, None if point else skip, NF + mf,
-                        w.deadline, SN, s.fd_level)
-                    if natural and (RS if point else RS.any()):
-                        opt_new = restarted(p, opt_new, X, RS)
-                else:
-                    try:
-                        F_new = value(X_new)
-                        if point and type(F_new) is not float:  # a number, or a clear error
-                            F_new = p.scalar(F_new)
-                    except (OverflowError, FloatingPointError):
-                        F_new = inf
-                    except RowError as err:  # rows whose new point raised keep their last pair
-                        newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad,
-                                      A, Gn)
-                        fail_rows(s, p, err, "the objective", NF + fev, NJ + jev)
-                        X_new, opt_new = X_new[err.kept], p.take(opt_new, err.kept)
-                        sched_new = p.take(sched_new, err.kept)
-                        F_new, G = err.values[err.kept], G[err.kept]
-                        skip = None if point or skip is None else skip[err.kept]
-                        (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                         lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                        bad_new = bad if point or skip is None else bad + skip
-                        newer = False
-                        if not live:
-                            break
-                if point:  # the best point: idempotent, so it may precede the commit
-                    if ninf < F_new < bF:
-                        bX, bF = X_new, F_new
-                else:
-                    if skip is not None:
-                        F_new = np.where(skip, F, F_new)
-                    fmin = F_new.min()
-                    better = bF > F_new  # NaN is never better; -inf is not a best point:
-                    if fmin == ninf:
-                        better &= F_new > ninf
-                    if better.all():  # descending: every start's best is its new point
-                        bX, bF = X_new, F_new
-                    else:
-                        bX = np.where(better[:, None], X_new, bX)
-                        bF = np.where(better, F_new, bF)
-            # -- commit: the step is whole ---------------------------------------------------
-            if small:
-                XL_new = X_new.tolist()
-            if searched:
-                LV, SH = s.fd_level, s.fd_shown
-                if adaptive:  # finer differences where these misled; a move forgets
-                    LV = p.climbed(LV, RS, snf, snj, ok)  # what a coarser level showed at X
-                    SH = (0 if ok else SH) if point else np.where(ok, 0, SH)
-                F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top, A, Gn, \
-                    s.resets, s.fd_level, s.fd_shown = (
-                        F, k + 1, X_new, F_new,
-                        math_dist(XL_new, XL) if small else dist(X_new, X), NF + mf + snf,
-                        NJ + mj + snj, opt_new, sched_new, bad_new, cursor_new,
-                        XL_new if small else None, None, A_new, Gn_new, s.resets + RS, LV, SH)
-            else:
-                F_old, k, X, F, SN, NF, NJ, opt, sched, bad, cursor, XL, rng_top = (
-                    F, k + 1, X_new, F_new, math_dist(XL_new, XL) if small else dist(X_new, X),
-                    NF + cost, NJ + jev, opt_new, sched_new, bad_new, cursor_new,
-                    XL_new if small else None, None)
-            # -- what the new points end ------------------------------------------------------
-            if searched and (errors or not (ok if point else ok.all())):
-                # no acceptable step, or the search's evaluations raised
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                keep = settle_searches(s, p, ok, errors, GN, gain)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                if not live:
-                    break
-                if not point:  # (a point still running climbed to finer differences)
-                    F_old = F_old[keep]
-                    skip = None if skip is None else skip[keep]
-            # (NaN, infinite, above the divergence limit; a line search only lowers f)
-            if not training and not searched and not ((ninf < F <= lim) if point else (
-                    (F.max() <= lim_min or (lim >= F).all()) and fmin > ninf)):
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                keep = settle_values(s, p)
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
-                if not live:
-                    break
-                F_old = F_old[keep]
-                skip = None if point or skip is None else skip[keep]
-            if not point and skip is not None:
-                bad_new = bad
-            if calls or (not training and ((xtol >= SN or (use_ftol and stop.f_converged(
-                    F_old, F))) if point else (SN.min() <= xtol or use_ftol))):
-                # -- the observers of the step, and small steps ----------------------------------
-                newer = _sync(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-                stopped = bool(calls) and w.step(step_info(s))
-                if not training:
-                    settle_small_steps(s, p, F_old, None if point else skip)
-                if stopped is True and s.running:
-                    s.finish_all(Status.CALLBACK_STOP, f"at step {k}")
-                elif stopped is not False and s.running:  # the starts a callback named
-                    s.finish_starts(stopped, Status.CALLBACK_STOP, f"at step {k}")
-                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-                 lim_min, live, XL, sched_new, cursor_new, bad_new) = _reread(s, small)
-                newer = False
+            try:
+                F_new = value(X_new)
+                if type(F_new) is not float:  # a number, or a clear error
+                    F_new = p.scalar(F_new)
+            except (OverflowError, FloatingPointError):
+                F_new = inf
+            if -inf < F_new < bF:  # the best point: idempotent, so it may precede the commit
+                bX, bF = X_new, F_new
+            XL_new: Any = X_new.tolist() if small else None
+            F_old, k, X, F, SN, NF, NJ, opt, sched, XL, step.rng_top = (  # -- commit
+                F, k + 1, X_new, F_new, math.dist(XL_new, XL) if small else p.dist(X_new, X),
+                NF + cost, NJ + jev, opt_new, sched_new, XL_new, None)
+            if not -inf < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
+                    ftol > 0.0 and p.stop.f_converged(F_old, F)):  # and the step's observers
+                ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
+                step.observe(_Measured(F_old, G, PG, GN, fev, jev),
+                             _Moved(X, opt, sched, None, F, bX, bF), F_old)
+                (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
+                 ), ahead = _locals(s, small), False
     except BaseException:
-        if not newer:  # the locals hold the last whole step
-            s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
-            if stochastic and rng_top is not None:  # the step's draws are undone
-                for g, state in zip(s.rng, rng_top, strict=True):
-                    g.bit_generator.state = state
+        if not ahead:  # the locals hold the last whole step
+            _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
+            step.undo_draws()
         raise
-    s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, cursor, bad, A, Gn)
+    if not ahead:
+        _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
 
 
-def _reread(s: RunState, small: bool) -> tuple[Any, ...]:
-    """The loop's locals from the state (after a slow path changed it): :meth:`RunState.hot`,
-    the point as a list (small points), and what the next commit takes unchanged."""
-    (k, X, F, SN, nfev, njev, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-     live) = s.hot()
-    lim_min = lim if s.point else (lim.min() if live else math.inf)
-    return (k, X, F, SN, nfev, njev, opt, bX, bF, sched, rng, bad, cursor, lim, A, Gn,
-            lim_min, live, X.tolist() if small else None, sched, cursor, bad)
+def _locals(s: RunState, small: bool) -> tuple[Any, ...]:
+    """:func:`_point_steps`' locals from the state: k, X, F, SN, nfev, njev, opt, best_X,
+    best_F, sched, rng, bad, f_limit, step_size, the running count and X as a list."""
+    (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, _, lim, A, _, live) = s.hot()
+    return (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live,
+            X.tolist() if small else None)
 
 
-def _sync(s: RunState, *hot: Any) -> bool:
-    """Bring the state up to the loop's locals before a slow path; True: from here the
-    state is ahead of the locals."""
-    s.put(*hot)
+def _put(s: RunState, k: int, X: Any, F: Any, SN: Any, NF: Any, NJ: Any, opt: Any, bX: Any,
+         bF: Any, sched: Any, bad: Any, A: Any) -> bool:
+    """:func:`_point_steps`' locals into the state (before a slow path reads it); True:
+    from here the state is ahead of the locals."""
+    s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, None, bad, A, None)
     return True
 
 
-__all__ = ["advance"]
+class _Measured:
+    """A step's measurements: f (training: the batch loss), the gradient, the projected
+    gradient, its norm, what the gradient cost (per row with a line search) and which
+    rows skip their step (a non-finite gradient; None)."""
+
+    __slots__ = ("F", "G", "GN", "PG", "mf", "mj", "skip")
+
+    def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any) -> None:
+        self.F, self.G, self.PG, self.GN, self.mf, self.mj = F, G, PG, GN, mf, mj
+        self.skip: Any = None
+
+    def keep(self, keep: np.ndarray) -> None:
+        """Only the rows ``keep`` (the others ended)."""
+        self.F, self.G, self.PG, self.GN = (self.F[keep], self.G[keep], self.PG[keep],
+                                            self.GN[keep])
+        if np.ndim(self.mf):
+            self.mf, self.mj = self.mf[keep], self.mj[keep]
+        if self.skip is not None:
+            self.skip = self.skip[keep]
+
+
+class _Moved:
+    """A step's new points and what comes with them: values, optimizer and schedule
+    states, batch cursor, best points; with a line search, the accepted lengths, the
+    gradients there, what the search spent, which rows found a step, the resets, the
+    rows whose evaluations raised and what each first trial promised."""
+
+    __slots__ = ("A", "F", "Gn", "RS", "X", "bF", "bX", "cursor", "errors", "fmin", "gain",
+                 "ok", "opt", "sched", "snf", "snj")
+    fmin: Any
+    A: Any
+    Gn: Any
+    RS: Any
+    gain: Any
+    snf: Any
+    snj: Any
+
+    def __init__(self, X: Any, opt: Any, sched: Any, cursor: Any, F: Any = None,
+                 bX: Any = None, bF: Any = None) -> None:
+        self.X, self.opt, self.sched, self.cursor = X, opt, sched, cursor
+        self.F, self.bX, self.bF = F, bX, bF
+        self.errors: dict[int, BaseException] = {}
+        self.ok: Any = True
+
+
+class _Step:
+    """The phases of a step, for any kind of run; the run's flags are read once."""
+
+    def __init__(self, s: RunState, p: Problem, w: Watch) -> None:
+        self.s, self.p, self.w = s, p, w
+        self.point, self.training = s.point, p.batches is not None
+        self.small = s.point and s.n <= SMALL  # norms on Python floats: no frame, no BLAS
+        self.searched, self.bounded = p.line_search is not None, p.box is not None
+        self.guarded = not type(p.objective).trusted  # hand user code read-only iterates
+        # a stochastic step draws from the rows' generators before it commits: with a
+        # checkpoint to write on Ctrl-C, the step's start keeps their states to go back to
+        self.keep_rng = p.stochastic and w.checkpoint is not None
+        self.stochastic, self.valued = p.stochastic, p.valued
+        self.rng_top: list[tuple[Any, Any]] | None = None
+        self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
+        self.step_cost, self.calls = p.step_cost, w.calls
+        self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
+
+    def keep_draws(self) -> None:
+        if self.keep_rng:
+            self.rng_top = [(g, g.bit_generator.state) for g in self.s.rng]
+
+    def undo_draws(self) -> None:
+        """Ctrl-C (or an error) before the commit: the step's random draws are undone."""
+        for g, state in self.rng_top or ():
+            g.bit_generator.state = state
+
+    def measure(self) -> _Measured | None:
+        """The gradient at the rows' points (training: and the batch loss); rows whose
+        gradient raised fail, the others go on (None: none is left)."""
+        s, p = self.s, self.p
+        X, F = s.X, s.F
+        mf: Any = p.fev
+        mj: Any = p.jev
+        try:
+            if self.training:
+                F, G = (p.batches.measure(s.cursor, X, s.rng) if self.stochastic
+                        else p.batches.measure(s.cursor, X))
+            elif self.searched:
+                G, mf, mj = p.searched_gradient(X, s.grad, s.rng, F, s.fd_level)
+            elif self.stochastic:
+                G = p.grad(X, s.rng)
+            else:
+                G = p.grad(X, F) if self.valued else p.grad(X)
+        except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
+            G = np.full(s.X.shape, math.nan)
+        except RowError as err:  # some rows raised: they fail, the others go on
+            if self.searched:
+                mf, mj = err.costs
+            fail_rows(s, p, err, "the gradient", s.nfev + mf, s.njev + mj)
+            if not s.running:
+                return None
+            kept = err.kept
+            G, F = err.values[kept], err.losses[kept] if self.training else s.F
+            if self.searched:
+                mf, mj = mf[kept], mj[kept]
+        PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
+        GN = math.hypot(*PG.tolist()) if self.small else self.norm(PG)
+        return _Measured(F, G, PG, GN, mf, mj)
+
+    def record(self, m: _Measured) -> None:
+        s, w = self.s, self.w
+        if w.every == 1 or s.k % w.every == 0:
+            if self.point:
+                w.extend((s.k, m.F, m.GN, s.SN, s.nfev + m.mf, w.clock() - w.t0,
+                          s.step_size))
+                if w.xs is not None:
+                    w.xs.append(s.X)
+            else:
+                w.rec(s.k, s.index, m.F, m.GN, s.SN, s.X,
+                      s.step_size if self.searched else None)
+
+    def gradient_stops(self, m: _Measured) -> bool:
+        """The gradient-stage test, one comparison on the way down: a training run's
+        alarm (a batch loss to settle), the step limit, a gradient at most gtol or not
+        finite."""
+        p, GN = self.p, m.GN
+        if self.training and p.batches.alarm(m.F, self.s):
+            return True
+        if self.s.k >= p.max_steps:
+            return True
+        if self.point:
+            return not p.gtol < GN < math.inf
+        return not (GN.min() > p.gtol and GN.max() < math.inf)
+
+    def settle_gradient(self, m: _Measured) -> _Measured | None:
+        """The rows that stop at the gradient stage end; a point whose gradient is not
+        finite skips its step (committed here). Returns the step's measurements of the
+        rows that go on (None: none is left, or the point skipped)."""
+        s, p, w = self.s, self.p, self.w
+        if s.k >= p.max_steps:  # a budget ends the starts: their checkpoint first
+            w.budget_end(s)
+        keep, skip = settle_gradients(s, p, m.GN, m.F, s.nfev + m.mf, s.njev + m.mj)
+        if not s.running:
+            if self.point and not self.training and s.k % w.every:  # the last gradient
+                w.extend((s.k, s.F, m.GN, s.SN, s.nfev, w.clock() - w.t0, s.step_size))
+                if w.xs is not None:
+                    w.xs.append(s.X)
+            return None
+        if skip is True:  # one point with a non-finite gradient: the step is skipped
+            cursor = p.batches.moved(s.cursor, None, True) if self.training else s.cursor
+            s.put(s.k + 1, s.X, s.F, 0.0, s.nfev + m.mf, s.njev + m.mj, s.opt, s.best_X,
+                  s.best_F, s.sched, cursor, s.bad + 1, s.step_size, None)
+            self.rng_top = None
+            return None
+        if keep is not None:
+            m.keep(keep)
+        m.skip = skip
+        return m
+
+    def move(self, m: _Measured) -> _Moved | None:
+        """The optimizer's proposal (under its schedules), its length (a line search)
+        and f at the new points, and the best points; rows whose f raised fail (None:
+        none is left)."""
+        s, p = self.s, self.p
+        if p.schedules is not None:
+            step, sched = p.scheduled(s.sched, s.k, m.F)
+        else:
+            step, sched = self.opt_step, s.sched
+        X_new, opt_new = step(s.X, m.PG, s.opt)
+        if m.skip is not None:
+            X_new, opt_new = skip_rows(s.X, X_new, s.opt, opt_new, m.skip)
+        if self.bounded and not self.searched:  # the step, projected into the bounds
+            X_new = p.project(X_new)
+        if self.guarded:
+            X_new.setflags(write=False)  # the iterate: an objective may not write into it
+        new = _Moved(X_new, opt_new, sched, s.cursor)
+        if self.training:
+            new.F = m.F
+            new.cursor = p.batches.moved(s.cursor, m.F if m.skip is None else np.where(
+                m.skip, np.nan, m.F), self.point)
+            new.bX, new.bF = s.best_X, s.best_F
+            return new
+        if self.searched:
+            self._search(m, new)
+        elif not self._evaluate(m, new):
+            return None
+        self._best(m, new)
+        return new
+
+    def _search(self, m: _Measured, new: _Moved) -> None:
+        """The step's length along the proposal, found by the line search."""
+        s, p = self.s, self.p
+        (new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors,
+         new.gain) = line_step(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
+                               s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
+        if p.natural_step and (new.RS if self.point else new.RS.any()):
+            new.opt = restarted(p, new.opt, s.X, new.RS)
+
+    def _evaluate(self, m: _Measured, new: _Moved) -> bool:
+        """f at the new points; rows whose f raised fail and keep their last pair.
+        Returns whether any row is left."""
+        s, p = self.s, self.p
+        try:
+            F_new = p.value(new.X)
+            if self.point and type(F_new) is not float:  # a number, or a clear error
+                F_new = p.scalar(F_new)
+        except (OverflowError, FloatingPointError):
+            F_new = math.inf
+        except RowError as err:  # rows whose new point raised keep their last pair
+            fail_rows(s, p, err, "the objective", s.nfev + p.fev, s.njev + p.jev)
+            if not s.running:
+                return False
+            kept = err.kept
+            new.X, new.opt, new.sched = new.X[kept], p.take(new.opt, kept), p.take(
+                new.sched, kept)
+            F_new = err.values[kept]
+            m.keep(kept)
+        new.F = F_new
+        return True
+
+    def _best(self, m: _Measured, new: _Moved) -> None:
+        """Each row's best point so far (NaN is never better; -inf is not a best
+        point)."""
+        s = self.s
+        if self.point:
+            better = -math.inf < new.F < s.best_F
+            new.bX, new.bF = (new.X, new.F) if better else (s.best_X, s.best_F)
+            return
+        if m.skip is not None:
+            new.F = np.where(m.skip, m.F, new.F)
+        better = s.best_F > new.F
+        new.fmin = new.F.min()
+        if new.fmin == -math.inf:
+            better &= -math.inf < new.F
+        if better.all():  # descending: every start's best is its new point
+            new.bX, new.bF = new.X, new.F
+        else:
+            new.bX = np.where(better[:, None], new.X, s.best_X)
+            new.bF = np.where(better, new.F, s.best_F)
+
+    def commit(self, m: _Measured, new: _Moved) -> Any:
+        """The step, whole, in one assignment; returns f before it."""
+        s, p = self.s, self.p
+        F_old = m.F
+        SN = (math.dist(new.X.tolist(), s.X.tolist()) if self.small
+              else self.dist(new.X, s.X))
+        bad = s.bad if m.skip is None else s.bad + m.skip
+        if self.searched:
+            LV, SH = s.fd_level, s.fd_shown
+            if p.adaptive:  # finer differences where these misled; a move forgets
+                LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
+                SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)
+            s.put(s.k + 1, new.X, new.F, SN, s.nfev + m.mf + new.snf,
+                  s.njev + m.mj + new.snj, new.opt, new.bX, new.bF, new.sched, new.cursor,
+                  bad, new.A, new.Gn, (s.resets + new.RS, LV, SH))
+        else:
+            s.put(s.k + 1, new.X, new.F, SN, s.nfev + self.step_cost, s.njev + p.jev, new.opt,
+                  new.bX, new.bF, new.sched, new.cursor, bad, s.step_size, s.grad)
+        self.rng_top = None
+        return F_old
+
+    def _values_ok(self, new: _Moved) -> bool:
+        """Whether every new value is a number within its divergence limit (one
+        comparison for a stack whose values all lie below the least limit)."""
+        s = self.s
+        if self.point:
+            return -math.inf < s.F <= s.f_limit
+        if s.f_limit is not self.lim:  # rows ended since: their least limit anew
+            self.lim, self.lim_min = s.f_limit, s.f_limit.min()
+        return bool((s.F.max() <= self.lim_min or (s.f_limit >= s.F).all())
+                    and new.fmin > -math.inf)
+
+    def observe(self, m: _Measured, new: _Moved, F_old: Any) -> None:
+        """The value-stage rules (a line search that found no step; NaN, infinite or
+        above the divergence limit), then the step's observers and small steps."""
+        s, p, w = self.s, self.p, self.w
+        skip = m.skip
+        if self.searched and (new.errors or not (new.ok if self.point else new.ok.all())):
+            keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain)
+            if not s.running:
+                return
+            if keep is not None:
+                F_old, skip = F_old[keep], None if skip is None else skip[keep]
+        elif not self.training and not self.searched and not self._values_ok(new):
+            keep = settle_values(s, p)
+            if not s.running:
+                return
+            if keep is not None:
+                F_old, skip = F_old[keep], None if skip is None else skip[keep]
+        stop = p.stop
+        if self.calls or (not self.training and (
+                (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
+                if self.point else (s.SN.min() <= stop.xtol or stop.ftol > 0.0))):
+            stopped = bool(self.calls) and w.step(step_info(s))
+            if not self.training:
+                settle_small_steps(s, p, F_old, skip)
+            if stopped is True and s.running:
+                s.finish_all(Status.CALLBACK_STOP, f"at step {s.k}")
+            elif stopped is not False and s.running:  # the starts a callback named
+                s.finish_starts(stopped, Status.CALLBACK_STOP, f"at step {s.k}")

@@ -142,12 +142,22 @@ class RunState:
 
     def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
             best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
-            bad: Any, step_size: Any, grad: Any) -> RunState:
+            bad: Any, step_size: Any, grad: Any,
+            searched: tuple[Any, Any, Any] | None = None) -> RunState:
         """Commit a step: every value that changes with it, in one assignment, so that an
-        interruption sees the step whole or not at all."""
-        (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
-         self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad) = (
-            k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size, grad)
+        interruption sees the step whole or not at all (``searched``: a line search's
+        resets, finite-difference levels and what they showed, committed with it)."""
+        if searched is None:
+            (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
+             self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad) = (
+                k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size,
+                grad)
+        else:
+            (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
+             self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad,
+             self.resets, self.fd_level, self.fd_shown) = (
+                k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size,
+                grad, *searched)
         return self
 
     def take(self, keep: np.ndarray) -> None:

@@ -78,3 +78,16 @@ def test_no_module_of_the_package_is_over_600_lines():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "optiframe").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 600}
     assert long == {}, f"split these modules by concern: {long}"
+
+
+def test_no_function_of_the_loop_the_stop_rules_or_the_step_lengths_is_over_80_lines():
+    import ast
+
+    engine = ("loop.py", "settle.py", "stopping.py", "line_step.py", "linesearch.py")
+    long = {}
+    for name in engine:
+        for node in ast.walk(ast.parse((ROOT / "optiframe" / name).read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                    n := node.end_lineno - node.lineno + 1) > 80:
+                long[f"{name}:{node.name}"] = n
+    assert long == {}, f"split these functions: {long}"

@@ -160,3 +160,74 @@ def test_ctrl_c_while_a_slow_start_runs_keeps_every_start_that_finished(tmp_path
                         starts=np.array([[20.0, 1.0], [1.0, 2.0], [-1.0, 0.5], [2.0, -1.0],
                                          [0.5, 3.0]]), on_interrupt="return")
     assert_same_run(resumed, whole)
+
+
+# -- the single-start fast path ----------------------------------------------------------------
+def _blog(x):
+    return float(x[0] ** 4 - 3 * x[0] ** 3 + 2)
+
+
+def _nan_gradient_twice(x):  # f is fine; its gradient is NaN at two steps, then fine
+    _nan_gradient_twice.calls += 1
+    return np.full(2, np.nan) if _nan_gradient_twice.calls in (3, 4) else 2 * x
+
+
+def _stop_at_step_7(info):
+    if info.step >= 7:
+        raise StopIteration
+
+
+@pytest.mark.parametrize("case", [
+    "sphere", "blog", "momentum-cosine", "adam-bounds", "spsa", "diverges", "nan-gradient",
+    "xtol-ftol", "every-3-with-points", "budget", "callback-stop", "finite-differences",
+])
+def test_the_single_start_fast_path_gives_the_general_loops_bits(case, monkeypatch):
+    from optiframe import loop
+
+    def run():
+        _nan_gradient_twice.calls = 0
+        kw: dict = dict(max_steps=300, optimizer=of.GradientDescent(lr=0.1))
+        f, x0 = "sphere", np.array([3.0, -2.0, 1.0])
+        if case == "blog":
+            f, x0, kw = _blog, np.array([-3.0]), dict(optimizer=of.GradientDescent(lr=0.001),
+                                                      gradient="central", max_steps=500)
+        elif case == "momentum-cosine":
+            kw.update(optimizer=of.Momentum(lr=0.05), schedules={
+                "lr": of.CosineWarmup(total_steps=300, min_value=1e-3)})
+        elif case == "adam-bounds":
+            kw.update(optimizer=of.Adam(lr=0.1), bounds=[(-1.0, 2.0)] * 3)
+        elif case == "spsa":
+            f, kw = "rosenbrock", dict(gradient="spsa", optimizer=of.Adam(lr=0.01), seed=4,
+                                       max_steps=200)
+        elif case == "diverges":
+            kw["optimizer"] = of.GradientDescent(lr=1.5)
+        elif case == "nan-gradient":
+            f, kw = (lambda x: float(x @ x)), dict(jac=_nan_gradient_twice, max_steps=200,
+                                                   optimizer=of.GradientDescent(lr=0.1))
+            x0 = np.array([1.0, -2.0])
+        elif case == "xtol-ftol":
+            kw.update(optimizer=of.GradientDescent(lr=0.1), xtol=1e-6, ftol=1e-10)
+        elif case == "every-3-with-points":
+            kw.update(optimizer=of.GradientDescent(lr=0.1), record_every=3, record_x=True,
+                      max_steps=50)
+        elif case == "budget":
+            kw.update(max_nfev=40, gradient="central")
+        elif case == "callback-stop":
+            kw.update(callbacks=_stop_at_step_7)
+        elif case == "finite-differences":
+            f, kw = "rosenbrock", dict(optimizer=of.GradientDescent(lr=2e-4),
+                                       gradient="forward", max_steps=400)
+        return of.minimize(f, x0, **kw)
+
+    fast = run()
+    monkeypatch.setattr(loop, "FAST_PATH", False)
+    general = run()
+    assert_same_run(fast, general)
+    assert (fast.message, fast.njev) == (general.message, general.njev)
+    assert fast.status == STATUSES.get(case, "converged")
+
+
+STATUSES = {"blog": "max_steps", "momentum-cosine": "max_steps", "adam-bounds": "max_steps",
+            "spsa": "max_steps", "diverges": "diverged",
+            "every-3-with-points": "max_steps", "budget": "max_nfev",
+            "callback-stop": "callback_stop", "finite-differences": "max_steps"}
