@@ -75,8 +75,8 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     if not p.level_costs:
         levels = None  # one cost for every row: nothing to carry through the search
     if p.point:
-        one, reset, raised, gain = _search(p,
-            X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
+        one, reset, raised, gain = _search(
+            p, X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
             np.array([A]), rng, np.array([0]), left, deadline,
             None if last is None else np.array([last], dtype=float),
             None if levels is None else np.array([levels]))
@@ -101,8 +101,8 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     errors: dict[int, BaseException] = {}
     if len(rows):
         rng_rows = None if rng is None else [rng[i] for i in rows.tolist()]
-        res, reset, errors, gains[rows] = _search(p,
-            X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
+        res, reset, errors, gains[rows] = _search(
+            p, X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
             None if left is None else left[rows], deadline,
             None if last is None else np.asarray(last, dtype=float)[rows],
             rows_of(levels, rows))
@@ -144,12 +144,12 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
             left: np.ndarray | None = None, deadline: float | None = None,
             last: Any = None, levels: Any = None,
             ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
-    """The line search over rows ``index`` of the run (see :meth:`line_step`). A
+    """The line search over rows ``index`` of the run (see :func:`line_step`). A
     quasi-Newton row (``natural_step``) whose search fails along its own direction
     searches once more along the steepest descent, as L-BFGS-B restarts: the retry
     counts as a reset, and the caller restarts the row's optimizer state."""
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
-                                                 deadline, levels)
+                                            deadline, levels)
     res = _only_lowered(res, F)
     if res.ok.all():  # every row found its step
         return res, reset, errors, gain
@@ -166,8 +166,8 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
                   None if last is None else np.atleast_1d(last)[rows])
     sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
     spent = res.nfev[rows] + res.njev[rows] * p.gradient_costs(rows_of(levels, rows))
-    again, _, more, gain_again = _search_once(p,
-        X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
+    again, _, more, gain_again = _search_once(
+        p, X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
         sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
         rows_of(levels, rows))
     again = _only_lowered(again, F[rows])
@@ -264,7 +264,7 @@ def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: n
 
 def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
                      A: np.ndarray) -> tuple[np.ndarray, ...] | None:
-    """:meth:`_first_trials` of one row without bounds, its tests on Python floats
+    """:func:`_first_trials` of one row without bounds, its tests on Python floats
     (the same bits); None when its direction is no descent one (the rows' code resets
     it)."""
     D = P - X

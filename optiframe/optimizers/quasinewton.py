@@ -241,7 +241,7 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
             for h in range(i):
                 t = t - alpha[:, h] * sy[:, i, h]
             alpha[:, i] = np.where(valid[:, i], r[:, i] * t, 0.0)
-        q, gamma = _scaled_q(G, Y, _scatter(alpha, order, m), SY, rows[:, 0], head, count)
+        q, gamma = _scaled_q(G, Y, _scatter(alpha, order, m), S, rows[:, 0], head, count)
         yq = np.matmul(Y, q[:, :, None])[:, :, 0][rows, order]
         coef = np.zeros((K, c))
         for i in reversed(range(c)):  # oldest first: b_i = rho_i y_i.z, z += s_i (a_i - b_i)
@@ -269,17 +269,16 @@ def _scatter(values: np.ndarray, order: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
-def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, SY: np.ndarray,
+def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, S: np.ndarray,
               rows: np.ndarray, head: np.ndarray, count: np.ndarray,
               ) -> tuple[np.ndarray, np.ndarray]:
     """The first loop's vector ``q = g - sum alpha_l y_l`` and each row's scale
     ``gamma = s.y / y.y`` of its newest pair (1 without a pair)."""
     q = G - np.matmul(alpha[:, None, :], Y)[:, 0]
     newest = (head - 1) % Y.shape[1]
-    y = Y[rows, newest]
-    yy = np.einsum("ij,ij->i", y, y)
-    gamma = np.where((count > 0) & (yy > 0) & (yy < np.inf), SY[rows, newest, newest] / yy,
-                     1.0)
+    s, y = S[rows, newest], Y[rows, newest]  # gamma from the newest pair's own dots
+    sy, yy = np.einsum("ij,ij->i", s, y), np.einsum("ij,ij->i", y, y)
+    gamma = np.where((count > 0) & (yy > 0) & (yy < np.inf), sy / yy, 1.0)
     return q, gamma
 
 
@@ -302,9 +301,9 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
             t = t - alpha[h] * row[h]
         alpha[j] = r[j] * t
     newest = order[0]
-    y = Y[0, newest]
-    yy = float(np.einsum("i,i->", y, y))
-    gamma = sy[newest][newest] / yy if 0.0 < yy < math.inf else 1.0
+    s, y = S[0, newest], Y[0, newest]  # gamma from the newest pair's own dots
+    sy_, yy = float(np.einsum("i,i->", s, y)), float(np.einsum("i,i->", y, y))
+    gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
     with np.errstate(invalid="ignore", over="ignore"):
         q = G - np.matmul(np.array([[alpha]]), Y)[:, 0]
         yq = np.matmul(Y, q[:, :, None])[0, :, 0].tolist()
