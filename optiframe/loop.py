@@ -221,13 +221,13 @@ class _Moved:
 
     __slots__ = ("A", "F", "Gn", "RS", "X", "bF", "bX", "cursor", "errors", "fmin", "gain",
                  "ok", "opt", "sched", "snf", "snj")
-    fmin: Any
-    A: Any
+    A: Any  # set by the line search (_Step._search)
     Gn: Any
     RS: Any
     gain: Any
     snf: Any
     snj: Any
+    fmin: Any  # a stack's least new value (_Step._best)
 
     def __init__(self, X: Any, opt: Any, sched: Any, cursor: Any, F: Any = None,
                  bX: Any = None, bF: Any = None) -> None:
@@ -256,8 +256,9 @@ class _Step:
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
 
     def keep_draws(self) -> None:
-        if self.keep_rng:
-            self.rng_top = [(g, g.bit_generator.state) for g in self.s.rng]
+        """The rows' generator states at the step's start (``keep_rng``: a stochastic
+        run with a checkpoint to write on Ctrl-C)."""
+        self.rng_top = [(g, g.bit_generator.state) for g in self.s.rng]
 
     def undo_draws(self) -> None:
         """Ctrl-C (or an error) before the commit: the step's random draws are undone."""

@@ -42,6 +42,18 @@ def counted_call(marker: str) -> int:
     return count.stat().st_size
 
 
+def first_to_mark(marker: str, text: str) -> bool:
+    """Create the file ``marker`` holding ``text`` if no process has yet (atomically:
+    of two workers that get here at once, one is first)."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return True
+
+
 class ExitsOnce:
     """Rosenbrock whose worker process dies (os._exit) the first time it is asked for f
     near the centre of the second gradient: once, marked by a file."""
@@ -51,8 +63,7 @@ class ExitsOnce:
         self.__name__ = "exits_once"
 
     def __call__(self, x):
-        if counted_call(self.marker) > self.calls_before and not Path(self.marker).exists():
-            Path(self.marker).write_text("died")
+        if counted_call(self.marker) > self.calls_before and first_to_mark(self.marker, "died"):
             os._exit(3)
         return rosen(x)
 
@@ -79,8 +90,8 @@ class InterruptsOnce:
         self.__name__ = "interrupts_once"
 
     def __call__(self, x):
-        if counted_call(self.marker) == self.at and not Path(self.marker).exists():
-            Path(self.marker).write_text("sent")
+        # at or past the at-th call: two workers counting at once may both read at + 1
+        if counted_call(self.marker) >= self.at and first_to_mark(self.marker, "sent"):
             os.kill(os.getppid(), signal.SIGINT)
             time.sleep(0.5)  # the run stops this evaluation with the pool
         return rosen(x)
