@@ -124,6 +124,7 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
         G_new[skip] = math.nan
     return X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains
 
+
 def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:
     """The optimizer state ``opt`` with the rows whose direction was reset (``resets``
     > 0) started afresh: a quasi-Newton memory that misled the search is dropped
@@ -138,6 +139,7 @@ def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:
     if not rows.any():
         return opt
     return keep_rows(opt, fresh, rows, X.shape[0])
+
 
 def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
             P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
@@ -193,6 +195,7 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
             gain)
 
+
 def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
                   errors: dict[int, BaseException]) -> None:
     """Rows whose search the budget or the clock stopped before it found a step end
@@ -200,6 +203,7 @@ def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
     stopped = np.asarray(res.stopped)  # (_search_once fills in a plugin search's None)
     for i in np.flatnonzero(~res.ok & (stopped > 0)).tolist():
         errors.setdefault(int(index[i]), OutOfBudgetError(int(stopped[i])))
+
 
 def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                  P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
@@ -225,6 +229,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     return res, reset, errors, gain
+
 
 def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: np.ndarray,
                   A: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -262,6 +267,7 @@ def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: n
         gain = np.where(moves, -alpha0 * slope, math.inf)
     return D, alpha0, alpha_max, gain, reset.astype(np.int64)
 
+
 def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
                      A: np.ndarray) -> tuple[np.ndarray, ...] | None:
     """:func:`_first_trials` of one row without bounds, its tests on Python floats
@@ -282,6 +288,7 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
             moves = bool(((X + a0 * D) != X).any())
     return (D, alpha0, alpha_max, np.array([-a0 * slope if moves else math.inf]),
             np.zeros(1, dtype=np.int64))
+
 
 def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
                      errors: dict[int, BaseException],
