@@ -560,9 +560,10 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
             break
     if not ok and lo_a > 0:  # the bracket's lower end decreased f: take it
         X_new, F_new, G_new, ok, a = lo_X.copy(), lo_f, lo_G, True, lo_a
+    # (an accepted trial's gradient is this search's own array; the task's is copied)
     return SearchResult(np.array([a]), X_new if ok else task.X.copy(), np.array([F_new]),
-                        G_new.copy(), np.array([nfev]), np.array([njev]), np.array([ok]),
-                        np.array([stopped], dtype=np.int8))
+                        G_new if ok else task.G.copy(), np.array([nfev]), np.array([njev]),
+                        np.array([ok]), np.array([stopped], dtype=np.int8))
 
 
 def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:

@@ -227,14 +227,14 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         return _two_loop_one(G, S, Y, rho, int(head[0]), int(count[0]))
     if not count.any():
         return 1.0 * G
-    SG, SY = _products(G, S, Y)
     c = int(count.max())
     order = (head[:, None] - 1 - np.arange(c)) % m  # (K, c): newest pair first
     rows = np.arange(K)[:, None]
-    sg, r = SG[rows, order], rho[rows, order]
-    sy = SY[rows[:, :, None], order[:, :, None], order[:, None, :]]  # (K, c, c) s_i.y_l
     valid = np.arange(c) < count[:, None]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
+        SG, SY = _products(G, S, Y)
+        sg, r = SG[rows, order], rho[rows, order]
+        sy = SY[rows[:, :, None], order[:, :, None], order[:, None, :]]  # (K, c, c) s_i.y_l
         alpha = np.zeros((K, c))
         for i in range(c):  # alpha_i = rho_i s_i.q_i, q_i = g - sum of newer alpha_h y_h
             t = sg[:, i]
@@ -290,21 +290,21 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
-    SG, SY = _products(G, S, Y)
-    sg, sy, r = SG[0].tolist(), SY[0].tolist(), rho[0].tolist()
     order = [(head - 1 - i) % m for i in range(count)]  # newest pair first
-    alpha = [0.0] * m  # by memory slot
-    for i, j in enumerate(order):
-        t = sg[j]
-        row = sy[j]
-        for h in order[:i]:
-            t = t - alpha[h] * row[h]
-        alpha[j] = r[j] * t
     newest = order[0]
     s, y = S[0, newest], Y[0, newest]  # gamma from the newest pair's own dots
     sy_, yy = float(np.einsum("i,i->", s, y)), float(np.einsum("i,i->", y, y))
     gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
+        SG, SY = _products(G, S, Y)
+        sg, sy, r = SG[0].tolist(), SY[0].tolist(), rho[0].tolist()
+        alpha = [0.0] * m  # by memory slot
+        for i, j in enumerate(order):
+            t = sg[j]
+            row = sy[j]
+            for h in order[:i]:
+                t = t - alpha[h] * row[h]
+            alpha[j] = r[j] * t
         q = G - np.matmul(np.array([[alpha]]), Y)[:, 0]
         yq = np.matmul(Y, q[:, :, None])[0, :, 0].tolist()
         coef = [0.0] * m
