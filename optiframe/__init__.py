@@ -77,6 +77,7 @@ from .schedules import (
 from .scipy_bridge import scipy_method
 from .spsa import SPSA
 from .starts import LatinHypercube, MultiStart, NormalAround, StartSampler, UniformBox
+from .stop_rules import FTarget, RuleView, StopRule
 from .stopping import StopRules
 from .strategies import MLSL, BasinHopping, Restarts, Strategy, TikTak
 from .stream import load_history_stream
@@ -125,6 +126,7 @@ __all__ = [
     "EvaluationError",
     "EvaluationStats",
     "ExponentialDecay",
+    "FTarget",
     "ForwardDifference",
     "FunctionObjective",
     "GlobalResult",
@@ -161,6 +163,7 @@ __all__ = [
     "Result",
     "RichardsonDifference",
     "Rosenbrock",
+    "RuleView",
     "RunFailedError",
     "RunStart",
     "Runner",
@@ -172,6 +175,7 @@ __all__ = [
     "Status",
     "StepDecay",
     "StepInfo",
+    "StopRule",
     "StopRules",
     "Strategy",
     "StrongWolfe",

@@ -54,6 +54,7 @@ def minimize(
     max_bad_gradients: int = 5,
     max_nfev: int | None = None,
     max_time: float | None = None,
+    stop_rules: Sequence[Any] = (),
     callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
     record_every: int = 1,
     record_x: bool = False,
@@ -195,7 +196,8 @@ def minimize(
         stream_history=stream_history, bounds=bounds, check_gradient=check_gradient,
         evaluate=evaluate, eval_timeout=eval_timeout, cache=cache,
         detect_divergence=detect_divergence, divergence_factor=divergence_factor,
-        max_bad_gradients=max_bad_gradients, max_time=max_time, **stop, **unknown)
+        max_bad_gradients=max_bad_gradients, max_time=max_time, stop_rules=stop_rules,
+        **stop, **unknown)
     if global_search:
         from .strategies import run_strategy
 

@@ -9,6 +9,7 @@ import math
 import time
 from typing import Any
 
+import attrs
 import numpy as np
 
 from .batching import Batches
@@ -26,6 +27,7 @@ from .problem import Problem, RowError, traced
 from .progress import Progress
 from .state import RunState
 from .status import Status
+from .stop_rules import Gates
 
 # -- seeds ------------------------------------------------------------------------------------
 
@@ -91,13 +93,14 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
     from .schedules import Scheduled
 
     schedules = Scheduled(runner.optimizer, runner.schedules) if runner.schedules else None
-    return Problem(objective=objective, point=point, value=value, grad=grad, fev=fev, jev=jev,
-                   stochastic=stochastic, optimizer=runner.optimizer, schedules=schedules,
-                   stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
-                   box=box, line_search=runner.line_search, valued=valued,
-                   natural_step=bool(getattr(runner.optimizer, "natural_step", False)),
-                   refine=refine, refine_cost=refine_cost, refine_name=refine_name,
-                   level_costs=level_costs)
+    p = Problem(objective=objective, point=point, value=value, grad=grad, fev=fev, jev=jev,
+                stochastic=stochastic, optimizer=runner.optimizer, schedules=schedules,
+                stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
+                box=box, line_search=runner.line_search, valued=valued,
+                natural_step=bool(getattr(runner.optimizer, "natural_step", False)),
+                refine=refine, refine_cost=refine_cost, refine_name=refine_name,
+                level_costs=level_costs)
+    return attrs.evolve(p, gates=Gates(p, stop.stop_rules))
 
 
 def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,

@@ -79,6 +79,13 @@ def register_line_searches(register: Register) -> None:
 
 
 @hookspec
+def register_stop_rules(register: Register) -> None:
+    """Register stop rules (:class:`~optiframe.stop_rules.StopRule` subclasses: when a
+    start stops, and why) by name, for ``stop_rules=["name"]`` and ``[stop] stop_rules``
+    in a config."""
+
+
+@hookspec
 def register_plots(register: Register) -> None:
     """Register plot functions by name (each takes ``ax=None`` and returns the Axes)."""
 

@@ -36,7 +36,7 @@ from .settle import (
     fail_rows,
     settle_gradients,
     settle_searches,
-    settle_small_steps,
+    settle_steps,
     settle_values,
     skip_rows,
 )
@@ -52,7 +52,8 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     ``s.finished`` with its verdict. KeyboardInterrupt and exceptions from user code end
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
     try:
-        if FAST_PATH and s.point and p.batches is None and p.line_search is None:
+        if (FAST_PATH and s.point and p.batches is None and p.line_search is None
+                and not p.gates.asked):
             _point_steps(s, p, w)
         else:
             _steps(s, p, w)
@@ -104,7 +105,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
         not type(p.objective).trusted)
     grad, value, norm, opt_step, fev, jev, cost = (p.grad, p.value, p.norm, p.step, p.fev,
                                                    p.jev, p.step_cost)
-    gtol, max_steps, xtol, ftol, inf = p.gtol, p.max_steps, p.stop.xtol, p.stop.ftol, math.inf
+    (k_max, low, high), xtol, ftol, inf = p.gates.window, p.stop.xtol, p.stop.ftol, math.inf
     extend, xs, every, clock, t0, calls, keep_rng = (
         w.extend, w.xs, w.every, w.clock, w.t0, w.calls, stochastic and w.checkpoint is not None)
     step = _Step(s, p, w)  # the slow paths: the general loop's phases, on the state
@@ -131,7 +132,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                 extend((k, F, GN, SN, NF + fev, clock() - t0, A))
                 if xs is not None:
                     xs.append(X)
-            if k >= max_steps or not gtol < GN < inf:  # -- the gradient-stage rules
+            if k >= k_max or not low < GN < high:  # -- the gradient-stage rules
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
                 step.settle_gradient(_Measured(F, G, PG, GN, fev, jev))
                 if not s.running:
@@ -254,6 +255,9 @@ class _Step:
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
         self.step_cost, self.calls = p.step_cost, w.calls
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
+        self.window = p.gates.window  # the gradient stage's gate: k_max, low, high
+        self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
+                                            "step" in p.gates.asked)
 
     def keep_draws(self) -> None:
         """The rows' generator states at the step's start (``keep_rng``: a stochastic
@@ -311,17 +315,18 @@ class _Step:
                       s.step_size if self.searched else None)
 
     def gradient_stops(self, m: _Measured) -> bool:
-        """The gradient-stage test, one comparison on the way down: a training run's
-        alarm (a batch loss to settle), the step limit, a gradient at most gtol or not
-        finite."""
+        """The gradient-stage gate, one comparison on the way down: the built-in rules'
+        window (the step limit, a gradient at most gtol or not finite), a training run's
+        alarm (a batch loss to settle), and rules of the run's own, asked every step."""
         p, GN = self.p, m.GN
+        k_max, low, high = self.window
         if self.training and p.batches.alarm(m.F, self.s):
             return True
-        if self.s.k >= p.max_steps:
+        if self.s.k >= k_max or self.ask_gradient:
             return True
         if self.point:
-            return not p.gtol < GN < math.inf
-        return not (GN.min() > p.gtol and GN.max() < math.inf)
+            return not low < GN < high
+        return not (GN.min() > low and GN.max() < high)
 
     def settle_gradient(self, m: _Measured) -> _Measured | None:
         """The rows that stop at the gradient stage end; a point whose gradient is not
@@ -479,12 +484,11 @@ class _Step:
             if keep is not None:
                 F_old, skip = F_old[keep], None if skip is None else skip[keep]
         stop = p.stop
-        if self.calls or (not self.training and (
+        if self.calls or self.ask_step or (not self.training and (
                 (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
                 if self.point else (s.SN.min() <= stop.xtol or stop.ftol > 0.0))):
             stopped = bool(self.calls) and w.step(step_info(s))
-            if not self.training:
-                settle_small_steps(s, p, F_old, skip)
+            settle_steps(s, p, F_old, skip)  # the step stage's rules
             if stopped is True and s.running:
                 s.finish_all(Status.CALLBACK_STOP, f"at step {s.k}")
             elif stopped is not False and s.running:  # the starts a callback named

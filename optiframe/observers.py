@@ -160,6 +160,10 @@ class Watch:
         self.tick_at = start if progress is not None else math.inf
         self.budget = p.budget
         self.deadline = deadline
+        # the top-of-step rules are asked every step: a budget, a clock, or rules of the
+        # run's own at this stage
+        self.ask_top = "top" in p.gates.asked
+        self.rules_due = self.budget is not None or deadline is not None or self.ask_top
         self.failure: BaseException | None = None
         self.storage_note = ""  # a periodic checkpoint that could not be written
         self.saved_step: int | None = None
@@ -187,8 +191,7 @@ class Watch:
         """When the top-of-step observers are next due: every step under a budget or a
         clock (from the first step on: a budget that cannot pay for one step, or a clock
         already past, takes none), else at the next checkpoint or progress tick."""
-        every_step = self.budget is not None or self.deadline is not None
-        if every_step:
+        if self.rules_due:
             self.next_top = k if first else k + 1
         else:
             self.next_top = min(self.save_at, self.tick_at)
@@ -203,24 +206,26 @@ class Watch:
         if k >= self.tick_at:
             self.progress.tick(k, _best(s))
             self.tick_at = (k // self.progress.every + 1) * self.progress.every
-        if self.budget is not None:
-            costs = np.broadcast_to(self.p.step_costs(s.fd_level), (s.running,))
-            over = np.atleast_1d(s.nfev) + costs > self.budget
-            if over.any():
-                from .settle import finish_rows
-
-                self.budget_end(s)
-                rows = np.flatnonzero(over)
-                nfev = np.atleast_1d(s.nfev)
-                finish_rows(s, self.p, rows, [self.p.stop.at_budget(
-                    int(nfev[r]), int(costs[r]), self.budget) for r in rows])
-        if self.deadline is not None and s.running and self.clock() >= self.deadline:
+        if self.rules_due and s.running and self._top_stops(s):
             from .settle import finish_rows
+            from .stop_rules import RuleView, stage_verdicts
 
-            verdict = self.p.stop.at_time(self.clock() - self.t0)
-            self.budget_end(s)
-            finish_rows(s, self.p, range(s.running), [verdict] * s.running)
+            view = RuleView(s, self.p, elapsed=self.clock() - self.t0)
+            done, _, verdicts = stage_verdicts(self.p.gates.top, view)
+            if done.any():
+                self.budget_end(s)  # a resumed run with a larger budget goes on
+                finish_rows(s, self.p, np.flatnonzero(done), verdicts)
         self._plan(k)
+
+    def _top_stops(self, s: Any) -> bool:
+        """The top-of-step gate: a start whose next step the budget cannot pay for, the
+        clock past ``max_time``, or rules of the run's own at this stage."""
+        if self.ask_top:
+            return True
+        if self.budget is not None and bool(np.any(
+                s.nfev + self.p.step_costs(s.fd_level) > self.budget)):
+            return True
+        return self.deadline is not None and self.clock() >= self.deadline
 
     def budget_end(self, s: Any) -> None:
         """A budget (max_steps, max_nfev, max_time, epochs) is about to end starts: the

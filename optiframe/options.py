@@ -13,7 +13,7 @@ docs/reference.md to it. A new option is one line here, its parameter in ``Runne
 >>> names("run")
 ('x0', 'starts', 'seed', 'workers')
 >>> sorted(o.name for o in OPTIONS if o.may_change)
-['epochs', 'max_nfev', 'max_steps', 'max_time']
+['epochs', 'max_nfev', 'max_steps', 'max_time', 'stop_rules']
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ OPTIONS: tuple[Option, ...] = (
     _stop("max_bad_gradients", 5),
     _stop("max_nfev", None, may_change=True),
     _stop("max_time", None, may_change=True),
+    Option("stop_rules", (), "stop", may_change=True),
     Option("x0", None, "run"),
     Option("starts", None, "run"),
     Option("seed", None, "run", sweepable=True),

@@ -48,6 +48,7 @@ BUILTIN_PLUGINS = (
     "optiframe.mgh",
     "optiframe.globalsets",
     "optiframe.strategies",
+    "optiframe.stop_rules",
 )
 
 

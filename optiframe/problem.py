@@ -180,6 +180,8 @@ class Problem:
     #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each
     #: level of a row's ``fd_level`` (empty for the other estimators)
     level_costs: tuple[int, ...] = ()
+    #: the run's stop rules by stage, and the gradient stage's combined test (bind sets it)
+    gates: Any = None
 
     @property
     def adaptive(self) -> bool:

@@ -42,6 +42,7 @@ KINDS: dict[str, str] = {
     "plot": "register_plots",
     "tracker": "register_trackers",
     "strategy": "register_strategies",
+    "stop_rule": "register_stop_rules",
 }
 
 #: Components that ship in a separately installed plugin: asking for one that is not

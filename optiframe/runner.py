@@ -37,6 +37,7 @@ from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
 from .starts import check_seed
 from .status import Status, message
+from .stop_rules import check_training
 from .stopping import STOP_OPTIONS, StopRules
 from .stream import check_stream_option, check_stream_writable
 
@@ -126,7 +127,8 @@ class Runner:
     Options: the :class:`~optiframe.stopping.StopRules` fields (``max_steps``, default
     1000 or, in a minibatch run, no limit; ``gtol``, ``ftol``, ``xtol``,
     ``detect_divergence``, ``divergence_factor``, ``max_bad_gradients``, ``max_nfev``,
-    ``max_time``), ``bounds`` (see :mod:`optiframe.bounds`), ``check_gradient`` (check an
+    ``max_time``; ``stop_rules``: rules of your own, see :mod:`optiframe.stop_rules`),
+    ``bounds`` (see :mod:`optiframe.bounds`), ``check_gradient`` (check an
     analytic gradient at x0 first), and ``callbacks`` (functions
     called with a :class:`StepInfo` after each step, raising StopIteration to stop, or
     objects with methods for the run's events: see :mod:`optiframe.observers`),
@@ -198,6 +200,7 @@ class Runner:
         max_bad_gradients: int = 5,
         max_nfev: int | None = None,
         max_time: float | None = None,
+        stop_rules: Sequence[Any] = (),
         **unknown: Any,
     ) -> None:
         check_options(unknown)  # a misspelt option: refused, with the closest name
@@ -206,7 +209,7 @@ class Runner:
                             ftol=ftol, xtol=xtol, detect_divergence=detect_divergence,
                             divergence_factor=divergence_factor,
                             max_bad_gradients=max_bad_gradients, max_nfev=max_nfev,
-                            max_time=max_time)
+                            max_time=max_time, stop_rules=stop_rules)
         registry = get_registry()
         self.objective: Objective = as_objective(objective)
         self.gradient: GradientEstimator = registry.build(
@@ -250,6 +253,8 @@ class Runner:
         self.progress = progress
         self.batching = self._batching(registry, batch_size, epochs, shuffle, drop_last,
                                        batch_sampler)
+        if self.batching is not None:
+            check_training(self.stop.stop_rules)
         if self.schedules:  # the names, and the values within the run's length, now
             Scheduled(self.optimizer, self.schedules).check_horizon(self.horizon())
         self.checkpoint, self.checkpoint_every = check_checkpoint_options(checkpoint,

@@ -21,7 +21,7 @@ from .numerics import ROUNDING_UNITS, scaled_row_norms
 from .problem import OutOfBudgetError, Problem, RowError
 from .state import RunState, keep_rows, per_row
 from .status import Status
-from .stopping import Verdict
+from .stop_rules import RuleView, Verdict, stage_verdicts
 
 _ENDS_AT_BEST = (Status.DIVERGED, Status.NAN)
 
@@ -96,31 +96,25 @@ def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict) -> tuple[float,
 
 def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,
                      ) -> tuple[np.ndarray | None, Any]:
-    """The rows that stop at the gradient stage of step ``s.k``, and those whose step is
-    skipped (a non-finite gradient or, training, a NaN batch loss).
+    """The rows that the gradient stage's rules stop at step ``s.k``, and those whose step
+    is skipped (a non-finite gradient or, training, a NaN batch loss).
 
     Returns (the rows that go on, as a mask over the rows before, or None for one point;
     the skipped rows among those, as a mask, True for a skipped point, or None)."""
-    stop, k = p.stop, s.k
-    GN_rows = np.atleast_1d(np.asarray(GN, dtype=float))
-    bad = np.atleast_1d(s.bad)
-    if p.batches is None:
-        done, skip, verdicts = stop.gradient_verdicts(GN_rows, k, bad, p.max_steps, p.gtol)
-    else:
-        done, skip, verdicts = stop.batch_verdicts(np.atleast_1d(F), GN_rows,
-                                                   np.atleast_1d(s.f_limit), k, bad,
-                                                   p.max_steps)
+    view = RuleView(s, p, F=F, GN=GN, nfev=nfev)
+    done, skip, verdicts = stage_verdicts(p.gates.gradient, view)
     if s.point:
         if done[0]:
             finish_rows(s, p, [0], verdicts, nfev, njev)
             return None, None
-        return None, True  # the loop commits the skipped step (and the count of skips)
+        # the loop commits a skipped step (and the count of skips)
+        return None, (True if skip is not None and skip[0] else None)
     if done.any():
         finish_rows(s, p, np.flatnonzero(done), verdicts, nfev, njev)
     keep = ~done
-    skip = skip[keep]
+    skip = None if skip is None else skip[keep]
     # the loop commits the count of skips with the step; skipped rows keep x and state
-    return keep, (skip if skip.any() else None)
+    return keep, (skip if skip is not None and skip.any() else None)
 
 
 def skip_rows(X: np.ndarray, X_new: np.ndarray, opt: Any, opt_new: Any,
@@ -130,35 +124,27 @@ def skip_rows(X: np.ndarray, X_new: np.ndarray, opt: Any, opt_new: Any,
 
 
 def settle_values(s: RunState, p: Problem) -> np.ndarray | None:
-    """Rows whose new value (committed at step ``s.k``) is NaN, infinite or above their
-    divergence limit end there, at their best point. Returns the rows that go on."""
-    if s.point:
-        finish_rows(s, p, [0], [p.stop.at_bad_value(s.F, s.k, s.X)])
-        return None
-    bad, verdicts = p.stop.value_verdicts(s.F, s.f_limit, s.k, s.X)
-    finish_rows(s, p, np.flatnonzero(bad), verdicts)
-    return ~bad
+    """Rows whose new value (committed at step ``s.k``) the value stage's rules stop
+    (NaN, infinite, above the divergence limit) end there, at their best point. Returns
+    the rows that go on."""
+    done, _, verdicts = stage_verdicts(p.gates.value, RuleView(s, p))
+    finish_rows(s, p, np.flatnonzero(done), verdicts)
+    return None if s.point else ~done
 
 
-def settle_small_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -> None:
-    """Rows whose last step was at most ``xtol``, changed f by ``ftol``, or left x where
-    it was, end converged or stalled (a skipped step is neither). With a stochastic
-    gradient (spsa) no step is evidence: such runs end at their budgets."""
-    stop = p.stop
-    if p.stochastic:  # one draw's step (0 from a symmetric draw) shows nothing: a run
-        return        # with a stochastic gradient ends at its budgets
-    if s.point:
-        if stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)):
-            verdict = stop.at_small_step(s.SN, F_old, s.F, s.k)
-            finish_rows(s, p, [0], [_overflowed(s, 0, verdict)])
+def settle_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -> None:
+    """Rows that the step stage's rules stop end where the step took them: a step of at
+    most ``xtol``, a change in f of ``ftol``, a step that left x where it was (a skipped
+    step is neither; runs with a stochastic gradient and training runs have no such
+    rule), and the rules of ``stop_rules`` that run at this stage."""
+    rules = p.gates.step
+    if not rules:
         return
-    small, verdicts = stop.small_step_verdicts(s.SN, F_old, s.F, s.k)
-    rows = np.flatnonzero(small).tolist()
+    view = RuleView(s, p, F_old=F_old, skipped=skip)
+    done, _, verdicts = stage_verdicts(rules, view)
+    rows = np.flatnonzero(done).tolist()
     verdicts = [_overflowed(s, r, v) for r, v in zip(rows, verdicts, strict=True)]
-    if skip is not None:
-        verdicts = [v for v, r in zip(verdicts, rows, strict=True) if not skip[r]]
-        small &= ~skip
-    finish_rows(s, p, np.flatnonzero(small), verdicts)
+    finish_rows(s, p, rows, verdicts)
 
 
 def _overflowed(s: RunState, row: int, verdict: Verdict) -> Verdict:

@@ -25,8 +25,10 @@ Training runs (``batch_size=...``) stop after their epochs (status ``completed``
 success), or at ``max_steps`` when it is given and comes first; a batch's gradient norm
 never counts as convergence there.
 
-The loop tests one cheap combined condition per step; the methods here say why a start
-stops only when it does, so the reasons cost nothing on the way down.
+Each of these is a rule object of :mod:`optiframe.stop_rules` (its stage, its test, its
+verdicts); ``stop_rules`` adds rules of your own. The loop tests one cheap combined
+condition per step; the rules say why a start stops only when it does, so the reasons
+cost nothing on the way down.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
 from .options import names
 from .status import Status
+from .stop_rules import StopRule, as_stop_rules
 
-Verdict = tuple[Status, str]
 Outcome = tuple[Status | None, str]
 
 
@@ -89,6 +91,7 @@ class StopRules:
     max_nfev: int | None = attrs.field(default=None, validator=_budget,
                                        converter=_int_or_none)
     max_time: float | None = attrs.field(default=None, validator=_seconds)
+    stop_rules: tuple[StopRule, ...] = attrs.field(default=(), converter=as_stop_rules)
 
     def divergence_limit(self, f0: float) -> float:
         """The value above which f counts as diverged, given the starting value f0: never
@@ -119,107 +122,6 @@ class StopRules:
         if math.isinf(f0):
             return Status.DIVERGED, f"f(x0) is {f0}"
         return None, ""
-
-    def at_gradient(self, gnorm: float, k: int, skipped: int = 0,
-                    gtol: float | None = None) -> Verdict:
-        """Why the run stops at step ``k`` given the gradient norm there, after
-        ``skipped`` steps skipped for a non-finite gradient (``gtol``: the tolerance in
-        force, -1 in training runs)."""
-        if math.isnan(gnorm) or math.isinf(gnorm):
-            return Status.NAN, (f"the gradient at step {k} is not finite, after {skipped} "
-                                f"non-finite gradients skipped (max_bad_gradients = "
-                                f"{self.max_bad_gradients})")
-        if gnorm <= (self.gtol if gtol is None else gtol):
-            return Status.CONVERGED, f"gradient norm {gnorm:.3g} <= gtol {self.gtol:g}"
-        return Status.MAX_STEPS, f"max_steps = {self.max_steps}"
-
-    def at_bad_value(self, f: float, k: int, x: np.ndarray | None = None) -> Verdict:
-        """Why a value outside (-inf, divergence limit] stops the run; a non-finite one is
-        reported with the point ``x`` that produced it."""
-        where = ""
-        if x is not None and not math.isfinite(f):
-            where = f" at x = {np.array2string(np.asarray(x), threshold=8, precision=6)}"
-        if math.isnan(f):
-            return Status.NAN, f"f is NaN at step {k}{where}"
-        if math.isinf(f):
-            return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}"
-        return Status.DIVERGED, f"f = {f:.6g} at step {k}"
-
-    def at_small_step(self, snorm: float, f_old: float, f_new: float, k: int) -> Verdict:
-        """Why a step that moved x by at most ``xtol`` (or changed f by ``ftol``) stops."""
-        if snorm == 0.0:
-            return Status.STALLED, f"step {k} left x unchanged"
-        if snorm <= self.xtol:
-            return Status.CONVERGED, f"step norm {snorm:.3g} <= xtol {self.xtol:g}"
-        change = abs(f_old - f_new)
-        return Status.CONVERGED, f"change in f {change:.3g} <= ftol {self.ftol:g} (relative)"
-
-    def at_budget(self, nfev: int, cost: int, budget: int) -> Verdict:
-        """Why a start that has spent ``nfev`` evaluations does not take a step of
-        ``cost`` more."""
-        return Status.MAX_NFEV, (f"{nfev} evaluations spent, and the next step needs {cost} "
-                                 f"more than the budget of {budget} allows")
-
-    def at_time(self, elapsed: float) -> Verdict:
-        return Status.MAX_TIME, f"{elapsed:.4f} s elapsed, max_time = {self.max_time:g} s"
-
-    # -- the verdicts of many rows at once (off the hot path) -----------------------------
-
-    def gradient_verdicts(self, GN: np.ndarray, k: int, bad: np.ndarray, max_steps: float,
-                          gtol: float) -> tuple[np.ndarray, np.ndarray, list[Verdict]]:
-        """Rows that stop at step ``k`` given their gradient norms ``GN`` (converged,
-        NaN after ``max_bad_gradients`` skips, max_steps), and rows whose step is skipped
-        (a non-finite gradient, fewer than ``max_bad_gradients`` times so far).
-
-        Returns (stopping rows, skipped rows, the stopping rows' verdicts)."""
-        finite = np.isfinite(GN)
-        skip = ~finite & (bad < self.max_bad_gradients) & (k < max_steps)
-        done = ~skip & (~finite | (gtol >= GN) | (k >= max_steps))
-        verdicts = [self.at_gradient(float(GN[r]), k, int(bad[r]), gtol)
-                    for r in np.flatnonzero(done)]
-        return done, skip, verdicts
-
-    def batch_verdicts(self, L: np.ndarray, GN: np.ndarray, f_limit: np.ndarray, k: int,
-                       bad: np.ndarray, max_steps: float,
-                       ) -> tuple[np.ndarray, np.ndarray, list[Verdict]]:
-        """The same for a training step: a NaN batch loss or a non-finite gradient skips
-        the batch (up to ``max_bad_gradients`` times), a batch loss above the divergence
-        limit ends the start ``diverged``."""
-        sick = np.isnan(L) | ~np.isfinite(GN)
-        skip = sick & (bad < self.max_bad_gradients) & (k < max_steps)
-        diverged = ~sick & ~(f_limit >= L) & ~np.isnan(f_limit)
-        done = ~skip & (sick | diverged | (k >= max_steps))
-        verdicts: list[Verdict] = []
-        for r in np.flatnonzero(done):
-            if sick[r]:
-                verdicts.append((Status.NAN, (
-                    f"the batch loss ({L[r]:.6g}) or gradient is not finite at step {k}, "
-                    f"after {bad[r]} such batches skipped (max_bad_gradients = "
-                    f"{self.max_bad_gradients})")))
-            elif diverged[r]:
-                verdicts.append((Status.DIVERGED, f"batch loss {L[r]:.6g} at step {k}"))
-            else:
-                verdicts.append((Status.MAX_STEPS, f"max_steps = {k}"))
-        return done, skip, verdicts
-
-    def value_verdicts(self, F: np.ndarray, f_limit: np.ndarray, k: int,
-                       X: np.ndarray) -> tuple[np.ndarray, list[Verdict]]:
-        """Rows whose new value ends them: NaN, infinite, or above their divergence
-        limit."""
-        bad = ~((-np.inf < F) & (f_limit >= F))
-        rows = np.flatnonzero(bad)
-        return bad, [self.at_bad_value(float(F[r]), k, X[r]) for r in rows]
-
-    def small_step_verdicts(self, SN: np.ndarray, F_old: np.ndarray, F: np.ndarray,
-                            k: int) -> tuple[np.ndarray, list[Verdict]]:
-        """Rows whose step was small enough (xtol, ftol) or left x unchanged."""
-        small = self.xtol >= SN
-        if self.ftol > 0.0:
-            small |= np.abs(F_old - F) <= self.ftol * np.maximum(
-                np.maximum(np.abs(F_old), np.abs(F)), 1.0)
-        rows = np.flatnonzero(small)
-        return small, [self.at_small_step(float(SN[r]), float(F_old[r]), float(F[r]), k)
-                       for r in rows]
 
 
 STOP_OPTIONS = names("stop")  # the fields of StopRules, declared in optiframe.options

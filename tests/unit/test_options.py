@@ -43,10 +43,13 @@ def test_the_derived_lists_come_from_the_declaration():
     assert tuple(f.name for f in attrs.fields(StopRules)) == STOP_OPTIONS
     assert options.names("runner") == RUNNER_OPTIONS
     assert RUN_ARGUMENTS == ("x0", "starts", "seed", "workers")
-    assert set(MAY_CHANGE) == {"max_steps", "max_nfev", "max_time", "epochs"}
+    assert set(MAY_CHANGE) == {"max_steps", "max_nfev", "max_time", "epochs", "stop_rules"}
     assert config.SECTIONS["stop"] == set(STOP_OPTIONS)
-    assert set(SWEEPABLE_OPTIONS) >= set(STOP_OPTIONS) | {"gradient", "tol", "seed"}
-    assert "callbacks" not in SWEEPABLE_OPTIONS and "workers" not in SWEEPABLE_OPTIONS
+    # every stop option is swept by a list, but stop_rules, whose value is a list of rules
+    assert set(SWEEPABLE_OPTIONS) >= set(STOP_OPTIONS) - {"stop_rules"} | {"gradient", "tol",
+                                                                           "seed"}
+    for name in ("callbacks", "workers", "stop_rules"):
+        assert name not in SWEEPABLE_OPTIONS
 
 
 def test_the_reference_table_has_a_row_for_every_declared_option():
