@@ -98,6 +98,8 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
                 stop=stop, max_steps=max_steps, gtol=gtol, budget=budget, batches=batches,
                 box=box, line_search=runner.line_search, valued=valued,
                 natural_step=bool(getattr(runner.optimizer, "natural_step", False)),
+                restart=(None if runner.line_search is None
+                         else runner.line_search.restart_policy(runner.optimizer)),
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
                 level_costs=level_costs)
     return attrs.evolve(p, gates=Gates(p, stop.stop_rules))

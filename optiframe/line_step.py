@@ -5,9 +5,12 @@ search's, for every row at once (see :mod:`optiframe.linesearch` for the searche
 where the proposal is no descent direction; the first trial, lengthened until it moves
 x; what the first trial promises), runs the run's :class:`~optiframe.linesearch.LineSearch`
 within the evaluations and time left, and holds a step whose decrease is only f's noise
-to be no step. The restart policy is here too: a quasi-Newton row (``natural_step``)
-whose search fails along its own direction searches once more along the steepest
-descent, as L-BFGS-B restarts, and :func:`restarted` drops the memory that misled it.
+to be no step. The search's restart policy (:meth:`LineSearch.restart_policy
+<optiframe.linesearch.LineSearch.restart_policy>`, by default for quasi-Newton
+optimizers) is carried out here: a row whose search fails along its own direction
+searches once more along the steepest descent, as L-BFGS-B restarts, and
+:func:`restarted` drops the memory that misled it. What a step found is a named
+:class:`Trial`.
 
 A single row without bounds prepares its search on Python floats
 (:func:`_first_trial_one`, the same bits as the rows' code).
@@ -43,6 +46,24 @@ def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
 
 
 
+class Trial:
+    """What a line step found for its rows: the new points ``X`` and values ``F`` (a row
+    that found no step keeps its own), the accepted lengths ``A`` (NaN: none), the
+    gradients there ``G`` (NaN rows where the search computed none; None for a point
+    without one), the evaluations (``nfev``) and gradients (``njev``) the search spent,
+    whether each row found a step (``ok``), the directions reset to the steepest descent
+    (``resets``, 1 per row that was), the rows whose evaluations raised (``errors``,
+    ``{row: exception}``), and the decrease of f each first trial promised (``gain``,
+    ``-a0 g.d``, for the verdict of a row that found no step). One point: numbers."""
+
+    __slots__ = ("A", "F", "G", "X", "errors", "gain", "nfev", "njev", "ok", "resets")
+
+    def __init__(self, X: Any, F: Any, A: Any, G: Any, nfev: Any, njev: Any, ok: Any,
+                 resets: Any, errors: dict[int, BaseException], gain: Any) -> None:
+        self.X, self.F, self.A, self.G, self.nfev, self.njev = X, F, A, G, nfev, njev
+        self.ok, self.resets, self.errors, self.gain = ok, resets, errors, gain
+
+
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     """The steepest-descent directions ``R`` (rows) as steps of the last step's length
     (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30
@@ -55,16 +76,11 @@ def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarr
 
 def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, rng: Any,
               skip: Any, spent: Any = 0, deadline: float | None = None,
-              last: Any = None, levels: Any = 0) -> tuple[Any, ...]:
+              last: Any = None, levels: Any = 0) -> Trial:
     """A step whose direction is the optimizer's proposal ``X_prop - X`` and whose
     length the line search finds, for each row (see :mod:`optiframe.linesearch`).
 
-    Returns the new points, values, step lengths, the gradients there (NaN rows where
-    the search computed none; None for a point without one), the values and gradients
-    the search evaluated, whether each row found a step, the directions reset to the
-    steepest descent (1 per row that was), and the rows whose evaluations raised
-    (``{row: exception}``), and the decrease of f each first trial promised (``-a0
-    g.d``, for the verdict of a row that found no step). Rows of ``skip`` (a non-finite
+    Returns the :class:`Trial`. Rows of ``skip`` (a non-finite
     gradient) stay where they are. ``spent``: the evaluations each row has spent,
     this step's gradient included (the search spends at most what ``max_nfev``
     leaves); ``deadline``: when ``max_time`` runs out; ``last``: the last step's
@@ -84,11 +100,11 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
             raise raised[0]
         G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
         found = bool(one.ok[0])
-        return (one.X[0] if found else X, float(one.F[0]) if found else F,
-                float(one.alpha[0]) if found else math.nan, G_at if found else G,
-                int(one.nfev[0]) + int(one.njev[0]) * p.gradient_costs(levels),
-                int(one.njev[0]) * p.jev, found, int(reset[0]), raised,
-                float(gain[0]))
+        return Trial(one.X[0] if found else X, float(one.F[0]) if found else F,
+                     float(one.alpha[0]) if found else math.nan, G_at if found else G,
+                     int(one.nfev[0]) + int(one.njev[0]) * p.gradient_costs(levels),
+                     int(one.njev[0]) * p.jev, found, int(reset[0]), raised,
+                     float(gain[0]))
     K = X.shape[0]
     rows = np.arange(K) if skip is None else np.flatnonzero(~skip)
     X_new, F_new, A_new = X.copy(), np.array(F, dtype=float), np.full(K, math.nan)
@@ -122,7 +138,7 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
         resets[rows] = reset
     if skip is not None:
         G_new[skip] = math.nan
-    return X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains
+    return Trial(X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains)
 
 
 def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:
@@ -146,17 +162,18 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
             left: np.ndarray | None = None, deadline: float | None = None,
             last: Any = None, levels: Any = None,
             ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
-    """The line search over rows ``index`` of the run (see :func:`line_step`). A
-    quasi-Newton row (``natural_step``) whose search fails along its own direction
-    searches once more along the steepest descent, as L-BFGS-B restarts: the retry
-    counts as a reset, and the caller restarts the row's optimizer state."""
+    """The line search over rows ``index`` of the run (see :func:`line_step`). Under
+    the search's restart policy (``p.restart``, by default a quasi-Newton optimizer's),
+    a row whose search fails along its own direction searches once more along the
+    steepest descent, as L-BFGS-B restarts: the retry counts as a reset, and the caller
+    restarts the row's optimizer state."""
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
                                             deadline, levels)
     res = _only_lowered(res, F)
     if res.ok.all():  # every row found its step
         return res, reset, errors, gain
     _note_stopped(p, res, index, errors)
-    if not p.natural_step:
+    if p.restart is None:  # the search's policy: the rows that found no step end
         return res, reset, errors, gain
     retry = ~res.ok & ~reset.astype(bool) & (res.stopped == 0)
     if errors:

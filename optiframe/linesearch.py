@@ -107,12 +107,24 @@ class SearchResult:
     stopped: np.ndarray | None = None
 
 
+@attrs.frozen
+class Restart:
+    """A restart policy (L-BFGS-B's): a row whose search fails searches once more along
+    the steepest descent, and the optimizer's state starts afresh (``forget``/``init``)."""
+
+
 class LineSearch(abc.ABC):
     """Base class of line searches; subclass it as a frozen attrs class."""
 
     @abc.abstractmethod
     def search(self, task: SearchTask) -> SearchResult:
         """Find a step length for each row of ``task``."""
+
+    def restart_policy(self, optimizer: Any) -> Restart | None:
+        """What a row does when its search finds no step: :class:`Restart` for an
+        optimizer whose step is a natural first trial (quasi-Newton's ``natural_step``:
+        its memory may mislead), else None (the row ends). Override to choose."""
+        return Restart() if getattr(optimizer, "natural_step", False) else None
 
 
 def _c1(instance: Any, attribute: Any, value: Any) -> None:
@@ -584,4 +596,5 @@ def register_line_searches(register: Register) -> None:
         register(name, cls)
 
 
-__all__ = ["Armijo", "LineSearch", "SearchResult", "SearchTask", "StrongWolfe", "line_search_of"]
+__all__ = ["Armijo", "LineSearch", "Restart", "SearchResult", "SearchTask", "StrongWolfe",
+           "line_search_of"]

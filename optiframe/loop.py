@@ -386,10 +386,12 @@ class _Step:
     def _search(self, m: _Measured, new: _Moved) -> None:
         """The step's length along the proposal, found by the line search."""
         s, p = self.s, self.p
-        (new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors,
-         new.gain) = line_step(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
-                               s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
-        if p.natural_step and (new.RS if self.point else new.RS.any()):
+        t = line_step(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
+                      s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
+        new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors = (
+            t.X, t.F, t.A, t.G, t.nfev, t.njev, t.ok, t.resets, t.errors)
+        new.gain = t.gain
+        if p.restart is not None and (new.RS if self.point else new.RS.any()):
             new.opt = restarted(p, new.opt, s.X, new.RS)
 
     def _evaluate(self, m: _Measured, new: _Moved) -> bool:

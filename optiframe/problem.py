@@ -171,6 +171,9 @@ class Problem:
     box: Any = None  # a Box, or None
     line_search: Any = None  # a LineSearch, or None
     natural_step: bool = False  # the optimizer's step is a first trial of length 1
+    #: the line search's restart policy (a linesearch.Restart), or None: a row whose
+    #: search fails ends
+    restart: Any = None
     valued: bool = False  # grad(X, F): the gradient takes f at the points
     #: a more accurate finite-difference gradient (rows), what it costs, and its name:
     #: measured where a line search gives up (see settle._refined_verdicts), or None

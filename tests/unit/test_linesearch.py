@@ -248,3 +248,55 @@ def test_one_rows_wolfe_search_gives_the_stacks_bits_in_every_branch():
     # accepted at once, after more trials, failed, stopped by the budget: all were seen
     assert {(True, False, 0), (True, True, 0), (False, True, 0)} <= branches
     assert any(stopped == 1 for _, _, stopped in branches)
+
+
+@attrs.frozen
+class _Oblique(of.Optimizer):
+    """A descent direction that is not the steepest: -(g + R g / 2), R a quarter turn."""
+
+    line_search: object = None
+
+    def init(self, x):
+        return of.EmptyState()
+
+    def step(self, x, grad, state):
+        turned = np.stack([-grad[..., 1], grad[..., 0]], axis=-1)
+        return x - 0.1 * (grad + 0.5 * turned), state
+
+
+@attrs.frozen
+class _SteepestOnly(of.LineSearch):
+    """Accepts the first trial only along the steepest descent, where f decreases."""
+
+    def search(self, task):
+        G, D = task.G, task.D
+        along = np.einsum("ij,ij->i", -G, D) >= (1 - 1e-12) * (
+            np.linalg.norm(G, axis=1) * np.linalg.norm(D, axis=1))
+        P = task.X + task.alpha0[:, None] * D
+        F = task.values(P, np.arange(len(P)))
+        ok = along & (F < task.F)
+        return SearchResult(task.alpha0.copy(), np.where(ok[:, None], P, task.X),
+                            np.where(ok, F, task.F), None, np.ones(len(P), np.int64),
+                            np.zeros(len(P), np.int64), ok)
+
+
+@attrs.frozen
+class _SteepestOnlyRestarting(_SteepestOnly):
+    def restart_policy(self, optimizer):
+        return of.linesearch.Restart()
+
+
+def test_restarting_along_the_steepest_descent_is_the_line_searchs_policy():
+    # the optimizer's own direction always fails this search: without a restart policy
+    # (the default for an optimizer whose step is not a natural one) the run ends there
+    plain = of.minimize("sphere", [1.0, 2.0], optimizer=_Oblique(line_search=_SteepestOnly()),
+                        max_steps=50)
+    assert plain.status == "line_search" and plain.fun == 5.0  # x0: no step was taken
+    # a search whose policy restarts retries each step along the steepest descent
+    again = of.minimize("sphere", [1.0, 2.0], max_steps=50,
+                        optimizer=_Oblique(line_search=_SteepestOnlyRestarting()))
+    assert again.nit > 0 and again.fun < plain.fun
+    assert f"{again.nit} times" in again.message  # every step was a reset
+    # and L-BFGS (a natural step) keeps its restarts by default, none when a search says so
+    assert of.linesearch.StrongWolfe().restart_policy(of.LBFGS()) == of.linesearch.Restart()
+    assert of.linesearch.StrongWolfe().restart_policy(of.GradientDescent()) is None
