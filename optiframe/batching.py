@@ -200,13 +200,17 @@ class Batches:
 
     def end_epoch(self, s: Any, w: Any) -> None:
         """The epoch at the cursor is over: every running start's epoch callbacks and
-        table row (StopIteration from a callback stops that start), then the next epoch.
-        After the last one the checkpoint is written at the start of the next (so that a
-        resumed run with more ``epochs`` goes on) and every start ends."""
+        table row (StopIteration from a callback stops that start), then the next epoch,
+        then the epoch-stage stop rules (each start's epoch loss in the view's ``F``).
+        After the last epoch (the ``Epochs`` rule) the checkpoint is written at the
+        start of the next (so that a resumed run with more ``epochs`` goes on) and every
+        start ends ``completed``."""
         from .settle import finish_rows
+        from .stop_rules import RuleView, stage_verdicts
 
         c = s.cursor
         epochs = self.batching.epochs
+        losses = np.full(s.running, np.nan)  # each start's mean loss over the epoch
         if c.epoch <= epochs:
             entries, stopped = [], []
             totals, counts = np.atleast_1d(c.total), np.atleast_1d(c.count)
@@ -214,7 +218,7 @@ class Batches:
                 x = (s.X if s.point else s.X[r]).view()
                 x.flags.writeable = False
                 index = 0 if s.point else int(s.index[r])
-                loss = float(totals[r] / max(int(counts[r]), 1))
+                losses[r] = loss = float(totals[r] / max(int(counts[r]), 1))
                 metrics, stop = w.epoch(EpochInfo(c.epoch, s.k, x, loss, index))
                 if stop:  # early stopping keeps the epoch it stopped in
                     stopped.append(r)
@@ -230,10 +234,12 @@ class Batches:
             if stopped:
                 finish_rows(s, w.p, stopped, [(Status.CALLBACK_STOP, f"after epoch {c.epoch}")]
                             * len(stopped))
-        if s.running and s.cursor.epoch > epochs:  # the epochs ran out
-            w.budget_end(s)
-            finish_rows(s, w.p, range(s.running),
-                        [(Status.COMPLETED, f"{epochs} epochs")] * s.running)
+                losses = np.delete(losses, stopped)
+        if s.running:  # the epoch-stage rules: the epochs ran out, the run's own rules
+            done, _, verdicts = stage_verdicts(w.p.gates.epoch, RuleView(s, w.p, F=losses))
+            if done.any():
+                w.budget_end(s)  # a resumed run with more epochs goes on
+                finish_rows(s, w.p, np.flatnonzero(done), verdicts)
 
 
 def _traced_pairs(one: Callable[..., tuple[float, np.ndarray]],

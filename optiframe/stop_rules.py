@@ -10,7 +10,9 @@ meets them:
   ``max_steps``; in training, a batch loss that is NaN or diverging);
 * ``"value"``: the new values are in (NaN, infinite, above the divergence limit);
 * ``"step"``: the step is whole and its observers have seen it (``xtol``, ``ftol``,
-  a step that left x where it was).
+  a step that left x where it was);
+* ``"epoch"``: a training run's epoch is over and its callbacks have run (the epochs
+  ran out: ``completed``); the view's ``F`` is each start's mean loss over the epoch.
 
 A row stops at the first rule of the stage that stops it, built-ins first. The loop does
 not ask every rule every step: a stage's :class:`Gates` combine the built-in rules into
@@ -51,8 +53,8 @@ from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 from .status import Status
 
-Stage = Literal["top", "gradient", "value", "step"]
-STAGES: tuple[str, ...] = ("top", "gradient", "value", "step")
+Stage = Literal["top", "gradient", "value", "step", "epoch"]
+STAGES: tuple[str, ...] = ("top", "gradient", "value", "step", "epoch")
 Verdict = tuple[Status, str]
 
 
@@ -340,6 +342,21 @@ class Clock(StopRule):
                                  f"{view.problem.stop.max_time:g} s")
 
 
+class Epochs(StopRule):
+    """Training, ``completed``: the run has swept the data ``epochs`` times (asked at the
+    end of each epoch; a success)."""
+
+    stage = "epoch"
+    options = ("epochs",)
+
+    def stops(self, view: RuleView) -> np.ndarray:
+        p = view.problem
+        return np.full(len(view), view.state.cursor.epoch > p.batches.batching.epochs)
+
+    def verdict(self, view: RuleView, row: int) -> Verdict:
+        return Status.COMPLETED, f"{view.problem.batches.batching.epochs} epochs"
+
+
 # -- rules to add -------------------------------------------------------------------------
 
 
@@ -391,12 +408,13 @@ class Gates:
                                       else (SmallStep(),))
         by_stage: dict[str, list[StopRule]] = {
             "top": [EvaluationBudget(), Clock()], "gradient": list(gradient),
-            "value": [BadValue()], "step": list(step)}
+            "value": [BadValue()], "step": list(step),
+            "epoch": [Epochs()] if p.batches is not None else []}
         if p.batches is not None:
             check_training(extra)
         for rule in extra:
             by_stage[rule.stage].append(rule)
-        self.top, self.gradient, self.value, self.step = (
+        self.top, self.gradient, self.value, self.step, self.epoch = (
             tuple(by_stage[name]) for name in STAGES)
         self.extra = tuple(extra)
         self.asked = frozenset(rule.stage for rule in extra)
@@ -445,7 +463,7 @@ def as_stop_rules(value: Any) -> tuple[StopRule, ...]:
     """``stop_rules`` as rule objects: a sequence of :class:`StopRule` instances,
     registered names (built with no arguments) or mappings ``{"name": ..., **options}``.
     Refused, naming the item: anything else, or a rule whose ``stage`` is not ``"top"``,
-    ``"gradient"`` or ``"step"``."""
+    ``"gradient"``, ``"step"`` or ``"epoch"``."""
     if value is None:
         return ()
     if isinstance(value, (str, StopRule, Mapping)):
@@ -463,10 +481,10 @@ def as_stop_rules(value: Any) -> tuple[StopRule, ...]:
             raise InvalidArgumentError(
                 f"'stop_rules'[{j}] must be a StopRule (subclass optiframe.StopRule), a "
                 f"registered name or {{'name': ..., **options}}: {item!r}")
-        if item.stage not in ("top", "gradient", "step"):
+        if item.stage not in ("top", "gradient", "step", "epoch"):
             raise InvalidArgumentError(
                 f"'stop_rules'[{j}] ({type(item).__name__}) has stage {item.stage!r}: a "
-                "rule of your own runs at 'top', 'gradient' or 'step'")
+                "rule of your own runs at 'top', 'gradient', 'step' or 'epoch'")
         rules.append(item)
     return tuple(rules)
 
@@ -486,6 +504,7 @@ __all__ = [
     "BadValue",
     "BatchDivergence",
     "Clock",
+    "Epochs",
     "EvaluationBudget",
     "FTarget",
     "Gates",

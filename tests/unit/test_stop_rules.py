@@ -181,6 +181,41 @@ def test_a_training_run_takes_step_rules_and_refuses_f_target():
         of.minimize(data, np.zeros(4), batch_size=8, epochs=5, stop_rules=[of.FTarget(0.1)])
 
 
+class EpochLossBelow(of.StopRule):
+    """Ends a training start once an epoch's mean loss is below ``level``."""
+
+    stage = "epoch"
+
+    def __init__(self, level):
+        self.level = level
+
+    def stops(self, view):
+        return self.level > view.F
+
+    def verdict(self, view, row):
+        return Status.CONVERGED, f"epoch loss {view.F[row]:.4g} < {self.level:g}"
+
+
+@pytest.mark.parametrize("x0", [np.zeros(4), np.array([[0.0] * 4, [3.0] * 4])])
+def test_an_epoch_rule_sees_each_starts_epoch_loss(x0):
+    data = small_regression()
+    kw = dict(batch_size=8, epochs=50, seed=0, optimizer=of.GradientDescent(lr=0.01))
+    where = dict(x0=x0) if x0.ndim == 1 else dict(starts=x0)
+    full = of.minimize(data, **where, **kw)
+    assert full.status == "completed"  # without the rule: every epoch (the Epochs rule)
+    level = 0.5  # below the first epoch's loss of every start, reached within 50 epochs
+    r = of.minimize(data, **where, stop_rules=[EpochLossBelow(level)], **kw)
+    epochs = r.history.epochs
+    starts = epochs.get("start", np.zeros(len(epochs["epoch"]), dtype=int))
+    outcomes = r.starts if x0.ndim == 2 else [r]
+    for i, o in enumerate(outcomes):
+        losses = epochs["train_loss"][starts == i]
+        assert o.status == "converged" and "< 0.5" in o.message
+        assert losses[-1] < level <= losses[:-1].min()  # the first epoch below it
+    if x0.ndim == 2:
+        assert outcomes[0].nit != outcomes[1].nit  # each start at its own epoch
+
+
 # -- registration and bad input --------------------------------------------------------------
 def test_a_registered_rule_is_named_like_any_component():
     plugin = types.ModuleType("stop_at_three")
@@ -271,3 +306,6 @@ def test_the_gates_window_is_the_built_in_rules_combined():
     assert spsa.step == ()  # one draw is no evidence: no small-step rule
     mine = of.stop_rules.Gates(p, [AtStep(3, "top"), Never("gradient")])
     assert mine.asked == {"top", "gradient"} and mine.window == gates.window
+    assert gates.epoch == () and [type(r).__name__ for r in of.stop_rules.Gates(
+        types.SimpleNamespace(max_steps=40, gtol=-1.0, batches=object(), stochastic=False)
+    ).epoch] == ["Epochs"]
