@@ -20,6 +20,7 @@ from .errors import (
 )
 from .gradient_choice import AdaptiveDifference, refinement_of
 from .gradients import bind_for, evaluations_for
+from .line_step import FixedStep, LineStep
 from .objective import as_scalar
 from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
@@ -102,7 +103,8 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
                          else runner.line_search.restart_policy(runner.optimizer)),
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
                 level_costs=level_costs)
-    return attrs.evolve(p, gates=Gates(p, stop.stop_rules))
+    return attrs.evolve(p, gates=Gates(p, stop.stop_rules),
+                        step_length=LineStep() if searched else FixedStep())
 
 
 def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,

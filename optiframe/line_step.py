@@ -64,6 +64,53 @@ class Trial:
         self.ok, self.resets, self.errors, self.gain = ok, resets, errors, gain
 
 
+class StepLength:
+    """How far a step goes along the optimizer's proposal, for the rows of a step:
+    :meth:`take` returns their :class:`Trial`. :class:`FixedStep` takes the proposal
+    itself; :class:`LineStep` searches along it (Armijo, strong Wolfe, a plugin's
+    search). The run binds one (``Problem.step_length``)."""
+
+    searched: bool = False  # a line search: trials and gradients beyond the step's own
+
+    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
+             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
+             last: Any = None, levels: Any = 0) -> Trial:
+        """The rows' step along ``X_prop - X`` (the arguments of :func:`line_step`)."""
+        raise NotImplementedError
+
+
+class FixedStep(StepLength):
+    """The proposal is the step (gd, momentum, Adam, ...): f at the new points, one
+    evaluation a row. Rows whose f raised are the trial's ``errors`` (the loop fails
+    them before the commit, at their last pair); an overflow is an infinite f."""
+
+    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
+             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
+             last: Any = None, levels: Any = 0) -> Trial:
+        errors: dict[int, BaseException] = {}
+        try:
+            F_new = p.value(X_prop)
+            if p.point and type(F_new) is not float:  # a number, or a clear error
+                F_new = p.scalar(F_new)
+        except (OverflowError, FloatingPointError):
+            F_new = math.inf
+        except RowError as err:  # rows whose new point raised
+            F_new, errors = err.values, err.errors
+        return Trial(X_prop, F_new, A, None, 1, 0, True, 0, errors, math.nan)
+
+
+class LineStep(StepLength):
+    """The length a line search finds along the proposal (:func:`line_step`), under the
+    search's restart policy."""
+
+    searched = True
+
+    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
+             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
+             last: Any = None, levels: Any = 0) -> Trial:
+        return line_step(p, X, F, G, PG, X_prop, A, rng, skip, spent, deadline, last, levels)
+
+
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     """The steepest-descent directions ``R`` (rows) as steps of the last step's length
     (``last``, where it is known and positive) or of unit length (a raw ``-g`` of 1e30

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .line_step import line_step, restarted
+from .line_step import restarted
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError
 from .settle import (
@@ -222,7 +222,7 @@ class _Moved:
 
     __slots__ = ("A", "F", "Gn", "RS", "X", "bF", "bX", "cursor", "errors", "fmin", "gain",
                  "ok", "opt", "sched", "snf", "snj")
-    A: Any  # set by the line search (_Step._search)
+    A: Any  # set by the step length (_Step.move)
     Gn: Any
     RS: Any
     gain: Any
@@ -253,7 +253,7 @@ class _Step:
         self.stochastic, self.valued = p.stochastic, p.valued
         self.rng_top: list[tuple[Any, Any]] | None = None
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
-        self.step_cost, self.calls = p.step_cost, w.calls
+        self.length, self.calls = p.step_length.take, w.calls  # the step's length
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.window = p.gates.window  # the gradient stage's gate: k_max, low, high
         self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
@@ -371,49 +371,35 @@ class _Step:
             X_new.setflags(write=False)  # the iterate: an objective may not write into it
         new = _Moved(X_new, opt_new, sched, s.cursor)
         if self.training:
-            new.F = m.F
+            new.F, new.A, new.Gn, new.snf, new.snj = m.F, s.step_size, s.grad, 0, 0
             new.cursor = p.batches.moved(s.cursor, m.F if m.skip is None else np.where(
                 m.skip, np.nan, m.F), self.point)
             new.bX, new.bF = s.best_X, s.best_F
             return new
-        if self.searched:
-            self._search(m, new)
-        elif not self._evaluate(m, new):
-            return None
-        self._best(m, new)
-        return new
-
-    def _search(self, m: _Measured, new: _Moved) -> None:
-        """The step's length along the proposal, found by the line search."""
-        s, p = self.s, self.p
-        t = line_step(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
-                      s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
+        t = self.length(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
+                        s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
+        if t.errors and not self.searched and not self._fail(m, new, t):
+            return None  # every row's f raised
         new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors = (
             t.X, t.F, t.A, t.G, t.nfev, t.njev, t.ok, t.resets, t.errors)
         new.gain = t.gain
         if p.restart is not None and (new.RS if self.point else new.RS.any()):
-            new.opt = restarted(p, new.opt, s.X, new.RS)
+            new.opt = restarted(p, new.opt, s.X, new.RS)  # the search's restart policy
+        self._best(m, new)
+        return new
 
-    def _evaluate(self, m: _Measured, new: _Moved) -> bool:
-        """f at the new points; rows whose f raised fail and keep their last pair.
-        Returns whether any row is left."""
+    def _fail(self, m: _Measured, new: _Moved, t: Any) -> bool:
+        """A fixed step's rows whose f raised fail, at their last pair; the trial, the
+        step's proposal and measurements keep the others. Returns whether any is left."""
         s, p = self.s, self.p
-        try:
-            F_new = p.value(new.X)
-            if self.point and type(F_new) is not float:  # a number, or a clear error
-                F_new = p.scalar(F_new)
-        except (OverflowError, FloatingPointError):
-            F_new = math.inf
-        except RowError as err:  # rows whose new point raised keep their last pair
-            fail_rows(s, p, err, "the objective", s.nfev + p.fev, s.njev + p.jev)
-            if not s.running:
-                return False
-            kept = err.kept
-            new.X, new.opt, new.sched = new.X[kept], p.take(new.opt, kept), p.take(
-                new.sched, kept)
-            F_new = err.values[kept]
-            m.keep(kept)
-        new.F = F_new
+        err = RowError(t.F, t.errors)
+        fail_rows(s, p, err, "the objective", s.nfev + p.fev, s.njev + p.jev)
+        if not s.running:
+            return False
+        kept = err.kept
+        t.X, t.F, t.errors = t.X[kept], t.F[kept], {}
+        new.opt, new.sched = p.take(new.opt, kept), p.take(new.sched, kept)
+        m.keep(kept)
         return True
 
     def _best(self, m: _Measured, new: _Moved) -> None:
@@ -443,17 +429,15 @@ class _Step:
         SN = (math.dist(new.X.tolist(), s.X.tolist()) if self.small
               else self.dist(new.X, s.X))
         bad = s.bad if m.skip is None else s.bad + m.skip
+        searched = None
         if self.searched:
             LV, SH = s.fd_level, s.fd_shown
             if p.adaptive:  # finer differences where these misled; a move forgets
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
                 SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)
-            s.put(s.k + 1, new.X, new.F, SN, s.nfev + m.mf + new.snf,
-                  s.njev + m.mj + new.snj, new.opt, new.bX, new.bF, new.sched, new.cursor,
-                  bad, new.A, new.Gn, (s.resets + new.RS, LV, SH))
-        else:
-            s.put(s.k + 1, new.X, new.F, SN, s.nfev + self.step_cost, s.njev + p.jev, new.opt,
-                  new.bX, new.bF, new.sched, new.cursor, bad, s.step_size, s.grad)
+            searched = (s.resets + new.RS, LV, SH)
+        s.put(s.k + 1, new.X, new.F, SN, s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj,
+              new.opt, new.bX, new.bF, new.sched, new.cursor, bad, new.A, new.Gn, searched)
         self.rng_top = None
         return F_old
 

@@ -174,6 +174,8 @@ class Problem:
     #: the line search's restart policy (a linesearch.Restart), or None: a row whose
     #: search fails ends
     restart: Any = None
+    #: how far a step goes along the proposal: a line_step.FixedStep or LineStep
+    step_length: Any = None
     valued: bool = False  # grad(X, F): the gradient takes f at the points
     #: a more accurate finite-difference gradient (rows), what it costs, and its name:
     #: measured where a line search gives up (see settle._refined_verdicts), or None

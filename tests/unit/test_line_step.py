@@ -1,0 +1,76 @@
+"""The step length as one piece (issue 20): a fixed step and a line search share
+``StepLength.take``, which returns a named :class:`~optiframe.line_step.Trial`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import optiframe as of
+from optiframe.assembly import bind
+from optiframe.line_step import FixedStep, LineStep, Trial, line_step
+
+
+def _bound(optimizer, fun="rosenbrock", point=False, K=3):
+    runner = of.Runner(fun, optimizer, "analytic" if fun == "rosenbrock" else "central")
+    return bind(runner, point, 2, 1 if point else K, 0)
+
+
+@pytest.mark.parametrize(("optimizer", "kind"), [
+    ("gd", FixedStep), (of.Adam(), FixedStep), ("lbfgs", LineStep), ("bfgs", LineStep),
+    (of.GradientDescent(line_search="armijo"), LineStep)])
+def test_a_run_binds_the_step_length_its_optimizer_asks_for(optimizer, kind):
+    p = _bound(optimizer)
+    assert type(p.step_length) is kind and p.step_length.searched is (kind is LineStep)
+
+
+def test_a_fixed_step_takes_the_proposal_and_names_the_rows_whose_f_raised():
+    def f(x):
+        if x[0] > 10:
+            raise ValueError("too far")
+        return float(x @ x)
+
+    p = _bound("gd", fun=f)
+    X = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    X_prop = np.array([[0.5, 0.5], [20.0, 0.0], [1.0, 1.0]])
+    t = p.step_length.take(p, X, np.array([2.0, 8.0, 18.0]), None, None, X_prop,
+                           np.full(3, math.nan), None, None)
+    assert isinstance(t, Trial) and t.X is X_prop
+    assert t.F[0] == 0.5 and math.isnan(t.F[1]) and t.F[2] == 2.0
+    assert list(t.errors) == [1] and isinstance(t.errors[1], ValueError)
+    assert (t.nfev, t.njev, t.ok, t.resets) == (1, 0, True, 0)
+
+
+def test_a_line_step_is_the_line_search_along_the_proposal():
+    p = _bound("lbfgs")
+    X = np.array([[-1.2, 1.0], [0.0, 0.0], [2.0, 2.0]])
+    obj = of.Rosenbrock()
+    F = np.array([obj.value(x) for x in X])
+    G = np.array([obj.gradient(x) for x in X])
+    args = (p, X, F, G, G, X - 1e-3 * G, np.full(3, math.nan), None, None)
+    t, direct = p.step_length.take(*args), line_step(*args)
+    assert t.ok.all() and (t.F < F).all() and (t.nfev >= 1).all()
+    for name in ("X", "F", "A", "G", "nfev", "njev", "ok", "resets", "gain"):
+        assert np.array_equal(getattr(t, name), getattr(direct, name)), name
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[1.0, 2.0], [6.0, 1.0], [2.0, -1.0]])])
+def test_a_row_whose_f_raises_on_a_fixed_step_fails_and_the_others_go_on(starts):
+    def f(x):
+        if 4.0 < x[0] < 5.0:  # the start at 6 steps to 4.8 (x -> 0.8 x)
+            raise ValueError("outside the model's range")
+        return float(x @ x)
+
+    kw = dict(optimizer=of.GradientDescent(lr=0.1), gradient="central", max_steps=200)
+    if starts is None:
+        with pytest.raises(ValueError, match="outside the model's range") as caught:
+            of.minimize(f, [6.0, 1.0], **kw)  # one start: the error propagates
+        partial = caught.value.result
+        assert partial.status == "failed" and partial.nit == 0 and partial.x[0] == 6.0
+        return
+    r = of.minimize(f, starts=starts, **kw)
+    assert [o.status for o in r.starts] == ["converged", "failed", "converged"]
+    failed = r.starts[1]
+    assert "the objective raised at step 0" in failed.message and failed.x[0] == 6.0
