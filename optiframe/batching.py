@@ -235,7 +235,9 @@ class Batches:
                 finish_rows(s, w.p, stopped, [(Status.CALLBACK_STOP, f"after epoch {c.epoch}")]
                             * len(stopped))
                 losses = np.delete(losses, stopped)
-        if s.running:  # the epoch-stage rules: the epochs ran out, the run's own rules
+        # the epoch-stage rules: the epochs ran out (the gate: one comparison), rules of
+        # the run's own (asked after every epoch)
+        if s.running and (s.cursor.epoch > epochs or "epoch" in w.p.gates.asked):
             done, _, verdicts = stage_verdicts(w.p.gates.epoch, RuleView(s, w.p, F=losses))
             if done.any():
                 w.budget_end(s)  # a resumed run with more epochs goes on

@@ -19,7 +19,7 @@ A single row without bounds prepares its search on Python floats
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -46,22 +46,27 @@ def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
 
 
 
-class Trial:
-    """What a line step found for its rows: the new points ``X`` and values ``F`` (a row
-    that found no step keeps its own), the accepted lengths ``A`` (NaN: none), the
+class Trial(NamedTuple):
+    """What a step length found for its rows: the new points ``X`` and values ``F`` (a
+    row that found no step keeps its own), the accepted lengths ``A`` (NaN: none), the
     gradients there ``G`` (NaN rows where the search computed none; None for a point
-    without one), the evaluations (``nfev``) and gradients (``njev``) the search spent,
-    whether each row found a step (``ok``), the directions reset to the steepest descent
-    (``resets``, 1 per row that was), the rows whose evaluations raised (``errors``,
-    ``{row: exception}``), and the decrease of f each first trial promised (``gain``,
-    ``-a0 g.d``, for the verdict of a row that found no step). One point: numbers."""
+    without one, or a fixed step), the evaluations (``nfev``) and gradients (``njev``)
+    the step spent beyond its gradient, whether each row found a step (``ok``), the
+    directions reset to the steepest descent (``resets``, 1 per row that was), the rows
+    whose evaluations raised (``errors``, ``{row: exception}``), and the decrease of f
+    each first trial promised (``gain``, ``-a0 g.d``, for the verdict of a row that
+    found no step). One point: numbers."""
 
-    __slots__ = ("A", "F", "G", "X", "errors", "gain", "nfev", "njev", "ok", "resets")
-
-    def __init__(self, X: Any, F: Any, A: Any, G: Any, nfev: Any, njev: Any, ok: Any,
-                 resets: Any, errors: dict[int, BaseException], gain: Any) -> None:
-        self.X, self.F, self.A, self.G, self.nfev, self.njev = X, F, A, G, nfev, njev
-        self.ok, self.resets, self.errors, self.gain = ok, resets, errors, gain
+    X: Any
+    F: Any
+    A: Any
+    G: Any
+    nfev: Any
+    njev: Any
+    ok: Any
+    resets: Any
+    errors: dict[int, BaseException]
+    gain: Any
 
 
 class StepLength:
@@ -72,10 +77,12 @@ class StepLength:
 
     searched: bool = False  # a line search: trials and gradients beyond the step's own
 
-    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
-             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
-             last: Any = None, levels: Any = 0) -> Trial:
-        """The rows' step along ``X_prop - X`` (the arguments of :func:`line_step`)."""
+    def take(self, p: Problem, s: Any, m: Any, X_prop: Any,
+             deadline: float | None = None) -> Trial:
+        """The rows' step along ``X_prop - s.X``: ``s`` is the run's state at the top of
+        the step, ``m`` the step's measurements (``F``, the gradient ``G``, the projected
+        gradient ``PG``, the rows that ``skip`` their step, and what the gradient cost,
+        ``mf``); ``deadline``: when ``max_time`` runs out."""
         raise NotImplementedError
 
 
@@ -84,9 +91,8 @@ class FixedStep(StepLength):
     evaluation a row. Rows whose f raised are the trial's ``errors`` (the loop fails
     them before the commit, at their last pair); an overflow is an infinite f."""
 
-    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
-             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
-             last: Any = None, levels: Any = 0) -> Trial:
+    def take(self, p: Problem, s: Any, m: Any, X_prop: Any,
+             deadline: float | None = None) -> Trial:
         errors: dict[int, BaseException] = {}
         try:
             F_new = p.value(X_prop)
@@ -96,7 +102,7 @@ class FixedStep(StepLength):
             F_new = math.inf
         except RowError as err:  # rows whose new point raised
             F_new, errors = err.values, err.errors
-        return Trial(X_prop, F_new, A, None, 1, 0, True, 0, errors, math.nan)
+        return Trial(X_prop, F_new, s.step_size, None, 1, 0, True, 0, errors, math.nan)
 
 
 class LineStep(StepLength):
@@ -105,10 +111,10 @@ class LineStep(StepLength):
 
     searched = True
 
-    def take(self, p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any,
-             rng: Any, skip: Any, spent: Any = 0, deadline: float | None = None,
-             last: Any = None, levels: Any = 0) -> Trial:
-        return line_step(p, X, F, G, PG, X_prop, A, rng, skip, spent, deadline, last, levels)
+    def take(self, p: Problem, s: Any, m: Any, X_prop: Any,
+             deadline: float | None = None) -> Trial:
+        return line_step(p, s.X, m.F, m.G, m.PG, X_prop, s.step_size, s.rng, m.skip,
+                         s.nfev + m.mf, deadline, s.SN, s.fd_level)
 
 
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:

@@ -254,6 +254,7 @@ class _Step:
         self.rng_top: list[tuple[Any, Any]] | None = None
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
+        self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.window = p.gates.window  # the gradient stage's gate: k_max, low, high
         self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
@@ -376,31 +377,31 @@ class _Step:
                 m.skip, np.nan, m.F), self.point)
             new.bX, new.bF = s.best_X, s.best_F
             return new
-        t = self.length(p, s.X, m.F, m.G, m.PG, new.X, s.step_size, s.rng, m.skip,
-                        s.nfev + m.mf, self.w.deadline, s.SN, s.fd_level)
-        if t.errors and not self.searched and not self._fail(m, new, t):
-            return None  # every row's f raised
-        new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors = (
-            t.X, t.F, t.A, t.G, t.nfev, t.njev, t.ok, t.resets, t.errors)
-        new.gain = t.gain
+        t = self.length(p, s, m, new.X, self.w.deadline)
+        if t.errors and not self.searched:  # a fixed step's rows whose f raised fail
+            t = self._fail(m, new, t)
+            if t is None:
+                return None  # every row's f raised
+        (new.X, new.F, new.A, new.Gn, new.snf, new.snj, new.ok, new.RS, new.errors,
+         new.gain) = t
         if p.restart is not None and (new.RS if self.point else new.RS.any()):
             new.opt = restarted(p, new.opt, s.X, new.RS)  # the search's restart policy
         self._best(m, new)
         return new
 
-    def _fail(self, m: _Measured, new: _Moved, t: Any) -> bool:
+    def _fail(self, m: _Measured, new: _Moved, t: Any) -> Any:
         """A fixed step's rows whose f raised fail, at their last pair; the trial, the
-        step's proposal and measurements keep the others. Returns whether any is left."""
+        step's proposal and measurements keep the others. Returns the trial of the rows
+        left (None: none is)."""
         s, p = self.s, self.p
         err = RowError(t.F, t.errors)
         fail_rows(s, p, err, "the objective", s.nfev + p.fev, s.njev + p.jev)
         if not s.running:
-            return False
+            return None
         kept = err.kept
-        t.X, t.F, t.errors = t.X[kept], t.F[kept], {}
         new.opt, new.sched = p.take(new.opt, kept), p.take(new.sched, kept)
         m.keep(kept)
-        return True
+        return t._replace(X=t.X[kept], F=t.F[kept], errors={})
 
     def _best(self, m: _Measured, new: _Moved) -> None:
         """Each row's best point so far (NaN is never better; -inf is not a best
@@ -436,8 +437,12 @@ class _Step:
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
                 SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)
             searched = (s.resets + new.RS, LV, SH)
-        s.put(s.k + 1, new.X, new.F, SN, s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj,
-              new.opt, new.bX, new.bF, new.sched, new.cursor, bad, new.A, new.Gn, searched)
+        if searched is None:  # a fixed step (or training): the step's cost, known ahead
+            nfev, njev = s.nfev + self.step_cost, s.njev + p.jev
+        else:  # the gradient's and the search's, per row
+            nfev, njev = s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj
+        s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
+              new.cursor, bad, new.A, new.Gn, searched)
         self.rng_top = None
         return F_old
 

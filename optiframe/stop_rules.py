@@ -18,13 +18,16 @@ A row stops at the first rule of the stage that stops it, built-ins first. The l
 not ask every rule every step: a stage's :class:`Gates` combine the built-in rules into
 one comparison (a step count and a window for the gradient norm, from each rule's
 :meth:`StopRule.window`), and the rules' own tests run only when that comparison fails.
-A rule of your own is asked every step at its stage::
+A rule of your own (at ``"top"``, ``"gradient"``, ``"step"`` or ``"epoch"``; the
+``"value"`` stage is the divergence test's) is asked every step at its stage; this one
+is the built-in :class:`FTarget`, written out::
 
     import optiframe as of
 
     class Target(of.StopRule):
         \"\"\"Stop once f is at most ``f_target``.\"\"\"
         stage = "step"
+        training = False  # it reads f: refused in a training run, which has batch losses
         def __init__(self, f_target):
             self.f_target = f_target
         def stops(self, view):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -35,8 +36,8 @@ def test_a_fixed_step_takes_the_proposal_and_names_the_rows_whose_f_raised():
     p = _bound("gd", fun=f)
     X = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     X_prop = np.array([[0.5, 0.5], [20.0, 0.0], [1.0, 1.0]])
-    t = p.step_length.take(p, X, np.array([2.0, 8.0, 18.0]), None, None, X_prop,
-                           np.full(3, math.nan), None, None)
+    s = types.SimpleNamespace(X=X, F=np.array([2.0, 8.0, 18.0]), step_size=np.full(3, np.nan))
+    t = p.step_length.take(p, s, None, X_prop)
     assert isinstance(t, Trial) and t.X is X_prop
     assert t.F[0] == 0.5 and math.isnan(t.F[1]) and t.F[2] == 2.0
     assert list(t.errors) == [1] and isinstance(t.errors[1], ValueError)
@@ -50,7 +51,10 @@ def test_a_line_step_is_the_line_search_along_the_proposal():
     F = np.array([obj.value(x) for x in X])
     G = np.array([obj.gradient(x) for x in X])
     args = (p, X, F, G, G, X - 1e-3 * G, np.full(3, math.nan), None, None)
-    t, direct = p.step_length.take(*args), line_step(*args)
+    s = types.SimpleNamespace(X=X, step_size=args[6], rng=None, nfev=np.zeros(3, dtype=int),
+                              SN=np.full(3, np.nan), fd_level=np.zeros(3, dtype=int))
+    m = types.SimpleNamespace(F=F, G=G, PG=G, skip=None, mf=0)
+    t, direct = p.step_length.take(p, s, m, args[5]), line_step(*args)
     assert t.ok.all() and (t.F < F).all() and (t.nfev >= 1).all()
     for name in ("X", "F", "A", "G", "nfev", "njev", "ok", "resets", "gain"):
         assert np.array_equal(getattr(t, name), getattr(direct, name)), name
