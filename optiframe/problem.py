@@ -67,7 +67,9 @@ def row_norms(A: np.ndarray) -> np.ndarray:
         norms = np.sqrt(s, out=s)
     else:
         norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-    if np.isinf(norms).any():  # a row of 1e200 overflows its square: scaled, that row only
+    # a row of 1e200 overflows its square: scaled, that row only (one reduction on the
+    # way down; a NaN row makes the maximum NaN, and then the rows are looked at)
+    if not norms.max() < math.inf and np.isinf(norms).any():
         big = np.flatnonzero(np.isinf(norms))
         norms[big] = scaled_row_norms(A[big])
     return norms

@@ -83,6 +83,8 @@ class RuleView:
     def __init__(self, s: Any, p: Any, *, F: Any = None, GN: Any = None, F_old: Any = None,
                  nfev: Any = None, skipped: Any = None, elapsed: float = math.nan) -> None:
         def rows(value: Any, dtype: Any = float) -> np.ndarray:
+            if type(value) is np.ndarray and value.ndim == 1:  # a stack's: as it is
+                return value
             return np.atleast_1d(np.asarray(value, dtype=dtype))
 
         self.state, self.problem, self.k = s, p, int(s.k)
@@ -446,20 +448,25 @@ def stage_verdicts(rules: Sequence[StopRule], view: RuleView,
     step is skipped (a rule's :meth:`~StopRule.skips`, and no rule stops them; None: no
     rule skips); and the stopping rows' verdicts, in row order."""
     n = len(view)
-    done = np.zeros(n, dtype=bool)
-    first = np.full(n, -1)
+    done: np.ndarray | None = None
     skip = None
-    for j, rule in enumerate(rules):
-        hit = np.broadcast_to(np.asarray(rule.stops(view), dtype=bool), (n,))
-        fresh = hit & ~done
-        first[fresh], done = j, done | hit
+    by_row: dict[int, Verdict] = {}
+    for rule in rules:
+        hit = np.asarray(rule.stops(view), dtype=bool)
+        if hit.shape != (n,):
+            hit = np.broadcast_to(hit, (n,))
+        fresh = hit if done is None else hit & ~done
+        for r in np.flatnonzero(fresh).tolist():  # the first rule that stops a row
+            by_row[r] = rule.verdict(view, r)
+        done = hit if done is None else done | hit
         skipped = rule.skips(view)
         if skipped is not None:
             skip = skipped if skip is None else skip | skipped
+    if done is None:
+        done = np.zeros(n, dtype=bool)
     if skip is not None:
         skip = skip & ~done
-    verdicts = [rules[int(first[r])].verdict(view, int(r)) for r in np.flatnonzero(done)]
-    return done, skip, verdicts
+    return done, skip, [by_row[r] for r in sorted(by_row)]
 
 
 def as_stop_rules(value: Any) -> tuple[StopRule, ...]:
