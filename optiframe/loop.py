@@ -3,10 +3,12 @@
 A step, as :func:`_steps` reads: the top-of-step observers, *measure* the slope at the
 rows' points (the gradient; in a training run, the batch loss and gradient of the step's
 batch), *record*, the gradient-stage rules, the optimizer's *proposal*, its *length* and f
-at the new points (a line search, or f at the proposal), the *commit*, the value-stage
-rules and the step's observers. Each phase is a method of :class:`_Step`; on the way
-down every rule is one cheap comparison, and only when it fails does a function of
-:mod:`optiframe.settle` work out which rows stop and why. Everything that watches the
+at the new points (the run's :class:`~optiframe.line_step.StepLength`: a fixed step or a
+line search, returning a named trial), the *commit*, the value-stage rules and the
+step's observers. Each phase is a method of :class:`_Step`; on the way down each stage's
+rules (:mod:`optiframe.stop_rules`) are one cheap comparison, their gate, and only when
+it fails does a function of :mod:`optiframe.settle` ask the stage's rules which rows stop
+and why. Everything that watches the
 run (history, stream, checkpoints, progress, callbacks, plugin hooks, the clock, the
 evaluation budget) is reached through the :class:`~optiframe.observers.Watch` at fixed
 places.

@@ -151,10 +151,11 @@ def test_a_step_rule_sees_f_before_and_after_the_step():
     assert np.array_equal(np.concatenate([a for a, _ in seen]), r.history.fun[:-1])
 
 
-def test_rules_run_on_workers_with_the_same_bits():
+@pytest.mark.parametrize("workers", ["serial", 2])
+def test_rules_run_on_workers_with_the_same_bits(workers):
     kw = dict(optimizer="gd", starts=STARTS, stop_rules=[of.FTarget(1e-2)], seed=0)
     together = of.minimize("sphere", **kw)
-    on_workers = of.minimize("sphere", workers="serial", **kw)
+    on_workers = of.minimize("sphere", workers=workers, **kw)  # 2: a process pool
     for a, b in zip(together.starts, on_workers.starts, strict=True):
         assert (a.status, a.nit, a.fun, a.message) == (b.status, b.nit, b.fun, b.message)
         assert np.array_equal(a.x, b.x)
