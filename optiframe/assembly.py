@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
 
 from .batching import Batches
 from .checkpoint import Checkpointer, Snapshot
+from .data import DataObjective
 from .errors import (
     OptiframeError,
     describe_error,
@@ -26,6 +27,7 @@ from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
 from .problem import Problem, RowError, traced
 from .progress import Progress
+from .run_spec import RunSpec
 from .state import RunState
 from .status import Status
 from .stop_rules import Gates
@@ -49,7 +51,7 @@ def start_streams(entropy: int, index: np.ndarray) -> list[np.random.Generator]:
 # -- binding ----------------------------------------------------------------------------------
 
 
-def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Problem:
+def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> Problem:
     """The run's :class:`~optiframe.problem.Problem`: every component bound to the
     objective for points of ``n`` coordinates (raises here if one cannot work)."""
     objective, stop = runner.objective, runner.stop
@@ -62,8 +64,11 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
     # a full-data run knows f at its points: estimators that use it spare an evaluation
     valued = estimator.uses_value and not stochastic and runner.batching is None
     batches = None
-    if runner.batching is not None:
-        batches = Batches(objective, runner.batching, estimator, point, n, entropy, stop, box)
+    value: Any
+    grad: Any
+    if runner.batching is not None:  # the Runner checked: a data objective
+        batches = Batches(cast(DataObjective, objective), runner.batching, estimator, point,
+                          n, entropy, stop, box)
         value = grad = None
         fev, jev = batches.fev, 1
         max_steps = stop.max_steps if runner.stop_given.get("max_steps") else math.inf
@@ -107,7 +112,7 @@ def bind(runner: Any, point: bool, n: int, n_starts: int, entropy: int) -> Probl
                         step_length=LineStep() if searched else FixedStep())
 
 
-def new_state(runner: Any, p: Problem, X0: np.ndarray, index: np.ndarray,
+def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
               entropy: int) -> RunState:
     """The state at step 0: f at the starting points (full data), each start's optimizer,
     schedule and random states, the first batch (training). Starts whose f(x0) is NaN,
@@ -170,18 +175,18 @@ def _first_value(p: Problem, x: np.ndarray) -> float:
 # -- observers -------------------------------------------------------------------------------
 
 
-def callbacks_of(runner: Any) -> Callbacks:
+def callbacks_of(runner: RunSpec) -> Callbacks:
     """The run's callbacks and epoch callbacks, with the plugins' run-time hooks."""
     return Callbacks.of(runner.callbacks, runner.epoch_callbacks) + plugin_callbacks()
 
 
-def deadline_of(runner: Any, elapsed: float) -> float | None:
+def deadline_of(runner: RunSpec, elapsed: float) -> float | None:
     """The :func:`time.perf_counter` reading at which ``max_time`` is reached."""
     limit = runner.stop.max_time
     return None if limit is None else time.perf_counter() + limit - elapsed
 
 
-def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs: Any,
+def watch(runner: RunSpec, s: RunState, p: Problem, history: Any, recorder: Any, xs: Any,
           calls: Callbacks, checkpointer: Checkpointer | None, desc: str,
           progress: bool | None = None) -> Watch:
     """The observers of one advance over ``s``."""
@@ -209,7 +214,7 @@ def watch(runner: Any, s: RunState, p: Problem, history: Any, recorder: Any, xs:
     return w
 
 
-def _total_steps(runner: Any, p: Problem) -> float:
+def _total_steps(runner: RunSpec, p: Problem) -> float:
     if p.batches is None:
         return float(runner.stop.max_steps)
     batching = p.batches.batching

@@ -48,6 +48,7 @@ from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
 from .result import MultiStartResult, Result
+from .run_spec import RunSpec
 from .signals import sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
 from .state import RunState
@@ -57,7 +58,7 @@ from .stream import open_stream, recording
 # -- one start ------------------------------------------------------------------------------
 
 
-def run_point(runner: Any, x0: Any, seed: Any, resumed: Checkpoint | None = None) -> Result:
+def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = None) -> Result:
     """Minimize from one point (or go on from the point run saved in ``resumed``)."""
     note = ""
     if resumed is None:
@@ -142,7 +143,7 @@ def reraise(exc: BaseException | None, result: Result) -> None:
     raise exc.with_traceback(exc.__traceback__)
 
 
-def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
+def _failed_at_start(runner: RunSpec, x: np.ndarray, exc: BaseException) -> Result:
     """The objective raised at x0: status failed, with x0 kept and the error named."""
     history = History(x.size, runner.record_x)
     history.append((0, math.nan, math.nan, math.nan, 1, 0.0, math.nan), x)
@@ -154,7 +155,7 @@ def _failed_at_start(runner: Any, x: np.ndarray, exc: BaseException) -> Result:
     return result
 
 
-def _restored(cp: Checkpoint, runner: Any, p: Problem) -> RunState:
+def _restored(cp: Checkpoint, runner: RunSpec, p: Problem) -> RunState:
     init_sched = ((lambda rows: p.schedules.init(rows)) if p.schedules is not None
                   else (lambda rows: ()))
     s = cp.state(runner.optimizer.init, init_sched, p.fev, p.jev)
@@ -169,7 +170,7 @@ def _restored(cp: Checkpoint, runner: Any, p: Problem) -> RunState:
 # -- many starts ----------------------------------------------------------------------------
 
 
-def starting_points(runner: Any, x0: Any, starts: Any, seed: int | None,
+def starting_points(runner: RunSpec, x0: Any, starts: Any, seed: int | None,
                     entropy: int) -> tuple[np.ndarray, str]:
     """The (K, n) starting points, checked before any work and clipped into the run's
     bounds, and the note saying how many were clipped ("" if none)."""
@@ -210,7 +211,7 @@ def clipped_x0(box: Any, x: np.ndarray) -> tuple[np.ndarray, str]:
                             f"{'s' if len(out) > 1 else ''} {shown} and was clipped into them.")
 
 
-def run_multistart(runner: Any, x0: Any, starts: Any, seed: Any,
+def run_multistart(runner: RunSpec, x0: Any, starts: Any, seed: Any,
                    workers: Any) -> MultiStartResult:
     """Run every start: together as one stack, or spread over ``workers``."""
     seed = check_seed(seed)
@@ -235,7 +236,7 @@ def _noted(result: MultiStartResult, note: str) -> MultiStartResult:
     return attrs.evolve(result, message=result.message + note) if note else result
 
 
-def for_workers(runner: Any) -> Any:
+def for_workers(runner: RunSpec) -> Any:
     """What the workers get: the runner without the callback objects that only watch
     events of the calling process (``on_run_start``, ``on_start_end``, ``on_run_end``),
     which need not travel (nor be picklable)."""
@@ -243,12 +244,12 @@ def for_workers(runner: Any) -> Any:
         events = [e for e in EVENTS if callable(getattr(cb, e, None))]
         return not events or any(e in ("on_step", "on_epoch") for e in events)
 
-    worker = copy.copy(runner)
+    worker: Any = copy.copy(runner)  # a shallow copy whose callbacks it may set
     worker.callbacks = tuple(cb for cb in runner.callbacks if travels(cb))
     return worker
 
 
-def check_workers(runner: Any, executor: Any) -> None:
+def check_workers(runner: RunSpec, executor: Any) -> None:
     """Refuse, before any work, a combination that cannot work on this executor."""
     if getattr(executor, "needs_pickling", False):
         check_picklable(for_workers(runner), "the objective, optimizer or callbacks")
@@ -281,7 +282,7 @@ def _epoch_logger(history: StartsHistory, stream: Any = None) -> Any:
     return log
 
 
-def run_stack(runner: Any, X0: np.ndarray, entropy: int,
+def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
               resumed: Checkpoint | None = None) -> MultiStartResult:
     """Every start advanced together as one stack of rows (or the stack saved in
     ``resumed``, to its end)."""
@@ -326,7 +327,7 @@ def _start_end_caller(calls: Callbacks) -> Any:
 
 
 @contextlib.contextmanager
-def streaming(runner: Any, history: StartsHistory, dim: int,
+def streaming(runner: RunSpec, history: StartsHistory, dim: int,
               resumed_at: int | None, rerun: list[int] | None = None) -> Iterator[Any]:
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
@@ -348,7 +349,7 @@ class StartsTask:
     starts, its history (columns in the order of ``index``) and per-epoch rows.
     """
 
-    runner: Any
+    runner: RunSpec
     entropy: int
     n_starts: int
 
@@ -369,7 +370,7 @@ class StartsTask:
         return Finished.join(s.finished, X0.shape[1]), history
 
 
-def run_on_workers(runner: Any, executor: Any, X0: np.ndarray, entropy: int,
+def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
                    done: Finished | None = None, history: StartsHistory | None = None,
                    resumed: Checkpoint | None = None) -> MultiStartResult:
     """Each start not in ``done`` alone through ``executor``, collected as it completes.
@@ -473,7 +474,7 @@ def _best_of(blocks: list[Finished]) -> float:
     return float(funs.min()) if funs.size else math.nan
 
 
-def finish_multistart(runner: Any, finished: Finished, history: StartsHistory,
+def finish_multistart(runner: RunSpec, finished: Finished, history: StartsHistory,
                       failure: BaseException | None) -> MultiStartResult:
     """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
     result = gather(finished, history, runner.minima_tol)
@@ -503,7 +504,7 @@ def gather(finished: Finished, history: StartsHistory, minima_tol: float) -> Mul
 # -- resuming ---------------------------------------------------------------------------------
 
 
-def resume(runner: Any, where: Any, workers: Any) -> Result:
+def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     """Go on with the run saved in the checkpoint folder ``where``."""
     from .checkpoint import check_config
 

@@ -254,3 +254,15 @@ def test_run_arguments_given_to_the_runner_say_where_they_go():
                            match=rf"'{name}' is an argument of the run, not of the Runner: "
                                  rf"runner.run\(x0, {name}=...\)"):
             of.Runner("sphere", **{name: 3})
+
+
+def test_a_runner_has_everything_a_kind_of_run_reads():
+    """optiframe.run_spec.RunSpec lists what runs.py and assembly.py read of a Runner (mypy
+    checks the reads); a Runner must have each of them."""
+    from optiframe.run_spec import RunSpec
+
+    members = [name for name in vars(RunSpec) if not name.startswith("_")]
+    assert {"objective", "stop", "line_search", "box", "checkpointer"} <= set(members)
+    runner = of.Runner("sphere", batch_size=None)
+    missing = [name for name in members if not hasattr(runner, name)]
+    assert missing == []
