@@ -83,12 +83,16 @@ class RuleView:
     def __init__(self, s: Any, p: Any, *, F: Any = None, GN: Any = None, F_old: Any = None,
                  nfev: Any = None, skipped: Any = None, elapsed: float = math.nan) -> None:
         def rows(value: Any, dtype: Any = float) -> np.ndarray:
-            if type(value) is np.ndarray and value.ndim == 1:  # a stack's: as it is
-                return value
-            return np.atleast_1d(np.asarray(value, dtype=dtype))
+            if type(value) is np.ndarray and value.ndim == 1:  # a stack's: a read-only
+                value = value.view()  # view, so that a rule cannot write into the run
+            else:
+                value = np.array(value, dtype=dtype, ndmin=1)  # a copy of a point's
+            value.flags.writeable = False
+            return value
 
         self.state, self.problem, self.k = s, p, int(s.k)
-        self.X = s.X[None] if s.point else s.X
+        self.X = (s.X[None] if s.point else s.X).view()
+        self.X.flags.writeable = False
         self.F = rows(s.F if F is None else F)
         self.GN = None if GN is None else rows(GN)
         self.SN = rows(s.SN)
@@ -107,7 +111,7 @@ class RuleView:
 class StopRule:
     """A reason to stop a start (see the module docstring). Subclasses set ``stage`` and
     write :meth:`stops` and :meth:`verdict`; ``options`` names the run options a rule
-    reads (documentation, and the option table's "rule" column)."""
+    reads (for its documentation)."""
 
     stage: ClassVar[str] = "step"
     options: ClassVar[tuple[str, ...]] = ()

@@ -134,6 +134,25 @@ def test_a_gradient_rule_sees_the_gradient_norms_and_the_first_rule_wins():
     assert "gtol" in at_min.message
 
 
+@pytest.mark.parametrize("starts", [None, STARTS])
+def test_a_rule_cannot_write_into_the_run(starts):
+    class Scribbler(of.StopRule):
+        def stops(self, view):
+            view.F[:] = 0.0  # the run's own values: refused
+            return np.zeros(len(view), dtype=bool)
+
+        def verdict(self, view, row):  # pragma: no cover - never asked
+            raise AssertionError
+
+    where = dict(x0=[1.0, 2.0]) if starts is None else dict(starts=starts)
+    # one start: the ValueError itself; a stack: RunFailedError naming it
+    with pytest.raises((ValueError, of.RunFailedError), match="read-only") as caught:
+        of.minimize("sphere", optimizer="gd", stop_rules=[Scribbler()], raise_errors=True,
+                    **where)
+    partial = caught.value.result  # what the run recorded is kept, its values unwritten
+    assert np.all(np.asarray(partial.history.fun) > 0)
+
+
 def test_a_step_rule_sees_f_before_and_after_the_step():
     seen = []
 
