@@ -107,9 +107,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
                 restart=(None if runner.line_search is None
                          else runner.line_search.restart_policy(runner.optimizer)),
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
-                level_costs=level_costs)
-    return attrs.evolve(p, gates=Gates(p, stop.stop_rules),
-                        step_length=LineStep() if searched else FixedStep())
+                level_costs=level_costs, step_length=LineStep() if searched else FixedStep())
+    return attrs.evolve(p, gates=Gates(p, stop.stop_rules))  # the rules read the Problem
 
 
 def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,

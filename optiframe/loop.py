@@ -258,7 +258,7 @@ class _Step:
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
         self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
-        self.window = p.gates.window  # the gradient stage's gate: k_max, low, high
+        self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
         self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
                                             "step" in p.gates.asked)
 
@@ -322,14 +322,13 @@ class _Step:
         window (the step limit, a gradient at most gtol or not finite), a training run's
         alarm (a batch loss to settle), and rules of the run's own, asked every step."""
         p, GN = self.p, m.GN
-        k_max, low, high = self.window
         if self.training and p.batches.alarm(m.F, self.s):
             return True
-        if self.s.k >= k_max or self.ask_gradient:
+        if self.s.k >= self.k_max or self.ask_gradient:
             return True
         if self.point:
-            return not low < GN < high
-        return not (GN.min() > low and GN.max() < high)
+            return not self.low < GN < self.high
+        return not (GN.min() > self.low and GN.max() < self.high)
 
     def settle_gradient(self, m: _Measured) -> _Measured | None:
         """The rows that stop at the gradient stage end; a point whose gradient is not
@@ -374,7 +373,7 @@ class _Step:
             X_new.setflags(write=False)  # the iterate: an objective may not write into it
         new = _Moved(X_new, opt_new, sched, s.cursor)
         if self.training:
-            new.F, new.A, new.Gn, new.snf, new.snj = m.F, s.step_size, s.grad, 0, 0
+            new.F, new.A, new.Gn = m.F, s.step_size, s.grad
             new.cursor = p.batches.moved(s.cursor, m.F if m.skip is None else np.where(
                 m.skip, np.nan, m.F), self.point)
             new.bX, new.bF = s.best_X, s.best_F

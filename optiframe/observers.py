@@ -164,6 +164,7 @@ class Watch:
         # run's own at this stage
         self.ask_top = "top" in p.gates.asked
         self.rules_due = self.budget is not None or deadline is not None or self.ask_top
+        self.timed = deadline is not None or self.ask_top  # the rules read the clock
         self.failure: BaseException | None = None
         self.storage_note = ""  # a periodic checkpoint that could not be written
         self.saved_step: int | None = None
@@ -206,26 +207,30 @@ class Watch:
         if k >= self.tick_at:
             self.progress.tick(k, _best(s))
             self.tick_at = (k // self.progress.every + 1) * self.progress.every
-        if self.rules_due and s.running and self._top_stops(s):
-            from .settle import finish_rows
-            from .stop_rules import RuleView, stage_verdicts
+        if self.rules_due and s.running:  # one clock reading for the gate and the rules
+            elapsed = self.clock() - self.t0 if self.timed else math.nan
+            if self._top_stops(s, elapsed):
+                from .settle import finish_rows
+                from .stop_rules import RuleView, stage_verdicts
 
-            view = RuleView(s, self.p, elapsed=self.clock() - self.t0)
-            done, _, verdicts = stage_verdicts(self.p.gates.top, view)
-            if done.any():
-                self.budget_end(s)  # a resumed run with a larger budget goes on
-                finish_rows(s, self.p, np.flatnonzero(done), verdicts)
+                view = RuleView(s, self.p, elapsed=elapsed)
+                done, _, verdicts = stage_verdicts(self.p.gates.top, view)
+                if done.any():
+                    self.budget_end(s)  # a resumed run with a larger budget goes on
+                    finish_rows(s, self.p, np.flatnonzero(done), verdicts)
         self._plan(k)
 
-    def _top_stops(self, s: Any) -> bool:
-        """The top-of-step gate: a start whose next step the budget cannot pay for, the
-        clock past ``max_time``, or rules of the run's own at this stage."""
+    def _top_stops(self, s: Any, elapsed: float) -> bool:
+        """The top-of-step gate: a start whose next step the budget cannot pay for,
+        ``max_time`` passed (the Clock rule's own test), or rules of the run's own at
+        this stage."""
         if self.ask_top:
             return True
         if self.budget is not None and bool(np.any(
                 s.nfev + self.p.step_costs(s.fd_level) > self.budget)):
             return True
-        return self.deadline is not None and self.clock() >= self.deadline
+        max_time = self.p.stop.max_time
+        return max_time is not None and elapsed >= max_time
 
     def budget_end(self, s: Any) -> None:
         """A budget (max_steps, max_nfev, max_time, epochs) is about to end starts: the

@@ -425,7 +425,6 @@ class Gates:
             by_stage[rule.stage].append(rule)
         self.top, self.gradient, self.value, self.step, self.epoch = (
             tuple(by_stage[name]) for name in STAGES)
-        self.extra = tuple(extra)
         self.asked = frozenset(rule.stage for rule in extra)
         k_max, low, high = math.inf, -math.inf, math.inf
         for rule in self.gradient:
