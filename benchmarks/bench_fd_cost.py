@@ -15,7 +15,13 @@ Rosenbrock function (n = 10, x0 = (-1.2, 1, ...)), black-box (no gradient given)
 One counting wrapper around f serves every method; the figure is the number of
 evaluations until an evaluated f first reaches the target ``f_scipy + 1e-8 max(1, |f|)``
 (never reached: "-"). Goals: the default's median ratio to scipy at most 1.0, and at most
-1.2 on every problem both reach.
+1.2 on every problem both solve.
+
+The table marks which problems scipy *solves*: its final f within ``1e-8 max(1, |f*|)`` of
+the paper's minimum f* (the criterion of ``bench_mgh.py``). On the others scipy stops
+short (on Wood near f = 7.88, a flat region where f* = 0), and the target is a value on
+the way down, not a minimum. Both summaries are printed: over the problems both reach,
+and over those both solve (the issue's wording).
 """
 
 from __future__ import annotations
@@ -53,21 +59,27 @@ def ext_rosenbrock(x: np.ndarray) -> float:
     return float(np.sum(100.0 * (x[1::2] - x[0::2] ** 2) ** 2 + (1.0 - x[0::2]) ** 2))
 
 
-def problems() -> list[tuple[str, object, np.ndarray]]:
+def problems() -> list[tuple[str, object, np.ndarray, float]]:
+    """(name, f, x0, f*) of each problem."""
     out = []
     for name, cls in PROBLEMS.items():
         p = cls()
-        out.append((name, p.value, np.asarray(p.x0, dtype=float)))
+        out.append((name, p.value, np.asarray(p.x0, dtype=float), float(p.f_star)))
     x0 = np.tile([-1.2, 1.0], 5)
-    out.append(("ext-rosenbrock-10", ext_rosenbrock, x0))
+    out.append(("ext-rosenbrock-10", ext_rosenbrock, x0, 0.0))
     return out
+
+
+def solves(f: float, f_star: float) -> bool:
+    """Whether f is the minimum f* to bench_mgh's tolerance."""
+    return f - f_star <= 1e-8 * max(1.0, abs(f_star))
 
 
 def main() -> None:
     from scipy.optimize import minimize as scipy_minimize
 
-    rows, ratios, central_ratios = [], [], []
-    for name, f, x0 in problems():
+    rows, ratios, central_ratios, solved_ratios = [], [], [], []
+    for name, f, x0, f_star in problems():
         scipy_run = Counted(f)
         final = scipy_minimize(scipy_run, x0, method="L-BFGS-B").fun
         target = final + 1e-8 * max(1.0, abs(final))
@@ -79,22 +91,29 @@ def main() -> None:
         of.minimize(central, x0, gradient="central", raise_errors=False)
         ratio = (ours.hit / theirs.hit) if ours.hit and theirs.hit else None
         c_ratio = (central.hit / theirs.hit) if central.hit and theirs.hit else None
+        both_solve = solves(final, f_star) and solves(float(r.fun), f_star)
         if ratio is not None:
             ratios.append(ratio)
+            if both_solve:
+                solved_ratios.append(ratio)
         if c_ratio is not None:
             central_ratios.append(c_ratio)
         rows.append((name, f"{final:.6g}", theirs.hit or "-", ours.hit or "-",
                      "-" if ratio is None else f"{ratio:.2f}", central.hit or "-",
-                     "-" if c_ratio is None else f"{c_ratio:.2f}", str(r.status)))
+                     "-" if c_ratio is None else f"{c_ratio:.2f}", str(r.status),
+                     "yes" if solves(final, f_star) else "no"))
     print("Evaluations of f to first reach scipy L-BFGS-B's final f (black box, defaults)")
     print(table(["problem", "scipy final f", "scipy", "ours (auto)", "ratio",
-                 "ours (central)", "ratio", "our status"], rows))
+                 "ours (central)", "ratio", "our status", "scipy solves"], rows))
     print(f"\ndefault (adaptive): median ratio {statistics.median(ratios):.2f} over "
           f"{len(ratios)} problems both reach; worst {max(ratios):.2f} "
           f"({sum(r > 1.2 for r in ratios)} above 1.2)")
+    print(f"default (adaptive), problems both solve: median ratio "
+          f"{statistics.median(solved_ratios):.2f} over {len(solved_ratios)}; worst "
+          f"{max(solved_ratios):.2f} ({sum(r > 1.2 for r in solved_ratios)} above 1.2)")
     print(f"central (the old default): median ratio {statistics.median(central_ratios):.2f}"
           f"; worst {max(central_ratios):.2f}")
-    print("goals: median <= 1.0, every problem <= 1.2")
+    print("goals: median <= 1.0, every problem both solve <= 1.2")
 
 
 if __name__ == "__main__":

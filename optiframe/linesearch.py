@@ -12,9 +12,11 @@ component (hook ``register_line_searches``):
 ``wolfe``
     the strong Wolfe conditions (sufficient decrease and ``|g(x + a d).d| <= c2 |g.d|``):
     bracketing then zoom with cubic interpolation (Nocedal and Wright, Algorithms 3.5 and
-    3.6). The gradient is evaluated only at trials that decrease f enough, and the one at
-    the accepted point is handed to the next step. With bounds the search stays within
-    the largest feasible step along ``d``.
+    3.6); until a bracket is found, each trial goes to the minimizer of the cubic through
+    the last two, 1.1 to 4 strides beyond the last (Moré and Thuente's first stage, as
+    scipy's ``dcsrch``; :mod:`optiframe.interpolation`). The gradient is evaluated only
+    at trials that decrease f enough, and the one at the accepted point is handed to the
+    next step. With bounds the search stays within the largest feasible step along ``d``.
 
 A trial whose value is NaN or infinite counts as "too far": the step shrinks. A row that
 finds no acceptable step ends with status ``line_search``. Every trial evaluation is
@@ -40,6 +42,7 @@ import numpy as np
 from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
+from .interpolation import cubic_minimizer, extrapolated, quadratic_minimizer
 
 #: A trial step whose promised decrease ``a |g.d|`` is below this many times |f| is lost
 #: in f's rounding: the search stops trying smaller ones.
@@ -283,22 +286,6 @@ class Armijo(LineSearch):
                             stopped)
 
 
-def _cubic(a: Any, fa: Any, da: Any, b: Any, fb: Any, db: Any) -> Any:
-    """The minimizer of the cubic through (a, fa, da) and (b, fb, db) (NaN if none); on
-    arrays, or on float64 scalars (the same arithmetic)."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        d1 = da + db - 3.0 * (fa - fb) / (a - b)
-        d2 = np.sign(b - a) * np.sqrt(d1 * d1 - da * db)
-        return b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2)
-
-
-def _quadratic(a: Any, fa: Any, da: Any, b: Any, fb: Any) -> Any:
-    """The minimizer of the quadratic through (a, fa, da) and (b, fb)."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        h = b - a
-        return a - da * h * h / (2.0 * (fb - fa - da * h))
-
-
 @attrs.frozen
 class StrongWolfe(LineSearch):
     """The strong Wolfe conditions, by bracketing and zoom (see the module docstring).
@@ -462,6 +449,11 @@ class _Bracket:
         self.hi_f[rows] = np.where(flip, self.lo_f[rows], self.hi_f[rows])
         self.hi_d[rows] = np.where(flip, self.lo_d[rows], self.hi_d[rows])
         self.zoom[rows] |= flip
+        grow = ~self.zoom[rows]  # no bracket yet: the next trial extrapolates from lo
+        if grow.any():
+            g_rows = rows[grow]
+            self.a[g_rows] = extrapolated(self.lo_a[g_rows], self.lo_f[g_rows],
+                                           self.lo_d[g_rows], at[grow], f[grow], d[grow])
         self.lo_a[rows], self.lo_f[rows], self.lo_d[rows] = at, f, d
         self.lo_X[rows], self.lo_G[rows] = trial, g
 
@@ -476,9 +468,8 @@ class _Bracket:
         interpolate inside it; returns the rows still searching."""
         lo_a, a, amax = self.lo_a, self.a, task.alpha_max
         z = self.zoom[active]
-        grow = active[~z]
-        a[grow] = np.minimum(np.where(lo_a[grow] > 0, 2.0 * lo_a[grow], 2.0 * a[grow]),
-                             amax[grow])
+        grow = active[~z]  # (_narrow set their extrapolated trials)
+        a[grow] = np.minimum(a[grow], amax[grow])
         capped = grow[(a[grow] == lo_a[grow]) & (lo_a[grow] > 0)]  # at alpha_max already
         if len(capped):
             self.take_lower_ends(capped)
@@ -489,8 +480,8 @@ class _Bracket:
             la, ha = lo_a[rows], self.hi_a[rows]
             hi_f, hi_d = self.hi_f[rows], self.hi_d[rows]
             c = np.where(np.isfinite(hi_d) & np.isfinite(hi_f),
-                         _cubic(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f, hi_d),
-                         _quadratic(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f))
+                         cubic_minimizer(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f, hi_d),
+                         quadratic_minimizer(la, self.lo_f[rows], self.lo_d[rows], ha, hi_f))
             left, right = np.minimum(la, ha), np.maximum(la, ha)
             margin = 0.1 * (right - left)
             # safeguarded: an interpolated step too near an end is moved in to 10% of the
@@ -552,17 +543,20 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
         else:  # the trial decreased enough: the new lower end
             if (d * (hi_a - a) >= 0) if zoom else (d >= 0):  # past a minimum: zoom back
                 hi_a, hi_f, hi_d, zoom = lo_a, lo_f, lo_d, True
+            ext = a if zoom else float(extrapolated(
+                np.float64(lo_a), np.float64(lo_f), np.float64(lo_d), np.float64(a),
+                np.float64(f), np.float64(d)))
             lo_a, lo_f, lo_d, lo_X, lo_G = a, f, d, trial, g
         if not zoom:  # extrapolate
-            a = min(2.0 * lo_a if lo_a > 0 else 2.0 * a, amax)
+            a = min(ext, amax)
             if a == lo_a and lo_a > 0:  # at alpha_max already
                 break
             continue
         la, ha, lf, ld = (np.float64(v) for v in (lo_a, hi_a, lo_f, lo_d))
         if math.isfinite(hi_d) and math.isfinite(hi_f):
-            c = float(_cubic(la, lf, ld, ha, np.float64(hi_f), np.float64(hi_d)))
+            c = float(cubic_minimizer(la, lf, ld, ha, np.float64(hi_f), np.float64(hi_d)))
         else:
-            c = float(_quadratic(la, lf, ld, ha, np.float64(hi_f)))
+            c = float(quadratic_minimizer(la, lf, ld, ha, np.float64(hi_f)))
         left, right = min(lo_a, hi_a), max(lo_a, hi_a)
         margin = 0.1 * (right - left)
         a = min(max(c, left + margin), right - margin) if math.isfinite(c) else 0.5 * (

@@ -300,3 +300,59 @@ def test_restarting_along_the_steepest_descent_is_the_line_searchs_policy():
     # and L-BFGS (a natural step) keeps its restarts by default, none when a search says so
     assert of.linesearch.StrongWolfe().restart_policy(of.LBFGS()) == of.linesearch.Restart()
     assert of.linesearch.StrongWolfe().restart_policy(of.GradientDescent()) is None
+
+
+def test_without_a_bracket_the_trial_jumps_to_the_cubics_minimizer_within_four_strides():
+    from optiframe.interpolation import XTRAPL, XTRAPU, extrapolated
+
+    # (t - 1)^2 measured at 0 and 0.25: the cubic through both is the parabola, its
+    # minimizer 1.0 lies inside [0.25 + 1.1 * 0.25, 0.25 + 4 * 0.25]
+    assert float(extrapolated(np.float64(0.0), 1.0, -2.0, 0.25, 0.5625, -1.5)) == 1.0
+    # (t - 100)^2: its minimizer is far beyond; the trial stops at four strides
+    f = lambda t: (t - 100.0) ** 2  # noqa: E731
+    d = lambda t: 2.0 * (t - 100.0)  # noqa: E731
+    a, b = np.float64(0.0), np.float64(1.0)
+    assert float(extrapolated(a, f(a), d(a), b, f(b), d(b))) == 1.0 + XTRAPU * 1.0
+    # a slope that steepens (a concave stretch): no minimizer beyond, the far end again
+    g = lambda t: -(t ** 2)  # noqa: E731
+    assert float(extrapolated(a, g(a), -0.0, b, g(b), -2.0)) == 1.0 + XTRAPU
+    # a minimizer just past b is moved out to 1.1 strides
+    h = lambda t: (t - 1.01) ** 2  # noqa: E731
+    dh = lambda t: 2.0 * (t - 1.01)  # noqa: E731
+    assert float(extrapolated(a, h(a), dh(a), b, h(b), dh(b))) == pytest.approx(1.0 + XTRAPL)
+    # rows and float64 scalars give the same bits
+    rows = extrapolated(np.array([0.0, 0.0]), np.array([f(a), h(a)]), np.array([d(a), dh(a)]),
+                        np.array([1.0, 1.0]), np.array([f(b), h(b)]), np.array([d(b), dh(b)]))
+    assert rows.tolist() == [float(extrapolated(a, f(a), d(a), b, f(b), d(b))),
+                             float(extrapolated(a, h(a), dh(a), b, h(b), dh(b)))]
+
+
+@pytest.mark.parametrize("starts", [1, 3], ids=["one start", "stack"])
+def test_a_minimum_a_million_away_is_reached_in_few_trials(starts):
+    # along a unit step from 0, (x - 1e6)^2 meets the strong Wolfe conditions (c2 = 0.9)
+    # from x = 1e5 on: doubling the trial took 18 trials to get there; a trial of at most
+    # 4 strides beyond the last (the cubic's minimizer lies further) takes 10
+    def f(X):
+        return np.sum((np.atleast_2d(X) - 1e6) ** 2, axis=1)
+
+    def g(X):
+        return 2.0 * (np.atleast_2d(X) - 1e6)
+
+    X = np.zeros((starts, 1))
+    counts = {"f": 0}
+
+    def vals(P, rows):
+        counts["f"] += len(P)
+        return f(P)
+
+    D = -g(X) / np.abs(g(X))  # a unit step
+    task = SearchTask(X=X, F=f(X), G=g(X), D=D, alpha0=np.ones(starts),
+                      alpha_max=np.full(starts, math.inf), values=vals,
+                      gradients=lambda P, rows, F: g(P), cheap_gradients=True)
+    res = of.StrongWolfe().search(task)
+    assert res.ok.all()
+    assert (res.nfev <= 10).all(), res.nfev
+    assert (res.X >= 1e5).all() and (res.X < 1e6).all()
+    # the default optimizer on the same function: its first step ends there too
+    r = of.minimize(lambda x: float(f(x)[0]), [0.0], jac=lambda x: g(x)[0])
+    assert r.status == "converged" and abs(r.x[0] - 1e6) < 1e-6 and r.nfev <= 14, r
