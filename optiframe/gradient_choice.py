@@ -66,8 +66,11 @@ class AdaptiveDifference(GradientEstimator):
     whose line search finds no lower f with them, central differences (2n) from then on,
     then Richardson's (4n, without bounds) if central ones fail too. Gill, Murray and
     Wright's rule (switch from forward to central differences when the forward ones no
-    longer give a descent), applied per start and never undone; the start's level is
-    part of the run's state (checkpointed).
+    longer give a descent, or near a minimum), applied per start and never undone; the
+    start's level is part of the run's state (checkpointed). A forward-difference
+    gradient whose norm is at most gtol earns no convergence: forward differences err by
+    about ``sqrt(eps) |f''|`` and can vanish 1e-5 from a minimum, so the start's central
+    gradient is measured at once and decides (:func:`optiframe.problem.confirmed_gradient`).
 
     What ``gradient="auto"`` gives a run with a line search (the default L-BFGS) when
     the objective has no analytic gradient.

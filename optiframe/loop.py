@@ -33,7 +33,7 @@ import numpy as np
 
 from .line_step import restarted
 from .observers import Watch, step_info
-from .problem import SMALL, Problem, RowError
+from .problem import SMALL, Problem, RowError, confirmed_gradient
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -200,10 +200,12 @@ class _Measured:
     gradient, its norm, what the gradient cost (per row with a line search) and which
     rows skip their step (a non-finite gradient; None)."""
 
-    __slots__ = ("F", "G", "GN", "PG", "mf", "mj", "skip")
+    __slots__ = ("F", "G", "GN", "LV", "PG", "mf", "mj", "skip")
 
-    def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any) -> None:
+    def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any,
+                 LV: Any = None) -> None:
         self.F, self.G, self.PG, self.GN, self.mf, self.mj = F, G, PG, GN, mf, mj
+        self.LV = LV  # adaptive differences: the rows' levels after the measure (None: as s)
         self.skip: Any = None
 
     def keep(self, keep: np.ndarray) -> None:
@@ -212,6 +214,8 @@ class _Measured:
                                             self.GN[keep])
         if np.ndim(self.mf):
             self.mf, self.mj = self.mf[keep], self.mj[keep]
+        if self.LV is not None:
+            self.LV = self.LV[keep]
         if self.skip is not None:
             self.skip = self.skip[keep]
 
@@ -256,6 +260,7 @@ class _Step:
         self.rng_top: list[tuple[Any, Any]] | None = None
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
+        self.confirm = p.adaptive and p.gtol > 0.0  # see confirmed_gradient
         self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -279,12 +284,15 @@ class _Step:
         X, F = s.X, s.F
         mf: Any = p.fev
         mj: Any = p.jev
+        LV = None
         try:
             if self.training:
                 F, G = (p.batches.measure(s.cursor, X, s.rng) if self.stochastic
                         else p.batches.measure(s.cursor, X))
             elif self.searched:
                 G, mf, mj = p.searched_gradient(X, s.grad, s.rng, F, s.fd_level)
+                if self.confirm:  # forward differences at most gtol: central ones decide
+                    G, mf, mj, LV = confirmed_gradient(p, X, F, G, mf, mj, s.fd_level, s.rng)
             elif self.stochastic:
                 G = p.grad(X, s.rng)
             else:
@@ -301,9 +309,10 @@ class _Step:
             G, F = err.values[kept], err.losses[kept] if self.training else s.F
             if self.searched:
                 mf, mj = mf[kept], mj[kept]
+                LV = None if err.levels is None else err.levels[kept]
         PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
         GN = math.hypot(*PG.tolist()) if self.small else self.norm(PG)
-        return _Measured(F, G, PG, GN, mf, mj)
+        return _Measured(F, G, PG, GN, mf, mj, LV)
 
     def record(self, m: _Measured) -> None:
         s, w = self.s, self.w
@@ -433,7 +442,7 @@ class _Step:
         bad = s.bad if m.skip is None else s.bad + m.skip
         searched = None
         if self.searched:
-            LV, SH = s.fd_level, s.fd_shown
+            LV, SH = s.fd_level if m.LV is None else m.LV, s.fd_shown
             if p.adaptive:  # finer differences where these misled; a move forgets
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
                 SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)

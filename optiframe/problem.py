@@ -109,6 +109,7 @@ class RowError(Exception):
         super().__init__(f"{len(errors)} rows raised")
         self.values, self.errors, self.losses = values, errors, losses
         self.costs: Any = None  # (nfev, njev) per row, where the evaluations vary by row
+        self.levels: Any = None  # adaptive differences: the rows' levels after the measure
         self.kept = np.ones(len(values), dtype=bool)
         self.kept[sorted(errors)] = False
 
@@ -309,3 +310,37 @@ class Problem:
         if self.level_costs:
             return self.grad(X, F, levels)
         return self.grad(X, F) if self.valued else self.grad(X)
+
+
+def confirmed_gradient(p: Problem, X: Any, F: Any, G: Any, mf: Any, mj: Any, levels: Any,
+                       rng: Any) -> tuple[Any, Any, Any, Any]:
+    """Adaptive differences near a minimum: rows whose forward-difference gradient has a
+    (projected) norm at most gtol are measured again with central differences, and go
+    on at that level (Gill, Murray and Wright's switch near a minimum). Forward
+    differences err by about ``sqrt(eps) |f''|``: near a minimum they can vanish where
+    the gradient is 1000 times gtol, so their small norm earns no convergence; the
+    central one decides. Returns the gradient, its costs and the rows' levels (None: no
+    row changed level)."""
+    PG = p.box.projected_gradient(X, G) if p.box is not None else G
+    if p.point:
+        if levels != 0 or not vector_norm(PG) <= p.gtol:
+            return G, mf, mj, None
+        G = p.gradient_at(X, rng, F, 1)
+        return G, mf + p.level_costs[1], mj + p.jev, 1
+    low = (np.asarray(levels) == 0) & (row_norms(PG) <= p.gtol)
+    if not low.any():
+        return G, mf, mj, None
+    rows = np.flatnonzero(low)
+    LV = np.where(low, 1, levels)
+    G = G.copy()
+    mf = mf + np.where(low, p.level_costs[1], 0)
+    mj = mj + np.where(low, p.jev, 0)
+    try:
+        G[rows] = p.gradient_at(X[rows], None if rng is None else [
+            rng[i] for i in rows.tolist()], np.asarray(F)[rows], LV[rows])
+    except RowError as err:
+        G[rows] = err.values
+        error = RowError(G, {int(rows[i]): e for i, e in err.errors.items()})
+        error.costs, error.levels = (mf, mj), LV
+        raise error from None
+    return G, mf, mj, LV

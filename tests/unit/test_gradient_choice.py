@@ -68,3 +68,59 @@ def test_adaptive_is_registered_and_explains_itself():
     est = of.get_registry().build("gradient", "adaptive", of.GradientEstimator)
     assert isinstance(est, of.AdaptiveDifference)
     assert est.level_costs(of.FunctionObjective.from_callable(rosen), 4, None) == (4, 8, 16)
+
+
+def rosen_chain(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def rosen_chain_der(x):
+    g = np.zeros_like(x)
+    d = x[1:] - x[:-1] ** 2
+    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * d
+    return g
+
+
+#: starts from which forward differences vanish about 1e-5 from the minimum of the chained
+#: Rosenbrock function (their error, sqrt(eps) |f''|, cancels the gradient there)
+FORWARD_ZEROS = np.array([[1.1431428, -0.3413766, 0.93793429],
+                          [0.84457151, 1.72823875, -1.54026947]])
+
+
+def test_a_forward_difference_gradient_at_most_gtol_earns_no_convergence():
+    # before: `converged` ("gradient norm 3.3e-09 <= gtol") 1.1e-5 from the minimum, where
+    # the true gradient norm is 1e-5; central differences now decide, at their level
+    for x0 in FORWARD_ZEROS:
+        calls = []
+
+        def f(x, calls=calls):
+            calls.append(1)
+            return rosen_chain(x)
+
+        r = of.minimize(f, x0)
+        assert r.status == "converged"
+        assert np.abs(r.x - 1.0).max() < 1e-6, r.x - 1.0
+        assert np.linalg.norm(rosen_chain_der(r.x)) < 1e-5
+        assert r.nfev == len(calls)  # the central gradient's evaluations are counted
+        # forward differences alone still stop at their zero, by their own norm
+        forward = of.minimize(rosen_chain, x0, gradient="forward")
+        assert np.abs(forward.x - 1.0).max() > 5e-6
+
+
+def test_the_central_check_gives_a_stacks_rows_their_single_start_bits_and_resumes(tmp_path):
+    stack = of.minimize(rosen_chain, starts=FORWARD_ZEROS)
+    for outcome in stack.starts:
+        alone = of.minimize(rosen_chain, outcome.x0)
+        np.testing.assert_array_equal(outcome.x, alone.x)
+        assert (outcome.nit, outcome.nfev, outcome.status) == (alone.nit, alone.nfev,
+                                                               alone.status)
+    # resumed from each step around the switch to central differences: the same bits
+    x0 = FORWARD_ZEROS[0]
+    whole = of.minimize(rosen_chain, x0)
+    for k in range(whole.nit - 6, whole.nit):
+        of.minimize(rosen_chain, x0, max_steps=k, checkpoint=tmp_path / str(k))
+        resumed = of.Runner(rosen_chain).resume(tmp_path / str(k))
+        np.testing.assert_array_equal(resumed.x, whole.x)
+        assert (resumed.nit, resumed.nfev, resumed.status) == (whole.nit, whole.nfev,
+                                                               whole.status)

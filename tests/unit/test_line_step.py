@@ -53,7 +53,7 @@ def test_a_line_step_is_the_line_search_along_the_proposal():
     args = (p, X, F, G, G, X - 1e-3 * G, np.full(3, math.nan), None, None)
     s = types.SimpleNamespace(X=X, step_size=args[6], rng=None, nfev=np.zeros(3, dtype=int),
                               SN=np.full(3, np.nan), fd_level=np.zeros(3, dtype=int))
-    m = types.SimpleNamespace(F=F, G=G, PG=G, skip=None, mf=0)
+    m = types.SimpleNamespace(F=F, G=G, PG=G, skip=None, mf=0, LV=None)
     t, direct = p.step_length.take(p, s, m, args[5]), line_step(*args)
     assert t.ok.all() and (t.F < F).all() and (t.nfev >= 1).all()
     for name in ("X", "F", "A", "G", "nfev", "njev", "ok", "resets", "gain"):
