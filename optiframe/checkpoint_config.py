@@ -10,13 +10,44 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import numpy as np
 
 from . import options
 from .errors import CheckpointError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .batching import Batching
+    from .gradients import GradientEstimator
+    from .objective import Objective
+    from .optimizers.base import Optimizer
+    from .schedules import Schedule
+    from .stopping import StopRules
+
+
+class Configured(Protocol):
+    """What a checkpoint's configuration reads of a runner (a
+    :class:`~optiframe.Runner` is one): the components and options a resumed run must
+    agree on."""
+
+    @property
+    def objective(self) -> Objective: ...
+    @property
+    def optimizer(self) -> Optimizer: ...
+    @property
+    def gradient(self) -> GradientEstimator: ...
+    @property
+    def schedules(self) -> tuple[tuple[str, Schedule], ...]: ...
+    @property
+    def batching(self) -> Batching | None: ...
+    @property
+    def stop(self) -> StopRules: ...
+    @property
+    def record_every(self) -> int: ...
+    @property
+    def record_x(self) -> bool: ...
 
 
 def data_digest(*arrays: Any, rows: int = 64) -> str:
@@ -82,7 +113,7 @@ def describe(value: Any) -> Any:
 MAY_CHANGE = options.MAY_CHANGE  # the budgets, declared in optiframe.options
 
 
-def run_config(runner: Any, kind: str, shape: tuple[int, ...],
+def run_config(runner: Configured, kind: str, shape: tuple[int, ...],
                seed: int | None = None) -> dict[str, Any]:
     """What a checkpoint must agree on to be resumed by ``runner``.
 
@@ -204,7 +235,7 @@ def _legacy_component(saved: str, value: Any, where: str) -> list[str]:
     return out
 
 
-def _legacy_differences(saved: dict[str, Any], runner: Any) -> list[str]:
+def _legacy_differences(saved: dict[str, Any], runner: Configured) -> list[str]:
     out = []
     for key, value in (("optimizer", runner.optimizer), ("gradient", runner.gradient),
                        ("schedules", runner.schedules), ("batching", runner.batching)):
@@ -227,7 +258,7 @@ def _legacy_differences(saved: dict[str, Any], runner: Any) -> list[str]:
     return out
 
 
-def check_config(checkpoint: Any, runner: Any) -> None:
+def check_config(checkpoint: Any, runner: Configured) -> None:
     """Refuse a checkpoint (a loaded :class:`~optiframe.checkpoint.Checkpoint`) written
     with other components, saying what differs."""
     saved = checkpoint.config

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -37,6 +37,9 @@ from .history import StartsHistory
 from .outcome import Finished
 from .result import GlobalResult, MultiStartResult
 from .status import Status
+
+if TYPE_CHECKING:
+    from .runner import Runner
 
 #: how local searches in exploration stop (scipy's L-BFGS-B defaults: pgtol, factr eps)
 EXPLORE = {"gtol": 1e-5, "ftol": 2.2e-9}
@@ -114,7 +117,7 @@ class Trace:
 class GlobalSearch:
     """One global search's budget, random stream and findings (see the module)."""
 
-    def __init__(self, runner: Any, box: Any, budget: int, entropy: int,
+    def __init__(self, runner: Runner, box: Any, budget: int, entropy: int,
                  workers: Any = None, deadline: float | None = None,
                  journal: Any = None) -> None:
         self.runner, self.box, self.budget = runner, box, int(budget)

@@ -33,7 +33,8 @@ from __future__ import annotations
 import abc
 import math
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -43,6 +44,9 @@ from .errors import InvalidArgumentError
 from .executors import as_executor
 from .global_search import GlobalSearch
 from .hookspecs import Register, hookimpl
+
+if TYPE_CHECKING:
+    from .runner import Runner
 
 #: the strategy of ``of.minimize(f, bounds=box)`` without x0 (the best on
 #: benchmarks/bench_global.py)
@@ -236,7 +240,7 @@ def register_strategies(register: Register) -> None:
         register(name, cls)
 
 
-def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
+def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
                  resume: bool = False) -> Any:
     """The global search ``strategy`` (a :class:`Strategy`, a registered name or a
     mapping) over the runner's bounds, with ``max_nfev`` as its whole budget (by default
@@ -265,7 +269,7 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
     runner.check_workers_with_evaluate(workers)
     journal = None
     if runner.checkpoint is not None:
-        journal = _journal(runner, strategy, box, budget, seed, x0, resume)
+        journal = _journal(runner.checkpoint, runner, strategy, box, budget, seed, x0, resume)
         entropy = journal.config["entropy"]
     elif resume:
         raise InvalidArgumentError("resume=True goes on with a global search's checkpoint: "
@@ -301,20 +305,21 @@ def run_strategy(runner: Any, strategy: Any, x0: Any, seed: Any, workers: Any,
     if journal is not None:
         journal.save()
     result = g.result(name, runner.minima_tol, interrupted)
-    if before is not None:
-        result = attrs.evolve(result, evaluation=runner.evaluation_stats().since(before))
+    after = runner.evaluation_stats()
+    if before is not None and after is not None:
+        result = attrs.evolve(result, evaluation=after.since(before))
     return result
 
 
-def _journal(runner: Any, strategy: Strategy, box: Any, budget: int, seed: int | None,
-             x0: Any, resume: bool) -> Any:
-    """The search's journal in the runner's checkpoint folder: its configuration (what a
-    resumed search must agree on) and, to resume, its calls."""
+def _journal(folder: str | Path, runner: Runner, strategy: Strategy, box: Any, budget: int,
+             seed: int | None, x0: Any, resume: bool) -> Any:
+    """The search's journal in ``folder`` (the runner's checkpoint folder): its
+    configuration (what a resumed search must agree on) and, to resume, its calls."""
     from .assembly import root_entropy
     from .checkpoint_config import describe, describe_objective
     from .global_journal import Journal, saved_entropy
 
-    saved = saved_entropy(runner.checkpoint) if resume else None
+    saved = saved_entropy(folder) if resume else None
     config = {
         "strategy": describe(strategy), "budget": int(budget), "seed": seed,
         "lo": box.lo.tolist(), "hi": box.hi.tolist(),
@@ -325,10 +330,10 @@ def _journal(runner: Any, strategy: Strategy, box: Any, budget: int, seed: int |
                  if k not in ("class", "max_time")},
         "entropy": saved if saved is not None else root_entropy(seed),
     }
-    return Journal(runner.checkpoint, config, resume)
+    return Journal(folder, config, resume)
 
 
-def _dim(runner: Any) -> int:
+def _dim(runner: Runner) -> int:
     n = getattr(runner.objective, "dim", None)
     if n is None and runner.bounds is not None:
         from .bounds import as_box
@@ -375,7 +380,7 @@ class _Bar:
         self.bar.close()
 
 
-def _bar(runner: Any, budget: int, name: str) -> _Bar | None:
+def _bar(runner: Runner, budget: int, name: str) -> _Bar | None:
     from .progress import Progress
 
     made = Progress.create(runner.progress, budget, f"optiframe {name}", unit="eval")

@@ -259,6 +259,7 @@ def test_run_arguments_given_to_the_runner_say_where_they_go():
 def test_a_runner_has_everything_a_kind_of_run_reads():
     """optiframe.run_spec.RunSpec lists what runs.py and assembly.py read of a Runner (mypy
     checks the reads); a Runner must have each of them."""
+    from optiframe.checkpoint_config import Configured
     from optiframe.run_spec import RunSpec
 
     members = [name for name in vars(RunSpec) if not name.startswith("_")]
@@ -266,3 +267,7 @@ def test_a_runner_has_everything_a_kind_of_run_reads():
     runner = of.Runner("sphere", batch_size=None)
     missing = [name for name in members if not hasattr(runner, name)]
     assert missing == []
+    # and what a checkpoint's configuration reads (checkpoint_config.Configured)
+    configured = [name for name in vars(Configured) if not name.startswith("_")]
+    assert {"objective", "optimizer", "stop", "record_x"} <= set(configured)
+    assert [name for name in configured if not hasattr(runner, name)] == []
