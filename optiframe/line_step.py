@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 
 from .linesearch import SearchResult, SearchTask
-from .numerics import NOISE_UNITS, lowered, moving_lengths, unit_steps
+from .numerics import NOISE_UNITS, einsum, lowered, moving_lengths, unit_steps
 from .objective import real_array
 from .problem import OutOfBudgetError, Problem, RowError, rows_of
 from .state import keep_rows
@@ -313,7 +313,7 @@ def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: n
         D = P - X
         if box is not None:
             D = box.free_direction(X, D, G)
-        slope = np.einsum("ij,ij->i", G, D)
+        slope = einsum("ij,ij->i", G, D)
         # no descent direction (a finite slope is a finite direction's)
         reset = ~((slope < 0) & (slope > -math.inf))
     if reset.any():  # once: the steepest descent, a unit step
@@ -334,7 +334,7 @@ def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: n
             moves = ((X + alpha0[:, None] * D) != X).any(axis=1)
     with np.errstate(invalid="ignore", over="ignore"):
         if reset.any():  # the slope along the directions searched
-            slope[reset] = np.einsum("ij,ij->i", G[reset], D[reset])
+            slope[reset] = einsum("ij,ij->i", G[reset], D[reset])
         gain = np.where(moves, -alpha0 * slope, math.inf)
     return D, alpha0, alpha_max, gain, reset.astype(np.int64)
 
@@ -345,7 +345,7 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
     (the same bits); None when its direction is no descent one (the rows' code resets
     it)."""
     D = P - X
-    slope = float(np.einsum("i,i->", G[0], D[0]))
+    slope = float(einsum("i,i->", G[0], D[0]))
     if not -math.inf < slope < 0.0:
         return None
     a = float(A[0])

@@ -43,6 +43,7 @@ from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 from .interpolation import cubic_minimizer, extrapolated, quadratic_minimizer
+from .numerics import einsum
 
 #: A trial step whose promised decrease ``a |g.d|`` is below this many times |f| is lost
 #: in f's rounding: the search stops trying smaller ones.
@@ -205,7 +206,7 @@ class Armijo(LineSearch):
         if self.parallel > 1:
             return self.search_parallel(task)
         K = len(task.F)
-        slope = np.einsum("ij,ij->i", task.G, task.D)
+        slope = einsum("ij,ij->i", task.G, task.D)
         alpha = _first_lengths(task)
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev = np.zeros(K, dtype=np.int64)
@@ -219,7 +220,7 @@ class Armijo(LineSearch):
             trial = _along(task, active, alpha[active])
             F_t = task.values(trial, active)
             nfev[active] += 1
-            moved = np.einsum("ij,ij->i", task.G[active], trial - task.X[active])
+            moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
             good = np.isfinite(F_t) & (F_t <= task.F[active] + self.c1 * moved)
             done = active[good]
             X_new[done], F_new[done], ok[done] = trial[good], F_t[good], True
@@ -251,7 +252,7 @@ class Armijo(LineSearch):
         a row whose budget cannot pay for a round stops (status ``max_nfev``)."""
         K, p = len(task.F), self.parallel
         alpha = _first_lengths(task)
-        slope = np.einsum("ij,ij->i", task.G, task.D)
+        slope = einsum("ij,ij->i", task.G, task.D)
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev = np.zeros(K, dtype=np.int64)
         ok = np.zeros(K, dtype=bool)
@@ -267,7 +268,7 @@ class Armijo(LineSearch):
             trial = _along(task, rows, lengths.reshape(-1))
             F_t = task.values(trial, rows).reshape(len(active), p)
             nfev[active] += p
-            moved = np.einsum("ij,ij->i", task.G[rows], trial - task.X[rows])
+            moved = einsum("ij,ij->i", task.G[rows], trial - task.X[rows])
             good = np.isfinite(F_t) & (
                 F_t <= task.F[active, None] + self.c1 * moved.reshape(len(active), p))
             found = good.any(axis=1)
@@ -391,7 +392,7 @@ class _Bracket:
     def start(cls, task: SearchTask) -> _Bracket:
         K = len(task.F)
         f0 = task.F
-        d0 = np.einsum("ij,ij->i", task.G, task.D)
+        d0 = einsum("ij,ij->i", task.G, task.D)
         nans = np.full(K, np.nan)
         return cls(f0=f0, d0=d0, a=np.minimum(task.alpha0, task.alpha_max),
                    lo_a=np.zeros(K), lo_f=f0.copy(), lo_d=d0.copy(), lo_X=task.X.copy(),
@@ -421,7 +422,7 @@ class _Bracket:
         if len(near):
             g[want] = task.gradients(trial[want], near, f[want])
             self.njev[near] += 1
-        d = np.einsum("ij,ij->i", g, task.D[active])
+        d = einsum("ij,ij->i", g, task.D[active])
         accept = ~far & (np.abs(d) <= -c2 * d0)
         done = active[accept]
         self.X_new[done], self.F_new[done], self.G_new[done] = trial[accept], f[accept], g[
@@ -503,7 +504,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
     arithmetic in the same order as :class:`_Bracket`'s (interpolation by the same
     functions, on float64 scalars), so the same bits, without the rows' bookkeeping."""
     G0, D0 = task.G[0], task.D[0]
-    f0, d0 = float(task.F[0]), float(np.einsum("i,i->", G0, D0))
+    f0, d0 = float(task.F[0]), float(einsum("i,i->", G0, D0))
     a, amax = float(np.minimum(task.alpha0, task.alpha_max)[0]), float(task.alpha_max[0])
     lo_a, lo_f, lo_d, lo_X, lo_G = 0.0, f0, d0, task.X, task.G
     hi_a = hi_f = hi_d = math.nan
@@ -534,7 +535,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
             njev += 1
         else:
             g = np.full(trial.shape, math.nan)
-        d = float(np.einsum("i,i->", g[0], D0))
+        d = float(einsum("i,i->", g[0], D0))
         if not far and abs(d) <= -c2 * d0:
             X_new, F_new, G_new, ok = trial.copy(), f, g, True
             break

@@ -15,6 +15,10 @@ Example
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import Any, cast
+
 import numpy as np
 
 #: A change of f below this many units of its rounding (``eps |f|``) is no evidence: a
@@ -25,6 +29,22 @@ ROUNDING_UNITS = 1e3
 #: f, not a lower f: a line search that found only such a step found none.
 NOISE_UNITS = 8.0
 _EPS = float(np.finfo(float).eps)
+
+
+def _c_einsum() -> Callable[..., Any]:
+    """numpy's C einsum itself (the same function, so the same bits): ``np.einsum``'s
+    Python wrapper costs as much again on a small row (0.65 us a call); np.einsum where
+    a numpy hides it elsewhere."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return cast(Callable[..., Any], importlib.import_module(module).c_einsum)
+        except (ImportError, AttributeError):
+            continue
+    return np.einsum  # pragma: no cover
+
+
+#: ``np.einsum`` without its Python wrapper (no ``optimize``: the operands are few)
+einsum = _c_einsum()
 
 
 def lowered(F_old: np.ndarray, F_new: np.ndarray) -> np.ndarray:
@@ -39,7 +59,7 @@ def scaled_row_norms(A: np.ndarray) -> np.ndarray:
     whose plain norm overflows (or underflows to 0 while nonzero) are scaled by their
     largest entry first (each row on its own: a row's bits never depend on the others).
     Non-finite rows give inf or NaN, as their entries do."""
-    plain = np.sqrt(np.einsum("ij,ij->i", A, A))  # einsum neither warns nor raises
+    plain = np.sqrt(einsum("ij,ij->i", A, A))  # einsum neither warns nor raises
     if plain.min() > 0.0 and plain.max() < np.inf:
         return plain
     redo = (plain == np.inf) | (plain == 0.0)
@@ -50,7 +70,7 @@ def scaled_row_norms(A: np.ndarray) -> np.ndarray:
         big = np.abs(A[rows]).max(axis=1)
         finite = np.isfinite(big) & (big > 0)
         scaled = np.where(finite[:, None], A[rows] / np.where(finite, big, 1.0)[:, None], 0.0)
-        plain[rows] = np.where(finite, big * np.sqrt(np.einsum("ij,ij->i", scaled, scaled)),
+        plain[rows] = np.where(finite, big * np.sqrt(einsum("ij,ij->i", scaled, scaled)),
                                np.where(big == 0, 0.0, np.inf))
     return plain
 
@@ -61,7 +81,7 @@ def scaled_dots(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     computed as ``|a| |b| (a/|a|).(b/|b|)``, so a test such as ``a.b > eps |a| |b|`` is
     the same at any scale of f. Each row on its own."""
     na, nb = scaled_row_norms(A), scaled_row_norms(B)
-    dot = np.einsum("ij,ij->i", A, B)
+    dot = einsum("ij,ij->i", A, B)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         bad = ~np.isfinite(dot) | ((dot == 0.0) & (na > 0) & (nb > 0))
     if not bad.any():
@@ -70,7 +90,7 @@ def scaled_dots(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
         ua = A[rows] / np.where(na[rows] > 0, na[rows], 1.0)[:, None]
         ub = B[rows] / np.where(nb[rows] > 0, nb[rows], 1.0)[:, None]
-        dot[rows] = na[rows] * nb[rows] * np.einsum("ij,ij->i", ua, ub)
+        dot[rows] = na[rows] * nb[rows] * einsum("ij,ij->i", ua, ub)
     return dot, na, nb
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .numerics import scaled_row_norms
+from .numerics import einsum, scaled_row_norms
 from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
 from .state import take_rows
@@ -66,7 +66,7 @@ def row_norms(A: np.ndarray) -> np.ndarray:
             s += sq[:, j]
         norms = np.sqrt(s, out=s)
     else:
-        norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+        norms = np.sqrt(einsum("ij,ij->i", A, A))
     # a row of 1e200 overflows its square: scaled, that row only (one reduction on the
     # way down; a NaN row makes the maximum NaN, and then the rows are looked at)
     if not norms.max() < math.inf and np.isinf(norms).any():

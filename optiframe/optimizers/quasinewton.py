@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 
 from .._validation import check_int
-from ..numerics import scaled_dots, scaled_row_norms, unit_steps
+from ..numerics import einsum, scaled_dots, scaled_row_norms, unit_steps
 from ._fields import learning_rate, line_search_field
 from .base import Optimizer
 
@@ -43,7 +43,7 @@ def _rows(x: np.ndarray) -> np.ndarray:
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", a, b)
+    return einsum("ij,ij->i", a, b)
 
 
 def _unit_first_steps(D: np.ndarray, G: np.ndarray, first: np.ndarray,
@@ -199,8 +199,8 @@ def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarr
     :func:`~optiframe.numerics.scaled_dots`' own wherever that takes its plain path)."""
     s, y = X - x_prev, G - g_prev
     s0, y0 = s[0], y[0]
-    ss, yy = float(np.einsum("i,i->", s0, s0)), float(np.einsum("i,i->", y0, y0))
-    sy = float(np.einsum("i,i->", s0, y0))
+    ss, yy = float(einsum("i,i->", s0, s0)), float(einsum("i,i->", y0, y0))
+    sy = float(einsum("i,i->", s0, y0))
     if 0.0 < ss < math.inf and 0.0 < yy < math.inf and sy != 0.0 and math.isfinite(sy):
         ns, ny = math.sqrt(ss), math.sqrt(yy)
     else:  # overflow, underflow or a zero: the scaled dots decide
@@ -277,7 +277,7 @@ def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, S: np.ndarray,
     q = G - np.matmul(alpha[:, None, :], Y)[:, 0]
     newest = (head - 1) % Y.shape[1]
     s, y = S[rows, newest], Y[rows, newest]  # gamma from the newest pair's own dots
-    sy, yy = np.einsum("ij,ij->i", s, y), np.einsum("ij,ij->i", y, y)
+    sy, yy = einsum("ij,ij->i", s, y), einsum("ij,ij->i", y, y)
     gamma = np.where((count > 0) & (yy > 0) & (yy < np.inf), sy / yy, 1.0)
     return q, gamma
 
@@ -293,7 +293,7 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     order = [(head - 1 - i) % m for i in range(count)]  # newest pair first
     newest = order[0]
     s, y = S[0, newest], Y[0, newest]  # gamma from the newest pair's own dots
-    sy_, yy = float(np.einsum("i,i->", s, y)), float(np.einsum("i,i->", y, y))
+    sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))
     gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
     with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
         SG, SY = _products(G, S, Y)
@@ -417,7 +417,7 @@ class BFGS(Optimizer):
                     V = np.eye(n) - rho * np.outer(s[r], y[r])
                     H[r] = V @ H[r] @ V.T + rho * np.outer(s[r], s[r])
                 updates = updates + take
-        D = -np.einsum("kij,kj->ki", H, G)
+        D = -einsum("kij,kj->ki", H, G)
         D = _unit_first_steps(D, G, updates == 0, X)  # no update yet: a unit step
         new = BFGSState(H=H, updates=updates, rejected=rejected, x_prev=X, g_prev=G)
         return (X + self.lr * D).reshape(x.shape), new
