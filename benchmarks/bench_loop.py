@@ -9,8 +9,9 @@ Two measures for each run, both as optiframe / reference (lower is better):
   of best times and the median of per-round ratios. On a shared 2-core VM either moves by
   10 % or more from one run to the next;
 * instructions per step, counted by valgrind's callgrind (``OPENBLAS_NUM_THREADS=1``): a
-  run of N + M steps minus a run of N steps, divided by M. The count does not move with
-  the machine's load, so small differences are real ones.
+  run of N + M steps minus a run of N steps, divided by M, with ``PYTHONHASHSEED=0``
+  (a random hash seed moves the count by up to 10% between runs). The count does not
+  move with the machine's load, so small differences are real ones.
 
 Goals: one start on the 10-D sphere <= 1.3x a hand numpy loop recording f and |g|; the
 blog's 1-D run <= 1.5x the blog's loop; 1000 starts of gd on Himmelblau <= 1.5x and on
@@ -186,7 +187,10 @@ run = b.RUNS[{i}]
 def instructions(i: int, ours: bool, steps: int) -> int | None:
     """Instructions callgrind counts in a child running contender i for ``steps``."""
     code = CHILD.format(here=str(HERE), i=i, ours=ours, steps=steps)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    # one hash seed: with random ones the sets' and dicts' layouts move the counts by up to
+    # 10% from run to run (measured on the sphere row: 34.9k to 43.5k); seeded, by 5
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONHASHSEED": "0"}
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                           sys.executable, "-c", code], capture_output=True, text=True,
                          env=env)

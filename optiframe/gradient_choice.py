@@ -70,7 +70,8 @@ class AdaptiveDifference(GradientEstimator):
     start's level is part of the run's state (checkpointed). A forward-difference
     gradient whose norm is at most gtol earns no convergence: forward differences err by
     about ``sqrt(eps) |f''|`` and can vanish 1e-5 from a minimum, so the start's central
-    gradient is measured at once and decides (:func:`optiframe.problem.confirmed_gradient`).
+    gradient is measured at once and decides (:func:`optiframe.problem.confirmed_gradient`);
+    with a fixed step (no line search to be misled) that check is how a start climbs.
 
     What ``gradient="auto"`` gives a run with a line search (the default L-BFGS) when
     the objective has no analytic gradient.

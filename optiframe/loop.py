@@ -55,7 +55,7 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     the rows still running (``interrupted``, ``failed``), at the last whole step."""
     try:
         if (FAST_PATH and s.point and p.batches is None and p.line_search is None
-                and not p.gates.asked):
+                and not p.gates.asked and not p.adaptive):
             _point_steps(s, p, w)
         else:
             _steps(s, p, w)
@@ -212,8 +212,10 @@ class _Measured:
         """Only the rows ``keep`` (the others ended)."""
         self.F, self.G, self.PG, self.GN = (self.F[keep], self.G[keep], self.PG[keep],
                                             self.GN[keep])
-        if np.ndim(self.mf):
-            self.mf, self.mj = self.mf[keep], self.mj[keep]
+        if np.ndim(self.mf):  # per row (a line search's, or adaptive differences')
+            self.mf = self.mf[keep]
+        if np.ndim(self.mj):
+            self.mj = self.mj[keep]
         if self.LV is not None:
             self.LV = self.LV[keep]
         if self.skip is not None:
@@ -260,7 +262,8 @@ class _Step:
         self.rng_top: list[tuple[Any, Any]] | None = None
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
-        self.confirm = p.adaptive and p.gtol > 0.0  # see confirmed_gradient
+        self.confirm = p.adaptive and p.gtol > 0.0 and not self.training  # see
+        # confirmed_gradient (a fixed step's levels climb only by it)
         self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -295,6 +298,11 @@ class _Step:
                     G, mf, mj, LV = confirmed_gradient(p, X, F, G, mf, mj, s.fd_level, s.rng)
             elif self.stochastic:
                 G = p.grad(X, s.rng)
+            elif self.confirm:  # adaptive differences with a fixed step: at each row's level
+                levels = s.fd_level
+                G = p.gradient_at(X, s.rng, F, levels)
+                G, mf, mj, LV = confirmed_gradient(p, X, F, G, p.gradient_costs(levels), mj,
+                                                   levels, s.rng)
             else:
                 G = p.grad(X, F) if self.valued else p.grad(X)
         except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
@@ -449,6 +457,10 @@ class _Step:
             searched = (s.resets + new.RS, LV, SH)
         if searched is None:  # a fixed step (or training): the step's cost, known ahead
             nfev, njev = s.nfev + self.step_cost, s.njev + p.jev
+            if self.confirm and not self.training:  # adaptive: the gradient at its level
+                nfev, njev = s.nfev + m.mf + 1, s.njev + m.mj  # (and f at the new point)
+                if m.LV is not None:  # a central check showed forward differences mislead
+                    searched = (s.resets, m.LV, s.fd_shown)
         else:  # the gradient's and the search's, per row
             nfev, njev = s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,

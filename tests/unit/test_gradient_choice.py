@@ -124,3 +124,40 @@ def test_the_central_check_gives_a_stacks_rows_their_single_start_bits_and_resum
         np.testing.assert_array_equal(resumed.x, whole.x)
         assert (resumed.nit, resumed.nfev, resumed.status) == (whole.nit, whole.nfev,
                                                                whole.status)
+
+
+def bowl(x):
+    return float(500.0 * np.sum((x - 1.0) ** 2))
+
+
+def test_a_fixed_step_with_adaptive_differences_climbs_by_the_central_check(tmp_path):
+    # gd with forward differences stops at their zero, 7.5e-9 from the minimum of a steep
+    # bowl, where the gradient norm is 1.3e-5; adaptive ones check it with central
+    # differences, climb (a fixed step has no line search to show it) and converge
+    gd = of.GradientDescent(lr=5e-4)
+    x0 = np.array([3.0, -2.0, 0.5])
+    forward = of.minimize(bowl, x0, optimizer=gd, gradient="forward")
+    assert forward.status == "converged" and np.linalg.norm(1000.0 * (forward.x - 1)) > 1e-6
+    calls = []
+
+    def f(x, calls=calls):
+        calls.append(1)
+        return bowl(x)
+
+    r = of.minimize(f, x0, optimizer=gd, gradient="adaptive")
+    assert r.status == "converged" and np.linalg.norm(1000.0 * (r.x - 1)) < 1e-7
+    assert r.nfev == len(calls)
+    stack = of.minimize(bowl, starts=np.array([x0, x0[::-1]]), optimizer=gd,
+                        gradient="adaptive")
+    alone = of.minimize(bowl, x0[::-1], optimizer=gd, gradient="adaptive")
+    np.testing.assert_array_equal(stack.starts[0].x, r.x)
+    np.testing.assert_array_equal(stack.starts[1].x, alone.x)
+    assert (stack.starts[1].nit, stack.starts[1].nfev) == (alone.nit, alone.nfev)
+    # resumed from a checkpoint after the climb: the same run
+    k = r.nit - 3
+    of.minimize(bowl, x0, optimizer=gd, gradient="adaptive", max_steps=k,
+                checkpoint=tmp_path / "c")
+    assert np.max(of.load_checkpoint(tmp_path / "c").arrays["rows/fd_level"]) == 1
+    resumed = of.Runner(bowl, gd, "adaptive").resume(tmp_path / "c")
+    np.testing.assert_array_equal(resumed.x, r.x)
+    assert (resumed.nit, resumed.nfev, resumed.status) == (r.nit, r.nfev, r.status)
