@@ -82,8 +82,8 @@ class StepLength:
         """The rows' step along ``X_prop - s.X``: ``s`` is the run's state at the top of
         the step, ``m`` the step's measurements (``F``, the gradient ``G``, the projected
         gradient ``PG``, the rows that ``skip`` their step, what the gradient cost,
-        ``mf``, and ``LV``, adaptive differences' levels where the measure changed them,
-        else None); ``deadline``: when ``max_time`` runs out."""
+        ``mf``, and the rows' finite-difference levels ``LV``); ``deadline``: when
+        ``max_time`` runs out."""
         raise NotImplementedError
 
 
@@ -115,7 +115,7 @@ class LineStep(StepLength):
     def take(self, p: Problem, s: Any, m: Any, X_prop: Any,
              deadline: float | None = None) -> Trial:
         return line_step(p, s.X, m.F, m.G, m.PG, X_prop, s.step_size, s.rng, m.skip,
-                         s.nfev + m.mf, deadline, s.SN, s.fd_level if m.LV is None else m.LV)
+                         s.nfev + m.mf, deadline, s.SN, m.LV)
 
 
 def _steepest(R: np.ndarray, X: np.ndarray, last: np.ndarray | None) -> np.ndarray:

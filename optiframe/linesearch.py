@@ -544,9 +544,10 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
         else:  # the trial decreased enough: the new lower end
             if (d * (hi_a - a) >= 0) if zoom else (d >= 0):  # past a minimum: zoom back
                 hi_a, hi_f, hi_d, zoom = lo_a, lo_f, lo_d, True
-            ext = a if zoom else float(extrapolated(
-                np.float64(lo_a), np.float64(lo_f), np.float64(lo_d), np.float64(a),
-                np.float64(f), np.float64(d)))
+            if not zoom:  # no bracket yet: the next trial extrapolates from lo (below)
+                ext = float(extrapolated(np.float64(lo_a), np.float64(lo_f),
+                                         np.float64(lo_d), np.float64(a), np.float64(f),
+                                         np.float64(d)))
             lo_a, lo_f, lo_d, lo_X, lo_G = a, f, d, trial, g
         if not zoom:  # extrapolate
             a = min(ext, amax)

@@ -136,7 +136,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                     xs.append(X)
             if k >= k_max or not low < GN < high:  # -- the gradient-stage rules
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
-                step.settle_gradient(_Measured(F, G, PG, GN, fev, jev))
+                step.settle_gradient(_Measured(F, G, PG, GN, fev, jev, 0))
                 if not s.running:
                     break
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
@@ -166,7 +166,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
             if not -inf < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
                     ftol > 0.0 and p.stop.f_converged(F_old, F)):  # and the step's observers
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
-                step.observe(_Measured(F_old, G, PG, GN, fev, jev),
+                step.observe(_Measured(F_old, G, PG, GN, fev, jev, 0),
                              _Moved(X, opt, sched, None, F, bX, bF), F_old)
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
                  ), ahead = _locals(s, small), False
@@ -203,9 +203,9 @@ class _Measured:
     __slots__ = ("F", "G", "GN", "LV", "PG", "mf", "mj", "skip")
 
     def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any,
-                 LV: Any = None) -> None:
+                 LV: Any) -> None:
         self.F, self.G, self.PG, self.GN, self.mf, self.mj = F, G, PG, GN, mf, mj
-        self.LV = LV  # adaptive differences: the rows' levels after the measure (None: as s)
+        self.LV = LV  # the rows' finite-difference levels (a central check may raise them)
         self.skip: Any = None
 
     def keep(self, keep: np.ndarray) -> None:
@@ -216,7 +216,7 @@ class _Measured:
             self.mf = self.mf[keep]
         if np.ndim(self.mj):
             self.mj = self.mj[keep]
-        if self.LV is not None:
+        if np.ndim(self.LV):
             self.LV = self.LV[keep]
         if self.skip is not None:
             self.skip = self.skip[keep]
@@ -262,8 +262,8 @@ class _Step:
         self.rng_top: list[tuple[Any, Any]] | None = None
         self.opt_step, self.norm, self.dist = p.step, p.norm, p.dist
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
-        self.confirm = p.adaptive and p.gtol > 0.0 and not self.training  # see
-        # confirmed_gradient (a fixed step's levels climb only by it)
+        self.confirm = p.adaptive and p.gtol > 0.0  # see confirmed_gradient (a fixed
+        # step's levels climb only by it; a training run has no levels)
         self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -287,7 +287,7 @@ class _Step:
         X, F = s.X, s.F
         mf: Any = p.fev
         mj: Any = p.jev
-        LV = None
+        LV = s.fd_level
         try:
             if self.training:
                 F, G = (p.batches.measure(s.cursor, X, s.rng) if self.stochastic
@@ -317,7 +317,7 @@ class _Step:
             G, F = err.values[kept], err.losses[kept] if self.training else s.F
             if self.searched:
                 mf, mj = mf[kept], mj[kept]
-                LV = None if err.levels is None else err.levels[kept]
+                LV = s.fd_level if err.levels is None else err.levels[kept]
         PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
         GN = math.hypot(*PG.tolist()) if self.small else self.norm(PG)
         return _Measured(F, G, PG, GN, mf, mj, LV)
@@ -449,20 +449,18 @@ class _Step:
               else self.dist(new.X, s.X))
         bad = s.bad if m.skip is None else s.bad + m.skip
         searched = None
-        if self.searched:
-            LV, SH = s.fd_level if m.LV is None else m.LV, s.fd_shown
+        if self.searched:  # the gradient's and the search's costs, per row
+            LV, SH = m.LV, s.fd_shown
             if p.adaptive:  # finer differences where these misled; a move forgets
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
                 SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)
             searched = (s.resets + new.RS, LV, SH)
-        if searched is None:  # a fixed step (or training): the step's cost, known ahead
-            nfev, njev = s.nfev + self.step_cost, s.njev + p.jev
-            if self.confirm and not self.training:  # adaptive: the gradient at its level
-                nfev, njev = s.nfev + m.mf + 1, s.njev + m.mj  # (and f at the new point)
-                if m.LV is not None:  # a central check showed forward differences mislead
-                    searched = (s.resets, m.LV, s.fd_shown)
-        else:  # the gradient's and the search's, per row
             nfev, njev = s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj
+        elif self.confirm:  # a fixed step, adaptive differences: the gradient at the rows'
+            searched = (s.resets, m.LV, s.fd_shown)  # levels (committed), f at the new
+            nfev, njev = s.nfev + m.mf + 1, s.njev + m.mj  # point
+        else:  # a fixed step (or training): the step's cost, known ahead
+            nfev, njev = s.nfev + self.step_cost, s.njev + p.jev
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
               new.cursor, bad, new.A, new.Gn, searched)
         self.rng_top = None

@@ -319,17 +319,19 @@ def confirmed_gradient(p: Problem, X: Any, F: Any, G: Any, mf: Any, mj: Any, lev
     on at that level (Gill, Murray and Wright's switch near a minimum). Forward
     differences err by about ``sqrt(eps) |f''|``: near a minimum they can vanish where
     the gradient is 1000 times gtol, so their small norm earns no convergence; the
-    central one decides. Returns the gradient, its costs and the rows' levels (None: no
-    row changed level)."""
-    PG = p.box.projected_gradient(X, G) if p.box is not None else G
+    central one decides. Returns the gradient, its costs and the rows' levels."""
+    project = p.box.projected_gradient if p.box is not None else None
     if p.point:
-        if levels != 0 or not vector_norm(PG) <= p.gtol:
-            return G, mf, mj, None
+        if levels != 0 or not vector_norm(G if project is None else project(X, G)) <= p.gtol:
+            return G, mf, mj, levels
         G = p.gradient_at(X, rng, F, 1)
         return G, mf + p.level_costs[1], mj + p.jev, 1
-    low = (np.asarray(levels) == 0) & (row_norms(PG) <= p.gtol)
+    forward = np.asarray(levels) == 0
+    if not forward.any():  # every row is past forward differences already
+        return G, mf, mj, levels
+    low = forward & (row_norms(G if project is None else project(X, G)) <= p.gtol)
     if not low.any():
-        return G, mf, mj, None
+        return G, mf, mj, levels
     rows = np.flatnonzero(low)
     LV = np.where(low, 1, levels)
     G = G.copy()

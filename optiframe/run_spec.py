@@ -11,46 +11,28 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .batching import Batching
 from .bounds import Box
 from .checkpoint import Checkpoint, Checkpointer
-from .gradients import GradientEstimator
+from .checkpoint_config import Configured
 from .linesearch import LineSearch
-from .objective import Objective
-from .optimizers.base import Optimizer
-from .schedules import Schedule
-from .stopping import StopRules
 
 
-class RunSpec(Protocol):
-    """The Runner's settings and services a run reads (see the module docstring)."""
+class RunSpec(Configured, Protocol):
+    """The Runner's settings and services a run reads (see the module docstring): what
+    a checkpoint's configuration reads (:class:`~optiframe.checkpoint_config.Configured`:
+    the objective, optimizer, gradient, schedules, batching, stop rules and what is
+    recorded) and the rest below."""
 
-    @property
-    def objective(self) -> Objective: ...
-    @property
-    def gradient(self) -> GradientEstimator: ...
-    @property
-    def optimizer(self) -> Optimizer: ...
-    @property
-    def stop(self) -> StopRules: ...
     @property
     def stop_given(self) -> dict[str, bool]: ...
     @property
     def line_search(self) -> LineSearch | None: ...
-    @property
-    def batching(self) -> Batching | None: ...
-    @property
-    def schedules(self) -> tuple[tuple[str, Schedule], ...]: ...
     @property
     def bounds(self) -> Any: ...
     @property
     def callbacks(self) -> tuple[Any, ...]: ...
     @property
     def epoch_callbacks(self) -> tuple[Any, ...]: ...
-    @property
-    def record_every(self) -> int: ...
-    @property
-    def record_x(self) -> bool: ...
     @property
     def raise_errors(self) -> bool | None: ...
     @property

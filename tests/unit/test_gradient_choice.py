@@ -74,12 +74,7 @@ def rosen_chain(x):
     return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
 
 
-def rosen_chain_der(x):
-    g = np.zeros_like(x)
-    d = x[1:] - x[:-1] ** 2
-    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * d
-    return g
+rosen_chain_der = of.Rosenbrock().gradient  # the same function's analytic gradient
 
 
 #: starts from which forward differences vanish about 1e-5 from the minimum of the chained
