@@ -31,6 +31,9 @@ from .problem import OutOfBudgetError, Problem, RowError, rows_of
 from .state import keep_rows
 
 _EPS = float(np.finfo(float).eps)
+#: the run's rows of a one-row search (read-only: the search's wrappers index with it)
+_INDEX0 = np.zeros(1, dtype=np.int64)
+_INDEX0.flags.writeable = False
 
 
 def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
@@ -147,12 +150,12 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     if p.point:
         one, reset, raised, gain = _search(
             p, X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
-            np.array([A]), rng, np.array([0]), left, deadline,
+            np.array([A]), rng, _INDEX0, left, deadline,
             None if last is None else np.array([last], dtype=float),
             None if levels is None else np.array([levels]))
         if raised and not isinstance(raised[0], OutOfBudgetError):
             raise raised[0]
-        G_at = None if one.G is None or np.isnan(one.G[0, 0]) else one.G[0]
+        G_at = None if one.G is None or math.isnan(one.G[0, 0]) else one.G[0]
         found = bool(one.ok[0])
         return Trial(one.X[0] if found else X, float(one.F[0]) if found else F,
                      float(one.alpha[0]) if found else math.nan, G_at if found else G,
@@ -224,7 +227,7 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
                                             deadline, levels)
     res = _only_lowered(res, F)
-    if res.ok.all():  # every row found its step
+    if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
         return res, reset, errors, gain
     _note_stopped(p, res, index, errors)
     if p.restart is None:  # the search's policy: the rows that found no step end
@@ -350,13 +353,12 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
         return None
     a = float(A[0])
     a0 = 1.0 if p.natural_step or math.isnan(a) else min(1.0, 2.0 * a)
-    alpha0, alpha_max = np.array([a0]), np.full(1, math.inf)
-    with np.errstate(invalid="ignore", over="ignore"):
+    alpha0, alpha_max = np.array([a0]), np.array([math.inf])
+    moves = bool(((X + a0 * D) != X).any())  # (the run ignores overflow: runs.py)
+    if not moves:  # lengthened until it moves x
+        alpha0 = moving_lengths(X, D, alpha0, alpha_max)
+        a0 = float(alpha0[0])
         moves = bool(((X + a0 * D) != X).any())
-        if not moves:  # lengthened until it moves x
-            alpha0 = moving_lengths(X, D, alpha0, alpha_max)
-            a0 = float(alpha0[0])
-            moves = bool(((X + a0 * D) != X).any())
     return (D, alpha0, alpha_max, np.array([-a0 * slope if moves else math.inf]),
             np.zeros(1, dtype=np.int64))
 

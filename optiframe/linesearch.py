@@ -499,20 +499,26 @@ class _Bracket:
         return active
 
 
+#: the rows of a one-row task (read-only: the objective's wrappers index with it)
+_ROW = np.zeros(1, dtype=np.int64)
+_ROW.flags.writeable = False
+
+
 def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> SearchResult:
     """:meth:`StrongWolfe._wolfe` of a single row, its bracket in Python floats: the same
     arithmetic in the same order as :class:`_Bracket`'s (interpolation by the same
     functions, on float64 scalars), so the same bits, without the rows' bookkeeping."""
     G0, D0 = task.G[0], task.D[0]
     f0, d0 = float(task.F[0]), float(einsum("i,i->", G0, D0))
-    a, amax = float(np.minimum(task.alpha0, task.alpha_max)[0]), float(task.alpha_max[0])
+    a, amax = float(task.alpha0[0]), float(task.alpha_max[0])
+    a = a if a <= amax else (amax if amax < a else math.nan)  # np.minimum's, on floats
     lo_a, lo_f, lo_d, lo_X, lo_G = 0.0, f0, d0, task.X, task.G
     hi_a = hi_f = hi_d = math.nan
     zoom = ok = False
     X_new, F_new, G_new = task.X, f0, task.G
     nfev = njev = stopped = 0
     cost, budget = task.gradient_cost, None if task.budget is None else task.budget[0]
-    row = np.zeros(1, dtype=np.int64)
+    row = _ROW
     X, D, project, deadline = task.X, task.D, task.project, task.deadline
     for _ in range(max_trials):
         if deadline is not None and time.perf_counter() >= deadline:

@@ -42,9 +42,11 @@ class Result:
     history: History
     #: ``gradient(x)`` of the run's objective and estimator (set by the Runner), for ``jac``
     gradient_at: Any = attrs.field(default=None, kw_only=True, repr=False)
-    #: the optimizer's inverse Hessian approximation at the end (``bfgs``; ``lbfgs`` for
-    #: n <= 500), as scipy's ``OptimizeResult.hess_inv``; None for the others
-    hess_inv: np.ndarray | None = attrs.field(default=None, kw_only=True, repr=False)
+    #: the inverse Hessian given when the result was made (see :attr:`hess_inv`)
+    _hess_inv: np.ndarray | None = attrs.field(default=None, kw_only=True, repr=False)
+    #: a function of no arguments that computes ``hess_inv`` on first access (set by the
+    #: Runner: the optimizer's ``inverse_hessian`` of its final state)
+    hess_inv_at: Any = attrs.field(default=None, kw_only=True, repr=False)
     #: what the evaluations cost with ``evaluate=`` or ``cache=`` (an
     #: :class:`~optiframe.evaluation.EvaluationStats`: real evaluations, cache hits,
     #: batches, the workers' occupancy); None otherwise
@@ -70,11 +72,27 @@ class Result:
             self._cache["jac"] = g
         return cast("np.ndarray | None", self._cache["jac"])
 
+    @property
+    def hess_inv(self) -> np.ndarray | None:
+        """The optimizer's inverse Hessian approximation at the end (``bfgs``; ``lbfgs``
+        for n <= 500), as scipy's ``OptimizeResult.hess_inv``; None for the others.
+        Computed on first access (an n x n matrix a run need not pay for)."""
+        if self._hess_inv is not None or self.hess_inv_at is None:
+            return self._hess_inv
+        if "hess_inv" not in self._cache:
+            try:
+                H = self.hess_inv_at()
+            except Exception:  # a user optimizer's state this cannot read
+                H = None
+            self._cache["hess_inv"] = H
+        return cast("np.ndarray | None", self._cache["hess_inv"])
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled without the gradient function (the run's objective may not pickle);
-        a ``jac`` already computed travels with it."""
+        a ``jac`` already computed travels with it, and so does ``hess_inv``."""
         kwargs = {a.alias: getattr(self, a.name) for a in attrs.fields(type(self))
-                  if a.init and a.name != "gradient_at"}
+                  if a.init and a.name not in ("gradient_at", "hess_inv_at")}
+        kwargs["hess_inv"] = self.hess_inv
         return (_rebuilt, (type(self), kwargs, dict(self._cache)))
 
     def keys(self) -> tuple[str, ...]:

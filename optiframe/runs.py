@@ -111,13 +111,11 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
             ckpt.close()
     note += w.storage_note + ((stream.trouble or "") if stream is not None else "")
     (block,) = [b for b in s.finished if len(b)]
-    try:  # scipy's hess_inv, where the optimizer keeps one
-        hess_inv = p.optimizer.inverse_hessian(s.opt) if s.opt is not None else None
-    except Exception:  # a user optimizer's state this cannot read
-        hess_inv = None
+    opt, state = p.optimizer, s.opt  # scipy's hess_inv, where the optimizer keeps one
+    hess_inv_at = None if state is None else (lambda: opt.inverse_hessian(state))
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
                     message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
-                    njev=int(block.njev[0]), history=history, hess_inv=hess_inv)
+                    njev=int(block.njev[0]), history=history, hess_inv_at=hess_inv_at)
     if result.status is Status.FAILED:
         if isinstance(w.failure, PluginError) or w.failure is None:  # not the user's code
             if runner.raise_errors is True:

@@ -187,9 +187,11 @@ class LBFGS(Optimizer):
                 head, count = np.array([h], dtype=np.int64), np.array([c], dtype=np.int64)
             else:
                 rejected = rejected + 1
-        D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c)
         new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
                          x_prev=X, g_prev=G)
+        if c and type(self.lr) is float and self.lr == 1.0:  # X + 1.0 * -Z, the same bits
+            return (X - _two_loop_one(G, S, Y, rho, h, c)).reshape(x.shape), new
+        D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c)
         return (X + self.lr * D).reshape(x.shape), new
 
 
@@ -282,6 +284,10 @@ def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, S: np.ndarray,
     return q, gamma
 
 
+#: the memory slots of (head, count, memory), newest pair first
+_ORDERS: dict[tuple[int, int, int], list[int]] = {}
+
+
 def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
                   head: int, count: int) -> np.ndarray:
     """:func:`_two_loop` of one row: the same matrix products (on the row's (1, m, n)
@@ -290,7 +296,9 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
-    order = [(head - 1 - i) % m for i in range(count)]  # newest pair first
+    order = _ORDERS.get((head, count, m))
+    if order is None:  # newest pair first
+        order = _ORDERS[head, count, m] = [(head - 1 - i) % m for i in range(count)]
     newest = order[0]
     s, y = S[0, newest], Y[0, newest]  # gamma from the newest pair's own dots
     sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))

@@ -115,6 +115,44 @@ def test_hess_inv_approximates_the_inverse_hessian_as_scipys_does(optimizer):
     assert of.minimize("sphere", [1.0, 2.0], optimizer="gd").hess_inv is None
 
 
+def test_hess_inv_is_computed_on_first_access_only_and_survives_pickling():
+    import pickle
+
+    class Counting(of.LBFGS):
+        calls = 0
+
+        def inverse_hessian(self, state):
+            type(self).calls += 1
+            return super().inverse_hessian(state)
+
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=Counting())
+    assert Counting.calls == 0  # the run did not build the n x n matrix
+    H = r.hess_inv
+    assert Counting.calls == 1 and H.shape == (2, 2) and r.hess_inv is H
+    again = pickle.loads(pickle.dumps(r))
+    np.testing.assert_array_equal(again.hess_inv, H)
+    assert Counting.calls == 1  # the pickle carries the matrix, not the optimizer
+
+
+def test_hess_inv_is_none_where_the_optimizers_state_cannot_give_one():
+    class Unreadable(of.LBFGS):
+        def inverse_hessian(self, state):
+            raise RuntimeError("no matrix here")
+
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=Unreadable())
+    assert r.success and r.hess_inv is None
+
+
+def test_a_unit_lr_takes_the_short_way_with_the_same_bits():
+    # lr == 1.0 subtracts H g from x; any other lr type goes x + lr * (-H g)
+    short = of.minimize("rosenbrock", [-1.2, 1.0, -1.2, 1.0], optimizer=of.LBFGS(lr=1.0))
+    general = of.minimize("rosenbrock", [-1.2, 1.0, -1.2, 1.0],
+                          optimizer=of.LBFGS(lr=np.float64(1.0)))
+    assert short.nit == general.nit > 10 and short.nfev == general.nfev
+    np.testing.assert_array_equal(short.x, general.x)
+    np.testing.assert_array_equal(short.history.fun, general.history.fun)
+
+
 def test_the_two_loop_of_one_start_gives_the_rows_bits():
     # the one-row path (views of the memory) against the rows' loop (gathers and masks)
     from optiframe.optimizers import quasinewton as q
