@@ -499,11 +499,6 @@ class _Bracket:
         return active
 
 
-#: the rows of a one-row task (read-only: the objective's wrappers index with it)
-_ROW = np.zeros(1, dtype=np.int64)
-_ROW.flags.writeable = False
-
-
 def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> SearchResult:
     """:meth:`StrongWolfe._wolfe` of a single row, its bracket in Python floats: the same
     arithmetic in the same order as :class:`_Bracket`'s (interpolation by the same
@@ -518,7 +513,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
     X_new, F_new, G_new = task.X, f0, task.G
     nfev = njev = stopped = 0
     cost, budget = task.gradient_cost, None if task.budget is None else task.budget[0]
-    row = _ROW
+    row = np.zeros(1, dtype=np.int64)
     X, D, project, deadline = task.X, task.D, task.project, task.deadline
     for _ in range(max_trials):
         if deadline is not None and time.perf_counter() >= deadline:
@@ -527,7 +522,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
         if budget is not None and budget - (nfev + njev * cost) < 1 + cost:
             stopped = BUDGET
             break
-        trial = X + a * D  # (_along's point, the same bits)
+        trial = X + D if a == 1.0 else X + a * D  # (_along's point, the same bits)
         if project is not None:
             trial = project(trial)
         trial.flags.writeable = False

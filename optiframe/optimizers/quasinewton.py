@@ -210,8 +210,9 @@ def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarr
         sy, ns, ny = float(sy_[0]), float(ns_[0]), float(ny_[0])
     if not (math.isfinite(sy) and sy > _EPS * ns * ny and ny > 0 and ns > 0):
         return s, y, sy, False
-    scale = max(1.0, float(np.abs(X).max()))
-    return s, y, sy, ns > _SQRT_EPS * scale or (sy / ny) > _EPS * ny
+    # (the strict test first: it usually holds, and then x's scale is not needed)
+    return s, y, sy, (sy / ny) > _EPS * ny or ns > _SQRT_EPS * max(1.0, float(
+        np.abs(X).max()))
 
 
 def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
