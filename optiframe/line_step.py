@@ -354,8 +354,8 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
     a = float(A[0])
     a0 = 1.0 if p.natural_step or math.isnan(a) else min(1.0, 2.0 * a)
     alpha0, alpha_max = np.array([a0]), np.array([math.inf])
-    moves = bool(((X + D if a0 == 1.0 else X + a0 * D) != X).any())  # (1.0 * D is D; the
-    # run ignores overflow: runs.py)
+    # (1.0 * D is D, the same bits; the run ignores overflow: runs.py)
+    moves = bool(((X + D if a0 == 1.0 else X + a0 * D) != X).any())
     if not moves:  # lengthened until it moves x
         alpha0 = moving_lengths(X, D, alpha0, alpha_max)
         a0 = float(alpha0[0])
