@@ -177,8 +177,9 @@ class LBFGS(Optimizer):
         S, Y, rho, head, count = state.S, state.Y, state.rho, state.head, state.count
         rejected = state.rejected
         h, c = int(head[0]), int(count[0])
+        gamma = None  # the newest pair's s.y / y.y, where this step's pair gives it
         if not math.isnan(state.x_prev[0, 0]):
-            s, y, sy, take = _pair_one(X, G, state.x_prev, state.g_prev)
+            s, y, sy, take, gamma = _pair_one(X, G, state.x_prev, state.g_prev)
             if take:
                 m = self.memory
                 S, Y, rho = S.copy(), Y.copy(), rho.copy()
@@ -186,33 +187,36 @@ class LBFGS(Optimizer):
                 h, c = (h + 1) % m, min(c + 1, m)
                 head, count = np.array([h], dtype=np.int64), np.array([c], dtype=np.int64)
             else:
-                rejected = rejected + 1
+                rejected, gamma = rejected + 1, None
         new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
                          x_prev=X, g_prev=G)
         if c and type(self.lr) is float and self.lr == 1.0:  # X + 1.0 * -Z, the same bits
-            return (X - _two_loop_one(G, S, Y, rho, h, c)).reshape(x.shape), new
-        D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c)
+            return (X - _two_loop_one(G, S, Y, rho, h, c, gamma)).reshape(x.shape), new
+        D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c, gamma)
         return (X + self.lr * D).reshape(x.shape), new
 
 
 def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarray,
-              ) -> tuple[np.ndarray, np.ndarray, float, bool]:
+              ) -> tuple[np.ndarray, np.ndarray, float, bool, float | None]:
     """:func:`_pairs` of one row, its tests on Python floats (the dots and norms are
-    :func:`~optiframe.numerics.scaled_dots`' own wherever that takes its plain path)."""
+    :func:`~optiframe.numerics.scaled_dots`' own wherever that takes its plain path),
+    and the pair's ``s.y / y.y`` from its plain dots (the two-loop's scale, the same
+    bits; None where the scaled dots decided)."""
     s, y = X - x_prev, G - g_prev
     s0, y0 = s[0], y[0]
     ss, yy = float(einsum("i,i->", s0, s0)), float(einsum("i,i->", y0, y0))
     sy = float(einsum("i,i->", s0, y0))
+    gamma = None
     if 0.0 < ss < math.inf and 0.0 < yy < math.inf and sy != 0.0 and math.isfinite(sy):
-        ns, ny = math.sqrt(ss), math.sqrt(yy)
+        ns, ny, gamma = math.sqrt(ss), math.sqrt(yy), sy / yy
     else:  # overflow, underflow or a zero: the scaled dots decide
         sy_, ns_, ny_ = scaled_dots(s, y)
         sy, ns, ny = float(sy_[0]), float(ns_[0]), float(ny_[0])
     if not (math.isfinite(sy) and sy > _EPS * ns * ny and ny > 0 and ns > 0):
-        return s, y, sy, False
+        return s, y, sy, False, None
     # (the strict test first: it usually holds, and then x's scale is not needed)
     return s, y, sy, (sy / ny) > _EPS * ny or ns > _SQRT_EPS * max(1.0, float(
-        np.abs(X).max()))
+        np.abs(X).max())), gamma
 
 
 def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
@@ -290,20 +294,21 @@ _ORDERS: dict[tuple[int, int, int], list[int]] = {}
 
 
 def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
-                  head: int, count: int) -> np.ndarray:
+                  head: int, count: int, gamma: float | None = None) -> np.ndarray:
     """:func:`_two_loop` of one row: the same matrix products (on the row's (1, m, n)
     memory) and the same recursion, its coefficients as Python floats; the same
-    operations on the same numbers, so the same bits as the row in a stack."""
+    operations on the same numbers, so the same bits as the row in a stack. ``gamma``:
+    the newest pair's ``s.y / y.y`` where the caller has it from the same dots."""
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
     order = _ORDERS.get((head, count, m))
     if order is None:  # newest pair first
         order = _ORDERS[head, count, m] = [(head - 1 - i) % m for i in range(count)]
-    newest = order[0]
-    s, y = S[0, newest], Y[0, newest]  # gamma from the newest pair's own dots
-    sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))
-    gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
+    if gamma is None:  # from the newest pair's own dots
+        s, y = S[0, order[0]], Y[0, order[0]]
+        sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))
+        gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
     with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
         SG, SY = _products(G, S, Y)
         sg, sy, r = SG[0].tolist(), SY[0].tolist(), rho[0].tolist()
