@@ -190,11 +190,12 @@ def test_the_one_row_two_loop_recursion_gives_the_rows_loops_bits():
 
 def test_a_single_starts_step_gives_the_stacks_bits():
     # LBFGS.step of one row (Python flags, _pair_one, _two_loop_one) against the same row
-    # in a stack of three: pairs kept and rejected, overflowing scales, empty memories
+    # in a stack of three: pairs kept and rejected, overflowing scales, empty memories,
+    # short rows and rows long enough for numpy's vectorized sums
     rng = np.random.default_rng(5)
     opt = of.LBFGS(memory=4)
-    for _ in range(60):
-        n = int(rng.integers(1, 8))
+    for i in range(80):
+        n = int(rng.integers(1, 8)) if i % 4 else int(rng.integers(8, 300))
         scale = 10.0 ** rng.choice([0, 0, 150, 200, -150])
         X = rng.normal(size=(3, n))
         state = opt.init(X)
