@@ -289,8 +289,19 @@ def _scaled_q(G: np.ndarray, Y: np.ndarray, alpha: np.ndarray, S: np.ndarray,
     return q, gamma
 
 
-#: the memory slots of (head, count, memory), newest pair first
-_ORDERS: dict[tuple[int, int, int], list[int]] = {}
+#: for (head, count, memory): the memory slots, newest pair first, and for each i the
+#: slots newer than order[i] (the first loop's) and older, oldest first (the second's)
+_ORDERS: dict[tuple[int, int, int], tuple[list[int], list[list[int]], list[list[int]]]] = {}
+
+
+def _slot_order(head: int, count: int, m: int,
+                ) -> tuple[list[int], list[list[int]], list[list[int]]]:
+    key = (head, count, m)
+    if key not in _ORDERS:
+        order = [(head - 1 - i) % m for i in range(count)]
+        _ORDERS[key] = (order, [order[:i] for i in range(count)],
+                        [order[i + 1:][::-1] for i in range(count)])
+    return _ORDERS[key]
 
 
 def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
@@ -302,33 +313,31 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
-    order = _ORDERS.get((head, count, m))
-    if order is None:  # newest pair first
-        order = _ORDERS[head, count, m] = [(head - 1 - i) % m for i in range(count)]
+    order, newer, older = _slot_order(head, count, m)
     if gamma is None:  # from the newest pair's own dots
         s, y = S[0, order[0]], Y[0, order[0]]
         sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))
         gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
+    S0, Y0 = S[0], Y[0]  # the row's memory: the products the stack's matmul makes per row
     with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
-        SG, SY = _products(G, S, Y)
-        sg, sy, r = SG[0].tolist(), SY[0].tolist(), rho[0].tolist()
+        sg, sy, r = (S0 @ G[0]).tolist(), (S0 @ Y0.T).tolist(), rho[0].tolist()
         alpha = [0.0] * m  # by memory slot
-        for i, j in enumerate(order):
+        for j, prior in zip(order, newer, strict=True):
             t = sg[j]
             row = sy[j]
-            for h in order[:i]:
+            for h in prior:
                 t = t - alpha[h] * row[h]
             alpha[j] = r[j] * t
-        q = G - np.matmul(np.array([[alpha]]), Y)[:, 0]
-        yq = np.matmul(Y, q[:, :, None])[0, :, 0].tolist()
+        q = G - np.array(alpha) @ Y0
+        yq = (Y0 @ q[0]).tolist()
         coef = [0.0] * m
         for i in reversed(range(count)):
             j = order[i]
             t = gamma * yq[j]
-            for h in reversed(order[i + 1:]):
+            for h in older[i]:
                 t = t + coef[h] * sy[h][j]
             coef[j] = alpha[j] - r[j] * t
-        Z = gamma * q + np.matmul(np.array([[coef]]), S)[:, 0]
+        Z = gamma * q + np.array(coef) @ S0
     if not np.isfinite(Z).all() and np.isfinite(G).all():
         return _two_loop_classic(G, S, Y, rho, np.array([head]), np.array([count]))
     return Z
