@@ -296,6 +296,7 @@ _ORDERS: dict[tuple[int, int, int], tuple[list[int], list[list[int]], list[list[
 
 def _slot_order(head: int, count: int, m: int,
                 ) -> tuple[list[int], list[list[int]], list[list[int]]]:
+    """The two-loop recursion's slots of a memory (see ``_ORDERS``), made once."""
     key = (head, count, m)
     if key not in _ORDERS:
         order = [(head - 1 - i) % m for i in range(count)]
@@ -306,10 +307,11 @@ def _slot_order(head: int, count: int, m: int,
 
 def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
                   head: int, count: int, gamma: float | None = None) -> np.ndarray:
-    """:func:`_two_loop` of one row: the same matrix products (on the row's (1, m, n)
-    memory) and the same recursion, its coefficients as Python floats; the same
-    operations on the same numbers, so the same bits as the row in a stack. ``gamma``:
-    the newest pair's ``s.y / y.y`` where the caller has it from the same dots."""
+    """:func:`_two_loop` of one row: the same matrix products (those the stack's matmul
+    makes for each row, on the row's (m, n) memory) and the same recursion, its
+    coefficients as Python floats; the same operations on the same numbers, so the same
+    bits as the row in a stack. ``gamma``: the newest pair's ``s.y / y.y`` where the
+    caller has it from the same dots."""
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
