@@ -284,43 +284,56 @@ class _Step:
         """The gradient at the rows' points (training: and the batch loss); rows whose
         gradient raised fail, the others go on (None: none is left)."""
         s, p = self.s, self.p
-        X, F = s.X, s.F
+        X, F, LV = s.X, s.F, s.fd_level
         mf: Any = p.fev
         mj: Any = p.jev
-        LV = s.fd_level
         try:
             if self.training:
                 F, G = (p.batches.measure(s.cursor, X, s.rng) if self.stochastic
                         else p.batches.measure(s.cursor, X))
             elif self.searched:
-                G, mf, mj = p.searched_gradient(X, s.grad, s.rng, F, s.fd_level)
-                if self.confirm:  # forward differences at most gtol: central ones decide
-                    G, mf, mj, LV = confirmed_gradient(p, X, F, G, mf, mj, s.fd_level, s.rng)
+                G, mf, mj = p.searched_gradient(X, s.grad, s.rng, F, LV)
             elif self.stochastic:
                 G = p.grad(X, s.rng)
             elif self.confirm:  # adaptive differences with a fixed step: at each row's level
-                levels = s.fd_level
-                G = p.gradient_at(X, s.rng, F, levels)
-                G, mf, mj, LV = confirmed_gradient(p, X, F, G, p.gradient_costs(levels), mj,
-                                                   levels, s.rng)
+                mf = p.gradient_costs(LV)
+                G = p.gradient_at(X, s.rng, F, LV)
             else:
                 G = p.grad(X, F) if self.valued else p.grad(X)
         except (OverflowError, FloatingPointError):  # a point's gradient is non-finite
-            G = np.full(s.X.shape, math.nan)
+            G = np.full(X.shape, math.nan)
         except RowError as err:  # some rows raised: they fail, the others go on
-            if self.searched:
-                mf, mj = err.costs
-            fail_rows(s, p, err, "the gradient", s.nfev + mf, s.njev + mj)
-            if not s.running:
+            left = self._drop_failed(err, mf, mj)
+            if left is None:
                 return None
-            kept = err.kept
-            G, F = err.values[kept], err.losses[kept] if self.training else s.F
-            if self.searched:
-                mf, mj = mf[kept], mj[kept]
-                LV = s.fd_level if err.levels is None else err.levels[kept]
+            G, F, mf, mj, LV = left
+        if self.confirm:  # forward differences at most gtol: central ones decide (the
+            try:  # rows left, when others raised)
+                G, mf, mj, LV = confirmed_gradient(p, s.X, F, G, mf, mj, LV, s.rng)
+            except (OverflowError, FloatingPointError):
+                G = np.full(s.X.shape, math.nan)
+            except RowError as err:
+                left = self._drop_failed(err, mf, mj)
+                if left is None:
+                    return None
+                G, F, mf, mj, LV = left
         PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
         GN = math.hypot(*PG.tolist()) if self.small else self.norm(PG)
         return _Measured(F, G, PG, GN, mf, mj, LV)
+
+    def _drop_failed(self, err: RowError, mf: Any, mj: Any) -> tuple[Any, ...] | None:
+        """The rows whose gradient raised fail; returns the gradient, f, what the gradient
+        cost and the finite-difference levels of the rows left (None: none is)."""
+        s = self.s
+        if err.costs is not None:  # what each row's gradient cost (a search, a check)
+            mf, mj = err.costs
+        fail_rows(s, self.p, err, "the gradient", s.nfev + mf, s.njev + mj)
+        if not s.running:
+            return None
+        kept = err.kept
+        G, F = err.values[kept], err.losses[kept] if self.training else s.F
+        mf, mj = (mf[kept] if np.ndim(mf) else mf), (mj[kept] if np.ndim(mj) else mj)
+        return G, F, mf, mj, s.fd_level if err.levels is None else err.levels[kept]
 
     def record(self, m: _Measured) -> None:
         s, w = self.s, self.w
@@ -419,7 +432,8 @@ class _Step:
         kept = err.kept
         new.opt, new.sched = p.take(new.opt, kept), p.take(new.sched, kept)
         m.keep(kept)
-        return t._replace(X=t.X[kept], F=t.F[kept], errors={})
+        return t._replace(X=t.X[kept], F=t.F[kept], A=t.A[kept] if np.ndim(t.A) else t.A,
+                          errors={})
 
     def _best(self, m: _Measured, new: _Moved) -> None:
         """Each row's best point so far (NaN is never better; -inf is not a best

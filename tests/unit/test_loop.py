@@ -231,3 +231,60 @@ STATUSES = {"blog": "max_steps", "momentum-cosine": "max_steps", "adam-bounds": 
             "spsa": "max_steps", "diverges": "diverged",
             "every-3-with-points": "max_steps", "budget": "max_nfev",
             "callback-stop": "callback_stop", "finite-differences": "max_steps"}
+
+
+class _FailsLater:
+    """500 |x[:3] - 1|**2 (x[3] only marks a start): the start whose x[3] is 7 raises
+    from its ``after``-th evaluation once the step callback ``arm_at(step)`` has armed
+    it (4 forward points a gradient, then 8 central ones where they are checked, then f
+    at the new point)."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.armed, self.seen = after, False, 0
+
+    def __call__(self, x):
+        if self.armed and x[3] > 5.0:
+            self.seen += 1
+            if self.seen >= self.after:
+                raise ValueError("bad row")
+        return float(500.0 * np.sum((x[:3] - 1.0) ** 2))
+
+    def arm_at(self, step):
+        def callback(info):
+            if info.step == step:
+                self.armed = True
+        return callback
+
+
+_MARKED = np.array([[3.0, -2.0, 0.5, 0.0], [0.5, -2.0, 3.0, 7.0], [2.0, 2.0, 2.0, 0.0]])
+
+
+def _central_check_step() -> int:
+    """The step at which the marked start, alone, first checks its forward gradient
+    with central differences (13 evaluations instead of 5)."""
+    alone = of.minimize(_FailsLater(1), _MARKED[1], optimizer=of.GradientDescent(lr=5e-4),
+                        gradient="adaptive")
+    return int(np.argmax(np.diff(alone.history.nfev) > 5)) + 1
+
+
+@pytest.mark.parametrize("gradient, after, arm, stage", [
+    ("forward", 5, 10, "the objective raised at step 10"),  # f at its new point
+    ("adaptive", 1, 10, "the gradient raised at step 10"),  # its forward differences
+    ("adaptive", 5, None, "the gradient raised at step"),  # its central check
+])
+def test_a_stack_row_that_raises_mid_run_with_a_fixed_step_fails_alone(gradient, after, arm,
+                                                                        stage):
+    # the others run on as they would alone: the same x, steps and evaluations (an
+    # adaptive start still converges on its central check, not on forward differences)
+    gd = of.GradientDescent(lr=5e-4)
+    arm = _central_check_step() if arm is None else arm
+    f = _FailsLater(after)
+    r = of.minimize(f, starts=_MARKED, optimizer=gd, gradient=gradient,
+                    callbacks=[f.arm_at(arm)])
+    failed = r.starts[1]
+    assert failed.status == "failed" and stage in failed.message, failed.message
+    for k in (0, 2):
+        alone = of.minimize(_FailsLater(1), _MARKED[k], optimizer=gd, gradient=gradient)
+        np.testing.assert_array_equal(r.starts[k].x, alone.x)
+        assert (r.starts[k].status, r.starts[k].nit, r.starts[k].nfev) == (
+            alone.status, alone.nit, alone.nfev)
