@@ -62,30 +62,28 @@ class Result:
         """The gradient at ``x``, as scipy's ``OptimizeResult.jac``: computed on first
         access with the run's estimator (one gradient, not counted in ``nfev``), None when
         it cannot be (a stochastic estimator, or no objective)."""
-        if "jac" not in self._cache:
-            g = None
-            if self.gradient_at is not None:
-                try:
-                    g = readonly(np.asarray(self.gradient_at(np.array(self.x)), dtype=float))
-                except Exception:  # an objective that cannot be evaluated there any more
-                    g = None
-            self._cache["jac"] = g
-        return cast("np.ndarray | None", self._cache["jac"])
+        at = self.gradient_at
+        return self._on_first_access("jac", None if at is None else (
+            lambda: readonly(np.asarray(at(np.array(self.x)), dtype=float))))
 
     @property
     def hess_inv(self) -> np.ndarray | None:
         """The optimizer's inverse Hessian approximation at the end (``bfgs``; ``lbfgs``
         for n <= 500), as scipy's ``OptimizeResult.hess_inv``; None for the others.
         Computed on first access (an n x n matrix a run need not pay for)."""
-        if self._hess_inv is not None or self.hess_inv_at is None:
+        if self._hess_inv is not None:
             return self._hess_inv
-        if "hess_inv" not in self._cache:
+        return self._on_first_access("hess_inv", self.hess_inv_at)
+
+    def _on_first_access(self, name: str, compute: Any) -> np.ndarray | None:
+        """``compute()``, once (None without it, or where it raises: an objective that
+        cannot be evaluated there any more, a user optimizer's state this cannot read)."""
+        if name not in self._cache:
             try:
-                H = self.hess_inv_at()
-            except Exception:  # a user optimizer's state this cannot read
-                H = None
-            self._cache["hess_inv"] = H
-        return cast("np.ndarray | None", self._cache["hess_inv"])
+                self._cache[name] = None if compute is None else compute()
+            except Exception:
+                self._cache[name] = None
+        return cast("np.ndarray | None", self._cache[name])
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled without the gradient function (the run's objective may not pickle);

@@ -187,7 +187,7 @@ class LBFGS(Optimizer):
                 h, c = (h + 1) % m, min(c + 1, m)
                 head, count = np.array([h], dtype=np.int64), np.array([c], dtype=np.int64)
             else:
-                rejected, gamma = rejected + 1, None
+                rejected = rejected + 1
         new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
                          x_prev=X, g_prev=G)
         if c and type(self.lr) is float and self.lr == 1.0:  # X + 1.0 * -Z, the same bits
@@ -200,8 +200,8 @@ def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarr
               ) -> tuple[np.ndarray, np.ndarray, float, bool, float | None]:
     """:func:`_pairs` of one row, its tests on Python floats (the dots and norms are
     :func:`~optiframe.numerics.scaled_dots`' own wherever that takes its plain path),
-    and the pair's ``s.y / y.y`` from its plain dots (the two-loop's scale, the same
-    bits; None where the scaled dots decided)."""
+    and a kept pair's ``s.y / y.y`` from its plain dots (the two-loop's scale, the same
+    bits; None where the pair is rejected or the scaled dots decided)."""
     s, y = X - x_prev, G - g_prev
     s0, y0 = s[0], y[0]
     ss, yy = float(einsum("i,i->", s0, s0)), float(einsum("i,i->", y0, y0))
@@ -215,8 +215,8 @@ def _pair_one(X: np.ndarray, G: np.ndarray, x_prev: np.ndarray, g_prev: np.ndarr
     if not (math.isfinite(sy) and sy > _EPS * ns * ny and ny > 0 and ns > 0):
         return s, y, sy, False, None
     # (the strict test first: it usually holds, and then x's scale is not needed)
-    return s, y, sy, (sy / ny) > _EPS * ny or ns > _SQRT_EPS * max(1.0, float(
-        np.abs(X).max())), gamma
+    take = (sy / ny) > _EPS * ny or ns > _SQRT_EPS * max(1.0, float(np.abs(X).max()))
+    return s, y, sy, take, gamma if take else None
 
 
 def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
