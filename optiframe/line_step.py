@@ -25,12 +25,22 @@ import attrs
 import numpy as np
 
 from .linesearch import SearchResult, SearchTask
-from .numerics import NOISE_UNITS, einsum, lowered, moving_lengths, unit_steps
+from .numerics import (
+    NOISE_UNITS,
+    ROUNDING_UNITS,
+    einsum,
+    lowered,
+    moving_lengths,
+    unit_steps,
+)
 from .objective import real_array
 from .problem import OutOfBudgetError, Problem, RowError, rows_of
 from .state import keep_rows
 
 _EPS = float(np.finfo(float).eps)
+#: A first trial that promised less than f's rounding and found no step is tried once
+#: more, lengthened to promise this many times the rounding (``ROUNDING_UNITS eps |f|``)
+PROBE_UNITS = 10.0
 #: the run's rows of a one-row search (read-only: the search's wrappers index with it)
 _INDEX0 = np.zeros(1, dtype=np.int64)
 _INDEX0.flags.writeable = False
@@ -224,9 +234,8 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     a row whose search fails along its own direction searches once more along the
     steepest descent, as L-BFGS-B restarts: the retry counts as a reset, and the caller
     restarts the row's optimizer state."""
-    res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
-                                            deadline, levels)
-    res = _only_lowered(res, F)
+    res, reset, errors, gain = _search_shown(p, X, F, G, PG, P, A, rng, index, left,
+                                             deadline, levels)
     if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
         return res, reset, errors, gain
     _note_stopped(p, res, index, errors)
@@ -242,13 +251,25 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
                   None if last is None else np.atleast_1d(last)[rows])
     sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
     spent = res.nfev[rows] + res.njev[rows] * p.gradient_costs(rows_of(levels, rows))
-    again, _, more, gain_again = _search_once(
+    again, _, more, gain_again = _search_shown(
         p, X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
         sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
         rows_of(levels, rows))
-    again = _only_lowered(again, F[rows])
     _note_stopped(p, again, index[rows], more)
     errors.update(more)
+    reset = reset.copy()
+    reset[rows] = 1
+    gain = np.array(gain, dtype=float)
+    # both attempts failed (a QN "step" that lowered f only within its noise was
+    # retried: _only_lowered), so either one's promise lost in rounding shows it
+    gain[rows] = np.minimum(gain[rows], gain_again)
+    return _merged(res, again, rows, X.shape), reset, errors, gain
+
+
+def _merged(res: SearchResult, again: SearchResult, rows: np.ndarray,
+            shape: tuple[int, ...]) -> SearchResult:
+    """``res`` with its rows ``rows`` as a second search of them (``again``, from the
+    same points) found them, the evaluations of both counted."""
     alpha, Xs, Fs, ok = res.alpha.copy(), res.X.copy(), res.F.copy(), res.ok.copy()
     nfev, njev = res.nfev.copy(), res.njev.copy()
     alpha[rows], Xs[rows], Fs[rows], ok[rows] = again.alpha, again.X, again.F, again.ok
@@ -256,18 +277,45 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     njev[rows] += again.njev
     Gs = res.G
     if res.G is not None or again.G is not None:
-        Gs = np.full(X.shape, np.nan) if res.G is None else res.G.copy()
+        Gs = np.full(shape, np.nan) if res.G is None else res.G.copy()
         Gs[rows] = np.nan if again.G is None else again.G
-    reset = reset.copy()
-    reset[rows] = 1
-    gain = np.array(gain, dtype=float)
-    # both attempts failed (a QN "step" that lowered f only within its noise was
-    # retried: _only_lowered), so either one's promise lost in rounding shows it
-    gain[rows] = np.minimum(gain[rows], gain_again)
     stopped = np.array(res.stopped)  # (_search_once fills in a plugin search's None)
     stopped[rows] = again.stopped
-    return (SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped), reset, errors,
-            gain)
+    return SearchResult(alpha, Xs, Fs, Gs, nfev, njev, ok, stopped)
+
+
+def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
+                  PG: np.ndarray, P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
+                  left: np.ndarray | None = None, deadline: float | None = None,
+                  levels: Any = None,
+                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
+    """:func:`_search_once`, a step that lowered f only within its noise counted as
+    none. A row that found no step from a first trial whose promised decrease is lost in
+    f's rounding has shown nothing about f (a backtracking search never lengthens its
+    first trial; at x = 1e16 a step that moves x promises less than f's rounding):
+    it searches once more from a first trial that promises :data:`PROBE_UNITS` times
+    that rounding. Only where that finds no step either is f shown not to be lowered
+    within its precision (the verdict reads the first trial's promise, ``gain``)."""
+    res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
+                                            deadline, levels)
+    res = _only_lowered(res, F)
+    if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
+        return res, reset, errors, gain
+    rounding = ROUNDING_UNITS * _EPS * np.abs(F)
+    short = ~res.ok & (np.asarray(res.stopped) == 0) & (gain <= rounding)
+    if errors:
+        short &= ~np.isin(index, list(errors))
+    if not short.any():
+        return res, reset, errors, gain
+    rows = np.flatnonzero(short)
+    sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
+    spent = res.nfev[rows] + res.njev[rows] * p.gradient_costs(rows_of(levels, rows))
+    again, _, more, _ = _search_once(
+        p, X[rows], F[rows], G[rows], PG[rows], P[rows], A[rows], sub_rng, index[rows],
+        None if left is None else left[rows] - spent, deadline, rows_of(levels, rows),
+        PROBE_UNITS * rounding[rows])
+    errors.update(more)
+    return _merged(res, _only_lowered(again, F[rows]), rows, X.shape), reset, errors, gain
 
 
 def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
@@ -282,14 +330,21 @@ def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
 def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
                  P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
                  left: np.ndarray | None = None, deadline: float | None = None,
-                 levels: Any = None,
+                 levels: Any = None, min_gain: np.ndarray | None = None,
                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
-    """One line search along the rows' proposed directions ``P - X``."""
+    """One line search along the rows' proposed directions ``P - X``; ``min_gain``:
+    first trials lengthened to promise at least that decrease (within ``alpha_max``)."""
     box = p.box
     first = (_first_trial_one(p, X, G, P, A) if box is None and len(F) == 1
              else None)
     D, alpha0, alpha_max, gain, reset = (
         first if first is not None else _first_trials(p, X, G, PG, P, A))
+    if min_gain is not None:  # the promise grows with the length (-a g.d)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            longer = np.minimum(alpha0 * (min_gain / gain), alpha_max)
+            grow = np.isfinite(longer) & (longer > alpha0)
+            gain = np.where(grow, gain * (longer / alpha0), gain)
+        alpha0 = np.where(grow, longer, alpha0)
     errors: dict[int, BaseException] = {}
     values, gradients = _trial_functions(p, rng, index, errors, levels)
     costs = p.gradient_costs(levels)

@@ -309,7 +309,7 @@ class _Step:
             G, F, mf, mj, LV = left
         if self.confirm:  # forward differences at most gtol: central ones decide (the
             try:  # rows left, when others raised)
-                G, mf, mj, LV = confirmed_gradient(p, s.X, F, G, mf, mj, LV, s.rng)
+                G, mf, mj, LV = confirmed_gradient(p, s.X, F, G, mf, mj, LV, s.rng, s.nfev)
             except (OverflowError, FloatingPointError):
                 G = np.full(s.X.shape, math.nan)
             except RowError as err:

@@ -57,10 +57,10 @@ def row_norms(A: np.ndarray) -> np.ndarray:
     by column (a reduction along short rows costs numpy three times more), in the order
     einsum sums them: the same bits."""
     n = A.shape[1]
+    if n == 1:  # |x|: what sqrt(x * x) gives wherever x * x neither overflows nor underflows
+        return np.abs(A[:, 0])
     if n <= 8:
         sq = A * A
-        if n == 1:
-            return np.sqrt(sq[:, 0])
         s = sq[:, 0] + sq[:, 1]
         for j in range(2, n):
             s += sq[:, j]
@@ -89,9 +89,9 @@ class OutOfBudgetError(Exception):
     """A row's line search stopped, without a step, because ``max_nfev`` (``why`` 1) or
     ``max_time`` (2) ran out: the row ends with that status, where it was."""
 
-    def __init__(self, why: int) -> None:
+    def __init__(self, why: int, need: int = 0) -> None:
         super().__init__("max_nfev" if why == 1 else "max_time")
-        self.why = why
+        self.why, self.need = why, need  # need: the evaluations a check would have taken
 
 
 def rows_of(levels: np.ndarray | None, rows: Any) -> Any:
@@ -313,36 +313,54 @@ class Problem:
 
 
 def confirmed_gradient(p: Problem, X: Any, F: Any, G: Any, mf: Any, mj: Any, levels: Any,
-                       rng: Any) -> tuple[Any, Any, Any, Any]:
+                       rng: Any, spent: Any = 0) -> tuple[Any, Any, Any, Any]:
     """Adaptive differences near a minimum: rows whose forward-difference gradient has a
     (projected) norm at most gtol are measured again with central differences, and go
     on at that level (Gill, Murray and Wright's switch near a minimum). Forward
     differences err by about ``sqrt(eps) |f''|``: near a minimum they can vanish where
     the gradient is 1000 times gtol, so their small norm earns no convergence; the
-    central one decides. Returns the gradient, its costs and the rows' levels."""
+    central one decides. Returns the gradient, its costs and the rows' levels.
+
+    ``spent``: the rows' evaluations before this step's gradient. Rows whose check
+    ``max_nfev`` cannot pay for raise :class:`OutOfBudgetError` (in a :class:`RowError`,
+    after the other rows' checks): they end ``max_nfev``, unconfirmed."""
     project = p.box.projected_gradient if p.box is not None else None
+    cost = p.level_costs[1] if p.level_costs else 0
     if p.point:
         if levels != 0 or not vector_norm(G if project is None else project(X, G)) <= p.gtol:
             return G, mf, mj, levels
+        if p.budget is not None and spent + mf + cost > p.budget:
+            error = RowError(G[None], {0: OutOfBudgetError(1, cost)})
+            error.costs = (mf, mj)
+            raise error
         G = p.gradient_at(X, rng, F, 1)
-        return G, mf + p.level_costs[1], mj + p.jev, 1
+        return G, mf + cost, mj + p.jev, 1
     forward = np.asarray(levels) == 0
     if not forward.any():  # every row is past forward differences already
         return G, mf, mj, levels
     low = forward & (row_norms(G if project is None else project(X, G)) <= p.gtol)
-    if not low.any():
+    short = np.zeros(len(low), dtype=bool)
+    if p.budget is not None:  # rows that cannot pay for their check
+        short = low & (np.asarray(spent) + mf + cost > p.budget)
+        low &= ~short
+    if not low.any() and not short.any():
         return G, mf, mj, levels
     rows = np.flatnonzero(low)
     LV = np.where(low, 1, levels)
     G = G.copy()
-    mf = mf + np.where(low, p.level_costs[1], 0)
+    mf = mf + np.where(low, cost, 0)
     mj = mj + np.where(low, p.jev, 0)
-    try:
-        G[rows] = p.gradient_at(X[rows], None if rng is None else [
-            rng[i] for i in rows.tolist()], np.asarray(F)[rows], LV[rows])
-    except RowError as err:
-        G[rows] = err.values
-        error = RowError(G, {int(rows[i]): e for i, e in err.errors.items()})
+    errors: dict[int, BaseException] = {}
+    if len(rows):
+        try:
+            G[rows] = p.gradient_at(X[rows], None if rng is None else [
+                rng[i] for i in rows.tolist()], np.asarray(F)[rows], LV[rows])
+        except RowError as err:
+            G[rows] = err.values
+            errors = {int(rows[i]): e for i, e in err.errors.items()}
+    errors.update({int(r): OutOfBudgetError(1, cost) for r in np.flatnonzero(short)})
+    if errors:
+        error = RowError(G, errors)
         error.costs, error.levels = (mf, mj), LV
         raise error from None
     return G, mf, mj, LV

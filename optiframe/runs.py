@@ -218,6 +218,7 @@ def run_multistart(runner: RunSpec, x0: Any, starts: Any, seed: Any,
     if executor is not None:
         check_workers(runner, executor)
     X0, note = starting_points(runner, x0, starts, seed, entropy)
+    _check_share(runner.stop.max_nfev, X0.shape[0])
     X0.flags.writeable = False  # the iterates: an objective may not write into them
     if runner.check_gradient:
         require_matching_gradient(runner.objective, X0[0])
@@ -227,6 +228,16 @@ def run_multistart(runner: RunSpec, x0: Any, starts: Any, seed: Any,
     else:
         result = run_on_workers(runner, executor, X0, entropy)
     return _noted(result, note)
+
+
+def _check_share(max_nfev: int | None, K: int) -> None:
+    """Refuse a budget that cannot give each of ``K`` starts one evaluation (its f at
+    x0): a multi-start run shares ``max_nfev`` equally, ``max_nfev // K`` a start."""
+    if max_nfev is not None and max_nfev < K:
+        raise InvalidArgumentError(
+            f"'max_nfev' = {max_nfev} cannot be shared among {K} starts (each gets "
+            f"max_nfev // {K} evaluations and needs at least one, its f at x0): raise "
+            f"max_nfev to at least {K}, or run fewer starts")
 
 
 def _noted(result: MultiStartResult, note: str) -> MultiStartResult:

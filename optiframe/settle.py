@@ -167,11 +167,25 @@ def _overflowed(s: RunState, row: int, verdict: Verdict) -> Verdict:
 def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
               njev: Any) -> None:
     """The rows that raised in ``stage`` of step ``s.k`` fail with their errors; they keep
-    their last good point."""
+    their last good point. A row whose error is :class:`OutOfBudgetError` (a check the
+    budget cannot pay for) ends ``max_nfev`` instead."""
     rows = sorted(err.errors)
-    verdicts = [(Status.FAILED, f"{stage} raised at step {s.k}: "
-                 + describe_error(err.errors[r])) for r in rows]
+    spent = np.atleast_1d(nfev)
+    verdicts = [_unpaid(p, s.k, int(spent[r if len(spent) > 1 else 0]), e)
+                if isinstance(e := err.errors[r], OutOfBudgetError)
+                else (Status.FAILED, f"{stage} raised at step {s.k}: " + describe_error(e))
+                for r in rows]
     finish_rows(s, p, rows, verdicts, nfev, njev)
+
+
+def _unpaid(p: Problem, k: int, nfev: int, err: OutOfBudgetError) -> Verdict:
+    """A row whose forward-difference gradient norm is at most gtol, where ``max_nfev``
+    cannot pay for the central differences that would confirm it
+    (:func:`~optiframe.problem.confirmed_gradient`): unconfirmed, no convergence."""
+    return Status.MAX_NFEV, (
+        f"{nfev} evaluations spent: the forward-difference gradient of step {k} has a "
+        f"norm at most gtol, and the central differences that would confirm it need "
+        f"{err.need} more than the budget of {p.budget} allows")
 
 
 _EPS = float(np.finfo(float).eps)
@@ -203,6 +217,8 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
             exc = errors[r]
             verdicts.append((Status.FAILED, f"the line search's evaluations raised at step "
                                             f"{k}: {describe_error(exc)}"))
+        elif p.stochastic:  # one draw's direction: no evidence about f either way
+            verdicts.append((Status.LINE_SEARCH, _one_draw_hint(name, k, float(norms[r]))))
         elif gains[r] <= ROUNDING_UNITS * _EPS * abs(F[r]):
             precise.append(len(verdicts))
             verdicts.append((Status.CONVERGED, (
@@ -307,6 +323,14 @@ def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
                                  "it had")
     return Status.MAX_TIME, (f"max_time = {p.stop.max_time:g} s ran out during the line "
                              f"search of step {k}, at the best point it had")
+
+
+def _one_draw_hint(name: str, k: int, grad_norm: float) -> str:
+    """Why a line search ended a start whose gradient is a stochastic estimate."""
+    return (f"{name} found no step at step {k} that lowers f enough along the direction of "
+            f"one draw of the stochastic gradient (norm {grad_norm:.3g}); one draw shows "
+            "nothing about a minimum: try gradient='forward' or 'central', or a fixed step "
+            "(optimizer='gd'), which draws anew each step")
 
 
 def line_search_hint(name: str, k: int, grad_norm: float, gtol: float) -> str:

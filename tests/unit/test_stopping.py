@@ -53,13 +53,56 @@ def test_a_gradient_of_1e200_is_a_direction_not_a_zero(optimizer):
     np.testing.assert_allclose(r.x, [1.0, 1.0], rtol=1e-12)
 
 
-def test_a_gradient_of_1e200_is_a_direction_in_a_stack_of_starts_too():
-    # the rows' norm overflowed to inf: every start ended "nan" at its x0
+@pytest.mark.parametrize("starts", [[[0.0, 0.0], [2.0, 3.0]], [[0.2], [1.3], [2.0]]])
+def test_a_gradient_of_1e200_is_a_direction_in_a_stack_of_starts_too(starts):
+    # the rows' norm overflowed to inf: every start ended "nan" at its x0 (in one
+    # dimension too, where the norm took a shortcut past the rescue)
     f = of.FunctionObjective.from_callable(lambda x: float(1e200 * np.sum((x - 1.0) ** 2)),
                                            gradient=lambda x: 1e200 * 2.0 * (x - 1.0))
-    r = of.minimize(f, starts=np.array([[0.0, 0.0], [2.0, 3.0]]))
-    assert [s.status for s in r.starts] == ["converged", "converged"]
+    r = of.minimize(f, starts=np.array(starts))
+    assert {s.status for s in r.starts} == {"converged"}
     np.testing.assert_allclose([s.x for s in r.starts], 1.0, rtol=1e-12)
+    for k, x0 in enumerate(starts):  # each row as its start alone
+        alone = of.minimize(f, x0)
+        assert (r.starts[k].nit, r.starts[k].nfev) == (alone.nit, alone.nfev)
+        np.testing.assert_array_equal(r.starts[k].x, alone.x)
+
+
+_FAR = np.array([1e16, -1e16 / 3, 1e16 / 7])  # f = 1.1e32: a unit step promises 4e15
+_SEARCHES = [None, "bfgs", {"name": "lbfgs", "line_search": "armijo"},
+             {"name": "bfgs", "line_search": "armijo"}]
+
+
+@pytest.mark.parametrize("optimizer", _SEARCHES)
+@pytest.mark.parametrize("x0", [_FAR, np.array([1e16, 1e16])])
+def test_a_first_trial_whose_promise_is_lost_in_f_rounding_shows_nothing(optimizer, x0):
+    # the first trial moved x, by a few units at 1e16, but promised a decrease below f's
+    # rounding: its failure ended "converged: f cannot be lowered within its precision"
+    # at f = 1.1e32 (strong Wolfe at _FAR; Armijo, which never lengthens, at both). The
+    # search now tries a first trial that promises more before it says so.
+    r = of.minimize("sphere", x0, optimizer=optimizer, gradient="analytic")
+    assert r.status == "converged" and r.fun < 1e-20, r.message
+
+
+def test_a_stack_tries_the_longer_first_trial_row_by_row():
+    X0 = np.array([_FAR, [1.0, 2.0, 3.0], -_FAR])
+    armijo = {"name": "lbfgs", "line_search": "armijo"}
+    r = of.minimize("sphere", starts=X0, optimizer=armijo, gradient="analytic")
+    for k, x0 in enumerate(X0):
+        alone = of.minimize("sphere", x0, optimizer=armijo, gradient="analytic")
+        assert (r.starts[k].status, r.starts[k].nit, r.starts[k].nfev) == (
+            alone.status, alone.nit, alone.nfev)
+        np.testing.assert_array_equal(r.starts[k].x, alone.x)
+
+
+def test_f_still_cannot_be_lowered_within_its_precision_at_a_minimum():
+    # near a minimum the longer trial finds no lower f either: the verdict stands
+    f = Counted(lambda x: float(1.0 + np.sum((x - 0.5) ** 2)))
+    r = of.minimize(f, [0.5 + 3e-5, 0.5 - 2e-5], optimizer={"name": "lbfgs",
+                    "line_search": "armijo"}, gradient="forward")
+    assert r.status == "converged" and f.calls == r.nfev
+    assert "cannot be lowered within its precision" in r.message
+    assert r.fun - 1.0 <= 4 * np.finfo(float).eps
 
 
 def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
@@ -72,6 +115,17 @@ def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
     r = of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0], gradient="spsa",
                     seed=0, xtol=1e-6, ftol=1e-9, max_steps=200)
     assert r.status == "max_steps"
+
+
+@pytest.mark.parametrize("optimizer", ["bfgs", {"name": "lbfgs", "line_search": "armijo"}])
+def test_spsa_with_a_line_search_never_converges_on_f_rounding(optimizer):
+    # one draw's direction found no lower f at 1e16: that shows nothing about a minimum
+    # (it ended "converged: f cannot be lowered within its precision" at f = 2e32)
+    r = of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [1e16, 1e16, 3e15],
+                    optimizer=optimizer, gradient="spsa", seed=1)
+    assert r.status != "converged"
+    if r.status == "line_search":
+        assert "one draw" in r.message
 
 
 # -- giving up where scipy does not ----------------------------------------------------------
@@ -125,6 +179,38 @@ def test_max_nfev_is_never_exceeded(optimizer, gradient, n, budget):
     f = Counted(lambda x: float(np.sum((x - 1.0) ** 2) + 0.1 * np.sum(x**4)))
     r = of.minimize(f, np.zeros(n), optimizer=optimizer, gradient=gradient, max_nfev=budget)
     assert f.calls == r.nfev <= budget
+
+
+@pytest.mark.parametrize("budget", range(20, 60, 3))
+def test_max_nfev_pays_for_the_central_check_of_adaptive_differences(budget):
+    # forward differences at most gtol are checked by central ones (2n more): at 25 the
+    # run spent 34, the check past the budget; now it ends max_nfev, unconfirmed
+    f = Counted(lambda x: float(np.sum((x - 1.0) ** 2)))
+    x0 = np.array([-3.3e-09, -4.1e-09, 1.04e-08, 1.1e-08, 1.41e-08])
+    r = of.minimize(f, x0, optimizer={"name": "bfgs", "line_search": "armijo"},
+                    max_nfev=budget)
+    assert f.calls == r.nfev <= budget
+    assert r.status in ("converged", "max_nfev"), r.message
+    if r.status == "converged":
+        assert "central" in r.message or "cannot be lowered" in r.message or (
+            r.history.grad_norm[-1] <= 1e-8)
+
+
+def test_a_stack_pays_for_the_central_check_row_by_row():
+    x0 = np.array([-3.3e-09, -4.1e-09, 1.04e-08, 1.1e-08, 1.41e-08])
+    X0 = np.vstack([x0, 2 * x0, x0 + 1])
+    f = Counted(lambda x: float(np.sum((x - 1.0) ** 2)))
+    r = of.minimize(f, starts=X0, optimizer={"name": "bfgs", "line_search": "armijo"},
+                    max_nfev=75)
+    assert f.calls == r.nfev and all(s.nfev <= 25 for s in r.starts)
+    assert "central differences that would confirm it" in r.starts[0].message
+
+
+def test_a_budget_smaller_than_the_starts_is_refused_before_any_work():
+    f = Counted(lambda x: float(x @ x))
+    with pytest.raises(of.InvalidArgumentError, match=r"'max_nfev' = 3 .* 4 starts"):
+        of.minimize(f, starts=np.ones((4, 2)), max_nfev=3)
+    assert f.calls == 0
 
 
 def test_max_nfev_with_a_line_search_returns_the_best_point_it_had():
