@@ -36,7 +36,7 @@ from .gradients import ForwardDifference
 from .history import StartsHistory
 from .outcome import Finished
 from .result import GlobalResult, MultiStartResult
-from .status import Status
+from .status import MESSAGES, Status
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -135,12 +135,15 @@ class GlobalSearch:
         self.trace = Trace()
         self.best_x: np.ndarray | None = None
         self.best_f = math.inf
+        self._sampled: np.ndarray | None = None  # a point sampled, finite f or not
         self.local_searches = 0
         self._halton_next = 0
         self._halton_shift = self.rng.random(self.n)
         self.listener: Any = None  # a progress bar: listener(used, budget, best_f)
         #: the cheapest local search worth starting: f at the start and two gradients
         self.min_local = 2 * (self.n + 1) + 1
+        if self.budget < self.min_local:  # refused before any evaluation
+            raise InvalidArgumentError(_no_local_search(self.budget, self.min_local, self.n))
         #: kept for the polish of the best point
         self.reserve = min(self.budget // 20, 50 * (self.n + 1))
         explore = runner.gradient
@@ -194,6 +197,8 @@ class GlobalSearch:
                 self.journal.record("evaluate", key, {"F": F}, {})
         self.used += len(X)
         k = int(np.argmin(F))
+        if self._sampled is None:
+            self._sampled = np.array(X[k], dtype=float)
         self._found(X[k], float(F[k]))
         return F
 
@@ -207,6 +212,8 @@ class GlobalSearch:
         into a basin already found (:class:`NearKnownMinimum`, status ``callback_stop``).
         Returns their outcomes, each row's start index the search's own."""
         budget = self.remaining if budget is None else min(int(budget), self.remaining)
+        if budget < self.min_local:  # what is left pays for no local search
+            return Finished.empty(self.n)
         watch = None
         if stop_near > 0:
             minima, values = self.minima_points()
@@ -259,6 +266,26 @@ class GlobalSearch:
             self.journal.record("local", key, *local_arrays(result))
         return self._keep(result, index)
 
+    def _sampled_best(self, name: str) -> Finished:
+        """The best point the strategy's samples found, as the one outcome of a search
+        whose budget its sampling spent before a local search could start
+        (``max_nfev``; InvalidArgumentError where no point was evaluated)."""
+        if self.best_x is None and self._sampled is None:
+            raise InvalidArgumentError(_no_local_search(self.budget, self.min_local, self.n))
+        if self.best_x is None:  # every value sampled was NaN or infinite
+            status, x = Status.NAN, self._sampled[None]  # type: ignore[index]
+            text = (f"{MESSAGES[Status.NAN]}: every one of the {self.used} points strategy "
+                    f"{name!r} sampled gave f NaN or infinite, so no local search started: "
+                    "check the objective's domain and the bounds")
+        else:
+            status, x = Status.MAX_NFEV, self.best_x[None]
+            text = (f"{MESSAGES[Status.MAX_NFEV]}: strategy {name!r} spent {self.used} of "
+                    f"{self.budget} evaluations sampling the box, and what was left paid for "
+                    f"no local search (one needs at least {self.min_local}); x is the best "
+                    "point sampled: raise max_nfev")
+        return Finished(index=[0], x0=x, x=x, fun=[self.best_f], nit=[0], nfev=[self.used],
+                        njev=[0], status=[status], message=[text])
+
     # -- bookkeeping ---------------------------------------------------------------------------
     def _keep(self, result: Any, index: np.ndarray) -> Finished:
         done = result.finished
@@ -305,11 +332,8 @@ class GlobalSearch:
         history = StartsHistory(max(len(finished), 1), self.runner.record_x)
         for part, index in self.histories:
             history.merge(part, index)
-        if not len(finished):  # the budget did not allow one local search
-            raise InvalidArgumentError(
-                f"strategy {name!r}: a budget of {self.budget} evaluations leaves no local "
-                f"search (one needs at least {self.min_local} in {self.n} dimensions): "
-                "raise max_nfev")
+        if not len(finished):  # the sample left no local search: its best point
+            finished = self._sampled_best(name)
         result = gather(finished, history, minima_tol)
         status = Status.INTERRUPTED if interrupted else result.status
         text = (f"Global search ({name}): {len(finished)} local searches, "
@@ -318,3 +342,9 @@ class GlobalSearch:
                                   for a in attrs.fields(MultiStartResult) if a.init}
         fields.update(status=status, message=text, nfev=self.used)
         return GlobalResult(**fields, trace=self.trace, strategy=name)
+
+
+def _no_local_search(budget: int, min_local: int, n: int) -> str:
+    """Why a global search cannot start: its budget pays for no local search."""
+    return (f"a global search's budget of max_nfev = {budget} evaluations leaves no local "
+            f"search (one needs at least {min_local} in {n} dimensions): raise max_nfev")

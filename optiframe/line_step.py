@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 
-from .linesearch import SearchResult, SearchTask
+from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask
 from .numerics import (
     NOISE_UNITS,
     ROUNDING_UNITS,
@@ -38,8 +38,8 @@ from .problem import OutOfBudgetError, Problem, RowError, rows_of
 from .state import keep_rows
 
 _EPS = float(np.finfo(float).eps)
-#: A first trial that promised less than f's rounding and found no step is tried once
-#: more, lengthened to promise this many times the rounding (``ROUNDING_UNITS eps |f|``)
+#: A first trial that promised less than f's rounding and found no step is followed by
+#: one trial lengthened to promise this many times the rounding (``ROUNDING_UNITS eps |f|``)
 PROBE_UNITS = 10.0
 #: the run's rows of a one-row search (read-only: the search's wrappers index with it)
 _INDEX0 = np.zeros(1, dtype=np.int64)
@@ -293,9 +293,10 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     none. A row that found no step from a first trial whose promised decrease is lost in
     f's rounding has shown nothing about f (a backtracking search never lengthens its
     first trial; at x = 1e16 a step that moves x promises less than f's rounding):
-    it searches once more from a first trial that promises :data:`PROBE_UNITS` times
-    that rounding. Only where that finds no step either is f shown not to be lowered
-    within its precision (the verdict reads the first trial's promise, ``gain``)."""
+    it tries one more trial (:func:`_probe`), lengthened to promise :data:`PROBE_UNITS`
+    times that rounding. Only where that finds no lower f either is f shown not to be
+    lowered within its precision (the verdict reads the first trial's promise,
+    ``gain``). Near a minimum this costs one evaluation at the run's end."""
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
                                             deadline, levels)
     res = _only_lowered(res, F)
@@ -318,6 +319,38 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     return _merged(res, _only_lowered(again, F[rows]), rows, X.shape), reset, errors, gain
 
 
+def _probe(task: SearchTask) -> SearchResult:
+    """One trial per row at its first length, taken where f decreases enough (Armijo's
+    sufficient decrease, ``c1 = 1e-4``, along the path the bounds leave); one evaluation
+    a row, within the budget and the time. The gradient there is left to the next
+    step's measure (NaN rows)."""
+    K = len(task.F)
+    nfev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool)
+    stopped = np.zeros(K, dtype=np.int8)
+    active = np.arange(K)
+    if task.out_of_time():
+        stopped[:], active = CLOCK, active[:0]
+    elif task.budget is not None:
+        stopped[task.budget < 1] = BUDGET
+        active = active[task.budget >= 1]
+    X, F = task.X.copy(), task.F.copy()
+    alpha = np.full(K, math.nan)
+    if len(active):
+        with np.errstate(invalid="ignore", over="ignore"):
+            trial = task.X[active] + task.alpha0[active, None] * task.D[active]
+            if task.project is not None:
+                trial = task.project(trial)
+            trial.flags.writeable = False
+            F_t = np.asarray(task.values(trial, active), dtype=float)
+            nfev[active] = 1
+            moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
+            good = np.isfinite(F_t) & (F_t <= task.F[active] + 1e-4 * moved)
+        rows = active[good]
+        X[rows], F[rows], alpha[rows], ok[rows] = trial[good], F_t[good], task.alpha0[rows], True
+    return SearchResult(alpha, X, F, np.full(task.X.shape, math.nan), nfev,
+                        np.zeros(K, dtype=np.int64), ok, stopped)
+
+
 def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
                   errors: dict[int, BaseException]) -> None:
     """Rows whose search the budget or the clock stopped before it found a step end
@@ -332,8 +365,9 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                  left: np.ndarray | None = None, deadline: float | None = None,
                  levels: Any = None, min_gain: np.ndarray | None = None,
                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
-    """One line search along the rows' proposed directions ``P - X``; ``min_gain``:
-    first trials lengthened to promise at least that decrease (within ``alpha_max``)."""
+    """One line search along the rows' proposed directions ``P - X``; with ``min_gain``,
+    one trial instead (:func:`_probe`), lengthened to promise at least that decrease
+    (within ``alpha_max``)."""
     box = p.box
     first = (_first_trial_one(p, X, G, P, A) if box is None and len(F) == 1
              else None)
@@ -354,7 +388,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       project=None if box is None else box.project,
                       cheap_gradients=cost == 0, budget=left,
                       gradient_cost=cost, deadline=deadline)
-    res = p.line_search.search(task)
+    res = p.line_search.search(task) if min_gain is None else _probe(task)
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     return res, reset, errors, gain

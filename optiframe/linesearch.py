@@ -326,6 +326,8 @@ class StrongWolfe(LineSearch):
         stopped = np.zeros(K, dtype=np.int8)
         for rows, search in parts:
             sub = _rows_of(task, rows)
+            if search != self._wolfe and sub.budget is not None:  # Armijo's rows keep
+                sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)  # a gradient
             res = search(sub)
             alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
             nfev[rows], njev[rows] = res.nfev, res.njev

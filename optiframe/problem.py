@@ -126,8 +126,11 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
                     X.shape[0], *row_shape):
                 return out
             return real_array(out, fn).reshape((X.shape[0], *row_shape))
-        except Exception:
-            pass
+        except Exception as exc:
+            if X.shape[0] == 1:  # one row: its error, without evaluating it again
+                if isinstance(exc, (OverflowError, FloatingPointError)):
+                    return np.full((1, *row_shape), overflow)
+                raise RowError(np.full((1, *row_shape), np.nan), {0: exc}) from None
         out = np.full((X.shape[0], *row_shape), np.nan)
         errors: dict[int, BaseException] = {}
         for i in range(X.shape[0]):

@@ -211,11 +211,15 @@ class BasinHopping(Strategy):
         if not len(F):
             return
         done = g.local(X[int(np.argmin(F))])
+        if not len(done):  # the sample spent what a local search needs
+            return
         x, f = done.x[0], float(done.fun[0])
         step, accepted, hops = self.step, 0, 0
         while not g.done:
             trial = x + step * g.width * g.rng.uniform(-1.0, 1.0, g.n)
             done = g.local(trial)
+            if not len(done):
+                return
             y, fy = done.x[0], float(done.fun[0])
             hops += 1
             if np.isfinite(fy) and (fy < f or g.rng.random() < math.exp(

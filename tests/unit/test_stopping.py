@@ -206,6 +206,21 @@ def test_a_stack_pays_for_the_central_check_row_by_row():
     assert "central differences that would confirm it" in r.starts[0].message
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_max_nfev_holds_where_strong_wolfe_backtracks_along_the_bounds(seed):
+    # a first trial that leaves the box backtracks (Armijo along the projected path),
+    # then the search takes the gradient there: that gradient was not budgeted (20 allowed,
+    # 22 spent, central differences in 5-D)
+    rng = np.random.default_rng(seed)
+    f = Counted(lambda x: float(np.sum(x**2 - 10 * np.cos(2 * np.pi * x)) + 10 * len(x)))
+    for _ in range(20):
+        f.calls = 0
+        budget = int(rng.integers(12, 40))
+        r = of.minimize(f, rng.uniform(-0.33, 9.66, 5), bounds=[(-0.34, 9.67)] * 5,
+                        gradient="central", max_nfev=budget)
+        assert f.calls == r.nfev <= budget
+
+
 def test_a_budget_smaller_than_the_starts_is_refused_before_any_work():
     f = Counted(lambda x: float(x @ x))
     with pytest.raises(of.InvalidArgumentError, match=r"'max_nfev' = 3 .* 4 starts"):

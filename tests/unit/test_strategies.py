@@ -291,3 +291,62 @@ def test_global_set_functions_travel_to_worker_processes():
     serial = of.minimize("hartmann6", **kw)
     assert pooled.statuses() == {"converged": 4}
     assert np.array_equal(pooled.finished.x, serial.finished.x)
+
+
+class _Counted:
+    """Rastrigin with every evaluation counted."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return float(np.sum(x**2 - 10 * np.cos(2 * np.pi * x)) + 10 * len(x))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_budget_that_pays_for_no_local_search_is_refused_before_any_evaluation(strategy):
+    f = _Counted()
+    with pytest.raises(of.InvalidArgumentError, match=r"max_nfev = 8 .* at least 9"):
+        of.minimize(f, bounds=[(-1.0, 1.0)] * 3, strategy=strategy, max_nfev=8, seed=0)
+    assert f.calls == 0  # (it used to sample first, then refuse)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("budget", [9, 10, 13, 20, 33, 57, 100])
+def test_small_budgets_are_never_overspent(strategy, budget):
+    # basinhopping's first local search ran on what its sample left, 0 included: 2 of 1
+    # evaluations; tiktak's polish (a bounded line search) 110 of 100
+    f = _Counted()
+    r = of.minimize(f, bounds=[(-0.34, 9.66)] * 3, strategy=strategy, max_nfev=budget,
+                    seed=0)
+    assert f.calls == r.nfev <= budget
+    assert r.fun == min(r.trace.best) and all(-0.34 <= v <= 9.66 for v in r.x)
+
+
+def test_a_budget_its_sample_spends_returns_the_best_point_sampled():
+    f = _Counted()
+    r = of.minimize(f, bounds=[(-0.34, 9.66)] * 5, strategy="tiktak", max_nfev=13, seed=0)
+    assert r.status == "max_nfev" and "best point sampled" in r.message
+    assert f.calls == r.nfev <= 13 and r.nit == 0
+    assert r.fun == _Counted()(np.asarray(r.x))
+
+
+def test_a_box_where_f_is_nan_everywhere_ends_nan_at_a_sampled_point():
+    # no finite value sampled, no local search: it raised "a budget of 200 evaluations
+    # leaves no local search" after spending them
+    r = of.minimize(lambda x: float("nan"), bounds=[(-1.0, 1.0)] * 2, strategy="mlsl",
+                    max_nfev=200, seed=0)
+    assert r.status == "nan" and "NaN or infinite" in r.message and r.nfev <= 200
+    assert r.x.shape == (2,) and np.abs(r.x).max() <= 1.0
+
+
+def test_a_start_whose_f_raises_at_x0_is_evaluated_once():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        raise ValueError("no")
+
+    r = of.minimize(f, starts=[[1.0, 2.0]])
+    assert r.status == "failed" and len(calls) == r.nfev == 1
