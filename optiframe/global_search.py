@@ -135,7 +135,7 @@ class GlobalSearch:
         self.trace = Trace()
         self.best_x: np.ndarray | None = None
         self.best_f = math.inf
-        self._sampled: np.ndarray | None = None  # a point sampled, finite f or not
+        self._sampled: tuple[np.ndarray, float] | None = None  # a point sampled and its f
         self.local_searches = 0
         self._halton_next = 0
         self._halton_shift = self.rng.random(self.n)
@@ -187,18 +187,19 @@ class GlobalSearch:
             return np.empty(0)
         key = digest(X)
         answer = None if self.journal is None else self.journal.answer("evaluate", key)
+        raw = None  # f as the objective gave it (NaN too)
         if answer is not None:
             F = answer["arrays"]["F"]
         else:
             with np.errstate(all="ignore"):
-                F = np.asarray(self.runner.objective.values(X), dtype=float).reshape(-1)
+                F = raw = np.asarray(self.runner.objective.values(X), dtype=float).reshape(-1)
             F = np.where(np.isnan(F), np.inf, F)
             if self.journal is not None:
                 self.journal.record("evaluate", key, {"F": F}, {})
         self.used += len(X)
         k = int(np.argmin(F))
         if self._sampled is None:
-            self._sampled = np.array(X[k], dtype=float)
+            self._sampled = (np.array(X[k], dtype=float), float((F if raw is None else raw)[k]))
         self._found(X[k], float(F[k]))
         return F
 
@@ -273,17 +274,18 @@ class GlobalSearch:
         if self.best_x is None and self._sampled is None:
             raise InvalidArgumentError(_no_local_search(self.budget, self.min_local, self.n))
         if self.best_x is None:  # every value sampled was NaN or infinite
-            status, x = Status.NAN, self._sampled[None]  # type: ignore[index]
+            x, fun = self._sampled  # type: ignore[misc]
+            status, x = Status.NAN, x[None]
             text = (f"{MESSAGES[Status.NAN]}: every one of the {self.used} points strategy "
                     f"{name!r} sampled gave f NaN or infinite, so no local search started: "
                     "check the objective's domain and the bounds")
         else:
-            status, x = Status.MAX_NFEV, self.best_x[None]
+            status, x, fun = Status.MAX_NFEV, self.best_x[None], self.best_f
             text = (f"{MESSAGES[Status.MAX_NFEV]}: strategy {name!r} spent {self.used} of "
                     f"{self.budget} evaluations sampling the box, and what was left paid for "
                     f"no local search (one needs at least {self.min_local}); x is the best "
                     "point sampled: raise max_nfev")
-        return Finished(index=[0], x0=x, x=x, fun=[self.best_f], nit=[0], nfev=[self.used],
+        return Finished(index=[0], x0=x, x=x, fun=[fun], nit=[0], nfev=[self.used],
                         njev=[0], status=[status], message=[text])
 
     # -- bookkeeping ---------------------------------------------------------------------------

@@ -338,6 +338,7 @@ def test_a_box_where_f_is_nan_everywhere_ends_nan_at_a_sampled_point():
     r = of.minimize(lambda x: float("nan"), bounds=[(-1.0, 1.0)] * 2, strategy="mlsl",
                     max_nfev=200, seed=0)
     assert r.status == "nan" and "NaN or infinite" in r.message and r.nfev <= 200
+    assert np.isnan(r.fun)
     assert r.x.shape == (2,) and np.abs(r.x).max() <= 1.0
 
 
