@@ -269,16 +269,23 @@ class GlobalSearch:
 
     def _sampled_best(self, name: str) -> Finished:
         """The best point the strategy's samples found, as the one outcome of a search
-        whose budget its sampling spent before a local search could start
-        (``max_nfev``; InvalidArgumentError where no point was evaluated)."""
-        if self.best_x is None and self._sampled is None:
-            raise InvalidArgumentError(_no_local_search(self.budget, self.min_local, self.n))
+        whose budget (``max_nfev``) or time (``max_time``: at least the box's centre is
+        evaluated) ran out before a local search could start; ``nan`` where every value
+        sampled was NaN or infinite."""
+        late = self._late()
+        if self._sampled is None:  # max_time ran out before any sample: the box's centre
+            self.evaluate((self.lo + 0.5 * self.width)[None])
         if self.best_x is None:  # every value sampled was NaN or infinite
             x, fun = self._sampled  # type: ignore[misc]
             status, x = Status.NAN, x[None]
             text = (f"{MESSAGES[Status.NAN]}: every one of the {self.used} points strategy "
                     f"{name!r} sampled gave f NaN or infinite, so no local search started: "
                     "check the objective's domain and the bounds")
+        elif late:
+            status, x, fun = Status.MAX_TIME, self.best_x[None], self.best_f
+            text = (f"{MESSAGES[Status.MAX_TIME]}: max_time = {self.runner.stop.max_time:g} s "
+                    f"ran out before strategy {name!r} could start a local search; x is the "
+                    f"best of the {self.used} points evaluated")
         else:
             status, x, fun = Status.MAX_NFEV, self.best_x[None], self.best_f
             text = (f"{MESSAGES[Status.MAX_NFEV]}: strategy {name!r} spent {self.used} of "
@@ -338,7 +345,7 @@ class GlobalSearch:
             finished = self._sampled_best(name)
         result = gather(finished, history, minima_tol)
         status = Status.INTERRUPTED if interrupted else result.status
-        text = (f"Global search ({name}): {len(finished)} local searches, "
+        text = (f"Global search ({name}): {self.local_searches} local searches, "
                 f"{self.used} of {self.budget} evaluations. " + result.message)
         fields: dict[str, Any] = {str(a.alias): getattr(result, a.name)
                                   for a in attrs.fields(MultiStartResult) if a.init}

@@ -319,20 +319,21 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     return _merged(res, _only_lowered(again, F[rows]), rows, X.shape), reset, errors, gain
 
 
-def _probe(task: SearchTask) -> SearchResult:
-    """One trial per row at its first length, taken where f decreases enough (Armijo's
-    sufficient decrease, ``c1 = 1e-4``, along the path the bounds leave); one evaluation
-    a row, within the budget and the time. The gradient there is left to the next
-    step's measure (NaN rows)."""
+def _probe(task: SearchTask, longer: np.ndarray) -> SearchResult:
+    """One trial for each row whose first length was made ``longer`` (the others have
+    shown what they can), taken where f decreases enough (Armijo's sufficient decrease,
+    ``c1 = 1e-4``, along the path the bounds leave); one evaluation a row, within the
+    budget and the time. The gradient there is left to the next step's measure (NaN
+    rows)."""
     K = len(task.F)
     nfev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool)
     stopped = np.zeros(K, dtype=np.int8)
-    active = np.arange(K)
-    if task.out_of_time():
-        stopped[:], active = CLOCK, active[:0]
-    elif task.budget is not None:
-        stopped[task.budget < 1] = BUDGET
-        active = active[task.budget >= 1]
+    active = np.flatnonzero(longer)
+    if len(active) and task.out_of_time():
+        stopped[active], active = CLOCK, active[:0]
+    elif len(active) and task.budget is not None:
+        stopped[active[task.budget[active] < 1]] = BUDGET
+        active = active[task.budget[active] >= 1]
     X, F = task.X.copy(), task.F.copy()
     alpha = np.full(K, math.nan)
     if len(active):
@@ -373,6 +374,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
              else None)
     D, alpha0, alpha_max, gain, reset = (
         first if first is not None else _first_trials(p, X, G, PG, P, A))
+    grow = None
     if min_gain is not None:  # the promise grows with the length (-a g.d)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             longer = np.minimum(alpha0 * (min_gain / gain), alpha_max)
@@ -388,7 +390,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       project=None if box is None else box.project,
                       cheap_gradients=cost == 0, budget=left,
                       gradient_cost=cost, deadline=deadline)
-    res = p.line_search.search(task) if min_gain is None else _probe(task)
+    res = p.line_search.search(task) if grow is None else _probe(task, grow)
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     return res, reset, errors, gain

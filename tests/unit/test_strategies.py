@@ -351,3 +351,12 @@ def test_a_start_whose_f_raises_at_x0_is_evaluated_once():
 
     r = of.minimize(f, starts=[[1.0, 2.0]])
     assert r.status == "failed" and len(calls) == r.nfev == 1
+
+
+@pytest.mark.parametrize("strategy", ("tiktak", "mlsl", "restarts"))
+def test_a_clock_that_runs_out_before_the_sample_ends_max_time_at_the_centre(strategy):
+    # it raised "a budget of 4000 evaluations leaves no local search"
+    r = of.minimize("rastrigin", bounds=[(-5.0, 5.0)] * 2, strategy=strategy,
+                    max_time=1e-9, seed=0)
+    assert r.status == "max_time" and r.nfev == 1 and r.x.tolist() == [0.0, 0.0]
+    assert r.message.startswith(f"Global search ({r.strategy}): 0 local searches")
