@@ -19,12 +19,12 @@ A single row without bounds prepares its search on Python floats
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import attrs
 import numpy as np
 
-from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask
+from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask, StrongWolfe
 from .numerics import (
     NOISE_UNITS,
     ROUNDING_UNITS,
@@ -36,11 +36,15 @@ from .numerics import (
 from .objective import real_array
 from .problem import OutOfBudgetError, Problem, RowError, rows_of
 from .state import keep_rows
+from .trial import FirstTrialMemo, Trial, first_accepted
 
 _EPS = float(np.finfo(float).eps)
 #: A first trial that promised less than f's rounding and found no step is followed by
 #: one trial lengthened to promise this many times the rounding (``ROUNDING_UNITS eps |f|``)
 PROBE_UNITS = 10.0
+#: Off: a single start's strong Wolfe search always goes the general way (the test of
+#: :func:`~optiframe.trial.first_accepted` compares the two)
+FIRST_ACCEPTED = True
 #: the run's rows of a one-row search (read-only: the search's wrappers index with it)
 _INDEX0 = np.zeros(1, dtype=np.int64)
 _INDEX0.flags.writeable = False
@@ -57,29 +61,6 @@ def _only_lowered(res: SearchResult, F: np.ndarray) -> SearchResult:
     ok = res.ok & lowered(F, res.F)
     return res if (ok == res.ok).all() else attrs.evolve(res, ok=ok)
 
-
-
-class Trial(NamedTuple):
-    """What a step length found for its rows: the new points ``X`` and values ``F`` (a
-    row that found no step keeps its own), the accepted lengths ``A`` (NaN: none), the
-    gradients there ``G`` (NaN rows where the search computed none; None for a point
-    without one, or a fixed step), the evaluations (``nfev``) and gradients (``njev``)
-    the step spent beyond its gradient, whether each row found a step (``ok``), the
-    directions reset to the steepest descent (``resets``, 1 per row that was), the rows
-    whose evaluations raised (``errors``, ``{row: exception}``), and the decrease of f
-    each first trial promised (``gain``, ``-a0 g.d``, for the verdict of a row that
-    found no step). One point: numbers."""
-
-    X: Any
-    F: Any
-    A: Any
-    G: Any
-    nfev: Any
-    njev: Any
-    ok: Any
-    resets: Any
-    errors: dict[int, BaseException]
-    gain: Any
 
 
 class StepLength:
@@ -158,11 +139,18 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     if not p.level_costs:
         levels = None  # one cost for every row: nothing to carry through the search
     if p.point:
+        memo = None
+        if (FIRST_ACCEPTED and p.box is None and deadline is None and not p.stochastic
+                and type(p.line_search) is StrongWolfe):
+            done = first_accepted(p, X, F, G, X_prop, A, left, levels)
+            if isinstance(done, Trial):
+                return done
+            memo = done  # what the first trial evaluated: the search goes on from it
         one, reset, raised, gain = _search(
             p, X[None], np.array([F], dtype=float), G[None], PG[None], X_prop[None],
             np.array([A]), rng, _INDEX0, left, deadline,
             None if last is None else np.array([last], dtype=float),
-            None if levels is None else np.array([levels]))
+            None if levels is None else np.array([levels]), memo)
         if raised and not isinstance(raised[0], OutOfBudgetError):
             raise raised[0]
         G_at = None if one.G is None or math.isnan(one.G[0, 0]) else one.G[0]
@@ -227,7 +215,7 @@ def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:
 def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndarray,
             P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
             left: np.ndarray | None = None, deadline: float | None = None,
-            last: Any = None, levels: Any = None,
+            last: Any = None, levels: Any = None, memo: FirstTrialMemo | None = None,
             ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
     """The line search over rows ``index`` of the run (see :func:`line_step`). Under
     the search's restart policy (``p.restart``, by default a quasi-Newton optimizer's),
@@ -235,7 +223,7 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     steepest descent, as L-BFGS-B restarts: the retry counts as a reset, and the caller
     restarts the row's optimizer state."""
     res, reset, errors, gain = _search_shown(p, X, F, G, PG, P, A, rng, index, left,
-                                             deadline, levels)
+                                             deadline, levels, memo)
     if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
         return res, reset, errors, gain
     _note_stopped(p, res, index, errors)
@@ -287,7 +275,7 @@ def _merged(res: SearchResult, again: SearchResult, rows: np.ndarray,
 def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
                   PG: np.ndarray, P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
                   left: np.ndarray | None = None, deadline: float | None = None,
-                  levels: Any = None,
+                  levels: Any = None, memo: FirstTrialMemo | None = None,
                   ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
     """:func:`_search_once`, a step that lowered f only within its noise counted as
     none. A row that found no step from a first trial whose promised decrease is lost in
@@ -298,7 +286,7 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     lowered within its precision (the verdict reads the first trial's promise,
     ``gain``). Near a minimum this costs one evaluation at the run's end."""
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
-                                            deadline, levels)
+                                            deadline, levels, memo=memo)
     res = _only_lowered(res, F)
     if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
         return res, reset, errors, gain
@@ -365,6 +353,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                  P: np.ndarray, A: np.ndarray, rng: Any, index: np.ndarray,
                  left: np.ndarray | None = None, deadline: float | None = None,
                  levels: Any = None, min_gain: np.ndarray | None = None,
+                 memo: FirstTrialMemo | None = None,
                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
     """One line search along the rows' proposed directions ``P - X``; with ``min_gain``,
     one trial instead (:func:`_probe`), lengthened to promise at least that decrease
@@ -382,7 +371,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
             gain = np.where(grow, gain * (longer / alpha0), gain)
         alpha0 = np.where(grow, longer, alpha0)
     errors: dict[int, BaseException] = {}
-    values, gradients = _trial_functions(p, rng, index, errors, levels)
+    values, gradients = _trial_functions(p, rng, index, errors, levels, memo)
     costs = p.gradient_costs(levels)
     cost = costs if type(costs) is int else int(np.max(costs))  # the dearest row's
     task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
@@ -457,11 +446,15 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
 
 def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
                      errors: dict[int, BaseException],
-                     levels: Any = None) -> tuple[Any, Any]:
+                     levels: Any = None, memo: FirstTrialMemo | None = None) -> tuple[Any, Any]:
     """f and the gradient at a line search's trial points (rows of its task, which
     are rows ``index`` of the run); rows that raise are noted in ``errors`` (a
-    point's error is raised once the search is over) and give NaN."""
+    point's error is raised once the search is over) and give NaN. ``memo``: what a
+    single start's first trial evaluated already
+    (:func:`~optiframe.trial.first_accepted`), given back once, with its errors."""
     point, value = p.point, p.value
+    if memo is not None:
+        return memo.serving(*_trial_functions(p, rng, index, errors, levels), errors)
 
     def values(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
         if point and len(P) > 1:  # several trial lengths at once (Armijo's parallel)

@@ -1,0 +1,128 @@
+"""What a step found, and a single start's first strong Wolfe trial taken at once.
+
+:class:`Trial` is what a step length returns for its rows (:mod:`optiframe.line_step`).
+:func:`first_accepted` takes a single start's first strong Wolfe trial where it meets
+the conditions, without the search's packing, in the search's own arithmetic (the same
+bits; tests/unit/test_line_step.py runs both ways); where it does not, the search goes
+on from what it evaluated (:class:`FirstTrialMemo`), so that no evaluation is made twice.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .numerics import NOISE_UNITS, einsum
+from .problem import Problem
+
+_EPS = float(np.finfo(float).eps)
+
+
+class Trial(NamedTuple):
+    """What a step length found for its rows: the new points ``X`` and values ``F`` (a
+    row that found no step keeps its own), the accepted lengths ``A`` (NaN: none), the
+    gradients there ``G`` (NaN rows where the search computed none; None for a point
+    without one, or a fixed step), the evaluations (``nfev``) and gradients (``njev``)
+    the step spent beyond its gradient, whether each row found a step (``ok``), the
+    directions reset to the steepest descent (``resets``, 1 per row that was), the rows
+    whose evaluations raised (``errors``, ``{row: exception}``), and the decrease of f
+    each first trial promised (``gain``, ``-a0 g.d``, for the verdict of a row that
+    found no step). One point: numbers."""
+
+    X: Any
+    F: Any
+    A: Any
+    G: Any
+    nfev: Any
+    njev: Any
+    ok: Any
+    resets: Any
+    errors: dict[int, BaseException]
+    gain: Any
+
+
+class FirstTrialMemo:
+    """What a single start's first trial evaluated (its point, the trial functions'
+    answers and the errors they noted), for the search that goes on from it: each
+    answer is given back once, at that point, so every evaluation is made and counted
+    once, as without it."""
+
+    def __init__(self, point: np.ndarray) -> None:
+        self.point = point
+        self.fa: Any = None
+        self.g: Any = None
+        self.f_error: BaseException | None = None
+        self.g_error: BaseException | None = None
+
+    def serving(self, values: Any, gradients: Any, errors: dict[int, BaseException],
+                ) -> tuple[Any, Any]:
+        """``values`` and ``gradients`` with this memo's answers given back first."""
+        def values_(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            if self.fa is not None and np.array_equal(P, self.point):
+                fa, self.fa = self.fa, None
+                if self.f_error is not None:
+                    errors.setdefault(0, self.f_error)
+                return fa
+            return values(P, rows)
+
+        def gradients_(P: np.ndarray, rows: np.ndarray, F: np.ndarray) -> np.ndarray:
+            if self.g is not None and np.array_equal(P, self.point):
+                g, self.g = self.g, None
+                if self.g_error is not None:
+                    errors.setdefault(0, self.g_error)
+                return g
+            return gradients(P, rows, F)
+
+        return values_, gradients_
+
+
+def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: np.ndarray,
+                    A: float, left: Any, levels: Any) -> Trial | FirstTrialMemo | None:
+    """One start's strong Wolfe search where its first trial meets the conditions (and
+    lowers f beyond its noise): that trial as the step, without the search's packing,
+    in the arithmetic of :func:`_first_trial_one` and of
+    :func:`~optiframe.linesearch._wolfe_one`'s first trial, and with the trial
+    functions' answers (:func:`_trial_functions`), so the same bits
+    (tests/unit/test_line_step.py compares the two ways). Otherwise what it evaluated
+    (a :class:`FirstTrialMemo`; None where it evaluated nothing), for the search to go on from."""
+    cost = p.gradient_costs(levels)
+    if left is not None and left[0] < 1 + cost:
+        return None  # the search stops at the budget
+    D = X_prop - X
+    d0 = float(einsum("i,i->", G, D))  # the slope
+    if not -math.inf < d0 < 0.0:
+        return None  # no descent direction: the search resets it
+    a = 1.0 if p.natural_step or math.isnan(A) else min(1.0, 2.0 * A)
+    trial = X + D if a == 1.0 else X + a * D
+    if not (trial != X).any():
+        return None  # a first trial to lengthen
+    f0 = float(F)
+    trial = trial[None]
+    trial.flags.writeable = False
+    memo = FirstTrialMemo(trial)
+    try:
+        f = p.scalar(p.value(trial[0]))
+    except (OverflowError, FloatingPointError):
+        f = math.inf
+    except Exception as exc:
+        memo.f_error, f = exc, math.nan
+    memo.fa = np.array([f])
+    search = p.line_search
+    if memo.f_error is not None or not (
+            math.isfinite(f) and f <= f0 + search.c1 * a * d0) or f >= f0:
+        return memo  # too far: the search brackets (or raises)
+    try:
+        g = np.asarray(p.gradient_at(trial[0], None, f, None if levels is None else
+                                     np.array([levels])[0]), dtype=float).reshape(trial.shape)
+    except (OverflowError, FloatingPointError):
+        g = np.full(trial.shape, math.nan)
+    except Exception as exc:
+        memo.g_error, g = exc, np.full(trial.shape, math.nan)
+    memo.g = g
+    d = float(einsum("i,i->", g[0], D))
+    if memo.g_error is not None or not abs(d) <= -search.c2 * d0 or not (
+            (f0 - f) > NOISE_UNITS * _EPS * abs(f0)):  # (_only_lowered's test)
+        return memo
+    return Trial(trial.copy()[0], f, a, g[0], 1 + cost, p.jev, True, 0, {}, -a * d0)
