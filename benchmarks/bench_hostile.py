@@ -1,0 +1,205 @@
+"""Hostile inputs against the promises of a run (issue 20): a sweep of random runs, each
+checked for what the docs promise, with the number of runs that break each promise.
+
+Run: ``.venv/bin/python benchmarks/bench_hostile.py`` (``--runs 1000 --seed 0`` by
+default; ``--quick`` for 100; ``--show`` prints each broken promise with its run).
+
+Each run draws an objective (Rosenbrock, x**4, 1e200 (x - 1)**2, 1e-200 (x - 1)**2,
+|x - 0.3|, a NaN region, an exception region, a constant, exp(sum x) + |x|**2, the
+sphere), a dimension (1 to 10), a start (scaled by 1 to 1e16), an optimizer (L-BFGS,
+BFGS, each with strong Wolfe or Armijo, gd with Armijo or a fixed step, momentum, Adam),
+a gradient (analytic, auto, forward, central, Richardson, SPSA), and maybe bounds,
+``max_nfev``, ``max_steps`` and a stack of 2 to 4 starts. The promises checked:
+
+* ``nfev`` never exceeds ``max_nfev`` (in a stack, no start exceeds its share);
+* ``converged`` is earned: never with SPSA, and never where the true (projected)
+  gradient times the scale of x, ``|g| max(1, |x|)``, exceeds ``1e-3 max(1, |f|)``
+  (forward differences aside: their own norm is the user's choice; 1e200 (x - 1)**2
+  aside: one ulp from its minimum the gradient is 4e184);
+* ``fun`` is f at ``x``; x0 and the starts are not modified; no exception but the
+  documented ones (InvalidArgumentError before any work; the user's own, raised by a
+  single start with the partial result as ``.result``);
+* a stack's start ends as that start alone (x, f, status, steps, evaluations). A start
+  whose f raised is counted apart: it fails in both, but a single start's counts stop at
+  its last whole step while a stack's include the failed step's evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from collections import Counter
+
+import numpy as np
+
+import optiframe as of
+
+
+class RegionError(Exception):
+    """The exception region's error."""
+
+
+def _funs():
+    def rosen(x):
+        return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+    def rosen_der(x):
+        g = np.zeros_like(x)
+        d = x[1:] - x[:-1] ** 2
+        g[:-1] = -400 * x[:-1] * d - 2 * (1 - x[:-1])
+        g[1:] += 200 * d
+        return g
+
+    def raiser(x):
+        if x[0] < -4:
+            raise RegionError("x[0] < -4")
+        return float(np.sum((x + 5) ** 2))
+
+    def raiser_g(x):
+        if x[0] < -4:
+            raise RegionError("x[0] < -4")
+        return 2 * (x + 5)
+
+    # (name, f, gradient, whether a converged status is checked against the gradient)
+    return [
+        ("rosenbrock", rosen, rosen_der, True),
+        ("x**4", lambda x: float(np.sum(x**4)), lambda x: 4 * x**3, True),
+        ("1e200 (x-1)**2", lambda x: 1e200 * float(np.sum((x - 1) ** 2)),
+         lambda x: 2e200 * (x - 1), False),  # one ulp from 1, |g| is 4e184: unchecked
+        ("1e-200 (x-1)**2", lambda x: 1e-200 * float(np.sum((x - 1) ** 2)),
+         lambda x: 2e-200 * (x - 1), True),
+        ("|x - 0.3|", lambda x: float(np.sum(np.abs(x - 0.3))), lambda x: np.sign(x - 0.3),
+         False),
+        ("NaN region", lambda x: float(np.sum((x - 1) ** 2)) if x[0] < 3 else math.nan,
+         lambda x: 2 * (x - 1) if x[0] < 3 else np.full_like(x, np.nan), True),
+        ("exception region", raiser, raiser_g, True),
+        ("constant", lambda x: 3.0, lambda x: np.zeros_like(x), True),
+        ("exp(sum x) + |x|**2", lambda x: float(np.exp(np.sum(x)) + np.sum(x**2)),
+         lambda x: np.exp(np.sum(x)) + 2 * x, True),
+        ("sphere", lambda x: float(x @ x), lambda x: 2 * x, True),
+    ]
+
+
+FUNS = _funs()
+OPTIMIZERS = [None, "bfgs", {"name": "gd", "lr": 0.01}, {"name": "gd", "lr": 10.0},
+              "momentum", "adam", {"name": "lbfgs", "line_search": "armijo"},
+              {"name": "gd", "line_search": "armijo"}, {"name": "lbfgs", "memory": 3},
+              {"name": "bfgs", "line_search": "armijo"}]
+GRADIENTS = ["auto", "forward", "central", "analytic", "spsa", "richardson"]
+
+
+def _same(a, b) -> bool:
+    fun = a.fun == b.fun or (math.isnan(a.fun) and math.isnan(b.fun))
+    return (fun and np.array_equal(np.asarray(a.x), np.asarray(b.x), equal_nan=True)
+            and str(a.status) == str(b.status) and (a.nit, a.nfev) == (b.nit, b.nfev))
+
+
+def one_run(rng: np.random.Generator) -> tuple[list[str], str]:
+    """One random run: the promises it broke, and what it was."""
+    name, f, g, checked = FUNS[rng.integers(len(FUNS))]
+    n = int(rng.choice([1, 2, 3, 5, 10]))
+    x0 = rng.normal(size=n) * float(rng.choice([1.0, 1.0, 10.0, 1e3, 1e8, 1e16, 1e-8]))
+    optimizer = OPTIMIZERS[rng.integers(len(OPTIMIZERS))]
+    gradient = GRADIENTS[rng.integers(len(GRADIENTS))]
+    kw: dict = {"optimizer": optimizer, "seed": int(rng.integers(1000))}
+    if rng.random() < 0.3:
+        lo, hi = float(rng.uniform(-3, 0)), float(rng.uniform(0.5, 3))
+        kw["bounds"] = [(lo, hi)] * n
+        x0 = np.clip(x0, lo, hi)
+    if rng.random() < 0.5:
+        kw["max_nfev"] = int(rng.integers(1, 400))
+    if rng.random() < 0.3:
+        kw["max_steps"] = int(rng.integers(0, 60))
+    K = int(rng.integers(2, 5)) if rng.random() < 0.3 else 1
+    if gradient == "analytic":
+        kw["jac"] = g
+    else:
+        kw["gradient"] = gradient
+    what = (f"{name}, n={n}, |x0|~{np.abs(x0).max():.0e}, optimizer={optimizer}, "
+            f"gradient={gradient}, K={K}, "
+            f"{ {k: v for k, v in kw.items() if k in ('max_nfev', 'max_steps')} }"
+            f"{', bounds' if 'bounds' in kw else ''}")
+    starts = None
+    if K > 1:
+        starts = np.vstack([x0] + [x0 + rng.normal(size=n) for _ in range(K - 1)])
+        if "bounds" in kw:
+            starts = np.clip(starts, kw["bounds"][0][0], kw["bounds"][0][1])
+    given = (x0.copy(), None if starts is None else starts.copy())
+    try:
+        r = (of.minimize(f, x0, **kw) if K == 1 else
+             of.minimize(f, starts=starts, **kw))
+    except of.InvalidArgumentError:
+        return ["refused (InvalidArgumentError before any work)"], what
+    except RegionError as exc:
+        if K == 1 and hasattr(exc, "result"):
+            return ["the user's exception raised, with .result"], what
+        return ["an undocumented exception"], what
+    except Exception:
+        return ["an undocumented exception"], what
+    broken = []
+    if not np.array_equal(given[0], x0) or (starts is not None
+                                            and not np.array_equal(given[1], starts)):
+        broken.append("BROKEN: the input was modified")
+    budget = kw.get("max_nfev")
+    outcomes = [r] if K == 1 else list(r.starts)
+    if budget is not None and any(o.nfev > (budget if K == 1 else budget // K)
+                                  for o in outcomes):
+        broken.append("BROKEN: nfev above max_nfev (or a start's share)")
+    for o in outcomes:
+        x = np.asarray(o.x, dtype=float)
+        if str(o.status) == "converged":
+            if gradient == "spsa":
+                broken.append("BROKEN: converged on a stochastic gradient")
+            elif checked and gradient != "forward":
+                with np.errstate(all="ignore"):
+                    gx = np.asarray(g(x), dtype=float)
+                if "bounds" in kw:
+                    lo, hi = kw["bounds"][0]
+                    gx = np.where(((x <= lo) & (gx > 0)) | ((x >= hi) & (gx < 0)), 0.0, gx)
+                scale = max(1.0, float(np.abs(x).max()))  # |g| |x|: what a relative
+                big = float(np.abs(gx).max()) * scale  # step of x would change f by
+                if not big <= 1e-3 * max(1.0, abs(o.fun)):
+                    broken.append("BROKEN: converged where the gradient is large")
+        if str(o.status) not in ("nan", "diverged", "failed"):
+            with np.errstate(all="ignore"):
+                fx = f(x)
+            if not (fx == o.fun or (math.isnan(fx) and math.isnan(o.fun))):
+                broken.append("BROKEN: fun is not f(x)")
+    if K > 1 and gradient != "spsa" and (budget is None or budget // K >= 1):
+        alone_kw = dict(kw, raise_errors=False)
+        if budget is not None:
+            alone_kw["max_nfev"] = budget // K
+        for k, o in enumerate(outcomes):
+            alone = of.minimize(f, starts[k], **alone_kw)
+            if not _same(o, alone):
+                broken.append("a start that failed counts its failed step in a stack, "
+                              "not alone" if str(o.status) == "failed" == str(alone.status)
+                              else "BROKEN: a stack's start differs from the start alone")
+    return broken or ["kept every promise"], what
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--show", action="store_true")
+    args = parser.parse_args()
+    runs = 100 if args.quick else args.runs
+    warnings.simplefilter("ignore")
+    tally: Counter = Counter()
+    for i in range(runs):
+        broken, what = one_run(np.random.default_rng([args.seed, i]))
+        for b in set(broken):
+            tally[b] += 1
+            if args.show and b.startswith("BROKEN"):
+                print(f"run {i}: {b}: {what}")
+    print(f"{runs} hostile runs (seed {args.seed}); runs by outcome:")
+    for b, k in sorted(tally.items(), key=lambda kv: (not kv[0].startswith("BROKEN"), -kv[1])):
+        print(f"  {k:5d}  {b}")
+    print("goal: no BROKEN line")
+
+
+if __name__ == "__main__":
+    main()
