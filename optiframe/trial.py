@@ -3,7 +3,7 @@
 :class:`Trial` is what a step length returns for its rows (:mod:`optiframe.line_step`).
 :func:`first_accepted` takes a single start's first strong Wolfe trial where it meets
 the conditions, without the search's packing, in the search's own arithmetic (the same
-bits; tests/unit/test_line_step.py runs both ways); where it does not, the search goes
+bits; tests/unit/test_trial.py runs both ways); where it does not, the search goes
 on from what it evaluated (:class:`FirstTrialMemo`), so that no evaluation is made twice.
 """
 
@@ -82,10 +82,10 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
                     A: float, left: Any, levels: Any) -> Trial | FirstTrialMemo | None:
     """One start's strong Wolfe search where its first trial meets the conditions (and
     lowers f beyond its noise): that trial as the step, without the search's packing,
-    in the arithmetic of :func:`_first_trial_one` and of
+    in the arithmetic of :func:`~optiframe.line_step._first_trial_one` and of
     :func:`~optiframe.linesearch._wolfe_one`'s first trial, and with the trial
-    functions' answers (:func:`_trial_functions`), so the same bits
-    (tests/unit/test_line_step.py compares the two ways). Otherwise what it evaluated
+    functions' answers (:func:`~optiframe.line_step._trial_functions`), so the same bits
+    (tests/unit/test_trial.py compares the two ways). Otherwise what it evaluated
     (a :class:`FirstTrialMemo`; None where it evaluated nothing), for the search to go on from."""
     cost = p.gradient_costs(levels)
     if left is not None and left[0] < 1 + cost:
