@@ -235,10 +235,10 @@ class GlobalSearch:
     def _run(self, X0: np.ndarray, budget: int, stop: dict[str, Any], gradient: Any,
              watch: Any = None) -> Finished:
         X0 = np.atleast_2d(np.asarray(X0, dtype=float))
-        K = min(len(X0), max(budget // self.min_local, 1))
+        K = min(len(X0), budget // self.min_local)  # (budget >= min_local: local, polish)
         X0 = self.box.project(X0[:K])
         runner = copy.copy(self.runner)
-        limits: dict[str, Any] = {"max_nfev": max(budget // K, 1) * K}
+        limits: dict[str, Any] = {"max_nfev": budget // K * K}
         if self.deadline is not None:
             limits["max_time"] = max(self.deadline - time.monotonic(), 1e-9)
         runner.stop = attrs.evolve(runner.stop, **limits, **stop)

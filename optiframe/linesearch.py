@@ -317,17 +317,17 @@ class StrongWolfe(LineSearch):
         if not bent.any():
             return self._wolfe(task)
         K = len(task.F)
+        armijo = Armijo(self.c1, 0.5, self.max_trials).search
         parts = [(rows, search) for rows, search in (
-            (np.flatnonzero(~bent), self._wolfe),
-            (np.flatnonzero(bent), Armijo(self.c1, 0.5, self.max_trials).search)) if len(rows)]
+            (np.flatnonzero(~bent), self._wolfe), (np.flatnonzero(bent), armijo)) if len(rows)]
         alpha, X, F, G = np.zeros(K), task.X.copy(), task.F.copy(), task.G.copy()
         nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
         ok = np.zeros(K, dtype=bool)
         stopped = np.zeros(K, dtype=np.int8)
         for rows, search in parts:
             sub = _rows_of(task, rows)
-            if search != self._wolfe and sub.budget is not None:  # Armijo's rows keep
-                sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)  # a gradient
+            if search is armijo and sub.budget is not None:  # it finds no gradient: keep
+                sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)  # one's cost
             res = search(sub)
             alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
             nfev[rows], njev[rows] = res.nfev, res.njev

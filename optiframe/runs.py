@@ -526,6 +526,7 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
             raise InvalidArgumentError("'workers' apply to resuming multi-start runs")
         return run_point(runner, None, None, cp)
     K, n = shape
+    _check_share(runner.stop.max_nfev, K)  # (a budget may change on resume)
     runner.started(K, None, True)
     if cp.kind == "multistart":
         if workers is not None:

@@ -353,3 +353,14 @@ def test_budgets_may_be_raised_when_a_run_is_resumed(tmp_path):
     whole = of.minimize("rosenbrock", [-1.2, 1.0], max_nfev=1000, **kw)
     assert more.status == "max_nfev" and more.nit > part.nit
     assert_same_run(more, whole)
+
+
+def test_a_resume_with_a_budget_smaller_than_the_starts_is_refused(tmp_path):
+    # a budget may change on resume: the share is checked there too
+    f = Counted(lambda x: float(x @ x))
+    of.minimize(f, starts=np.ones((4, 2)), optimizer="gd", max_steps=3,
+                checkpoint=tmp_path)
+    calls = f.calls
+    with pytest.raises(of.InvalidArgumentError, match=r"'max_nfev' = 3 .* 4 starts"):
+        of.Runner(f, "gd", max_steps=6, max_nfev=3).resume(tmp_path)
+    assert f.calls == calls
