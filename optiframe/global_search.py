@@ -34,7 +34,9 @@ from .global_journal import Replayed, digest, local_arrays
 from .gradient_choice import AutoGradient
 from .gradients import ForwardDifference
 from .history import StartsHistory
+from .objective import Objective, as_scalar
 from .outcome import Finished
+from .problem import RowError, traced
 from .result import GlobalResult, MultiStartResult
 from .status import MESSAGES, Status
 
@@ -137,6 +139,12 @@ class GlobalSearch:
         self.best_f = math.inf
         self._sampled: tuple[np.ndarray, float] | None = None  # a point sampled and its f
         self.local_searches = 0
+        self.sampled = 0  # the points evaluate() spent the budget on
+        self.raised = 0  # of them, those whose f raised
+        self.first_error: str | None = None  # the first of those errors, and where
+        #: the points tried (sampled, or a local search's start) and where user code
+        #: raised; a search where it raised at every one of n + 1 or more ends there
+        self._tried, self._failed = 0, 0
         self._halton_next = 0
         self._halton_shift = self.rng.random(self.n)
         self.listener: Any = None  # a progress bar: listener(used, budget, best_f)
@@ -181,7 +189,10 @@ class GlobalSearch:
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """f at the rows of ``X`` that the budget allows (the first ones): an array as
-        long as the rows evaluated; NaN and infinities count as +inf."""
+        long as the rows evaluated; NaN and infinities count as +inf, and so does a row
+        whose f raised (counted in ``raised``, the first error kept in ``first_error``).
+        Raises :class:`NothingEvaluatesError` where f has raised at every point sampled
+        so far: the search ends there, ``failed``."""
         X = np.asarray(X, dtype=float)[: max(self.remaining, 0)]
         if not len(X):
             return np.empty(0)
@@ -189,18 +200,24 @@ class GlobalSearch:
         answer = None if self.journal is None else self.journal.answer("evaluate", key)
         raw = None  # f as the objective gave it (NaN too)
         if answer is not None:
-            F = answer["arrays"]["F"]
+            F, meta = answer["arrays"]["F"], answer["meta"]
+            raised, error = int(meta.get("raised", 0)), meta.get("error")
         else:
             with np.errstate(all="ignore"):
-                F = raw = np.asarray(self.runner.objective.values(X), dtype=float).reshape(-1)
-            F = np.where(np.isnan(F), np.inf, F)
+                raw, raised, error = _values(self.runner.objective, X)
+            F = np.where(np.isnan(raw), np.inf, raw)
             if self.journal is not None:
-                self.journal.record("evaluate", key, {"F": F}, {})
+                self.journal.record("evaluate", key, {"F": F},
+                                    {"raised": raised, "error": error})
         self.used += len(X)
+        self.sampled += len(X)
+        self.raised += raised
+        self.first_error = self.first_error or error
         k = int(np.argmin(F))
         if self._sampled is None:
             self._sampled = (np.array(X[k], dtype=float), float((F if raw is None else raw)[k]))
         self._found(X[k], float(F[k]))
+        self._tally(len(X), raised)
         return F
 
     def local(self, X0: np.ndarray, budget: int | None = None, stop_near: float = 0.0,
@@ -274,8 +291,15 @@ class GlobalSearch:
         sampled was NaN or infinite."""
         late = self._late()
         if self._sampled is None:  # max_time ran out before any sample: the box's centre
-            self.evaluate((self.lo + 0.5 * self.width)[None])
-        if self.best_x is None:  # every value sampled was NaN or infinite
+            self.evaluate((self.lo + 0.5 * self.width)[None])  # (one point: no verdict)
+        if self.best_x is None and self.raised == self.sampled > 0:  # f raised everywhere
+            x, fun = self._sampled  # type: ignore[misc]
+            status, x = Status.FAILED, x[None]
+            where = "the one point" if self.sampled == 1 else f"all {self.sampled} points"
+            text = (f"{MESSAGES[Status.FAILED]}: the objective raised at {where} strategy "
+                    f"{name!r} sampled (the first: {self.first_error}), so no local search "
+                    "started: check the objective and the bounds")
+        elif self.best_x is None:  # every value sampled was NaN or infinite (or raised)
             x, fun = self._sampled  # type: ignore[misc]
             status, x = Status.NAN, x[None]
             text = (f"{MESSAGES[Status.NAN]}: every one of the {self.used} points strategy "
@@ -310,7 +334,18 @@ class GlobalSearch:
             self._found(done.x[k], float(done.fun[k]))
         else:
             self._tick()
+        at_start = [s is Status.FAILED and i == 0 for s, i in zip(done.status, done.nit,
+                                                                 strict=True)]
+        self._tally(len(done), sum(at_start))
         return done
+
+    def _tally(self, tried: int, failed: int) -> None:
+        """Count points tried and those where user code raised; end the search where it
+        raised at every one of at least n + 1 points (no fluke of one region) and nothing
+        evaluated to a number."""
+        self._tried, self._failed = self._tried + tried, self._failed + failed
+        if self.best_x is None and self._failed == self._tried > self.n:
+            raise NothingEvaluatesError(self.first_error)
 
     def _found(self, x: np.ndarray, f: float) -> None:
         if f < self.best_f:
@@ -347,10 +382,44 @@ class GlobalSearch:
         status = Status.INTERRUPTED if interrupted else result.status
         text = (f"Global search ({name}): {self.local_searches} local searches, "
                 f"{self.used} of {self.budget} evaluations. " + result.message)
+        if self.raised and (self.blocks or self.raised < self.sampled):  # (else: said)
+            text += (f" The objective raised at {self.raised} of the {self.sampled} points "
+                     f"sampled (the first: {self.first_error}); they count as +inf.")
         fields: dict[str, Any] = {str(a.alias): getattr(result, a.name)
                                   for a in attrs.fields(MultiStartResult) if a.init}
         fields.update(status=status, message=text, nfev=self.used)
         return GlobalResult(**fields, trace=self.trace, strategy=name)
+
+
+class NothingEvaluatesError(Exception):
+    """The objective raised at every point a global search sampled: the search ends."""
+
+
+def _values(objective: Objective, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
+    """f at the rows of ``X`` (NaN where f raised, +inf where it overflowed), how many
+    rows raised, and the first error with its point. A vectorized objective is asked for
+    the stack, and each row alone only if that raises; any other is asked row by row,
+    once each."""
+    errors: dict[int, BaseException] = {}
+    if objective.vectorized:
+        try:
+            out = traced(objective.values, (), math.inf)(X)
+        except RowError as err:
+            out, errors = err.values, err.errors
+    else:
+        out = np.empty(len(X))
+        for i, row in enumerate(X):
+            try:
+                out[i] = as_scalar(objective.value(row), objective)
+            except (OverflowError, FloatingPointError):
+                out[i] = math.inf
+            except Exception as exc:
+                out[i], errors[i] = math.nan, exc
+    if not errors:
+        return out, 0, None
+    i = min(errors)
+    where = np.array2string(X[i], precision=6, separator=", ", threshold=20)
+    return out, len(errors), f"{type(errors[i]).__name__}: {errors[i]} at x = {where}"
 
 
 def _no_local_search(budget: int, min_local: int, n: int) -> str:

@@ -42,7 +42,7 @@ import numpy as np
 from ._validation import check_real, nonneg_real, positive_int, positive_real
 from .errors import InvalidArgumentError
 from .executors import as_executor
-from .global_search import GlobalSearch
+from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
@@ -206,6 +206,8 @@ class BasinHopping(Strategy):
     interval: int = attrs.field(default=10, validator=positive_int)
 
     def search(self, g: GlobalSearch) -> None:
+        if g.done:  # (max_time ran out before the sample)
+            return
         X = g.sample(max(10 * g.n, 2), "halton")
         F = g.evaluate(X)
         if not len(F):
@@ -291,8 +293,11 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
         with runner.evaluating():  # one pool of evaluation workers for the whole search
             if x0 is not None:
                 g.local(np.asarray(x0, dtype=float).reshape(1, -1))
-            strategy.search(g)
-            g.polish()
+            try:
+                strategy.search(g)
+                g.polish()
+            except NothingEvaluatesError:  # f raised at every point sampled: ends failed
+                pass
     except KeyboardInterrupt as stop:
         if journal is not None:
             journal.save()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pytest
 
@@ -342,6 +345,85 @@ def test_a_box_where_f_is_nan_everywhere_ends_nan_at_a_sampled_point():
     assert r.x.shape == (2,) and np.abs(r.x).max() <= 1.0
 
 
+class _LogOfX0:
+    """f = (log x0 - log 0.5)^2 + (x1 - 0.3)^2 with math.log: it raises ValueError where
+    x0 <= 0, a third of the box; counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return (math.log(x[0]) - math.log(0.5)) ** 2 + (x[1] - 0.3) ** 2
+
+    def __repr__(self):  # one name for a checkpoint's comparison of objectives
+        return "_LogOfX0()"
+
+
+@pytest.mark.parametrize("strategy", ("tiktak", "mlsl", "basinhopping"))
+def test_points_where_f_raises_count_as_inf_and_the_search_goes_on(strategy):
+    # a ValueError at one sampled point ended the whole search, raised as the user's
+    # exception, without what it had found
+    f = _LogOfX0()
+    r = of.minimize(f, bounds=[(-1.0, 2.0), (-1.0, 1.0)], strategy=strategy, max_nfev=600,
+                    seed=1)
+    assert r.status == "converged" and np.allclose(r.x, [0.5, 0.3], atol=1e-4)
+    assert f.calls == r.nfev <= 600  # each sampled point asked once
+    found = re.search(r"The objective raised at (\d+) of the (\d+) points sampled \(the "
+                      r"first: ValueError: math domain error at x = \[(-[\d.]+),", r.message)
+    assert found and 0 < int(found[1]) < int(found[2]) and float(found[3]) <= 0.0
+
+
+def test_a_vectorized_objective_that_raises_for_a_stack_is_asked_row_by_row():
+    def f(X):
+        X = np.atleast_2d(X)
+        if (X[:, 0] <= 0).any():
+            raise ValueError("x0 <= 0")
+        return (np.log(X[:, 0]) - np.log(0.5)) ** 2 + (X[:, 1] - 0.3) ** 2
+
+    obj = of.FunctionObjective.from_callable(f, vectorized=True)
+    r = of.minimize(obj, bounds=[(-1.0, 2.0), (-1.0, 1.0)], strategy="mlsl", max_nfev=600,
+                    seed=1)
+    assert r.status == "converged" and np.allclose(r.x, [0.5, 0.3], atol=1e-4)
+    assert "ValueError: x0 <= 0 at x = [-" in r.message
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_objective_that_raises_everywhere_ends_failed_after_n_plus_1_points(strategy):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        raise KeyError("no such model")
+
+    r = of.minimize(f, bounds=[(-1.0, 1.0)] * 2, strategy=strategy, max_nfev=4000, seed=0)
+    assert r.status == "failed" and len(calls) == r.nfev
+    if strategy == "restarts":  # (no sample: its local searches fail, each at its start;
+        # it ran 3844 of them, each raising, before the budget ran out)
+        assert r.nfev == 3 and "raised at step 0: KeyError" in r.message
+    else:
+        assert r.nfev <= 20 and np.isnan(r.fun) and np.abs(r.x).max() <= 1.0
+        assert f"points strategy {r.strategy!r} sampled (the first: KeyError: 'no such " \
+               "model' at x = [" in r.message
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_x0_where_f_raises_does_not_end_the_search(strategy):
+    r = of.minimize(_LogOfX0(), [-0.5, 0.0], bounds=[(-1.0, 2.0), (-1.0, 1.0)],
+                    strategy=strategy, max_nfev=600, seed=0)
+    assert r.status == "converged" and np.allclose(r.x, [0.5, 0.3], atol=1e-4)
+    assert r.starts[0].status == "failed" and r.starts[0].nit == 0
+
+
+def test_a_resumed_search_tells_the_points_that_raised_as_the_first_run(tmp_path):
+    kw = dict(bounds=[(-1.0, 2.0), (-1.0, 1.0)], strategy="mlsl", max_nfev=600, seed=1,
+              checkpoint=tmp_path / "ck")
+    first = of.minimize(_LogOfX0(), **kw)
+    f = _LogOfX0()
+    resumed = of.minimize(f, resume=True, **kw)  # every call answered by the journal
+    assert f.calls == 0 and resumed.message == first.message and "raised at" in first.message
+
+
 def test_a_start_whose_f_raises_at_x0_is_evaluated_once():
     calls = []
 
@@ -353,7 +435,7 @@ def test_a_start_whose_f_raises_at_x0_is_evaluated_once():
     assert r.status == "failed" and len(calls) == r.nfev == 1
 
 
-@pytest.mark.parametrize("strategy", ("tiktak", "mlsl", "restarts"))
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_clock_that_runs_out_before_the_sample_ends_max_time_at_the_centre(strategy):
     # it raised "a budget of 4000 evaluations leaves no local search"
     r = of.minimize("rastrigin", bounds=[(-5.0, 5.0)] * 2, strategy=strategy,
