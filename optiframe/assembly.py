@@ -25,7 +25,7 @@ from .line_step import FixedStep, LineStep
 from .objective import as_scalar
 from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
-from .problem import Problem, RowError, traced
+from .problem import Problem, RowError, stack_values, traced
 from .progress import Progress
 from .run_spec import RunSpec
 from .state import RunState
@@ -77,7 +77,7 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         if point:
             value, grad = objective.value, bind_for(estimator, objective, box)
         else:
-            value = traced(objective.values, (), math.inf)
+            value = stack_values(objective)
             grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan)
         fev, jev = evaluations_for(estimator, objective, n, box, valued)
         # a stochastic estimate (spsa) is one random draw: its norm is no evidence of

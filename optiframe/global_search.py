@@ -34,9 +34,9 @@ from .global_journal import Replayed, digest, local_arrays
 from .gradient_choice import AutoGradient
 from .gradients import ForwardDifference
 from .history import StartsHistory
-from .objective import Objective, as_scalar
+from .objective import Objective
 from .outcome import Finished
-from .problem import RowError, traced
+from .problem import RowError, stack_values
 from .result import GlobalResult, MultiStartResult
 from .status import MESSAGES, Status
 
@@ -397,29 +397,15 @@ class NothingEvaluatesError(Exception):
 
 def _values(objective: Objective, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:
     """f at the rows of ``X`` (NaN where f raised, +inf where it overflowed), how many
-    rows raised, and the first error with its point. A vectorized objective is asked for
-    the stack, and each row alone only if that raises; any other is asked row by row,
-    once each."""
-    errors: dict[int, BaseException] = {}
-    if objective.vectorized:
-        try:
-            out = traced(objective.values, (), math.inf)(X)
-        except RowError as err:
-            out, errors = err.values, err.errors
-    else:
-        out = np.empty(len(X))
-        for i, row in enumerate(X):
-            try:
-                out[i] = as_scalar(objective.value(row), objective)
-            except (OverflowError, FloatingPointError):
-                out[i] = math.inf
-            except Exception as exc:
-                out[i], errors[i] = math.nan, exc
-    if not errors:
-        return out, 0, None
-    i = min(errors)
-    where = np.array2string(X[i], precision=6, separator=", ", threshold=20)
-    return out, len(errors), f"{type(errors[i]).__name__}: {errors[i]} at x = {where}"
+    rows raised, and the first error with its point (:func:`~optiframe.problem.stack_values`:
+    each row asked once, unless a vectorized objective raised for the stack)."""
+    try:
+        return stack_values(objective)(X), 0, None
+    except RowError as err:
+        i = min(err.errors)
+        where = np.array2string(X[i], precision=6, separator=", ", threshold=20)
+        return (err.values, len(err.errors),
+                f"{type(err.errors[i]).__name__}: {err.errors[i]} at x = {where}")
 
 
 def _no_local_search(budget: int, min_local: int, n: int) -> str:

@@ -148,6 +148,34 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
     return call
 
 
+def stack_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
+    """f at each row of a stack, failing rows traced as :func:`traced` does: a vectorized
+    objective is asked for the stack (and each row alone only if that raises); any other
+    is asked row by row, as its ``values`` would, so a row that raises costs no row a
+    second evaluation."""
+    if objective.vectorized:
+        return traced(objective.values, (), math.inf)
+    value = objective.value
+
+    def call(X: np.ndarray) -> np.ndarray:
+        out: list[float] = []
+        errors: dict[int, BaseException] = {}
+        while len(out) < len(X):  # (a row that raises: note it, go on from the next)
+            try:
+                for row in X[len(out):]:
+                    out.append(as_scalar(value(row), objective))
+            except (OverflowError, FloatingPointError):
+                out.append(math.inf)
+            except Exception as exc:
+                errors[len(out)] = exc
+                out.append(math.nan)
+        if errors:
+            raise RowError(np.array(out), errors)
+        return np.array(out)
+
+    return call
+
+
 @attrs.frozen(eq=False)
 class Problem:
     """The bound pieces of one run (see the module docstring).

@@ -35,3 +35,38 @@ def test_a_start_failing_after_some_steps_keeps_its_last_good_point():
         assert s.status == "failed" and s.x[0] <= 4.0 and s.fun == float(s.x @ s.x)
         assert s.x[0] * 1.2 > 4.0  # one more step would pass the limit
         np.testing.assert_allclose(s.x[0], s.x0[0] * 1.2**s.nit)
+
+
+def test_a_stacks_rows_are_each_asked_once_when_one_raises():
+    # the stack was asked for its rows in one call, then, as one row raised, each row
+    # again alone: the rows before the failing one were evaluated twice
+    from optiframe.problem import RowError, stack_values
+
+    asked = []
+
+    def f(x):
+        asked.append(float(x[0]))
+        if x[0] > 4:
+            raise ValueError("beyond 4")
+        return float(x @ x)
+
+    obj = of.FunctionObjective.from_callable(f)
+    with pytest.raises(RowError) as caught:
+        stack_values(obj)(np.array([[1.0, 0.0], [5.0, 0.0], [2.0, 1.0]]))
+    assert asked == [1.0, 5.0, 2.0]
+    assert caught.value.values[[0, 2]].tolist() == [1.0, 5.0] and list(caught.value.errors) == [1]
+
+
+def test_a_stack_with_a_raising_start_counts_every_call_of_the_objective():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if x[0] > 4:
+            raise ValueError("beyond 4")
+        return float(x @ x)
+
+    r = of.minimize(f, None, starts=np.array([[1.0, 0.0], [5.0, 0.0], [-2.0, 1.0]]),
+                    jac=lambda x: 2 * x)
+    assert [s.status for s in r.starts] == ["converged", "failed", "converged"]
+    assert len(calls) == r.nfev  # (one more call than counted: the first row twice)
