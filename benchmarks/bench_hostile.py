@@ -23,6 +23,14 @@ a gradient (analytic, auto, forward, central, Richardson, SPSA), and maybe bound
 * a stack's start ends as that start alone (x, f, status, steps, evaluations). A start
   whose f raised is counted apart: it fails in both, but a single start's counts stop at
   its last whole step while a stack's include the failed step's evaluations.
+
+Then ``--global-runs`` (300) global searches: the same objectives over a random box
+(1 to 1e6 wide, as far out as 1e8), a strategy, a budget of 5 to 1000 evaluations, maybe
+an x0, the analytic gradient and another optimizer. Promised: no exception but
+InvalidArgumentError before any work (a point where f raises counts as +inf), ``nfev``
+at most ``max_nfev`` and equal to the objective's calls, x in the box, ``fun`` f(x), and
+``converged`` on a gradient norm only where the true projected gradient is at most
+``1e-3 max(1, |f|)``.
 """
 
 from __future__ import annotations
@@ -207,25 +215,90 @@ def one_run(rng: np.random.Generator) -> tuple[list[str], str]:
     return broken or ["kept every promise"], what
 
 
+STRATEGIES = ["tiktak", "mlsl", "restarts", "basinhopping"]
+
+
+def one_global(rng: np.random.Generator) -> tuple[list[str], str]:
+    """One random global search over a box: the promises it broke, and what it was."""
+    name, f, g, checked = FUNS[rng.integers(len(FUNS))]
+    n = int(rng.choice([1, 2, 3, 5]))
+    calls = [0]
+
+    def counted(x):
+        calls[0] += 1
+        return f(x)
+
+    lo = float(rng.choice([-10.0, -6.0, -1.0, 0.0, 1e8]))
+    width = float(rng.choice([1.0, 10.0, 1e6]))
+    box = [(lo, lo + width)] * n
+    kw: dict = {"bounds": box, "strategy": STRATEGIES[rng.integers(len(STRATEGIES))],
+                "seed": int(rng.integers(1000)),
+                "max_nfev": int(rng.choice([5, 20, 50, 200, 1000]))}
+    if rng.random() < 0.5:
+        kw["jac"] = g
+    if rng.random() < 0.2:
+        kw["optimizer"] = ["bfgs", "adam", {"name": "gd", "lr": 0.01}][rng.integers(3)]
+    x0 = rng.uniform(lo, lo + width, n) if rng.random() < 0.3 else None
+    given = "given" if x0 is not None else "none"
+    what = (f"{name}, n={n}, box [{lo:g}, {lo + width:g}], x0 {given}, {kw['strategy']}, "
+            f"max_nfev={kw['max_nfev']}, {'analytic' if 'jac' in kw else 'differences'}, "
+            f"{kw.get('optimizer')}")
+    try:
+        r = of.minimize(counted, x0, **kw)
+    except of.InvalidArgumentError:
+        return ["refused (InvalidArgumentError before any work)"], what
+    except Exception:
+        return ["BROKEN: an exception out of a global search"], what
+    broken = []
+    if r.nfev > kw["max_nfev"]:
+        broken.append("BROKEN: nfev above max_nfev")
+    if calls[0] != r.nfev:
+        broken.append("BROKEN: the objective called more often than nfev says")
+    x = np.asarray(r.x, dtype=float)
+    if not ((x >= lo) & (x <= lo + width)).all():
+        broken.append("BROKEN: x outside the box")
+    if str(r.status) not in ("nan", "diverged", "failed"):
+        with np.errstate(all="ignore"):
+            fx = f(x)
+        if not (fx == r.fun or (math.isnan(fx) and math.isnan(r.fun))):
+            broken.append("BROKEN: fun is not f(x)")
+    if (str(r.status) == "converged" and checked and "jac" in kw
+            and "gradient norm" in r.starts[r.best].message):
+        with np.errstate(all="ignore"):
+            gx = np.asarray(g(x), dtype=float)
+        gx = np.where(((x <= lo) & (gx > 0)) | ((x >= lo + width) & (gx < 0)), 0.0, gx)
+        if not np.abs(gx).max() <= 1e-3 * max(1.0, abs(r.fun)):
+            broken.append("BROKEN: converged on a gradient norm the true one exceeds "
+                          "1e-3 max(1, |f|)")
+    return broken or ["kept every promise"], what
+
+
+def _tally(label: str, runs: int, one, seed: int, show: bool) -> None:
+    tally: Counter = Counter()
+    for i in range(runs):
+        broken, what = one(np.random.default_rng([seed, i]))
+        for b in set(broken):
+            tally[b] += 1
+            if show and b.startswith("BROKEN"):
+                print(f"run {i}: {b}: {what}")
+    print(f"{runs} hostile {label} (seed {seed}); runs by outcome:")
+    for b, k in sorted(tally.items(), key=lambda kv: (not kv[0].startswith("BROKEN"), -kv[1])):
+        print(f"  {k:5d}  {b}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--global-runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
     runs = 100 if args.quick else args.runs
     warnings.simplefilter("ignore")
-    tally: Counter = Counter()
-    for i in range(runs):
-        broken, what = one_run(np.random.default_rng([args.seed, i]))
-        for b in set(broken):
-            tally[b] += 1
-            if args.show and b.startswith("BROKEN"):
-                print(f"run {i}: {b}: {what}")
-    print(f"{runs} hostile runs (seed {args.seed}); runs by outcome:")
-    for b, k in sorted(tally.items(), key=lambda kv: (not kv[0].startswith("BROKEN"), -kv[1])):
-        print(f"  {k:5d}  {b}")
+    _tally("runs", runs, one_run, args.seed, args.show)
+    _tally("global searches", 30 if args.quick else args.global_runs, one_global, args.seed,
+           args.show)
     print("goal: no BROKEN line")
 
 
