@@ -426,7 +426,7 @@ class _Step:
         left (None: none is)."""
         s, p = self.s, self.p
         err = RowError(t.F, t.errors)
-        fail_rows(s, p, err, "the objective", s.nfev + p.fev, s.njev + p.jev)
+        fail_rows(s, p, err, "the objective", s.nfev + m.mf + 1, s.njev + m.mj)  # (f raised)
         if not s.running:
             return None
         kept = err.kept

@@ -70,3 +70,20 @@ def test_a_stack_with_a_raising_start_counts_every_call_of_the_objective():
                     jac=lambda x: 2 * x)
     assert [s.status for s in r.starts] == ["converged", "failed", "converged"]
     assert len(calls) == r.nfev  # (one more call than counted: the first row twice)
+
+
+@pytest.mark.parametrize("gradient", ["analytic", "central"])
+def test_a_fixed_steps_row_whose_new_point_raises_counts_that_evaluation(gradient):
+    # the row's f raised at its new point; that call was not counted (2 calls, nfev 1)
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if x[0] < -4:
+            raise ValueError("x[0] < -4")
+        return float(np.sum((x + 5) ** 2))
+
+    kw = {"jac": lambda x: 2 * (x + 5)} if gradient == "analytic" else {"gradient": gradient}
+    r = of.minimize(f, None, starts=np.array([[-3.9], [-2.0]]), optimizer=GD(lr=0.6), **kw)
+    assert r.starts[0].status == "failed" and r.starts[0].nit == 0
+    assert len(calls) == r.nfev
