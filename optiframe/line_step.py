@@ -151,10 +151,9 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
             np.array([A]), rng, _INDEX0, left, deadline,
             None if last is None else np.array([last], dtype=float),
             None if levels is None else np.array([levels]), memo)
-        if raised and not isinstance(raised[0], OutOfBudgetError):
-            raise raised[0]
         G_at = None if one.G is None or math.isnan(one.G[0, 0]) else one.G[0]
-        found = bool(one.ok[0])
+        user_error = bool(raised) and not isinstance(raised[0], OutOfBudgetError)
+        found = bool(one.ok[0]) and not user_error  # (it fails where the step began)
         return Trial(one.X[0] if found else X, float(one.F[0]) if found else F,
                      float(one.alpha[0]) if found else math.nan, G_at if found else G,
                      int(one.nfev[0]) + int(one.njev[0]) * p.gradient_costs(levels),

@@ -33,7 +33,7 @@ import numpy as np
 
 from .line_step import restarted
 from .observers import Watch, step_info
-from .problem import SMALL, Problem, RowError, confirmed_gradient
+from .problem import SMALL, OutOfBudgetError, Problem, RowError, confirmed_gradient
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -113,8 +113,10 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
     step = _Step(s, p, w)  # the slow paths: the general loop's phases, on the state
     (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL), ahead, next_top = (
         _locals(s, small), False, w.next_top)  # ahead: the state is ahead of the locals
+    on_gradient, on_value = (fev, jev), (cost, jev)  # what a step has spent, by phase
     try:
         while live:
+            paid = on_gradient  # (a user error from here on: the gradient is spent)
             if k >= next_top:  # a checkpoint, a progress tick, the budget or the clock
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
                 w.top(s)
@@ -142,15 +144,14 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
                  ), ahead = _locals(s, small), False  # the step was skipped
                 continue
-            if scheduled:  # -- the optimizer's step and f at the new point
-                step_fn, sched_new = p.scheduled(sched, k, F)
-                X_new, opt_new = step_fn(X, PG, opt)
-            else:
-                (X_new, opt_new), sched_new = opt_step(X, PG, opt), sched
+            # -- the optimizer's step and f at the new point
+            step_fn, sched_new = p.scheduled(sched, k, F) if scheduled else (opt_step, sched)
+            X_new, opt_new = step_fn(X, PG, opt)
             if bounded:
                 X_new = p.project(X_new)
             if guarded:
                 X_new.setflags(write=False)  # the iterate: an objective may not write into it
+            paid = on_value  # (and from here on, f at the new point)
             try:
                 F_new = value(X_new)
                 if type(F_new) is not float:  # a number, or a clear error
@@ -170,9 +171,10 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                              _Moved(X, opt, sched, None, F, bX, bF), F_old)
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
                  ), ahead = _locals(s, small), False
-    except BaseException:
-        if not ahead:  # the locals hold the last whole step
-            _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
+    except BaseException as exc:
+        if not ahead:  # the locals hold the last whole step; a user error (the start
+            nf, nj = paid if isinstance(exc, Exception) else (0, 0)  # fails) counts what
+            _put(s, k, X, F, SN, NF + nf, NJ + nj, opt, bX, bF, sched, bad, A)  # it spent
             step.undo_draws()
         raise
     if not ahead:
@@ -307,6 +309,9 @@ class _Step:
             if left is None:
                 return None
             G, F, mf, mj, LV = left
+        except Exception:  # a single start's own error: it fails (Watch.failed), counting
+            s.nfev, s.njev = s.nfev + mf, s.njev + mj  # the gradient as a stack's row does
+            raise
         if self.confirm:  # forward differences at most gtol: central ones decide (the
             try:  # rows left, when others raised)
                 G, mf, mj, LV = confirmed_gradient(p, s.X, F, G, mf, mj, LV, s.rng, s.nfev)
@@ -408,7 +413,12 @@ class _Step:
                 m.skip, np.nan, m.F), self.point)
             new.bX, new.bF = s.best_X, s.best_F
             return new
-        t = self.length(p, s, m, new.X, self.w.deadline)
+        try:
+            t = self.length(p, s, m, new.X, self.w.deadline)
+        except Exception:  # a single start's f raised at its new point: it fails (as in
+            if not self.searched:  # Watch.failed), counting the step's evaluations
+                s.nfev, s.njev = s.nfev + m.mf + 1, s.njev + m.mj
+            raise
         if t.errors and not self.searched:  # a fixed step's rows whose f raised fail
             t = self._fail(m, new, t)
             if t is None:
@@ -497,6 +507,9 @@ class _Step:
         s, p, w = self.s, self.p, self.w
         skip = m.skip
         if self.searched and (new.errors or not (new.ok if self.point else new.ok.all())):
+            raised = new.errors.get(0) if self.point else None
+            if raised is not None and not isinstance(raised, OutOfBudgetError):
+                w.failure = raised  # a single start raises it, with the result
             keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain)
             if not s.running:
                 return

@@ -288,3 +288,65 @@ def test_a_stack_row_that_raises_mid_run_with_a_fixed_step_fails_alone(gradient,
         np.testing.assert_array_equal(r.starts[k].x, alone.x)
         assert (r.starts[k].status, r.starts[k].nit, r.starts[k].nfev) == (
             alone.status, alone.nit, alone.nfev)
+
+
+class _RaisesPast:
+    """(x0 - 1)^2 + (x1 - 2)^2, raising past x0 = 0.9 (or its gradient past 0.5, with
+    ``gradient_raises``); counts the calls of f and of the gradient."""
+
+    def __init__(self, gradient_raises=False):
+        self.gradient_raises, self.calls, self.gradient_calls = gradient_raises, 0, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if x[0] > 0.9:
+            raise ValueError("past 0.9")
+        return float((x[0] - 1) ** 2 + (x[1] - 2) ** 2)
+
+    def jac(self, x):
+        self.gradient_calls += 1
+        if self.gradient_raises and x[0] > 0.5:
+            raise KeyError("the gradient past 0.5")
+        return np.array([2 * (x[0] - 1), 2 * (x[1] - 2)])
+
+
+@pytest.mark.parametrize("optimizer, gradient, gradient_raises", [
+    ("gd", "analytic", False),  # one start's fast path
+    ("gd", "analytic", True),
+    ("gd", "auto", False),  # the general loop, a fixed step
+    ("adam", "central", False),
+    ("lbfgs", "analytic", False),  # a line search
+    ("lbfgs", "forward", False),
+    ("bfgs", "central", False),
+])
+def test_a_start_that_raises_counts_what_it_spent_alone_as_in_a_stack(
+        optimizer, gradient, gradient_raises):
+    # a single start's counts stopped at its last whole step: its f ran 11 times for an
+    # nfev of 6 (gd, central differences), and a line search's step was not counted
+    kw = {"optimizer": {"name": optimizer, "lr": 0.4} if optimizer in ("gd", "adam")
+          else optimizer, "raise_errors": False}
+
+    def run(starts):
+        f = _RaisesPast(gradient_raises)
+        more = {"jac": f.jac} if gradient == "analytic" else {"gradient": gradient}
+        x0 = None if starts else [0.0, 0.0]
+        extra = {"starts": np.array([[0.0, 0.0], [-3.0, 0.0]])} if starts else {}
+        return f, of.minimize(f, x0, **kw, **more, **extra)
+
+    f, alone = run(False)
+    _, stack = run(True)
+    row = stack.starts[0]
+    assert alone.status == row.status == "failed"
+    assert (alone.nit, alone.nfev, alone.njev) == (row.nit, row.nfev, row.njev)
+    assert alone.x.tolist() == row.x.tolist()
+    assert f.calls == alone.nfev and f.gradient_calls == (alone.njev if gradient == "analytic"
+                                                         else 0)
+
+
+def test_a_single_start_whose_line_search_raises_raises_the_users_exception():
+    f = _RaisesPast()
+    with pytest.raises(ValueError, match="past 0.9") as caught:
+        of.minimize(f, [0.0, 0.0], jac=f.jac, record_x=True)
+    r = caught.value.result
+    assert r.status == "failed" and "line search's evaluations raised at step 1" in r.message
+    assert r.nfev == f.calls and r.nit == 2 and r.x.tolist() == r.history.x[-1].tolist()
