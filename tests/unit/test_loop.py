@@ -345,7 +345,7 @@ def test_a_start_that_raises_counts_what_it_spent_alone_as_in_a_stack(
 
 def test_a_single_start_whose_line_search_raises_raises_the_users_exception():
     f = _RaisesPast()
-    with pytest.raises(ValueError, match="past 0.9") as caught:
+    with pytest.raises(ValueError, match=r"past 0\.9") as caught:
         of.minimize(f, [0.0, 0.0], jac=f.jac, record_x=True)
     r = caught.value.result
     assert r.status == "failed" and "line search's evaluations raised at step 1" in r.message
