@@ -191,8 +191,9 @@ class GlobalSearch:
         """f at the rows of ``X`` that the budget allows (the first ones): an array as
         long as the rows evaluated; NaN and infinities count as +inf, and so does a row
         whose f raised (counted in ``raised``, the first error kept in ``first_error``).
-        Raises :class:`NothingEvaluatesError` where f has raised at every point sampled
-        so far: the search ends there, ``failed``."""
+        Raises :class:`NothingEvaluatesError` where user code has raised at every point
+        tried so far (sampled, or a local search's start), n + 1 or more, and nothing
+        evaluated to a number: the search ends there, ``failed``."""
         X = np.asarray(X, dtype=float)[: max(self.remaining, 0)]
         if not len(X):
             return np.empty(0)
@@ -392,7 +393,8 @@ class GlobalSearch:
 
 
 class NothingEvaluatesError(Exception):
-    """The objective raised at every point a global search sampled: the search ends."""
+    """User code raised at every point a global search tried (n + 1 or more) and nothing
+    evaluated to a number: the search ends."""
 
 
 def _values(objective: Objective, X: np.ndarray) -> tuple[np.ndarray, int, str | None]:

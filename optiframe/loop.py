@@ -310,7 +310,8 @@ class _Step:
                 return None
             G, F, mf, mj, LV = left
         except Exception:  # a single start's own error: it fails (Watch.failed), counting
-            s.nfev, s.njev = s.nfev + mf, s.njev + mj  # the gradient as a stack's row does
+            if self.point:  # the gradient as a stack's row does
+                s.nfev, s.njev = s.nfev + mf, s.njev + mj
             raise
         if self.confirm:  # forward differences at most gtol: central ones decide (the
             try:  # rows left, when others raised)
@@ -416,8 +417,8 @@ class _Step:
         try:
             t = self.length(p, s, m, new.X, self.w.deadline)
         except Exception:  # a single start's f raised at its new point: it fails (as in
-            if not self.searched:  # Watch.failed), counting the step's evaluations
-                s.nfev, s.njev = s.nfev + m.mf + 1, s.njev + m.mj
+            if self.point and not self.searched:  # Watch.failed), counting the step's
+                s.nfev, s.njev = s.nfev + m.mf + 1, s.njev + m.mj  # evaluations
             raise
         if t.errors and not self.searched:  # a fixed step's rows whose f raised fail
             t = self._fail(m, new, t)

@@ -296,7 +296,7 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
             try:
                 strategy.search(g)
                 g.polish()
-            except NothingEvaluatesError:  # f raised at every point sampled: ends failed
+            except NothingEvaluatesError:  # f raised at every point tried: it ends failed
                 pass
     except KeyboardInterrupt as stop:
         if journal is not None:
