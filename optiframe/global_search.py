@@ -139,12 +139,10 @@ class GlobalSearch:
         self.best_f = math.inf
         self._sampled: tuple[np.ndarray, float] | None = None  # a point sampled and its f
         self.local_searches = 0
-        self.sampled = 0  # the points evaluate() spent the budget on
+        self.points_sampled = 0  # the points evaluate() spent the budget on
         self.raised = 0  # of them, those whose f raised
         self.first_error: str | None = None  # the first of those errors, and where
-        #: the points tried (sampled, or a local search's start) and where user code
-        #: raised; a search where it raised at every one of n + 1 or more ends there
-        self._tried, self._failed = 0, 0
+        self.failed_at_start = 0  # local searches whose user code raised at their start
         self._halton_next = 0
         self._halton_shift = self.rng.random(self.n)
         self.listener: Any = None  # a progress bar: listener(used, budget, best_f)
@@ -211,14 +209,14 @@ class GlobalSearch:
                 self.journal.record("evaluate", key, {"F": F},
                                     {"raised": raised, "error": error})
         self.used += len(X)
-        self.sampled += len(X)
+        self.points_sampled += len(X)
         self.raised += raised
         self.first_error = self.first_error or error
         k = int(np.argmin(F))
         if self._sampled is None:
             self._sampled = (np.array(X[k], dtype=float), float((F if raw is None else raw)[k]))
         self._found(X[k], float(F[k]))
-        self._tally(len(X), raised)
+        self._end_if_nothing_evaluates()
         return F
 
     def local(self, X0: np.ndarray, budget: int | None = None, stop_near: float = 0.0,
@@ -293,10 +291,11 @@ class GlobalSearch:
         late = self._late()
         if self._sampled is None:  # max_time ran out before any sample: the box's centre
             self.evaluate((self.lo + 0.5 * self.width)[None])  # (one point: no verdict)
-        if self.best_x is None and self.raised == self.sampled > 0:  # f raised everywhere
+        if self.best_x is None and self.raised == self.points_sampled > 0:  # raised everywhere
             x, fun = self._sampled  # type: ignore[misc]
             status, x = Status.FAILED, x[None]
-            where = "the one point" if self.sampled == 1 else f"all {self.sampled} points"
+            k = self.points_sampled
+            where = "the one point" if k == 1 else f"all {k} points"
             text = (f"{MESSAGES[Status.FAILED]}: the objective raised at {where} strategy "
                     f"{name!r} sampled (the first: {self.first_error}), so no local search "
                     "started: check the objective and the bounds")
@@ -335,17 +334,17 @@ class GlobalSearch:
             self._found(done.x[k], float(done.fun[k]))
         else:
             self._tick()
-        at_start = [s is Status.FAILED and i == 0 for s, i in zip(done.status, done.nit,
-                                                                 strict=True)]
-        self._tally(len(done), sum(at_start))
+        self.failed_at_start += sum(s is Status.FAILED and i == 0
+                                    for s, i in zip(done.status, done.nit, strict=True))
+        self._end_if_nothing_evaluates()
         return done
 
-    def _tally(self, tried: int, failed: int) -> None:
-        """Count points tried and those where user code raised; end the search where it
-        raised at every one of at least n + 1 points (no fluke of one region) and nothing
-        evaluated to a number."""
-        self._tried, self._failed = self._tried + tried, self._failed + failed
-        if self.best_x is None and self._failed == self._tried > self.n:
+    def _end_if_nothing_evaluates(self) -> None:
+        """End the search where user code raised at every point tried (sampled, or a
+        local search's start), at least n + 1 of them (no fluke of one region), and
+        nothing evaluated to a number."""
+        tried = self.points_sampled + self.local_searches
+        if self.best_x is None and self.raised + self.failed_at_start == tried > self.n:
             raise NothingEvaluatesError(self.first_error)
 
     def _found(self, x: np.ndarray, f: float) -> None:
@@ -383,8 +382,9 @@ class GlobalSearch:
         status = Status.INTERRUPTED if interrupted else result.status
         text = (f"Global search ({name}): {self.local_searches} local searches, "
                 f"{self.used} of {self.budget} evaluations. " + result.message)
-        if self.raised and (self.blocks or self.raised < self.sampled):  # (else: said)
-            text += (f" The objective raised at {self.raised} of the {self.sampled} points "
+        sampled = self.points_sampled
+        if self.raised and (self.blocks or self.raised < sampled):  # (else _sampled_best's)
+            text += (f" The objective raised at {self.raised} of the {sampled} points "
                      f"sampled (the first: {self.first_error}); they count as +inf.")
         fields: dict[str, Any] = {str(a.alias): getattr(result, a.name)
                                   for a in attrs.fields(MultiStartResult) if a.init}

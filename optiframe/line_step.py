@@ -447,8 +447,8 @@ def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
                      errors: dict[int, BaseException],
                      levels: Any = None, memo: FirstTrialMemo | None = None) -> tuple[Any, Any]:
     """f and the gradient at a line search's trial points (rows of its task, which
-    are rows ``index`` of the run); rows that raise are noted in ``errors`` (a
-    point's error is raised once the search is over) and give NaN. ``memo``: what a
+    are rows ``index`` of the run); rows that raise are noted in ``errors`` (the loop
+    fails them once the search is over) and give NaN. ``memo``: what a
     single start's first trial evaluated already
     (:func:`~optiframe.trial.first_accepted`), given back once, with its errors."""
     point, value = p.point, p.value

@@ -31,6 +31,7 @@ Strategies are components (hook ``register_strategies``); the built-ins:
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -293,11 +294,9 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
         with runner.evaluating():  # one pool of evaluation workers for the whole search
             if x0 is not None:
                 g.local(np.asarray(x0, dtype=float).reshape(1, -1))
-            try:
-                strategy.search(g)
+            with contextlib.suppress(NothingEvaluatesError):  # f raised at every point
+                strategy.search(g)  # tried: the search ends, failed
                 g.polish()
-            except NothingEvaluatesError:  # f raised at every point tried: it ends failed
-                pass
     except KeyboardInterrupt as stop:
         if journal is not None:
             journal.save()
