@@ -33,7 +33,14 @@ import numpy as np
 
 from .line_step import restarted
 from .observers import Watch, step_info
-from .problem import SMALL, OutOfBudgetError, Problem, RowError, confirmed_gradient
+from .problem import (
+    SMALL,
+    OutOfBudgetError,
+    Problem,
+    RowError,
+    confirmed_gradient,
+    row_dist,
+)
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -470,8 +477,11 @@ class _Step:
         """The step, whole, in one assignment; returns f before it."""
         s, p = self.s, self.p
         F_old = m.F
-        SN = (math.dist(new.X.tolist(), s.X.tolist()) if self.small
-              else self.dist(new.X, s.X))
+        if self.searched and self.point:  # the length a retry starts from: a row's bits
+            SN = row_dist(new.X, s.X)
+        else:
+            SN = (math.dist(new.X.tolist(), s.X.tolist()) if self.small
+                  else self.dist(new.X, s.X))
         bad = s.bad if m.skip is None else s.bad + m.skip
         searched = None
         if self.searched:  # the gradient's and the search's costs, per row

@@ -80,6 +80,24 @@ def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return row_norms(A - B)
 
 
+def row_dist(a: np.ndarray, b: np.ndarray) -> float:
+    """The distance of two points with the bits :func:`row_dists` gives them as a row
+    of a stack (:func:`vector_dist` rounds better, differently): a single start whose
+    step's length feeds its arithmetic (a line search's retry) steps as in a stack."""
+    d = a - b
+    if d.size <= 8:  # row_norms' column sums, on Python floats: the same operations
+        v = d.tolist()
+        if len(v) == 1:
+            return abs(v[0])
+        s = v[0] * v[0] + v[1] * v[1]
+        for t in v[2:]:
+            s += t * t
+    else:
+        s = float(einsum("ij,ij->i", d[None], d[None])[0])
+    norm = math.sqrt(s)  # (NaN stays NaN; a square that overflows: row_norms' scaling)
+    return norm if norm != math.inf else float(row_norms(d[None])[0])
+
+
 #: Adaptive differences climb to finer ones after a line search that needed more trial
 #: values than this (an accurate gradient's quasi-Newton step needs one to three).
 CLIMB_TRIALS = 8

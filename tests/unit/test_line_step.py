@@ -79,3 +79,49 @@ def test_a_row_whose_f_raises_on_a_fixed_step_fails_and_the_others_go_on(starts)
     failed = r.starts[1]
     assert "the objective raised at step 0" in failed.message and failed.x[0] == 6.0
 
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9, 10, 64, 65, 200])
+def test_a_single_starts_step_length_has_a_stack_rows_bits(n):
+    # a line search's retry along the steepest descent starts from the last step's length:
+    # a single start computing it with math.dist (rounded better) stepped apart from the
+    # same start in a stack by an ulp
+    from optiframe.problem import row_dist, row_dists
+
+    rng = np.random.default_rng(n)
+    for scale in (1e-300, 1e-8, 1.0, 3.7, 1e150, 1e200, 1e308):  # (1e308: inf, NaN)
+        with np.errstate(over="ignore", invalid="ignore"):
+            A, B = rng.normal(size=(40, n)) * scale, rng.normal(size=(40, n)) * scale
+            rows = row_dists(A, B)
+            got = [row_dist(a, b) for a, b in zip(A, B, strict=True)]
+        assert np.array_equal(np.array(got), rows, equal_nan=True)
+    bad = np.zeros(n)
+    bad[-1] = math.nan
+    assert math.isnan(row_dist(bad, np.zeros(n)))
+    bad[-1] = math.inf
+    assert row_dist(bad, np.zeros(n)) == math.inf
+
+
+def test_a_bounded_lbfgs_start_with_a_retry_ends_in_a_stack_as_alone():
+    # bench_hostile seed 11, run 409: forward differences on |x - 0.3| in a box; the
+    # direction is reset to the steepest descent, whose length was the last step's norm
+    # by math.dist alone and by a row's sum of squares in the stack
+    lo, hi = -2.4376160600597263, 2.180564641050521
+    starts = np.clip(np.array([
+        [2.18056464, -2.43761606, -2.43761606, -0.3217017, 2.18056464, -2.43761606,
+         2.18056464, -2.43761606, 2.18056464, 2.18056464],
+        [2.18056464, -2.32078391, -1.38117324, -0.82898323, 0.7466787, -1.85535377,
+         2.18056464, -2.43761606, 2.18056464, 1.8217264]]), lo, hi)
+
+    def f(x):
+        return float(np.sum(np.abs(x - 0.3)))
+
+    kw = dict(optimizer={"name": "lbfgs", "memory": 3}, bounds=[(lo, hi)] * 10,
+              gradient="forward")
+    stack = of.minimize(f, starts=starts, **kw)
+    assert any(o.message.count("reset it to the steepest descent") for o in stack.starts)
+    for k, o in enumerate(stack.starts):
+        alone = of.minimize(f, starts[k], **kw)
+        assert np.array_equal(o.x, alone.x)
+        assert (o.fun, o.nit, o.nfev, str(o.status)) == (alone.fun, alone.nit, alone.nfev,
+                                                          str(alone.status))
