@@ -16,6 +16,9 @@ Settings:
   both with the analytic gradient;
 * ``fd``: both with forward differences (optiframe ``gradient="forward"``, scipy's
   default ``"2-point"``), so the same n evaluations a gradient;
+* ``fd-scipy-step`` (no goal; it shows what the step rule is worth): forward differences
+  with scipy L-BFGS-B's own step, an absolute 1e-8 (optiframe's default is relative,
+  ``sqrt(eps) max(1, |x|)``, as scipy's ``approx_derivative``'s);
 * ``bounded`` and ``bounded-fd``: the same on the bounded variants (one bound cutting off
   the minimizer, :meth:`optiframe.mgh.MGHProblem.box`); there f* is the lowest value any
   method found;
@@ -119,9 +122,11 @@ def ratio_text(a: Counted, b: Counted) -> str:
     return f"{a.hit[0] / b.hit[0]:5.2f}" if a.hit and b.hit else "    -"
 
 
-def setting(names: list[str], label: str, bounded: bool, analytic: bool) -> dict[str, Any]:
-    """One L-BFGS setting: the table and its counts."""
-    grad = "analytic" if analytic else "forward"
+def setting(names: list[str], label: str, bounded: bool, analytic: bool,
+            gradient: Any = None) -> dict[str, Any]:
+    """One L-BFGS setting: the table and its counts (``gradient``: optiframe's, where
+    not the analytic one or forward differences)."""
+    grad = gradient or ("analytic" if analytic else "forward")
     rows, ratios = [], []
     solved = {"optiframe": 0, "scipy": 0}
     for name in names:
@@ -214,7 +219,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="four problems, no Adam grid")
     parser.add_argument("--problems", help="comma-separated problem names (default: all)")
-    parser.add_argument("--settings", default="analytic,fd,bounded,bounded-fd,first-try,scale",
+    parser.add_argument("--settings", default="analytic,fd,fd-scipy-step,bounded,bounded-fd,"
+                        "first-try,scale",
                         help="comma-separated settings to run (default: all)")
     args = parser.parse_args()
     try:
@@ -229,10 +235,12 @@ def main() -> None:
     chosen = set(args.settings.split(","))
     print(f"scipy {scipy.__version__}, optiframe {of.__version__}; budget "
           f"{BUDGET_PER_DIM} (n + 1) evaluations")
-    results = {label: setting(names, label, bounded, analytic)
-               for label, bounded, analytic in (("analytic", False, True), ("fd", False, False),
-                                                ("bounded", True, True),
-                                                ("bounded-fd", True, False))
+    scipy_step = of.ForwardDifference(step=1e-8, relative=False)
+    results = {label: setting(names, label, bounded, analytic, gradient)
+               for label, bounded, analytic, gradient in (
+                   ("analytic", False, True, None), ("fd", False, False, None),
+                   ("fd-scipy-step", False, False, scipy_step), ("bounded", True, True, None),
+                   ("bounded-fd", True, False, None))
                if label in chosen}
     if "first-try" in chosen:
         first_try(names)
