@@ -34,7 +34,7 @@ from .numerics import (
     unit_steps,
 )
 from .objective import real_array
-from .problem import OutOfBudgetError, Problem, RowError, rows_of
+from .problem import OutOfBudgetError, Problem, RowError, rows_of, users_error
 from .state import keep_rows
 from .trial import FirstTrialMemo, Trial, first_accepted
 
@@ -152,8 +152,8 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
             None if last is None else np.array([last], dtype=float),
             None if levels is None else np.array([levels]), memo)
         G_at = None if one.G is None or math.isnan(one.G[0, 0]) else one.G[0]
-        user_error = bool(raised) and not isinstance(raised[0], OutOfBudgetError)
-        found = bool(one.ok[0]) and not user_error  # (it fails where the step began)
+        # (where user code raised in the search, the start fails where the step began)
+        found = bool(one.ok[0]) and users_error(raised) is None
         return Trial(one.X[0] if found else X, float(one.F[0]) if found else F,
                      float(one.alpha[0]) if found else math.nan, G_at if found else G,
                      int(one.nfev[0]) + int(one.njev[0]) * p.gradient_costs(levels),

@@ -33,14 +33,7 @@ import numpy as np
 
 from .line_step import restarted
 from .observers import Watch, step_info
-from .problem import (
-    SMALL,
-    OutOfBudgetError,
-    Problem,
-    RowError,
-    confirmed_gradient,
-    row_dist,
-)
+from .problem import SMALL, Problem, RowError, confirmed_gradient, users_error
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -477,11 +470,7 @@ class _Step:
         """The step, whole, in one assignment; returns f before it."""
         s, p = self.s, self.p
         F_old = m.F
-        if self.searched and self.point:  # the length a retry starts from: a row's bits
-            SN = row_dist(new.X, s.X)
-        else:
-            SN = (math.dist(new.X.tolist(), s.X.tolist()) if self.small
-                  else self.dist(new.X, s.X))
+        SN = self.dist(new.X, s.X)
         bad = s.bad if m.skip is None else s.bad + m.skip
         searched = None
         if self.searched:  # the gradient's and the search's costs, per row
@@ -518,8 +507,8 @@ class _Step:
         s, p, w = self.s, self.p, self.w
         skip = m.skip
         if self.searched and (new.errors or not (new.ok if self.point else new.ok.all())):
-            raised = new.errors.get(0) if self.point else None
-            if raised is not None and not isinstance(raised, OutOfBudgetError):
+            raised = users_error(new.errors) if self.point else None
+            if raised is not None:
                 w.failure = raised  # a single start raises it, with the result
             keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain)
             if not s.running:

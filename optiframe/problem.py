@@ -103,6 +103,13 @@ def row_dist(a: np.ndarray, b: np.ndarray) -> float:
 CLIMB_TRIALS = 8
 
 
+def users_error(errors: dict[int, BaseException]) -> BaseException | None:
+    """A single start's error from user code among its line search's ``errors``
+    (None: none, or only the budget or the clock stopped the search)."""
+    exc = errors.get(0)
+    return None if isinstance(exc, OutOfBudgetError) else exc
+
+
 class OutOfBudgetError(Exception):
     """A row's line search stopped, without a step, because ``max_nfev`` (``why`` 1) or
     ``max_time`` (2) ran out: the row ends with that status, where it was."""
@@ -282,7 +289,12 @@ class Problem:
 
     @property
     def dist(self) -> Callable[[np.ndarray, np.ndarray], Any]:
-        return vector_dist if self.point else row_dists
+        """How far a step went. A single start with a line search measures it as a
+        stack's row does: a retry along the steepest descent starts from that length,
+        so its bits make the start's next steps (the same alone as in a stack)."""
+        if not self.point:
+            return row_dists
+        return row_dist if self.step_length.searched else vector_dist
 
     @property
     def step(self) -> Callable[..., Any]:
