@@ -19,7 +19,7 @@ from .errors import (
     OptiframeError,
     describe_error,
 )
-from .gradient_choice import AdaptiveDifference, refinement_of
+from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
 from .gradients import bind_for, evaluations_for
 from .line_step import FixedStep, LineStep
 from .objective import as_scalar
@@ -90,7 +90,7 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
     better = (refinement_of(estimator, box) if searched and not stochastic
               and not level_costs else None)
     if better is not None:
-        refine = bind_for(better, objective, box, stack=True)
+        refine = counted_refinement(better, objective, box)
         refine_cost = evaluations_for(better, objective, n, box)[0]
         refine_name = type(better).__name__
     budget = stop.max_nfev

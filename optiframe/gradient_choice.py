@@ -6,6 +6,7 @@ checks where an explicit finite-difference run gives up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -143,6 +144,59 @@ def refinement_of(estimator: GradientEstimator, bounds: Any) -> GradientEstimato
     if isinstance(estimator, CentralDifference) and bounds is None:
         return RichardsonDifference()
     return None
+
+
+class _Counted(Objective):
+    """An objective that counts the points it is asked for, before it answers (a point
+    whose evaluation raises counts: it was evaluated)."""
+
+    def __init__(self, objective: Objective) -> None:
+        self.objective, self.count = objective, 0
+
+    def value(self, x: np.ndarray) -> float:
+        self.count += 1
+        return self.objective.value(x)
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        self.count += len(X)
+        return self.objective.values(X)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return self.objective.gradient(x)
+
+    @property
+    def has_gradient(self) -> bool:
+        return self.objective.has_gradient
+
+    @property
+    def vectorized(self) -> bool:
+        return self.objective.vectorized
+
+    def __repr__(self) -> str:
+        return repr(self.objective)
+
+
+def counted_refinement(estimator: GradientEstimator, objective: Objective, bounds: Any,
+                       ) -> Callable[[np.ndarray], tuple[np.ndarray | None, int]]:
+    """``estimator``'s gradient at one point (a (1, n) row) with the evaluations it made,
+    exactly: where the objective raises part way, the points evaluated until then (and
+    None for the gradient; an overflow gives NaN). A refinement runs once, where a line
+    search gives up, row by row, so that a start in a stack is refined, and counted, as
+    the start alone."""
+    counted = _Counted(objective)
+    gradient = bind_for(estimator, counted, bounds, stack=True)
+
+    def refine(X: np.ndarray) -> tuple[np.ndarray | None, int]:
+        start = counted.count
+        try:
+            G: np.ndarray | None = np.asarray(gradient(X), dtype=float).reshape(X.shape)
+        except (OverflowError, FloatingPointError):
+            G = np.full(X.shape, np.nan)
+        except Exception:  # the objective raised at a refined point
+            G = None
+        return G, counted.count - start
+
+    return refine
 
 
 @hookimpl

@@ -236,7 +236,8 @@ class Problem:
     #: how far a step goes along the proposal: a line_step.FixedStep or LineStep
     step_length: Any = None
     valued: bool = False  # grad(X, F): the gradient takes f at the points
-    #: a more accurate finite-difference gradient (rows), what it costs, and its name:
+    #: a more accurate finite-difference gradient at one row, with the evaluations it
+    #: made (gradient_choice.counted_refinement), what it costs at most, and its name:
     #: measured where a line search gives up (see settle._refined_verdicts), or None
     refine: Any = None
     refine_cost: int = 0

@@ -285,34 +285,32 @@ def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
     """Before a finite-difference run gives up (``line_search``), a more accurate
     estimate (central after forward differences, Richardson after central) measures the
     gradient where it stopped: at most gtol there, the start has converged after all (a
-    gradient norm earns it); either way its evaluations are counted, within max_nfev."""
+    gradient norm earns it). Row by row, so that a start in a stack ends as it would
+    alone; each row's evaluations are counted, exactly (those made before the objective
+    raised, where it did: then the verdict stands), within max_nfev."""
     if p.refine is None:
         return
     which = [j for j, v in enumerate(verdicts) if v[0] is Status.LINE_SEARCH]
-    if not which:
-        return
     nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
     picked = [j for j in which if p.budget is None
               or nfev[rows[j]] + p.refine_cost <= p.budget]
-    if not picked:
-        return
-    at = rows[picked]
-    X = s.X[None] if s.point else s.X[at]
-    try:
-        G = p.refine(X)
-    except Exception:  # the objective raised at the refined points: the verdict stands
-        return
-    if p.box is not None:
-        G = p.box.projected_gradient(X, G)
-    refined = scaled_row_norms(np.asarray(G, dtype=float).reshape(len(at), -1))
-    nfev[at] += p.refine_cost
-    s.nfev = int(nfev[0]) if s.point else nfev
-    for j, norm in zip(picked, refined.tolist(), strict=True):
+    for j in picked:
+        r = int(rows[j])
+        X = s.X[None] if s.point else s.X[r : r + 1]
+        G, spent = p.refine(X)
+        nfev[r] += spent
+        if G is None:  # the objective raised at a refined point: the verdict stands
+            continue
+        if p.box is not None:
+            G = p.box.projected_gradient(X, G)
+        norm = float(scaled_row_norms(G)[0])
         if norm <= p.gtol:
             verdicts[j] = (Status.CONVERGED, (
                 f"gradient norm {norm:.3g} <= gtol {p.gtol:g}, measured by {p.refine_name} "
                 f"where the line search could find no lower f (the run's own estimate "
                 "could not tell)"))
+    if picked:
+        s.nfev = int(nfev[0]) if s.point else nfev
 
 
 def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:

@@ -73,3 +73,47 @@ def test_unbounded_below_is_divergence():
     r = of.minimize(lambda x: -float(np.exp(x[0])), [0.0], optimizer=GD(lr=1.0),
                     gradient="central", max_steps=10_000, on_interrupt="return")
     assert r.status == "diverged"
+
+
+# -- the finer estimate where a finite-difference run's line search gives up -----------------
+class RegionError(Exception):
+    pass
+
+
+def _kinked(calls: list[int]):
+    """sum |x - round(x)|: from an integer point, forward differences show a slope of 1
+    and no step down it lowers f, while central ones show 0. It raises at the points a
+    central difference takes left of (5, 5), which no line search trial from there
+    reaches."""
+    def f(x):
+        calls[0] += 1
+        if x[1] == 5.0 and x[0] < 5.0:
+            raise RegionError("outside the region")
+        return float(np.sum(np.abs(x - np.round(x))))
+    return f
+
+
+def test_the_refined_gradient_earns_convergence_and_counts_its_evaluations():
+    calls = [0]
+    r = of.minimize(_kinked(calls), [0.0, 0.0], gradient="forward", gtol=1e-6)
+    assert r.status == "converged" and "measured by CentralDifference" in r.message
+    assert r.nfev == calls[0]
+
+
+def test_a_refined_gradient_that_raises_leaves_the_verdict_and_counts_what_it_evaluated():
+    calls = [0]
+    r = of.minimize(_kinked(calls), [5.0, 5.0], gradient="forward", gtol=1e-6)
+    assert r.status == "line_search"
+    assert r.nfev == calls[0]  # the central points evaluated before the one that raised
+
+
+def test_a_start_in_a_stack_is_refined_as_alone_when_another_start_raises():
+    calls = [0]
+    starts = np.array([[0.0, 0.0], [5.0, 5.0]])
+    r = of.minimize(_kinked(calls), starts=starts, gradient="forward", gtol=1e-6)
+    assert sum(o.nfev for o in r.starts) == calls[0]
+    for k, o in enumerate(r.starts):
+        alone = of.minimize(_kinked([0]), starts[k], gradient="forward", gtol=1e-6)
+        assert (str(o.status), o.nfev, o.message) == (str(alone.status), alone.nfev,
+                                                     alone.message)
+    assert [str(o.status) for o in r.starts] == ["converged", "line_search"]
