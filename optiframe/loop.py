@@ -105,8 +105,8 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
     stochastic, valued, scheduled, bounded, small, guarded = (
         p.stochastic, p.valued, p.schedules is not None, p.box is not None, s.n <= SMALL,
         not type(p.objective).trusted)
-    grad, value, norm, opt_step, fev, jev, cost = (p.grad, p.value, p.norm, p.step, p.fev,
-                                                   p.jev, p.step_cost)
+    grad, value, norm, dist, opt_step, fev, jev, cost = (
+        p.grad, p.value, p.norm, p.dist, p.step, p.fev, p.jev, p.step_cost)
     (k_max, low, high), xtol, ftol, inf = p.gates.window, p.stop.xtol, p.stop.ftol, math.inf
     extend, xs, every, clock, t0, calls, keep_rng = (
         w.extend, w.xs, w.every, w.clock, w.t0, w.calls, stochastic and w.checkpoint is not None)
@@ -162,7 +162,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                 bX, bF = X_new, F_new
             XL_new: Any = X_new.tolist() if small else None
             F_old, k, X, F, SN, NF, NJ, opt, sched, XL, step.rng_top = (  # -- commit
-                F, k + 1, X_new, F_new, math.dist(XL_new, XL) if small else p.dist(X_new, X),
+                F, k + 1, X_new, F_new, math.dist(XL_new, XL) if small else dist(X_new, X),
                 NF + cost, NJ + jev, opt_new, sched_new, XL_new, None)
             if not -inf < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
                     ftol > 0.0 and p.stop.f_converged(F_old, F)):  # and the step's observers
