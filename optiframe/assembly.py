@@ -27,6 +27,7 @@ from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
 from .problem import Problem, RowError, stack_values, traced
 from .progress import Progress
+from .replay import asks_point_by_point
 from .run_spec import RunSpec
 from .state import RunState
 from .status import Status
@@ -78,7 +79,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
             value, grad = objective.value, bind_for(estimator, objective, box)
         else:
             value = stack_values(objective)
-            grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan)
+            grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan,
+                          replayable=asks_point_by_point(objective))
         fev, jev = evaluations_for(estimator, objective, n, box, valued)
         # a stochastic estimate (spsa) is one random draw: its norm is no evidence of
         # convergence (a symmetric draw gives exactly 0 far from a minimum)

@@ -26,7 +26,8 @@ import numpy as np
 from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
-from .objective import Objective, as_gradient, as_scalar, real_array
+from .objective import Objective, as_gradient, real_array
+from .replay import point_by_point
 
 #: A gradient function bound to one objective: ``g = grad(x)`` (``grad(x, rngs)`` when the
 #: estimator is stochastic).
@@ -179,7 +180,7 @@ def _row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
     if objective.vectorized:
         return objective.values
     value = objective.value
-    return lambda P: np.fromiter((as_scalar(value(p), objective) for p in P), float, len(P))
+    return lambda P: point_by_point(value, P, objective)  # (a stack's rows again: replayed)
 
 
 def _positive_int(instance: Any, attribute: Any, value: Any) -> None:
@@ -463,7 +464,10 @@ class AnalyticGradient(GradientEstimator):
 
     def bind_stack(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         self._check(objective)
-        return objective.gradients
+        if type(objective).gradients is not Objective.gradients:
+            return objective.gradients
+        gradient = objective.gradient  # Objective.gradients' loop, its rows replayable
+        return lambda X: point_by_point(gradient, X)
 
     def gradient(self, objective: Objective, x: np.ndarray) -> np.ndarray:
         return self.bind(objective)(x)

@@ -24,6 +24,7 @@ import numpy as np
 from .numerics import einsum, scaled_row_norms
 from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
+from .replay import Recording
 from .state import take_rows
 from .stopping import StopRules
 
@@ -140,37 +141,64 @@ class RowError(Exception):
 
 
 def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
-           ) -> Callable[..., np.ndarray]:
+           replayable: bool = False) -> Callable[..., np.ndarray]:
     """``fn`` over a stack of rows, with failing rows traced: if the call raises, every row
     is evaluated alone; rows raising OverflowError or FloatingPointError give
-    ``overflow``, rows raising anything else fail (:class:`RowError`)."""
+    ``overflow``, rows raising anything else fail (:class:`RowError`). ``replayable``:
+    ``fn`` asks the objective point by point (:func:`~optiframe.replay.point_by_point`),
+    so what the first pass asked is answered from its record and no point is asked
+    twice."""
+    def first_pass(X: np.ndarray, *extra: Any) -> np.ndarray:
+        out = fn(X, *extra)
+        if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
+                X.shape[0], *row_shape):
+            return out
+        return real_array(out, fn).reshape((X.shape[0], *row_shape))
+
+    def one_row(exc: Exception) -> np.ndarray:  # its error, without evaluating it again
+        if isinstance(exc, (OverflowError, FloatingPointError)):
+            return np.full((1, *row_shape), overflow)
+        raise RowError(np.full((1, *row_shape), np.nan), {0: exc}) from None
+
     def call(X: np.ndarray, *extra: Any) -> np.ndarray:
         try:
-            out = fn(X, *extra)
-            if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
-                    X.shape[0], *row_shape):
-                return out
-            return real_array(out, fn).reshape((X.shape[0], *row_shape))
+            return first_pass(X, *extra)
         except Exception as exc:
-            if X.shape[0] == 1:  # one row: its error, without evaluating it again
-                if isinstance(exc, (OverflowError, FloatingPointError)):
-                    return np.full((1, *row_shape), overflow)
-                raise RowError(np.full((1, *row_shape), np.nan), {0: exc}) from None
-        out = np.full((X.shape[0], *row_shape), np.nan)
-        errors: dict[int, BaseException] = {}
-        for i in range(X.shape[0]):
-            row_extra = tuple(e[i : i + 1] for e in extra)
-            try:
-                out[i] = real_array(fn(X[i : i + 1], *row_extra), fn).reshape(row_shape)
-            except (OverflowError, FloatingPointError):
-                out[i] = overflow
-            except Exception as exc:
-                errors[i] = exc
-        if errors:
-            raise RowError(out, errors)
-        return out
+            if X.shape[0] == 1:
+                return one_row(exc)
+        return _row_by_row(fn, X, extra, row_shape, overflow)
 
-    return call
+    def recorded(X: np.ndarray, *extra: Any) -> np.ndarray:
+        with Recording() as record:  # what f was asked point by point, to ask it once
+            try:
+                return first_pass(X, *extra)
+            except Exception as exc:
+                if X.shape[0] == 1:
+                    return one_row(exc)
+            record.replay()
+            return _row_by_row(fn, X, extra, row_shape, overflow)
+
+    return recorded if replayable else call
+
+
+def _row_by_row(fn: Callable[..., Any], X: np.ndarray, extra: tuple[Any, ...],
+                row_shape: tuple[int, ...], overflow: float) -> np.ndarray:
+    """:func:`traced`'s second pass: each row alone (answered from the record where the
+    first pass asked f already)."""
+    out = np.full((X.shape[0], *row_shape), np.nan)
+    errors: dict[int, BaseException] = {}
+    for i in range(X.shape[0]):
+        row_extra = tuple(e[i : i + 1] for e in extra)
+        try:
+            out[i] = real_array(fn(X[i : i + 1], *row_extra), fn).reshape(row_shape)
+        except (OverflowError, FloatingPointError):
+            out[i] = overflow
+        except Exception as exc:
+            errors[i] = exc
+    if errors:
+        raise RowError(out, errors)
+    return out
+
 
 
 def stack_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:

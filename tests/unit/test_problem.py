@@ -87,3 +87,48 @@ def test_a_fixed_steps_row_whose_new_point_raises_counts_that_evaluation(gradien
     r = of.minimize(f, None, starts=np.array([[-3.9], [-2.0]]), optimizer=GD(lr=0.6), **kw)
     assert r.starts[0].status == "failed" and r.starts[0].nit == 0
     assert len(calls) == r.nfev
+
+
+def _counted(limit: float, on: str):
+    """f = |x - 3|**2 and its gradient, counting their calls; ``on`` ("f" or "g") raises
+    where x[0] > limit."""
+    calls = {"f": 0, "g": 0}
+
+    def f(x):
+        calls["f"] += 1
+        if on == "f" and x[0] > limit:
+            raise ValueError(f"x[0] > {limit}")
+        return float(np.sum((x - 3.0) ** 2))
+
+    def g(x):
+        calls["g"] += 1
+        if on == "g" and x[0] > limit:
+            raise ValueError(f"x[0] > {limit}")
+        return 2.0 * (x - 3.0)
+
+    return calls, f, g
+
+
+@pytest.mark.parametrize("gradient", ["forward", "central", "richardson", "analytic"])
+def test_a_stack_asks_f_what_its_starts_ask_alone_when_one_raises(gradient):
+    # the stacked gradient raised at a row after others: every row was evaluated again,
+    # one by one, and the first pass's calls went uncounted (forward: 32 calls against
+    # the 28 of the three starts alone; central 53 against 46)
+    starts = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    on = "g" if gradient == "analytic" else "f"
+
+    def run(x0=None, stack=None):
+        calls, f, g = _counted(1.0, on)
+        kw = {"jac": g} if gradient == "analytic" else {"gradient": gradient}
+        r = of.minimize(f, x0, starts=stack, raise_errors=False, max_steps=50, **kw)
+        return calls, r
+
+    calls, r = run(stack=starts)
+    alone = [run(x0=s) for s in starts]
+    assert r.starts[1].status == "failed"
+    for name in ("f", "g"):
+        assert calls[name] == sum(c[name] for c, _ in alone)
+    for s, (_, a) in zip(r.starts, alone, strict=True):
+        assert (s.nfev, s.njev, s.status, s.x.tolist()) == (a.nfev, a.njev, a.status,
+                                                          a.x.tolist())
+    assert r.nfev >= calls["f"]  # a gradient that raised part way: charged its whole cost

@@ -1,0 +1,135 @@
+"""What a stacked evaluation asked of f before it raised, given back when its rows are
+evaluated again one by one.
+
+A stack's gradient asks the objective about every row in one pass (a finite-difference
+gradient: every perturbed point of every row). Where a row raises,
+:func:`~optiframe.problem.traced` evaluates the rows again, one by one, to learn which
+failed. For an objective asked point by point (not vectorized), :func:`point_by_point`
+keeps what the pass asked (the points, their answers, and the error that ended it);
+the second, row-by-row evaluation takes those answers instead of calling the user's
+function again. So each start asks f exactly what it would ask alone, and ``nfev`` counts
+no call twice and misses none. (A vectorized objective answers a whole stack in one call
+that either returns or raises: its failed call is not split among rows.)
+
+Example
+-------
+>>> import numpy as np
+>>> calls = []
+>>> def f(p):
+...     calls.append(float(p[0]))
+...     if p[0] > 1.5:
+...         raise ValueError("too far")
+...     return float(p[0])
+>>> P = np.array([[1.0], [2.0], [3.0]])
+>>> with Recording() as record:
+...     try:
+...         point_by_point(f, P)
+...     except ValueError:
+...         record.replay()
+...         first = point_by_point(f, P[:1])  # answered from the record
+>>> first, calls  # 1.0 and 2.0 asked once; 3.0 not reached
+(array([1.]), [1.0, 2.0])
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+
+from .objective import Objective, as_scalar
+
+
+class Recording:
+    """What the evaluations of one stacked call asked, while it is the current one (a
+    context manager): each call's points and answers, the last one's ending in the
+    error it raised; after :meth:`replay`, those answers are given back in order."""
+
+    __slots__ = ("_answers", "_kept", "_token")
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[np.ndarray, list[Any]]] = []
+        self._answers: dict[bytes, deque[Any]] | None = None
+
+    def __enter__(self) -> Recording:
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
+
+    @property
+    def replaying(self) -> bool:
+        """Whether :meth:`replay` was called."""
+        return self._answers is not None
+
+    def keep(self, points: np.ndarray, answers: list[Any]) -> None:
+        """The answers (values, or the error last) to the first rows of ``points``."""
+        self._kept.append((points, answers))
+
+    def replay(self) -> None:
+        """From now on, a point asked before is answered from the record (once)."""
+        answers: dict[bytes, deque[Any]] = {}
+        for points, said in self._kept:
+            for point, answer in zip(points, said, strict=False):
+                answers.setdefault(point.tobytes(), deque()).append(answer)
+        self._answers, self._kept = answers, []
+
+    def answer(self, point: np.ndarray) -> tuple[bool, Any]:
+        """(True, the recorded answer) for a point asked before, else (False, None)."""
+        answers = self._answers
+        if not answers:
+            return False, None
+        said = answers.get(point.tobytes())
+        if not said:
+            return False, None
+        return True, said.popleft()
+
+
+_CURRENT: ContextVar[Recording | None] = ContextVar("optiframe_recording", default=None)
+
+
+def point_by_point(call: Callable[[np.ndarray], Any], P: np.ndarray,
+                   where: Any = None) -> np.ndarray:
+    """``call(p)`` for each row p of ``P``: with ``where`` (the objective), each answer
+    a float (:func:`~optiframe.objective.as_scalar`), as an array; without, the answers
+    stacked. Outside a :class:`Recording` plainly; inside one, keeping what was asked (or
+    answering from the record once it replays)."""
+    record = _CURRENT.get()
+    if record is None:
+        if where is None:
+            return np.stack([call(p) for p in P])
+        return np.array([as_scalar(call(p), where) for p in P])
+    out: list[Any] = []
+    if record.replaying:
+        for p in P:
+            found, answer = record.answer(p)
+            if not found:
+                answer = call(p) if where is None else as_scalar(call(p), where)
+            elif isinstance(answer, BaseException):
+                raise answer
+            out.append(answer)
+    else:
+        keep = out.append
+        try:
+            if where is None:
+                for p in P:
+                    keep(call(p))
+            else:
+                for p in P:
+                    keep(as_scalar(call(p), where))
+        except Exception as exc:
+            record.keep(P, [*out, exc])  # the points asked, the last one's error
+            raise
+        record.keep(P, out)
+    return np.stack(out) if where is None else np.array(out)
+
+
+def asks_point_by_point(objective: Objective) -> bool:
+    """Whether a stack's gradient asks ``objective`` point by point (through
+    :func:`point_by_point`): finite differences of an objective that is not vectorized,
+    or the analytic gradients of one that keeps :meth:`Objective.gradients`' loop."""
+    return not objective.vectorized or type(objective).gradients is Objective.gradients
