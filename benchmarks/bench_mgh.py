@@ -19,6 +19,9 @@ Settings:
 * ``fd-scipy-step`` (no goal; it shows what the step rule is worth): forward differences
   with scipy L-BFGS-B's own step, an absolute 1e-8 (optiframe's default is relative,
   ``sqrt(eps) max(1, |x|)``, as scipy's ``approx_derivative``'s);
+* ``fd-same-step`` (no goal; it shows whether the ``fd`` gap is the solver or the
+  step): forward differences in both with optiframe's relative step, given to scipy's
+  L-BFGS-B as ``approx_derivative``'s default (n + 1 evaluations a point, as its own);
 * ``bounded`` and ``bounded-fd``: the same on the bounded variants (one bound cutting off
   the minimizer, :meth:`optiframe.mgh.MGHProblem.box`); there f* is the lowest value any
   method found;
@@ -103,14 +106,25 @@ def ours(p: MGHProblem, target: float, bounds: Any, optimizer: Any, gradient: st
     return c, r
 
 
-def scipy_lbfgsb(p: MGHProblem, target: float, bounds: Any, analytic: bool) -> tuple[Counted, Any]:
+def scipy_lbfgsb(p: MGHProblem, target: float, bounds: Any, analytic: bool,
+                 relative_step: bool = False) -> tuple[Counted, Any]:
+    """scipy's L-BFGS-B with the analytic gradient, or its own forward differences (an
+    absolute step of 1e-8), or (``relative_step``) forward differences with optiframe's
+    step, ``sqrt(eps) max(1, |x|)`` (``approx_derivative``'s default), n + 1
+    evaluations a point as its own."""
     import scipy.optimize as so
+    from scipy.optimize._numdiff import approx_derivative
 
     c = Counted(p, target)
     budget = BUDGET_PER_DIM * (p.n + 1)
-    r = so.minimize(c.value, p.x0, jac=c.gradient if analytic else None, method="L-BFGS-B",
-                    bounds=bounds, options=dict(maxfun=budget, maxiter=10**7, ftol=0.0,
-                                                gtol=0.0))
+    fun, jac = c.value, (c.gradient if analytic else None)
+    if relative_step:
+        def fun(x):
+            f = c.value(x)
+            return f, approx_derivative(c.value, x, method="2-point", f0=f)
+        jac, budget = True, budget // (p.n + 1)  # (maxfun counts these calls of n + 1)
+    r = so.minimize(fun, p.x0, jac=jac, method="L-BFGS-B", bounds=bounds,
+                    options=dict(maxfun=budget, maxiter=10**7, ftol=0.0, gtol=0.0))
     return c, r
 
 
@@ -123,9 +137,10 @@ def ratio_text(a: Counted, b: Counted) -> str:
 
 
 def setting(names: list[str], label: str, bounded: bool, analytic: bool,
-            gradient: Any = None) -> dict[str, Any]:
+            gradient: Any = None, relative_step: bool = False) -> dict[str, Any]:
     """One L-BFGS setting: the table and its counts (``gradient``: optiframe's, where
-    not the analytic one or forward differences)."""
+    not the analytic one or forward differences; ``relative_step``: scipy's forward
+    differences take optiframe's step)."""
     grad = gradient or ("analytic" if analytic else "forward")
     rows, ratios = [], []
     solved = {"optiframe": 0, "scipy": 0}
@@ -144,7 +159,7 @@ def setting(names: list[str], label: str, bounded: bool, analytic: bool,
         t0 = time.perf_counter()
         a, _ = ours(p, target, box, "lbfgs", grad, gtol=0)
         t1 = time.perf_counter()
-        b, _ = scipy_lbfgsb(p, target, box, analytic)
+        b, _ = scipy_lbfgsb(p, target, box, analytic, relative_step)
         t2 = time.perf_counter()
         solved["optiframe"] += a.hit is not None
         solved["scipy"] += b.hit is not None
@@ -219,8 +234,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="four problems, no Adam grid")
     parser.add_argument("--problems", help="comma-separated problem names (default: all)")
-    parser.add_argument("--settings", default="analytic,fd,fd-scipy-step,bounded,bounded-fd,"
-                        "first-try,scale",
+    parser.add_argument("--settings", default="analytic,fd,fd-scipy-step,fd-same-step,"
+                        "bounded,bounded-fd,first-try,scale",
                         help="comma-separated settings to run (default: all)")
     args = parser.parse_args()
     try:
@@ -236,11 +251,13 @@ def main() -> None:
     print(f"scipy {scipy.__version__}, optiframe {of.__version__}; budget "
           f"{BUDGET_PER_DIM} (n + 1) evaluations")
     scipy_step = of.ForwardDifference(step=1e-8, relative=False)
-    results = {label: setting(names, label, bounded, analytic, gradient)
-               for label, bounded, analytic, gradient in (
-                   ("analytic", False, True, None), ("fd", False, False, None),
-                   ("fd-scipy-step", False, False, scipy_step), ("bounded", True, True, None),
-                   ("bounded-fd", True, False, None))
+    results = {label: setting(names, label, bounded, analytic, gradient, relative)
+               for label, bounded, analytic, gradient, relative in (
+                   ("analytic", False, True, None, False), ("fd", False, False, None, False),
+                   ("fd-scipy-step", False, False, scipy_step, False),
+                   ("fd-same-step", False, False, None, True),
+                   ("bounded", True, True, None, False),
+                   ("bounded-fd", True, False, None, False))
                if label in chosen}
     if "first-try" in chosen:
         first_try(names)
