@@ -27,7 +27,7 @@ from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
 from .objective import Objective, as_gradient, real_array
-from .replay import point_by_point
+from .replay import note_unasked, point_by_point
 
 #: A gradient function bound to one objective: ``g = grad(x)`` (``grad(x, rngs)`` when the
 #: estimator is stochastic).
@@ -171,7 +171,11 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
         moved = np.flatnonzero(j < len(signs) * n)
         c = j[moved] % n
         block[moved, c] += sign_of[j[moved] // n] * H[k[moved], c]
-        f[r0:r1] = real_array(values(block), where).reshape(-1)
+        try:
+            f[r0:r1] = real_array(values(block), where).reshape(-1)
+        except Exception as exc:  # the blocks after this one: not asked
+            note_unasked(exc, total - r1)
+            raise
     return f.reshape(K, m)
 
 
@@ -301,7 +305,17 @@ class CentralDifference(_FiniteDifference):
         def central(x: np.ndarray, f0: Any = None) -> np.ndarray:
             if blog and x.shape == one:
                 # The blog's 1-D loop, operation for operation, without building a stack.
-                slope = (value(x + h_abs) - value(x - h_abs)) / (2 * h_abs)
+                try:
+                    up = value(x + h_abs)
+                except Exception as exc:  # f(x - h): not asked
+                    note_unasked(exc, 1, first=True)
+                    raise
+                try:
+                    down = value(x - h_abs)
+                except Exception as exc:
+                    note_unasked(exc, 0, first=True)
+                    raise
+                slope = (up - down) / (2 * h_abs)
                 return np.array([slope]) if x.dtype == _F64 else np.array([slope], x.dtype)
             n = x.shape[-1]
             h = self._steps(x)
@@ -425,7 +439,12 @@ class RichardsonDifference(_FiniteDifference):
             n = x.shape[-1]
             X = x.reshape(-1, n)
             H = self._steps(X)
-            coarse, fine = central(X, H), central(X, H / 2)
+            try:
+                coarse = central(X, H)
+            except Exception as exc:  # the finer differences: not asked
+                note_unasked(exc, 2 * X.size)
+                raise
+            fine = central(X, H / 2)
             g = (4.0 * fine - coarse) / 3.0
             err = np.abs(fine - coarse) / 3.0
             return (g.reshape(x.shape).astype(x.dtype, copy=False),

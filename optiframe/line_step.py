@@ -35,6 +35,7 @@ from .numerics import (
 )
 from .objective import real_array
 from .problem import OutOfBudgetError, Problem, RowError, rows_of, users_error
+from .replay import unasked
 from .state import keep_rows
 from .trial import FirstTrialMemo, Trial, first_accepted
 
@@ -370,7 +371,8 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
             gain = np.where(grow, gain * (longer / alpha0), gain)
         alpha0 = np.where(grow, longer, alpha0)
     errors: dict[int, BaseException] = {}
-    values, gradients = _trial_functions(p, rng, index, errors, levels, memo)
+    refunds = np.zeros(len(F), dtype=np.int64)
+    values, gradients = _trial_functions(p, rng, index, errors, refunds, levels, memo)
     costs = p.gradient_costs(levels)
     cost = costs if type(costs) is int else int(np.max(costs))  # the dearest row's
     task = SearchTask(X=X, F=F, G=G, D=D, alpha0=alpha0, alpha_max=alpha_max,
@@ -381,6 +383,8 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
     res = p.line_search.search(task) if grow is None else _probe(task, grow)
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
+    if refunds.any():  # gradients that raised part way: charged what they evaluated
+        res = attrs.evolve(res, nfev=res.nfev - refunds)
     return res, reset, errors, gain
 
 
@@ -444,16 +448,19 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
 
 
 def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
-                     errors: dict[int, BaseException],
+                     errors: dict[int, BaseException], refunds: np.ndarray,
                      levels: Any = None, memo: FirstTrialMemo | None = None) -> tuple[Any, Any]:
     """f and the gradient at a line search's trial points (rows of its task, which
     are rows ``index`` of the run); rows that raise are noted in ``errors`` (the loop
-    fails them once the search is over) and give NaN. ``memo``: what a
-    single start's first trial evaluated already
-    (:func:`~optiframe.trial.first_accepted`), given back once, with its errors."""
+    fails them once the search is over) and give NaN. A gradient that raised part way
+    adds what it did not evaluate to its task row's ``refunds`` (the search charges
+    each gradient its whole cost). ``memo``: what a single start's first trial
+    evaluated already (:func:`~optiframe.trial.first_accepted`), given back once, with
+    its errors."""
     point, value = p.point, p.value
     if memo is not None:
-        return memo.serving(*_trial_functions(p, rng, index, errors, levels), errors)
+        return memo.serving(*_trial_functions(p, rng, index, errors, refunds, levels),
+                            errors, refunds)
 
     def values(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
         if point and len(P) > 1:  # several trial lengths at once (Armijo's parallel)
@@ -487,6 +494,7 @@ def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
                 return np.full(P.shape, math.nan)
             except Exception as exc:
                 errors.setdefault(0, exc)
+                refunds[0] += unasked(exc)
                 return np.full(P.shape, math.nan)
             return np.asarray(g, dtype=float).reshape(P.shape)
         try:
@@ -495,6 +503,7 @@ def _trial_functions(p: Problem, rng: Any, index: np.ndarray,
         except RowError as err:
             for i, error in err.errors.items():
                 errors.setdefault(int(index[rows[i]]), error)
+                refunds[rows[i]] += unasked(error)
             return err.values
 
     return values, gradients

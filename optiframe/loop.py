@@ -34,6 +34,7 @@ import numpy as np
 from .line_step import restarted
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError, confirmed_gradient, users_error
+from .replay import unasked
 from .settle import (
     fail_rows,
     settle_gradients,
@@ -62,6 +63,8 @@ def advance(s: RunState, p: Problem, w: Watch) -> None:
     except KeyboardInterrupt:
         w.interrupted(s)
     except Exception as exc:  # user code that could not be traced to rows
+        if s.point:  # a gradient that raised part way is charged what it asked
+            s.nfev -= unasked(exc)
         w.failed(s, exc)
     w.ended(s)
 

@@ -19,6 +19,7 @@ from ._tree import tree_leaves
 from .errors import describe_error
 from .numerics import ROUNDING_UNITS, scaled_row_norms
 from .problem import OutOfBudgetError, Problem, RowError
+from .replay import unasked
 from .state import RunState, keep_rows, per_row
 from .status import Status
 from .stop_rules import RuleView, Verdict, stage_verdicts
@@ -170,12 +171,30 @@ def fail_rows(s: RunState, p: Problem, err: RowError, stage: str, nfev: Any,
     their last good point. A row whose error is :class:`OutOfBudgetError` (a check the
     budget cannot pay for) ends ``max_nfev`` instead."""
     rows = sorted(err.errors)
+    nfev = charged(nfev, err.errors)
     spent = np.atleast_1d(nfev)
     verdicts = [_unpaid(p, s.k, int(spent[r if len(spent) > 1 else 0]), e)
                 if isinstance(e := err.errors[r], OutOfBudgetError)
                 else (Status.FAILED, f"{stage} raised at step {s.k}: " + describe_error(e))
                 for r in rows]
     finish_rows(s, p, rows, verdicts, nfev, njev)
+
+
+def charged(nfev: Any, errors: dict[int, BaseException]) -> Any:
+    """The rows' counts ``nfev`` (one per row, or one number for a single start), less
+    what the gradients that raised (``errors``, by row) would have evaluated and did not
+    (:func:`~optiframe.replay.unasked`): a gradient that raised part way is charged what
+    it asked."""
+    refunds = {r: unasked(e) for r, e in errors.items()}
+    refunds = {r: v for r, v in refunds.items() if v}
+    if not refunds:
+        return nfev
+    if np.ndim(nfev) == 0:
+        return nfev - refunds.get(0, 0)
+    out = np.array(nfev, dtype=np.int64)
+    for r, v in refunds.items():
+        out[r] -= v
+    return out
 
 
 def _unpaid(p: Problem, k: int, nfev: int, err: OutOfBudgetError) -> Verdict:
@@ -208,6 +227,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     F = np.atleast_1d(np.asarray(s.F, dtype=float))
     verdicts: list[Verdict] = []
     precise: list[int] = []  # the verdicts of f's precision, not of a gradient norm
+    s.nfev = charged(s.nfev, errors)
     nfev = np.atleast_1d(s.nfev)
     for r in rows.tolist():
         stopped = errors.get(r)

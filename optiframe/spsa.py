@@ -13,6 +13,7 @@ from ._validation import positive_finite
 from .gradients import BoundGradient, GradientEstimator, _positive_int, _row_values
 from .hookspecs import Register, hookimpl
 from .objective import Objective
+from .replay import current
 
 
 @attrs.frozen
@@ -50,9 +51,15 @@ class SPSA(GradientEstimator):
 
     def _directions(self, rngs: Any, n: int) -> np.ndarray:
         """(rows, samples, n) directions of +-1, each row from its own stream (exactly
-        ``samples * n`` doubles drawn from it)."""
-        return np.stack([np.where(rng.random((self.samples, n)) < 0.5, -1.0, 1.0)
-                         for rng in rngs])
+        ``samples * n`` doubles drawn from it). In a stack's second pass, after a row
+        raised (:mod:`optiframe.replay`), each row's directions are the first pass's."""
+        record = current()
+        if record is None:
+            return np.stack([self._draw(rng, n) for rng in rngs])
+        return np.stack([record.drawn(rng, lambda g: self._draw(g, n)) for rng in rngs])
+
+    def _draw(self, rng: Any, n: int) -> np.ndarray:
+        return np.where(rng.random((self.samples, n)) < 0.5, -1.0, 1.0)
 
     def _estimate(self, evaluate: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
                   rngs: Any, box: Any) -> np.ndarray:

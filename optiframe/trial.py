@@ -16,6 +16,7 @@ import numpy as np
 
 from .numerics import NOISE_UNITS, einsum
 from .problem import Problem
+from .replay import unasked
 
 _EPS = float(np.finfo(float).eps)
 
@@ -57,7 +58,7 @@ class FirstTrialMemo:
         self.g_error: BaseException | None = None
 
     def serving(self, values: Any, gradients: Any, errors: dict[int, BaseException],
-                ) -> tuple[Any, Any]:
+                refunds: np.ndarray) -> tuple[Any, Any]:
         """``values`` and ``gradients`` with this memo's answers given back first."""
         def values_(P: np.ndarray, rows: np.ndarray) -> np.ndarray:
             if self.fa is not None and np.array_equal(P, self.point):
@@ -72,6 +73,7 @@ class FirstTrialMemo:
                 g, self.g = self.g, None
                 if self.g_error is not None:
                     errors.setdefault(0, self.g_error)
+                    refunds[0] += unasked(self.g_error)  # (charged as the search's)
                 return g
             return gradients(P, rows, F)
 

@@ -3,6 +3,8 @@ evaluated again (optiframe.replay)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,41 @@ def test_a_recording_ends_with_its_block():
         record.replay()
     assert point_by_point(f, np.array([[0.1]])).tolist() == [1.0]
     assert asked == [0.1, 2.0, 0.1]
+
+
+def test_a_call_that_raises_notes_the_points_it_did_not_ask():
+    from optiframe.replay import unasked
+
+    P = np.array([[0.5], [2.0], [0.1], [0.2]])
+    for recording in (False, True):
+        asked, f = _asking()
+        with Recording() if recording else contextlib.nullcontext(), pytest.raises(
+                ValueError) as caught:
+            point_by_point(f, P, "f")
+        assert asked == [0.5, 2.0]
+        assert unasked(caught.value) == 2
+        assert unasked(caught.value) == 0  # taken off the exception once
+
+
+def test_a_replayed_error_notes_what_its_row_did_not_ask():
+    from optiframe.replay import unasked
+
+    asked, f = _asking()
+    P = np.array([[0.5], [2.0], [0.1], [0.2]])
+    with Recording() as record:
+        with pytest.raises(ValueError):
+            point_by_point(f, P, "f")
+        record.replay()
+        with pytest.raises(ValueError) as again:
+            point_by_point(f, P[:3], "f")  # the row: 0.5, 2.0 (raises), 0.1
+    assert unasked(again.value) == 1 and asked == [0.5, 2.0]
+
+
+def test_a_stochastic_draw_is_given_back_once_when_replaying():
+    rng = np.random.default_rng(0)
+    with Recording() as record:
+        first = record.drawn(rng, lambda g: g.random(3))
+        record.replay()
+        assert record.drawn(rng, lambda g: g.random(3)).tolist() == first.tolist()
+        assert record.drawn(rng, lambda g: g.random(3)).tolist() != first.tolist()
+
