@@ -227,7 +227,6 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     F = np.atleast_1d(np.asarray(s.F, dtype=float))
     verdicts: list[Verdict] = []
     precise: list[int] = []  # the verdicts of f's precision, not of a gradient norm
-    s.nfev = charged(s.nfev, errors)
     nfev = np.atleast_1d(s.nfev)
     for r in rows.tolist():
         stopped = errors.get(r)
