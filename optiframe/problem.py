@@ -200,7 +200,6 @@ def _row_by_row(fn: Callable[..., Any], X: np.ndarray, extra: tuple[Any, ...],
     return out
 
 
-
 def stack_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
     """f at each row of a stack, failing rows traced as :func:`traced` does: a vectorized
     objective is asked for the stack (and each row alone only if that raises); any other
