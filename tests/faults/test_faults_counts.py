@@ -108,3 +108,20 @@ def test_a_vectorized_objectives_failed_stacked_call_is_the_known_miscount():
     r = run(obj, starts=starts, gradient="forward", raise_errors=False, max_steps=5)
     assert r.starts[1].status == "failed"
     assert sum(s.nfev for s in r.starts) < calls[0]
+
+
+@pytest.mark.parametrize("gradient", ["forward", "central", "richardson"])
+def test_a_vectorized_objectives_call_counts_every_point_it_was_given(gradient):
+    # (it computes them as it likes: a call that raised was given them all)
+    given = [0]
+
+    def f(X):
+        given[0] += len(X)
+        if (X[:, -1] > 2.5).any():
+            raise RegionError("last")
+        return np.sum((X - 3.0) ** 2, axis=1)
+
+    obj = of.FunctionObjective.from_callable(f, vectorized=True)
+    r = run(obj, np.array([0.0, 0.0, 2.5]), gradient=gradient, max_steps=50)
+    assert r.status == "failed" and r.nit == 0
+    assert r.nfev == given[0]
