@@ -20,7 +20,7 @@ from .errors import (
     describe_error,
 )
 from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
-from .gradients import bind_for, evaluations_for
+from .gradients import AnalyticGradient, bind_for, evaluations_for
 from .line_step import FixedStep, LineStep
 from .objective import as_scalar
 from .observers import Callbacks, Watch
@@ -80,7 +80,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         else:
             value = stack_values(objective)
             grad = traced(bind_for(estimator, objective, box, stack=True), (n,), math.nan,
-                          replayable=asks_point_by_point(objective))
+                          replayable=asks_point_by_point(
+                              objective, isinstance(estimator, AnalyticGradient)))
         fev, jev = evaluations_for(estimator, objective, n, box, valued)
         # a stochastic estimate (spsa) is one random draw: its norm is no evidence of
         # convergence (a symmetric draw gives exactly 0 far from a minimum)

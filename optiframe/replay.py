@@ -182,8 +182,11 @@ def point_by_point(call: Callable[[np.ndarray], Any], P: np.ndarray,
     return np.stack(out) if where is None else np.array(out)
 
 
-def asks_point_by_point(objective: Objective) -> bool:
+def asks_point_by_point(objective: Objective, analytic: bool) -> bool:
     """Whether a stack's gradient asks ``objective`` point by point (through
-    :func:`point_by_point`): finite differences of an objective that is not vectorized,
-    or the analytic gradients of one that keeps :meth:`Objective.gradients`' loop."""
-    return not objective.vectorized or type(objective).gradients is Objective.gradients
+    :func:`point_by_point`), so that recording it pays: the ``analytic`` gradients of an
+    objective that keeps :meth:`Objective.gradients`' loop, or finite differences (or
+    SPSA) of an objective that is not vectorized."""
+    if analytic:
+        return type(objective).gradients is Objective.gradients
+    return not objective.vectorized
