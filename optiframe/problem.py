@@ -160,23 +160,19 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
             return np.full((1, *row_shape), overflow)
         raise RowError(np.full((1, *row_shape), np.nan), {0: exc}) from None
 
-    def call(X: np.ndarray, *extra: Any) -> np.ndarray:
+    def call(X: np.ndarray, *extra: Any, record: Recording | None = None) -> np.ndarray:
         try:
             return first_pass(X, *extra)
         except Exception as exc:
             if X.shape[0] == 1:
                 return one_row(exc)
+        if record is not None:
+            record.replay()
         return _row_by_row(fn, X, extra, row_shape, overflow)
 
     def recorded(X: np.ndarray, *extra: Any) -> np.ndarray:
         with Recording() as record:  # what f was asked point by point, to ask it once
-            try:
-                return first_pass(X, *extra)
-            except Exception as exc:
-                if X.shape[0] == 1:
-                    return one_row(exc)
-            record.replay()
-            return _row_by_row(fn, X, extra, row_shape, overflow)
+            return call(X, *extra, record=record)
 
     return recorded if replayable else call
 

@@ -153,31 +153,28 @@ def point_by_point(call: Callable[[np.ndarray], Any], P: np.ndarray,
             note_unasked(exc, length_hint(points), first=True)
             raise
     out: list[Any] = []
-    if record.replaying:
-        for p in P:
-            found, answer = record.answer(p)
-            try:
+    replaying = record.replaying
+    try:
+        if replaying:
+            for p in P:
+                found, answer = record.answer(p)
                 if not found:
                     answer = call(p) if where is None else as_scalar(call(p), where)
                 elif isinstance(answer, BaseException):
                     raise answer
-            except Exception as exc:
-                note_unasked(exc, len(P) - len(out) - 1 if where is not None else 0, True)
-                raise
-            out.append(answer)
-    else:
-        keep = out.append
-        try:
-            if where is None:
-                for p in P:
-                    keep(call(p))
-            else:
-                for p in P:
-                    keep(as_scalar(call(p), where))
-        except Exception as exc:
+                out.append(answer)
+        elif where is None:
+            for p in P:
+                out.append(call(p))
+        else:
+            for p in P:
+                out.append(as_scalar(call(p), where))
+    except Exception as exc:
+        if not replaying:
             record.keep(P, [*out, exc])  # the points asked, the last one's error
-            note_unasked(exc, len(P) - len(out) - 1 if where is not None else 0, True)
-            raise
+        note_unasked(exc, len(P) - len(out) - 1 if where is not None else 0, first=True)
+        raise
+    if not replaying:
         record.keep(P, out)
     return np.stack(out) if where is None else np.array(out)
 

@@ -185,8 +185,7 @@ def charged(nfev: Any, errors: dict[int, BaseException]) -> Any:
     what the gradients that raised (``errors``, by row) would have evaluated and did not
     (:func:`~optiframe.replay.unasked`): a gradient that raised part way is charged what
     it asked."""
-    refunds = {r: unasked(e) for r, e in errors.items()}
-    refunds = {r: v for r, v in refunds.items() if v}
+    refunds = {r: v for r, e in errors.items() if (v := unasked(e))}
     if not refunds:
         return nfev
     if np.ndim(nfev) == 0:
