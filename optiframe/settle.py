@@ -69,8 +69,9 @@ def _at_best(verdict: Verdict, best: float) -> Verdict:
     """The verdict of a start that ends at its best finite point, saying which: the
     message's figures then agree with ``x`` and ``fun``."""
     status, detail = verdict
-    where = f"f = {best:.6g} there" if math.isfinite(best) else "no finite f was seen"
-    return status, f"{detail}; x is the best finite point seen, {where}"
+    if not math.isfinite(best):
+        return status, f"{detail}; no finite f was seen: x is the start"
+    return status, f"{detail}; x is the best finite point seen, f = {best:.6g} there"
 
 
 def _mask(rows: np.ndarray, n: int) -> np.ndarray:

@@ -35,9 +35,7 @@ MESSAGES: dict[Status, str] = {
     Status.MAX_STEPS: "Stopped after the maximum number of steps",
     Status.MAX_NFEV: "Stopped: the evaluation budget (max_nfev) is spent",
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
-    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed (a fixed "
-                     "step too long: try a smaller learning rate, or a line search, "
-                     "line_search='armijo', which shortens each step until f decreases)",
+    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed",
     Status.NAN: "Stopped on a NaN or infinite value or gradient",
     Status.STALLED: "Stalled: the step no longer changes x",
     Status.LINE_SEARCH: "Stopped: the line search found no step along the direction that "
@@ -47,6 +45,10 @@ MESSAGES: dict[Status, str] = {
     Status.FAILED: "Failed: user code raised an exception; the history up to here is kept",
 }
 
+
+#: what a fixed step that diverged should try (the verdict of a run without a line search)
+FIXED_STEP_ADVICE = ("a fixed step too long: try a smaller learning rate, or a line search, "
+                     "line_search='armijo', which shortens each step until f decreases")
 
 #: statuses that are a success: a convergence shown, or a training run's epochs all run
 SUCCESS = frozenset({Status.CONVERGED, Status.COMPLETED})

@@ -54,7 +54,7 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
-from .status import Status
+from .status import FIXED_STEP_ADVICE, Status
 
 Stage = Literal["top", "gradient", "value", "step", "epoch"]
 STAGES: tuple[str, ...] = ("top", "gradient", "value", "step", "epoch")
@@ -246,7 +246,8 @@ class BatchDivergence(StopRule):
         return ~sick & ~(view.f_limit >= view.F) & ~np.isnan(view.f_limit)
 
     def verdict(self, view: RuleView, row: int) -> Verdict:
-        return Status.DIVERGED, f"batch loss {view.F[row]:.6g} at step {view.k}"
+        return Status.DIVERGED, (f"batch loss {view.F[row]:.6g} at step {view.k} (a step "
+                                 "too long for the batches: try a smaller learning rate)")
 
     def window(self, p: Any) -> tuple[float, float, float]:
         return math.inf, -math.inf, math.inf  # its test is the Batches' alarm
@@ -273,9 +274,12 @@ class BadValue(StopRule):
             where = f" at x = {np.array2string(view.X[row], threshold=8, precision=6)}"
         if math.isnan(f):
             return Status.NAN, f"f is NaN at step {k}{where}"
+        if f == -math.inf:
+            return Status.DIVERGED, f"f went to -inf at step {k}{where}: it has no minimum there"
+        advice = "" if view.problem.line_search is not None else f" ({FIXED_STEP_ADVICE})"
         if math.isinf(f):
-            return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}"
-        return Status.DIVERGED, f"f = {f:.6g} at step {k}"
+            return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}{advice}"
+        return Status.DIVERGED, f"f = {f:.6g} at step {k}{advice}"
 
 
 # -- the step stage -----------------------------------------------------------------------

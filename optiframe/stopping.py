@@ -120,7 +120,7 @@ class StopRules:
         if math.isnan(f0):
             return Status.NAN, "f(x0) is NaN"
         if math.isinf(f0):
-            return Status.DIVERGED, f"f(x0) is {f0}"
+            return Status.DIVERGED, f"f(x0) is {f0} (start where f is finite)"
         return None, ""
 
 

@@ -180,6 +180,30 @@ def test_multistart_overflow_rows_diverge_and_name_x():
     assert [s.x.tolist() for s in r.starts] == [[-1.0], [-2.0]]
 
 
+def test_a_divergence_gives_advice_that_fits_its_cause():
+    """A fixed step is told to shorten; a start where f is not finite, a batch loss and
+    an objective without a minimum are not sent to a line search they do not need."""
+    fixed = of.minimize(lambda x: float(x[0] ** 2), [1.0], optimizer=of.GradientDescent(lr=10.0))
+    assert fixed.status == "diverged"
+    assert "smaller learning rate" in fixed.message and "line_search='armijo'" in fixed.message
+    at_x0 = of.minimize(lambda x: math.exp(float(x[0])), [1000.0])
+    assert at_x0.status == "diverged" and "f(x0) is inf (start where f is finite)" in at_x0.message
+    assert "learning rate" not in at_x0.message and "x is the start" in at_x0.message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy's overflow to -inf in the user's function
+        unbounded = of.minimize(lambda x: float(-np.exp(x[0])), [0.0],
+                                optimizer=of.GradientDescent(lr=1e3), gradient="central")
+    assert unbounded.status == "diverged", unbounded.message
+    assert "f went to -inf at step" in unbounded.message
+    assert "no minimum there" in unbounded.message and "learning rate" not in unbounded.message
+    X = np.random.default_rng(0).normal(size=(64, 3)) * 1e3
+    obj = of.SoftmaxRegression(X, np.arange(64) % 2)
+    trained = of.minimize(obj, np.zeros(obj.dim), optimizer=of.GradientDescent(lr=1e6),
+                          batch_size=16, epochs=20, seed=0)
+    assert trained.status == "diverged", trained.message
+    assert "smaller learning rate" in trained.message and "line_search" not in trained.message
+
+
 def test_fun_is_never_worse_than_the_best_finite_point():
     rng = np.random.default_rng(3)
     for _ in range(20):
