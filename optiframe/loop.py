@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .line_step import restarted
+from .numerics import F_FLOOR
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError, confirmed_gradient, users_error
 from .replay import unasked
@@ -167,7 +168,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
             F_old, k, X, F, SN, NF, NJ, opt, sched, XL, step.rng_top = (  # -- commit
                 F, k + 1, X_new, F_new, math.dist(XL_new, XL) if small else dist(X_new, X),
                 NF + cost, NJ + jev, opt_new, sched_new, XL_new, None)
-            if not -inf < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
+            if not F_FLOOR < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
                     ftol > 0.0 and p.stop.f_converged(F_old, F)):  # and the step's observers
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
                 step.observe(_Measured(F_old, G, PG, GN, fev, jev, 0),
@@ -494,15 +495,18 @@ class _Step:
         return F_old
 
     def _values_ok(self, new: _Moved) -> bool:
-        """Whether every new value is a number within its divergence limit (one
-        comparison for a stack whose values all lie below the least limit)."""
+        """Whether every new value is a number above ``F_FLOOR`` and within its divergence
+        limit (one comparison for a stack whose values all lie below the least limit; a
+        line search accepts only finite values below f0)."""
         s = self.s
         if self.point:
-            return -math.inf < s.F <= s.f_limit
+            return F_FLOOR < s.F <= s.f_limit
+        if self.searched:
+            return bool(new.fmin > F_FLOOR)
         if s.f_limit is not self.lim:  # rows ended since: their least limit anew
             self.lim, self.lim_min = s.f_limit, s.f_limit.min()
         return bool((s.F.max() <= self.lim_min or (s.f_limit >= s.F).all())
-                    and new.fmin > -math.inf)
+                    and new.fmin > F_FLOOR)
 
     def observe(self, m: _Measured, new: _Moved, F_old: Any) -> None:
         """The value-stage rules (a line search that found no step; NaN, infinite or
@@ -518,7 +522,7 @@ class _Step:
                 return
             if keep is not None:
                 F_old, skip = F_old[keep], None if skip is None else skip[keep]
-        elif not self.training and not self.searched and not self._values_ok(new):
+        elif not self.training and not self._values_ok(new):
             keep = settle_values(s, p)
             if not s.running:
                 return

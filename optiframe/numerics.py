@@ -29,6 +29,9 @@ ROUNDING_UNITS = 1e3
 #: f, not a lower f: a line search that found only such a step found none.
 NOISE_UNITS = 8.0
 _EPS = float(np.finfo(float).eps)
+#: f at or below this (the most negative float / 1024) fell without bound: a few more
+#: doublings of the step overflow it to -inf, so a start there ends ``diverged``, as at -inf.
+F_FLOOR = -float(np.finfo(float).max) / 1024.0
 
 
 def _c_einsum() -> Callable[..., Any]:

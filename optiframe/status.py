@@ -35,7 +35,7 @@ MESSAGES: dict[Status, str] = {
     Status.MAX_STEPS: "Stopped after the maximum number of steps",
     Status.MAX_NFEV: "Stopped: the evaluation budget (max_nfev) is spent",
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
-    Status.DIVERGED: "Diverged: the objective grew without bound or overflowed",
+    Status.DIVERGED: "Diverged: the objective grew or fell without bound, or overflowed",
     Status.NAN: "Stopped on a NaN or infinite value or gradient",
     Status.STALLED: "Stalled: the step no longer changes x",
     Status.LINE_SEARCH: "Stopped: the line search found no step along the direction that "

@@ -54,6 +54,7 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
+from .numerics import F_FLOOR
 from .status import FIXED_STEP_ADVICE, Status
 
 Stage = Literal["top", "gradient", "value", "step", "epoch"]
@@ -257,15 +258,15 @@ class BatchDivergence(StopRule):
 
 
 class BadValue(StopRule):
-    """``nan`` or ``diverged``: a new f that is NaN, infinite, or above
-    ``f0 + divergence_factor * (|f0| + 1)`` (when ``detect_divergence``). The start ends
-    at its best finite point."""
+    """``nan`` or ``diverged``: a new f that is NaN, infinite, at or below ``F_FLOOR``
+    (fell without bound), or above ``f0 + divergence_factor * (|f0| + 1)`` (when
+    ``detect_divergence``). The start ends at its best finite point."""
 
     stage = "value"
     options = ("detect_divergence", "divergence_factor")
 
     def stops(self, view: RuleView) -> np.ndarray:
-        return ~((-np.inf < view.F) & (view.f_limit >= view.F))
+        return ~((F_FLOOR < view.F) & (view.f_limit >= view.F))
 
     def verdict(self, view: RuleView, row: int) -> Verdict:
         f, k = float(view.F[row]), view.k
@@ -276,6 +277,9 @@ class BadValue(StopRule):
             return Status.NAN, f"f is NaN at step {k}{where}"
         if f == -math.inf:
             return Status.DIVERGED, f"f went to -inf at step {k}{where}: it has no minimum there"
+        if f <= F_FLOOR:
+            return Status.DIVERGED, (f"f fell to {f:.6g} at step {k}, near the most negative "
+                                     "float: it has no minimum there")
         advice = "" if view.problem.line_search is not None else f" ({FIXED_STEP_ADVICE})"
         if math.isinf(f):
             return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}{advice}"

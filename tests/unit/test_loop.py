@@ -180,6 +180,7 @@ def _stop_at_step_7(info):
 @pytest.mark.parametrize("case", [
     "sphere", "blog", "momentum-cosine", "adam-bounds", "spsa", "diverges", "nan-gradient",
     "xtol-ftol", "every-3-with-points", "budget", "callback-stop", "finite-differences",
+    "falls-without-bound",
 ])
 def test_the_single_start_fast_path_gives_the_general_loops_bits(case, monkeypatch):
     from optiframe import loop
@@ -217,6 +218,9 @@ def test_the_single_start_fast_path_gives_the_general_loops_bits(case, monkeypat
         elif case == "finite-differences":
             f, kw = "rosenbrock", dict(optimizer=of.GradientDescent(lr=2e-4),
                                        gradient="forward", max_steps=400)
+        elif case == "falls-without-bound":  # f = -|x|^2 falls to F_FLOOR in 320 steps
+            f, kw = (lambda x: -float(x @ x)), dict(jac=lambda x: -2.0 * x, max_steps=400,
+                                                    optimizer=of.GradientDescent(lr=1.0))
         return of.minimize(f, x0, **kw)
 
     fast = run()
@@ -230,7 +234,8 @@ def test_the_single_start_fast_path_gives_the_general_loops_bits(case, monkeypat
 STATUSES = {"blog": "max_steps", "momentum-cosine": "max_steps", "adam-bounds": "max_steps",
             "spsa": "max_steps", "diverges": "diverged",
             "every-3-with-points": "max_steps", "budget": "max_nfev",
-            "callback-stop": "callback_stop", "finite-differences": "max_steps"}
+            "callback-stop": "callback_stop", "finite-differences": "max_steps",
+            "falls-without-bound": "diverged"}
 
 
 class _FailsLater:
