@@ -337,9 +337,9 @@ class EvaluationBudget(StopRule):
         return view.nfev + self._costs(view) > budget
 
     def verdict(self, view: RuleView, row: int) -> Verdict:
-        cost, budget = int(self._costs(view)[row]), view.problem.budget
-        return Status.MAX_NFEV, (f"{view.nfev[row]} evaluations spent, and the next step "
-                                 f"needs {cost} more than the budget of {budget} allows")
+        cost, budget, spent = int(self._costs(view)[row]), view.problem.budget, int(view.nfev[row])
+        return Status.MAX_NFEV, (f"{spent} evaluation{'s' * (spent != 1)} spent, and the next "
+                                 f"step needs {cost} more than the budget of {budget} allows")
 
 
 class Clock(StopRule):

@@ -228,6 +228,13 @@ def test_a_budget_smaller_than_the_starts_is_refused_before_any_work():
     assert f.calls == 0
 
 
+def test_a_budget_of_one_evaluation_ends_at_x0_and_says_so_in_the_singular():
+    f = Counted(lambda x: float(x @ x))
+    r = of.minimize(f, [1.0, 2.0], max_nfev=1)
+    assert (r.status, r.nit, r.nfev, f.calls) == ("max_nfev", 0, 1, 1)
+    assert "1 evaluation spent, and the next step needs 3 more" in r.message
+
+
 def test_max_nfev_with_a_line_search_returns_the_best_point_it_had():
     f = Counted(lambda x: float((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2))
     r = of.minimize(f, [-1.2, 1.0], optimizer="lbfgs", gradient="forward", max_nfev=50)
