@@ -57,6 +57,8 @@ from .hookspecs import Register, hookimpl
 from .numerics import F_FLOOR
 from .status import FIXED_STEP_ADVICE, Status
 
+_EPS = float(np.finfo(float).eps)
+
 Stage = Literal["top", "gradient", "value", "step", "epoch"]
 STAGES: tuple[str, ...] = ("top", "gradient", "value", "step", "epoch")
 Verdict = tuple[Status, str]
@@ -183,8 +185,14 @@ class GradientTolerance(StopRule):
         return view.problem.gtol >= view.GN
 
     def verdict(self, view: RuleView, row: int) -> Verdict:
-        return Status.CONVERGED, (f"gradient norm {view.GN[row]:.3g} <= gtol "
-                                  f"{view.problem.stop.gtol:g}")
+        text = f"gradient norm {view.GN[row]:.3g} <= gtol {view.problem.stop.gtol:g}"
+        f = float(view.F[row])
+        if view.GN[row] == 0.0 and view.problem.fev and f != 0.0 and math.isfinite(f):
+            text += (f" (every finite difference was 0: f = {f:.6g} did not change at the "
+                     f"differences' points, so f is flat there or its rounding, "
+                     f"{_EPS * abs(f):.2g}, hides the change: check f's scale and offset, "
+                     "or give the gradient)")
+        return Status.CONVERGED, text
 
     def window(self, p: Any) -> tuple[float, float, float]:
         return math.inf, p.gtol, math.inf

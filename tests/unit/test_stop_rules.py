@@ -329,3 +329,20 @@ def test_the_gates_window_is_the_built_in_rules_combined():
     assert gates.epoch == () and [type(r).__name__ for r in of.stop_rules.Gates(
         types.SimpleNamespace(max_steps=40, gtol=-1.0, batches=object(), stochastic=False)
     ).epoch] == ["Epochs"]
+
+
+def test_a_zero_finite_difference_gradient_says_what_it_may_hide():
+    """f = 1e20 + |x|^2: its rounding (2.2e4) swallows every difference, so the measured
+    gradient is 0 at x0. The run converges on that measurement, and its message says that
+    f's rounding may hide the change; a gradient that is 0 where f is 0, or an analytic
+    one, says nothing more."""
+    offset = of.minimize(lambda x: float(1e20 + x @ x), [1.0, 2.0])
+    assert (offset.status, offset.nit) == ("converged", 0)
+    assert "every finite difference was 0: f = 1e+20" in offset.message
+    assert "its rounding, 2.2e+04, hides the change" in offset.message
+    stack = of.minimize(lambda x: float(1e20 + x @ x), starts=np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert all("every finite difference was 0" in s.message for s in stack.starts)
+    flat = of.minimize(lambda x: 0.0, [1.0, 2.0])
+    analytic = of.minimize(lambda x: float(1e20 + x @ x), [1.0, 2.0], jac=lambda x: 0.0 * x)
+    for r in (flat, analytic):
+        assert r.message == "Converged: gradient norm 0 <= gtol 1e-08.", r.message
