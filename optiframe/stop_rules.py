@@ -287,7 +287,7 @@ class BadValue(StopRule):
             return Status.DIVERGED, f"f went to -inf at step {k}{where}: it has no minimum there"
         if f <= F_FLOOR:
             return Status.DIVERGED, (f"f fell to {f:.6g} at step {k}, near the most negative "
-                                     "float: it has no minimum there")
+                                     "float: it has no minimum there, or none a float holds")
         advice = "" if view.problem.line_search is not None else f" ({FIXED_STEP_ADVICE})"
         if math.isinf(f):
             return Status.DIVERGED, f"f overflowed to {f} at step {k}{where}{advice}"
