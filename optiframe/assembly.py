@@ -22,6 +22,7 @@ from .errors import (
 from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
 from .gradients import AnalyticGradient, bind_for, evaluations_for
 from .line_step import FixedStep, LineStep
+from .numerics import F_FLOOR
 from .objective import as_scalar
 from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
@@ -118,7 +119,7 @@ def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
               entropy: int) -> RunState:
     """The state at step 0: f at the starting points (full data), each start's optimizer,
     schedule and random states, the first batch (training). Starts whose f(x0) is NaN,
-    infinite or raises end at once."""
+    infinite, at ``F_FLOOR`` or raises end at once."""
     point = p.point
     s = RunState(point, X0.shape[-1])
     stop = p.stop
@@ -150,7 +151,7 @@ def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
                                     + describe_error(errors[r])) for r in failed])
     if p.batches is None:
         values = np.atleast_1d(s.F)
-        ended = np.flatnonzero(~np.isfinite(values))  # f(x0) NaN or infinite
+        ended = np.flatnonzero(~(np.isfinite(values) & (values > F_FLOOR)))  # NaN, inf, F_FLOOR
         if len(ended):
             finish_rows(s, p, ended, [stop.at_start(float(values[r]))  # type: ignore[misc]
                                       for r in ended])

@@ -509,8 +509,9 @@ class _Step:
                     and new.fmin > F_FLOOR)
 
     def observe(self, m: _Measured, new: _Moved, F_old: Any) -> None:
-        """The value-stage rules (a line search that found no step; NaN, infinite or
-        above the divergence limit), then the step's observers and small steps."""
+        """The value-stage rules (a line search that found no step; NaN, infinite, at
+        ``F_FLOOR`` or above the divergence limit), then the step's observers and small
+        steps."""
         s, p, w = self.s, self.p, self.w
         skip = m.skip
         if self.searched and (new.errors or not (new.ok if self.point else new.ok.all())):

@@ -41,6 +41,7 @@ import numpy as np
 
 from ._validation import check_int, check_real
 from .errors import InvalidArgumentError
+from .numerics import F_FLOOR
 from .options import names
 from .status import Status
 from .stop_rules import StopRule, as_stop_rules
@@ -116,11 +117,14 @@ class StopRules:
     # -- why a start stops ------------------------------------------------------------
 
     def at_start(self, f0: float) -> Outcome:
-        """Whether f(x0) already ends the run: NaN, or infinite."""
+        """Whether f(x0) already ends the run: NaN, infinite, or at ``F_FLOOR``."""
         if math.isnan(f0):
             return Status.NAN, "f(x0) is NaN"
         if math.isinf(f0):
             return Status.DIVERGED, f"f(x0) is {f0} (start where f is finite)"
+        if f0 <= F_FLOOR:  # as BadValue says of a step's f
+            return Status.DIVERGED, (f"f(x0) = {f0:.6g} is near the most negative float: f "
+                                     "has no minimum there, or none a float holds")
         return None, ""
 
 
