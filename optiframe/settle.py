@@ -245,8 +245,8 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
                 f"first trial promised a decrease of {gains[r]:.3g}, below the rounding of "
                 f"f = {F[r]:.6g} (gradient norm {norms[r]:.3g})")))
         else:
-            verdicts.append((Status.LINE_SEARCH, line_search_hint(name, k, float(norms[r]),
-                                                                  p.gtol)))
+            verdicts.append((Status.LINE_SEARCH, line_search_hint(
+                name, k, float(norms[r]), p.gtol, analytic=not p.fev)))
     _refined_verdicts(s, p, rows, verdicts)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
@@ -350,10 +350,17 @@ def _one_draw_hint(name: str, k: int, grad_norm: float) -> str:
             "(optimizer='gd'), which draws anew each step")
 
 
-def line_search_hint(name: str, k: int, grad_norm: float, gtol: float) -> str:
-    """Why a line search ended a start, and what to try."""
-    return (f"{name} found no step along the direction at step {k} that lowers f enough "
-            f"(gradient norm {grad_norm:.3g}, gtol {gtol:g}): near a minimum the gradient is "
-            "as accurate as f's rounding and the differences allow, so x is as good as it "
-            "can tell; try a larger gtol, gradient='analytic' or 'richardson', or "
-            "check_gradient=True to test an analytic gradient")
+def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
+                     analytic: bool = False) -> str:
+    """Why a line search ended a start, and what to try (``analytic``: the run's gradient
+    is the objective's own, not finite differences)."""
+    why = (f"{name} found no step along the direction at step {k} that lowers f enough "
+           f"(gradient norm {grad_norm:.3g}, gtol {gtol:g})")
+    if analytic:
+        return why + (": the analytic gradient may not be f's (check_gradient=True tests "
+                      "it), f may not be smooth there, or near a minimum f's rounding hides "
+                      "the decrease; if x is good enough, a larger gtol ends such runs "
+                      "converged")
+    return why + (": near a minimum the gradient is as accurate as f's rounding and the "
+                  "differences allow, so x is as good as the differences can tell; try a "
+                  "larger gtol, gradient='richardson', or an analytic gradient (jac=...)")

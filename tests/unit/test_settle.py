@@ -117,3 +117,17 @@ def test_a_start_in_a_stack_is_refined_as_alone_when_another_start_raises():
         assert (str(o.status), o.nfev, o.message) == (str(alone.status), alone.nfev,
                                                      alone.message)
     assert [str(o.status) for o in r.starts] == ["converged", "line_search"]
+
+
+def test_a_line_search_that_gives_up_says_what_fits_its_gradient():
+    """An analytic gradient that points uphill (its sign wrong) is sent to check_gradient;
+    a finite-difference run on a noisy f is told that the differences can tell no more
+    (and not to test an analytic gradient it does not have)."""
+    wrong = of.minimize(lambda x: float(x @ x), [1.0, 2.0], jac=lambda x: -2.0 * x)
+    assert wrong.status == "line_search" and wrong.x.tolist() == [1.0, 2.0]
+    assert "the analytic gradient may not be f's (check_gradient=True tests it)" in wrong.message
+    rng = np.random.default_rng(0)
+    noisy = of.minimize(lambda x: float(x @ x + 1e-6 * rng.random()), [1.0, 2.0])
+    assert noisy.status == "line_search"
+    assert "as good as the differences can tell" in noisy.message
+    assert "check_gradient" not in noisy.message and "jac=" in noisy.message
