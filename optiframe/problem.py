@@ -275,6 +275,12 @@ class Problem:
     def adaptive(self) -> bool:
         return bool(self.level_costs)
 
+    @property
+    def by_differences(self) -> bool:
+        """Whether the gradient is measured from f's values (finite differences: it costs
+        evaluations of f), not the objective's own or a stochastic estimate."""
+        return self.fev > 0 and not self.stochastic
+
     def gradient_costs(self, levels: Any) -> Any:
         """The evaluations of one gradient of rows at ``levels`` (``fev`` unless
         adaptive; ``levels`` None outside adaptive runs)."""

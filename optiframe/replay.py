@@ -153,6 +153,7 @@ def point_by_point(call: Callable[[np.ndarray], Any], P: np.ndarray,
             note_unasked(exc, length_hint(points), first=True)
             raise
     out: list[Any] = []
+    keep = out.append  # (bound once: these loops run once per point)
     replaying = record.replaying
     try:
         if replaying:
@@ -162,13 +163,13 @@ def point_by_point(call: Callable[[np.ndarray], Any], P: np.ndarray,
                     answer = call(p) if where is None else as_scalar(call(p), where)
                 elif isinstance(answer, BaseException):
                     raise answer
-                out.append(answer)
+                keep(answer)
         elif where is None:
             for p in P:
-                out.append(call(p))
+                keep(call(p))
         else:
             for p in P:
-                out.append(as_scalar(call(p), where))
+                keep(as_scalar(call(p), where))
     except Exception as exc:
         if not replaying:
             record.keep(P, [*out, exc])  # the points asked, the last one's error

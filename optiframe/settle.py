@@ -246,7 +246,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
                 f"f = {F[r]:.6g} (gradient norm {norms[r]:.3g})")))
         else:
             verdicts.append((Status.LINE_SEARCH, line_search_hint(
-                name, k, float(norms[r]), p.gtol, analytic=not p.fev)))
+                name, k, float(norms[r]), p.gtol, analytic=not p.by_differences)))
     _refined_verdicts(s, p, rows, verdicts)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)

@@ -187,7 +187,7 @@ class GradientTolerance(StopRule):
     def verdict(self, view: RuleView, row: int) -> Verdict:
         text = f"gradient norm {view.GN[row]:.3g} <= gtol {view.problem.stop.gtol:g}"
         f = float(view.F[row])
-        if view.GN[row] == 0.0 and view.problem.fev and f != 0.0 and math.isfinite(f):
+        if view.GN[row] == 0.0 and view.problem.by_differences and f != 0.0 and math.isfinite(f):
             text += (f" (every finite difference was 0: f = {f:.6g} did not change at the "
                      f"differences' points, so f is flat there or its rounding, "
                      f"{_EPS * abs(f):.2g}, hides the change: check f's scale and offset, "
