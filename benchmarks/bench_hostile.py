@@ -11,16 +11,17 @@ Each run draws an objective (Rosenbrock, x**4, 1e200 (x - 1)**2, 1e-200 (x - 1)*
 sphere), a dimension (1 to 10), a start (scaled by 1 to 1e16), an optimizer (L-BFGS,
 BFGS, each with strong Wolfe or Armijo, gd with Armijo or a fixed step, momentum, Adam),
 a gradient (analytic, auto, forward, central, Richardson, SPSA), and maybe bounds,
-``max_nfev``, ``max_steps``, a stack of 2 to 4 starts and (one start)
-``raise_errors=False``. The promises checked:
+``max_nfev``, ``max_steps``, a stack of 2 to 4 starts, (one start)
+``raise_errors=False``, and ``xtol`` or ``ftol``. The promises checked:
 
 * ``nfev`` never exceeds ``max_nfev`` (in a stack, no start exceeds its share), and
   equals the objective's calls (in a stack, the sum over its starts);
-* ``converged`` is earned: never with SPSA; on a gradient norm at most gtol, only where
-  the true (projected) gradient is at most ``1e-3 max(1, |f|)``; on f's precision, only
-  where no step along the true steepest descent, of any length from 1e-16 to 1 times
-  the scale of x, lowers f by more than 1000 units of its rounding (forward
-  differences aside: their own norm is the user's choice);
+* ``converged`` is earned: never with SPSA; on ``xtol``/``ftol`` (drawn for a quarter of
+  the runs) only where a strong Wolfe search sized the step; on a gradient norm at most
+  gtol, only where the true (projected) gradient is at most ``1e-3 max(1, |f|)``; on
+  f's precision, only where no step along the true steepest descent, of any length
+  from 1e-16 to 1 times the scale of x, lowers f by more than 1000 units of its
+  rounding (forward differences aside: their own norm is the user's choice);
 * ``fun`` is f at ``x``; x0 and the starts are not modified; no exception but the
   documented ones (InvalidArgumentError before any work; the user's own, raised by a
   single start with the partial result as ``.result``);
@@ -124,6 +125,14 @@ def _lowered_along(f, x: np.ndarray, g: np.ndarray, fun: float, bounds) -> bool:
     return False
 
 
+def _wolfe(optimizer) -> bool:
+    """Whether the run's steps are sized by a strong Wolfe search (lbfgs and bfgs by
+    default): only then may ``xtol``/``ftol`` show convergence."""
+    name = optimizer if not isinstance(optimizer, dict) else optimizer["name"]
+    search = optimizer.get("line_search") if isinstance(optimizer, dict) else None
+    return name in (None, "lbfgs", "bfgs") and search in (None, "wolfe")
+
+
 def _same(a, b) -> bool:
     fun = a.fun == b.fun or (math.isnan(a.fun) and math.isnan(b.fun))
     return (fun and np.array_equal(np.asarray(a.x), np.asarray(b.x), equal_nan=True)
@@ -183,6 +192,10 @@ def one_run(rng: np.random.Generator) -> tuple[list[str], str]:
     if K == 1 and rng.random() < 0.3:  # (drawn last: the earlier draws are as before)
         kw["raise_errors"] = False  # a start whose f raises fails, and searches go on
         what += ", raise_errors=False"
+    if rng.random() < 0.25:  # a tolerance of the user's (drawn after all the others)
+        tol = str(rng.choice(["xtol", "ftol"]))
+        kw[tol] = float(10.0 ** rng.uniform(-12, -1))
+        what += f", {tol}={kw[tol]:.1e}"
     given = (x0.copy(), None if starts is None else starts.copy())
     calls = [0]
 
@@ -224,6 +237,9 @@ def one_run(rng: np.random.Generator) -> tuple[list[str], str]:
     for o in outcomes:
         x = np.asarray(o.x, dtype=float)
         if str(o.status) == "converged":
+            if ("xtol" in o.message or "ftol" in o.message) and not _wolfe(optimizer):
+                broken.append("BROKEN: converged on xtol/ftol with a step the learning "
+                              "rate sized")
             if gradient == "spsa":
                 broken.append("BROKEN: converged on a stochastic gradient")
             elif checked and gradient != "forward":

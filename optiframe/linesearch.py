@@ -19,13 +19,11 @@ component (hook ``register_line_searches``):
     next step. With bounds the search stays within the largest feasible step along ``d``.
 
 A trial whose value is NaN or infinite counts as "too far": the step shrinks. A row that
-finds no acceptable step ends with status ``line_search``. Every trial evaluation is
-counted (``nfev``, and ``njev`` for gradients).
+finds no acceptable step ends ``line_search``. Every trial is counted (``nfev``, ``njev``).
 
-A search spends at most the evaluations a row has left (``SearchTask.budget``: what
-``max_nfev`` leaves it) and stops trying once ``SearchTask.deadline`` (``max_time``)
-has passed: a row stopped so keeps the best point with sufficient decrease it found (or
-stays where it was), and ``SearchResult.stopped`` says why (1: the budget, 2: the clock).
+A search spends at most what ``max_nfev`` leaves a row (``SearchTask.budget``), and tries
+nothing after ``SearchTask.deadline`` (``max_time``): a row stopped so keeps its best point
+of sufficient decrease (or x), and ``SearchResult.stopped`` says why (1: budget, 2: clock).
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ import abc
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -45,8 +43,7 @@ from .hookspecs import Register, hookimpl
 from .interpolation import cubic_minimizer, extrapolated, quadratic_minimizer
 from .numerics import einsum
 
-#: A trial step whose promised decrease ``a |g.d|`` is below this many times |f| is lost
-#: in f's rounding: the search stops trying smaller ones.
+#: a trial whose promised decrease ``a |g.d|`` is below this times |f| is lost in rounding
 _ROUNDING = 4.0 * float(np.finfo(float).eps)
 
 
@@ -119,6 +116,10 @@ class Restart:
 
 class LineSearch(abc.ABC):
     """Base class of line searches; subclass it as a frozen attrs class."""
+
+    #: True: its steps meet a curvature condition (no shorter than f's slope asks), so
+    #: ``xtol``/``ftol`` may end a run ``converged``; False: such a stop ends ``stalled``
+    curvature: ClassVar[bool] = False
 
     @abc.abstractmethod
     def search(self, task: SearchTask) -> SearchResult:
@@ -298,6 +299,8 @@ class StrongWolfe(LineSearch):
     >>> r.status, r.x.round(6).tolist(), r.nit < 50
     ('converged', [1.0, 1.0], True)
     """
+
+    curvature: ClassVar[bool] = True
 
     c1: float = attrs.field(default=1e-4, validator=_c1)
     c2: float = attrs.field(default=0.9, validator=_c1)
@@ -548,9 +551,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
             if (d * (hi_a - a) >= 0) if zoom else (d >= 0):  # past a minimum: zoom back
                 hi_a, hi_f, hi_d, zoom = lo_a, lo_f, lo_d, True
             if not zoom:  # no bracket yet: the next trial extrapolates from lo (below)
-                ext = float(extrapolated(np.float64(lo_a), np.float64(lo_f),
-                                         np.float64(lo_d), np.float64(a), np.float64(f),
-                                         np.float64(d)))
+                ext = float(extrapolated(*(np.float64(v) for v in (lo_a, lo_f, lo_d, a, f, d))))
             lo_a, lo_f, lo_d, lo_X, lo_G = a, f, d, trial, g
         if not zoom:  # extrapolate
             a = min(ext, amax)

@@ -37,7 +37,7 @@ MESSAGES: dict[Status, str] = {
     Status.MAX_TIME: "Stopped: the time limit (max_time) is reached",
     Status.DIVERGED: "Diverged: the objective grew or fell without bound, or overflowed",
     Status.NAN: "Stopped on a NaN or infinite value or gradient",
-    Status.STALLED: "Stalled: the step no longer changes x",
+    Status.STALLED: "Stalled: the steps no longer change x, or too little to show a minimum",
     Status.LINE_SEARCH: "Stopped: the line search found no step along the direction that "
                         "decreases f enough",
     Status.CALLBACK_STOP: "A callback raised StopIteration",

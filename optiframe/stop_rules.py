@@ -298,9 +298,12 @@ class BadValue(StopRule):
 
 
 class SmallStep(StopRule):
-    """``converged``: the step moved x by at most ``xtol``, or changed f by at most
-    ``ftol * max(|f_k|, |f_k+1|, 1)``; ``stalled``: it left x where it was (a skipped
-    step is neither; never with a stochastic estimate or in training)."""
+    """The step moved x by at most ``xtol``, or changed f by at most
+    ``ftol * max(|f_k|, |f_k+1|, 1)``: ``converged`` where a line search with a curvature
+    condition sized it (strong Wolfe: no shorter than f's slope asks), ``stalled`` where
+    the learning rate did (a short step shows no minimum); ``stalled`` too where it left x
+    where it was (a skipped step is neither; never with a stochastic estimate or in
+    training)."""
 
     options = ("xtol", "ftol")
 
@@ -317,9 +320,16 @@ class SmallStep(StopRule):
         if snorm == 0.0:
             return Status.STALLED, f"step {view.k} left x unchanged"
         if snorm <= stop.xtol:
-            return Status.CONVERGED, f"step norm {snorm:.3g} <= xtol {stop.xtol:g}"
-        change = abs(float(view.F_old[row]) - float(view.F[row]))
-        return Status.CONVERGED, f"change in f {change:.3g} <= ftol {stop.ftol:g} (relative)"
+            met = f"step norm {snorm:.3g} <= xtol {stop.xtol:g}"
+        else:
+            change = abs(float(view.F_old[row]) - float(view.F[row]))
+            met = f"change in f {change:.3g} <= ftol {stop.ftol:g} (relative)"
+        if getattr(view.problem.line_search, "curvature", False):
+            return Status.CONVERGED, met
+        return Status.STALLED, (f"{met} at step {view.k}, a step the learning rate sized, "
+                                "not f (a fixed step, or a search that only shortens it): "
+                                "it shows a short step, not a minimum; rely on gtol, raise "
+                                "the learning rate, or use line_search='wolfe'")
 
 
 # -- the top of a step --------------------------------------------------------------------

@@ -235,7 +235,7 @@ STATUSES = {"blog": "max_steps", "momentum-cosine": "max_steps", "adam-bounds": 
             "spsa": "max_steps", "diverges": "diverged",
             "every-3-with-points": "max_steps", "budget": "max_nfev",
             "callback-stop": "callback_stop", "finite-differences": "max_steps",
-            "falls-without-bound": "diverged"}
+            "falls-without-bound": "diverged", "xtol-ftol": "stalled"}
 
 
 class _FailsLater:

@@ -283,13 +283,39 @@ def test_ftol_and_xtol_are_off_by_default_and_work_when_set():
     r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), max_steps=50, gtol=0,
                     on_interrupt="return")
     assert r.status == "max_steps"
+    # (a fixed step met them: stalled, below; a strong Wolfe search's step: converged)
     r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), ftol=1e-2, gtol=0,
                     on_interrupt="return")
-    assert r.status == "converged" and "ftol" in r.message
+    assert r.status == "stalled" and "ftol" in r.message and r.nit == 1
     r = of.minimize("sphere", [1.0], optimizer=GD(lr=1e-3), xtol=1e-3, gtol=0,
                     on_interrupt="return")
-    assert r.status == "converged" and "xtol" in r.message
+    assert r.status == "stalled" and "xtol" in r.message
     assert r.history.step_norm[-1] <= 1e-3
+    wolfe = GD(lr=1e-3, line_search="wolfe")
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=wolfe, ftol=1e-3, gtol=0)
+    assert r.status == "converged" and "ftol" in r.message and r.success
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer="lbfgs", xtol=1e-2, gtol=0)
+    assert r.status == "converged" and "xtol" in r.message
+    assert r.history.step_norm[-1] <= 1e-2
+
+
+@pytest.mark.parametrize("optimizer", [
+    GD(lr=1e-9), GD(lr=1e-9, line_search="armijo"), of.Adam(lr=1e-9),
+    {"name": "lbfgs", "line_search": "armijo", "lr": 1e-9}])
+@pytest.mark.parametrize("tol", [{"ftol": 1e-6}, {"xtol": 1e-3}])
+def test_a_step_the_learning_rate_sized_never_converges_on_xtol_or_ftol(optimizer, tol):
+    # gd with lr = 1e-9 at (3, 3): f changes by 7e-8 relative, the step is 8e-9 long, the
+    # gradient is 8.5: "converged" there would claim a minimum no step has shown
+    starts = np.array([[3.0, 3.0], [-2.0, 1.0]])
+    stack = of.minimize("sphere", starts=starts, optimizer=optimizer, **tol)
+    assert [start.status for start in stack.starts] == ["stalled", "stalled"]
+    for r in (of.minimize("sphere", [3.0, 3.0], optimizer=optimizer, **tol), stack):
+        assert r.status == "stalled" and not r.success, r.message
+        assert next(iter(tol)) in r.message and "learning rate sized" in r.message
+        assert "line_search='wolfe'" in r.message
+    # a strong Wolfe search sizes its step by f's slope: the same tolerances show a minimum
+    r = of.minimize("sphere", [3.0, 3.0], optimizer=GD(lr=1e-9, line_search="wolfe"), **tol)
+    assert r.status == "converged" and r.fun < 1e-4  # (from f = 18)
 
 
 def test_stalled_when_the_step_no_longer_moves_x():
