@@ -416,7 +416,7 @@ class _Step:
             new.F, new.A, new.Gn = m.F, s.step_size, s.grad
             new.cursor = p.batches.moved(s.cursor, m.F if m.skip is None else np.where(
                 m.skip, np.nan, m.F), self.point)
-            new.bX, new.bF = s.best_X, s.best_F
+            self._best_batch(m, new)
             return new
         try:
             t = self.length(p, s, m, new.X, self.w.deadline)
@@ -469,6 +469,23 @@ class _Step:
         else:
             new.bX = np.where(better[:, None], new.X, s.best_X)
             new.bF = np.where(better, new.F, s.best_F)
+
+    def _best_batch(self, m: _Measured, new: _Moved) -> None:
+        """A training row's point of lowest finite batch loss so far (measured at the
+        step's point, ``m.F``): where a start that diverges or turns NaN ends."""
+        s, loss, best = self.s, m.F, self.s.best_F  # (best NaN: none yet)
+        if self.point:
+            better = -math.inf < loss < math.inf and not loss >= best
+            new.bX, new.bF = (s.X, loss) if better else (s.best_X, best)
+            return
+        if m.skip is not None:
+            loss = np.where(m.skip, np.nan, loss)
+        better = np.isfinite(loss) & ~(loss >= best)
+        if better.all():
+            new.bX, new.bF = s.X, loss
+        else:
+            new.bX = np.where(better[:, None], s.X, s.best_X)
+            new.bF = np.where(better, loss, best)
 
     def commit(self, m: _Measured, new: _Moved) -> Any:
         """The step, whole, in one assignment; returns f before it."""

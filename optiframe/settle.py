@@ -31,9 +31,9 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
                 verdicts: Sequence[Verdict], nfev: Any = None, njev: Any = None) -> None:
     """End the rows ``rows`` with their verdicts, at what each has to show for it.
 
-    In a full-data run a start that diverged or hit NaN ends at its best finite point;
-    the others at their current one. In a training run a start ends where it is, with
-    ``fun`` the loss over the whole training set there (computed now). ``nfev`` and
+    A start that diverged or hit NaN ends at its best finite point (in training: the
+    point of lowest finite batch loss); the others at their current one. In a training
+    run ``fun`` is the loss over the whole training set there (computed now). ``nfev`` and
     ``njev`` are the rows' counts when the step in progress spent evaluations before
     they stopped (default: their counts at the last whole step).
     """
@@ -43,10 +43,10 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
     verdicts = list(verdicts)
     if s.point:
         x, fun = s.X, s.F
-        if p.batches is None and verdicts[0][0] in _ENDS_AT_BEST:
+        if verdicts[0][0] in _ENDS_AT_BEST:
             x, fun = s.best_X, s.best_F
-            verdicts[0] = _at_best(verdicts[0], float(fun))
-        elif p.batches is not None:
+            verdicts[0] = _at_best(verdicts[0], float(fun), p.batches is not None)
+        if p.batches is not None:
             fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0])
         if nfev is not None:
             s.nfev, s.njev = nfev, njev
@@ -54,10 +54,10 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
         return
     X, F = s.X.copy(), np.array(s.F, dtype=float)
     for j, r in enumerate(rows.tolist()):
-        if p.batches is None and verdicts[j][0] in _ENDS_AT_BEST:
+        if verdicts[j][0] in _ENDS_AT_BEST:
             X[r], F[r] = s.best_X[r], s.best_F[r]
-            verdicts[j] = _at_best(verdicts[j], float(F[r]))
-        elif p.batches is not None:
+            verdicts[j] = _at_best(verdicts[j], float(F[r]), p.batches is not None)
+        if p.batches is not None:
             F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
     if nfev is not None:
         s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
@@ -65,12 +65,17 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
     s.finish(rows, verdicts, X, F)
 
 
-def _at_best(verdict: Verdict, best: float) -> Verdict:
+def _at_best(verdict: Verdict, best: float, training: bool = False) -> Verdict:
     """The verdict of a start that ends at its best finite point, saying which: the
-    message's figures then agree with ``x`` and ``fun``."""
+    message's figures then agree with ``x`` and ``fun`` (in training: the point of lowest
+    batch loss, whose loss over the whole set ``fun`` is)."""
     status, detail = verdict
+    seen = "batch loss" if training else "f"
     if not math.isfinite(best):
-        return status, f"{detail}; no finite f was seen: x is the start"
+        return status, f"{detail}; no finite {seen} was seen: x is the start"
+    if training:
+        return status, (f"{detail}; x is the point of lowest batch loss seen, {best:.6g} "
+                        "(fun: its loss over the whole training set)")
     return status, f"{detail}; x is the best finite point seen, f = {best:.6g} there"
 
 

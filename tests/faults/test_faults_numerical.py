@@ -230,6 +230,34 @@ def test_fun_is_never_worse_than_the_best_finite_point():
         assert r.fun == of.Rosenbrock().value(r.x)
 
 
+def test_a_training_run_that_diverges_ends_at_its_lowest_batch_loss():
+    # lr = 2: the batch loss falls for 5 steps, then grows until step 63 diverges; the
+    # run ended at that last point (a whole-set loss of 1e9), not at the best it had seen
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    obj = of.LeastSquares(X, X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.normal(size=200))
+    kw = dict(optimizer=of.GradientDescent(lr=2.0), batch_size=16, epochs=30, seed=0)
+    r = of.minimize(obj, np.zeros(obj.dim), **kw)
+    losses = r.history.fun
+    best = int(np.argmin(losses))
+    assert r.status == "diverged" and 0 < best < r.nit - 1, r.message
+    assert r.fun == obj.value(r.x) < 2.0 < losses[-1]
+    assert f"x is the point of lowest batch loss seen, {losses[best]:.6g}" in r.message
+    traced = of.minimize(obj, np.zeros(obj.dim), record_x=True, **kw)
+    assert traced.x.tolist() == traced.history.x[best].tolist()
+    # a stack: each model ends at its own lowest batch loss, as it would alone
+    starts = np.array([np.zeros(obj.dim), np.full(obj.dim, 0.5)])
+    stack = of.minimize(obj, starts=starts, **kw)
+    for k, start in enumerate(stack.starts):
+        alone = of.minimize(obj, starts[k], **kw)
+        assert (start.status, start.x.tolist(), start.fun) == (alone.status, alone.x.tolist(),
+                                                               alone.fun)
+    # where the first batch loss already diverges, no point was better: x is the start
+    at_once = of.minimize(obj, np.zeros(obj.dim), **dict(kw, optimizer=of.GradientDescent(
+        lr=50.0)))
+    assert at_once.status == "diverged" and at_once.x.tolist() == [0.0] * obj.dim
+
+
 # (estimator, point): finite differences far from 0 stay correct to 1e-6 relative
 FAR_POINTS = [(est, scale) for est in ("central", "forward") for scale in (1e9, -1e9, 1e17)]
 
