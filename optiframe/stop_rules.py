@@ -301,7 +301,7 @@ class SmallStep(StopRule):
     """The step moved x by at most ``xtol``, or changed f by at most
     ``ftol * max(|f_k|, |f_k+1|, 1)``: ``converged`` where a line search with a curvature
     condition sized it (strong Wolfe: no shorter than f's slope asks), ``stalled`` where
-    the learning rate did (a short step shows no minimum); ``stalled`` too where it left x
+    none did (a fixed step: a short step shows no minimum); ``stalled`` too where it left x
     where it was (a skipped step is neither; never with a stochastic estimate or in
     training)."""
 
@@ -326,10 +326,10 @@ class SmallStep(StopRule):
             met = f"change in f {change:.3g} <= ftol {stop.ftol:g} (relative)"
         if getattr(view.problem.line_search, "curvature", False):
             return Status.CONVERGED, met
-        return Status.STALLED, (f"{met} at step {view.k}, a step the learning rate sized, "
-                                "not f (a fixed step, or a search that only shortens it): "
-                                "it shows a short step, not a minimum; rely on gtol, raise "
-                                "the learning rate, or use line_search='wolfe'")
+        return Status.STALLED, (f"{met} at step {view.k}, a step no curvature condition "
+                                "sized (a fixed step, or a search that only shortens one): "
+                                "a short step shows no minimum; rely on gtol, raise the "
+                                "learning rate, or use line_search='wolfe'")
 
 
 # -- the top of a step --------------------------------------------------------------------
