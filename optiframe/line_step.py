@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask, StrongWolfe
+from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask, StrongWolfe, task_rows
 from .numerics import (
     NOISE_UNITS,
     ROUNDING_UNITS,
@@ -380,12 +380,40 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       project=None if box is None else box.project,
                       cheap_gradients=cost == 0, budget=left,
                       gradient_cost=cost, deadline=deadline)
-    res = p.line_search.search(task) if grow is None else _probe(task, grow)
+    if grow is not None:
+        res = _probe(task, grow)
+    elif type(costs) is int or (costs == cost).all():
+        res = p.line_search.search(task)
+    else:  # rows whose gradients cost differently (adaptive differences' levels)
+        res = _searched_by_cost(p.line_search.search, task, costs)
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     if refunds.any():  # gradients that raised part way: charged what they evaluated
         res = attrs.evolve(res, nfev=res.nfev - refunds)
     return res, reset, errors, gain
+
+
+def _searched_by_cost(search: Any, task: SearchTask, costs: np.ndarray) -> SearchResult:
+    """``search`` of ``task``'s rows in groups of one gradient cost each, every group
+    within its own (the budget test of a row whose gradient costs 1 is not the dearest
+    row's 2), so that a stack's row searches as it would alone."""
+    K, parts = len(task.F), []
+    for c in np.unique(costs).tolist():
+        rows = np.flatnonzero(costs == c)
+        sub = attrs.evolve(task_rows(task, rows), gradient_cost=c, cheap_gradients=c == 0)
+        parts.append((rows, search(sub)))
+    alpha, X, F = np.full(K, math.nan), task.X.copy(), task.F.copy()
+    G = None if all(res.G is None for _, res in parts) else np.full(task.X.shape, math.nan)
+    nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+    ok, stopped = np.zeros(K, dtype=bool), np.zeros(K, dtype=np.int8)
+    for rows, res in parts:
+        alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
+        nfev[rows], njev[rows] = res.nfev, res.njev
+        if res.stopped is not None:
+            stopped[rows] = res.stopped
+        if G is not None and res.G is not None:
+            G[rows] = res.G
+    return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
 
 
 def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: np.ndarray,

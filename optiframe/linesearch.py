@@ -142,7 +142,7 @@ def _trials(instance: Any, attribute: Any, value: Any) -> None:
     check_int(attribute.name, value, minimum=1)
 
 
-def _rows_of(task: SearchTask, rows: np.ndarray) -> SearchTask:
+def task_rows(task: SearchTask, rows: np.ndarray) -> SearchTask:
     """The task of some of ``task``'s rows (its objective calls map back to them)."""
     return SearchTask(X=task.X[rows], F=task.F[rows], G=task.G[rows], D=task.D[rows],
                       alpha0=task.alpha0[rows], alpha_max=task.alpha_max[rows],
@@ -328,7 +328,7 @@ class StrongWolfe(LineSearch):
         ok = np.zeros(K, dtype=bool)
         stopped = np.zeros(K, dtype=np.int8)
         for rows, search in parts:
-            sub = _rows_of(task, rows)
+            sub = task_rows(task, rows)
             if search is armijo and sub.budget is not None:  # it finds no gradient: keep
                 sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)  # one's cost
             res = search(sub)

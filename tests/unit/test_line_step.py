@@ -125,3 +125,23 @@ def test_a_bounded_lbfgs_start_with_a_retry_ends_in_a_stack_as_alone():
         assert np.array_equal(o.x, alone.x)
         assert (o.fun, o.nit, o.nfev, str(o.status)) == (alone.fun, alone.nit, alone.nfev,
                                                           str(alone.status))
+
+
+def test_a_stacks_rows_at_different_difference_levels_search_as_alone():
+    # bench_hostile seed 38, run 691: adaptive differences, start 0 at forward
+    # differences (a gradient costs 1), start 2 at central ones (2); the search tested
+    # every row's budget at the dearest cost, so start 0 stopped with 2 evaluations left
+    # (16 of its 18) where alone it used them (18)
+    starts = np.array([[1.8393918994258227], [0.9010361182054386], [1.8261087668146054]])
+
+    def f(x):
+        return float(np.exp(np.sum(x)) + np.sum(x**2))
+
+    stack = of.minimize(f, starts=starts, seed=686, max_nfev=54, gradient="auto")
+    assert [o.nfev for o in stack.starts] == [18, 18, 18]
+    for k, o in enumerate(stack.starts):
+        alone = of.minimize(f, starts[k], seed=686, max_nfev=18, gradient="auto",
+                            raise_errors=False)
+        assert np.array_equal(o.x, alone.x) and o.message == alone.message
+        assert (o.fun, o.nit, o.nfev, str(o.status)) == (alone.fun, alone.nit, alone.nfev,
+                                                          str(alone.status))
