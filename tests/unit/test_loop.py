@@ -355,3 +355,25 @@ def test_a_single_start_whose_line_search_raises_raises_the_users_exception():
     r = caught.value.result
     assert r.status == "failed" and "line search's evaluations raised at step 1" in r.message
     assert r.nfev == f.calls and r.nit == 2 and r.x.tolist() == r.history.x[-1].tolist()
+
+
+def test_a_stacks_step_stage_is_asked_where_other_rows_step_norms_are_nan():
+    # bench_hostile seed 41, run 904: rows 0 and 2 found no step and climbed to finer
+    # differences (their step norm NaN: no step), row 1 stepped 5e-16 <= xtol; the
+    # stack's gate read min(SN) = NaN as "no row is small", and row 1 went on a step
+    # (and 24 evaluations) beyond where it stops alone
+    starts = np.array([[20206997.696260516, 64301809.62330182],
+                       [20206996.999666624, 64301812.05413175],
+                       [20206995.239018615, 64301810.38088138]])
+
+    def f(x):
+        return 1e200 * float(np.sum((x - 1) ** 2))
+
+    kw = dict(optimizer={"name": "lbfgs", "memory": 3}, seed=495, gradient="auto",
+              xtol=2.7875468653855807e-09)
+    stack = of.minimize(f, starts=starts, **kw)
+    assert "xtol" in stack.starts[1].message
+    for k, o in enumerate(stack.starts):
+        alone = of.minimize(f, starts[k], raise_errors=False, **kw)
+        assert (o.message, o.nit, o.nfev, o.x.tolist()) == (alone.message, alone.nit,
+                                                             alone.nfev, alone.x.tolist())
