@@ -35,6 +35,14 @@ InvalidArgumentError before any work (a point where f raises counts as +inf), ``
 at most ``max_nfev`` and equal to the objective's calls, x in the box, ``fun`` f(x), and
 ``converged`` on a gradient norm only where the true projected gradient is at most
 ``1e-3 max(1, |f|)``.
+
+Then ``--training-runs`` (300) minibatch training runs: least squares, logistic or
+softmax regression on random data (1 to 300 samples, scale 1 to 1e3), gd, momentum,
+Adam or RMSprop with a learning rate from 1e-4 to 300, a batch of 1 to 500, 1 to 5
+epochs, maybe ``max_steps``, one model or a stack of 2 or 3. Promised: no exception but
+InvalidArgumentError before any work; the data and starts not modified; ``fun`` the
+whole-set loss at ``x``; a run that ends ``diverged`` or ``nan`` at its point of lowest
+finite batch loss (x0 where none was finite); a stack's model as it trains alone.
 """
 
 from __future__ import annotations
@@ -335,6 +343,83 @@ def one_global(rng: np.random.Generator) -> tuple[list[str], str]:
     return broken or ["kept every promise"], what
 
 
+TRAINING_OPTIMIZERS = ["gd", "momentum", "adam", "rmsprop"]
+
+
+def _data(rng: np.random.Generator):
+    """A random data objective: least squares, logistic or softmax regression, on
+    1 to 300 samples of 1 to 5 features at a scale of 1 to 1e3."""
+    m, d = int(rng.integers(1, 301)), int(rng.integers(1, 6))
+    X = rng.normal(size=(m, d)) * float(rng.choice([1.0, 1.0, 10.0, 1e3]))
+    kind = ["least squares", "logistic", "softmax"][rng.integers(3)]
+    if kind == "least squares":
+        return kind, of.LeastSquares, X, X @ rng.normal(size=d) + rng.normal(size=m)
+    classes = 2 if kind == "logistic" else 3
+    y = rng.integers(classes, size=m)
+    return kind, of.LogisticRegression if kind == "logistic" else of.SoftmaxRegression, X, y
+
+
+def one_training(rng: np.random.Generator) -> tuple[list[str], str]:
+    """One random training run (minibatches): the promises it broke, and what it was.
+    Promised: no exception but InvalidArgumentError before any work; the data, x0 and
+    the starts not modified; ``fun`` the loss over the whole training set at ``x``;
+    ``completed`` only where every epoch ran; a run that ends ``diverged`` or ``nan``
+    at a recorded point of finite batch loss (or x0); a stack's model as it trains
+    alone."""
+    kind, model, X, y = _data(rng)
+    obj = model(X, y)
+    name = TRAINING_OPTIMIZERS[rng.integers(len(TRAINING_OPTIMIZERS))]
+    lr = float(10.0 ** rng.uniform(-4, 2.5))
+    kw: dict = {"optimizer": {"name": name, "lr": lr}, "seed": int(rng.integers(1000)),
+                "batch_size": int(rng.choice([1, 4, 16, 64, 500])),
+                "epochs": int(rng.integers(1, 6)), "record_x": True}
+    if rng.random() < 0.3:
+        kw["max_steps"] = int(rng.integers(0, 40))
+    K = int(rng.integers(2, 4)) if rng.random() < 0.3 else 1
+    x0 = rng.normal(size=obj.dim) * float(rng.choice([0.0, 1.0, 10.0, 1e3]))
+    starts = None if K == 1 else np.vstack([x0] + [rng.normal(size=obj.dim)
+                                                    for _ in range(K - 1)])
+    what = (f"{kind}, {X.shape}, {name} lr={lr:.2g}, batch {kw['batch_size']}, "
+            f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
+            f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}")
+    given = (X.copy(), y.copy(), x0.copy(), None if starts is None else starts.copy())
+    try:
+        r = (of.minimize(obj, x0, **kw) if K == 1 else of.minimize(obj, starts=starts, **kw))
+    except of.InvalidArgumentError:
+        return ["refused (InvalidArgumentError before any work)"], what
+    except Exception as exc:
+        return [f"BROKEN: an undocumented exception ({type(exc).__name__})"], what
+    broken = []
+    if not (np.array_equal(given[0], X) and np.array_equal(given[1], y)
+            and np.array_equal(given[2], x0) and (starts is None
+                                                   or np.array_equal(given[3], starts))):
+        broken.append("BROKEN: the data or the start was modified")
+    outcomes = [r] if K == 1 else list(r.starts)
+    for o in outcomes:
+        x = np.asarray(o.x, dtype=float)
+        status = str(o.status)
+        if status not in ("failed",):
+            with np.errstate(all="ignore"):
+                fx = obj.value(x)
+            if not (fx == o.fun or (math.isnan(fx) and math.isnan(o.fun))):
+                broken.append("BROKEN: fun is not the whole-set loss at x")
+        if status == "completed" and "max_steps" in kw and o.nit > kw["max_steps"]:
+            broken.append("BROKEN: more steps than max_steps")
+        if status in ("diverged", "nan") and K == 1:  # at its lowest finite batch loss
+            losses = np.asarray(r.history.fun, dtype=float)
+            finite = np.flatnonzero(np.isfinite(losses))
+            best = finite[np.argmin(losses[finite])] if len(finite) else None
+            if not np.array_equal(x, x0 if best is None else r.history.x[best]):
+                broken.append("BROKEN: a diverged run ends elsewhere than at its lowest "
+                              "batch loss")
+    if K > 1:
+        for k, o in enumerate(outcomes):
+            alone = of.minimize(obj, starts[k], **kw)
+            if not _same(o, alone):
+                broken.append("BROKEN: a stack's model differs from the model alone")
+    return broken or [f"kept every promise ({'stack, ' if K > 1 else ''}{r.status})"], what
+
+
 def _tally(label: str, runs: int, one, seed: int, show: bool) -> None:
     tally: Counter = Counter()
     for i in range(runs):
@@ -352,6 +437,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--global-runs", type=int, default=300)
+    parser.add_argument("--training-runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--show", action="store_true")
@@ -368,6 +454,8 @@ def main() -> None:
     _tally("runs", runs, one_run, args.seed, args.show)
     _tally("global searches", 30 if args.quick else args.global_runs, one_global, args.seed,
            args.show)
+    _tally("training runs", 30 if args.quick else args.training_runs, one_training,
+           args.seed, args.show)
     print("goal: no BROKEN line")
 
 
