@@ -34,6 +34,9 @@ def kinds():
     """(id, Runner arguments, run arguments) for each kind of run."""
     X, y = digits()
     Xs, ys = digits(300)
+    rng = np.random.default_rng(0)
+    Xl = rng.normal(size=(200, 3))
+    yl = Xl @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.normal(size=200)
     return {
         "single": (dict(objective="rosenbrock", optimizer=of.Adam(lr=0.01), max_steps=400),
                    dict(x0=[-1.0, 1.0])),
@@ -57,6 +60,11 @@ def kinds():
                            batch_size=64, epochs=3,
                            epoch_callbacks=lambda info: {"norm": float(info.x @ info.x)}),
                       dict(x0=np.zeros(65 * 10), seed=3)),
+        # the batch loss falls for 5 steps and grows until step 63 diverges: the resumed
+        # run ends at the same lowest batch loss (the state's best point goes on)
+        "minibatch-diverges": (dict(objective=of.LeastSquares(Xl, yl),
+                                    optimizer=of.GradientDescent(lr=2.0), batch_size=16,
+                                    epochs=30), dict(x0=np.zeros(4), seed=0)),
         "minibatch-multistart": (dict(objective=of.SoftmaxRegression(Xs, ys),
                                       optimizer=of.RMSprop(lr=0.01), batch_size=32, epochs=3),
                                  dict(starts=np.random.default_rng(0).normal(size=(3, 650)),
