@@ -24,7 +24,15 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .linesearch import BUDGET, CLOCK, SearchResult, SearchTask, StrongWolfe, task_rows
+from .linesearch import (
+    BUDGET,
+    CLOCK,
+    SearchResult,
+    SearchTask,
+    StrongWolfe,
+    joined,
+    task_rows,
+)
 from .numerics import (
     NOISE_UNITS,
     ROUNDING_UNITS,
@@ -397,23 +405,12 @@ def _searched_by_cost(search: Any, task: SearchTask, costs: np.ndarray) -> Searc
     """``search`` of ``task``'s rows in groups of one gradient cost each, every group
     within its own (the budget test of a row whose gradient costs 1 is not the dearest
     row's 2), so that a stack's row searches as it would alone."""
-    K, parts = len(task.F), []
+    parts = []
     for c in np.unique(costs).tolist():
         rows = np.flatnonzero(costs == c)
         sub = attrs.evolve(task_rows(task, rows), gradient_cost=c, cheap_gradients=c == 0)
         parts.append((rows, search(sub)))
-    alpha, X, F = np.full(K, math.nan), task.X.copy(), task.F.copy()
-    G = None if all(res.G is None for _, res in parts) else np.full(task.X.shape, math.nan)
-    nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
-    ok, stopped = np.zeros(K, dtype=bool), np.zeros(K, dtype=np.int8)
-    for rows, res in parts:
-        alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
-        nfev[rows], njev[rows] = res.nfev, res.njev
-        if res.stopped is not None:
-            stopped[rows] = res.stopped
-        if G is not None and res.G is not None:
-            G[rows] = res.G
-    return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
+    return joined(task, parts)
 
 
 def _first_trials(p: Problem, X: np.ndarray, G: np.ndarray, PG: np.ndarray, P: np.ndarray,

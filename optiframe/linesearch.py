@@ -153,6 +153,29 @@ def task_rows(task: SearchTask, rows: np.ndarray) -> SearchTask:
                       gradient_cost=task.gradient_cost, deadline=task.deadline)
 
 
+def _tallies(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A search's per-row counts of values and gradients, found flags and stop reasons."""
+    return (np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool),
+            np.zeros(K, dtype=np.int8))
+
+
+def joined(task: SearchTask, parts: list[tuple[np.ndarray, SearchResult]]) -> SearchResult:
+    """One result for ``task`` from its groups' (``parts``: each group's rows and its own
+    search's result, every row in one group); a gradient a group left out is NaN."""
+    K = len(task.F)
+    alpha, X, F = np.full(K, math.nan), task.X.copy(), task.F.copy()
+    G = None if all(res.G is None for _, res in parts) else np.full(task.X.shape, math.nan)
+    nfev, njev, ok, stopped = _tallies(K)
+    for rows, res in parts:
+        alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
+        nfev[rows], njev[rows] = res.nfev, res.njev
+        if res.stopped is not None:
+            stopped[rows] = res.stopped
+        if G is not None and res.G is not None:
+            G[rows] = res.G
+    return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
+
+
 def _stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np.ndarray,
                 need: int, stopped: np.ndarray) -> np.ndarray:
     """The rows of ``active`` that may try one more step (one value and, where it needs
@@ -168,8 +191,7 @@ def _stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np
 
 
 def _first_lengths(task: SearchTask) -> np.ndarray:
-    """Each row's first trial length: a projected path stays in the bounds at any length;
-    a straight one stops at ``alpha_max``."""
+    """Each row's first length: any along a projected path, at most ``alpha_max`` else."""
     return (task.alpha0.astype(float) if task.project is not None
             else np.minimum(task.alpha0, task.alpha_max))
 
@@ -210,12 +232,10 @@ class Armijo(LineSearch):
         slope = einsum("ij,ij->i", task.G, task.D)
         alpha = _first_lengths(task)
         X_new, F_new = task.X.copy(), task.F.copy()
-        nfev = np.zeros(K, dtype=np.int64)
-        ok = np.zeros(K, dtype=bool)
-        stopped = np.zeros(K, dtype=np.int8)
+        nfev, njev, ok, stopped = _tallies(K)
         active = np.arange(K)
         for _ in range(self.max_trials):
-            active = _stop_early(task, active, nfev, nfev * 0, 1, stopped)
+            active = _stop_early(task, active, nfev, njev, 1, stopped)
             if not len(active):
                 break
             trial = _along(task, active, alpha[active])
@@ -240,8 +260,7 @@ class Armijo(LineSearch):
             active = rows[alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0)]
             if not len(active):
                 break
-        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok,
-                            stopped)
+        return SearchResult(alpha, X_new, F_new, None, nfev, njev, ok, stopped)
 
     def search_parallel(self, task: SearchTask) -> SearchResult:
         """``parallel = p`` lengths at once: each round evaluates ``a, a*shrink, ...,
@@ -255,13 +274,11 @@ class Armijo(LineSearch):
         alpha = _first_lengths(task)
         slope = einsum("ij,ij->i", task.G, task.D)
         X_new, F_new = task.X.copy(), task.F.copy()
-        nfev = np.zeros(K, dtype=np.int64)
-        ok = np.zeros(K, dtype=bool)
-        stopped = np.zeros(K, dtype=np.int8)
+        nfev, njev, ok, stopped = _tallies(K)
         powers = self.shrink ** np.arange(p)
         active = np.arange(K)
         for _ in range(-(-self.max_trials // p)):
-            active = _stop_early(task, active, nfev, nfev * 0, p, stopped)
+            active = _stop_early(task, active, nfev, njev, p, stopped)
             if not len(active):
                 break
             lengths = alpha[active, None] * powers  # (rows, p), longest first
@@ -284,8 +301,7 @@ class Armijo(LineSearch):
             active = rest[alpha[rest] * np.abs(slope[rest]) > _ROUNDING * np.abs(task.F[rest])]
             if not len(active):
                 break
-        return SearchResult(alpha, X_new, F_new, None, nfev, np.zeros(K, dtype=np.int64), ok,
-                            stopped)
+        return SearchResult(alpha, X_new, F_new, None, nfev, njev, ok, stopped)
 
 
 @attrs.frozen
@@ -313,38 +329,24 @@ class StrongWolfe(LineSearch):
     def search(self, task: SearchTask) -> SearchResult:
         if task.project is None:
             return self._wolfe(task)
-        # with bounds: rows whose first trial would leave the box backtrack along the
-        # projected path (a bent path has no curvature condition), the others search
-        # within the largest feasible step
+        # with bounds: rows whose first trial leaves the box backtrack along the projected
+        # path (a bent one has no curvature condition), the others search within the box
         bent = task.alpha_max < task.alpha0
         if not bent.any():
             return self._wolfe(task)
-        K = len(task.F)
-        armijo = Armijo(self.c1, 0.5, self.max_trials).search
-        parts = [(rows, search) for rows, search in (
-            (np.flatnonzero(~bent), self._wolfe), (np.flatnonzero(bent), armijo)) if len(rows)]
-        alpha, X, F, G = np.zeros(K), task.X.copy(), task.F.copy(), task.G.copy()
-        nfev, njev = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
-        ok = np.zeros(K, dtype=bool)
-        stopped = np.zeros(K, dtype=np.int8)
-        for rows, search in parts:
-            sub = task_rows(task, rows)
-            if search is armijo and sub.budget is not None:  # it finds no gradient: keep
-                sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)  # one's cost
-            res = search(sub)
-            alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
-            nfev[rows], njev[rows] = res.nfev, res.njev
-            if res.stopped is not None:
-                stopped[rows] = res.stopped
-            if res.G is not None:
-                G[rows] = res.G
-            else:  # the gradient at the accepted points, for the next step
-                done = rows[res.ok]
-                if len(done):
-                    G[done] = task.gradients(X[done], done, F[done])
-                    njev[done] += 1
-                G[rows[~res.ok]] = np.nan
-        return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
+        flat, bent_rows = np.flatnonzero(~bent), np.flatnonzero(bent)
+        sub = task_rows(task, bent_rows)
+        if sub.budget is not None:  # armijo finds no gradient: keep one's cost
+            sub = attrs.evolve(sub, budget=sub.budget - task.gradient_cost)
+        parts = [(flat, self._wolfe(task_rows(task, flat)))] if len(flat) else []
+        parts.append((bent_rows, Armijo(self.c1, 0.5, self.max_trials).search(sub)))
+        res = joined(task, parts)
+        G = np.full(task.X.shape, math.nan) if res.G is None else res.G
+        done = bent_rows[parts[-1][1].ok]  # the gradient at armijo's accepted points, for
+        if len(done):  # the next step
+            G[done] = task.gradients(res.X[done], done, res.F[done])
+            res.njev[done] += 1
+        return attrs.evolve(res, G=G)
 
     def _wolfe(self, task: SearchTask) -> SearchResult:
         if len(task.F) == 1:
@@ -399,13 +401,12 @@ class _Bracket:
         f0 = task.F
         d0 = einsum("ij,ij->i", task.G, task.D)
         nans = np.full(K, np.nan)
+        nfev, njev, ok, stopped = _tallies(K)
         return cls(f0=f0, d0=d0, a=np.minimum(task.alpha0, task.alpha_max),
                    lo_a=np.zeros(K), lo_f=f0.copy(), lo_d=d0.copy(), lo_X=task.X.copy(),
                    lo_G=task.G.copy(), hi_a=nans, hi_f=nans.copy(), hi_d=nans.copy(),
-                   zoom=np.zeros(K, dtype=bool), ok=np.zeros(K, dtype=bool),
-                   X_new=task.X.copy(), F_new=f0.copy(), G_new=task.G.copy(),
-                   nfev=np.zeros(K, dtype=np.int64), njev=np.zeros(K, dtype=np.int64),
-                   stopped=np.zeros(K, dtype=np.int8))
+                   zoom=np.zeros(K, dtype=bool), ok=ok, X_new=task.X.copy(), F_new=f0.copy(),
+                   G_new=task.G.copy(), nfev=nfev, njev=njev, stopped=stopped)
 
     def try_lengths(self, task: SearchTask, active: np.ndarray, c1: float,
                     c2: float) -> np.ndarray:
@@ -579,8 +580,7 @@ def _wolfe_one(task: SearchTask, c1: float, c2: float, max_trials: int) -> Searc
 
 
 def line_search_of(optimizer: Any, registry: Any) -> LineSearch | None:
-    """The line search an optimizer asks for (its ``line_search``), built from the
-    registry; None for a fixed step."""
+    """The line search an optimizer asks for (``line_search``); None for a fixed step."""
     spec = getattr(optimizer, "line_search", None)
     if spec is None:
         return None

@@ -185,6 +185,15 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
         _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
 
 
+def _kept_best(better: np.ndarray, X: np.ndarray, F: np.ndarray, best_X: np.ndarray,
+               best_F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's best point and value: ``X``, ``F`` where ``better``, else the best so
+    far (no copies while every row is better, as every start that descends is)."""
+    if better.all():
+        return X, F
+    return np.where(better[:, None], X, best_X), np.where(better, F, best_F)
+
+
 def _locals(s: RunState, small: bool) -> tuple[Any, ...]:
     """:func:`_point_steps`' locals from the state: k, X, F, SN, nfev, njev, opt, best_X,
     best_F, sched, rng, bad, f_limit, step_size, the running count and X as a list."""
@@ -464,11 +473,7 @@ class _Step:
         new.fmin = new.F.min()
         if new.fmin == -math.inf:
             better &= -math.inf < new.F
-        if better.all():  # descending: every start's best is its new point
-            new.bX, new.bF = new.X, new.F
-        else:
-            new.bX = np.where(better[:, None], new.X, s.best_X)
-            new.bF = np.where(better, new.F, s.best_F)
+        new.bX, new.bF = _kept_best(better, new.X, new.F, s.best_X, s.best_F)
 
     def _best_batch(self, m: _Measured, new: _Moved) -> None:
         """A training row's point of lowest finite batch loss so far (measured at the
@@ -481,11 +486,7 @@ class _Step:
         if m.skip is not None:
             loss = np.where(m.skip, np.nan, loss)
         better = np.isfinite(loss) & ~(loss >= best)
-        if better.all():
-            new.bX, new.bF = s.X, loss
-        else:
-            new.bX = np.where(better[:, None], s.X, s.best_X)
-            new.bF = np.where(better, loss, best)
+        new.bX, new.bF = _kept_best(better, s.X, loss, s.best_X, best)
 
     def commit(self, m: _Measured, new: _Moved) -> Any:
         """The step, whole, in one assignment; returns f before it."""
