@@ -44,6 +44,7 @@ from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
 from .loop import advance
 from .observers import EVENTS, Callbacks
+from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
@@ -58,12 +59,19 @@ from .stream import open_stream, recording
 # -- one start ------------------------------------------------------------------------------
 
 
+def check_shapes(runner: RunSpec, n: int) -> None:
+    """Refuse, before any work, points of ``n`` coordinates that the objective does not
+    take, or an optimizer's per-coordinate array (a learning rate) of another length."""
+    runner.objective.check_dim(n)
+    check_coordinates(runner.optimizer, n)
+
+
 def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = None) -> Result:
     """Minimize from one point (or go on from the point run saved in ``resumed``)."""
     note = ""
     if resumed is None:
         x = as_point(x0)
-        runner.objective.check_dim(x.size)
+        check_shapes(runner, x.size)
         x, note = clipped_x0(runner.box(x.size), x)
         x.flags.writeable = False  # the iterate: an objective may not write into it
         if runner.check_gradient:
@@ -185,7 +193,7 @@ def starting_points(runner: RunSpec, x0: Any, starts: Any, seed: int | None,
             f"starts=MultiStart({starts}) for {starts} sampled starts")
     else:
         X0 = as_starts(starts, n)
-    runner.objective.check_dim(X0.shape[1])
+    check_shapes(runner, X0.shape[1])
     if box is None:
         return X0, ""
     if box.n != X0.shape[1]:

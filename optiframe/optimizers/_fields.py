@@ -59,6 +59,41 @@ def unit_interval(default: float, *, closed_high: bool = False) -> Any:
     return attrs.field(default=default, validator=check)
 
 
+def check_coordinates(optimizer: Any, n: int) -> None:
+    """Refuse, before any work, a hyperparameter array (a per-coordinate learning rate)
+    that does not give one number per coordinate of x's ``n`` (or one for all).
+
+    >>> import optiframe as of
+    >>> check_coordinates(of.GradientDescent(lr=[0.1, 0.2, 0.3]), 2)
+    Traceback (most recent call last):
+    ...
+    optiframe.errors.InvalidArgumentError: 'lr' of GradientDescent must be a number or \
+an array of one per coordinate of x (2): got shape (3,): [0.1, 0.2, 0.3]
+    """
+    for owner, name, value in _arrays(optimizer):
+        if value.shape not in ((), (1,), (n,)):
+            raise InvalidArgumentError(
+                f"{name!r} of {type(owner).__name__} must be a number or an array of one per "
+                f"coordinate of x ({n}): got shape {value.shape}: "
+                f"{np.array2string(value, threshold=8, separator=', ')}")
+
+
+def _arrays(obj: Any) -> list[tuple[Any, str, np.ndarray]]:
+    """The array-valued fields of an attrs instance and of the attrs instances it holds
+    (a chain's transforms), as (owner, field name, array)."""
+    found: list[tuple[Any, str, np.ndarray]] = []
+    if not attrs.has(type(obj)):
+        return found
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        if isinstance(value, np.ndarray):
+            found.append((obj, field.name, value))
+        for item in value if isinstance(value, tuple) else (value,):
+            for part in item if isinstance(item, tuple) else (item,):
+                found.extend(_arrays(part))
+    return found
+
+
 def flag(default: bool) -> Any:
     """A boolean option (amsgrad, centered, ...)."""
     return attrs.field(default=default, validator=attrs.validators.instance_of(bool))

@@ -90,6 +90,21 @@ CASES = [
      of.InvalidArgumentError, r"'record_x' must be True or False: 'yes'"),
     ("dim invalid", lambda: of.Sphere(dim=0), of.InvalidArgumentError,
      r"'dim' of Sphere must be an integer >= 1: 0"),
+    # a per-coordinate learning rate of another length than x's: refused before any work,
+    # not a numpy broadcasting error at the first step
+    ("lr array too long", lambda: of.minimize(
+        func2, [1.0, 2.0], optimizer=of.GradientDescent(lr=[0.1, 0.2, 0.3])),
+     of.InvalidArgumentError, r"'lr' of GradientDescent must be a number or an array of one "
+     r"per coordinate of x \(2\): got shape \(3,\): \[0.1, 0.2, 0.3\]"),
+    ("lr array of a stack", lambda: of.minimize(
+        func2, starts=np.zeros((3, 2)), optimizer=of.Adam(lr=[0.1, 0.2, 0.3])),
+     of.InvalidArgumentError, r"'lr' of Adam .* \(2\): got shape \(3,\)"),
+    ("lr array 2-D", lambda: of.minimize(
+        func2, [1.0, 2.0], optimizer=of.Momentum(lr=[[0.1, 0.2]])),
+     of.InvalidArgumentError, r"'lr' of Momentum .* got shape \(1, 2\)"),
+    ("lr array in a chain", lambda: of.minimize(func2, [1.0, 2.0], optimizer=of.Chain.of(
+        lr=of.optimizers.transforms.ScaleByLearningRate([0.1, 0.2, 0.3]))),
+     of.InvalidArgumentError, r"'lr' of ScaleByLearningRate .* got shape \(3,\)"),
 ]
 
 
@@ -122,7 +137,15 @@ def test_no_objective_call_before_validation_fails():
         of.minimize(f, [1.0], optimizer="nope")
     with pytest.raises(of.InvalidArgumentError):
         of.minimize(f, [np.nan])
+    with pytest.raises(of.InvalidArgumentError, match="'lr' of GradientDescent"):
+        of.minimize(f, [1.0, 2.0], optimizer=of.GradientDescent(lr=[0.1, 0.2, 0.3]))
     assert calls == []
+
+
+@pytest.mark.parametrize("lr", [[0.1, 0.2], [0.1], np.float64(0.1)])
+def test_a_learning_rate_array_of_one_per_coordinate_or_one_for_all_runs(lr):
+    r = of.minimize(func2, [1.0, 2.0], optimizer=of.GradientDescent(lr=lr), max_steps=3)
+    assert r.status == "max_steps" and r.x.shape == (2,)
 
 
 def test_size_one_results_count_as_scalars():
