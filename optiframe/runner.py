@@ -93,6 +93,10 @@ SCIPY_OPTION_HINTS = {
     "maxfun": "max_nfev=... (or options={'maxfun': ...})",
     "maxfev": "max_nfev=... (or options={'maxfev': ...})",
     "disp": "progress=True (or options={'disp': ...}, which optiframe ignores)",
+    "hess": "not taken: lbfgs and bfgs learn the curvature from gradients; drop it",
+    "hessp": "not taken: lbfgs and bfgs learn the curvature from gradients; drop it",
+    "constraints": ("not taken: optiframe keeps to bounds (bounds=[(lo, hi), ...]); for "
+                    "other constraints use scipy's SLSQP or trust-constr"),
 }
 
 

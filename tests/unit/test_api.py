@@ -107,3 +107,21 @@ def test_scipys_option_names_as_keywords_say_where_they_go():
     text = str(info.value)
     assert "max_steps=" in text and "options={'maxiter'" in text
     assert "args, callback, jac, method, options, tol" in text
+
+
+@pytest.mark.parametrize("name, says", [
+    ("hess", "scipy's 'hess' is not taken: lbfgs and bfgs learn the curvature"),
+    ("hessp", "scipy's 'hessp' is not taken"),
+    ("constraints", "scipy's 'constraints' is not taken: optiframe keeps to bounds"),
+])
+def test_scipys_arguments_optiframe_does_not_take_say_so(name, says):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(x @ x)
+
+    with pytest.raises(of.InvalidArgumentError, match=f"unknown option '{name}'") as info:
+        of.minimize(f, [1.0, 2.0], **{name: None})
+    assert says in str(info.value) and "Did you mean" not in str(info.value)
+    assert calls == []
