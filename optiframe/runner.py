@@ -100,6 +100,23 @@ SCIPY_OPTION_HINTS = {
 }
 
 
+#: ``max_steps`` when none is given: scipy's ``maxiter`` for L-BFGS-B (15000) where the
+#: optimizer's step is a quasi-Newton one (it converges within it, as scipy's does on
+#: 1000-D Rosenbrock); 1000 for a step of a learning rate's length (gd, Adam...)
+QUASI_NEWTON_MAX_STEPS, FIXED_STEP_MAX_STEPS = 15000, 1000
+
+
+def default_max_steps(optimizer: Any) -> int:
+    """The step limit of a run that gives none, for ``optimizer``.
+
+    >>> import optiframe as of
+    >>> default_max_steps(of.LBFGS()), default_max_steps(of.GradientDescent())
+    (15000, 1000)
+    """
+    natural = getattr(optimizer, "natural_step", False)
+    return QUASI_NEWTON_MAX_STEPS if natural else FIXED_STEP_MAX_STEPS
+
+
 #: what a run takes, not the Runner (minimize takes both)
 RUN_ARGUMENTS = names("run")
 
@@ -129,7 +146,8 @@ class Runner:
     Components may be instances or registered names (``"lbfgs"``, ``"central"``, ...);
     ``optimizer=None`` is L-BFGS (``gd`` for minibatch runs and stochastic estimators).
     Options: the :class:`~optiframe.stopping.StopRules` fields (``max_steps``, default
-    1000 or, in a minibatch run, no limit; ``gtol``, ``ftol``, ``xtol``,
+    15000 for lbfgs and bfgs, as scipy's, 1000 for the others or, in a minibatch run,
+    no limit; ``gtol``, ``ftol``, ``xtol``,
     ``detect_divergence``, ``divergence_factor``, ``max_bad_gradients``, ``max_nfev``,
     ``max_time``; ``stop_rules``: rules of your own, see :mod:`optiframe.stop_rules`),
     ``bounds`` (see :mod:`optiframe.bounds`), ``check_gradient`` (check an
@@ -209,7 +227,7 @@ class Runner:
     ) -> None:
         check_options(unknown)  # a misspelt option: refused, with the closest name
         stop_options: dict[str, Any] = dict(
-                            max_steps=1000 if max_steps is None else max_steps, gtol=gtol,
+                            max_steps=max_steps, gtol=gtol,
                             ftol=ftol, xtol=xtol, detect_divergence=detect_divergence,
                             divergence_factor=divergence_factor,
                             max_bad_gradients=max_bad_gradients, max_nfev=max_nfev,
@@ -225,6 +243,8 @@ class Runner:
             # the built-in, even where a plugin claims the same name
             optimizer = f"optiframe:{DEFAULT_TRAINING_OPTIMIZER if noisy else DEFAULT_OPTIMIZER}"
         self.optimizer: Optimizer = registry.build("optimizer", optimizer, Optimizer)
+        if max_steps is None:
+            stop_options["max_steps"] = default_max_steps(self.optimizer)
         self.stop = StopRules(**stop_options)
         if callable(callbacks) and not isinstance(callbacks, (list, tuple)):
             callbacks = (callbacks,)
@@ -251,7 +271,7 @@ class Runner:
         self.start_timeout = (None if start_timeout is None
                               else check_real("start_timeout", start_timeout, positive=True))
         self.schedules = build_schedules(schedules, registry)
-        # max_steps=None: 1000, or no limit in a minibatch run (its epochs count)
+        # max_steps=None: default_max_steps, or no limit in a minibatch run (its epochs)
         self.stop_given = {"max_steps": max_steps is not None}
         Progress.check(progress)  # checks the value (and draws nothing)
         self.progress = progress

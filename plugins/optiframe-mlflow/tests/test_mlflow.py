@@ -56,7 +56,8 @@ def test_the_acceptance_form_records_a_single_start_run(store, tmp_path):
     assert run.data.tags["optiframe.success"] == "True"
     params = run.data.params
     assert params["optimizer"] == "lbfgs" and params["n_starts"] == "1"
-    assert params["stop.max_steps"] == "1000" and params["stop.gtol"] == "1e-08"
+    # lbfgs's default step limit is scipy's maxiter for L-BFGS-B (runner.default_max_steps)
+    assert params["stop.max_steps"] == "15000" and params["stop.gtol"] == "1e-08"
     assert "optimizer.memory" in params and params["gradient"].startswith("AutoGradient")
     # the series at every recorded step, with the recorded values
     h = r.history
