@@ -134,6 +134,10 @@ class Result:
         return "Result(\n" + "\n".join(lines) + "\n)"
 
 
+#: how many distinct minima a multi-start result's repr lists (best first)
+SHOWN_MINIMA = 5
+
+
 @attrs.frozen(eq=False)
 class MultiStartResult(Result):
     """A multi-start run: the best start as ``x``/``fun``, plus every start and the minima.
@@ -186,8 +190,12 @@ class MultiStartResult(Result):
         return int(self.finished.index[self.best])
 
     def __repr__(self) -> str:
-        text = super().__repr__().rstrip(")\n")
-        minima = ", ".join(f"{np.array2string(m.x, precision=6)} x{m.count}" for m in self.minima)
+        text = super().__repr__().removesuffix("\n)")
+        shown = self.minima[:SHOWN_MINIMA]
+        minima = ", ".join(f"{np.array2string(m.x, precision=6, threshold=8)} x{m.count}"
+                           for m in shown)
+        if len(self.minima) > len(shown):
+            minima += f", ... ({len(self.minima) - len(shown)} more in .minima)"
         return (f"{text}\n  starts: {len(self.finished)} {self.statuses()}\n"
                 f"  minima: {minima}\n)")
 
@@ -201,3 +209,12 @@ class GlobalResult(MultiStartResult):
 
     trace: Any = None
     strategy: str = ""
+
+    def __repr__(self) -> str:
+        text = super().__repr__().removesuffix("\n)").replace("Result(", "GlobalResult(", 1)
+        trace = self.trace
+        if trace is not None and trace.best:
+            text += (f"\n   trace: best f {trace.best[0]:.6g} after {trace.nfev[0]} evaluations"
+                     f", {trace.best[-1]:.6g} after {trace.nfev[-1]} "
+                     f"({len(trace.best)} improvements; .trace)")
+        return f"{text}\nstrategy: {self.strategy}\n)"

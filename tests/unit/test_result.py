@@ -20,3 +20,26 @@ def test_results_pickle_with_their_history_and_a_computed_jac():
     multi = of.minimize("himmelblau", starts=np.array([[1.0, 1.0], [-3.0, 3.0]]))
     again = pickle.loads(pickle.dumps(multi))
     assert len(again.minima) == len(multi.minima) and again.fun == multi.fun
+
+
+def test_a_multistart_repr_lists_the_best_minima_and_counts_the_rest():
+    box = [(-5.12, 5.12)] * 2
+    r = of.minimize("rastrigin", starts=of.MultiStart(30, sampler="uniform", bounds=box),
+                    seed=0, optimizer=of.GradientDescent(lr=1e-3), max_steps=300)
+    assert len(r.minima) > 5
+    minima_line = next(line for line in repr(r).splitlines() if "minima:" in line)
+    assert minima_line.count("] x") == 5  # five minima shown, best first
+    assert minima_line.endswith(f"... ({len(r.minima) - 5} more in .minima)")
+    assert repr(r).endswith("\n)")
+
+
+def test_a_global_result_repr_reads_like_the_others_with_its_strategy_and_trace():
+    g = of.minimize("rastrigin", bounds=[(-5.12, 5.12)] * 2, seed=0, max_nfev=1500)
+    text = repr(g)
+    assert text.startswith("GlobalResult(\n  status: ") and text.endswith("\n)")
+    assert f"strategy: {g.strategy}\n" in text and "  starts: " in text
+    trace = g.trace
+    assert (f"   trace: best f {trace.best[0]:.6g} after {trace.nfev[0]} evaluations, "
+            f"{trace.best[-1]:.6g} after {trace.nfev[-1]} ({len(trace.best)} improvements"
+            ) in text
+    assert "array(" not in text  # not attrs' one-line dump
