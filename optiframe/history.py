@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ._files import Target, read_text, write_text
 from .errors import InvalidArgumentError
 from .starts_history import StartsHistory
 
@@ -219,8 +220,9 @@ class History:
                 cols[f"x{j}"] = xs[:, j]
         return cols
 
-    def to_csv(self, path: str | Path | None = None) -> str:
-        """Write CSV (floats in their shortest exact form) to ``path``; return the text."""
+    def to_csv(self, path: Target | None = None) -> str:
+        """Write CSV (floats in their shortest exact form) to ``path`` (a path or an open
+        text file); return the text."""
         cols = self._flat_columns()
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -228,12 +230,12 @@ class History:
         for row in zip(*(c.tolist() for c in cols.values()), strict=False):
             writer.writerow([repr(v) for v in row])
         text = buf.getvalue()
-        if path is not None:
-            Path(path).write_text(text)
+        write_text(path, text)
         return text
 
-    def to_json(self, path: str | Path | None = None) -> str:
-        """Write JSON to ``path`` and return it; NaN is null and infinities are strings."""
+    def to_json(self, path: Target | None = None) -> str:
+        """Write JSON to ``path`` (a path or an open text file) and return it; NaN is null
+        and infinities are strings."""
         data: dict[str, list[Any]] = {
             name: [_json_number(v) for v in values]
             for name, values in self.to_dict().items() if name != "x"
@@ -241,8 +243,7 @@ class History:
         if self._xs is not None:
             data["x"] = [[_json_number(v) for v in row] for row in self.x.tolist()]
         text = json.dumps({"format": "optiframe-history", "version": 1, "columns": data})
-        if path is not None:
-            Path(path).write_text(text)
+        write_text(path, text)
         return text
 
     def to_npz(self, path: str | Path) -> None:
@@ -295,20 +296,19 @@ class History:
         return h
 
     @classmethod
-    def from_json(cls, source: str | Path) -> History:
-        """Load a History from a JSON file path or a JSON string."""
-        text = source if isinstance(source, str) and source.lstrip().startswith("{") else (
-            Path(source).read_text()
-        )
+    def from_json(cls, source: Target) -> History:
+        """Load a History from a JSON file path, an open file or a JSON string."""
+        text = read_text(source, isinstance(source, str) and source.lstrip().startswith("{"))
         doc = json.loads(text)
         if doc.get("format") != "optiframe-history":
             raise InvalidArgumentError("not an optiframe history JSON document")
         return cls.from_dict(doc["columns"])
 
     @classmethod
-    def from_csv(cls, source: str | Path) -> History:
-        """Load a History from a CSV file path or CSV text written by :meth:`to_csv`."""
-        text = source if isinstance(source, str) and "\n" in source else Path(source).read_text()
+    def from_csv(cls, source: Target) -> History:
+        """Load a History from a CSV file path, an open file or CSV text written by
+        :meth:`to_csv`."""
+        text = read_text(source, isinstance(source, str) and "\n" in source)
         reader = csv.reader(io.StringIO(text))
         header = next(reader)
         rows = [[float(v) for v in row] for row in reader if row]

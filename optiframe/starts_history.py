@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._files import Target, write_text
 from .errors import InvalidArgumentError
 
 
@@ -254,14 +254,14 @@ class StartsHistory:
 
         return pd.DataFrame(self.to_dict())
 
-    def to_csv(self, path: str | Path | None = None) -> str:
-        """Long-format CSV (see :meth:`to_dict`); written to ``path`` when given."""
+    def to_csv(self, path: Target | None = None) -> str:
+        """Long-format CSV (see :meth:`to_dict`); written to ``path`` (a path or an open
+        text file) when given."""
         d = self.to_dict()
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(d)
         for row in zip(*d.values(), strict=True):
             writer.writerow([repr(v) for v in row])
-        if path is not None:
-            Path(path).write_text(buf.getvalue())
+        write_text(path, buf.getvalue())
         return buf.getvalue()

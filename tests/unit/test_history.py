@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -48,6 +49,23 @@ def test_json_round_trip_is_exact_and_standard(result, tmp_path):
     assert "NaN" not in text
     assert_same(of.History.from_json(path), result.history)
     assert math.isnan(of.History.from_json(text).step_norm[0])
+
+
+def test_exports_write_to_and_load_from_open_files(result, tmp_path):
+    # as pandas' to_csv takes a buffer: a StringIO, or a file opened by the caller
+    buf = io.StringIO()
+    text = result.history.to_csv(buf)
+    assert buf.getvalue() == text
+    buf.seek(0)
+    assert_same(of.History.from_csv(buf), result.history)
+    with open(tmp_path / "h.json", "w") as out:
+        result.history.to_json(out)
+    with open(tmp_path / "h.json") as src:
+        assert_same(of.History.from_json(src), result.history)
+    many = of.minimize("himmelblau", starts=np.array([[1.0, 1.0], [-3.0, 3.0]]))
+    buf = io.StringIO()
+    assert many.history.to_csv(buf) == buf.getvalue()
+    assert buf.getvalue().startswith("step,start,fun,")
 
 
 def test_infinities_survive_json():

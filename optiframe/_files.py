@@ -1,0 +1,35 @@
+"""Where an export writes and a loader reads: a path, or an open text file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+#: a path, or an open text file (anything with ``write``; ``read`` for a source)
+Target = str | Path | IO[str]
+
+
+def write_text(target: Target | None, text: str) -> None:
+    """``text`` into ``target`` (nothing for None): a file object gets ``write``, a path
+    the whole file.
+
+    >>> import io
+    >>> buf = io.StringIO(); write_text(buf, "a,b\\n"); buf.getvalue()
+    'a,b\\n'
+    """
+    if target is None:
+        return
+    if hasattr(target, "write"):
+        target.write(text)
+    else:
+        Path(target).write_text(text)
+
+
+def read_text(source: Any, is_text: bool) -> str:
+    """The text of ``source``: itself where ``is_text`` (the document as a string), an
+    open file's ``read()``, or a path's contents."""
+    if is_text:
+        return str(source)
+    if hasattr(source, "read"):
+        return str(source.read())
+    return Path(source).read_text()
