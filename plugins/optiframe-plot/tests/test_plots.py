@@ -63,6 +63,24 @@ def test_trajectories_over_contours(tmp_path):
         trajectory(of.minimize("sphere", [1.0, 1.0], max_steps=3), of.Sphere())
 
 
+def test_the_2d_plots_refuse_what_they_cannot_draw():
+    # a 3-D run's first two coordinates over the 2-D function's contours would show
+    # another function; one start has no starts to colour
+    three = of.minimize("rastrigin", [1.0, 2.0, 0.5], optimizer=of.GradientDescent(lr=1e-3),
+                        max_steps=5, record_x=True)
+    with pytest.raises(of.InvalidArgumentError, match=r"trajectory draws 2-D runs.* 'run' "
+                       r"has 3 coordinates \(loss_curve draws any run\)"):
+        trajectory(three, "rastrigin")
+    box = [(-5.0, 5.0)] * 3
+    many = of.minimize("rastrigin", starts=of.MultiStart(4, sampler="uniform", bounds=box),
+                       seed=0, optimizer=of.GradientDescent(lr=1e-3), max_steps=5)
+    with pytest.raises(of.InvalidArgumentError, match="the run has 3 coordinates"):
+        multistart_minima(many)
+    one = of.minimize("himmelblau", [1.0, 1.0], max_steps=5)
+    with pytest.raises(of.InvalidArgumentError, match="needs a multi-start result"):
+        multistart_minima(one)
+
+
 def test_multistart_starts_coloured_by_their_minimum(tmp_path):
     r = of.minimize("himmelblau", optimizer=of.GradientDescent(lr=0.01), max_steps=2000,
                     starts=of.MultiStart(60, bounds=[(-5, 5), (-5, 5)]), seed=0)

@@ -155,6 +155,8 @@ def trajectory(results: Any, objective: Any, ax: Axes | None = None,
     else:
         runs = {"run": results}
     paths = {label: np.asarray(r.history.x) for label, r in runs.items()}
+    for label, path in paths.items():
+        _require_2d("trajectory", path.shape[1], f"{label!r} has")
     if bounds is None:
         stacked = np.concatenate(list(paths.values()))
         lo, hi = stacked.min(axis=0), stacked.max(axis=0)
@@ -178,6 +180,15 @@ def trajectory(results: Any, objective: Any, ax: Axes | None = None,
     return ax
 
 
+def _require_2d(plot: str, n: int, which: str) -> None:
+    """Refuse a run that is not 2-D: its first two coordinates over the 2-D function's
+    contours would show another function."""
+    if n != 2:
+        raise optiframe.InvalidArgumentError(
+            f"{plot} draws 2-D runs, x[0] against x[1]: {which} {n} coordinates (loss_curve "
+            "draws any run)")
+
+
 def _num(v: float) -> str:
     """A number for a label: 3 significant digits, never "-0"."""
     text = f"{v:.3g}"
@@ -193,6 +204,11 @@ def multistart_minima(result: Any, objective: Any = None, ax: Axes | None = None
     of its starts converged). More: each start coloured by the f it reached (a colour bar,
     not a legend row per minimum, so hundreds of minima stay readable), each minimum a
     star sized by its number of starts, the best ``annotate`` labelled."""
+    if not hasattr(result, "starts"):
+        raise optiframe.InvalidArgumentError(
+            "multistart_minima needs a multi-start result (starts=MultiStart(...), or a "
+            "global search, strategy=...); for one start, draw trajectory or loss_curve")
+    _require_2d("multistart_minima", np.size(result.x), "the run has")
     ax = _axes(ax, (6.5, 5.0))
     starts = np.array([s.x0 for s in result.starts])
     minima = result.minima
