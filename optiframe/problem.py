@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .errors import InvalidTypeError
 from .numerics import einsum, scaled_row_norms
 from .objective import Objective, as_scalar, real_array
 from .optimizers import Optimizer
@@ -140,6 +141,27 @@ class RowError(Exception):
         self.kept[sorted(errors)] = False
 
 
+class WrongOutputError(InvalidTypeError):
+    """A stacked evaluation returned what its contract does not allow: not real
+    numbers, or not one value (one gradient) per point."""
+
+
+def stacked_output(out: Any, fn: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """What ``fn`` returned for a stack, as a float array of ``shape`` (K values, or K
+    gradients of n), or :class:`WrongOutputError` saying what it returned instead."""
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    try:
+        arr = real_array(out, name)
+    except InvalidTypeError as exc:
+        raise WrongOutputError(str(exc)) from None
+    if arr.size != math.prod(shape):
+        what = "one value" if len(shape) == 1 else f"one gradient of {shape[1]} numbers"
+        raise WrongOutputError(
+            f"{name} must return {what} per point: given {shape[0]} points, an array of "
+            f"shape {shape}; it returned shape {arr.shape}")
+    return arr.reshape(shape)
+
+
 def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
            replayable: bool = False) -> Callable[..., np.ndarray]:
     """``fn`` over a stack of rows, with failing rows traced: if the call raises, every row
@@ -153,7 +175,7 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
         if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
                 X.shape[0], *row_shape):
             return out
-        return real_array(out, fn).reshape((X.shape[0], *row_shape))
+        return stacked_output(out, fn, (X.shape[0], *row_shape))
 
     def one_row(exc: Exception) -> np.ndarray:  # its error, without evaluating it again
         if isinstance(exc, (OverflowError, FloatingPointError)):
@@ -163,6 +185,8 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
     def call(X: np.ndarray, *extra: Any, record: Recording | None = None) -> np.ndarray:
         try:
             return first_pass(X, *extra)
+        except WrongOutputError:
+            raise  # the function's contract, not a row's failure: no row alone would do
         except Exception as exc:
             if X.shape[0] == 1:
                 return one_row(exc)

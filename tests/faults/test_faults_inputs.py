@@ -62,6 +62,46 @@ def test_a_vectorized_function_returning_strings_is_refused():
         f.values(np.ones((2, 2)))
 
 
+class _ShortValues(of.Objective):
+    """A vectorized objective whose ``values`` drops the last point (a bug of its own)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def value(self, x):
+        return float(x @ x)
+
+    def values(self, X):
+        self.calls += 1
+        return np.sum(X**2, axis=1)[:-1]
+
+
+class _FlatGradients(of.Objective):
+    def value(self, x):
+        return float(x @ x)
+
+    def gradient(self, x):
+        return 2.0 * x
+
+    def gradients(self, X):
+        return 2.0 * X[:, :1]  # one number per point, not one per coordinate
+
+
+def test_a_stacked_evaluation_of_the_wrong_shape_says_so_instead_of_failing_each_row():
+    # it used to fail every start with "the objective raised: cannot reshape array of
+    # size 0 into shape ()", after asking each row alone as if one had raised
+    f = _ShortValues()
+    with pytest.raises(of.InvalidTypeError, match=r"_ShortValues.values must return one value "
+                       r"per point: given 3 points, an array of shape \(3,\); it returned "
+                       r"shape \(2,\)"):
+        of.minimize(f, starts=np.ones((3, 2)))
+    assert f.calls == 1  # no row asked again alone
+    r = of.minimize(_FlatGradients(), starts=np.ones((3, 2)), optimizer="gd")
+    assert {s.status for s in r.starts} == {"failed"}
+    assert ("_FlatGradients.gradients must return one gradient of 2 numbers per point: "
+            "given 3 points, an array of shape (3, 2); it returned shape (3, 1)") in r.message
+
+
 # -- values that hold one real number are that number (item 18) ---------------------------
 ONE_NUMBER = [
     ("np.longdouble", lambda x: np.longdouble(np.sum((x - 1.0) ** 2))),
