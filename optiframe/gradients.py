@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import check_int, positive_finite
 from .errors import InvalidArgumentError
 from .hookspecs import Register, hookimpl
-from .objective import Objective, as_gradient, real_array
+from .objective import Objective, as_gradient, real_array, stacked_output
 from .replay import note_unasked, point_by_point
 
 #: A gradient function bound to one objective: ``g = grad(x)`` (``grad(x, rngs)`` when the
@@ -180,9 +180,11 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
 
 
 def _row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
-    """f for each row of a stack: one call if the objective is row-vectorized."""
+    """f for each row of a stack: one call if the objective is row-vectorized (its
+    answer checked: one real number per row, or a :class:`WrongOutputError`)."""
     if objective.vectorized:
-        return objective.values
+        values = objective.values
+        return lambda P: stacked_output(values(P), values, (len(P),))
     value = objective.value
     return lambda P: point_by_point(value, P, objective)  # (a stack's rows again: replayed)
 

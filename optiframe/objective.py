@@ -122,6 +122,29 @@ def real_array(out: Any, where: Any = "the objective") -> np.ndarray:
                            f"{arr.dtype} ({arr.reshape(-1)[:3].tolist()!r}...)")
 
 
+class WrongOutputError(InvalidTypeError):
+    """A stacked evaluation returned what its contract does not allow: not real
+    numbers, or not one value (one gradient) per point."""
+
+
+def stacked_output(out: Any, fn: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """What ``fn`` returned for a stack, as a float array of ``shape`` (K values, or K
+    gradients of n), or :class:`WrongOutputError` saying what it returned instead."""
+    if type(out) is np.ndarray and out.shape == shape and out.dtype.kind == "f":
+        return out if out.dtype == np.float64 else out.astype(float)
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    try:
+        arr = real_array(out, name)
+    except InvalidTypeError as exc:
+        raise WrongOutputError(str(exc)) from None
+    if arr.size != math.prod(shape):
+        what = "one value" if len(shape) == 1 else f"one gradient of {shape[1]} numbers"
+        raise WrongOutputError(
+            f"{name} must return {what} per point: given {shape[0]} points, an array of "
+            f"shape {shape}; it returned shape {arr.shape}")
+    return arr.reshape(shape)
+
+
 def as_scalar(value: Any, where: Any = "the objective") -> float:
     """Convert what an objective returned to a Python float.
 

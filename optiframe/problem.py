@@ -21,9 +21,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidTypeError
 from .numerics import einsum, scaled_row_norms
-from .objective import Objective, as_scalar, real_array
+from .objective import Objective, WrongOutputError, as_scalar, real_array, stacked_output
 from .optimizers import Optimizer
 from .replay import Recording
 from .state import take_rows
@@ -139,27 +138,6 @@ class RowError(Exception):
         self.levels: Any = None  # adaptive differences: the rows' levels after the measure
         self.kept = np.ones(len(values), dtype=bool)
         self.kept[sorted(errors)] = False
-
-
-class WrongOutputError(InvalidTypeError):
-    """A stacked evaluation returned what its contract does not allow: not real
-    numbers, or not one value (one gradient) per point."""
-
-
-def stacked_output(out: Any, fn: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """What ``fn`` returned for a stack, as a float array of ``shape`` (K values, or K
-    gradients of n), or :class:`WrongOutputError` saying what it returned instead."""
-    name = getattr(fn, "__qualname__", None) or repr(fn)
-    try:
-        arr = real_array(out, name)
-    except InvalidTypeError as exc:
-        raise WrongOutputError(str(exc)) from None
-    if arr.size != math.prod(shape):
-        what = "one value" if len(shape) == 1 else f"one gradient of {shape[1]} numbers"
-        raise WrongOutputError(
-            f"{name} must return {what} per point: given {shape[0]} points, an array of "
-            f"shape {shape}; it returned shape {arr.shape}")
-    return arr.reshape(shape)
 
 
 def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,

@@ -96,6 +96,11 @@ def test_a_stacked_evaluation_of_the_wrong_shape_says_so_instead_of_failing_each
                        r"shape \(2,\)"):
         of.minimize(f, starts=np.ones((3, 2)))
     assert f.calls == 1  # no row asked again alone
+    for how in (dict(gradient="central"), dict(gradient="forward", bounds=[(0.0, 3.0)] * 2),
+                dict(gradient="spsa", seed=0)):  # a single start's differences too (it
+        with pytest.raises(of.InvalidTypeError, match=r"_ShortValues.values must return one "
+                           r"value per point: given \d+ points"):  # raised numpy's
+            of.minimize(_ShortValues(), [1.0, 2.0], **how)  # "cannot reshape array")
     r = of.minimize(_FlatGradients(), starts=np.ones((3, 2)), optimizer="gd")
     assert {s.status for s in r.starts} == {"failed"}
     assert ("_FlatGradients.gradients must return one gradient of 2 numbers per point: "
