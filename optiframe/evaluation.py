@@ -44,7 +44,7 @@ from .executors import (
     check_workers,
     run_jobs,
 )
-from .objective import Objective, real_array
+from .objective import Objective, stacked_output
 
 __all__ = ["EvaluationStats", "ParallelObjective", "check_evaluate", "open_evaluation"]
 
@@ -129,11 +129,8 @@ class EvaluateTask:
     def __call__(self, block: np.ndarray) -> tuple[bool, Any, float]:
         t = time.perf_counter()
         try:  # values(): one call for a vectorized objective, else value() row by row
-            out = real_array(self.objective.values(block), self.objective).reshape(-1)
-            if out.shape != (len(block),):
-                raise InvalidTypeError(
-                    f"the objective {self.objective!r} must return one value per row of a "
-                    f"stack: got shape {out.shape} for {len(block)} rows")
+            values = self.objective.values
+            out = stacked_output(values(block), values, (len(block),))
         except Exception as exc:
             return False, exc, time.perf_counter() - t
         return True, out, time.perf_counter() - t
