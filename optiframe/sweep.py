@@ -28,7 +28,10 @@ Example
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,6 +40,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from ._files import Target, write_text
 from .api import minimize
 from .errors import InvalidArgumentError
 from .executors import check_workers
@@ -77,6 +81,28 @@ class SweepTable(Sequence[dict[str, Any]]):
             raise InvalidArgumentError("to_pandas needs pandas: pip install pandas") from None
         return pd.DataFrame(self._rows)
 
+    def to_csv(self, path: Target | None = None) -> str:
+        """The table as CSV (floats in their shortest exact form, lists such as ``x`` as
+        JSON), written to ``path`` (a path or an open text file) when given; returns it."""
+        names = list(self._rows[0]) if self._rows else []
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(names)
+        for row in self._rows:
+            writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
+                             repr(row[n]) if isinstance(row[n], float) else row[n]
+                             for n in names])
+        write_text(path, text.getvalue())
+        return text.getvalue()
+
+    def to_json(self, path: Target | None = None) -> str:
+        """The table as a JSON list of rows (infinities and NaN as strings), written to
+        ``path`` when given; returns it."""
+        text = json.dumps([{k: _plain(v) for k, v in row.items()} for row in self._rows],
+                          indent=2) + "\n"
+        write_text(path, text)
+        return text
+
     def best(self) -> dict[str, Any]:
         """The row with the lowest finite f."""
         finite = [r for r in self._rows if r["fun"] == r["fun"]]
@@ -86,6 +112,15 @@ class SweepTable(Sequence[dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"<SweepTable: {len(self)} combinations>"
+
+
+def _plain(v: Any) -> Any:
+    """A cell for JSON: a non-finite float as its string (standard JSON has none)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
 
 
 def _optimizer_class(optimizer: Any) -> type:

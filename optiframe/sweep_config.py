@@ -10,10 +10,6 @@ to the results folder as sweep.csv and sweep.json.
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -116,30 +112,12 @@ def _sweep_options(config: dict[str, Any], where: str) -> dict[str, Any]:
     return {"zipped": zipped, "workers": workers}
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
-
-
 def write_table(table: SweepTable, folder: Path) -> list[str]:
     """sweep.csv and sweep.json in ``folder``, each written whole into a temporary file
     and then renamed over the old one (an earlier table stays until the new one is
     ready); returns their names."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = list(table[0]) if len(table) else []
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(names)
-    for row in table:
-        writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
-                         repr(row[n]) if isinstance(row[n], float) else row[n]
-                         for n in names])
-    as_json = json.dumps([{k: _plain(v) for k, v in row.items()} for row in table],
-                         indent=2) + "\n"
-    for name, body in (("sweep.csv", text.getvalue()), ("sweep.json", as_json)):
+    for name, body in (("sweep.csv", table.to_csv()), ("sweep.json", table.to_json())):
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         tmp.unlink(missing_ok=True)
         with open(tmp, "x", newline="") as fh:  # exclusive: never through a planted link

@@ -34,6 +34,29 @@ def test_the_table_exports_and_names_its_best_row():
     assert list(df.columns[:3]) == ["lr", "status", "success"] and len(df) == 3
 
 
+def test_the_table_writes_csv_and_json_as_the_command_line_does(tmp_path):
+    import csv
+    import io
+    import json
+
+    from optiframe.sweep_config import write_table
+
+    table = of.sweep("sphere", [1.0, 2.0], optimizer="gd", lr=[0.01, 10.0], max_steps=20)
+    text = table.to_csv(tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [float(r["lr"]) for r in rows] == [0.01, 10.0]
+    assert [r["status"] for r in rows] == [row["status"] for row in table]
+    assert float(rows[0]["fun"]) == table[0]["fun"]  # the shortest exact form
+    assert json.loads(rows[0]["x"]) == table[0]["x"]
+    buf = io.StringIO()
+    assert table.to_json(buf) == buf.getvalue()
+    assert [r["status"] for r in json.loads(buf.getvalue())] == ["max_steps", "diverged"]
+    write_table(table, tmp_path / "cli")  # optiframe sweep's files are these exports
+    assert (tmp_path / "cli" / "sweep.csv").read_text() == text
+    assert (tmp_path / "cli" / "sweep.json").read_text() == table.to_json()
+
+
 def test_a_failing_combination_is_recorded_and_bad_grids_are_refused():
     def fails_fast(x):
         if abs(x[0]) > 100:
