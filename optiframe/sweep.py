@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import itertools
 import json
@@ -41,12 +42,13 @@ import attrs
 import numpy as np
 
 from ._files import Target, write_text
+from ._validation import did_you_mean
 from .api import minimize
 from .errors import InvalidArgumentError
 from .executors import check_workers
 from .history import History, LazyHistory
 from .optimizers import Optimizer
-from .options import SWEEPABLE
+from .options import OPTIONS, SWEEPABLE
 from .plugins import get_registry
 from .result import Result
 from .schedules import Schedule
@@ -112,6 +114,23 @@ class SweepTable(Sequence[dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"<SweepTable: {len(self)} combinations>"
+
+
+#: every option minimize takes, declared in optiframe.options
+OPTION_NAMES = frozenset(o.name for o in OPTIONS)
+
+
+def _check_names(grid: dict[str, Any], fields: dict[str, Any], cls: type) -> None:
+    """Refuse a keyword that is neither a hyperparameter of ``cls`` nor an option of
+    :func:`~optiframe.minimize`, suggesting the closest of either."""
+    params = inspect.signature(minimize).parameters.values()
+    options = [p.name for p in params if p.kind is not p.VAR_KEYWORD]
+    for name in grid:
+        if name not in fields and name not in options and name not in OPTION_NAMES:
+            raise InvalidArgumentError(
+                f"sweep: {name!r} is neither a hyperparameter of {cls.__name__} "
+                f"({', '.join(fields) or 'none'}) nor an option of minimize."
+                f"{did_you_mean(name, [*fields, *options])}")
 
 
 def _plain(v: Any) -> Any:
@@ -320,6 +339,7 @@ def sweep(fun: Any, x0: Any = None, *, optimizer: Any = "gd", zipped: bool = Fal
         check_workers(workers)  # now, even if every row stacks and none goes to a worker
     fields = ({f.alias or f.name: f.default for f in attrs.fields(cls)} if attrs.has(cls)
               else {})
+    _check_names(grid, fields, cls)
     swept = {k: v for k, v in ((k, _swept_values(k, v, fields)) for k, v in grid.items())
              if v is not None}
     fixed = {k: v for k, v in grid.items() if k not in swept}

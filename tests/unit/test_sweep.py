@@ -69,6 +69,14 @@ def test_a_failing_combination_is_recorded_and_bad_grids_are_refused():
         of.sweep("sphere", [1.0], optimizer="gd", lr=[])
     with pytest.raises(of.InvalidArgumentError, match="an Optimizer class or a registered"):
         of.sweep("sphere", [1.0], optimizer=of.GradientDescent(lr=0.1), lr=[0.1])
+    # a misspelt hyperparameter is named with the optimizer's own (it used to list only
+    # minimize's options, without a suggestion)
+    with pytest.raises(of.InvalidArgumentError, match=r"sweep: 'lrr' is neither a "
+                       r"hyperparameter of GradientDescent \(lr, line_search\) nor an option "
+                       r"of minimize. Did you mean 'lr'\?"):
+        of.sweep("sphere", [1.0], optimizer="gd", lrr=[0.1, 0.2])
+    with pytest.raises(of.InvalidArgumentError, match="Did you mean 'max_steps'"):
+        of.sweep("sphere", [1.0], optimizer="gd", lr=[0.1], max_step=[10, 20])
     assert np.isfinite(table[0]["fun"])
 
 
