@@ -275,18 +275,6 @@ def test_a_runner_has_everything_a_kind_of_run_reads():
     assert [name for name in configured if not hasattr(runner, name)] == []
 
 
-def _ext_rosen(x):
-    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
-
-
-def _ext_rosen_der(x):
-    g = np.zeros_like(x)
-    d = x[1:] - x[:-1] ** 2
-    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * d
-    return g
-
-
 def test_the_default_step_limit_is_scipys_for_quasi_newton_and_1000_for_fixed_steps():
     # scipy's L-BFGS-B runs up to maxiter=15000; so do lbfgs and bfgs when max_steps is
     # not given. A fixed step keeps 1000 (the blog's), a minibatch run its epochs.
@@ -297,9 +285,9 @@ def test_the_default_step_limit_is_scipys_for_quasi_newton_and_1000_for_fixed_st
     assert of.Runner("sphere", "lbfgs", max_steps=7).stop.max_steps == 7
     # extended Rosenbrock in 400-D: about 2000 L-BFGS steps, as scipy's L-BFGS-B
     x0 = np.tile([-1.2, 1.0], 200)
-    r = of.minimize(_ext_rosen, x0, jac=_ext_rosen_der)
+    r = of.minimize("rosenbrock", x0)  # (its analytic gradient)
     assert r.status == "converged" and 1000 < r.nit < 15000, (r.status, r.nit)
-    capped = of.minimize(_ext_rosen, x0, jac=_ext_rosen_der, max_steps=1000)
+    capped = of.minimize("rosenbrock", x0, max_steps=1000)
     assert capped.status == "max_steps" and capped.message.endswith("max_steps = 1000.")
     slow = of.minimize(func2, [3.0, 3.0], optimizer=GD(lr=1e-6))
     assert slow.status == "max_steps" and slow.nit == 1000
