@@ -29,6 +29,7 @@ from .state import take_rows
 from .stopping import StopRules
 
 _EPS = float(np.finfo(float).eps)
+_F8 = np.dtype(np.float64)
 
 #: Below this size, norms are faster on Python floats than through BLAS.
 SMALL = 64
@@ -148,7 +149,11 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
     so what the first pass asked is answered from its record and no point is asked
     twice."""
     def first_pass(X: np.ndarray, *extra: Any) -> np.ndarray:
-        return stacked_output(fn(X, *extra), fn, (X.shape[0], *row_shape))
+        out = fn(X, *extra)
+        if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
+                X.shape[0], *row_shape):  # (the usual answer, without a call)
+            return out
+        return stacked_output(out, fn, (X.shape[0], *row_shape))
 
     def one_row(exc: Exception) -> np.ndarray:  # its error, without evaluating it again
         if isinstance(exc, (OverflowError, FloatingPointError)):
