@@ -27,10 +27,15 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+#: the metadata key of a hyperparameter that may give one number per coordinate
+PER_COORDINATE = "optiframe.per_coordinate"
+
+
 def learning_rate(default: float) -> Any:
     """A learning rate: a finite number > 0, or an array of them, one per coordinate."""
     return attrs.field(default=default, converter=_freeze, validator=positive_finite,
-                       eq=attrs.cmp_using(eq=_same), hash=False)
+                       eq=attrs.cmp_using(eq=_same), hash=False,
+                       metadata={PER_COORDINATE: True})
 
 
 def nonnegative(default: float) -> Any:
@@ -60,8 +65,10 @@ def unit_interval(default: float, *, closed_high: bool = False) -> Any:
 
 
 def check_coordinates(optimizer: Any, n: int) -> None:
-    """Refuse, before any work, a hyperparameter array (a per-coordinate learning rate)
-    that does not give one number per coordinate of x's ``n`` (or one for all).
+    """Refuse, before any work, a per-coordinate hyperparameter (a learning rate, or any
+    field declared with :data:`PER_COORDINATE` in its metadata) whose array does not give
+    one number per coordinate of x's ``n`` (or one for all). Other array fields (a
+    matrix of one's own) are the optimizer's business.
 
     >>> import optiframe as of
     >>> check_coordinates(of.GradientDescent(lr=[0.1, 0.2, 0.3]), 2)
@@ -79,14 +86,14 @@ an array of one per coordinate of x (2): got shape (3,): [0.1, 0.2, 0.3]
 
 
 def _arrays(obj: Any) -> list[tuple[Any, str, np.ndarray]]:
-    """The array-valued fields of an attrs instance and of the attrs instances it holds
-    (a chain's transforms), as (owner, field name, array)."""
+    """The per-coordinate array fields of an attrs instance and of the attrs instances
+    it holds (a chain's transforms), as (owner, field name, array)."""
     found: list[tuple[Any, str, np.ndarray]] = []
     if not attrs.has(type(obj)):
         return found
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name)
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and field.metadata.get(PER_COORDINATE):
             found.append((obj, field.name, value))
         for item in value if isinstance(value, tuple) else (value,):
             for part in item if isinstance(item, tuple) else (item,):

@@ -148,6 +148,25 @@ def test_a_learning_rate_array_of_one_per_coordinate_or_one_for_all_runs(lr):
     assert r.status == "max_steps" and r.x.shape == (2,)
 
 
+def test_an_optimizers_own_matrix_hyperparameter_is_not_taken_for_a_learning_rate():
+    import attrs
+
+    @attrs.frozen
+    class Preconditioned(of.Optimizer):  # x <- x - P g, P an (n, n) matrix of its own
+        P: np.ndarray = attrs.field(eq=False)
+
+        def init(self, x):
+            return ()
+
+        def step(self, x, grad, state):
+            return x - grad @ self.P.T, state
+
+    P = np.array([[0.25, 0.0], [0.0, 0.5]])
+    r = of.minimize(func2, [1.0, 2.0], optimizer=Preconditioned(P), max_steps=3)
+    assert r.status == "max_steps"
+    np.testing.assert_allclose(r.x, [0.5**3, 0.0], atol=1e-6)  # (I - 2P)^3 x0
+
+
 def test_size_one_results_count_as_scalars():
     r = of.minimize(func1, np.array([2.0]), max_steps=3)
     assert isinstance(r.fun, float)
