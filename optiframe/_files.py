@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,3 +36,20 @@ def read_text(source: Any, is_text: bool) -> str:
     if hasattr(source, "read"):
         return str(source.read())
     return Path(source).read_text()
+
+
+def write_csv(target: Target | None, header: Iterable[Any], rows: Iterable[Iterable[Any]],
+              ) -> str:
+    """The CSV text of ``header`` and ``rows`` (cells as given), written to ``target``
+    when given (see :func:`write_text`); returns the text.
+
+    >>> write_csv(None, ["a", "b"], [[1, repr(0.1)]])
+    'a,b\\n1,0.1\\n'
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    text = buf.getvalue()
+    write_text(target, text)
+    return text

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ._files import Target, read_text, write_text
+from ._files import Target, read_text, write_csv, write_text
 from .errors import InvalidArgumentError
 from .starts_history import StartsHistory
 
@@ -224,14 +224,8 @@ class History:
         """Write CSV (floats in their shortest exact form) to ``path`` (a path or an open
         text file); return the text."""
         cols = self._flat_columns()
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
-        for row in zip(*(c.tolist() for c in cols.values()), strict=False):
-            writer.writerow([repr(v) for v in row])
-        text = buf.getvalue()
-        write_text(path, text)
-        return text
+        rows = zip(*(c.tolist() for c in cols.values()), strict=False)
+        return write_csv(path, cols, ([repr(v) for v in row] for row in rows))
 
     def to_json(self, path: Target | None = None) -> str:
         """Write JSON to ``path`` (a path or an open text file) and return it; NaN is null

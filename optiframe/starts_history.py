@@ -3,14 +3,12 @@ recorded step (a single start's record is :class:`~optiframe.history.History`)."
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ._files import Target, write_text
+from ._files import Target, write_csv
 from .errors import InvalidArgumentError
 
 
@@ -258,10 +256,5 @@ class StartsHistory:
         """Long-format CSV (see :meth:`to_dict`); written to ``path`` (a path or an open
         text file) when given."""
         d = self.to_dict()
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(d)
-        for row in zip(*d.values(), strict=True):
-            writer.writerow([repr(v) for v in row])
-        write_text(path, buf.getvalue())
-        return buf.getvalue()
+        rows = zip(*d.values(), strict=True)
+        return write_csv(path, d, ([repr(v) for v in row] for row in rows))

@@ -28,9 +28,7 @@ Example
 
 from __future__ import annotations
 
-import csv
 import inspect
-import io
 import itertools
 import json
 import math
@@ -41,14 +39,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._files import Target, write_text
+from ._files import Target, write_csv, write_text
 from ._validation import did_you_mean
 from .api import minimize
 from .errors import InvalidArgumentError
 from .executors import check_workers
 from .history import History, LazyHistory
 from .optimizers import Optimizer
-from .options import OPTIONS, SWEEPABLE
+from .options import SWEEPABLE
 from .plugins import get_registry
 from .result import Result
 from .schedules import Schedule
@@ -87,15 +85,9 @@ class SweepTable(Sequence[dict[str, Any]]):
         """The table as CSV (floats in their shortest exact form, lists such as ``x`` as
         JSON), written to ``path`` (a path or an open text file) when given; returns it."""
         names = list(self._rows[0]) if self._rows else []
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(names)
-        for row in self._rows:
-            writer.writerow([json.dumps(row[n]) if isinstance(row[n], list) else
-                             repr(row[n]) if isinstance(row[n], float) else row[n]
-                             for n in names])
-        write_text(path, text.getvalue())
-        return text.getvalue()
+        return write_csv(path, names, ([json.dumps(row[n]) if isinstance(row[n], list) else
+                                        repr(row[n]) if isinstance(row[n], float) else row[n]
+                                        for n in names] for row in self._rows))
 
     def to_json(self, path: Target | None = None) -> str:
         """The table as a JSON list of rows (infinities and NaN as strings), written to
@@ -116,17 +108,13 @@ class SweepTable(Sequence[dict[str, Any]]):
         return f"<SweepTable: {len(self)} combinations>"
 
 
-#: every option minimize takes, declared in optiframe.options
-OPTION_NAMES = frozenset(o.name for o in OPTIONS)
-
-
 def _check_names(grid: dict[str, Any], fields: dict[str, Any], cls: type) -> None:
     """Refuse a keyword that is neither a hyperparameter of ``cls`` nor an option of
     :func:`~optiframe.minimize`, suggesting the closest of either."""
-    params = inspect.signature(minimize).parameters.values()
+    params = inspect.signature(minimize).parameters.values()  # (every declared option)
     options = [p.name for p in params if p.kind is not p.VAR_KEYWORD]
     for name in grid:
-        if name not in fields and name not in options and name not in OPTION_NAMES:
+        if name not in fields and name not in options:
             raise InvalidArgumentError(
                 f"sweep: {name!r} is neither a hyperparameter of {cls.__name__} "
                 f"({', '.join(fields) or 'none'}) nor an option of minimize."
