@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidTypeError
 from .gradients import GradientEstimator
 from .objective import FunctionObjective, Objective
 from .observers import StepInfo
@@ -380,9 +380,19 @@ def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
     if not callable(callback):
         raise InvalidArgumentError(f"'callback' must be callable: {callback!r}")
     try:
-        params = inspect.signature(callback).parameters
+        signature: inspect.Signature | None = inspect.signature(callback)
     except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
+        signature = None
+    params = {} if signature is None else signature.parameters
+    if signature is not None and "intermediate_result" not in params:
+        try:
+            signature.bind(None)
+        except TypeError:  # refused now, not with Python's TypeError at the first step
+            name = getattr(callback, "__qualname__", None) or repr(callback)
+            raise InvalidTypeError(
+                f"'callback': {name}{signature} must take one argument, as scipy's does: "
+                "callback(xk) (the new point), callback(intermediate_result) or "
+                "callback(info) (optiframe's StepInfo)") from None
     if "intermediate_result" in params:
         def modern(info: StepInfo) -> Any:
             step = types.SimpleNamespace(x=info.x, fun=info.fun, nit=info.step)

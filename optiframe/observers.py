@@ -23,6 +23,7 @@ process that called :func:`~optiframe.minimize`.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -37,6 +38,32 @@ from .status import Status
 
 #: The methods a callback object may have, one per event of a run.
 EVENTS = ("on_run_start", "on_step", "on_epoch", "on_start_end", "on_run_end")
+
+#: What each event hands its callables (each takes that one argument), and its name.
+_ARGUMENTS = {"on_run_start": ("the run", "run"), "on_step": ("a StepInfo", "info"),
+              "on_epoch": ("an EpochInfo", "info"),
+              "on_start_end": ("the start's outcome", "outcome"),
+              "on_run_end": ("the result", "result")}
+
+
+def _check_takes_one(fn: Callable[..., Any], option: str, event: str | None) -> None:
+    """Refuse ``fn`` unless it can be called with one positional argument (what ``event``
+    hands it; None: a function of ``option``, called after each step or epoch), before any
+    work: a wrong signature would otherwise fail at the first step, with Python's
+    TypeError naming neither the option nor the event. A callable whose signature Python
+    cannot read (some builtins) is taken as it is."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        what, arg = _ARGUMENTS[event or ("on_epoch" if "epoch" in option else "on_step")]
+        form = f"def {event}(self, {arg})" if event else f"def callback({arg})"
+        raise InvalidTypeError(f"'{option}': {name}{signature} must take one argument, "
+                               f"{what}: {form}: ...") from None
 
 
 def _readonly(a: Any) -> Any:
@@ -108,8 +135,10 @@ class Callbacks:
             methods = [e for e in EVENTS if callable(getattr(cb, e, None))]
             if methods:
                 for e in methods:
+                    _check_takes_one(getattr(cb, e), "callbacks", e)
                     events[e].append(getattr(cb, e))
             elif callable(cb):
+                _check_takes_one(cb, "callbacks", None)
                 events["on_step"].append(cb)
             else:
                 raise InvalidTypeError(
@@ -118,6 +147,7 @@ class Callbacks:
         for cb in epoch_callbacks:
             if not callable(cb):
                 raise InvalidTypeError(f"'epoch_callbacks' must hold callables: {cb!r}")
+            _check_takes_one(cb, "epoch_callbacks", None)
             events["on_epoch"].append(cb)
         return cls(*(tuple(events[e]) for e in EVENTS))
 

@@ -126,6 +126,48 @@ def test_callback_sees_each_step_and_can_stop_the_run():
     assert r.history.step[-1] == 5
 
 
+class _OnRunEndOfNothing:
+    def on_step(self, info):
+        pass
+
+    def on_run_end(self):  # (the result is missing)
+        pass
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("callbacks", lambda: None, "'callbacks': <lambda>() must take one argument, a StepInfo"),
+    ("callbacks", [lambda info, extra: None], "<lambda>(info, extra) must take one argument"),
+    ("callbacks", [_OnRunEndOfNothing()],
+     "_OnRunEndOfNothing.on_run_end() must take one argument, the result: "
+     "def on_run_end(self, result)"),
+    ("epoch_callbacks", lambda: {}, "'epoch_callbacks': <lambda>() must take one argument, "
+     "an EpochInfo"),
+    ("callback", lambda: None, "'callback': <lambda>() must take one argument, as scipy's"),
+    ("callback", lambda xk, state: None, "callback(xk) (the new point)"),
+])
+def test_a_callback_of_the_wrong_signature_is_refused_before_any_evaluation(option, value, says):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float(x @ x)
+
+    with pytest.raises(of.InvalidTypeError) as err:
+        of.minimize(f, [3.0, 1.0], **{option: value})
+    assert says in str(err.value)
+    assert calls == []  # refused before any work
+
+
+@pytest.mark.parametrize("callback", [
+    lambda info: None, lambda *args: None, lambda info, extra=1: None, print,
+    lambda intermediate_result: None, lambda xk: None])
+def test_callbacks_that_take_one_argument_are_accepted(callback, capsys):
+    r = of.minimize("sphere", [3.0], optimizer="gd", max_steps=2, gtol=0, callback=callback)
+    assert r.nit == 2
+    r = of.minimize("sphere", [3.0], optimizer="gd", max_steps=2, gtol=0, callbacks=callback)
+    assert r.nit == 2
+
+
 def test_a_single_callable_is_accepted_as_callbacks():
     calls = []
     of.minimize("sphere", [3.0], max_steps=3, gtol=0, callbacks=lambda info: calls.append(1),
