@@ -19,6 +19,7 @@ from .data import (
 )
 from .errors import (
     CheckpointError,
+    CheckpointReplacedWarning,
     DuplicateComponentError,
     EvaluationError,
     HistoryStreamError,
@@ -115,6 +116,7 @@ __all__ = [
     "Chain",
     "Checkpoint",
     "CheckpointError",
+    "CheckpointReplacedWarning",
     "ClipByGlobalNorm",
     "ClipByValue",
     "Constant",

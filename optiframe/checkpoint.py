@@ -46,8 +46,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any, cast
 
 import attrs
@@ -86,7 +89,7 @@ from .checkpoint_store import (  # noqa: F401
     _write_npz,
     meta_digest,
 )
-from .errors import CheckpointError, InvalidArgumentError
+from .errors import CheckpointError, CheckpointReplacedWarning, InvalidArgumentError
 from .history import History, StartsHistory
 from .outcome import Finished
 from .state import ROW_FIELDS, BatchCursor, RunState
@@ -244,6 +247,29 @@ def _segment_span(name: str) -> tuple[int, int, int]:
     return int(level.lstrip("L")) if level.startswith("L") else 99, int(start), int(stop)
 
 
+def _warn_replacing(directory: Path) -> None:
+    """Warn, before any work, that ``directory`` holds an earlier run's checkpoint, which
+    this run's first checkpoint will replace (its files are then deleted). The warning
+    points at the caller's line outside optiframe."""
+    path = directory / JSON_NAME
+    if not path.is_file():
+        return
+    try:
+        meta = json.loads(path.read_text())
+        what = f"a {meta['kind']} run's, at step {int(meta['step'])}"
+    except (OSError, ValueError, TypeError, KeyError):
+        what = "one that cannot be read"
+    package, level = str(Path(__file__).parent), 2
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        f"'checkpoint' folder {str(directory)!r} holds an earlier run's checkpoint ({what}); "
+        "this run replaces it at its first checkpoint. To go on from it instead, call "
+        f"Runner.resume({str(directory)!r}); to keep it, give this run another folder",
+        CheckpointReplacedWarning, stacklevel=level)
+
+
 class Checkpointer:
     """Writes a run's checkpoints into ``directory``.
 
@@ -273,8 +299,10 @@ class Checkpointer:
         self.saved_upto = 0
         self._written: set[str] = set()  # files of this run that a later save may retire
         self._swept = False
-        if (resumed is not None and resumed.meta.get("history_segments")
-                and resumed.path.parent.resolve() == self.directory.resolve()):
+        here = resumed is not None and resumed.path.parent.resolve() == self.directory.resolve()
+        if not here:
+            _warn_replacing(self.directory)
+        if here and resumed is not None and resumed.meta.get("history_segments"):
             self.segments = list(resumed.meta["history_segments"])
             self.digests = {n: d for n, d in resumed.meta.get("checksums", {}).items()
                             if n in self.segments}

@@ -61,6 +61,11 @@ class PluginLoadWarning(UserWarning):
     """A plugin failed to import and was skipped (set OPTIFRAME_STRICT_PLUGINS=1 to raise)."""
 
 
+class CheckpointReplacedWarning(UserWarning):
+    """A new run was given a ``checkpoint`` folder that holds an earlier run's checkpoint,
+    which the new run's first checkpoint replaces."""
+
+
 def write_failure(exc: OSError) -> str:
     """Why a write failed, for a message: ``" (the disk is full): No space left on
     device"`` (the note in parentheses only for ENOSPC)."""

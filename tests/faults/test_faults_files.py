@@ -214,6 +214,8 @@ def test_a_second_writer_of_one_folder_is_refused_naming_the_holder(tmp_path):
     t.join()
     assert results["first"].status == "max_steps"
     assert of.load_checkpoint(tmp_path).step == 300  # the first run's files are whole
-    # the lock is released with the run: the folder can be written again
-    of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=5, checkpoint=tmp_path,
-                checkpoint_every=5, raise_errors=False)
+    # the lock is released with the run: the folder can be written again (replacing the
+    # first run's checkpoint, which the run is warned of)
+    with pytest.warns(of.CheckpointReplacedWarning):
+        of.minimize("sphere", [1.0, 2.0], optimizer="gd", max_steps=5, checkpoint=tmp_path,
+                    checkpoint_every=5, raise_errors=False)

@@ -40,6 +40,37 @@ def test_periodic_checkpoints_keep_one_consistent_pair(tmp_path):
         assert "rows/X" in npz.files and all(npz[name].dtype != object for name in npz.files)
 
 
+def test_a_new_run_into_a_folder_holding_a_checkpoint_is_warned_before_any_work(tmp_path):
+    """The earlier run's checkpoint is replaced at the new run's first checkpoint (its
+    files deleted): the warning comes before, pointing at the caller's line; a resume
+    into its own folder, and a first run into an empty one, are not warned."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty folder: no warning
+        of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=200, checkpoint=tmp_path,
+                  checkpoint_every=100).run([-1.0, 1.0])
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2)
+
+    with pytest.warns(of.CheckpointReplacedWarning) as seen:
+        runner = of.Runner(f, of.Adam(lr=0.02), max_steps=10, checkpoint=tmp_path)
+        assert calls == []
+        runner.run([-1.0, 1.0])
+    message = str(seen[0].message)
+    assert "holds an earlier run's checkpoint (a single run's, at step 200)" in message
+    assert f"Runner.resume({str(tmp_path)!r})" in message
+    assert seen[0].filename == __file__  # the user's line, not optiframe's
+    assert of.load_checkpoint(tmp_path).step == 10  # replaced, as the warning said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # resumed into its own folder: no warning
+        r = of.Runner(f, of.Adam(lr=0.02), max_steps=20, checkpoint=tmp_path).resume()
+    assert r.nit == 20
+
+
 def test_history_segments_are_merged_as_they_pile_up(tmp_path):
     runner = of.Runner("sphere", of.Adam(lr=1e-3), max_steps=2000, gtol=0.0,
                        checkpoint=tmp_path, checkpoint_every=100, on_interrupt="return")
