@@ -42,7 +42,7 @@ def as_point(x0: Any, name: str = "x0") -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InvalidArgumentError(f"{name!r} must be finite: {name}[{i}] is {arr[i]!r}")
+        raise InvalidArgumentError(f"{name!r} must be finite: {name}[{i}] is {float(arr[i])!r}")
     return arr
 
 

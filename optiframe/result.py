@@ -192,12 +192,14 @@ class MultiStartResult(Result):
     def __repr__(self) -> str:
         text = super().__repr__().removesuffix("\n)")
         shown = self.minima[:SHOWN_MINIMA]
-        minima = ", ".join(f"{np.array2string(m.x, precision=6, threshold=8)} x{m.count}"
-                           for m in shown)
+        pad = "\n" + " " * 10
+        minima = "".join(
+            f"{pad}f {m.fun:.6g} at {np.array2string(m.x, precision=6, threshold=8)}"
+            f" from {m.count} start{'s' if m.count != 1 else ''}" for m in shown)
         if len(self.minima) > len(shown):
-            minima += f", ... ({len(self.minima) - len(shown)} more in .minima)"
+            minima += f"{pad}... {len(self.minima) - len(shown)} more in .minima"
         return (f"{text}\n  starts: {len(self.finished)} {self.statuses()}\n"
-                f"  minima: {minima}\n)")
+                f"  minima: {len(self.minima)} distinct, best first{minima}\n)")
 
 
 @attrs.frozen(eq=False)

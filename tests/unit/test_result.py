@@ -27,9 +27,13 @@ def test_a_multistart_repr_lists_the_best_minima_and_counts_the_rest():
     r = of.minimize("rastrigin", starts=of.MultiStart(30, sampler="uniform", bounds=box),
                     seed=0, optimizer=of.GradientDescent(lr=1e-3), max_steps=300)
     assert len(r.minima) > 5
-    minima_line = next(line for line in repr(r).splitlines() if "minima:" in line)
-    assert minima_line.count("] x") == 5  # five minima shown, best first
-    assert minima_line.endswith(f"... ({len(r.minima) - 5} more in .minima)")
+    lines = repr(r).splitlines()
+    at = lines.index(f"  minima: {len(r.minima)} distinct, best first")
+    shown = lines[at + 1:at + 6]  # five minima, one a line, best first, each with its f
+    for line, m in zip(shown, r.minima, strict=False):
+        assert line.startswith(f"          f {m.fun:.6g} at [")
+        assert line.endswith(f"] from {m.count} start" + ("s" if m.count > 1 else ""))
+    assert lines[at + 6] == f"          ... {len(r.minima) - 5} more in .minima"
     assert repr(r).endswith("\n)")
 
 
