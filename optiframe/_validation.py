@@ -54,7 +54,7 @@ def check_int(name: str, value: Any, minimum: int = 0) -> int:
         else:
             raise InvalidArgumentError(f"{name!r} must be an integer >= {minimum}: {value!r}")
     if value < minimum:
-        raise InvalidArgumentError(f"{name!r} must be >= {minimum}: {value!r}")
+        raise InvalidArgumentError(f"{name!r} must be >= {minimum}: {int(value)!r}")
     return int(value)
 
 

@@ -278,7 +278,7 @@ def as_starts(starts: Any, n: int | None) -> np.ndarray:
     if bad.any():
         k, j = (int(i) for i in np.argwhere(bad)[0])
         raise InvalidArgumentError(f"'starts[{k}]' must be finite: starts[{k}][{j}] is "
-                                   f"{arr[k, j]!r}")
+                                   f"{float(arr[k, j])!r}")
     return arr
 
 

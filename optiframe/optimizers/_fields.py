@@ -59,7 +59,7 @@ def unit_interval(default: float, *, closed_high: bool = False) -> Any:
             raise InvalidArgumentError(f"{name!r} must not be NaN: {value!r}")
         inside = 0.0 <= value <= 1.0 if closed_high else 0.0 <= value < 1.0
         if not inside:
-            raise InvalidArgumentError(f"{name!r} must be in [0, 1{high}: {value!r}")
+            raise InvalidArgumentError(f"{name!r} must be in [0, 1{high}: {float(value)!r}")
 
     return attrs.field(default=default, validator=check)
 

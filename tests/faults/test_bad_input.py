@@ -178,3 +178,19 @@ def test_integer_x0_becomes_float():
     r = of.minimize(func2, [3, 3], optimizer=of.GradientDescent(lr=0.25), max_steps=2)
     assert r.x.dtype == np.float64
     np.testing.assert_allclose(r.x, [0.75, 0.75], rtol=1e-9)
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda: of.minimize("sphere", [1.0, np.float64(np.nan)]), "x0[1] is nan"),
+    (lambda: of.minimize("sphere", [1.0, 2.0], starts=of.MultiStart(np.int64(0))),
+     "'n_starts' must be >= 1: 0"),
+    (lambda: of.Adam(lr=0.1, beta1=np.float64(1.5)), "'beta1' must be in [0, 1): 1.5"),
+    (lambda: of.minimize("sphere", [1.0, 2.0], starts=np.array([[1.0, np.nan]])),
+     "starts[0][1] is nan"),
+])
+def test_numpy_numbers_in_errors_read_as_plain_numbers(call, says):
+    """A value given as a numpy scalar is named as the number, not numpy's repr
+    (np.float64(1.5))."""
+    with pytest.raises(of.InvalidArgumentError) as err:
+        call()
+    assert says in str(err.value) and "np." not in str(err.value)
