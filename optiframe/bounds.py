@@ -57,8 +57,11 @@ class Box:
         """The gradient projected on the directions the box allows at X: each component
         that points out of the box at a bound x sits on is 0 (``-g`` would push x out),
         the others are g's. It is 0 exactly at the box's stationary (KKT) points."""
+        at_lo, at_hi = self.lo >= X, self.hi <= X
+        if not (at_lo.any() or at_hi.any()):
+            return G  # x strictly inside: nothing to project (the same values)
         with np.errstate(invalid="ignore"):
-            out = ((self.lo >= X) & (G > 0)) | ((self.hi <= X) & (G < 0))
+            out = (at_lo & (G > 0)) | (at_hi & (G < 0))
         return np.where(out, 0.0, G)
 
     def free_direction(self, X: np.ndarray, D: np.ndarray, G: np.ndarray) -> np.ndarray:
@@ -66,6 +69,8 @@ class Box:
         whose gradient ``G`` does (those coordinates stay at their bound: the two-metric
         projection of Bertsekas)."""
         at_lo, at_hi = self.lo >= X, self.hi <= X
+        if not (at_lo.any() or at_hi.any()):
+            return D  # x strictly inside: every direction is free (the same values)
         with np.errstate(invalid="ignore"):
             out = (at_lo & ((D < 0) | (G > 0))) | (at_hi & ((D > 0) | (G < 0)))
         return np.where(out, 0.0, D)

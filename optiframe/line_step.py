@@ -149,7 +149,7 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
         levels = None  # one cost for every row: nothing to carry through the search
     if p.point:
         memo = None
-        if (FIRST_ACCEPTED and p.box is None and deadline is None and not p.stochastic
+        if (FIRST_ACCEPTED and deadline is None and not p.stochastic
                 and type(p.line_search) is StrongWolfe):
             done = first_accepted(p, X, F, G, X_prop, A, left, levels)
             if isinstance(done, Trial):

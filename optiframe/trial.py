@@ -81,27 +81,39 @@ class FirstTrialMemo:
 
 
 def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: np.ndarray,
-                    A: float, left: Any, levels: Any) -> Trial | FirstTrialMemo | None:
+                   A: float, left: Any, levels: Any) -> Trial | FirstTrialMemo | None:
     """One start's strong Wolfe search where its first trial meets the conditions (and
     lowers f beyond its noise): that trial as the step, without the search's packing,
-    in the arithmetic of :func:`~optiframe.line_step._first_trial_one` and of
-    :func:`~optiframe.linesearch._wolfe_one`'s first trial, and with the trial
-    functions' answers (:func:`~optiframe.line_step._trial_functions`), so the same bits
-    (tests/unit/test_trial.py compares the two ways). Otherwise what it evaluated
-    (a :class:`FirstTrialMemo`; None where it evaluated nothing), for the search to go on from."""
+    in the arithmetic of :func:`~optiframe.line_step._first_trials` (or
+    ``_first_trial_one``) and of :func:`~optiframe.linesearch._wolfe_one`'s first trial,
+    and with the trial functions' answers (:func:`~optiframe.line_step._trial_functions`),
+    so the same bits (tests/unit/test_trial.py compares the two ways). Within bounds,
+    the direction is the box's free one, the trial projected; a first trial that would
+    leave the box is taken where it meets the search's Armijo condition along the
+    projected path (:meth:`~optiframe.linesearch.StrongWolfe.search`'s bent rows).
+    Otherwise what it evaluated (a :class:`FirstTrialMemo`; None where it evaluated
+    nothing), for the search to go on from."""
     cost = p.gradient_costs(levels)
     if left is not None and left[0] < 1 + cost:
         return None  # the search stops at the budget
-    D = X_prop - X
-    d0 = float(einsum("i,i->", G, D))  # the slope
-    if not -math.inf < d0 < 0.0:
+    box, c1 = p.box, p.line_search.c1
+    if box is None:
+        D = X_prop - X
+        d0 = slope = float(einsum("i,i->", G, D))  # the slope
+    else:  # the direction within the box, as the rows' code finds it (the same bits)
+        D2 = box.free_direction(X[None], X_prop[None] - X[None], G[None])
+        slope = float(einsum("ij,ij->i", G[None], D2)[0])  # (its test and promise)
+        D = D2[0]
+        d0 = float(einsum("i,i->", G, D))  # (the search's own)
+    if not -math.inf < slope < 0.0:
         return None  # no descent direction: the search resets it
     a = 1.0 if p.natural_step or math.isnan(A) else min(1.0, 2.0 * A)
+    bent = box is not None and float(box.max_step(X[None], D[None])[0]) < a
     trial = X + D if a == 1.0 else X + a * D
     if not (trial != X).any():
         return None  # a first trial to lengthen
     f0 = float(F)
-    trial = trial[None]
+    trial = trial[None] if box is None else box.project(trial[None])
     trial.flags.writeable = False
     memo = FirstTrialMemo(trial)
     try:
@@ -111,10 +123,13 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     except Exception as exc:
         memo.f_error, f = exc, math.nan
     memo.fa = np.array([f])
-    search = p.line_search
-    if memo.f_error is not None or not (
-            math.isfinite(f) and f <= f0 + search.c1 * a * d0) or f >= f0:
-        return memo  # too far: the search brackets (or raises)
+    if bent:  # Armijo's condition along the projected path (its moved, its arithmetic)
+        moved = float(einsum("ij,ij->i", G[None], trial - X[None])[0])
+        enough = math.isfinite(f) and f <= f0 + c1 * moved
+    else:
+        enough = math.isfinite(f) and f <= f0 + c1 * a * d0 and not f >= f0
+    if memo.f_error is not None or not enough:
+        return memo  # too far: the search brackets or backtracks (or raises)
     try:
         g = np.asarray(p.gradient_at(trial[0], None, f, None if levels is None else
                                      np.array([levels])[0]), dtype=float).reshape(trial.shape)
@@ -123,8 +138,8 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     except Exception as exc:
         memo.g_error, g = exc, np.full(trial.shape, math.nan)
     memo.g = g
-    d = float(einsum("i,i->", g[0], D))
-    if memo.g_error is not None or not abs(d) <= -search.c2 * d0 or not (
+    curved = bent or abs(float(einsum("i,i->", g[0], D))) <= -p.line_search.c2 * d0
+    if memo.g_error is not None or not curved or not (
             (f0 - f) > NOISE_UNITS * _EPS * abs(f0)):  # (_only_lowered's test)
         return memo
-    return Trial(trial.copy()[0], f, a, g[0], 1 + cost, p.jev, True, 0, {}, -a * d0)
+    return Trial(trial.copy()[0], f, a, g[0], 1 + cost, p.jev, True, 0, {}, -a * slope)

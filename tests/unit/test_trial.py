@@ -48,7 +48,10 @@ class _Calls:
 @pytest.mark.parametrize("setting", [
     {}, {"gradient": "forward"}, {"gradient": "auto"}, {"max_nfev": 17},
     {"max_nfev": 40, "gradient": "auto"}, {"optimizer": "bfgs"},
-    {"optimizer": {"name": "lbfgs", "memory": 2}}, {"max_steps": 3}])
+    {"optimizer": {"name": "lbfgs", "memory": 2}}, {"max_steps": 3},
+    {"bounds": [(-2.0, 0.9), (-1.0, 1.2), (-1.0, 2.0)]},
+    {"bounds": [(-1.0, 1.3), (None, 1.5), (0.2, None)], "gradient": "auto"},
+    {"bounds": [(0.5, 0.5), (-5.0, 5.0), (-5.0, 5.0)], "max_nfev": 30}])
 @pytest.mark.parametrize("x0", [[-1.2, 1.0, 0.5], [1.4, 1.9, -0.3], [1e8, -1e8, 3.0]])
 def test_a_first_trial_accepted_at_once_gives_the_searchs_bits(monkeypatch, kind, setting,
                                                                  x0):
