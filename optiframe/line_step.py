@@ -147,10 +147,11 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     left = None if p.budget is None else p.budget - np.atleast_1d(spent)
     if not p.level_costs:
         levels = None  # one cost for every row: nothing to carry through the search
+    fast = (FIRST_ACCEPTED and deadline is None and not p.stochastic
+            and type(p.line_search) is StrongWolfe)
     if p.point:
         memo = None
-        if (FIRST_ACCEPTED and deadline is None and not p.stochastic
-                and type(p.line_search) is StrongWolfe):
+        if fast:
             done = first_accepted(p, X, F, G, X_prop, A, left, levels)
             if isinstance(done, Trial):
                 return done
@@ -169,6 +170,13 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
                      int(one.njev[0]) * p.jev, found, int(reset[0]), raised,
                      float(gain[0]))
     K = X.shape[0]
+    memo = None
+    if fast and K == 1 and skip is None:  # a stack of one row: as a point, in rows
+        done = first_accepted(p, X[0], F[0], G[0], X_prop[0], A[0], left,
+                              None if levels is None else levels[0])
+        if isinstance(done, Trial):
+            return _one_row(done)
+        memo = done
     rows = np.arange(K) if skip is None else np.flatnonzero(~skip)
     X_new, F_new, A_new = X.copy(), np.array(F, dtype=float), np.full(K, math.nan)
     G_new = np.full(X.shape, math.nan)
@@ -184,7 +192,7 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
             p, X[rows], F_new[rows], G[rows], PG[rows], X_prop[rows], A[rows], rng_rows, rows,
             None if left is None else left[rows], deadline,
             None if last is None else np.asarray(last, dtype=float)[rows],
-            rows_of(levels, rows))
+            rows_of(levels, rows), memo)
         good = res.ok.copy()
         if errors:
             good[np.isin(rows, list(errors))] = False
@@ -202,6 +210,13 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     if skip is not None:
         G_new[skip] = math.nan
     return Trial(X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains)
+
+
+def _one_row(t: Trial) -> Trial:
+    """A point's accepted :class:`Trial` as the rows' (one row of arrays)."""
+    return Trial(t.X[None], np.array([t.F]), np.array([t.A]), t.G[None],
+                 np.array([t.nfev], dtype=np.int64), np.array([t.njev], dtype=np.int64),
+                 np.ones(1, dtype=bool), np.zeros(1, dtype=np.int64), {}, np.array([t.gain]))
 
 
 def restarted(p: Problem, opt: Any, X: Any, resets: Any) -> Any:

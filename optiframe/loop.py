@@ -550,7 +550,8 @@ class _Step:
         stop = p.stop
         if self.calls or self.ask_step or (not self.training and (
                 (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
-                if self.point else (not s.SN.min() > stop.xtol or stop.ftol > 0.0))):
+                if self.point else (not s.SN.min() > stop.xtol or (
+                    stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
             stopped = bool(self.calls) and w.step(step_info(s))
             settle_steps(s, p, F_old, skip)  # the step stage's rules
             if stopped is True and s.running:

@@ -114,6 +114,12 @@ class StopRules:
         """True when the change in f meets ``ftol`` (never when ``ftol`` is 0)."""
         return abs(f_old - f_new) <= self.ftol * max(abs(f_old), abs(f_new), 1.0)
 
+    def any_f_converged(self, F_old: np.ndarray, F_new: np.ndarray) -> bool:
+        """:meth:`f_converged` of any row of a stack (the step stage's ``ftol`` test, as
+        :class:`~optiframe.stop_rules.SmallStep` makes it)."""
+        return bool((np.abs(F_old - F_new) <= self.ftol * np.maximum(
+            np.maximum(np.abs(F_old), np.abs(F_new)), 1.0)).any())
+
     # -- why a start stops ------------------------------------------------------------
 
     def at_start(self, f0: float) -> Outcome:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .numerics import NOISE_UNITS, einsum
-from .problem import Problem
+from .problem import Problem, RowError
 from .replay import unasked
 
 _EPS = float(np.finfo(float).eps)
@@ -116,13 +116,7 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     trial = trial[None] if box is None else box.project(trial[None])
     trial.flags.writeable = False
     memo = FirstTrialMemo(trial)
-    try:
-        f = p.scalar(p.value(trial[0]))
-    except (OverflowError, FloatingPointError):
-        f = math.inf
-    except Exception as exc:
-        memo.f_error, f = exc, math.nan
-    memo.fa = np.array([f])
+    f = _value(p, trial, memo)
     if bent:  # Armijo's condition along the projected path (its moved, its arithmetic)
         moved = float(einsum("ij,ij->i", G[None], trial - X[None])[0])
         enough = math.isfinite(f) and f <= f0 + c1 * moved
@@ -130,16 +124,51 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
         enough = math.isfinite(f) and f <= f0 + c1 * a * d0 and not f >= f0
     if memo.f_error is not None or not enough:
         return memo  # too far: the search brackets or backtracks (or raises)
-    try:
-        g = np.asarray(p.gradient_at(trial[0], None, f, None if levels is None else
-                                     np.array([levels])[0]), dtype=float).reshape(trial.shape)
-    except (OverflowError, FloatingPointError):
-        g = np.full(trial.shape, math.nan)
-    except Exception as exc:
-        memo.g_error, g = exc, np.full(trial.shape, math.nan)
-    memo.g = g
+    g = _gradient(p, trial, f, memo, levels)
     curved = bent or abs(float(einsum("i,i->", g[0], D))) <= -p.line_search.c2 * d0
     if memo.g_error is not None or not curved or not (
             (f0 - f) > NOISE_UNITS * _EPS * abs(f0)):  # (_only_lowered's test)
         return memo
     return Trial(trial.copy()[0], f, a, g[0], 1 + cost, p.jev, True, 0, {}, -a * slope)
+
+
+def _value(p: Problem, trial: np.ndarray, memo: FirstTrialMemo) -> float:
+    """f at the trial point (1, n), as the search's trial function asks it (a point's, or
+    a one-row stack's), kept in the memo with its error (NaN where it raised)."""
+    if p.point:
+        try:
+            f = p.scalar(p.value(trial[0]))
+        except (OverflowError, FloatingPointError):
+            f = math.inf
+        except Exception as exc:
+            memo.f_error, f = exc, math.nan
+        memo.fa = np.array([f])
+        return f
+    try:
+        memo.fa = p.value(trial)
+    except RowError as err:  # (its overflow is the row's inf already)
+        memo.f_error, memo.fa = err.errors[0], err.values
+    return float(memo.fa[0])
+
+
+def _gradient(p: Problem, trial: np.ndarray, f: float, memo: FirstTrialMemo,
+              levels: Any) -> np.ndarray:
+    """The gradient at the trial point (1, n), as the search's trial function asks it,
+    kept in the memo with its error (NaN where it raised)."""
+    if p.point:
+        try:
+            g = np.asarray(p.gradient_at(trial[0], None, f, None if levels is None else
+                                         np.array([levels])[0]), dtype=float
+                           ).reshape(trial.shape)
+        except (OverflowError, FloatingPointError):
+            g = np.full(trial.shape, math.nan)
+        except Exception as exc:
+            memo.g_error, g = exc, np.full(trial.shape, math.nan)
+    else:
+        try:
+            g = p.gradient_at(trial, None, memo.fa, None if levels is None else
+                              np.array([levels]))
+        except RowError as err:
+            memo.g_error, g = err.errors[0], err.values
+    memo.g = g
+    return g

@@ -53,11 +53,13 @@ class _Calls:
     {"bounds": [(-1.0, 1.3), (None, 1.5), (0.2, None)], "gradient": "auto"},
     {"bounds": [(0.5, 0.5), (-5.0, 5.0), (-5.0, 5.0)], "max_nfev": 30}])
 @pytest.mark.parametrize("x0", [[-1.2, 1.0, 0.5], [1.4, 1.9, -0.3], [1e8, -1e8, 3.0]])
+@pytest.mark.parametrize("stack", [False, True], ids=["point", "one-row stack"])
 def test_a_first_trial_accepted_at_once_gives_the_searchs_bits(monkeypatch, kind, setting,
-                                                                 x0):
+                                                                 x0, stack):
     # trial.first_accepted takes a single start's first strong Wolfe trial without the search's
-    # packing; where it does not, the search goes on from what it evaluated: the same run
-    # either way (the same x, f, counts, history and message) and the same calls
+    # packing (a point's, or a stack of one row's: a global search's local runs); where it
+    # does not, the search goes on from what it evaluated: the same run either way (the
+    # same x, f, counts, history and message) and the same calls
     from optiframe import line_step as ls
 
     runs = []
@@ -67,13 +69,23 @@ def test_a_first_trial_accepted_at_once_gives_the_searchs_bits(monkeypatch, kind
         kw = dict(setting)
         if kw.get("gradient") is None:
             kw["jac"] = c.g
-        r = of.minimize(c.f, np.array(x0), raise_errors=False, **kw)
+        if stack:
+            r = of.minimize(c.f, starts=np.array([x0]), raise_errors=False, **kw)
+        else:
+            r = of.minimize(c.f, np.array(x0), raise_errors=False, **kw)
         runs.append((r, c.calls))
     (a, calls_a), (b, calls_b) = runs
     assert (str(a.status), a.nit, a.nfev, a.njev, a.message) == (
         str(b.status), b.nit, b.nfev, b.njev, b.message)
     np.testing.assert_array_equal(a.x, b.x)
     assert a.fun == b.fun or (math.isnan(a.fun) and math.isnan(b.fun))
-    for column in ("fun", "grad_norm", "step_norm", "nfev", "step_size"):
-        np.testing.assert_array_equal(a.history.column(column), b.history.column(column))
+    for column in ("fun", "grad_norm", "step_norm", "step_size"):
+        np.testing.assert_array_equal(_column(a, column), _column(b, column))
+    if not stack:
+        np.testing.assert_array_equal(a.history.column("nfev"), b.history.column("nfev"))
     assert calls_a == calls_b
+
+
+def _column(result, name):
+    history = result.history
+    return history.column(name) if hasattr(history, "column") else getattr(history, name)
