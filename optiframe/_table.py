@@ -6,15 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Align ``rows`` under ``headers``; numbers right-aligned, text left-aligned."""
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                 numeric: Sequence[bool] | None = None) -> str:
+    """Align ``rows`` under ``headers``; numbers right-aligned, text left-aligned
+    (``numeric``: which columns are numbers, where the cells are already text)."""
     cells = [[str(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-    numeric = [
-        all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))
-    ]
+    if numeric is None:
+        numeric = [all(_is_number(row[i]) for row in rows) if rows else False
+                   for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         parts = [

@@ -169,15 +169,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"interrupted: {len(partial)} rows finished; results in {folder}/ "
               f"({', '.join(written)})", file=sys.stderr)
         return 130
-    shown = [k for k in table[0] if k not in ("x", "message", "success")]
-    print(format_table(shown, [[_cell(row[k]) for k in shown] for row in table]))
+    print(table.text())
     written = write_table(table, folder)
     print(f"results in {folder}/ ({', '.join(written)})")
     return 1 if all(row["status"] == "failed" for row in table) else 0
-
-
-def _cell(value: object) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ import attrs
 import numpy as np
 
 from ._files import Target, write_csv, write_text
+from ._table import format_table
 from ._validation import did_you_mean
 from .api import minimize
 from .errors import InvalidArgumentError
@@ -99,13 +100,37 @@ class SweepTable(Sequence[dict[str, Any]]):
 
     def best(self) -> dict[str, Any]:
         """The row with the lowest finite f."""
-        finite = [r for r in self._rows if r["fun"] == r["fun"]]
+        finite = [r for r in self._rows if math.isfinite(r["fun"])]
         if not finite:
             raise InvalidArgumentError("no combination reached a finite f")
         return min(finite, key=lambda r: r["fun"])
 
+    #: the rows ``print(table)`` shows (the others are counted)
+    SHOWN_ROWS: int = 30
+
+    def text(self, limit: int | None = None) -> str:
+        """The table as aligned text (what ``optiframe sweep`` prints): the swept values,
+        ``status``, ``fun``, ``nit``, ``nfev`` and ``njev`` of each row (``x``,
+        ``message`` and ``success`` are in the rows); ``limit`` rows at most, the others
+        counted."""
+        if not self._rows:
+            return "(no combination)"
+        shown = [k for k in self._rows[0] if k not in ("x", "message", "success")]
+        rows = self._rows if limit is None else self._rows[:limit]
+        numeric = [all(isinstance(row[k], (int, float)) and not isinstance(row[k], bool)
+                       for row in rows) for k in shown]
+        text = format_table(shown, [[_cell(row[k]) for k in shown] for row in rows], numeric)
+        if len(rows) < len(self._rows):
+            text += f"\n... {len(self._rows) - len(rows)} more rows (table[{len(rows)}:])"
+        return text
+
     def __repr__(self) -> str:
-        return f"<SweepTable: {len(self)} combinations>"
+        return (f"SweepTable: {len(self)} combination{'s' if len(self) != 1 else ''}\n"
+                + self.text(self.SHOWN_ROWS))
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _check_names(grid: dict[str, Any], fields: dict[str, Any], cls: type) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 import optiframe as of
+from optiframe.sweep import SweepTable
 from tests.conftest import func1
 
 BLOG = of.CentralDifference(step=1e-7, relative=False)
@@ -32,6 +35,24 @@ def test_the_table_exports_and_names_its_best_row():
     assert table.best()["lr"] == 0.4
     df = table.to_pandas()
     assert list(df.columns[:3]) == ["lr", "status", "success"] and len(df) == 3
+
+
+def test_the_table_prints_as_a_table_and_its_best_row_is_finite():
+    """print(table) shows the rows (swept values, status, f, counts), as optiframe sweep
+    prints them, numbers right-aligned, at most SHOWN_ROWS of them; best() passes over a
+    row whose f is infinite."""
+    table = of.sweep("sphere", [1.0, 2.0], optimizer="gd", lr=[0.01, 0.1, 0.4], max_steps=5)
+    lines = repr(table).splitlines()
+    assert lines[0] == "SweepTable: 3 combinations"
+    assert lines[1].split() == ["lr", "status", "fun", "nit", "nfev", "njev"]
+    assert lines[3].split()[:2] == ["0.01", "max_steps"] and lines[3].startswith("0.01")
+    assert lines[4].startswith(" 0.1")  # right-aligned under the header
+    assert str(table) == repr(table) and len(lines) == 6
+    table.SHOWN_ROWS = 2
+    assert repr(table).splitlines()[-1] == "... 1 more rows (table[2:])"
+    assert table.text().count("\n") == 4  # every row
+    rows = [dict(table[0], fun=-math.inf), dict(table[1], fun=3.0)]
+    assert SweepTable(rows, [None, None]).best()["fun"] == 3.0
 
 
 def test_the_table_writes_csv_and_json_as_the_command_line_does(tmp_path):
