@@ -32,3 +32,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def head_and_tail(total: int, k: int) -> list[int | None]:
+    """The row indices a long table shows: all of ``total`` rows up to ``2 k``, else the
+    first and last ``k`` with None between them (where the table prints ``...``)."""
+    if total <= 2 * k:
+        return list(range(total))
+    return [*range(k), None, *range(total - k, total)]

@@ -23,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ._files import Target, read_text, write_csv, write_text
+from ._table import format_table, head_and_tail
 from .errors import InvalidArgumentError
 from .starts_history import StartsHistory
 
@@ -193,6 +194,22 @@ class History:
     def __repr__(self) -> str:
         extra = ", with x" if self._xs is not None else ""
         return f"<History: {len(self)} rows{extra}>"
+
+    #: the first and the last rows ``print(history)`` shows (the others are counted)
+    SHOWN_ROWS: int = 5
+
+    def __str__(self) -> str:
+        """The records as an aligned table, the first and last :data:`SHOWN_ROWS` rows
+        (``elapsed`` aside; every column is in :meth:`to_pandas` and the exports)."""
+        names = [n for n in COLUMNS if n != "elapsed"]
+        table = self._table()[:, [COLUMNS.index(n) for n in names]]
+        rows = [["..."] * len(names) if i is None else
+                [str(int(v)) if n in _INT_COLUMNS else f"{v:.6g}"
+                 for n, v in zip(names, table[i], strict=True)]
+                for i in head_and_tail(len(table), self.SHOWN_ROWS)]
+        head = f"History: {len(table)} row{'s' if len(table) != 1 else ''}" + (
+            ", with x" if self._xs is not None else "")
+        return head + "\n" + format_table(names, rows, [True] * len(names))
 
     # -- export -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, list[Any]]:

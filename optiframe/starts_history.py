@@ -3,12 +3,14 @@ recorded step (a single start's record is :class:`~optiframe.history.History`)."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ._files import Target, write_csv
+from ._table import format_table, head_and_tail
 from .errors import InvalidArgumentError
 
 
@@ -229,6 +231,28 @@ class StartsHistory:
 
     def __repr__(self) -> str:
         return f"<StartsHistory: {len(self)} rows x {self.n_starts} starts>"
+
+    #: the first and the last rows ``print(history)`` shows (the others are counted)
+    SHOWN_ROWS: int = 5
+
+    def __str__(self) -> str:
+        """Per recorded step, how many starts were running and the least, median and
+        largest f among them, as an aligned table (the first and last
+        :data:`SHOWN_ROWS` rows; every start's values are in ``fun``, ``grad_norm``,
+        ... and the exports)."""
+        steps, fun = self.step, self.fun
+        rows: list[list[str]] = []
+        for i in head_and_tail(len(steps), self.SHOWN_ROWS):
+            if i is None:
+                rows.append(["..."] * 5)
+                continue
+            f = fun[i][~np.isnan(fun[i])]
+            rows.append([str(int(steps[i])), str(len(f)),
+                         *(f"{v:.6g}" for v in ((f.min(), np.median(f), f.max()) if len(f)
+                                                else (math.nan,) * 3))])
+        head = f"StartsHistory: {len(steps)} rows x {self.n_starts} starts"
+        return head + "\n" + format_table(["step", "running", "least fun", "median fun",
+                                           "largest fun"], rows, [True] * 5)
 
     def to_dict(self) -> dict[str, list[Any]]:
         """Long format: one entry per (step, start) where the start was running."""

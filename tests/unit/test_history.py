@@ -109,3 +109,28 @@ def test_npz_round_trip_is_exact_and_pickle_free(result, tmp_path):
         assert set(data.files) == {"step", "fun", "grad_norm", "step_norm", "nfev", "elapsed",
                                    "step_size", "x"}
     assert_same(of.History.from_npz(path), result.history)
+
+
+def test_print_shows_the_records_as_a_table_its_first_and_last_rows(result):
+    lines = str(result.history).splitlines()
+    assert lines[0] == "History: 31 rows, with x"
+    assert lines[1].split() == ["step", "fun", "grad_norm", "step_norm", "nfev", "step_size"]
+    shown = [line.split() for line in lines[3:]]
+    assert [row[0] for row in shown] == ["0", "1", "2", "3", "4", "...", "26", "27", "28",
+                                         "29", "30"]
+    assert shown[-1][1] == f"{result.history.fun[-1]:.6g}"
+    assert repr(result.history) == "<History: 31 rows, with x>"  # (what a Result shows)
+    short = of.minimize("sphere", [1.0], optimizer="gd", max_steps=2).history
+    assert len(str(short).splitlines()) == 3 + 3  # every row of a short history
+
+
+def test_print_of_a_multistart_history_summarizes_each_step():
+    r = of.minimize("rosenbrock", starts=np.array([[-1.2, 1.0], [2.0, 2.0], [0.0, 0.0]]))
+    lines = str(r.history).splitlines()
+    assert lines[0] == f"StartsHistory: {len(r.history)} rows x 3 starts"
+    first = lines[3].split()
+    fun0 = r.history.fun[0]
+    assert first == ["0", "3", f"{fun0.min():.6g}", f"{np.median(fun0):.6g}",
+                     f"{fun0.max():.6g}"]
+    last = lines[-1].split()
+    assert last[1] == str(int((~np.isnan(r.history.fun[-1])).sum()))
