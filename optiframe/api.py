@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError
+from .errors import InvalidArgumentError, InvalidTypeError, callable_name
 from .gradients import GradientEstimator
-from .objective import FunctionObjective, Objective
+from .objective import FunctionObjective, Objective, check_takes_point
 from .observers import StepInfo
 from .result import Result
 from .runner import Runner
@@ -176,6 +176,7 @@ def minimize(
                                         max_nfev=max_nfev))
     if tol is not None:
         stop["gtol"] = tol
+    _check_functions(fun, gradient, jac, args)
     if args != ():
         fun, gradient, jac = _with_args(fun, gradient, jac, args)
     fun, gradient = _with_jac(fun, gradient, jac)
@@ -275,6 +276,17 @@ class _WithArgs:
 
     def __call__(self, x: Any) -> Any:
         return self.f(x, *self.args)
+
+
+def _check_functions(fun: Any, gradient: Any, jac: Any, args: Any) -> None:
+    """The user's own functions, as given (before ``args`` or a shaped x0 wrap them),
+    refused unless they can be called with the point and ``args``."""
+    extra = () if args == () else args if isinstance(args, tuple) else (args,)
+    plain = [("fun", fun), ("jac", jac), ("gradient", gradient)]
+    for name, fn in plain:
+        if callable(fn) and fn is not True and not isinstance(
+                fn, (Objective, GradientEstimator, type)):
+            check_takes_point(fn, name, extra)
 
 
 def _with_args(fun: Any, gradient: Any, jac: Any, args: Any) -> tuple[Any, Any, Any]:
@@ -388,7 +400,7 @@ def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
         try:
             signature.bind(None)
         except TypeError:  # refused now, not with Python's TypeError at the first step
-            name = getattr(callback, "__qualname__", None) or repr(callback)
+            name = callable_name(callback)
             raise InvalidTypeError(
                 f"'callback': {name}{signature} must take one argument, as scipy's does: "
                 "callback(xk) (the new point), callback(intermediate_result) or "

@@ -66,6 +66,13 @@ class CheckpointReplacedWarning(UserWarning):
     which the new run's first checkpoint replaces."""
 
 
+def callable_name(fn: object) -> str:
+    """A function's name for a message: its qualified name without the ``<locals>``
+    path of a function defined inside another (``Obj.on_step``, ``<lambda>``)."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    return repr(fn) if not isinstance(name, str) else name.rsplit("<locals>.", 1)[-1]
+
+
 def write_failure(exc: OSError) -> str:
     """Why a write failed, for a message: ``" (the disk is full): No space left on
     device"`` (the note in parentheses only for ENOSPC)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError
+from .errors import InvalidArgumentError, InvalidTypeError, callable_name
 
 Bounds = Sequence[tuple[float, float]]
 
@@ -187,6 +188,33 @@ def _checked_scalar(value: Any, where: Any) -> float:
     )
 
 
+def check_takes_point(fn: Callable[..., Any], name: str, args: tuple[Any, ...] = ()) -> None:
+    """Refuse, before any evaluation, a function that cannot be called as
+    ``fn(x, *args)`` (a wrong signature would otherwise fail at the first evaluation,
+    with Python's TypeError naming neither the option nor what it must take). A callable
+    whose signature Python cannot read (a ufunc, some builtins) is taken as it is.
+
+    >>> try:
+    ...     check_takes_point(lambda x, y: 0.0, "fun")
+    ... except TypeError as exc:
+    ...     print(exc)  # doctest: +ELLIPSIS
+    'fun': <lambda>(x, y) cannot be called as fun(x): it must take the point x ...
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None, *args)
+    except TypeError:
+        label = callable_name(fn)
+        call = f"{name}(x, *args)" if args else f"{name}(x)"
+        extra = (f" and then the {len(args)} value{'s' if len(args) != 1 else ''} of args="
+                 if args else " (and nothing else it requires)")
+        raise InvalidTypeError(f"{name!r}: {label}{signature} cannot be called as {call}: "
+                               f"it must take the point x{extra}") from None
+
+
 @attrs.define(eq=False, repr=False)
 class FunctionObjective(Objective):
     """An :class:`Objective` made from plain callables.
@@ -231,6 +259,9 @@ class FunctionObjective(Objective):
             raise InvalidTypeError(f"'fun' must be callable or an Objective: {func!r}")
         if gradient is not None and not callable(gradient):
             raise InvalidTypeError(f"'gradient' must be callable: {gradient!r}")
+        check_takes_point(func, "fun")
+        if gradient is not None:
+            check_takes_point(gradient, "gradient")
         return cls(func, gradient, bool(vectorized), dim)
 
     def value(self, x: np.ndarray) -> float:

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidTypeError, describe_error, write_failure
+from .errors import InvalidTypeError, callable_name, describe_error, write_failure
 from .status import Status
 
 #: The methods a callback object may have, one per event of a run.
@@ -59,7 +59,7 @@ def _check_takes_one(fn: Callable[..., Any], option: str, event: str | None) -> 
     try:
         signature.bind(None)
     except TypeError:
-        name = getattr(fn, "__qualname__", None) or repr(fn)
+        name = callable_name(fn)
         what, arg = _ARGUMENTS[event or ("on_epoch" if "epoch" in option else "on_step")]
         form = f"def {event}(self, {arg})" if event else f"def callback({arg})"
         raise InvalidTypeError(f"'{option}': {name}{signature} must take one argument, "

@@ -194,3 +194,36 @@ def test_numpy_numbers_in_errors_read_as_plain_numbers(call, says):
     with pytest.raises(of.InvalidArgumentError) as err:
         call()
     assert says in str(err.value) and "np." not in str(err.value)
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"fun": lambda: 0.0}, "'fun': <lambda>() cannot be called as fun(x)"),
+    ({"fun": lambda x, y: 0.0}, "'fun': <lambda>(x, y) cannot be called as fun(x)"),
+    ({"jac": lambda: 0.0}, "'jac': <lambda>() cannot be called as jac(x)"),
+    ({"gradient": lambda x, y: x}, "'gradient': <lambda>(x, y) cannot be called"),
+    ({"fun": lambda x, a: 0.0, "args": (1.0, 2.0)},
+     "cannot be called as fun(x, *args): it must take the point x and then the 2 values"),
+    ({"jac": lambda x: x, "args": 2.0, "fun": lambda x, a: float(x @ x)},
+     "'jac': <lambda>(x) cannot be called as jac(x, *args)"),
+])
+def test_a_function_of_the_wrong_signature_is_refused_before_any_evaluation(kwargs, says):
+    calls = []
+
+    def f(x, *args):
+        calls.append(1)
+        return float(x @ x)
+
+    kw = dict(kwargs)
+    fun = kw.pop("fun", f)
+    with pytest.raises(of.InvalidTypeError) as err:
+        of.minimize(fun, np.array([1.0, 2.0]), **kw)
+    assert says in str(err.value)
+    assert calls == []
+    with pytest.raises(of.InvalidTypeError, match=r"'fun': <lambda>\(a, b\) cannot be called"):
+        of.Runner(lambda a, b: 0.0)  # the Runner, before any run
+
+
+@pytest.mark.parametrize("fun", [np.linalg.norm, lambda x, scale=1.0: float(x @ x),
+                                 lambda *a: float(a[0] @ a[0])])
+def test_functions_that_can_take_the_point_are_accepted(fun):
+    assert of.minimize(fun, np.array([1.0, 2.0]), max_steps=2).nit <= 2
