@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -53,3 +54,23 @@ def write_csv(target: Target | None, header: Iterable[Any], rows: Iterable[Itera
     text = buf.getvalue()
     write_text(target, text)
     return text
+
+
+def plain(value: Any) -> Any:
+    """``value`` as standard JSON holds it: arrays and numpy numbers as lists and Python
+    numbers, a non-finite float as its string (``"nan"``, ``"inf"``, ``"-inf"``: JSON
+    has none), dicts and lists item by item.
+
+    >>> import numpy as np
+    >>> plain({"x": np.array([1.0, np.inf]), "n": np.int64(3), "f": float("nan")})
+    {'x': [1.0, 'inf'], 'n': 3, 'f': 'nan'}
+    """
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()  # (a numpy array or number)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value

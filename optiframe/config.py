@@ -453,20 +453,8 @@ def _write_results(result: Any, folder: Path, config: dict[str, Any],
     result.history.to_csv(folder / "history.csv")
     if hasattr(result.history, "to_json"):
         result.history.to_json(folder / "history.json")
-    summary = {"status": str(result.status), "success": result.success,
-               "message": result.message, "fun": result.fun, "x": result.x.tolist(),
-               "nit": result.nit, "nfev": result.nfev, "njev": result.njev}
-    if hasattr(result, "starts"):
-        summary["starts"] = [{"index": s.index, "status": str(s.status), "fun": s.fun,
-                              "x": s.x.tolist(), "nit": s.nit} for s in result.starts]
-        summary["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count,
-                              "statuses": m.statuses}
-                             for m in result.minima]
+    result.to_json(folder / "summary.json")
     log = list(getattr(result.history, "epoch_log", ()) or ())
-    if log:  # a training run: its per-epoch table, and its figures in the summary
-        summary["epochs"] = result.epochs
-        summary["epoch_table"] = log
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     written = ["config.toml", "history.csv"]
     if hasattr(result.history, "to_json"):
         written.append("history.json")

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import attrs
 import numpy as np
 
+from ._files import Target, plain, write_text
 from .history import History
 from .outcome import Finished, Minimum, StartOutcome, readonly
 from .status import MESSAGES, SUCCESS, Status
@@ -119,6 +121,34 @@ class Result:
         """True when the run converged, or a training run completed its epochs."""
         return self.status in SUCCESS
 
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as plain values (what ``optiframe run`` writes to summary.json):
+        ``status``, ``success``, ``message``, ``fun``, ``x`` (a list), ``nit``,
+        ``nfev``, ``njev``; a training run's ``epochs`` and ``epoch_table``; a multi-start
+        run's ``starts`` and ``minima`` too. The history has exports of its own."""
+        out: dict[str, Any] = {
+            "status": str(self.status), "success": self.success, "message": self.message,
+            "fun": self.fun, "x": self.x.tolist(), "nit": self.nit, "nfev": self.nfev,
+            "njev": self.njev}
+        log = list(getattr(self.history, "epoch_log", ()) or ())
+        if log:  # a training run: its per-epoch table, and its figures
+            out["epochs"], out["epoch_table"] = self.epochs, log
+        return out
+
+    def to_json(self, path: Target | None = None) -> str:
+        """:meth:`to_dict` as standard JSON (a non-finite number as its string:
+        ``"nan"``, ``"inf"``), written to ``path`` (a path or an open text file) when
+        given; returns the text.
+
+        >>> import optiframe as of
+        >>> r = of.minimize("sphere", [1.0, 2.0])
+        >>> import json; json.loads(r.to_json())["status"]
+        'converged'
+        """
+        text = json.dumps(plain(self.to_dict()), indent=2) + "\n"
+        write_text(path, text)
+        return text
+
     def __repr__(self) -> str:
         lines = [
             f"  status: {self.status.value}",
@@ -179,6 +209,16 @@ class MultiStartResult(Result):
         """How many starts ended with each status."""
         return self.finished.statuses()
 
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`Result.to_dict`, and every start (``index``, ``status``, ``fun``, ``x``,
+        ``nit``) and the distinct minima (``x``, ``fun``, ``count``, ``statuses``)."""
+        out = super().to_dict()
+        out["starts"] = [{"index": s.index, "status": str(s.status), "fun": s.fun,
+                          "x": s.x.tolist(), "nit": s.nit} for s in self.starts]
+        out["minima"] = [{"x": m.x.tolist(), "fun": m.fun, "count": m.count,
+                          "statuses": m.statuses} for m in self.minima]
+        return out
+
     @property
     def best_status(self) -> Status:
         """How the best start (the one whose point is ``x``) ended."""
@@ -211,6 +251,15 @@ class GlobalResult(MultiStartResult):
 
     trace: Any = None
     strategy: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`MultiStartResult.to_dict`, the ``strategy`` and the ``trace`` (the best
+        value against the evaluations spent)."""
+        out = super().to_dict()
+        out["strategy"] = self.strategy
+        if self.trace is not None:
+            out["trace"] = {"nfev": list(self.trace.nfev), "best": list(self.trace.best)}
+        return out
 
     def __repr__(self) -> str:
         text = super().__repr__().removesuffix("\n)").replace("Result(", "GlobalResult(", 1)

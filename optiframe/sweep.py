@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ._files import Target, write_csv, write_text
+from ._files import Target, plain, write_csv, write_text
 from ._table import format_table
 from ._validation import did_you_mean
 from .api import minimize
@@ -93,7 +93,7 @@ class SweepTable(Sequence[dict[str, Any]]):
     def to_json(self, path: Target | None = None) -> str:
         """The table as a JSON list of rows (infinities and NaN as strings), written to
         ``path`` when given; returns it."""
-        text = json.dumps([{k: _plain(v) for k, v in row.items()} for row in self._rows],
+        text = json.dumps([{k: plain(v) for k, v in row.items()} for row in self._rows],
                           indent=2) + "\n"
         write_text(path, text)
         return text
@@ -144,15 +144,6 @@ def _check_names(grid: dict[str, Any], fields: dict[str, Any], cls: type) -> Non
                 f"sweep: {name!r} is neither a hyperparameter of {cls.__name__} "
                 f"({', '.join(fields) or 'none'}) nor an option of minimize."
                 f"{did_you_mean(name, [*fields, *options])}")
-
-
-def _plain(v: Any) -> Any:
-    """A cell for JSON: a non-finite float as its string (standard JSON has none)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
 
 
 def _optimizer_class(optimizer: Any) -> type:

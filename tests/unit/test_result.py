@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import optiframe as of
 
@@ -47,3 +48,27 @@ def test_a_global_result_repr_reads_like_the_others_with_its_strategy_and_trace(
             f"{trace.best[-1]:.6g} after {trace.nfev[-1]} ({len(trace.best)} improvements"
             ) in text
     assert "array(" not in text  # not attrs' one-line dump
+
+
+def test_results_export_to_a_dict_and_standard_json(tmp_path):
+    import io
+    import json
+
+    r = of.minimize("rosenbrock", [-1.2, 1.0])
+    d = r.to_dict()
+    assert d == {"status": "converged", "success": True, "message": r.message, "fun": r.fun,
+                 "x": r.x.tolist(), "nit": r.nit, "nfev": r.nfev, "njev": r.njev}
+    assert json.loads(r.to_json(tmp_path / "r.json")) == d
+    assert json.loads((tmp_path / "r.json").read_text()) == d
+    buf = io.StringIO()
+    assert r.to_json(buf) == buf.getvalue()
+    # a NaN f is standard JSON's string, not the bare NaN json.dumps writes
+    nan = of.minimize(lambda x: float("nan"), [1.0, 2.0], raise_errors=False)
+    assert json.loads(nan.to_json(), parse_constant=pytest.fail)["fun"] == "nan"
+    multi = of.minimize("himmelblau", starts=np.array([[1.0, 1.0], [-3.0, 3.0]]))
+    d = json.loads(multi.to_json())
+    assert [s["index"] for s in d["starts"]] == [0, 1]
+    assert [m["count"] for m in d["minima"]] == [m.count for m in multi.minima]
+    g = of.minimize("rastrigin", bounds=[(-5.12, 5.12)] * 2, seed=0, max_nfev=500)
+    d = json.loads(g.to_json())
+    assert d["strategy"] == g.strategy and d["trace"]["best"] == list(g.trace.best)
