@@ -25,6 +25,12 @@ def _rebuilt(cls: type, kwargs: dict[str, Any], cache: dict[str, Any]) -> Any:
     return result
 
 
+def _one_line(x: np.ndarray, precision: int) -> str:
+    """A point for a printed result: its first and last three numbers where it has more
+    than eight, on one line whatever its length."""
+    return np.array2string(x, precision=precision, threshold=8, max_line_width=10**6)
+
+
 @attrs.frozen(eq=False)
 class Result:
     """What a run found, in scipy.optimize's vocabulary, plus its :class:`History`.
@@ -154,7 +160,7 @@ class Result:
             f"  status: {self.status.value}",
             f" success: {self.success}",
             f" message: {self.message}",
-            f"       x: {np.array2string(self.x, precision=8, threshold=8)}",
+            f"       x: {_one_line(self.x, 8)}",
             f"     fun: {self.fun!r}",
             f"     nit: {self.nit}",
             f"    nfev: {self.nfev}",
@@ -234,7 +240,7 @@ class MultiStartResult(Result):
         shown = self.minima[:SHOWN_MINIMA]
         pad = "\n" + " " * 10
         minima = "".join(
-            f"{pad}f {m.fun:.6g} at {np.array2string(m.x, precision=6, threshold=8)}"
+            f"{pad}f {m.fun:.6g} at {_one_line(m.x, 6)}"
             f" from {m.count} start{'s' if m.count != 1 else ''}" for m in shown)
         if len(self.minima) > len(shown):
             minima += f"{pad}... {len(self.minima) - len(shown)} more in .minima"

@@ -72,3 +72,11 @@ def test_results_export_to_a_dict_and_standard_json(tmp_path):
     g = of.minimize("rastrigin", bounds=[(-5.12, 5.12)] * 2, seed=0, max_nfev=500)
     d = json.loads(g.to_json())
     assert d["strategy"] == g.strategy and d["trace"]["best"] == list(g.trace.best)
+
+
+def test_a_printed_result_keeps_a_long_x_on_one_line():
+    r = of.minimize(lambda x: float(((x - 0.123456789) ** 2).sum()), np.zeros(50),
+                    max_steps=3)
+    line = next(line for line in repr(r).splitlines() if line.startswith("       x: "))
+    assert line.count("0.12345679") == 6 and "..." in line
+    assert repr(r).splitlines()[5].startswith("     fun: ")  # nothing wrapped before it
