@@ -26,6 +26,9 @@ from .runner import Runner
 
 #: scipy's method names for optiframe's optimizers
 METHODS = {"l-bfgs-b": "lbfgs", "lbfgs": "lbfgs", "bfgs": "bfgs"}
+#: scipy's other ``method`` names: refused with what to use instead
+SCIPY_ONLY = ("nelder-mead", "powell", "cg", "newton-cg", "tnc", "cobyla", "cobyqa", "slsqp",
+              "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov")
 #: scipy's ``jac`` strings for finite differences
 JAC_STRINGS = {"2-point": "forward", "3-point": "central"}
 #: scipy's ``options`` keys, as optiframe's options
@@ -241,6 +244,12 @@ def _method(optimizer: Any, method: Any) -> Any:
             f"give 'optimizer' or 'method' (scipy's name for it), not both: {optimizer!r} "
             f"and {method!r}")
     if isinstance(method, str):
+        if method.lower() in SCIPY_ONLY:
+            raise InvalidArgumentError(
+                f"method={method!r} is one of scipy's methods that optiframe does not have: "
+                "its optimizers follow the gradient (method='L-BFGS-B' or 'BFGS', or "
+                "optimizer='gd', 'adam', ...: `optiframe list` shows them all); for "
+                f"{method!r} itself call scipy.optimize.minimize")
         return METHODS.get(method.lower(), method)
     return method
 

@@ -227,3 +227,10 @@ def test_a_function_of_the_wrong_signature_is_refused_before_any_evaluation(kwar
                                  lambda *a: float(a[0] @ a[0])])
 def test_functions_that_can_take_the_point_are_accepted(fun):
     assert of.minimize(fun, np.array([1.0, 2.0]), max_steps=2).nit <= 2
+
+
+@pytest.mark.parametrize("method", ["Nelder-Mead", "powell", "SLSQP", "trust-constr"])
+def test_scipys_other_methods_are_refused_saying_what_to_use(method):
+    with pytest.raises(of.InvalidArgumentError, match=rf"method={method!r} is one of "
+                       "scipy's methods that optiframe does not have: .*L-BFGS-B"):
+        of.minimize("sphere", [1.0, 2.0], method=method)
