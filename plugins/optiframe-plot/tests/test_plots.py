@@ -192,6 +192,10 @@ def test_lr_sweep_draws_an_of_sweep_table(tmp_path):
     assert labels[0].startswith("lr = 1e-09, max_steps = 100 (max_steps")
     assert "diverged" in labels[3] and len(ax.get_lines()) == 4
     saved(ax, tmp_path / "sweep.png")
+    one = of.minimize("sphere", [1.0, 2.0])
+    with pytest.raises(of.InvalidArgumentError, match="got a Result: for one run, draw "
+                       r"loss_curve\(result\)"):
+        lr_sweep(one)  # (it raised "'Result' object has no attribute 'items'")
 
 
 # -- readable figures (issue 23): each drawn, saved and its content checked ---------------

@@ -302,6 +302,10 @@ def _sweep_curves(results: Any) -> list[tuple[str, Any]]:
             out.append((", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                                   for k, v in swept.items()), r))
         return out
+    if not isinstance(results, Mapping):
+        raise optiframe.InvalidArgumentError(
+            f"lr_sweep draws several runs: the table of.sweep returns, or {{lr: result}}; "
+            f"got a {type(results).__name__}: for one run, draw loss_curve(result)")
     return [(f"lr = {lr:g}", r) for lr, r in results.items()]
 
 
