@@ -259,7 +259,7 @@ def _warn_replacing(directory: Path) -> None:
         what = f"a {meta['kind']} run's, at step {int(meta['step'])}"
     except (OSError, ValueError, TypeError, KeyError):
         what = "one that cannot be read"
-    package, level = str(Path(__file__).parent), 2
+    package, level = str(Path(__file__).parent) + os.sep, 2  # (not optiframe_x/...)
     frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
