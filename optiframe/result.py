@@ -143,15 +143,15 @@ class Result:
 
     def to_json(self, path: Target | None = None) -> str:
         """:meth:`to_dict` as standard JSON (a non-finite number as its string:
-        ``"nan"``, ``"inf"``), written to ``path`` (a path or an open text file) when
-        given; returns the text.
+        ``"nan"``, ``"inf"``; a value JSON has no form for, as its ``str``), written to
+        ``path`` (a path or an open text file) when given; returns the text.
 
         >>> import optiframe as of
         >>> r = of.minimize("sphere", [1.0, 2.0])
         >>> import json; json.loads(r.to_json())["status"]
         'converged'
         """
-        text = json.dumps(plain(self.to_dict()), indent=2) + "\n"
+        text = json.dumps(plain(self.to_dict()), indent=2, default=str) + "\n"
         write_text(path, text)
         return text
 
