@@ -443,8 +443,23 @@ def _factory(name: str) -> Callable[..., GlobalFunction]:
     def build(dim: int | None = None) -> GlobalFunction:
         return global_function(name, dim)
     build.__name__ = build.__qualname__ = name.replace("-", "_")
-    build.__doc__ = f"The global-set function {name} (see optiframe.globalsets)."
+    build.__doc__ = _describe(name)
     return build
+
+
+def _describe(name: str) -> str:
+    """What ``optiframe list`` says of a global-set function: its dimension, box and
+    least value (where they do not depend on the dimension)."""
+    _, box, f_star, _, fixed = _FUNCTIONS[name]
+    dim = f"{fixed}-D" if fixed else "any dimension (dim=...)"
+    if isinstance(box, tuple):
+        where = f", box [{box[0]:g}, {box[1]:g}] per coordinate"
+    elif isinstance(box, list):
+        where = ", box " + " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in box)
+    else:
+        where = ""
+    least = f", minimum {f_star:.6g}" if isinstance(f_star, float) else ""
+    return f"{name.capitalize()} (global set, see optiframe.globalsets): {dim}{where}{least}."
 
 
 @hookimpl

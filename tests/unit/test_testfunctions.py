@@ -86,3 +86,12 @@ def test_any_dimension_unless_fixed():
         of.Himmelblau(dim=3)
     with pytest.raises(of.InvalidArgumentError, match="pass 'n'"):
         of.Sphere().minima()
+
+
+def test_the_global_set_functions_describe_their_dimension_box_and_minimum():
+    reg = of.get_registry()
+    text = reg.get("objective", "branin").factory.__doc__
+    assert text == ("Branin (global set, see optiframe.globalsets): 2-D, box [-5, 10] x "
+                    "[0, 15], minimum 0.397887.")
+    assert "any dimension (dim=...), box [-10, 10] per coordinate, minimum 0." in (
+        reg.get("objective", "levy").factory.__doc__)
