@@ -157,6 +157,18 @@ class Callbacks:
                                                   strict=True)))
 
 
+def _outcome(s: Any) -> str:
+    """How the run's starts ended, for the progress bar: a single start's status
+    (``diverged``), or each status with its count (``converged 18, max_steps 2``)."""
+    counts: dict[str, int] = {}
+    for block in s.finished:
+        for status in block.status:
+            counts[str(status)] = counts.get(str(status), 0) + 1
+    if s.point or sum(counts.values()) == 1:
+        return next(iter(counts), "")
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda c: -c[1]))
+
+
 class Watch:
     """The observers of one advance of the loop over a state (see the module docstring).
 
@@ -332,7 +344,7 @@ class Watch:
     def ended(self, s: Any) -> None:
         """The run is over: the last row of a single start's history, the progress bar."""
         if self.progress is not None:
-            self.progress.close(s.k, _best(s))
+            self.progress.close(s.k, _best(s), _outcome(s))
         if (s.point and self.p.batches is None and self.failure is None
                 and self.history.last_step != s.k):
             # step k has no record yet

@@ -94,13 +94,17 @@ class Progress:
             self.bar.set_postfix_str(self._postfix(k, fun), refresh=True)
             self.shown, self.last = k, now
 
-    def close(self, k: int, fun: float) -> None:
+    def close(self, k: int, fun: float, outcome: str = "") -> None:
         """The run is over at ``k``: a run that ended before its limit (every start
-        converged at step 80 of 500) shows as done, 80/80, not as stopped at 16 %."""
+        converged at step 80 of 500) shows as done, 80/80, not as stopped at 16 %, and
+        its ``outcome`` (how the starts ended: ``diverged``, ``converged 18, max_steps
+        2``) beside its f, so that a bar at 100 % does not read as a success."""
         if self.bar.total is not None and k < self.bar.total:
             self.bar.total = k
         self.bar.update(k - self.shown)
-        self.bar.set_postfix_str(self._postfix(k, fun), refresh=False)
+        postfix = self._postfix(k, fun)
+        self.bar.set_postfix_str(f"{postfix}, {outcome}" if outcome else postfix,
+                                 refresh=False)
         self.bar.close()
         if self._watched is not None:
             self._watched.listener = None

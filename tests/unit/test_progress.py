@@ -23,6 +23,24 @@ def test_progress_bars_draw_no_stray_bar_and_end_full_when_the_run_ends_early(ca
     drawn = [part.strip() for part in err.replace("\n", "\r").split("\r") if part.strip()]
     assert all(part.startswith("optiframe, 8 starts") for part in drawn)  # no stray bar
     assert drawn[-1].startswith("optiframe, 8 starts: 100%") and f"{r.nit}/{r.nit}" in drawn[-1]
+    assert drawn[-1].endswith(", converged 8]")  # how the starts ended, beside f
+
+
+def test_a_full_bar_says_how_the_run_ended(capsys):
+    """A run that ends early shows 100 %; its outcome beside f keeps a diverged run's
+    bar from reading as a success."""
+    pytest.importorskip("tqdm")
+    r = of.minimize("rosenbrock", [-1.2, 1.0], optimizer=of.GradientDescent(lr=0.01),
+                    max_steps=2000, progress=True)
+    last = capsys.readouterr().err.replace("\n", "\r").split("\r")[-2].strip()
+    assert r.status == "diverged" and last.startswith("optiframe: 100%")
+    assert last.endswith(", diverged]")
+    starts = np.array([[-1.2, 1.0], [0.5, 0.5], [1.0, 1.0]])
+    r = of.minimize("rosenbrock", starts=starts, optimizer=of.GradientDescent(lr=1e-3),
+                    max_steps=5, progress=True)
+    last = capsys.readouterr().err.replace("\n", "\r").split("\r")[-2].strip()
+    assert r.statuses() == {"max_steps": 2, "converged": 1}
+    assert last.endswith(", max_steps 2, converged 1]")
 
 
 def test_a_training_bar_shows_the_epochs_loss_from_its_first_batches(capsys):
