@@ -372,8 +372,9 @@ def _best(s: Any) -> float:
         means = means[np.isfinite(means)]
         if means.size:
             return float(means.min())
-    if s.point:
-        return float(s.F)
+    if s.point:  # (once it ended: its result's f, the best finite one where it diverged)
+        done = s.finished[-1].fun if s.finished else ()
+        return float(done[-1]) if len(done) else float(s.F)
     funs = [np.asarray(s.F, dtype=float).reshape(-1)] + [b.fun for b in s.finished if len(b)]
     values = np.concatenate(funs)
     finite = values[np.isfinite(values)]  # the best of every start, running or finished

@@ -34,7 +34,7 @@ def test_a_full_bar_says_how_the_run_ended(capsys):
                     max_steps=2000, progress=True)
     last = capsys.readouterr().err.replace("\n", "\r").split("\r")[-2].strip()
     assert r.status == "diverged" and last.startswith("optiframe: 100%")
-    assert last.endswith(", diverged]")
+    assert last.endswith(f"f={r.fun:.6g}, diverged]")  # the result's f: its best finite one
     starts = np.array([[-1.2, 1.0], [0.5, 0.5], [1.0, 1.0]])
     r = of.minimize("rosenbrock", starts=starts, optimizer=of.GradientDescent(lr=1e-3),
                     max_steps=5, progress=True)
