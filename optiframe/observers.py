@@ -373,8 +373,9 @@ def _best(s: Any) -> float:
         if means.size:
             return float(means.min())
     if s.point:  # (once it ended: its result's f, the best finite one where it diverged)
-        done = s.finished[-1].fun if s.finished else ()
-        return float(done[-1]) if len(done) else float(s.F)
+        if s.finished and len(s.finished[-1].fun):
+            return float(s.finished[-1].fun[-1])
+        return float(s.F)
     funs = [np.asarray(s.F, dtype=float).reshape(-1)] + [b.fun for b in s.finished if len(b)]
     values = np.concatenate(funs)
     finite = values[np.isfinite(values)]  # the best of every start, running or finished
