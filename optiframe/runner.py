@@ -100,6 +100,36 @@ SCIPY_OPTION_HINTS = {
 }
 
 
+#: other libraries' names for optiframe's options (sklearn, torch, optuna, NLopt)
+OTHER_SPELLINGS = {"max_iter": "max_steps", "max_iters": "max_steps", "n_iter": "max_steps",
+                   "num_steps": "max_steps", "steps": "max_steps", "iterations": "max_steps",
+                   "max_evals": "max_nfev", "maxeval": "max_nfev", "timeout": "max_time",
+                   "time_limit": "max_time", "verbose": "progress"}
+
+
+def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | None:
+    """Where ``name`` goes when it is a hyperparameter of ``optimizer`` (``learning_rate``:
+    optiframe's ``lr``), or closer to one than to any option of ``known``; else None."""
+    spec = DEFAULT_OPTIMIZER if optimizer is None else optimizer
+    try:
+        cls = type(get_registry().build("optimizer", spec, Optimizer))
+    except Exception:  # (a bad optimizer is refused with its own error, later)
+        return None
+    fields = [f.name for f in attrs.fields(cls)]
+    field = "lr" if name == "learning_rate" else name
+    if field not in fields:
+        close = did_you_mean(name, [*known, *fields])
+        if not close or close.split("'")[1] not in fields:
+            return None
+        field = close.split("'")[1]
+    form = f"optimizer=of.{cls.__name__}({field}=...)" + (
+        f" or optimizer={{'name': {spec!r}, {field!r}: ...}}" if isinstance(spec, str) else "")
+    what = ("is" if field == name else f"is optiframe's {field!r}," if name == "learning_rate"
+            else f"is close to {field!r},")
+    return (f" {name!r} {what} a hyperparameter of the optimizer ({cls.__name__}'s), not an "
+            f"option of the run: {form}.")
+
+
 #: ``max_steps`` when none is given: scipy's ``maxiter`` for L-BFGS-B (15000) where the
 #: optimizer's step is a quasi-Newton one (it converges within it, as scipy's does on
 #: 1000-D Rosenbrock); 1000 for a step of a learning rate's length (gd, Adam...)
@@ -121,9 +151,10 @@ def default_max_steps(optimizer: Any) -> int:
 RUN_ARGUMENTS = names("run")
 
 
-def check_options(options: Iterable[str]) -> None:
+def check_options(options: Iterable[str], optimizer: Any = None) -> None:
     """Refuse option names the Runner does not know, suggesting the closest one (or, for
-    scipy's option names, where they go)."""
+    scipy's and other libraries' option names, and ``optimizer``'s hyperparameters,
+    where they go)."""
     known = (*STOP_OPTIONS, *RUNNER_OPTIONS)
     for name in options:
         if name not in known:
@@ -132,8 +163,12 @@ def check_options(options: Iterable[str]) -> None:
                     f"{name!r} is an argument of the run, not of the Runner: "
                     f"runner.run(x0, {name}=...) (or of.minimize(..., {name}=...), which "
                     "takes both)")
-            hint = (f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
-                    if name in SCIPY_OPTION_HINTS else did_you_mean(name, known))
+            if name in SCIPY_OPTION_HINTS:
+                hint = f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
+            elif name in OTHER_SPELLINGS:
+                hint = f" optiframe calls it {OTHER_SPELLINGS[name]!r}."
+            else:
+                hint = _hyperparameter(name, optimizer, known) or did_you_mean(name, known)
             raise InvalidArgumentError(
                 f"unknown option {name!r}.{hint} Options: {', '.join(sorted(known))}; "
                 f"and scipy's spellings in minimize: {', '.join(SCIPY_SPELLINGS)}"
@@ -225,7 +260,7 @@ class Runner:
         stop_rules: Sequence[Any] = (),
         **unknown: Any,
     ) -> None:
-        check_options(unknown)  # a misspelt option: refused, with the closest name
+        check_options(unknown, optimizer)  # a misspelt option: refused, with the closest
         stop_options: dict[str, Any] = dict(
                             max_steps=max_steps, gtol=gtol,
                             ftol=ftol, xtol=xtol, detect_divergence=detect_divergence,

@@ -234,3 +234,25 @@ def test_scipys_other_methods_are_refused_saying_what_to_use(method):
     with pytest.raises(of.InvalidArgumentError, match=rf"method={method!r} is one of "
                        "scipy's methods that optiframe does not have: .*L-BFGS-B"):
         of.minimize("sphere", [1.0, 2.0], method=method)
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"optimizer": "adam", "lr": 0.1}, "'lr' is a hyperparameter of the optimizer (Adam's), "
+     "not an option of the run: optimizer=of.Adam(lr=...) or optimizer={'name': 'adam', "
+     "'lr': ...}."),
+    ({"optimizer": of.Adam(), "beta1": 0.8}, "'beta1' is a hyperparameter of the optimizer "
+     "(Adam's), not an option of the run: optimizer=of.Adam(beta1=...)."),
+    ({"learning_rate": 0.1}, "'learning_rate' is optiframe's 'lr', a hyperparameter of the "
+     "optimizer (LBFGS's)"),
+    ({"lrr": 0.1}, "'lrr' is close to 'lr', a hyperparameter of the optimizer (LBFGS's)"),
+    ({"max_iter": 10}, "'max_iter'. optiframe calls it 'max_steps'."),
+    ({"verbose": True}, "optiframe calls it 'progress'."),
+    ({"max_stepz": 5}, "Did you mean 'max_steps'?"),
+])
+def test_an_unknown_option_says_where_it_goes(kwargs, says):
+    """A hyperparameter given as an option of the run, or another library's name for an
+    option, is refused saying where it goes (it was 'unknown option', or the wrong
+    suggestion: max_iter -> 'max_time')."""
+    with pytest.raises(of.InvalidArgumentError) as err:
+        of.minimize("rosenbrock", [1.0, 2.0], **kwargs)
+    assert says in str(err.value)
