@@ -108,3 +108,10 @@ def option(name: str) -> Option:
 MAY_CHANGE = tuple(o.name for o in OPTIONS if o.may_change)
 #: options for which ``of.sweep`` sweeps a list (with the estimator and scipy's ``tol``)
 SWEEPABLE = ("gradient", "tol", *(o.name for o in OPTIONS if o.sweepable))
+
+#: other libraries' names for optiframe's options and hyperparameters (scikit-learn,
+#: torch, Keras, optuna, NLopt), named in the errors that refuse them
+OTHER_SPELLINGS = {"max_iter": "max_steps", "max_iters": "max_steps", "n_iter": "max_steps",
+                   "num_steps": "max_steps", "steps": "max_steps", "iterations": "max_steps",
+                   "max_evals": "max_nfev", "maxeval": "max_nfev", "timeout": "max_time",
+                   "time_limit": "max_time", "verbose": "progress", "learning_rate": "lr"}

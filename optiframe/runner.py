@@ -27,7 +27,7 @@ from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
 from .observers import Callbacks, EpochInfo, StepInfo
 from .optimizers import Optimizer
-from .options import names
+from .options import OTHER_SPELLINGS, names
 from .plugin_calls import plugin_callbacks, run_end_hooks
 from .plugins import get_registry
 from .progress import Progress
@@ -100,13 +100,6 @@ SCIPY_OPTION_HINTS = {
 }
 
 
-#: other libraries' names for optiframe's options (sklearn, torch, optuna, NLopt)
-OTHER_SPELLINGS = {"max_iter": "max_steps", "max_iters": "max_steps", "n_iter": "max_steps",
-                   "num_steps": "max_steps", "steps": "max_steps", "iterations": "max_steps",
-                   "max_evals": "max_nfev", "maxeval": "max_nfev", "timeout": "max_time",
-                   "time_limit": "max_time", "verbose": "progress"}
-
-
 def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | None:
     """Where ``name`` goes when it is a hyperparameter of ``optimizer`` (``learning_rate``:
     optiframe's ``lr``), or closer to one than to any option of ``known``; else None."""
@@ -116,7 +109,7 @@ def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | No
     except Exception:  # (a bad optimizer is refused with its own error, later)
         return None
     fields = [f.name for f in attrs.fields(cls)]
-    field = "lr" if name == "learning_rate" else name
+    field = OTHER_SPELLINGS.get(name, name)
     if field not in fields:
         close = did_you_mean(name, [*known, *fields])
         if not close or close.split("'")[1] not in fields:
@@ -124,7 +117,7 @@ def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | No
         field = close.split("'")[1]
     form = f"optimizer=of.{cls.__name__}({field}=...)" + (
         f" or optimizer={{'name': {spec!r}, {field!r}: ...}}" if isinstance(spec, str) else "")
-    what = ("is" if field == name else f"is optiframe's {field!r}," if name == "learning_rate"
+    what = ("is" if field == name else f"is optiframe's {field!r}," if name in OTHER_SPELLINGS
             else f"is close to {field!r},")
     return (f" {name!r} {what} a hyperparameter of the optimizer ({cls.__name__}'s), not an "
             f"option of the run: {form}.")
@@ -165,7 +158,7 @@ def check_options(options: Iterable[str], optimizer: Any = None) -> None:
                     "takes both)")
             if name in SCIPY_OPTION_HINTS:
                 hint = f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
-            elif name in OTHER_SPELLINGS:
+            elif name in OTHER_SPELLINGS and OTHER_SPELLINGS[name] in known:
                 hint = f" optiframe calls it {OTHER_SPELLINGS[name]!r}."
             else:
                 hint = _hyperparameter(name, optimizer, known) or did_you_mean(name, known)

@@ -349,3 +349,19 @@ def test_a_plugins_own_value_error_is_one_line_exit_2(config, capsys):
         assert "lr must be positive, got -1" in err and str(config) in err
     finally:
         of.unregister_plugin("halving-plugin")
+
+
+def test_other_libraries_names_in_a_config_are_named_as_optiframes(tmp_path):
+    """`max_iter` in [stop] was offered 'max_time'; `learning_rate` in [optimizer] no
+    suggestion: both are named as optiframe's."""
+    from optiframe.config import ConfigError, load_config
+
+    stop = tmp_path / "stop.toml"
+    stop.write_text('[objective]\nname = "sphere"\n[start]\nx0 = [1.0]\n[stop]\nmax_iter = 3\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'stop.max_iter'. optiframe calls it "
+                       r"'max_steps'"):
+        load_config(stop, [])
+    with pytest.raises(of.InvalidArgumentError, match=r"optimizer 'adam' has no parameter "
+                       r"'learning_rate'. optiframe calls it 'lr'"):
+        of.get_registry().build("optimizer", {"name": "adam", "learning_rate": 0.1},
+                                of.Optimizer)
