@@ -11,6 +11,7 @@ hand-written loops.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -108,14 +109,16 @@ def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | No
         cls = type(get_registry().build("optimizer", spec, Optimizer))
     except Exception:  # (a bad optimizer is refused with its own error, later)
         return None
-    fields = [f.name for f in attrs.fields(cls)]
+    fields = ([f.name for f in attrs.fields(cls)] if attrs.has(cls) else  # (an optimizer
+              [n for n in inspect.signature(cls).parameters if n != "self"])  # of one's own)
     field = OTHER_SPELLINGS.get(name, name)
     if field not in fields:
         close = did_you_mean(name, [*known, *fields])
         if not close or close.split("'")[1] not in fields:
             return None
         field = close.split("'")[1]
-    form = f"optimizer=of.{cls.__name__}({field}=...)" + (
+    prefix = "of." if cls.__module__.split(".")[0] == "optiframe" else ""
+    form = f"optimizer={prefix}{cls.__name__}({field}=...)" + (
         f" or optimizer={{'name': {spec!r}, {field!r}: ...}}" if isinstance(spec, str) else "")
     what = ("is" if field == name else f"is optiframe's {field!r}," if name in OTHER_SPELLINGS
             else f"is close to {field!r},")

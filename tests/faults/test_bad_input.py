@@ -256,3 +256,24 @@ def test_an_unknown_option_says_where_it_goes(kwargs, says):
     with pytest.raises(of.InvalidArgumentError) as err:
         of.minimize("rosenbrock", [1.0, 2.0], **kwargs)
     assert says in str(err.value)
+
+
+def test_a_hyperparameter_of_ones_own_optimizer_is_named_too():
+    """An optimizer of one's own, not an attrs class: its constructor's parameters are
+    its hyperparameters (the check raised NotAnAttrsClassError)."""
+    class Scaled(of.Optimizer):
+        def __init__(self, rate=0.1):
+            self.rate = rate
+
+        def init(self, x):
+            return None
+
+        def step(self, x, grad, state):
+            return x - self.rate * grad, state
+
+    with pytest.raises(of.InvalidArgumentError, match=r"'rate' is a hyperparameter of the "
+                       r"optimizer \(Scaled's\), not an option of the run: "
+                       r"optimizer=Scaled\(rate=\.\.\.\)\."):
+        of.minimize("sphere", [1.0, 2.0], optimizer=Scaled(), rate=0.2)
+    with pytest.raises(of.InvalidArgumentError, match=r"unknown option 'lr'\. Options: "):
+        of.minimize("sphere", [1.0, 2.0], optimizer=Scaled(), lr=0.2)
