@@ -113,12 +113,18 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def did_you_mean(name: str, choices: Any) -> str:
-    """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+def closest(name: str, choices: Any) -> str | None:
+    """The closest of ``choices`` to ``name`` (None: none is close)."""
     import difflib
 
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, choices: Any) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    close = closest(name, choices)
+    return f" Did you mean {close!r}?" if close else ""
 
 
 def unwritable_folder(folder: Path) -> str | None:

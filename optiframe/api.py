@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError, callable_name
+from .errors import InvalidArgumentError, InvalidTypeError, refused_call
 from .gradients import GradientEstimator
 from .objective import FunctionObjective, Objective, check_takes_point
 from .observers import StepInfo
@@ -401,19 +401,15 @@ def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
     if not callable(callback):
         raise InvalidArgumentError(f"'callback' must be callable: {callback!r}")
     try:
-        signature: inspect.Signature | None = inspect.signature(callback)
+        params = inspect.signature(callback).parameters
     except (TypeError, ValueError):
-        signature = None
-    params = {} if signature is None else signature.parameters
-    if signature is not None and "intermediate_result" not in params:
-        try:
-            signature.bind(None)
-        except TypeError:  # refused now, not with Python's TypeError at the first step
-            name = callable_name(callback)
-            raise InvalidTypeError(
-                f"'callback': {name}{signature} must take one argument, as scipy's does: "
-                "callback(xk) (the new point), callback(intermediate_result) or "
-                "callback(info) (optiframe's StepInfo)") from None
+        params = {}  # type: ignore[assignment]
+    refused = None if "intermediate_result" in params else refused_call(callback, None)
+    if refused is not None:  # refused now, not with Python's TypeError at the first step
+        raise InvalidTypeError(
+            f"'callback': {refused} must take one argument, as scipy's does: "
+            "callback(xk) (the new point), callback(intermediate_result) or "
+            "callback(info) (optiframe's StepInfo)")
     if "intermediate_result" in params:
         def modern(info: StepInfo) -> Any:
             step = types.SimpleNamespace(x=info.x, fun=info.fun, nit=info.step)

@@ -73,6 +73,27 @@ def callable_name(fn: object) -> str:
     return repr(fn) if not isinstance(name, str) else name.rsplit("<locals>.", 1)[-1]
 
 
+def refused_call(fn: Any, *args: Any) -> str | None:
+    """``name(signature)`` of ``fn`` where it cannot be called with ``args`` (for an
+    error that names it before any work: ``<lambda>(x, y)``), else None. A callable
+    whose signature Python cannot read (a ufunc, some builtins) is taken as it is.
+
+    >>> refused_call(lambda x, y: 0, 1.0), refused_call(lambda x: 0, 1.0)
+    ('<lambda>(x, y)', None)
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(*args)
+    except TypeError:
+        return f"{callable_name(fn)}{signature}"
+    return None
+
+
 def write_failure(exc: OSError) -> str:
     """Why a write failed, for a message: ``" (the disk is full): No space left on
     device"`` (the note in parentheses only for ENOSPC)."""

@@ -147,11 +147,9 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     left = None if p.budget is None else p.budget - np.atleast_1d(spent)
     if not p.level_costs:
         levels = None  # one cost for every row: nothing to carry through the search
-    fast = (FIRST_ACCEPTED and deadline is None and not p.stochastic
-            and type(p.line_search) is StrongWolfe)
     if p.point:
         memo = None
-        if fast:
+        if _first_at_once(p, deadline):
             done = first_accepted(p, X, F, G, X_prop, A, left, levels)
             if isinstance(done, Trial):
                 return done
@@ -171,7 +169,7 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
                      float(gain[0]))
     K = X.shape[0]
     memo = None
-    if fast and K == 1 and skip is None:  # a stack of one row: as a point, in rows
+    if K == 1 and skip is None and _first_at_once(p, deadline):  # one row: as a point
         done = first_accepted(p, X[0], F[0], G[0], X_prop[0], A[0], left,
                               None if levels is None else levels[0])
         if isinstance(done, Trial):
@@ -210,6 +208,14 @@ def line_step(p: Problem, X: Any, F: Any, G: Any, PG: Any, X_prop: Any, A: Any, 
     if skip is not None:
         G_new[skip] = math.nan
     return Trial(X_new, F_new, A_new, G_new, nfev, njev, ok, resets, errors, gains)
+
+
+def _first_at_once(p: Problem, deadline: float | None) -> bool:
+    """Whether a single row's first strong Wolfe trial may be taken at once
+    (:func:`~optiframe.trial.first_accepted`): no clock to watch between trials, and a
+    gradient that is not a random draw."""
+    return (FIRST_ACCEPTED and deadline is None and not p.stochastic
+            and type(p.line_search) is StrongWolfe)
 
 
 def _one_row(t: Trial) -> Trial:

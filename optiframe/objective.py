@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -11,7 +10,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError, callable_name
+from .errors import InvalidArgumentError, InvalidTypeError, refused_call
 
 Bounds = Sequence[tuple[float, float]]
 
@@ -200,19 +199,13 @@ def check_takes_point(fn: Callable[..., Any], name: str, args: tuple[Any, ...] =
     ...     print(exc)  # doctest: +ELLIPSIS
     'fun': <lambda>(x, y) cannot be called as fun(x): it must take the point x ...
     """
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return
-    try:
-        signature.bind(None, *args)
-    except TypeError:
-        label = callable_name(fn)
+    refused = refused_call(fn, None, *args)
+    if refused is not None:
         call = f"{name}(x, *args)" if args else f"{name}(x)"
         extra = (f" and then the {len(args)} value{'s' if len(args) != 1 else ''} of args="
                  if args else " (and nothing else it requires)")
-        raise InvalidTypeError(f"{name!r}: {label}{signature} cannot be called as {call}: "
-                               f"it must take the point x{extra}") from None
+        raise InvalidTypeError(f"{name!r}: {refused} cannot be called as {call}: "
+                               f"it must take the point x{extra}")
 
 
 @attrs.define(eq=False, repr=False)

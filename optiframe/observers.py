@@ -23,7 +23,7 @@ process that called :func:`~optiframe.minimize`.
 
 from __future__ import annotations
 
-import inspect
+import collections
 import math
 import time
 import warnings
@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import InvalidTypeError, callable_name, describe_error, write_failure
+from .errors import InvalidTypeError, describe_error, refused_call, write_failure
 from .status import Status
 
 #: The methods a callback object may have, one per event of a run.
@@ -52,18 +52,12 @@ def _check_takes_one(fn: Callable[..., Any], option: str, event: str | None) -> 
     work: a wrong signature would otherwise fail at the first step, with Python's
     TypeError naming neither the option nor the event. A callable whose signature Python
     cannot read (some builtins) is taken as it is."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return
-    try:
-        signature.bind(None)
-    except TypeError:
-        name = callable_name(fn)
+    refused = refused_call(fn, None)
+    if refused is not None:
         what, arg = _ARGUMENTS[event or ("on_epoch" if "epoch" in option else "on_step")]
         form = f"def {event}(self, {arg})" if event else f"def callback({arg})"
-        raise InvalidTypeError(f"'{option}': {name}{signature} must take one argument, "
-                               f"{what}: {form}: ...") from None
+        raise InvalidTypeError(f"'{option}': {refused} must take one argument, "
+                               f"{what}: {form}: ...")
 
 
 def _readonly(a: Any) -> Any:
@@ -160,13 +154,12 @@ class Callbacks:
 def _outcome(s: Any) -> str:
     """How the run's starts ended, for the progress bar: a single start's status
     (``diverged``), or each status with its count (``converged 18, max_steps 2``)."""
-    counts: dict[str, int] = {}
+    counts: collections.Counter[str] = collections.Counter()
     for block in s.finished:
-        for status in block.status:
-            counts[str(status)] = counts.get(str(status), 0) + 1
-    if s.point or sum(counts.values()) == 1:
+        counts.update(block.statuses())
+    if s.point or counts.total() == 1:
         return next(iter(counts), "")
-    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda c: -c[1]))
+    return ", ".join(f"{name} {n}" for name, n in counts.most_common())
 
 
 class Watch:

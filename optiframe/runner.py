@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ._validation import check_int, check_real, did_you_mean
+from ._validation import check_int, check_real, closest, did_you_mean
 from .batching import Batching, BatchSampler
 from .bounds import Box, as_box
 from .checkpoint import Checkpoint, Checkpointer, check_checkpoint_options, run_config
@@ -113,10 +113,10 @@ def _hyperparameter(name: str, optimizer: Any, known: Sequence[str]) -> str | No
               [n for n in inspect.signature(cls).parameters if n != "self"])  # of one's own)
     field = OTHER_SPELLINGS.get(name, name)
     if field not in fields:
-        close = did_you_mean(name, [*known, *fields])
-        if not close or close.split("'")[1] not in fields:
+        close = closest(name, [*known, *fields])
+        if close is None or close not in fields:
             return None
-        field = close.split("'")[1]
+        field = close
     prefix = "of." if cls.__module__.split(".")[0] == "optiframe" else ""
     form = f"optimizer={prefix}{cls.__name__}({field}=...)" + (
         f" or optimizer={{'name': {spec!r}, {field!r}: ...}}" if isinstance(spec, str) else "")

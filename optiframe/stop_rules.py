@@ -297,6 +297,11 @@ class BadValue(StopRule):
 # -- the step stage -----------------------------------------------------------------------
 
 
+def f_within_ftol(F_old: np.ndarray, F: np.ndarray, ftol: float) -> np.ndarray:
+    """Which rows' change in f is at most ``ftol * max(|f_k|, |f_k+1|, 1)``."""
+    return np.abs(F_old - F) <= ftol * np.maximum(np.maximum(np.abs(F_old), np.abs(F)), 1.0)
+
+
 class SmallStep(StopRule):
     """The step moved x by at most ``xtol``, or changed f by at most
     ``ftol * max(|f_k|, |f_k+1|, 1)``: ``converged`` where a line search with a curvature
@@ -311,8 +316,7 @@ class SmallStep(StopRule):
         stop = view.problem.stop
         small = stop.xtol >= view.SN
         if stop.ftol > 0.0:
-            small |= np.abs(view.F_old - view.F) <= stop.ftol * np.maximum(
-                np.maximum(np.abs(view.F_old), np.abs(view.F)), 1.0)
+            small |= f_within_ftol(view.F_old, view.F, stop.ftol)
         return small if view.skipped is None else small & ~view.skipped
 
     def verdict(self, view: RuleView, row: int) -> Verdict:

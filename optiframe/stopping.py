@@ -44,7 +44,7 @@ from .errors import InvalidArgumentError
 from .numerics import F_FLOOR
 from .options import names
 from .status import Status
-from .stop_rules import StopRule, as_stop_rules
+from .stop_rules import StopRule, as_stop_rules, f_within_ftol
 
 Outcome = tuple[Status | None, str]
 
@@ -117,8 +117,7 @@ class StopRules:
     def any_f_converged(self, F_old: np.ndarray, F_new: np.ndarray) -> bool:
         """:meth:`f_converged` of any row of a stack (the step stage's ``ftol`` test, as
         :class:`~optiframe.stop_rules.SmallStep` makes it)."""
-        return bool((np.abs(F_old - F_new) <= self.ftol * np.maximum(
-            np.maximum(np.abs(F_old), np.abs(F_new)), 1.0)).any())
+        return bool(f_within_ftol(F_old, F_new, self.ftol).any())
 
     # -- why a start stops ------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     cost = p.gradient_costs(levels)
     if left is not None and left[0] < 1 + cost:
         return None  # the search stops at the budget
-    box, c1 = p.box, p.line_search.c1
+    box, search = p.box, p.line_search
     if box is None:
         D = X_prop - X
         d0 = slope = float(einsum("i,i->", G, D))  # the slope
@@ -119,13 +119,13 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     f = _value(p, trial, memo)
     if bent:  # Armijo's condition along the projected path (its moved, its arithmetic)
         moved = float(einsum("ij,ij->i", G[None], trial - X[None])[0])
-        enough = math.isfinite(f) and f <= f0 + c1 * moved
+        enough = math.isfinite(f) and f <= f0 + search.c1 * moved
     else:
-        enough = math.isfinite(f) and f <= f0 + c1 * a * d0 and not f >= f0
+        enough = math.isfinite(f) and f <= f0 + search.c1 * a * d0 and not f >= f0
     if memo.f_error is not None or not enough:
         return memo  # too far: the search brackets or backtracks (or raises)
     g = _gradient(p, trial, f, memo, levels)
-    curved = bent or abs(float(einsum("i,i->", g[0], D))) <= -p.line_search.c2 * d0
+    curved = bent or abs(float(einsum("i,i->", g[0], D))) <= -search.c2 * d0
     if memo.g_error is not None or not curved or not (
             (f0 - f) > NOISE_UNITS * _EPS * abs(f0)):  # (_only_lowered's test)
         return memo
