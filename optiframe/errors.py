@@ -6,6 +6,9 @@ behaves like, so ``except ValueError`` works as well as ``except OptiframeError`
 
 from __future__ import annotations
 
+import inspect
+import math
+import types
 from typing import Any
 
 
@@ -81,8 +84,8 @@ def refused_call(fn: Any, *args: Any) -> str | None:
     >>> refused_call(lambda x, y: 0, 1.0), refused_call(lambda x: 0, 1.0)
     ('<lambda>(x, y)', None)
     """
-    import inspect
-
+    if _takes_positional(fn, len(args)):  # a plain function that can: no signature to read
+        return None
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -92,6 +95,20 @@ def refused_call(fn: Any, *args: Any) -> str | None:
     except TypeError:
         return f"{callable_name(fn)}{signature}"
     return None
+
+
+def _takes_positional(fn: Any, count: int) -> bool:
+    """Whether ``fn``, a plain Python function, surely takes ``count`` positional
+    arguments, read from its code object (a few attribute reads, where
+    ``inspect.signature`` costs tens of microseconds a call); False where that does not
+    decide (any other callable, or a function that cannot), and the signature does."""
+    if type(fn) is not types.FunctionType:
+        return False
+    code = fn.__code__
+    if code.co_kwonlyargcount > len(fn.__kwdefaults__ or ()):
+        return False  # a keyword-only argument without a default
+    most = math.inf if code.co_flags & inspect.CO_VARARGS else code.co_argcount
+    return code.co_argcount - len(fn.__defaults__ or ()) <= count <= most
 
 
 def write_failure(exc: OSError) -> str:

@@ -120,6 +120,11 @@ class Callbacks:
     start_end: tuple[Callable[..., Any], ...] = ()
     run_end: tuple[Callable[..., Any], ...] = ()
 
+    def any(self) -> bool:
+        """Whether any event has a callback."""
+        return bool(self.run_start or self.step or self.epoch or self.start_end
+                    or self.run_end)
+
     @classmethod
     def of(cls, callbacks: Sequence[Any], epoch_callbacks: Sequence[Any] = ()) -> Callbacks:
         """Sort ``callbacks`` (functions called after each step, or objects with event
@@ -146,6 +151,8 @@ class Callbacks:
         return cls(*(tuple(events[e]) for e in EVENTS))
 
     def __add__(self, other: Callbacks) -> Callbacks:
+        if not other.any():  # (most runs: no plugin hooks)
+            return self
         return Callbacks(*(a + b for a, b in zip(attrs.astuple(self, recurse=False),
                                                   attrs.astuple(other, recurse=False),
                                                   strict=True)))
