@@ -101,9 +101,10 @@ def _takes_positional(fn: Any, count: int) -> bool:
     """Whether ``fn``, a plain Python function, surely takes ``count`` positional
     arguments, read from its code object (a few attribute reads, where
     ``inspect.signature`` costs tens of microseconds a call); False where that does not
-    decide (any other callable, or a function that cannot), and the signature does."""
-    if type(fn) is not types.FunctionType:
-        return False
+    decide (any other callable, a decorated function, or one that cannot), and the
+    signature does."""
+    if type(fn) is not types.FunctionType or fn.__dict__:  # (a __wrapped__ or
+        return False  # __signature__ there: the signature reads it)
     code = fn.__code__
     if code.co_kwonlyargcount > len(fn.__kwdefaults__ or ()):
         return False  # a keyword-only argument without a default

@@ -24,6 +24,10 @@ def _none(): ...
 def _everything(x, y=2, /, z=3, *rest, k=4, **kw): ...
 
 
+@functools.wraps(_two)
+def _wrapped_two(*args, **kwargs): ...
+
+
 class _Holder:
     def method(self, x): ...
 
@@ -32,7 +36,7 @@ class _Holder:
 
 PLAIN = [_one, _two, _default, _star, _star_after, _kw_required, _kw_default,
          _positional_only, _none, _everything, lambda x: 0, lambda x, y: 0,
-         lambda *a, **k: 0]
+         lambda *a, **k: 0, _wrapped_two]
 OTHERS = [functools.partial(_two, 1), _Holder().method, _Holder(), np.sin, len, _Holder]
 
 
@@ -73,3 +77,6 @@ def test_the_code_object_route_decides_the_usual_functions():
     assert _takes_positional(_default, 1) and _takes_positional(_star_after, 3)
     assert not _takes_positional(functools.partial(_two, 1), 1)  # left to the signature
     assert not _takes_positional(_kw_required, 1)
+    # a decorated function's signature is its original's (inspect follows __wrapped__)
+    assert not _takes_positional(_wrapped_two, 1)
+    assert refused_call(_wrapped_two, None) == "_two(x, y)"
