@@ -15,7 +15,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
     if numeric is None:
-        numeric = [all(_is_number(row[i]) for row in rows) if rows else False
+        numeric = [all(is_number(row[i]) for row in rows) if rows else False
                    for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
@@ -30,7 +30,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     return "\n".join(out)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -122,7 +122,18 @@ def closest(name: str, choices: Any) -> str | None:
 
 
 def did_you_mean(name: str, choices: Any) -> str:
-    """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    """`` optiframe calls it 'x'.`` where ``name`` is another library's spelling of one
+    of ``choices`` (:data:`~optiframe.options.OTHER_SPELLINGS`), else `` Did you mean
+    'x'?`` for the closest of them, or an empty string.
+
+    >>> did_you_mean("max_iter", ["max_steps", "gtol"]), did_you_mean("gtl", ["gtol"])
+    (" optiframe calls it 'max_steps'.", " Did you mean 'gtol'?")
+    """
+    from .options import OTHER_SPELLINGS
+
+    choices = list(choices)
+    if OTHER_SPELLINGS.get(name) in choices:
+        return f" optiframe calls it {OTHER_SPELLINGS[name]!r}."
     close = closest(name, choices)
     return f" Did you mean {close!r}?" if close else ""
 

@@ -54,7 +54,7 @@ import numpy as np
 
 from ._validation import did_you_mean, unwritable_folder
 from .errors import InvalidArgumentError, OptiframeError
-from .options import OTHER_SPELLINGS, names
+from .options import names
 from .plugins import get_registry
 
 SECTIONS: dict[str, set[str] | None] = {
@@ -120,8 +120,7 @@ def check_keys(config: dict[str, Any], path: Path) -> None:
             allowed = allowed | tracker_names()
         for key in body:
             if allowed is not None and key not in allowed:
-                hint = (f" optiframe calls it {OTHER_SPELLINGS[key]!r}."
-                        if OTHER_SPELLINGS.get(key) in allowed else did_you_mean(key, allowed))
+                hint = did_you_mean(key, allowed)
                 raise ConfigError(f"{path}: unknown key '{section}.{key}'.{hint} Keys: "
                                   f"{', '.join(sorted(allowed))}")
     if "objective" not in config or not ({"name", "path", "factory"} & set(config["objective"])):

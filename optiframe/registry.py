@@ -28,7 +28,6 @@ from .errors import (
     PluginError,
     UnknownComponentError,
 )
-from .options import OTHER_SPELLINGS
 
 #: Each kind of component and the hook that registers it.
 KINDS: dict[str, str] = {
@@ -222,9 +221,7 @@ class Registry:
                 unknown = [p for p in params if accepted is not None and p not in accepted]
                 if not unknown:
                     raise
-                alias = OTHER_SPELLINGS.get(unknown[0])
-                hint = (f" optiframe calls it {alias!r}." if alias in (accepted or ())
-                        else did_you_mean(unknown[0], accepted or ()))
+                hint = did_you_mean(unknown[0], accepted or ())
                 raise InvalidArgumentError(
                     f"{kind} {name!r} has no parameter {unknown[0]!r}.{hint} Parameters: "
                     f"{', '.join(sorted(accepted or ())) or 'none'}") from None

@@ -161,8 +161,8 @@ def check_options(options: Iterable[str], optimizer: Any = None) -> None:
                     "takes both)")
             if name in SCIPY_OPTION_HINTS:
                 hint = f" scipy's {name!r} is {SCIPY_OPTION_HINTS[name]}."
-            elif name in OTHER_SPELLINGS and OTHER_SPELLINGS[name] in known:
-                hint = f" optiframe calls it {OTHER_SPELLINGS[name]!r}."
+            elif OTHER_SPELLINGS.get(name) in known:  # (before the optimizer's fields)
+                hint = did_you_mean(name, known)
             else:
                 hint = _hyperparameter(name, optimizer, known) or did_you_mean(name, known)
             raise InvalidArgumentError(

@@ -40,7 +40,7 @@ import attrs
 import numpy as np
 
 from ._files import Target, plain, write_csv, write_text
-from ._table import format_table
+from ._table import format_table, is_number
 from ._validation import did_you_mean
 from .api import minimize
 from .errors import InvalidArgumentError
@@ -117,8 +117,7 @@ class SweepTable(Sequence[dict[str, Any]]):
             return "(no combination)"
         shown = [k for k in self._rows[0] if k not in ("x", "message", "success")]
         rows = self._rows if limit is None else self._rows[:limit]
-        numeric = [all(isinstance(row[k], (int, float)) and not isinstance(row[k], bool)
-                       for row in rows) for k in shown]
+        numeric = [all(is_number(row[k]) for row in rows) for k in shown]
         text = format_table(shown, [[_cell(row[k]) for k in shown] for row in rows], numeric)
         if len(rows) < len(self._rows):
             text += f"\n... {len(self._rows) - len(rows)} more rows (table[{len(rows)}:])"

@@ -98,6 +98,9 @@ def test_a_failing_combination_is_recorded_and_bad_grids_are_refused():
         of.sweep("sphere", [1.0], optimizer="gd", lrr=[0.1, 0.2])
     with pytest.raises(of.InvalidArgumentError, match="Did you mean 'max_steps'"):
         of.sweep("sphere", [1.0], optimizer="gd", lr=[0.1], max_step=[10, 20])
+    # another library's name for a hyperparameter is named as optiframe's (did_you_mean)
+    with pytest.raises(of.InvalidArgumentError, match="optiframe calls it 'lr'"):
+        of.sweep("sphere", [1.0], optimizer="gd", learning_rate=[0.1, 0.2])
     assert np.isfinite(table[0]["fun"])
 
 
