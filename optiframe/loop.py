@@ -34,7 +34,7 @@ import numpy as np
 from .line_step import restarted
 from .numerics import F_FLOOR
 from .observers import Watch, step_info
-from .problem import SMALL, Problem, RowError, confirmed_gradient, users_error
+from .problem import SMALL, Problem, RowError, confirmed_gradient, row_norms_top, users_error
 from .replay import unasked
 from .settle import (
     fail_rows,
@@ -49,6 +49,10 @@ from .status import Status
 
 #: Off: every run takes the general loop (the bit-identity test compares the two paths).
 FAST_PATH = True
+
+#: a 1-D array's least and largest entries, NaN where one is (without ``a.min()``'s frame),
+#: and how many of a boolean array's entries hold (``count == len``: ``all()``, faster)
+_min, _max, _count = np.minimum.reduce, np.maximum.reduce, np.count_nonzero
 
 
 def advance(s: RunState, p: Problem, w: Watch) -> None:
@@ -185,11 +189,11 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
         _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
 
 
-def _kept_best(better: np.ndarray, X: np.ndarray, F: np.ndarray, best_X: np.ndarray,
-               best_F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _kept_best(every: bool, better: np.ndarray, X: np.ndarray, F: np.ndarray,
+               best_X: np.ndarray, best_F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's best point and value: ``X``, ``F`` where ``better``, else the best so
-    far (no copies while every row is better, as every start that descends is)."""
-    if better.all():
+    far (no copies while ``every`` row is better, as every start that descends is)."""
+    if every:
         return X, F
     return np.where(better[:, None], X, best_X), np.where(better, F, best_F)
 
@@ -212,16 +216,18 @@ def _put(s: RunState, k: int, X: Any, F: Any, SN: Any, NF: Any, NJ: Any, opt: An
 
 class _Measured:
     """A step's measurements: f (training: the batch loss), the gradient, the projected
-    gradient, its norm, what the gradient cost (per row with a line search) and which
-    rows skip their step (a non-finite gradient; None)."""
+    gradient, its norm (a stack's: and the largest, ``top``), what the gradient cost (per
+    row with a line search) and which rows skip their step (a non-finite gradient;
+    None)."""
 
-    __slots__ = ("F", "G", "GN", "LV", "PG", "mf", "mj", "skip")
+    __slots__ = ("F", "G", "GN", "LV", "PG", "mf", "mj", "skip", "top")
 
     def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any,
-                 LV: Any) -> None:
+                 LV: Any, top: Any = None) -> None:
         self.F, self.G, self.PG, self.GN, self.mf, self.mj = F, G, PG, GN, mf, mj
         self.LV = LV  # the rows' finite-difference levels (a central check may raise them)
         self.skip: Any = None
+        self.top = top
 
     def keep(self, keep: np.ndarray) -> None:
         """Only the rows ``keep`` (the others ended)."""
@@ -244,7 +250,7 @@ class _Moved:
     rows whose evaluations raised and what each first trial promised."""
 
     __slots__ = ("A", "F", "Gn", "RS", "X", "bF", "bX", "cursor", "errors", "fmin", "gain",
-                 "ok", "opt", "sched", "snf", "snj")
+                 "improved", "ok", "opt", "sched", "snf", "snj")
     A: Any  # set by the step length (_Step.move)
     Gn: Any
     RS: Any
@@ -252,6 +258,7 @@ class _Moved:
     snf: Any
     snj: Any
     fmin: Any  # a stack's least new value (_Step._best)
+    improved: bool  # whether every row of a stack found a new best point (_Step._best)
 
     def __init__(self, X: Any, opt: Any, sched: Any, cursor: Any, F: Any = None,
                  bX: Any = None, bF: Any = None) -> None:
@@ -281,6 +288,7 @@ class _Step:
         # step's levels climb only by it; a training run has no levels)
         self.step_cost = p.step_cost
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
+        self.best_within = False  # every row's best value within its limit (_values_ok)
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
         self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
                                             "step" in p.gates.asked)
@@ -337,8 +345,11 @@ class _Step:
                     return None
                 G, F, mf, mj, LV = left
         PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
-        GN = math.hypot(*PG.tolist()) if self.small else self.norm(PG)
-        return _Measured(F, G, PG, GN, mf, mj, LV)
+        if self.point:
+            return _Measured(F, G, PG, math.hypot(*PG.tolist()) if self.small
+                             else self.norm(PG), mf, mj, LV)
+        GN, top = row_norms_top(PG)  # (the largest, for the gate: no second reduction)
+        return _Measured(F, G, PG, GN, mf, mj, LV, top)
 
     def _drop_failed(self, err: RowError, mf: Any, mj: Any) -> tuple[Any, ...] | None:
         """The rows whose gradient raised fail; returns the gradient, f, what the gradient
@@ -377,7 +388,7 @@ class _Step:
             return True
         if self.point:
             return not self.low < GN < self.high
-        return not (GN.min() > self.low and GN.max() < self.high)
+        return not (_min(GN) > self.low and m.top < self.high)
 
     def settle_gradient(self, m: _Measured) -> _Measured | None:
         """The rows that stop at the gradient stage end; a point whose gradient is not
@@ -470,10 +481,11 @@ class _Step:
         if m.skip is not None:
             new.F = np.where(m.skip, m.F, new.F)
         better = s.best_F > new.F
-        new.fmin = new.F.min()
+        new.fmin = _min(new.F)
         if new.fmin == -math.inf:
             better &= -math.inf < new.F
-        new.bX, new.bF = _kept_best(better, new.X, new.F, s.best_X, s.best_F)
+        new.improved = _count(better) == len(better)
+        new.bX, new.bF = _kept_best(new.improved, better, new.X, new.F, s.best_X, s.best_F)
 
     def _best_batch(self, m: _Measured, new: _Moved) -> None:
         """A training row's point of lowest finite batch loss so far (measured at the
@@ -486,7 +498,7 @@ class _Step:
         if m.skip is not None:
             loss = np.where(m.skip, np.nan, loss)
         better = np.isfinite(loss) & ~(loss >= best)
-        new.bX, new.bF = _kept_best(better, s.X, loss, s.best_X, best)
+        new.bX, new.bF = _kept_best(bool(better.all()), better, s.X, loss, s.best_X, best)
 
     def commit(self, m: _Measured, new: _Moved) -> Any:
         """The step, whole, in one assignment; returns f before it."""
@@ -521,9 +533,12 @@ class _Step:
             return F_FLOOR < s.F <= s.f_limit
         if self.searched:
             return bool(new.fmin > F_FLOOR)
-        if s.f_limit is not self.lim:  # rows ended since: their least limit anew
-            self.lim, self.lim_min = s.f_limit, s.f_limit.min()
-        return bool((s.F.max() <= self.lim_min or (s.f_limit >= s.F).all())
+        if s.f_limit is not self.lim:  # rows ended since: their least limit anew, and
+            self.lim, self.lim_min = s.f_limit, _min(s.f_limit)  # whether every best value
+            self.best_within = bool((s.best_F <= s.f_limit).all())  # lies within it
+        if new.improved and self.best_within:  # every new value is its row's best, and
+            return bool(new.fmin > F_FLOOR)  # the best only goes down: within the limits
+        return bool((_max(s.F) <= self.lim_min or (s.f_limit >= s.F).all())
                     and new.fmin > F_FLOOR)
 
     def observe(self, m: _Measured, new: _Moved, F_old: Any) -> None:
@@ -550,7 +565,7 @@ class _Step:
         stop = p.stop
         if self.calls or self.ask_step or (not self.training and (
                 (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
-                if self.point else (not s.SN.min() > stop.xtol or (
+                if self.point else (not _min(s.SN) > stop.xtol or (
                     stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
             stopped = bool(self.calls) and w.step(step_info(s))
             settle_steps(s, p, F_old, skip)  # the step stage's rules

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -75,6 +74,9 @@ _STATUS: dict[Any, Status] = {**{s: s for s in Status}, **{s.value: s for s in S
 
 
 def _statuses(values: Iterable[Any]) -> tuple[Status, ...]:
+    values = tuple(values)
+    if set(map(type, values)) <= {Status}:  # (a type test costs less than an enum's hash)
+        return values
     try:
         return tuple(_STATUS[v] for v in values)
     except KeyError:  # not a status: Status() says which and why
@@ -82,7 +84,8 @@ def _statuses(values: Iterable[Any]) -> tuple[Status, ...]:
 
 
 def _texts(values: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(str(v) for v in values)
+    values = tuple(values)
+    return values if set(map(type, values)) <= {str} else tuple(str(v) for v in values)
 
 
 #: statuses that end a start without a final point of its own
@@ -154,13 +157,19 @@ class Finished:
 
     def statuses(self) -> dict[str, int]:
         """How many starts ended with each status."""
-        return {status.value: count for status, count in collections.Counter(
-            self.status).items()}
+        return {status.value: count for status, count in self._counts().items()}
+
+    def _counts(self) -> dict[Status, int]:
+        """How many starts ended with each status, in the order they first appear
+        (a count a status, not a Python step a start)."""
+        return {s: self.status.count(s) for s in dict.fromkeys(self.status)}
 
     def at_a_point(self) -> np.ndarray:
         """Which starts ended at a point that counts: at a finite value, and not by
         diverging, a NaN or failing user code (whose ``x`` is only the best point seen
         before); whatever else stopped them: a budget, a line search, a step limit."""
+        if not any(s in _NO_POINT for s in dict.fromkeys(self.status)):
+            return np.isfinite(self.fun)
         lost = np.array([s in _NO_POINT for s in self.status], dtype=bool)
         return np.isfinite(self.fun) & ~lost
 
@@ -180,10 +189,11 @@ class Finished:
         else ``converged`` when any start converged (the run found a minimum it can vouch
         for), ``completed`` when any ran all its training epochs; else the status most
         starts ended with (the best start's among equals)."""
-        counts = collections.Counter(self.status)
+        counts = self._counts()
         for status in (Status.INTERRUPTED, Status.CONVERGED, Status.COMPLETED):
-            if counts[status]:
+            if counts.get(status):
                 return status
         most = max(counts.values())
         own = self.status[best]
-        return own if counts[own] == most else next(s for s in Status if counts[s] == most)
+        return own if counts[own] == most else next(s for s in Status
+                                                    if counts.get(s) == most)

@@ -34,6 +34,9 @@ _F8 = np.dtype(np.float64)
 #: Below this size, norms are faster on Python floats than through BLAS.
 SMALL = 64
 
+#: a 1-D array's largest entry, NaN where one is (``a.max()`` without its Python frame)
+_max = np.maximum.reduce
+
 
 def vector_norm(v: np.ndarray) -> float:
     """Euclidean norm of a 1-D array; exact for huge finite entries (v @ v overflows)."""
@@ -57,9 +60,19 @@ def row_norms(A: np.ndarray) -> np.ndarray:
     """The Euclidean norm of each row. Narrow rows are squared at once and summed column
     by column (a reduction along short rows costs numpy three times more), in the order
     einsum sums them: the same bits."""
+    if A.shape[1] == 1:  # |x|: what sqrt(x * x) gives wherever x * x neither overflows
+        return np.abs(A[:, 0])  # nor underflows
+    return row_norms_top(A)[0]
+
+
+def row_norms_top(A: np.ndarray) -> tuple[np.ndarray, Any]:
+    """:func:`row_norms` and the largest of them (NaN where a row's is), from the one
+    reduction that also finds a row whose square overflowed: a stack's gradient gate
+    reads it instead of reducing the norms again."""
     n = A.shape[1]
-    if n == 1:  # |x|: what sqrt(x * x) gives wherever x * x neither overflows nor underflows
-        return np.abs(A[:, 0])
+    if n == 1:
+        norms = np.abs(A[:, 0])
+        return norms, _max(norms)
     if n <= 8:
         sq = A * A
         s = sq[:, 0] + sq[:, 1]
@@ -68,12 +81,14 @@ def row_norms(A: np.ndarray) -> np.ndarray:
         norms = np.sqrt(s, out=s)
     else:
         norms = np.sqrt(einsum("ij,ij->i", A, A))
-    # a row of 1e200 overflows its square: scaled, that row only (one reduction on the
-    # way down; a NaN row makes the maximum NaN, and then the rows are looked at)
-    if not norms.max() < math.inf and np.isinf(norms).any():
+    top = _max(norms)
+    # a row of 1e200 overflows its square: scaled, that row only (a NaN row makes the
+    # maximum NaN, and then the rows are looked at)
+    if not top < math.inf and np.isinf(norms).any():
         big = np.flatnonzero(np.isinf(norms))
         norms[big] = scaled_row_norms(A[big])
-    return norms
+        top = _max(norms)
+    return norms, top
 
 
 def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -495,8 +495,8 @@ def finish_multistart(runner: RunSpec, finished: Finished, history: StartsHistor
                       failure: BaseException | None) -> MultiStartResult:
     """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
     result = gather(finished, history, runner.minima_tol)
-    failed = [i for i, s in enumerate(finished.status) if s is Status.FAILED]
-    if failed and runner.raise_errors is True:
+    if Status.FAILED in finished.status and runner.raise_errors is True:
+        failed = [i for i, s in enumerate(finished.status) if s is Status.FAILED]
         first = failed[0]
         raise RunFailedError(f"{len(failed)} of {len(finished)} starts failed; first: start "
                              f"{finished.index[first]}: {finished.message[first]}",

@@ -52,13 +52,16 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
             s.nfev, s.njev = nfev, njev
         s.finish([0], verdicts, x, fun)
         return
-    X, F = s.X.copy(), np.array(s.F, dtype=float)
-    for j, r in enumerate(rows.tolist()):
-        if verdicts[j][0] in _ENDS_AT_BEST:
-            X[r], F[r] = s.best_X[r], s.best_F[r]
-            verdicts[j] = _at_best(verdicts[j], float(F[r]), p.batches is not None)
-        if p.batches is not None:
-            F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
+    X, F = s.X, s.F
+    if p.batches is not None or not (  # (rows ending alike, at their points: no copies)
+            verdicts.count(verdicts[0]) == len(verdicts) and verdicts[0][0] not in _ENDS_AT_BEST):
+        X, F = X.copy(), np.array(F, dtype=float)
+        for j, r in enumerate(rows.tolist()):
+            if verdicts[j][0] in _ENDS_AT_BEST:
+                X[r], F[r] = s.best_X[r], s.best_F[r]
+                verdicts[j] = _at_best(verdicts[j], float(F[r]), p.batches is not None)
+            if p.batches is not None:
+                F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
     if nfev is not None:
         s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
             _mask(rows, len(s.index)), njev, s.njev)

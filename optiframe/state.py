@@ -198,15 +198,19 @@ class RunState:
                 self.listener(block)
             return
         X, F = np.asarray(X), np.asarray(F, dtype=float)
-        texts: dict[tuple[Status, str], str] = {}  # rows stopping for one reason share it
-        for v in verdicts:
-            if v not in texts:
-                texts[v] = message(*v)
+        verdicts = list(verdicts)
+        if verdicts.count(verdicts[0]) == len(verdicts):  # (rows stopping alike: one text)
+            status, texts = [verdicts[0][0]] * len(rows), [message(*verdicts[0])] * len(rows)
+        else:
+            said: dict[tuple[Status, str], str] = {}  # rows stopping for one reason share it
+            status = [v[0] for v in verdicts]
+            texts = [said[v] if v in said else said.setdefault(v, message(*v)) for v in verdicts]
+        resets = self.resets[rows]
+        if resets.any():
+            texts = [_with_resets(t, n) for t, n in zip(texts, resets.tolist(), strict=True)]
         block = Finished(index=self.index[rows], x0=self.x0[rows], x=X[rows], fun=F[rows],
                          nit=np.full(len(rows), self.k), nfev=self.nfev[rows],
-                         njev=self.njev[rows], status=[v[0] for v in verdicts],
-                         message=[_with_resets(texts[v], int(n))
-                                  for v, n in zip(verdicts, self.resets[rows], strict=True)])
+                         njev=self.njev[rows], status=status, message=texts)
         keep = np.ones(len(self.index), dtype=bool)
         keep[rows] = False
         self.finished.append(block)

@@ -120,6 +120,9 @@ class StopRule:
     options: ClassVar[tuple[str, ...]] = ()
     #: False: the rule reads f, which a training step does not have (it sees a batch loss)
     training: ClassVar[bool] = True
+    #: True: every row's verdict is the same (a step limit, the clock), asked once for
+    #: all the rows it stops
+    same_verdict: ClassVar[bool] = False
 
     def stops(self, view: RuleView) -> np.ndarray:
         """Which rows stop: a boolean per row of ``view``."""
@@ -203,6 +206,7 @@ class MaxSteps(StopRule):
 
     stage = "gradient"
     options = ("max_steps",)
+    same_verdict = True
 
     def stops(self, view: RuleView) -> np.ndarray:
         return np.full(len(view), view.k >= view.problem.max_steps)
@@ -371,6 +375,7 @@ class Clock(StopRule):
 
     stage = "top"
     options = ("max_time",)
+    same_verdict = True
 
     def stops(self, view: RuleView) -> np.ndarray:
         max_time = view.problem.stop.max_time
@@ -387,6 +392,7 @@ class Epochs(StopRule):
 
     stage = "epoch"
     options = ("epochs",)
+    same_verdict = True
 
     def stops(self, view: RuleView) -> np.ndarray:
         p = view.problem
@@ -483,14 +489,16 @@ def stage_verdicts(rules: Sequence[StopRule], view: RuleView,
     n = len(view)
     done: np.ndarray | None = None
     skip = None
-    by_row: dict[int, Verdict] = {}
+    found: list[tuple[list[int], list[Verdict]]] = []  # each rule's rows and verdicts
     for rule in rules:
         hit = np.asarray(rule.stops(view), dtype=bool)
         if hit.shape != (n,):
             hit = np.broadcast_to(hit, (n,))
-        fresh = hit if done is None else hit & ~done
-        for r in np.flatnonzero(fresh).tolist():  # the first rule that stops a row
-            by_row[r] = rule.verdict(view, r)
+        fresh = hit if done is None else hit & ~done  # the first rule that stops a row
+        rows = np.flatnonzero(fresh).tolist()
+        if rows:
+            found.append((rows, [rule.verdict(view, rows[0])] * len(rows)
+                          if rule.same_verdict else [rule.verdict(view, r) for r in rows]))
         done = hit if done is None else done | hit
         skipped = rule.skips(view)
         if skipped is not None:
@@ -499,6 +507,9 @@ def stage_verdicts(rules: Sequence[StopRule], view: RuleView,
         done = np.zeros(n, dtype=bool)
     if skip is not None:
         skip = skip & ~done
+    if len(found) <= 1:  # (rows in order)
+        return done, skip, found[0][1] if found else []
+    by_row = {r: v for rows, verdicts in found for r, v in zip(rows, verdicts, strict=True)}
     return done, skip, [by_row[r] for r in sorted(by_row)]
 
 

@@ -314,6 +314,11 @@ def test_the_overall_status_of_a_multi_start_run():
     # the best start is one that ended at a point: not the diverged one, lower as it is
     f = finished("diverged", "max_steps", best=0)
     assert f.best() == 1 and f.at_a_point().tolist() == [False, True]
+    # counts in the order the statuses first appear; a tie goes to the first in Status
+    f = finished("max_time", "nan", "max_time", "line_search", "nan", best=3)
+    assert list(f.statuses().items()) == [("max_time", 2), ("nan", 2), ("line_search", 1)]
+    assert f.overall(3) == "max_time"
+    assert f.at_a_point().tolist() == [True, False, True, True, False]
 
 
 def stop_odd_starts_at_step_3(info):

@@ -377,3 +377,24 @@ def test_a_stacks_step_stage_is_asked_where_other_rows_step_norms_are_nan():
         alone = of.minimize(f, starts[k], raise_errors=False, **kw)
         assert (o.message, o.nit, o.nfev, o.x.tolist()) == (alone.message, alone.nit,
                                                              alone.nfev, alone.x.tolist())
+
+
+def test_the_value_gate_trusts_new_best_values_only_within_every_limit():
+    """A stack whose rows all found a new best skips the divergence test only while every
+    row's best value lies within its limit (a best above it, as an edited checkpoint may
+    hold, leaves the gate to compare the values)."""
+    import types
+
+    from optiframe import loop
+
+    def ok(best_F, F, f_limit):
+        step = object.__new__(loop._Step)
+        step.point, step.searched, step.lim, step.lim_min = False, False, None, np.inf
+        step.s = types.SimpleNamespace(F=np.array(F), best_F=np.array(best_F),
+                                       f_limit=np.array(f_limit))
+        new = types.SimpleNamespace(improved=True, fmin=min(F))
+        return step._values_ok(new)
+
+    assert ok([4.0, 5.0], [3.0, 4.0], [10.0, 10.0]) is True
+    assert ok([20.0, 5.0], [15.0, 4.0], [10.0, 10.0]) is False  # row 0 above its limit
+    assert ok([4.0, 5.0], [3.0, -1e306], [10.0, 10.0]) is False  # below F_FLOOR

@@ -314,6 +314,22 @@ def test_the_gradient_stage_gives_each_row_its_first_rule_and_skips_bad_gradient
     assert [v[0] for v in verdicts] == ["max_steps", "converged", "nan"]
 
 
+def test_a_rule_whose_verdict_is_every_rows_is_asked_once_and_rows_keep_their_order():
+    class CountedMaxSteps(MaxSteps):
+        asked = 0
+
+        def verdict(self, view, row):
+            type(self).asked += 1
+            return super().verdict(view, row)
+
+    rules = (GradientTolerance(), CountedMaxSteps())
+    done, _, verdicts = stage_verdicts(rules, _view([1.0, 1e-4, 2.0, 3.0], k=10))
+    assert CountedMaxSteps.asked == 1 and done.all()
+    assert [v[0] for v in verdicts] == ["max_steps", "converged", "max_steps", "max_steps"]
+    assert verdicts[0] is verdicts[2] is verdicts[3]
+    assert stage_verdicts(rules, _view([1.0, 2.0]))[2] == []  # no row stops
+
+
 def test_the_gates_window_is_the_built_in_rules_combined():
     p = types.SimpleNamespace(max_steps=40, gtol=1e-6, batches=None, stochastic=False)
     gates = of.stop_rules.Gates(p)
