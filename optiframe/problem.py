@@ -163,21 +163,18 @@ def traced(fn: Callable[..., Any], row_shape: tuple[int, ...], overflow: float,
     ``fn`` asks the objective point by point (:func:`~optiframe.replay.point_by_point`),
     so what the first pass asked is answered from its record and no point is asked
     twice."""
-    def first_pass(X: np.ndarray, *extra: Any) -> np.ndarray:
-        out = fn(X, *extra)
-        if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
-                X.shape[0], *row_shape):  # (the usual answer, without a call)
-            return out
-        return stacked_output(out, fn, (X.shape[0], *row_shape))
-
     def one_row(exc: Exception) -> np.ndarray:  # its error, without evaluating it again
         if isinstance(exc, (OverflowError, FloatingPointError)):
             return np.full((1, *row_shape), overflow)
         raise RowError(np.full((1, *row_shape), np.nan), {0: exc}) from None
 
     def call(X: np.ndarray, *extra: Any, record: Recording | None = None) -> np.ndarray:
-        try:
-            return first_pass(X, *extra)
+        try:  # the first pass: the whole stack at once
+            out = fn(X, *extra)
+            if type(out) is np.ndarray and out.dtype == _F8 and out.shape == (
+                    X.shape[0], *row_shape):  # (the usual answer, without a call)
+                return out
+            return stacked_output(out, fn, (X.shape[0], *row_shape))
         except WrongOutputError:
             raise  # the function's contract, not a row's failure: no row alone would do
         except Exception as exc:
