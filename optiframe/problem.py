@@ -57,9 +57,10 @@ def vector_dist(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def row_norms(A: np.ndarray) -> np.ndarray:
-    """The Euclidean norm of each row. Narrow rows are squared at once and summed column
-    by column (a reduction along short rows costs numpy three times more), in the order
-    einsum sums them: the same bits."""
+    """The Euclidean norm of each row. Narrow rows (n <= 8) are squared at once and summed
+    column by column, left to right (a reduction along short rows costs numpy three times
+    more): the bits :func:`row_dist` gives a single start on Python floats; for n >= 3 the
+    last bit may differ from einsum's sum, which wider rows use."""
     if A.shape[1] == 1:  # |x|: what sqrt(x * x) gives wherever x * x neither overflows
         return np.abs(A[:, 0])  # nor underflows
     return row_norms_top(A)[0]
