@@ -161,7 +161,7 @@ class Finished:
 
     def _counts(self) -> dict[Status, int]:
         """How many starts ended with each status, in the order they first appear
-        (a count a status, not a Python step a start)."""
+        (one count per status, not a Python step per start)."""
         return {s: self.status.count(s) for s in dict.fromkeys(self.status)}
 
     def at_a_point(self) -> np.ndarray:
