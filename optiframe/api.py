@@ -401,20 +401,20 @@ def _scipy_callback(callback: Callable[..., Any]) -> Callable[[StepInfo], Any]:
     if not callable(callback):
         raise InvalidArgumentError(f"'callback' must be callable: {callback!r}")
     try:
-        params = inspect.signature(callback).parameters
+        params: Mapping[str, inspect.Parameter] = inspect.signature(callback).parameters
     except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    refused = None if "intermediate_result" in params else refused_call(callback, None)
-    if refused is not None:  # refused now, not with Python's TypeError at the first step
-        raise InvalidTypeError(
-            f"'callback': {refused} must take one argument, as scipy's does: "
-            "callback(xk) (the new point), callback(intermediate_result) or "
-            "callback(info) (optiframe's StepInfo)")
+        params = {}
     if "intermediate_result" in params:
         def modern(info: StepInfo) -> Any:
             step = types.SimpleNamespace(x=info.x, fun=info.fun, nit=info.step)
             return callback(intermediate_result=step)
         return modern
+    refused = refused_call(callback, None)
+    if refused is not None:  # refused now, not with Python's TypeError at the first step
+        raise InvalidTypeError(
+            f"'callback': {refused} must take one argument, as scipy's does: "
+            "callback(xk) (the new point), callback(intermediate_result) or "
+            "callback(info) (optiframe's StepInfo)")
     first = next(iter(params.values()), None)
     if first is not None and (first.name == "info" or first.annotation in (StepInfo,
                                                                             "StepInfo")):

@@ -498,7 +498,8 @@ class _Step:
         if m.skip is not None:
             loss = np.where(m.skip, np.nan, loss)
         better = np.isfinite(loss) & ~(loss >= best)
-        new.bX, new.bF = _kept_best(bool(better.all()), better, s.X, loss, s.best_X, best)
+        new.bX, new.bF = _kept_best(_count(better) == len(better), better, s.X, loss,
+                                    s.best_X, best)
 
     def commit(self, m: _Measured, new: _Moved) -> Any:
         """The step, whole, in one assignment; returns f before it."""
@@ -526,8 +527,9 @@ class _Step:
 
     def _values_ok(self, new: _Moved) -> bool:
         """Whether every new value is a number above ``F_FLOOR`` and within its divergence
-        limit (one comparison for a stack whose values all lie below the least limit; a
-        line search accepts only finite values below f0)."""
+        limit (for a stack: no test of the limits where every row found a new best and
+        every best lies within its limit, one comparison where the values all lie below
+        the least limit; a line search accepts only finite values below f0)."""
         s = self.s
         if self.point:
             return F_FLOOR < s.F <= s.f_limit
