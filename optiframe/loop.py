@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .line_step import restarted
-from .numerics import F_FLOOR
+from .numerics import F_FLOOR, count_nonzero
 from .observers import Watch, step_info
 from .problem import SMALL, Problem, RowError, confirmed_gradient, row_norms_top, users_error
 from .replay import unasked
@@ -52,7 +52,7 @@ FAST_PATH = True
 
 #: a 1-D array's least and largest entries, NaN where one is (without ``a.min()``'s frame),
 #: and how many of a boolean array's entries hold (``count == len``: ``all()``, faster)
-_min, _max, _count = np.minimum.reduce, np.maximum.reduce, np.count_nonzero
+_min, _max, _count = np.minimum.reduce, np.maximum.reduce, count_nonzero
 
 
 def advance(s: RunState, p: Problem, w: Watch) -> None:
@@ -286,7 +286,7 @@ class _Step:
         self.length, self.calls = p.step_length.take, w.calls  # the step's length
         self.confirm = p.adaptive and p.gtol > 0.0  # see confirmed_gradient (a fixed
         # step's levels climb only by it; a training run has no levels)
-        self.step_cost = p.step_cost
+        self.spent = (p.step_cost, p.jev)  # what a fixed step costs each row
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.best_within = False  # every row's best value within its limit (_values_ok)
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -507,7 +507,7 @@ class _Step:
         F_old = m.F
         SN = self.dist(new.X, s.X)
         bad = s.bad if m.skip is None else s.bad + m.skip
-        searched = None
+        searched = spent = None
         if self.searched:  # the gradient's and the search's costs, per row
             LV, SH = m.LV, s.fd_shown
             if p.adaptive:  # finer differences where these misled; a move forgets
@@ -518,10 +518,11 @@ class _Step:
         elif self.confirm:  # a fixed step, adaptive differences: the gradient at the rows'
             searched = (s.resets, m.LV, s.fd_shown)  # levels (committed), f at the new
             nfev, njev = s.nfev + m.mf + 1, s.njev + m.mj  # point
-        else:  # a fixed step (or training): the step's cost, known ahead
-            nfev, njev = s.nfev + self.step_cost, s.njev + p.jev
+        else:  # a fixed step (or training): every row spent the step's cost, known ahead
+            nfev = njev = None  # (the counters add it when next read: no K additions)
+            spent = self.spent
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
-              new.cursor, bad, new.A, new.Gn, searched)
+              new.cursor, bad, new.A, new.Gn, searched, spent)
         self.rng_top = None
         return F_old
 

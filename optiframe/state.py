@@ -72,14 +72,13 @@ class BatchCursor(NamedTuple):
 class RunState:
     """A run at the top of a step (see the module docstring); the loop advances it."""
 
-    __slots__ = (*ROW_FIELDS, "cursor", "elapsed", "finished", "grad", "k", "listener", "n",
-                 "opt", "point", "rng", "sched")
+    __slots__ = (*(f for f in ROW_FIELDS if f not in ("nfev", "njev")), "_due", "_nfev",
+                 "_njev", "cursor", "elapsed", "finished", "grad", "k", "listener", "n", "opt",
+                 "point", "rng", "sched")
     # one point: floats and (n,) arrays; K rows: arrays with K entries (see the module)
     X: Any
     F: Any
     SN: Any
-    nfev: Any
-    njev: Any
     bad: Any
     best_X: Any
     best_F: Any
@@ -96,6 +95,7 @@ class RunState:
         self.point = point
         self.n = n
         self.k = 0
+        self._due = (0, 0)  # the evaluations every row spent that nfev, njev do not hold yet
         self.elapsed = 0.0
         self.finished: list[Finished] = []
         self.opt: Any = None
@@ -107,6 +107,37 @@ class RunState:
         self.listener: Any = None
 
     # -- the rows --------------------------------------------------------------------------
+    @property
+    def nfev(self) -> Any:
+        """The evaluations of f each row has spent (a number for a point run)."""
+        if self._due != (0, 0):
+            self._settle_due()
+        return self._nfev
+
+    @nfev.setter
+    def nfev(self, value: Any) -> None:
+        if self._due != (0, 0):
+            self._settle_due()
+        self._nfev = value
+
+    @property
+    def njev(self) -> Any:
+        """The evaluations of the gradient each row has spent."""
+        if self._due != (0, 0):
+            self._settle_due()
+        return self._njev
+
+    @njev.setter
+    def njev(self, value: Any) -> None:
+        if self._due != (0, 0):
+            self._settle_due()
+        self._njev = value
+
+    def _settle_due(self) -> None:
+        """Add to the counters what every row spent since (:meth:`put`'s ``spent``)."""
+        (nf, nj), self._due = self._due, (0, 0)
+        self._nfev, self._njev = self._nfev + nf, self._njev + nj
+
     @property
     def running(self) -> int:
         """How many starts are still running."""
@@ -143,21 +174,28 @@ class RunState:
     def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
             best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
             bad: Any, step_size: Any, grad: Any,
-            searched: tuple[Any, Any, Any] | None = None) -> RunState:
+            searched: tuple[Any, Any, Any] | None = None,
+            spent: tuple[int, int] | None = None) -> RunState:
         """Commit a step: every value that changes with it, in one assignment, so that an
         interruption sees the step whole or not at all (``searched``: a line search's
-        resets, finite-difference levels and what they showed, committed with it)."""
+        resets, finite-difference levels and what they showed, committed with it).
+        ``spent``: instead of ``nfev`` and ``njev``, the evaluations every row spent in the
+        step, added to the counters when they are next read (a stack's fixed step then
+        costs no two additions of K counters)."""
+        due = self._due
+        if spent is not None:
+            nfev, njev, due = self._nfev, self._njev, (due[0] + spent[0], due[1] + spent[1])
         if searched is None:
-            (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
-             self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad) = (
-                k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size,
-                grad)
+            (self.k, self.X, self.F, self.SN, self._nfev, self._njev, self._due, self.opt,
+             self.best_X, self.best_F, self.sched, self.cursor, self.bad, self.step_size,
+             self.grad) = (k, X, F, SN, nfev, njev, due, opt, best_X, best_F, sched, cursor,
+                           bad, step_size, grad)
         else:
-            (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt, self.best_X,
-             self.best_F, self.sched, self.cursor, self.bad, self.step_size, self.grad,
-             self.resets, self.fd_level, self.fd_shown) = (
-                k, X, F, SN, nfev, njev, opt, best_X, best_F, sched, cursor, bad, step_size,
-                grad, *searched)
+            (self.k, self.X, self.F, self.SN, self._nfev, self._njev, self._due, self.opt,
+             self.best_X, self.best_F, self.sched, self.cursor, self.bad, self.step_size,
+             self.grad, self.resets, self.fd_level, self.fd_shown) = (
+                k, X, F, SN, nfev, njev, due, opt, best_X, best_F, sched, cursor, bad,
+                step_size, grad, *searched)
         return self
 
     def take(self, keep: np.ndarray) -> None:

@@ -64,3 +64,16 @@ def test_a_training_bar_shows_the_epochs_loss_from_its_first_batches(capsys):
                 optimizer=of.GradientDescent(lr=0.1))
     err = capsys.readouterr().err
     assert "epoch 1/1, loss=" in err and "loss=nan" not in err
+
+
+def test_a_run_without_a_terminal_does_not_import_tqdm():
+    # progress=None draws a bar only on a terminal: off one, tqdm.auto (about 45 ms to
+    # import) stays unimported
+    import subprocess
+    import sys
+
+    code = ("import sys, optiframe as of; r = of.minimize('sphere', [1.0, 2.0]); "
+            "print(r.status, 'tqdm.auto' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, check=True)
+    assert out.stdout.split() == ["converged", "False"]

@@ -61,3 +61,31 @@ def test_a_stochastic_run_resumes_bit_for_bit_even_when_interrupted_mid_step(whe
     resumed = of.Runner(f, **{k: v for k, v in kw.items() if k != "seed"}).resume(tmp_path)
     whole = of.minimize(f, [-1.2, 1.0], **kw)
     assert_same_run(resumed, whole)
+
+
+def test_a_fixed_steps_cost_reaches_every_rows_counters_when_they_are_read():
+    # put(spent=...) leaves the K counters as they are and adds the step's cost when
+    # nfev or njev is next read: no two additions of K numbers a step
+    from optiframe.state import RunState
+    from optiframe.status import Status
+
+    s = RunState(point=False, n=2)
+    X = np.zeros((3, 2))
+    s.start(X, np.zeros(3), np.arange(3), np.full(3, np.inf), None)
+    s.nfev = np.array([1, 4, 7])  # rows with histories of their own (a resumed run)
+    before = s._nfev
+    for k in (1, 2):
+        s.put(k, X, np.zeros(3), np.zeros(3), None, None, None, X, np.zeros(3), (), None,
+              s.bad, s.step_size, None, None, (3, 1))
+        assert s._nfev is before  # nothing added yet
+    assert s.nfev.tolist() == [7, 10, 13] and s.njev.tolist() == [2, 2, 2]
+    assert before.tolist() == [1, 4, 7]  # a new array: the old one is not written into
+    s.put(3, X, np.zeros(3), np.zeros(3), None, None, None, X, np.zeros(3), (), None,
+          s.bad, s.step_size, None, None, (3, 1))
+    s.njev = s.njev + np.array([0, 5, 0])  # a per-row cost reads (and settles) the due first
+    assert s.nfev.tolist() == [10, 13, 16] and s.njev.tolist() == [3, 8, 3]
+    s.put(4, X, np.zeros(3), np.zeros(3), None, None, None, X, np.zeros(3), (), None,
+          s.bad, s.step_size, None, None, (3, 1))
+    s.finish([1], [(Status.MAX_STEPS, "")])  # a finished row counts what it spent
+    assert (s.finished[0].nfev.tolist(), s.finished[0].njev.tolist()) == ([16], [9])
+    assert s.nfev.tolist() == [13, 19] and s.njev.tolist() == [4, 4]
