@@ -518,8 +518,10 @@ class _Step:
         elif self.confirm:  # a fixed step, adaptive differences: the gradient at the rows'
             searched = (s.resets, m.LV, s.fd_shown)  # levels (committed), f at the new
             nfev, njev = s.nfev + m.mf + 1, s.njev + m.mj  # point
-        else:  # a fixed step (or training): every row spent the step's cost, known ahead
-            nfev = njev = None  # (the counters add it when next read: no K additions)
+        elif self.point:  # a fixed step (or training): the step's cost, known ahead
+            nfev, njev = s.nfev + self.spent[0], s.njev + self.spent[1]
+        else:  # (every row's: the counters add it when next read, not K additions a step)
+            nfev = njev = None
             spent = self.spent
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
               new.cursor, bad, new.A, new.Gn, searched, spent)

@@ -95,7 +95,8 @@ class RunState:
         self.point = point
         self.n = n
         self.k = 0
-        self._due = (0, 0)  # the evaluations every row spent that nfev, njev do not hold yet
+        self._due: tuple[int, int] | None = None  # what every row spent that nfev and
+        # njev do not hold yet (put's spent; None: nothing)
         self.elapsed = 0.0
         self.finished: list[Finished] = []
         self.opt: Any = None
@@ -110,33 +111,34 @@ class RunState:
     @property
     def nfev(self) -> Any:
         """The evaluations of f each row has spent (a number for a point run)."""
-        if self._due != (0, 0):
+        if self._due is not None:
             self._settle_due()
         return self._nfev
 
     @nfev.setter
     def nfev(self, value: Any) -> None:
-        if self._due != (0, 0):
+        if self._due is not None:
             self._settle_due()
         self._nfev = value
 
     @property
     def njev(self) -> Any:
         """The evaluations of the gradient each row has spent."""
-        if self._due != (0, 0):
+        if self._due is not None:
             self._settle_due()
         return self._njev
 
     @njev.setter
     def njev(self, value: Any) -> None:
-        if self._due != (0, 0):
+        if self._due is not None:
             self._settle_due()
         self._njev = value
 
     def _settle_due(self) -> None:
         """Add to the counters what every row spent since (:meth:`put`'s ``spent``)."""
-        (nf, nj), self._due = self._due, (0, 0)
-        self._nfev, self._njev = self._nfev + nf, self._njev + nj
+        due, self._due = self._due, None
+        if due is not None:
+            self._nfev, self._njev = self._nfev + due[0], self._njev + due[1]
 
     @property
     def running(self) -> int:
@@ -184,7 +186,8 @@ class RunState:
         costs no two additions of K counters)."""
         due = self._due
         if spent is not None:
-            nfev, njev, due = self._nfev, self._njev, (due[0] + spent[0], due[1] + spent[1])
+            nfev, njev = self._nfev, self._njev
+            due = spent if due is None else (due[0] + spent[0], due[1] + spent[1])
         if searched is None:
             (self.k, self.X, self.F, self.SN, self._nfev, self._njev, self._due, self.opt,
              self.best_X, self.best_F, self.sched, self.cursor, self.bad, self.step_size,
