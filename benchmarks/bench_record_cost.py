@@ -4,11 +4,14 @@ every 500 steps, against the hand vectorized loop (which records f and |g|).
 
 Run: ``.venv/bin/python benchmarks/bench_record_cost.py``.
 
-Printed for each: the best wall time of interleaved rounds, its ratio to the hand loop,
-and the minor page faults of one run (``getrusage``). A record keeps each step's arrays
-(f, |g| and the step norms of every start, 24 KB a step here), so the memory it fills is
-fresh: the kernel zeroes each new page. The instruction counts of ``bench_loop.py``
-(callgrind) do not see that time; the wall time does.
+Two more hand loops measure each step's length as a run does, one keeping f, |g| and the
+step norms (what a run records) and one keeping nothing: the difference is what keeping
+a record costs a hand loop. Printed for each: the best wall time of interleaved rounds,
+its ratio to the hand loop, and the minor page faults of one run (``getrusage``). A
+record keeps each step's arrays (f, |g| and the step norms of every start, 24 KB a step
+here), so the memory it fills is fresh: the kernel zeroes each new page. The
+instruction counts of ``bench_loop.py`` (callgrind) do not see that time; the wall time
+does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import resource
 import sys
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -38,9 +43,32 @@ def faults(run) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
+def hand_kept(steps: int, keep: bool) -> None:
+    """The hand loop of ``bench_loop.py`` that also measures each step's length (as a
+    run records it), keeping f, |g| and the step norms in preallocated arrays (``keep``)
+    or nothing."""
+    obj, X0, _ = _many("himmelblau")
+    X = X0.copy()
+    rec = [np.empty((steps + 1, len(X))) for _ in range(3)] if keep else None
+    F = obj._f(X)
+    for k in range(steps):
+        G = obj._g(X)
+        GN = np.sqrt(np.einsum("ij,ij->i", G, G))
+        X_new = X - 1e-4 * G
+        F = obj._f(X_new)
+        D = X_new - X
+        SN = np.sqrt(np.einsum("ij,ij->i", D, D))
+        X = X_new
+        if rec is not None:
+            rec[0][k + 1], rec[1][k], rec[2][k] = F, GN, SN
+
+
 def main() -> None:
     contenders = [("optiframe, recorded every step", lambda: ours(1)),
                   ("optiframe, recorded every 500 steps", lambda: ours(500)),
+                  ("hand loop, f, |g| and step norms kept", lambda: hand_kept(500, True)),
+                  ("hand loop, step norms measured, nothing kept",
+                   lambda: hand_kept(500, False)),
                   ("hand vectorized loop (f and |g| kept)", lambda: many_hand("himmelblau", 500))]
     times = interleaved([run for _, run in contenders], 9)
     hand = min(times[-1])
