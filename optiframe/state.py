@@ -69,6 +69,22 @@ class BatchCursor(NamedTuple):
     count: Any = 0
 
 
+def _settled_counter(slot: str, doc: str) -> Any:
+    """A :class:`RunState` counter kept in ``slot``: read or written, it first adds what
+    every row spent since (:meth:`RunState.put`'s ``spent``)."""
+    def get(s: RunState) -> Any:
+        if s._due is not None:
+            s._settle_due()
+        return getattr(s, slot)
+
+    def set_(s: RunState, value: Any) -> None:
+        if s._due is not None:
+            s._settle_due()
+        setattr(s, slot, value)
+
+    return property(get, set_, doc=doc)
+
+
 class RunState:
     """A run at the top of a step (see the module docstring); the loop advances it."""
 
@@ -79,6 +95,8 @@ class RunState:
     X: Any
     F: Any
     SN: Any
+    _nfev: Any  # the counters nfev and njev (below), without what is due to them
+    _njev: Any
     bad: Any
     best_X: Any
     best_F: Any
@@ -108,31 +126,9 @@ class RunState:
         self.listener: Any = None
 
     # -- the rows --------------------------------------------------------------------------
-    @property
-    def nfev(self) -> Any:
-        """The evaluations of f each row has spent (a number for a point run)."""
-        if self._due is not None:
-            self._settle_due()
-        return self._nfev
-
-    @nfev.setter
-    def nfev(self, value: Any) -> None:
-        if self._due is not None:
-            self._settle_due()
-        self._nfev = value
-
-    @property
-    def njev(self) -> Any:
-        """The evaluations of the gradient each row has spent."""
-        if self._due is not None:
-            self._settle_due()
-        return self._njev
-
-    @njev.setter
-    def njev(self, value: Any) -> None:
-        if self._due is not None:
-            self._settle_due()
-        self._njev = value
+    nfev = _settled_counter("_nfev", "The evaluations of f each row has spent (a number for "
+                            "a point run).")
+    njev = _settled_counter("_njev", "The evaluations of the gradient each row has spent.")
 
     def _settle_due(self) -> None:
         """Add to the counters what every row spent since (:meth:`put`'s ``spent``)."""
