@@ -94,8 +94,7 @@ def row_norms_top(A: np.ndarray) -> tuple[np.ndarray, Any]:
 
 def row_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The Euclidean distance between corresponding rows."""
-    D = A - B
-    return np.abs(D[:, 0]) if D.shape[1] == 1 else row_norms_top(D)[0]
+    return row_norms(A - B)
 
 
 def row_dist(a: np.ndarray, b: np.ndarray) -> float:
