@@ -36,6 +36,7 @@ from .linesearch import (
 from .numerics import (
     NOISE_UNITS,
     ROUNDING_UNITS,
+    count_nonzero,
     einsum,
     lowered,
     moving_lengths,
@@ -417,7 +418,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
         res = _searched_by_cost(p.line_search.search, task, costs)
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
-    if refunds.any():  # gradients that raised part way: charged what they evaluated
+    if count_nonzero(refunds):  # gradients that raised part way: charged what they evaluated
         res = attrs.evolve(res, nfev=res.nfev - refunds)
     return res, reset, errors, gain
 
@@ -484,11 +485,11 @@ def _first_trial_one(p: Problem, X: np.ndarray, G: np.ndarray, P: np.ndarray,
     a0 = 1.0 if p.natural_step or math.isnan(a) else min(1.0, 2.0 * a)
     alpha0, alpha_max = np.array([a0]), np.array([math.inf])
     # (1.0 * D is D, the same bits; the run ignores overflow: runs.py)
-    moves = bool(((X + D if a0 == 1.0 else X + a0 * D) != X).any())
+    moves = count_nonzero((X + D if a0 == 1.0 else X + a0 * D) != X) > 0
     if not moves:  # lengthened until it moves x
         alpha0 = moving_lengths(X, D, alpha0, alpha_max)
         a0 = float(alpha0[0])
-        moves = bool(((X + a0 * D) != X).any())
+        moves = count_nonzero((X + a0 * D) != X) > 0
     return (D, alpha0, alpha_max, np.array([-a0 * slope if moves else math.inf]),
             np.zeros(1, dtype=np.int64))
 

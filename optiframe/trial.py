@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .numerics import NOISE_UNITS, einsum
+from .numerics import NOISE_UNITS, count_nonzero, einsum
 from .problem import Problem, RowError
 from .replay import unasked
 
@@ -110,7 +110,7 @@ def first_accepted(p: Problem, X: np.ndarray, F: float, G: np.ndarray, X_prop: n
     a = 1.0 if p.natural_step or math.isnan(A) else min(1.0, 2.0 * A)
     bent = box is not None and float(box.max_step(X[None], D[None])[0]) < a
     trial = X + D if a == 1.0 else X + a * D
-    if not (trial != X).any():
+    if not count_nonzero(trial != X):  # (without ndarray.any's Python frame)
         return None  # a first trial to lengthen
     f0 = float(F)
     trial = trial[None] if box is None else box.project(trial[None])

@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 
 from .._validation import check_int
-from ..numerics import einsum, scaled_dots, scaled_row_norms, unit_steps
+from ..numerics import count_nonzero, einsum, scaled_dots, scaled_row_norms, unit_steps
 from ._fields import learning_rate, line_search_field
 from .base import Optimizer
 
@@ -40,6 +40,20 @@ def _memory(instance: Any, attribute: Any, value: Any) -> None:
 
 def _rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1])
+
+
+#: a single start's head and count, ``np.array([v])``, read-only: made once per value
+_INT_ROWS: dict[int, np.ndarray] = {}
+
+
+def _int_row(v: int) -> np.ndarray:
+    """``np.array([v], dtype=np.int64)``, shared (read-only): a single start's head and
+    count change every step, and making the array costs more than finding it."""
+    a = _INT_ROWS.get(v)
+    if a is None:
+        a = _INT_ROWS[v] = np.array([v], dtype=np.int64)
+        a.flags.writeable = False
+    return a
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -185,11 +199,10 @@ class LBFGS(Optimizer):
                 S, Y, rho = S.copy(), Y.copy(), rho.copy()
                 S[0, h], Y[0, h], rho[0, h] = s[0], y[0], 1.0 / sy
                 h, c = (h + 1) % m, min(c + 1, m)
-                head, count = np.array([h], dtype=np.int64), np.array([c], dtype=np.int64)
+                head, count = _int_row(h), _int_row(c)
             else:
                 rejected = rejected + 1
-        new = LBFGSState(S=S, Y=Y, rho=rho, head=head, count=count, rejected=rejected,
-                         x_prev=X, g_prev=G)
+        new = LBFGSState(S, Y, rho, head, count, rejected, X, G)  # (positional: faster)
         if c and type(self.lr) is float and self.lr == 1.0:  # X + 1.0 * -Z, the same bits
             return (X - _two_loop_one(G, S, Y, rho, h, c, gamma)).reshape(x.shape), new
         D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c, gamma)
@@ -340,7 +353,7 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
                 t = t + coef[h] * sy[h][j]
             coef[j] = alpha[j] - r[j] * t
         Z = gamma * q + np.array(coef) @ S0
-    if not np.isfinite(Z).all() and np.isfinite(G).all():
+    if count_nonzero(np.isfinite(Z)) < Z.size and count_nonzero(np.isfinite(G)) == G.size:
         return _two_loop_classic(G, S, Y, rho, np.array([head]), np.array([count]))
     return Z
 
