@@ -159,6 +159,8 @@ class LBFGS(Optimizer):
                           g_prev=np.full((K, n), np.nan))
 
     def step(self, x: np.ndarray, grad: np.ndarray, state: LBFGSState) -> tuple[np.ndarray, Any]:
+        if x.ndim == 1:  # one start (without _rows' frames)
+            return self._step_one(x, x.reshape(1, -1), grad.reshape(1, -1), state)
         X, G = _rows(x), _rows(grad)
         if len(X) == 1:
             return self._step_one(x, X, G, state)
@@ -204,7 +206,8 @@ class LBFGS(Optimizer):
                 rejected = rejected + 1
         new = LBFGSState(S, Y, rho, head, count, rejected, X, G)  # (positional: faster)
         if c and type(self.lr) is float and self.lr == 1.0:  # X + 1.0 * -Z, the same bits
-            return (X - _two_loop_one(G, S, Y, rho, h, c, gamma)).reshape(x.shape), new
+            Z = _two_loop_one(G, S, Y, rho, h, c, gamma)  # (a new array: X - Z written
+            return np.subtract(X, Z, out=Z).reshape(x.shape), new  # into it)
         D = unit_steps(-G, X) if c == 0 else -_two_loop_one(G, S, Y, rho, h, c, gamma)
         return (X + self.lr * D).reshape(x.shape), new
 
@@ -352,7 +355,8 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
             for h in older[i]:
                 t = t + coef[h] * sy[h][j]
             coef[j] = alpha[j] - r[j] * t
-        Z = gamma * q + np.array(coef) @ S0
+        Z = (np.array(coef) @ S0)[None]
+        Z += gamma * q  # (gamma q + Z: the same bits, one array fewer)
     if count_nonzero(np.isfinite(Z)) < Z.size and count_nonzero(np.isfinite(G)) == G.size:
         return _two_loop_classic(G, S, Y, rho, np.array([head]), np.array([count]))
     return Z
