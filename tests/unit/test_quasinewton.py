@@ -237,3 +237,24 @@ def test_the_dot_product_recursion_matches_the_classic_one_and_takes_over_when_i
     got = _two_loop(G, S, Y, rho, head, count)
     assert np.isfinite(got).all()
     assert np.array_equal(got, _two_loop_classic(G, S, Y, rho, head, count))
+
+
+def test_a_single_starts_head_and_count_are_shared_only_read_only():
+    # one start's head and count are one-element arrays shared between states (made once
+    # per value): writing into one must fail rather than change another state
+    opt, rng = of.LBFGS(memory=3), np.random.default_rng(3)
+    A = np.diag([1.0, 4.0, 9.0])  # g = A x: every pair has s.y > 0 and is kept
+    x = rng.normal(size=3)
+    state, states = opt.init(x), []
+    for _ in range(6):
+        _, state = opt.step(x, A @ x, state)
+        states.append(state)
+        x = x + rng.normal(size=3)
+    assert [int(s.count[0]) for s in states] == [0, 1, 2, 3, 3, 3]
+    assert [int(s.head[0]) for s in states] == [0, 1, 2, 0, 1, 2]
+    assert states[2].head is states[5].head  # the same value, the same array
+    for s in states[1:]:
+        for field in (s.head, s.count):
+            with pytest.raises(ValueError, match="read-only"):
+                field[0] = 7
+    assert int(states[5].head[0]) == 2 and int(states[5].count[0]) == 3
