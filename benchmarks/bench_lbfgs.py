@@ -16,12 +16,21 @@ A third contender shows what the goal asks of Python: :func:`hand_lbfgs`, the le
 numpy L-BFGS can do per iteration (the classic two-loop recursion over lists of vectors,
 Armijo backtracking from a unit step, no history, no stop rules, no checks), timed the
 same way. Its ratio to scipy is the floor of any Python loop around numpy calls.
+
+``--instructions`` counts instead (valgrind's callgrind, one BLAS thread,
+``PYTHONHASHSEED=0``, one child process per count): the instructions of an iteration,
+four runs less one divided by three and by the run's iterations (so a run's fixed cost
+is spread over its iterations, as in the wall-time table), and of a run of one
+iteration (``max_steps=1``, scipy's ``maxiter=1``), for n = 2 and 10. Unlike wall time
+on a shared machine, two counts of the same tree agree to a fraction of a percent.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -101,6 +110,60 @@ def hand_lbfgs(x0: np.ndarray, memory: int = 10, gtol: float = 1e-5,
     return _Ran(nit, f)
 
 
+_CHILD = """
+import sys
+sys.path.insert(0, {here!r})
+from bench_lbfgs import rosen, rosen_der, start
+x0 = start({n})
+if {ours}:
+    import optiframe as of
+    run = lambda: of.minimize(rosen, x0, jac=rosen_der, max_steps={steps})
+else:
+    from scipy.optimize import minimize
+    run = lambda: minimize(rosen, x0, jac=rosen_der, method="L-BFGS-B",
+                           options=dict(maxiter={steps}))
+for _ in range({runs}):
+    r = run()
+print(r.nit)
+"""
+
+
+def instructions(n: int, ours: bool, runs: int, steps: int) -> tuple[int, int] | None:
+    """Instructions callgrind counts in a child making ``runs`` runs, and their nit."""
+    code = _CHILD.format(here=str(HERE), n=n, ours=ours, runs=runs, steps=steps)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONHASHSEED": "0"}
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env)
+    counted = [line for line in out.stderr.splitlines() if "Collected" in line]
+    if out.returncode or not counted:
+        return None
+    return int(counted[0].split()[-1]), int(out.stdout.split()[-1])
+
+
+def count_instructions() -> None:
+    """The ``--instructions`` table: per iteration, and a run of one iteration."""
+    rows = []
+    for n in (2, 10):
+        cells: list[str] = [str(n)]
+        figures = []
+        for ours in (True, False):
+            one, many = instructions(n, ours, 1, 15000), instructions(n, ours, 4, 15000)
+            short, shorter = instructions(n, ours, 2, 1), instructions(n, ours, 12, 1)
+            if None in (one, many, short, shorter):
+                print("valgrind's callgrind is needed (apt install valgrind)")
+                return
+            per_it = (many[0] - one[0]) / 3 / many[1]
+            per_run = (shorter[0] - short[0]) / 10
+            figures.append(per_it)
+            cells += [f"{per_it / 1e3:.1f}k ({many[1]} it)", f"{per_run / 1e3:.0f}k"]
+        rows.append((*cells, f"{figures[0] / figures[1]:.2f}x"))
+    print("L-BFGS instructions (callgrind), extended Rosenbrock, analytic gradient")
+    print(table(["n", "ours an iteration", "ours a run of 1 it", "scipy an iteration",
+                 "scipy a run of 1 it", "ours/scipy an iteration"], rows))
+
+
 def per_iteration(run, x0: np.ndarray) -> tuple[float, int, float]:
     import time
 
@@ -119,7 +182,12 @@ def main() -> None:
                         help="both with bounds (-2, 0.9) on every coordinate: about 9 in 10 "
                         "end at 0.9 (scipy's L-BFGS-B against optiframe's projected "
                         "L-BFGS; the hand loop has no bounds and is left out)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions with callgrind instead (n = 2 and 10)")
     args = parser.parse_args()
+    if args.instructions:
+        count_instructions()
+        return
     rounds = 3 if args.quick else 15
     bounds: dict = {}
 
