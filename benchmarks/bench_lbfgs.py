@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _timing import table  # noqa: E402
+from _timing import callgrind, table  # noqa: E402
 
 import optiframe as of  # noqa: E402
 
@@ -130,16 +128,8 @@ print(r.nit)
 
 def instructions(n: int, ours: bool, runs: int, steps: int) -> tuple[int, int] | None:
     """Instructions callgrind counts in a child making ``runs`` runs, and their nit."""
-    code = _CHILD.format(here=str(HERE), n=n, ours=ours, runs=runs, steps=steps)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONHASHSEED": "0"}
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env)
-    counted = [line for line in out.stderr.splitlines() if "Collected" in line]
-    if out.returncode or not counted:
-        return None
-    return int(counted[0].split()[-1]), int(out.stdout.split()[-1])
+    counted = callgrind(_CHILD.format(here=str(HERE), n=n, ours=ours, runs=runs, steps=steps))
+    return None if counted is None else (counted[0], int(counted[1].split()[-1]))
 
 
 def count_instructions() -> None:

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,7 +34,7 @@ import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _timing import interleaved, ratio, table  # noqa: E402
+from _timing import callgrind, interleaved, ratio, table  # noqa: E402
 
 import optiframe as of  # noqa: E402
 
@@ -187,18 +185,8 @@ run = b.RUNS[{i}]
 
 def instructions(i: int, ours: bool, steps: int) -> int | None:
     """Instructions callgrind counts in a child running contender i for ``steps``."""
-    code = CHILD.format(here=str(HERE), i=i, ours=ours, steps=steps)
-    # one hash seed: with random ones the sets' and dicts' layouts move the counts by up to
-    # 10% from run to run (measured on the sphere row: 34.9k to 43.5k); seeded, by 5
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONHASHSEED": "0"}
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env)
-    for line in out.stderr.splitlines():
-        if "Collected" in line:
-            return int(line.split()[-1])
-    return None
+    counted = callgrind(CHILD.format(here=str(HERE), i=i, ours=ours, steps=steps))
+    return None if counted is None else counted[0]
 
 
 def per_step(i: int, ours: bool, span: tuple[int, int]) -> float | None:
