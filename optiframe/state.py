@@ -74,12 +74,12 @@ def _settled_counter(slot: str, doc: str) -> Any:
     every row spent since (:meth:`RunState.put`'s ``spent``)."""
     def get(s: RunState) -> Any:
         if s._due is not None:
-            s._settle_due()
+            s._settle_due(s._due)
         return getattr(s, slot)
 
     def set_(s: RunState, value: Any) -> None:
         if s._due is not None:
-            s._settle_due()
+            s._settle_due(s._due)
         setattr(s, slot, value)
 
     return property(get, set_, doc=doc)
@@ -130,11 +130,10 @@ class RunState:
                             "a point run).")
     njev = _settled_counter("_njev", "The evaluations of the gradient each row has spent.")
 
-    def _settle_due(self) -> None:
-        """Add to the counters what every row spent since (:meth:`put`'s ``spent``)."""
-        due, self._due = self._due, None
-        if due is not None:
-            self._nfev, self._njev = self._nfev + due[0], self._njev + due[1]
+    def _settle_due(self, due: tuple[int, int]) -> None:
+        """Add to the counters ``due``, what every row spent since (:meth:`put`'s
+        ``spent``)."""
+        self._nfev, self._njev, self._due = self._nfev + due[0], self._njev + due[1], None
 
     @property
     def running(self) -> int:

@@ -19,6 +19,7 @@ other state.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, ClassVar
 
@@ -42,17 +43,13 @@ def _rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1])
 
 
-#: a single start's head and count, ``np.array([v])``, read-only: made once per value
-_INT_ROWS: dict[int, np.ndarray] = {}
-
-
+@functools.cache
 def _int_row(v: int) -> np.ndarray:
-    """``np.array([v], dtype=np.int64)``, shared (read-only): a single start's head and
-    count change every step, and making the array costs more than finding it."""
-    a = _INT_ROWS.get(v)
-    if a is None:
-        a = _INT_ROWS[v] = np.array([v], dtype=np.int64)
-        a.flags.writeable = False
+    """``np.array([v], dtype=np.int64)``, made once per value and shared (read-only): a
+    single start's head and count change every step, and making the array costs more
+    than finding it."""
+    a = np.array([v], dtype=np.int64)
+    a.flags.writeable = False
     return a
 
 
