@@ -15,8 +15,10 @@ import csv
 import io
 import json
 import math
+import struct
 from array import array
 from collections.abc import Mapping, Sequence
+from itertools import starmap
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +35,9 @@ COLUMNS: tuple[str, ...] = ("step", "fun", "grad_norm", "step_norm", "nfev", "el
 OLD_COLUMNS = COLUMNS[:6]
 _INT_COLUMNS = frozenset({"step", "nfev"})
 _WIDTH = len(COLUMNS)
+#: packs one record's numbers as the row store's bytes (struct's ``d``: the values an
+#: ``array("d")`` holds)
+_PACK_ROW = struct.Struct(f"{_WIDTH}d").pack
 
 
 class History:
@@ -49,10 +54,13 @@ class History:
     step,fun,grad_norm,step_norm,nfev,elapsed,step_size
     """
 
-    __slots__ = ("_rows", "_xs", "dim", "epoch_log")
+    __slots__ = ("_packed", "_pending", "_xs", "dim", "epoch_log")
 
     def __init__(self, dim: int | None = None, record_x: bool = False) -> None:
-        self._rows = array("d")
+        self._packed = array("d")
+        #: records the loop appended (tuples), not yet packed into ``_packed``: appending
+        #: a tuple to a list costs a sixth of array("d").extend's per-number parsing
+        self._pending: list[tuple[float, ...]] = []
         self._xs: list[np.ndarray] | None = [] if record_x else None
         self.dim = dim
         #: one dict per finished epoch of a minibatch run (epoch, step, train_loss, metrics)
@@ -83,9 +91,31 @@ class History:
 
     @property
     def recorder(self) -> Any:
-        """The loop's ``record(row)``: appends one record's numbers (no checks; the
-        fastest way in, for code that writes whole rows of :data:`COLUMNS`)."""
-        return self._rows.extend
+        """The loop's ``record(row)``: keeps one record, a tuple of the numbers of
+        :data:`COLUMNS` (no checks; the fastest way in, for code that writes whole rows).
+        The records are packed when the history is next read, or by :meth:`settle`."""
+        return self._pending.append
+
+    def settle(self) -> None:
+        """Pack the records kept by :attr:`recorder` into the row store (the loop calls
+        it every few thousand records, so that they take 56 bytes each, not a tuple's
+        few hundred)."""
+        pending = self._pending
+        if pending:
+            self._packed.frombytes(b"".join(starmap(_PACK_ROW, pending)))
+            pending.clear()  # (in place: the recorder handed out appends to this list)
+
+    @property
+    def _rows(self) -> array[float]:
+        """The flat row store (every record, packed)."""
+        if self._pending:
+            self.settle()
+        return self._packed
+
+    @_rows.setter
+    def _rows(self, rows: array[float]) -> None:
+        self._pending.clear()
+        self._packed = rows
 
     @property
     def points(self) -> list[np.ndarray] | None:
@@ -342,8 +372,8 @@ def _packed(columns: Mapping[str, Any]) -> array[float]:
     return rows
 
 
-#: the slot that holds a History's rows (LazyHistory fills it when first read)
-_ROWS_SLOT: Any = History.__dict__["_rows"]
+#: History's row store, as LazyHistory reads it after making its rows
+_ROWS = cast(property, History.__dict__["_rows"])
 
 
 class LazyHistory(History):
@@ -363,12 +393,13 @@ class LazyHistory(History):
         make = self._make
         if make is not None:
             self._make = None
-            _ROWS_SLOT.__set__(self, _packed(make()))
-        return cast(Any, _ROWS_SLOT.__get__(self, type(self)))
+            self._packed = _packed(make())
+        return cast(Any, _ROWS.__get__(self, History))
 
     @_rows.setter
     def _rows(self, value: array[float]) -> None:
-        _ROWS_SLOT.__set__(self, value)
+        self._make = None
+        _ROWS.__set__(self, value)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _plain_history, (self._rows, self._xs, self.dim, self.epoch_log)

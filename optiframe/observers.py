@@ -36,6 +36,9 @@ import numpy as np
 from .errors import InvalidTypeError, describe_error, refused_call, write_failure
 from .status import Status
 
+#: A single start's history packs the records the loop kept at least this often (steps).
+SETTLE_EVERY = 4096
+
 #: The methods a callback object may have, one per event of a run.
 EVENTS = ("on_run_start", "on_step", "on_epoch", "on_start_end", "on_run_end")
 
@@ -200,6 +203,8 @@ class Watch:
                         else math.inf)
         self.progress = progress
         self.tick_at = start if progress is not None else math.inf
+        # a single start's records are packed every SETTLE_EVERY steps (History.settle)
+        self.settle_at = start + SETTLE_EVERY if hasattr(history, "settle") else math.inf
         self.budget = p.budget
         self.deadline = deadline
         # the top-of-step rules are asked every step: a budget, a clock, or rules of the
@@ -237,7 +242,7 @@ class Watch:
         if self.rules_due:
             self.next_top = k if first else k + 1
         else:
-            self.next_top = min(self.save_at, self.tick_at)
+            self.next_top = min(self.save_at, self.tick_at, self.settle_at)
 
     # -- top of a step ------------------------------------------------------------------
     def top(self, s: Any) -> None:
@@ -246,6 +251,9 @@ class Watch:
         if k >= self.save_at:
             self._periodic_checkpoint(s)
             self.save_at = k + self.checkpoint_every
+        if k >= self.settle_at:
+            self.history.settle()
+            self.settle_at = k + SETTLE_EVERY
         if k >= self.tick_at:
             self.progress.tick(k, _best(s))
             self.tick_at = (k // self.progress.every + 1) * self.progress.every

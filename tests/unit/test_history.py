@@ -134,3 +134,53 @@ def test_print_of_a_multistart_history_summarizes_each_step():
                      f"{fun0.max():.6g}"]
     last = lines[-1].split()
     assert last[1] == str(int((~np.isnan(r.history.fun[-1])).sum()))
+
+
+def test_records_kept_by_the_recorder_read_as_appended_rows_in_order():
+    kept, appended = of.History(), of.History()
+    record = kept.recorder
+    rows = [(k, 1.0 / (k + 1), math.nan, 2.0 * k, 3 * k, 0.5, math.inf) for k in range(5)]
+    record(rows[0])
+    record(rows[1])
+    kept.append(rows[2])  # an append between records keeps the order
+    record(rows[3])
+    assert len(kept) == 4 and kept.last_step == 3  # read: the kept records are packed
+    record(rows[4])  # the recorder handed out still records after a read
+    for row in rows:
+        appended.append(row)
+    assert len(kept) == len(appended) == 5
+    for name in kept.columns:
+        np.testing.assert_array_equal(kept.column(name), appended.column(name))
+    assert kept.step.dtype == np.int64 and kept.step.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_settle_packs_the_kept_records_and_the_recorder_goes_on():
+    h = of.History()
+    record = h.recorder
+    for k in range(3):
+        record((k, float(k), 0.0, 0.0, k, 0.0, math.nan))
+    h.settle()
+    h.settle()  # nothing kept: nothing to pack
+    record((3, 3.0, 0.0, 0.0, 3, 0.0, math.nan))
+    assert h.fun.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_long_single_start_run_packs_its_records_as_it_goes(monkeypatch):
+    # a run keeps at most SETTLE_EVERY records unpacked (tuples: a few hundred bytes each)
+    from optiframe.observers import SETTLE_EVERY
+
+    packed = []
+    settle = of.History.settle
+
+    def counting(self):
+        packed.append(len(self._pending))
+        settle(self)
+
+    monkeypatch.setattr(of.History, "settle", counting)
+    steps = 2 * SETTLE_EVERY + 10
+    r = of.minimize("sphere", [1.0, 2.0], optimizer=of.GradientDescent(lr=1e-6),
+                    max_steps=steps, gtol=0)
+    assert r.nit == steps and len(r.history) == steps + 1
+    assert packed[:2] == [SETTLE_EVERY, SETTLE_EVERY]  # packed twice during the run
+    assert all(n <= SETTLE_EVERY for n in packed)
+    assert r.history.step.tolist() == list(range(steps + 1))
