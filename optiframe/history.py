@@ -101,9 +101,18 @@ class History:
         it every few thousand records, so that they take 56 bytes each, not a tuple's
         few hundred)."""
         pending = self._pending
-        if pending:
-            self._packed.frombytes(b"".join(starmap(_PACK_ROW, pending)))
-            pending.clear()  # (in place: the recorder handed out appends to this list)
+        if not pending:
+            return
+        packed, n = self._packed, len(pending)
+        data, mark = b"".join(starmap(_PACK_ROW, pending)), len(packed)
+        try:
+            packed.frombytes(data)
+        except BaseException:  # Ctrl-C is raised as frombytes returns: packed, the rows
+            if len(packed) != mark:  # leave the list (not packed twice on the next read)
+                del pending[:n]
+            raise
+        else:  # (no call between frombytes and this: nothing can interrupt in between)
+            del pending[:n]  # (in place: the recorder handed out appends to this list)
 
     @property
     def _rows(self) -> array[float]:

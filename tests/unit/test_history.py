@@ -184,3 +184,23 @@ def test_a_long_single_start_run_packs_its_records_as_it_goes(monkeypatch):
     assert packed[:2] == [SETTLE_EVERY, SETTLE_EVERY]  # packed twice during the run
     assert all(n <= SETTLE_EVERY for n in packed)
     assert r.history.step.tolist() == list(range(steps + 1))
+
+
+def test_ctrl_c_as_the_records_are_packed_leaves_each_record_once():
+    # Python raises a pending KeyboardInterrupt as a call returns: here, as frombytes has
+    # packed the records and before they leave the list of kept ones
+    from array import array
+
+    class Interrupted(array):
+        def frombytes(self, data):
+            super().frombytes(data)
+            raise KeyboardInterrupt
+
+    h = of.History()
+    record = h.recorder
+    for k in range(3):
+        record((k, float(k), 0.0, 0.0, k, 0.0, math.nan))
+    h._packed = Interrupted("d")
+    with pytest.raises(KeyboardInterrupt):
+        h.settle()
+    assert h.step.tolist() == [0, 1, 2]  # read again: nothing packed twice, nothing lost
