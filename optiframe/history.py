@@ -98,8 +98,9 @@ class History:
 
     def settle(self) -> None:
         """Pack the records kept by :attr:`recorder` into the row store (the loop calls
-        it every few thousand records, so that they take 56 bytes each, not a tuple's
-        few hundred)."""
+        it every few hundred steps: packed, a record takes 56 bytes, not a tuple's few
+        hundred, and the tuples kept stay too few to start a pass of Python's garbage
+        collector)."""
         pending = self._pending
         if not pending:
             return

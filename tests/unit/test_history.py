@@ -204,3 +204,27 @@ def test_ctrl_c_as_the_records_are_packed_leaves_each_record_once():
     with pytest.raises(KeyboardInterrupt):
         h.settle()
     assert h.step.tolist() == [0, 1, 2]  # read again: nothing packed twice, nothing lost
+
+
+def test_the_records_kept_start_no_passes_of_the_garbage_collector():
+    # kept tuples count towards gc's threshold of new objects; packed every SETTLE_EVERY
+    # steps they stay below it (20 x SETTLE_EVERY steps kept whole would start ~14 passes)
+    import gc
+
+    from optiframe.observers import SETTLE_EVERY
+
+    passes = []
+
+    def note(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(note)
+    try:
+        r = of.minimize("sphere", [1.0, 2.0], optimizer=of.GradientDescent(lr=1e-6),
+                        max_steps=20 * SETTLE_EVERY, gtol=0)
+    finally:
+        gc.callbacks.remove(note)
+    assert r.nit == 20 * SETTLE_EVERY
+    assert len(passes) <= 1 and 2 not in passes, passes  # (the run's own set-up: one)
