@@ -118,8 +118,7 @@ class History:
     @property
     def _rows(self) -> array[float]:
         """The flat row store (every record, packed)."""
-        if self._pending:
-            self.settle()
+        self.settle()
         return self._packed
 
     @_rows.setter

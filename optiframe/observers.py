@@ -207,7 +207,7 @@ class Watch:
         self.progress = progress
         self.tick_at = start if progress is not None else math.inf
         # a single start's records are packed every SETTLE_EVERY steps (History.settle)
-        self.settle_at = start + SETTLE_EVERY if hasattr(history, "settle") else math.inf
+        self.settle_at = start + SETTLE_EVERY if s.point else math.inf
         self.budget = p.budget
         self.deadline = deadline
         # the top-of-step rules are asked every step: a budget, a clock, or rules of the
