@@ -84,9 +84,9 @@ def _many(name: str) -> tuple[of.Objective, np.ndarray, of.MultiStart]:
     return obj, X0, sampled
 
 
-def many_hand(name: str, steps: int) -> None:
+def many_hand(name: str, steps: int, starts: np.ndarray | None = None) -> None:
     obj, X0, _ = _many(name)
-    X = X0.copy()
+    X = (X0 if starts is None else starts).copy()
     F, GN = np.empty((steps + 1, len(X))), np.empty((steps, len(X)))
     F[0] = obj._f(X)
     for k in range(steps):
