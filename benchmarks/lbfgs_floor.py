@@ -90,15 +90,20 @@ def step_costs(n: int) -> tuple[float, float]:
         x_new, state = opt.step(x, A @ x, state)
         x = x + 0.1 * (x_new - x)
     g = A @ x
-    G, h, c = g.reshape(1, -1), int(state.head[0]), int(state.count[0])
-    assert c == opt.memory
+    G = g.reshape(1, -1)
+    # the recursion as the step calls it: on the memory with this call's pair, its scale
+    # from that pair's dots
+    _, new = opt.step(x, g, state)
+    gamma = quasinewton._pair_one(x.reshape(1, -1), G, state.x_prev, state.g_prev)[4]
+    h, c = int(new.head[0]), int(new.count[0])
+    assert c == opt.memory and gamma is not None
 
     def best(call: Any) -> float:
         number = 2000
         return min(timeit.repeat(call, number=number, repeat=9)) / number * 1e6
 
     return (best(lambda: opt.step(x, g, state)),
-            best(lambda: quasinewton._two_loop_one(G, state.S, state.Y, state.rho, h, c)))
+            best(lambda: quasinewton._two_loop_one(G, new.S, new.Y, new.rho, h, c, gamma)))
 
 
 def main() -> None:
