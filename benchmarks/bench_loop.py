@@ -96,13 +96,14 @@ def many_hand(name: str, steps: int, starts: np.ndarray | None = None) -> None:
         F[k + 1] = obj._f(X)
 
 
-def many_ours(name: str, steps: int, sampled: bool = False) -> None:
-    obj, X0, starts = _many(name)
+def many_ours(name: str, steps: int, sampled: bool = False,
+              starts: np.ndarray | None = None) -> None:
+    obj, X0, sampler = _many(name)
     runner = of.Runner(obj, of.GradientDescent(lr=1e-4), "analytic", max_steps=steps, gtol=0)
     if sampled:
-        runner.run(starts=starts, seed=0)
+        runner.run(starts=sampler, seed=0)
     else:
-        runner.run(starts=X0)
+        runner.run(starts=X0 if starts is None else starts)
 
 
 @functools.cache

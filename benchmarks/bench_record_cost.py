@@ -31,7 +31,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from _timing import interleaved, table  # noqa: E402
-from bench_loop import _many, many_hand  # noqa: E402
+from bench_loop import _many, many_hand, many_ours  # noqa: E402
 
 import optiframe as of  # noqa: E402
 
@@ -69,17 +69,12 @@ def hand_kept(steps: int, keep: bool) -> None:
             rec[0][k + 1], rec[1][k], rec[2][k] = F, GN, SN
 
 
-def ours_stack(starts: np.ndarray, steps: int) -> None:
-    obj, _, _ = _many("himmelblau")
-    of.Runner(obj, of.GradientDescent(lr=1e-4), "analytic", max_steps=steps,
-              gtol=0).run(starts=starts)
-
-
 def step_costs(n_starts: int, rounds: int) -> tuple[float, float]:
     """Microseconds a step of optiframe and of the hand loop for ``n_starts`` starts:
     600 steps less 100, over 500 (best of interleaved rounds)."""
     starts = np.random.default_rng(n_starts).uniform(-5.0, 5.0, (n_starts, 2))
-    times = interleaved([lambda: ours_stack(starts, 600), lambda: ours_stack(starts, 100),
+    times = interleaved([lambda: many_ours("himmelblau", 600, starts=starts),
+                         lambda: many_ours("himmelblau", 100, starts=starts),
                          lambda: many_hand("himmelblau", 600, starts),
                          lambda: many_hand("himmelblau", 100, starts)], rounds)
     best = [min(t) for t in times]
