@@ -343,9 +343,12 @@ def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
 def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
     """A row whose line search ran out of evaluations or time before it found a step."""
     if why == 1:
+        left = p.budget - nfev
+        where = (f"stopped with {left} of the budget of {p.budget} left, too few for its next "
+                 "trial (f there and, where f decreases enough, the gradient)" if left > 0
+                 else f"stopped at the budget of {p.budget}")
         return Status.MAX_NFEV, (f"{nfev} evaluations spent: the line search of step {k} "
-                                 f"stopped at the budget of {p.budget}, at the best point "
-                                 "it had")
+                                 f"{where}, at the best point it had")
     return Status.MAX_TIME, (f"max_time = {p.stop.max_time:g} s ran out during the line "
                              f"search of step {k}, at the best point it had")
 

@@ -242,6 +242,14 @@ def test_max_nfev_with_a_line_search_returns_the_best_point_it_had():
     assert r.fun == min(r.history.fun)  # the best point evaluated along the way
 
 
+def test_a_search_stopped_with_budget_left_says_what_was_left():
+    # 1 + 10 central differences at x0; a trial with its gradient needs 11 more, 9 are left
+    f = Counted(lambda x: float(((x - 0.5) ** 4).sum() + x[0] * x[1]))
+    r = of.minimize(f, np.full(5, 2.0), gradient="central", max_nfev=20)
+    assert (r.status, r.nfev, f.calls) == ("max_nfev", 11, 11)
+    assert "stopped with 9 of the budget of 20 left, too few for its next trial" in r.message
+
+
 def test_max_time_is_checked_before_the_first_step():
     f = Counted(lambda x: float(x @ x))
     r = of.minimize(f, [1.0, 2.0], max_time=1e-9)
