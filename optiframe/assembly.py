@@ -26,7 +26,7 @@ from .numerics import F_FLOOR
 from .objective import as_scalar
 from .observers import Callbacks, Watch
 from .plugin_calls import plugin_callbacks
-from .problem import Problem, RowError, stack_values, traced
+from .problem import Problem, RowError, climbing_search, stack_values, traced
 from .progress import Progress
 from .replay import asks_point_by_point
 from .run_spec import RunSpec
@@ -111,7 +111,9 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
                 restart=(None if runner.line_search is None
                          else runner.line_search.restart_policy(runner.optimizer)),
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
-                level_costs=level_costs, step_length=LineStep() if searched else FixedStep())
+                level_costs=level_costs, step_length=LineStep() if searched else FixedStep(),
+                climbing_search=(climbing_search(runner.line_search) if level_costs
+                                 and runner.line_search is not None else None))
     return attrs.evolve(p, gates=Gates(p, stop.stop_rules))  # the rules read the Problem
 
 

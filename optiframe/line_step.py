@@ -8,9 +8,11 @@ within the evaluations and time left, and holds a step whose decrease is only f'
 to be no step. The search's restart policy (:meth:`LineSearch.restart_policy
 <optiframe.linesearch.LineSearch.restart_policy>`, by default for quasi-Newton
 optimizers) is carried out here: a row whose search fails along its own direction
-searches once more along the steepest descent, as L-BFGS-B restarts, and
-:func:`restarted` drops the memory that misled it. What a step found is a named
-:class:`Trial`.
+searches once more along the steepest descent, as L-BFGS-B restarts (unless its
+proposal was that steepest-descent step already: the same trials again), and
+:func:`restarted` drops the memory that misled it. Rows of adaptive differences below
+the finest level search with fewer trials (``Problem.climbing_search``). What a step
+found is a named :class:`Trial`.
 
 A single row without bounds prepares its search on Python floats
 (:func:`_first_trial_one`, the same bits as the rows' code).
@@ -251,7 +253,8 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     the search's restart policy (``p.restart``, by default a quasi-Newton optimizer's),
     a row whose search fails along its own direction searches once more along the
     steepest descent, as L-BFGS-B restarts: the retry counts as a reset, and the caller
-    restarts the row's optimizer state."""
+    restarts the row's optimizer state. A row whose proposal was that very step (an
+    empty quasi-Newton memory's) is not searched again: its trials would repeat."""
     res, reset, errors, gain = _search_shown(p, X, F, G, PG, P, A, rng, index, left,
                                              deadline, levels, memo)
     if res.ok[0] if len(F) == 1 else res.ok.all():  # every row found its step
@@ -267,10 +270,17 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     rows = np.flatnonzero(retry)
     R = _steepest(-(PG if p.box is not None else G)[rows], X[rows],
                   None if last is None else np.atleast_1d(last)[rows])
+    P_again = X[rows] + R
+    if p.natural_step:  # a proposal that was this steepest-descent step already (an
+        new = (P_again != P[rows]).any(axis=1)  # empty memory) would search
+        if not new.all():  # the same trials again
+            rows, P_again = rows[new], P_again[new]
+            if not len(rows):
+                return res, reset, errors, gain
     sub_rng = None if rng is None else [rng[i] for i in rows.tolist()]
     spent = res.nfev[rows] + res.njev[rows] * p.gradient_costs(rows_of(levels, rows))
     again, _, more, gain_again = _search_shown(
-        p, X[rows], F[rows], G[rows], PG[rows], X[rows] + R, np.full(len(rows), np.nan),
+        p, X[rows], F[rows], G[rows], PG[rows], P_again, np.full(len(rows), np.nan),
         sub_rng, index[rows], None if left is None else left[rows] - spent, deadline,
         rows_of(levels, rows))
     _note_stopped(p, again, index[rows], more)
@@ -412,10 +422,12 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       gradient_cost=cost, deadline=deadline)
     if grow is not None:
         res = _probe(task, grow)
-    elif type(costs) is int or (costs == cost).all():
+    elif not p.adaptive or levels is None:
         res = p.line_search.search(task)
-    else:  # rows whose gradients cost differently (adaptive differences' levels)
-        res = _searched_by_cost(p.line_search.search, task, costs)
+    elif np.ndim(levels) == 0 or count_nonzero(levels == levels[0]) == len(levels):
+        res = _search_at(p, levels)(task)
+    else:  # rows at different levels (adaptive differences): each level on its own
+        res = _searched_by_level(p, task, np.asarray(levels))
     if res.stopped is None:  # a line search that knows no budget (a plugin's)
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     if count_nonzero(refunds):  # gradients that raised part way: charged what they evaluated
@@ -423,15 +435,25 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
     return res, reset, errors, gain
 
 
-def _searched_by_cost(search: Any, task: SearchTask, costs: np.ndarray) -> SearchResult:
-    """``search`` of ``task``'s rows in groups of one gradient cost each, every group
-    within its own (the budget test of a row whose gradient costs 1 is not the dearest
-    row's 2), so that a stack's row searches as it would alone."""
+def _search_at(p: Problem, levels: Any) -> Any:
+    """The search of rows at one adaptive-differences level: below the finest, with
+    fewer trials (``p.climbing_search``), else the run's."""
+    if p.climbing_search is not None and int(np.max(levels)) < len(p.level_costs) - 1:
+        return p.climbing_search.search
+    return p.line_search.search
+
+
+def _searched_by_level(p: Problem, task: SearchTask, levels: np.ndarray) -> SearchResult:
+    """The search of ``task``'s rows in groups of one adaptive-differences level each,
+    every group within its own gradient's cost (the budget test of a row whose gradient
+    costs 1 is not the dearest row's 2) and trials, so that a stack's row searches as it
+    would alone."""
     parts = []
-    for c in np.unique(costs).tolist():
-        rows = np.flatnonzero(costs == c)
+    for level in np.unique(levels).tolist():
+        rows = np.flatnonzero(levels == level)
+        c = p.level_costs[level]
         sub = attrs.evolve(task_rows(task, rows), gradient_cost=c, cheap_gradients=c == 0)
-        parts.append((rows, search(sub)))
+        parts.append((rows, _search_at(p, level)(sub)))
     return joined(task, parts)
 
 

@@ -119,6 +119,21 @@ def row_dist(a: np.ndarray, b: np.ndarray) -> float:
 #: values than this (an accurate gradient's quasi-Newton step needs one to three).
 CLIMB_TRIALS = 8
 
+#: ... and a search at a level that can still climb tries at most this many values: one
+#: that needs more climbs anyway, and one that finds no step climbs (settle) with the
+#: gradient measured anew, the likelier culprit near a minimum than the direction.
+CLIMBING_TRIALS = 10
+
+
+def climbing_search(search: Any) -> Any:
+    """``search`` with at most :data:`CLIMBING_TRIALS` trial values, for the rows of an
+    adaptive-differences run below the finest level (None: ``search`` tries no more, or
+    has no ``max_trials`` to lower, as a plugin's may not)."""
+    trials = getattr(search, "max_trials", None)
+    if type(trials) is int and trials > CLIMBING_TRIALS and attrs.has(type(search)):
+        return attrs.evolve(search, max_trials=CLIMBING_TRIALS)
+    return None
+
 
 def users_error(errors: dict[int, BaseException]) -> BaseException | None:
     """A single start's error from user code among its line search's ``errors``
@@ -283,6 +298,9 @@ class Problem:
     #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each
     #: level of a row's ``fd_level`` (empty for the other estimators)
     level_costs: tuple[int, ...] = ()
+    #: adaptive differences: the line search of rows below the finest level (fewer
+    #: trials: :func:`climbing_search`), or None: ``line_search`` for every row
+    climbing_search: Any = None
     #: the run's stop rules by stage, and the gradient stage's combined test (bind sets it)
     gates: Any = None
 

@@ -41,6 +41,42 @@ def test_a_start_climbs_to_finer_differences_and_converges():
     assert forward.status == "line_search" and r.fun < forward.fun
 
 
+#: a point 6e-9 from the sphere's minimum, where forward differences (step 1.5e-8) err by
+#: more than the gradient's norm (1.2e-8): no step along their direction lowers f
+NEAR_ZERO = np.array([-6.013337050525536e-09, 7.961926673516473e-10])
+
+
+def test_a_search_that_can_still_climb_tries_few_values_then_the_start_climbs():
+    from optiframe.problem import CLIMBING_TRIALS
+
+    calls = []
+
+    def f(x):
+        calls.append(x.copy())
+        return float(x @ x)
+
+    r = of.minimize(f, NEAR_ZERO, gradient="adaptive")
+    assert r.status == "converged" and r.fun < NEAR_ZERO @ NEAR_ZERO
+    # f(x0), 2 forward differences, one search; then central differences (points off x0
+    # along one axis, as the forward ones were)
+    along_an_axis = [i for i, x in enumerate(calls) if np.count_nonzero(x != NEAR_ZERO) == 1]
+    assert along_an_axis[:2] == [1, 2]
+    assert along_an_axis[2:6] == list(range(3 + CLIMBING_TRIALS, 7 + CLIMBING_TRIALS))
+    # at the finest level the run's own trials: forward differences alone search on
+    forward = []
+    of.minimize(lambda x: forward.append(1) or float(x @ x), NEAR_ZERO, gradient="forward")
+    assert len(forward) > 1 + 2 + 2 * CLIMBING_TRIALS
+
+
+def test_a_stack_row_below_the_finest_level_searches_as_alone():
+    starts = np.array([NEAR_ZERO, [1.0, 2.0], [-0.5, 3.0]])
+    stack = of.minimize(lambda x: float(x @ x), starts=starts, gradient="adaptive")
+    for k, o in enumerate(stack.starts):
+        alone = of.minimize(lambda x: float(x @ x), starts[k], gradient="adaptive")
+        assert np.array_equal(o.x, alone.x) and o.message == alone.message
+        assert (o.fun, o.nit, o.nfev) == (alone.fun, alone.nit, alone.nfev)
+
+
 def test_an_adaptive_run_resumes_bit_for_bit_after_it_climbed(tmp_path):
     whole = of.minimize(rosen, X0, max_steps=60)
     for k in range(5, 60):

@@ -145,3 +145,19 @@ def test_a_stacks_rows_at_different_difference_levels_search_as_alone():
         assert np.array_equal(o.x, alone.x) and o.message == alone.message
         assert (o.fun, o.nit, o.nfev, str(o.status)) == (alone.fun, alone.nit, alone.nfev,
                                                           str(alone.status))
+
+
+def test_a_failed_steepest_descent_search_is_not_searched_again():
+    # an empty L-BFGS memory proposes the steepest-descent step: when its search fails
+    # (here the gradient given is -f's), the restart along the steepest descent would
+    # try the same points again (it did: 33 evaluations, 17 of them distinct)
+    calls = []
+
+    def f(x):
+        calls.append(tuple(x))
+        return float(x @ x)
+
+    r = of.minimize(f, [1.0, 2.0], jac=lambda x: -2.0 * x)
+    assert r.status == "line_search" and "check_gradient=True" in r.message
+    assert len(calls) == len(set(calls)) == r.nfev
+    assert "reset it to the steepest descent" not in r.message
