@@ -343,7 +343,7 @@ def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
 def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
     """A row whose line search ran out of evaluations or time before it found a step."""
     if why == 1:
-        left = p.budget - nfev
+        left = 0 if p.budget is None else p.budget - nfev
         where = (f"stopped with {left} of the budget of {p.budget} left, too few for its next "
                  "trial (f there and, where f decreases enough, the gradient)" if left > 0
                  else f"stopped at the budget of {p.budget}")
