@@ -125,6 +125,22 @@ CLIMB_TRIALS = 8
 CLIMBING_TRIALS = 10
 
 
+def measured_anew(Gn: Any, levels: Any, before: Any, top: int) -> Any:
+    """The gradient a line search handed over at the new points (``Gn``), without the
+    rows whose adaptive differences climbed from ``before`` to the finest level ``top``:
+    the search measured it at their old level, and the next step measures it with the
+    finest, so that no row ends ``line_search`` (the finest cannot climb) on a coarser
+    gradient (a point's: None)."""
+    if np.ndim(levels) == 0:
+        return None if levels == top and before != top else Gn
+    up = (np.asarray(levels) == top) & (np.asarray(before) != top)
+    if Gn is None or not up.any():
+        return Gn
+    Gn = Gn.copy()
+    Gn[up] = np.nan
+    return Gn
+
+
 def climbing_search(search: Any) -> Any:
     """``search`` with at most :data:`CLIMBING_TRIALS` trial values, for the rows of an
     adaptive-differences run below the finest level (None: ``search`` tries no more, or

@@ -254,7 +254,8 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
                 f"f = {F[r]:.6g} (gradient norm {norms[r]:.3g})")))
         else:
             verdicts.append((Status.LINE_SEARCH, line_search_hint(
-                name, k, float(norms[r]), p.gtol, analytic=not p.by_differences)))
+                name, k, float(norms[r]), p.gtol, analytic=not p.by_differences,
+                finest=p.adaptive or p.refine is None)))
     _refined_verdicts(s, p, rows, verdicts)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
@@ -362,9 +363,10 @@ def _one_draw_hint(name: str, k: int, grad_norm: float) -> str:
 
 
 def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
-                     analytic: bool = False) -> str:
+                     analytic: bool = False, finest: bool = False) -> str:
     """Why a line search ended a start, and what to try (``analytic``: the run's gradient
-    is the objective's own, not finite differences)."""
+    is the objective's own, not finite differences; ``finest``: differences that have no
+    finer kind to try, adaptive ones at their last level or Richardson's)."""
     why = (f"{name} found no step along the direction at step {k} that lowers f enough "
            f"(gradient norm {grad_norm:.3g}, gtol {gtol:g})")
     if analytic:
@@ -372,6 +374,10 @@ def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
                       "it), f may not be smooth there, or near a minimum f's rounding hides "
                       "the decrease; if x is good enough, a larger gtol ends such runs "
                       "converged")
-    return why + (": near a minimum the gradient is as accurate as f's rounding and the "
-                  "differences allow, so x is as good as the differences can tell; try a "
-                  "larger gtol, gradient='richardson', or an analytic gradient (jac=...)")
+    tell = ("near a minimum the gradient is as accurate as f's rounding and the "
+            "differences allow, so x is as good as the differences can tell")
+    if finest:
+        return why + f": {tell} (the finest differences measured it); try a larger gtol, " \
+            "or an analytic gradient (jac=...)"
+    return why + (f": {tell}; try a larger gtol, gradient='richardson', or an analytic "
+                  "gradient (jac=...)")

@@ -77,6 +77,35 @@ def test_a_stack_row_below_the_finest_level_searches_as_alone():
         assert (o.fun, o.nit, o.nfev) == (alone.fun, alone.nit, alone.nfev)
 
 
+def big(x):
+    return 1e12 * float(((x - 2.0) ** 2).sum())
+
+
+def test_a_start_at_the_finest_level_is_judged_by_the_finest_gradient():
+    # the search at central differences ends exactly at x = 2 after 9 trials, a climb to
+    # Richardson's; the gradient it handed over is central (4e-4 there: 2 + h and 2 - h
+    # round apart), and the start ended line_search on it, though Richardson's is 0
+    r = of.minimize(big, np.zeros(3))
+    assert r.status == "converged" and r.fun == 0.0 and r.history.grad_norm[-1] == 0.0
+    starts = np.array([np.zeros(3), np.full(3, 5.0), [1.0, -3.0, 0.5]])
+    stack = of.minimize(big, starts=starts)
+    for k, o in enumerate(stack.starts):
+        alone = of.minimize(big, starts[k])
+        assert np.array_equal(o.x, alone.x) and o.message == alone.message
+        assert (o.fun, o.nit, o.nfev) == (alone.fun, alone.nit, alone.nfev)
+
+
+def test_a_start_that_ends_at_the_finest_level_is_not_told_to_try_finer_differences():
+    def noisy(x):
+        return float(x @ x + 1e-10 * np.sin(1e6 * x).sum())
+
+    r = of.minimize(noisy, np.ones(5))
+    assert r.status == "line_search" and "the finest differences measured it" in r.message
+    assert "richardson" not in r.message
+    central = of.minimize(noisy, np.ones(5), gradient="central")
+    assert "gradient='richardson'" in central.message
+
+
 def test_an_adaptive_run_resumes_bit_for_bit_after_it_climbed(tmp_path):
     whole = of.minimize(rosen, X0, max_steps=60)
     for k in range(5, 60):
