@@ -255,7 +255,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
         else:
             verdicts.append((Status.LINE_SEARCH, line_search_hint(
                 name, k, float(norms[r]), p.gtol, analytic=not p.by_differences,
-                finest=p.adaptive or p.refine is None)))
+                finer=_finer(p))))
     _refined_verdicts(s, p, rows, verdicts)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
@@ -362,11 +362,19 @@ def _one_draw_hint(name: str, k: int, grad_norm: float) -> str:
             "(optimizer='gd'), which draws anew each step")
 
 
+def _finer(p: Problem) -> str | None:
+    """The name of finer differences than a run's, to suggest (None: adaptive ones, which
+    climbed to their finest, Richardson's, or central ones within bounds)."""
+    if p.adaptive or p.refine is None:
+        return None
+    return "central" if p.refine_name == "CentralDifference" else "richardson"
+
+
 def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
-                     analytic: bool = False, finest: bool = False) -> str:
+                     analytic: bool = False, finer: str | None = "richardson") -> str:
     """Why a line search ended a start, and what to try (``analytic``: the run's gradient
-    is the objective's own, not finite differences; ``finest``: differences that have no
-    finer kind to try, adaptive ones at their last level or Richardson's)."""
+    is the objective's own, not finite differences; ``finer``: the differences to
+    suggest, None where the run's have no finer kind)."""
     why = (f"{name} found no step along the direction at step {k} that lowers f enough "
            f"(gradient norm {grad_norm:.3g}, gtol {gtol:g})")
     if analytic:
@@ -376,8 +384,8 @@ def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
                       "converged")
     tell = ("near a minimum the gradient is as accurate as f's rounding and the "
             "differences allow, so x is as good as the differences can tell")
-    if finest:
+    if finer is None:
         return why + f": {tell} (the finest differences measured it); try a larger gtol, " \
             "or an analytic gradient (jac=...)"
-    return why + (f": {tell}; try a larger gtol, gradient='richardson', or an analytic "
+    return why + (f": {tell}; try a larger gtol, gradient={finer!r}, or an analytic "
                   "gradient (jac=...)")

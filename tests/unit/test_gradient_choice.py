@@ -104,6 +104,13 @@ def test_a_start_that_ends_at_the_finest_level_is_not_told_to_try_finer_differen
     assert "richardson" not in r.message
     central = of.minimize(noisy, np.ones(5), gradient="central")
     assert "gradient='richardson'" in central.message
+    # within bounds, where Richardson's differences cannot go, forward ones are told
+    # 'central', and central ones nothing finer
+    box = [(-2.0, 2.0)] * 5
+    forward = of.minimize(noisy, np.ones(5), gradient="forward", bounds=box)
+    assert "gradient='central'" in forward.message and "richardson" not in forward.message
+    central = of.minimize(noisy, np.ones(5), gradient="central", bounds=box)
+    assert "the finest differences measured it" in central.message
 
 
 def test_an_adaptive_run_resumes_bit_for_bit_after_it_climbed(tmp_path):
