@@ -87,7 +87,8 @@ def test_a_start_at_the_finest_level_is_judged_by_the_finest_gradient():
     # round apart), and the start ended line_search on it, though Richardson's is 0
     r = of.minimize(big, np.zeros(3))
     assert r.status == "converged" and r.fun == 0.0 and r.history.grad_norm[-1] == 0.0
-    starts = np.array([np.zeros(3), np.full(3, 5.0), [1.0, -3.0, 0.5]])
+    # (with the last start, one row climbs to the finest level while another does not)
+    starts = np.array([np.zeros(3), np.full(3, 5.0), [1.0, -3.0, 0.5], [1e3, -7.0, 3.0]])
     stack = of.minimize(big, starts=starts)
     for k, o in enumerate(stack.starts):
         alone = of.minimize(big, starts[k])
