@@ -62,7 +62,8 @@ def test_a_search_that_can_still_climb_tries_few_values_then_the_start_climbs():
     along_an_axis = [i for i, x in enumerate(calls) if np.count_nonzero(x != NEAR_ZERO) == 1]
     assert along_an_axis[:2] == [1, 2]
     assert along_an_axis[2:6] == list(range(3 + CLIMBING_TRIALS, 7 + CLIMBING_TRIALS))
-    # at the finest level the run's own trials: forward differences alone search on
+    # forward differences alone have no finer level to climb to: their searches take the
+    # run's 30 trials
     forward = []
     of.minimize(lambda x: forward.append(1) or float(x @ x), NEAR_ZERO, gradient="forward")
     assert len(forward) > 1 + 2 + 2 * CLIMBING_TRIALS
