@@ -438,7 +438,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
 def _search_at(p: Problem, levels: Any) -> Any:
     """The search of rows at one adaptive-differences level: below the finest, with
     fewer trials (``p.climbing_search``), else the run's."""
-    if p.climbing_search is not None and int(np.max(levels)) < len(p.level_costs) - 1:
+    if p.climbing_search is not None and int(np.max(levels)) < p.finest_level:
         return p.climbing_search.search
     return p.line_search.search
 

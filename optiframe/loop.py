@@ -34,15 +34,7 @@ import numpy as np
 from .line_step import restarted
 from .numerics import F_FLOOR, count_nonzero
 from .observers import Watch, step_info
-from .problem import (
-    SMALL,
-    Problem,
-    RowError,
-    confirmed_gradient,
-    measured_anew,
-    row_norms_top,
-    users_error,
-)
+from .problem import SMALL, Problem, RowError, confirmed_gradient, row_norms_top, users_error
 from .replay import unasked
 from .settle import (
     fail_rows,
@@ -521,7 +513,7 @@ class _Step:
             if p.adaptive:  # finer differences where these misled; a move forgets
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
                 SH = (0 if new.ok else SH) if self.point else np.where(new.ok, 0, SH)
-                new.Gn = measured_anew(new.Gn, LV, m.LV, len(p.level_costs) - 1)
+                new.Gn = p.handed_over(new.Gn, LV, m.LV)
             searched = (s.resets + new.RS, LV, SH)
             nfev, njev = s.nfev + m.mf + new.snf, s.njev + m.mj + new.snj
         elif self.confirm:  # a fixed step, adaptive differences: the gradient at the rows'

@@ -125,22 +125,6 @@ CLIMB_TRIALS = 8
 CLIMBING_TRIALS = 10
 
 
-def measured_anew(Gn: Any, levels: Any, before: Any, top: int) -> Any:
-    """The gradient a line search handed over at the new points (``Gn``), without the
-    rows whose adaptive differences climbed from ``before`` to the finest level ``top``:
-    the search measured it at their old level, and the next step measures it with the
-    finest, so that no row ends ``line_search`` (the finest cannot climb) on a coarser
-    gradient (a point's: None)."""
-    if np.ndim(levels) == 0:
-        return None if levels == top and before != top else Gn
-    up = (np.asarray(levels) == top) & (np.asarray(before) != top)
-    if Gn is None or not up.any():
-        return Gn
-    Gn = Gn.copy()
-    Gn[up] = np.nan
-    return Gn
-
-
 def climbing_search(search: Any) -> Any:
     """``search`` with at most :data:`CLIMBING_TRIALS` trial values, for the rows of an
     adaptive-differences run below the finest level (None: ``search`` tries no more, or
@@ -325,6 +309,11 @@ class Problem:
         return bool(self.level_costs)
 
     @property
+    def finest_level(self) -> int:
+        """Adaptive differences: the last level a row can climb to."""
+        return len(self.level_costs) - 1
+
+    @property
     def by_differences(self) -> bool:
         """Whether the gradient is measured from f's values (finite differences: it costs
         evaluations of f), not the objective's own or a stochastic estimate."""
@@ -350,10 +339,26 @@ class Problem:
         misled = ((np.asarray(resets) > 0) | (trials > CLIMB_TRIALS)) & np.asarray(ok)
         if not misled.any():
             return levels
-        top = len(self.level_costs) - 1
+        top = self.finest_level
         if self.point:
             return min(levels + 1, top)
         return np.where(misled, np.minimum(levels + 1, top), levels)
+
+    def handed_over(self, Gn: Any, levels: Any, before: Any) -> Any:
+        """The gradient a line search handed over at the new points (``Gn``), without the
+        rows whose adaptive differences climbed from ``before`` to the finest level at
+        this step (``levels``): the search measured it at their old level, and the next
+        step measures it with the finest, so that no row ends ``line_search`` (the finest
+        cannot climb) on a coarser gradient (a point's: None)."""
+        top = self.finest_level
+        if np.ndim(levels) == 0:
+            return None if levels == top and before != top else Gn
+        up = (np.asarray(levels) == top) & (np.asarray(before) != top)
+        if Gn is None or not up.any():
+            return Gn
+        Gn = Gn.copy()
+        Gn[up] = np.nan
+        return Gn
 
     def step_costs(self, levels: Any) -> Any:
         """What a whole step of rows at ``levels`` costs: a gradient and, with full data,

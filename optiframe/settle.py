@@ -276,7 +276,7 @@ def _climb(s: RunState, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
     verdicts."""
     if not p.adaptive:
         return rows, verdicts
-    top = len(p.level_costs) - 1
+    top = p.finest_level
     levels = np.array(np.atleast_1d(s.fd_level), dtype=np.int64)
     shown = np.array(np.atleast_1d(s.fd_shown), dtype=np.int64)
     for j, v in enumerate(verdicts):  # a coarser level showed f's precision here already
