@@ -4,8 +4,10 @@ search's, for every row at once (see :mod:`optiframe.linesearch` for the searche
 :func:`line_step` prepares each row's search (the direction, or the steepest descent
 where the proposal is no descent direction; the first trial, lengthened until it moves
 x; what the first trial promises), runs the run's :class:`~optiframe.linesearch.LineSearch`
-within the evaluations and time left, and holds a step whose decrease is only f's noise
-to be no step. The search's restart policy (:meth:`LineSearch.restart_policy
+within the evaluations and time left (a search the budget stops with evaluations left,
+too few for a trial and its gradient, spends them on f alone:
+:func:`~optiframe.value_trials.values_only`), and holds a step whose decrease is only
+f's noise to be no step. The search's restart policy (:meth:`LineSearch.restart_policy
 <optiframe.linesearch.LineSearch.restart_policy>`, by default for quasi-Newton
 optimizers) is carried out here: a row whose search fails along its own direction
 searches once more along the steepest descent, as L-BFGS-B restarts (unless its
@@ -27,8 +29,6 @@ import attrs
 import numpy as np
 
 from .linesearch import (
-    BUDGET,
-    CLOCK,
     SearchResult,
     SearchTask,
     StrongWolfe,
@@ -49,6 +49,7 @@ from .problem import OutOfBudgetError, Problem, RowError, rows_of, users_error
 from .replay import unasked
 from .state import keep_rows
 from .trial import FirstTrialMemo, Trial, first_accepted
+from .value_trials import probe, values_only
 
 _EPS = float(np.finfo(float).eps)
 #: A first trial that promised less than f's rounding and found no step is followed by
@@ -321,7 +322,7 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     none. A row that found no step from a first trial whose promised decrease is lost in
     f's rounding has shown nothing about f (a backtracking search never lengthens its
     first trial; at x = 1e16 a step that moves x promises less than f's rounding):
-    it tries one more trial (:func:`_probe`), lengthened to promise :data:`PROBE_UNITS`
+    it tries one more trial (:func:`.probe`), lengthened to promise :data:`PROBE_UNITS`
     times that rounding. Only where that finds no lower f either is f shown not to be
     lowered within its precision (the verdict reads the first trial's promise,
     ``gain``). Near a minimum this costs one evaluation at the run's end."""
@@ -347,39 +348,6 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     return _merged(res, _only_lowered(again, F[rows]), rows, X.shape), reset, errors, gain
 
 
-def _probe(task: SearchTask, longer: np.ndarray) -> SearchResult:
-    """One trial for each row whose first length was made ``longer`` (the others have
-    shown what they can), taken where f decreases enough (Armijo's sufficient decrease,
-    ``c1 = 1e-4``, along the path the bounds leave); one evaluation a row, within the
-    budget and the time. The gradient there is left to the next step's measure (NaN
-    rows)."""
-    K = len(task.F)
-    nfev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool)
-    stopped = np.zeros(K, dtype=np.int8)
-    active = np.flatnonzero(longer)
-    if len(active) and task.out_of_time():
-        stopped[active], active = CLOCK, active[:0]
-    elif len(active) and task.budget is not None:
-        stopped[active[task.budget[active] < 1]] = BUDGET
-        active = active[task.budget[active] >= 1]
-    X, F = task.X.copy(), task.F.copy()
-    alpha = np.full(K, math.nan)
-    if len(active):
-        with np.errstate(invalid="ignore", over="ignore"):
-            trial = task.X[active] + task.alpha0[active, None] * task.D[active]
-            if task.project is not None:
-                trial = task.project(trial)
-            trial.flags.writeable = False
-            F_t = np.asarray(task.values(trial, active), dtype=float)
-            nfev[active] = 1
-            moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
-            good = np.isfinite(F_t) & (F_t <= task.F[active] + 1e-4 * moved)
-        rows = active[good]
-        X[rows], F[rows], alpha[rows], ok[rows] = trial[good], F_t[good], task.alpha0[rows], True
-    return SearchResult(alpha, X, F, np.full(task.X.shape, math.nan), nfev,
-                        np.zeros(K, dtype=np.int64), ok, stopped)
-
-
 def _note_stopped(p: Problem, res: SearchResult, index: np.ndarray,
                   errors: dict[int, BaseException]) -> None:
     """Rows whose search the budget or the clock stopped before it found a step end
@@ -396,7 +364,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                  memo: FirstTrialMemo | None = None,
                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
     """One line search along the rows' proposed directions ``P - X``; with ``min_gain``,
-    one trial instead (:func:`_probe`), lengthened to promise at least that decrease
+    one trial instead (:func:`.probe`), lengthened to promise at least that decrease
     (within ``alpha_max``)."""
     box = p.box
     first = (_first_trial_one(p, X, G, P, A) if box is None and len(F) == 1
@@ -421,7 +389,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       cheap_gradients=cost == 0, budget=left,
                       gradient_cost=cost, deadline=deadline)
     if grow is not None:
-        res = _probe(task, grow)
+        res = probe(task, grow)
     elif not p.adaptive or levels is None:
         res = p.line_search.search(task)
     elif np.ndim(levels) == 0 or count_nonzero(levels == levels[0]) == len(levels):
@@ -432,6 +400,11 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     if count_nonzero(refunds):  # gradients that raised part way: charged what they evaluated
         res = attrs.evolve(res, nfev=res.nfev - refunds)
+    if left is not None and grow is None:  # the budget's last evaluations: f alone
+        tail = values_only(task, res, costs, index, errors,
+                           getattr(p.line_search, "c1", 1e-4))
+        if tail is not None:
+            res = _merged(res, tail[1], tail[0], X.shape)
     return res, reset, errors, gain
 
 

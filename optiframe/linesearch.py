@@ -120,6 +120,8 @@ class LineSearch(abc.ABC):
     #: True: its steps meet a curvature condition (no shorter than f's slope asks), so
     #: ``xtol``/``ftol`` may end a run ``converged``; False: such a stop ends ``stalled``
     curvature: ClassVar[bool] = False
+    #: True: it spends at most ``task.budget`` (a step may begin with less left than a trial)
+    budgeted: ClassVar[bool] = False
 
     @abc.abstractmethod
     def search(self, task: SearchTask) -> SearchResult:
@@ -219,6 +221,7 @@ class Armijo(LineSearch):
     ('converged', [1.0, 1.0])
     """
 
+    budgeted: ClassVar[bool] = True
     c1: float = attrs.field(default=1e-4, validator=_c1)
     shrink: float = attrs.field(default=0.5, validator=_c1)
     max_trials: int = attrs.field(default=40, validator=_trials)
@@ -317,7 +320,7 @@ class StrongWolfe(LineSearch):
     """
 
     curvature: ClassVar[bool] = True
-
+    budgeted: ClassVar[bool] = True
     c1: float = attrs.field(default=1e-4, validator=_c1)
     c2: float = attrs.field(default=0.9, validator=_c1)
     max_trials: int = attrs.field(default=30, validator=_trials)
@@ -420,8 +423,7 @@ class _Bracket:
         armijo = np.isfinite(f) & (f <= f0 + c1 * at * d0)
         # too far: no sufficient decrease, or no better than lo -> hi becomes the trial
         far = ~armijo | (f >= self.lo_f[active])
-        # a cheap gradient is worth having at a failed trial too: the next trial then
-        # comes from a cubic, not a quadratic
+        # a cheap gradient helps at a failed trial too: the next trial comes from a cubic
         want = ~far | (np.isfinite(f) if task.cheap_gradients else False)
         near = active[want]
         g = np.full((len(active), task.X.shape[1]), np.nan)
@@ -431,8 +433,7 @@ class _Bracket:
         d = einsum("ij,ij->i", g, task.D[active])
         accept = ~far & (np.abs(d) <= -c2 * d0)
         done = active[accept]
-        self.X_new[done], self.F_new[done], self.G_new[done] = trial[accept], f[accept], g[
-            accept]
+        self.X_new[done], self.F_new[done], self.G_new[done] = trial[accept], f[accept], g[accept]
         self.ok[done], self.a[done] = True, at[accept]
         # the rest update their bracket
         for mask, lo_side in ((far & ~accept, False), (~far & ~accept, True)):
@@ -452,9 +453,8 @@ class _Bracket:
         # the trial decreased enough: it is the new lower end
         flip = self.zoom[rows] & (d * (self.hi_a[rows] - at) >= 0)
         flip |= ~self.zoom[rows] & (d >= 0)  # past a minimum: zoom back
-        self.hi_a[rows] = np.where(flip, self.lo_a[rows], self.hi_a[rows])
-        self.hi_f[rows] = np.where(flip, self.lo_f[rows], self.hi_f[rows])
-        self.hi_d[rows] = np.where(flip, self.lo_d[rows], self.hi_d[rows])
+        for hi, lo in ((self.hi_a, self.lo_a), (self.hi_f, self.lo_f), (self.hi_d, self.lo_d)):
+            hi[rows] = np.where(flip, lo[rows], hi[rows])
         self.zoom[rows] |= flip
         grow = ~self.zoom[rows]  # no bracket yet: the next trial extrapolates from lo
         if grow.any():

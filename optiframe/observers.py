@@ -280,7 +280,7 @@ class Watch:
         if self.ask_top:
             return True
         if self.budget is not None and bool(np.any(
-                s.nfev + self.p.step_costs(s.fd_level) > self.budget)):
+                s.nfev + self.p.step_costs(s.fd_level, s.grad) > self.budget)):
             return True
         max_time = self.p.stop.max_time
         return max_time is not None and elapsed >= max_time

@@ -360,12 +360,19 @@ class Problem:
         Gn[up] = np.nan
         return Gn
 
-    def step_costs(self, levels: Any) -> Any:
-        """What a whole step of rows at ``levels`` costs: a gradient and, with full data,
-        f at the new point."""
-        if not self.level_costs:
-            return self.step_cost
-        return self.gradient_costs(levels) + (1 if self.batches is None else 0)
+    def step_costs(self, levels: Any, handed: Any = None) -> Any:
+        """What a whole step of rows at ``levels`` costs at least: a gradient and, with
+        full data, f at the new point. ``handed``: the gradients a line search handed
+        over to the step (None, or a row of NaN where it handed none); those rows need f
+        at one new point only (a search with too few evaluations left for a trial and
+        its gradient tries f alone)."""
+        costs = (self.step_cost if not self.level_costs
+                 else self.gradient_costs(levels) + (1 if self.batches is None else 0))
+        if handed is None or not getattr(self.line_search, "budgeted", False):
+            return costs
+        if self.point:
+            return 1
+        return np.where(np.isnan(handed[:, 0]), costs, 1)
 
     @property
     def norm(self) -> Callable[[np.ndarray], Any]:

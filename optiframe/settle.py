@@ -345,8 +345,8 @@ def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
     """A row whose line search ran out of evaluations or time before it found a step."""
     if why == 1:
         left = 0 if p.budget is None else p.budget - nfev
-        where = (f"stopped with {left} of the budget of {p.budget} left, too few for its next "
-                 "trial (f there and, where f decreases enough, the gradient)" if left > 0
+        where = (f"stopped with {left} of the budget of {p.budget} left, too few for a trial "
+                 "and its gradient, and no trial of f alone lowered f" if left > 0
                  else f"stopped at the budget of {p.budget}")
         return Status.MAX_NFEV, (f"{nfev} evaluations spent: the line search of step {k} "
                                  f"{where}, at the best point it had")

@@ -354,7 +354,7 @@ class EvaluationBudget(StopRule):
     @staticmethod
     def _costs(view: RuleView) -> np.ndarray:
         p = view.problem
-        return np.broadcast_to(p.step_costs(view.state.fd_level), (len(view),))
+        return np.broadcast_to(p.step_costs(view.state.fd_level, view.state.grad), (len(view),))
 
     def stops(self, view: RuleView) -> np.ndarray:
         budget = view.problem.budget

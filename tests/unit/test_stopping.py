@@ -242,12 +242,65 @@ def test_max_nfev_with_a_line_search_returns_the_best_point_it_had():
     assert r.fun == min(r.history.fun)  # the best point evaluated along the way
 
 
-def test_a_search_stopped_with_budget_left_says_what_was_left():
-    # 1 + 10 central differences at x0; a trial with its gradient needs 11 more, 9 are left
-    f = Counted(lambda x: float(((x - 0.5) ** 4).sum() + x[0] * x[1]))
+def _quartic(x):
+    return float(((x - 0.5) ** 4).sum() + x[0] * x[1])
+
+
+def test_a_search_with_too_few_evaluations_for_a_trial_and_its_gradient_tries_f_alone():
+    # 1 + 10 central differences at x0; a trial with its gradient needs 11 more, 9 are
+    # left: the search spends them on f alone (it used to stop at x0 with 9 unspent)
+    f = Counted(_quartic)
     r = of.minimize(f, np.full(5, 2.0), gradient="central", max_nfev=20)
-    assert (r.status, r.nfev, f.calls) == ("max_nfev", 11, 11)
-    assert "stopped with 9 of the budget of 20 left, too few for its next trial" in r.message
+    assert (r.status, r.nit, r.nfev, f.calls) == ("max_nfev", 1, 12, 12)
+    assert r.fun == _quartic(r.x) < 0.5 * _quartic(np.full(5, 2.0))  # 29.3 -> 8.5
+    # the gradient there is not measured: no step can follow, and the message says why
+    assert "12 evaluations spent, and the next step needs 11 more than the budget of 20" in (
+        r.message)
+
+
+def test_a_stack_tries_f_alone_as_each_start_alone():
+    starts = np.array([[2.0] * 5, [1.5, 2.0, -1.0, 0.0, 3.0]])
+    alone = [of.minimize(_quartic, x, gradient="central", max_nfev=20) for x in starts]
+    both = of.minimize(_quartic, starts=starts, gradient="central", max_nfev=40)
+    for one, start in zip(alone, both.starts, strict=True):
+        assert (start.status, start.nfev, start.fun) == (one.status, one.nfev, one.fun)
+        assert (start.x == one.x).all() and one.nfev > 11
+
+
+class _Uphill(of.GradientEstimator):
+    """Minus the gradient of sum((x - 1)**2), at n evaluations of f."""
+
+    def gradient(self, objective, x):
+        for _ in range(x.size):
+            objective.value(x)
+        return -2.0 * (x - 1.0)
+
+    def evaluations(self, objective, n):
+        return n, 0
+
+
+def test_f_alone_that_never_lowers_f_ends_at_the_start_and_says_what_was_left():
+    # 1 + 60 at x0, 60 left (a trial and its gradient need 61): every trial of f alone
+    # goes uphill, halving until its promise is lost in f's rounding
+    f = Counted(lambda x: float(((x - 1.0) ** 2).sum()))
+    r = of.minimize(f, np.zeros(60), gradient=_Uphill(), max_nfev=121)
+    assert r.status == "max_nfev" and r.fun == 60.0 and not r.x.any()  # x0, unmoved
+    assert 61 < r.nfev == f.calls < 121
+    left = 121 - r.nfev
+    assert (f"stopped with {left} of the budget of 121 left, too few for a trial and its "
+            "gradient, and no trial of f alone lowered f") in r.message
+
+
+def test_a_gradient_a_search_handed_over_is_tested_with_one_evaluation_left():
+    # the search hands its accepted point's gradient to the next step: that step's gtol
+    # test costs nothing, so a budget with too little left for a trial still earns it
+    f = Counted(lambda x: float(((x - 1.0) ** 2).sum()))
+    big = of.minimize(f, [3.0, -2.0], gradient="forward", gtol=1e-3)
+    assert big.status == "converged" and big.nfev == 9
+    # 1 left: the next step may begin (a gradient would need 2 more), and its test of
+    # the gradient it was handed ends the run as without a budget
+    r = of.minimize(f, [3.0, -2.0], gradient="forward", gtol=1e-3, max_nfev=10)
+    assert (r.status, r.nfev, r.fun, r.nit) == ("converged", 9, big.fun, big.nit)
 
 
 def test_max_time_is_checked_before_the_first_step():
