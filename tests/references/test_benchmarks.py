@@ -52,3 +52,12 @@ def test_evaluation_paths_benchmark_smoke_run():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "the vectorized path" in proc.stdout and "one process" in proc.stdout
+
+
+def test_budget_end_benchmark_smoke_run():
+    # the last evaluations of a budget, spent on f alone, never end a run higher
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_budget_end.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    verdicts = proc.stdout.split("now against before, run by run: ")[1].splitlines()[0]
+    assert "lower" in verdicts and "higher" not in verdicts
