@@ -258,6 +258,13 @@ def test_a_search_with_too_few_evaluations_for_a_trial_and_its_gradient_tries_f_
         r.message)
 
 
+def test_f_alone_keeps_to_the_bounds():
+    f = Counted(_quartic)
+    r = of.minimize(f, np.full(5, 2.0), gradient="central", max_nfev=40, bounds=[(1.0, 3.0)] * 5)
+    assert r.status == "max_nfev" and f.calls == r.nfev == 34
+    assert r.x.min() == 1.0 and r.x.max() <= 3.0 and r.fun == _quartic(r.x) < 3.0
+
+
 def test_a_stack_tries_f_alone_as_each_start_alone():
     starts = np.array([[2.0] * 5, [1.5, 2.0, -1.0, 0.0, 3.0]])
     alone = [of.minimize(_quartic, x, gradient="central", max_nfev=20) for x in starts]
