@@ -5,9 +5,11 @@ step (a row of NaN).
 * :func:`probe`: one trial, lengthened, for a row whose first trial promised a decrease
   lost in f's rounding and found no step (it has shown nothing about f yet);
 * :func:`values_only`: a search the budget stopped with evaluations left, too few for a
-  trial and its gradient, spends them backtracking on f alone. The budget then cannot pay
-  for another step: the run ends ``max_nfev`` there, at a lower point than the search's
-  start, where before those evaluations went unspent.
+  trial and its gradient, spends them on f alone: backtracking to a point of sufficient
+  decrease, then, where no backtracking was needed, doubling the length while f goes on
+  decreasing. The budget then cannot pay for another step: the run ends ``max_nfev``
+  there, at a lower point than the search's start, where before those evaluations went
+  unspent.
 """
 
 from __future__ import annotations
@@ -58,10 +60,11 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
                 ) -> tuple[np.ndarray, SearchResult] | None:
     """The rows of ``res`` that the budget stopped without a step, with evaluations left
     but too few for a trial and its gradient (``costs`` each), and what backtracking on f
-    alone found for them (from the length their search would have tried next, halving,
-    within what is left and the time; a row that finds no lower f stays stopped by the
-    budget, or by the clock); None where there are none. Rows whose f raised
-    (``errors``, by the run's row ``index``) spend nothing more."""
+    alone found for them (from the length their search would have tried next: halving to
+    the first sufficient decrease, or, where that length decreased f enough, doubling it
+    while f goes on decreasing; within what is left and the time; a row that finds no
+    lower f stays stopped by the budget, or by the clock); None where there are none.
+    Rows whose f raised (``errors``, by the run's row ``index``) spend nothing more."""
     if task.budget is None or res.stopped is None:
         return None
     rest = task.budget - (res.nfev + res.njev * costs)
@@ -75,6 +78,35 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     start = np.where(np.isfinite(a) & (a > 0), a, task.alpha0[rows])
     sub = attrs.evolve(task_rows(task, rows), alpha0=start, budget=rest[rows],
                        gradient_cost=0, cheap_gradients=False)
-    found = Armijo(c1=c1, shrink=0.5, max_trials=int(rest[rows].max())).search(sub)
+    backtracked = Armijo(c1=c1, shrink=0.5, max_trials=int(rest[rows].max())).search(sub)
+    found = _farther(sub, backtracked)
     why = np.where(found.ok, 0, np.where(np.asarray(found.stopped) == CLOCK, CLOCK, BUDGET))
     return rows, attrs.evolve(found, stopped=why.astype(np.int8))
+
+
+def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
+    """``res`` with each row whose first trial decreased f enough (an unshortened
+    length) going on to twice the length while that lowers f and evaluations are left:
+    the evaluations are the budget's last, and would go unspent."""
+    assert task.budget is not None  # (values_only's rows: a budget stopped them)
+    alpha, X, F, nfev = res.alpha.copy(), res.X.copy(), res.F.copy(), res.nfev.copy()
+    active = np.flatnonzero(res.ok & (alpha == task.alpha0))
+    while len(active):
+        a = 2.0 * alpha[active]
+        can = task.budget[active] - nfev[active] >= 1
+        if task.project is None:  # (along a projected path any length is feasible)
+            can &= a <= task.alpha_max[active]
+        active, a = active[can], a[can]
+        if not len(active) or task.out_of_time():
+            break
+        trial = task.X[active] + a[:, None] * task.D[active]
+        if task.project is not None:
+            trial = task.project(trial)
+        trial.flags.writeable = False  # it may become the iterate
+        with np.errstate(invalid="ignore", over="ignore"):
+            F_t = np.asarray(task.values(trial, active), dtype=float)
+        nfev[active] += 1
+        lower = np.isfinite(F_t) & (F_t < F[active])
+        active = active[lower]
+        X[active], F[active], alpha[active] = trial[lower], F_t[lower], a[lower]
+    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
