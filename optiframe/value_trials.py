@@ -1,6 +1,6 @@
-"""Trials of f alone, beyond a line search's own: each takes the first point where f
-decreases enough (Armijo's sufficient decrease) and leaves the gradient there to the next
-step (a row of NaN).
+"""Trials of f alone, beyond a line search's own: a row takes a point where f decreased
+enough (Armijo's sufficient decrease) or, going farther, lower still, and the gradient
+there is left to the next step (a row of NaN).
 
 * :func:`probe`: one trial, lengthened, for a row whose first trial promised a decrease
   lost in f's rounding and found no step (it has shown nothing about f yet);
@@ -99,11 +99,11 @@ def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
         active, a = active[can], a[can]
         if not len(active) or task.out_of_time():
             break
-        trial = task.X[active] + a[:, None] * task.D[active]
-        if task.project is not None:
-            trial = task.project(trial)
-        trial.flags.writeable = False  # it may become the iterate
         with np.errstate(invalid="ignore", over="ignore"):
+            trial = task.X[active] + a[:, None] * task.D[active]
+            if task.project is not None:
+                trial = task.project(trial)
+            trial.flags.writeable = False  # it may become the iterate
             F_t = np.asarray(task.values(trial, active), dtype=float)
         nfev[active] += 1
         lower = np.isfinite(F_t) & (F_t < F[active])
