@@ -306,7 +306,7 @@ def test_a_gradient_a_search_handed_over_is_tested_with_one_evaluation_left():
     f = Counted(lambda x: float(((x - 1.0) ** 2).sum()))
     big = of.minimize(f, [3.0, -2.0], gradient="forward", gtol=1e-3)
     assert big.status == "converged" and big.nfev == 9
-    # 1 left: the next step may begin (a gradient would need 2 more), and its test of
+    # 1 left: the next step may begin (it used to need 3: a gradient and f), and its test of
     # the gradient it was handed ends the run as without a budget
     r = of.minimize(f, [3.0, -2.0], gradient="forward", gtol=1e-3, max_nfev=10)
     assert (r.status, r.nfev, r.fun, r.nit) == ("converged", 9, big.fun, big.nit)
