@@ -401,8 +401,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
     if count_nonzero(refunds):  # gradients that raised part way: charged what they evaluated
         res = attrs.evolve(res, nfev=res.nfev - refunds)
     if left is not None and grow is None:  # the budget's last evaluations: f alone
-        tail = values_only(task, res, costs, index, errors,
-                           getattr(p.line_search, "c1", 1e-4))
+        tail = values_only(task, res, costs, index, errors, p.line_search)
         if tail is not None:
             res = _merged(res, tail[1], tail[0], X.shape)
     return res, reset, errors, gain

@@ -178,7 +178,7 @@ def joined(task: SearchTask, parts: list[tuple[np.ndarray, SearchResult]]) -> Se
     return SearchResult(alpha, X, F, G, nfev, njev, ok, stopped)
 
 
-def _stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np.ndarray,
+def stop_early(task: SearchTask, active: np.ndarray, nfev: np.ndarray, njev: np.ndarray,
                 need: int, stopped: np.ndarray) -> np.ndarray:
     """The rows of ``active`` that may try one more step (one value and, where it needs
     one, a gradient: ``need`` evaluations); the others are marked in ``stopped``."""
@@ -198,7 +198,7 @@ def _first_lengths(task: SearchTask) -> np.ndarray:
             else np.minimum(task.alpha0, task.alpha_max))
 
 
-def _along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def along(task: SearchTask, rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The trial points of ``rows`` at step lengths ``alpha``."""
     P = task.X[rows] + alpha[:, None] * task.D[rows]
     if task.project is not None:
@@ -238,10 +238,10 @@ class Armijo(LineSearch):
         nfev, njev, ok, stopped = _tallies(K)
         active = np.arange(K)
         for _ in range(self.max_trials):
-            active = _stop_early(task, active, nfev, njev, 1, stopped)
+            active = stop_early(task, active, nfev, njev, 1, stopped)
             if not len(active):
                 break
-            trial = _along(task, active, alpha[active])
+            trial = along(task, active, alpha[active])
             F_t = task.values(trial, active)
             nfev[active] += 1
             moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
@@ -281,12 +281,12 @@ class Armijo(LineSearch):
         powers = self.shrink ** np.arange(p)
         active = np.arange(K)
         for _ in range(-(-self.max_trials // p)):
-            active = _stop_early(task, active, nfev, njev, p, stopped)
+            active = stop_early(task, active, nfev, njev, p, stopped)
             if not len(active):
                 break
             lengths = alpha[active, None] * powers  # (rows, p), longest first
             rows = np.repeat(active, p)
-            trial = _along(task, rows, lengths.reshape(-1))
+            trial = along(task, rows, lengths.reshape(-1))
             F_t = task.values(trial, rows).reshape(len(active), p)
             nfev[active] += p
             moved = einsum("ij,ij->i", task.G[rows], trial - task.X[rows])
@@ -358,7 +358,7 @@ class StrongWolfe(LineSearch):
         need = 1 + task.gradient_cost  # a trial may need its gradient
         active = np.arange(len(task.F))
         for _ in range(self.max_trials):
-            active = _stop_early(task, active, b.nfev, b.njev, need, b.stopped)
+            active = stop_early(task, active, b.nfev, b.njev, need, b.stopped)
             if not len(active):
                 break
             accept = b.try_lengths(task, active, self.c1, self.c2)
@@ -415,7 +415,7 @@ class _Bracket:
                     c2: float) -> np.ndarray:
         """Evaluate the ``active`` rows' trials; accept those that meet both conditions
         and update the others' brackets. Returns which of ``active`` accepted."""
-        trial = _along(task, active, self.a[active])
+        trial = along(task, active, self.a[active])
         f = task.values(trial, active)
         self.nfev[active] += 1
         at = self.a[active]

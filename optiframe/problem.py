@@ -350,6 +350,8 @@ class Problem:
         this step (``levels``): the search measured it at their old level, and the next
         step measures it with the finest, so that no row ends ``line_search`` (the finest
         cannot climb) on a coarser gradient (a point's: None)."""
+        if levels is before:  # no row climbed (climbed returns the levels themselves)
+            return Gn
         top = self.finest_level
         if np.ndim(levels) == 0:
             return None if levels == top and before != top else Gn

@@ -384,8 +384,6 @@ def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,
                       "converged")
     tell = ("near a minimum the gradient is as accurate as f's rounding and the "
             "differences allow, so x is as good as the differences can tell")
-    if finer is None:
-        return why + f": {tell} (the finest differences measured it); try a larger gtol, " \
-            "or an analytic gradient (jac=...)"
-    return why + (f": {tell}; try a larger gtol, gradient={finer!r}, or an analytic "
-                  "gradient (jac=...)")
+    finest = " (the finest differences measured it)" if finer is None else ""
+    other = "" if finer is None else f"gradient={finer!r}, "
+    return why + f": {tell}{finest}; try a larger gtol, {other}or an analytic gradient (jac=...)"

@@ -20,7 +20,17 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .linesearch import BUDGET, CLOCK, Armijo, SearchResult, SearchTask, task_rows
+from .linesearch import (
+    BUDGET,
+    CLOCK,
+    Armijo,
+    LineSearch,
+    SearchResult,
+    SearchTask,
+    along,
+    stop_early,
+    task_rows,
+)
 from .numerics import einsum
 
 
@@ -29,34 +39,27 @@ def probe(task: SearchTask, longer: np.ndarray) -> SearchResult:
     shown what they can), taken where f decreases enough (``c1 = 1e-4``, along the path
     the bounds leave); one evaluation a row, within the budget and the time."""
     K = len(task.F)
-    nfev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool)
+    nfev, njev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64), np.zeros(
+        K, dtype=bool)
     stopped = np.zeros(K, dtype=np.int8)
-    active = np.flatnonzero(longer)
-    if len(active) and task.out_of_time():
-        stopped[active], active = CLOCK, active[:0]
-    elif len(active) and task.budget is not None:
-        stopped[active[task.budget[active] < 1]] = BUDGET
-        active = active[task.budget[active] >= 1]
+    active = stop_early(task, np.flatnonzero(longer), nfev, njev, 1, stopped)
     X, F = task.X.copy(), task.F.copy()
     alpha = np.full(K, math.nan)
     if len(active):
         with np.errstate(invalid="ignore", over="ignore"):
-            trial = task.X[active] + task.alpha0[active, None] * task.D[active]
-            if task.project is not None:
-                trial = task.project(trial)
-            trial.flags.writeable = False
+            trial = along(task, active, task.alpha0[active])
             F_t = np.asarray(task.values(trial, active), dtype=float)
             nfev[active] = 1
             moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
             good = np.isfinite(F_t) & (F_t <= task.F[active] + 1e-4 * moved)
         rows = active[good]
         X[rows], F[rows], alpha[rows], ok[rows] = trial[good], F_t[good], task.alpha0[rows], True
-    return SearchResult(alpha, X, F, np.full(task.X.shape, math.nan), nfev,
-                        np.zeros(K, dtype=np.int64), ok, stopped)
+    return SearchResult(alpha, X, F, np.full(task.X.shape, math.nan), nfev, njev, ok,
+                        stopped)
 
 
 def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarray,
-                errors: dict[int, BaseException], c1: float,
+                errors: dict[int, BaseException], search: LineSearch,
                 ) -> tuple[np.ndarray, SearchResult] | None:
     """The rows of ``res`` that the budget stopped without a step, with evaluations left
     but too few for a trial and its gradient (``costs`` each), and what backtracking on f
@@ -64,11 +67,12 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     the first sufficient decrease, or, where that length decreased f enough, doubling it
     while f goes on decreasing; within what is left and the time; a row that finds no
     lower f stays stopped by the budget, or by the clock); None where there are none.
-    Rows whose f raised (``errors``, by the run's row ``index``) spend nothing more."""
-    if task.budget is None or res.stopped is None:
-        return None
+    Rows whose f raised (``errors``, by the run's row ``index``) spend nothing more; the
+    backtracking asks for the run's ``search``'s sufficient decrease (its ``c1``)."""
+    if task.budget is None or res.stopped is None or not (res.stopped == BUDGET).any():
+        return None  # (every step of a run with a budget asks: most stop for no budget)
     rest = task.budget - (res.nfev + res.njev * costs)
-    tail = ~res.ok & (np.asarray(res.stopped) == BUDGET) & (rest >= 1)
+    tail = ~res.ok & (res.stopped == BUDGET) & (rest >= 1)
     if errors:
         tail &= ~np.isin(index, list(errors))
     rows = np.flatnonzero(tail)
@@ -78,6 +82,7 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     start = np.where(np.isfinite(a) & (a > 0), a, task.alpha0[rows])
     sub = attrs.evolve(task_rows(task, rows), alpha0=start, budget=rest[rows],
                        gradient_cost=0, cheap_gradients=False)
+    c1 = getattr(search, "c1", 1e-4)
     backtracked = Armijo(c1=c1, shrink=0.5, max_trials=int(rest[rows].max())).search(sub)
     found = _farther(sub, backtracked)
     why = np.where(found.ok, 0, np.where(np.asarray(found.stopped) == CLOCK, CLOCK, BUDGET))
@@ -88,22 +93,18 @@ def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
     """``res`` with each row whose first trial decreased f enough (an unshortened
     length) going on to twice the length while that lowers f and evaluations are left:
     the evaluations are the budget's last, and would go unspent."""
-    assert task.budget is not None  # (values_only's rows: a budget stopped them)
     alpha, X, F, nfev = res.alpha.copy(), res.X.copy(), res.F.copy(), res.nfev.copy()
     active = np.flatnonzero(res.ok & (alpha == task.alpha0))
     while len(active):
         a = 2.0 * alpha[active]
-        can = task.budget[active] - nfev[active] >= 1
+        can = task.affordable(active, nfev, res.njev, 1)
         if task.project is None:  # (along a projected path any length is feasible)
             can &= a <= task.alpha_max[active]
         active, a = active[can], a[can]
         if not len(active) or task.out_of_time():
             break
         with np.errstate(invalid="ignore", over="ignore"):
-            trial = task.X[active] + a[:, None] * task.D[active]
-            if task.project is not None:
-                trial = task.project(trial)
-            trial.flags.writeable = False  # it may become the iterate
+            trial = along(task, active, a)
             F_t = np.asarray(task.values(trial, active), dtype=float)
         nfev[active] += 1
         lower = np.isfinite(F_t) & (F_t < F[active])
