@@ -155,7 +155,7 @@ def task_rows(task: SearchTask, rows: np.ndarray) -> SearchTask:
                       gradient_cost=task.gradient_cost, deadline=task.deadline)
 
 
-def _tallies(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def tallies(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A search's per-row counts of values and gradients, found flags and stop reasons."""
     return (np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=bool),
             np.zeros(K, dtype=np.int8))
@@ -167,7 +167,7 @@ def joined(task: SearchTask, parts: list[tuple[np.ndarray, SearchResult]]) -> Se
     K = len(task.F)
     alpha, X, F = np.full(K, math.nan), task.X.copy(), task.F.copy()
     G = None if all(res.G is None for _, res in parts) else np.full(task.X.shape, math.nan)
-    nfev, njev, ok, stopped = _tallies(K)
+    nfev, njev, ok, stopped = tallies(K)
     for rows, res in parts:
         alpha[rows], X[rows], F[rows], ok[rows] = res.alpha, res.X, res.F, res.ok
         nfev[rows], njev[rows] = res.nfev, res.njev
@@ -235,7 +235,7 @@ class Armijo(LineSearch):
         slope = einsum("ij,ij->i", task.G, task.D)
         alpha = _first_lengths(task)
         X_new, F_new = task.X.copy(), task.F.copy()
-        nfev, njev, ok, stopped = _tallies(K)
+        nfev, njev, ok, stopped = tallies(K)
         active = np.arange(K)
         for _ in range(self.max_trials):
             active = stop_early(task, active, nfev, njev, 1, stopped)
@@ -277,7 +277,7 @@ class Armijo(LineSearch):
         alpha = _first_lengths(task)
         slope = einsum("ij,ij->i", task.G, task.D)
         X_new, F_new = task.X.copy(), task.F.copy()
-        nfev, njev, ok, stopped = _tallies(K)
+        nfev, njev, ok, stopped = tallies(K)
         powers = self.shrink ** np.arange(p)
         active = np.arange(K)
         for _ in range(-(-self.max_trials // p)):
@@ -404,7 +404,7 @@ class _Bracket:
         f0 = task.F
         d0 = einsum("ij,ij->i", task.G, task.D)
         nans = np.full(K, np.nan)
-        nfev, njev, ok, stopped = _tallies(K)
+        nfev, njev, ok, stopped = tallies(K)
         return cls(f0=f0, d0=d0, a=np.minimum(task.alpha0, task.alpha_max),
                    lo_a=np.zeros(K), lo_f=f0.copy(), lo_d=d0.copy(), lo_X=task.X.copy(),
                    lo_G=task.G.copy(), hi_a=nans, hi_f=nans.copy(), hi_d=nans.copy(),

@@ -29,6 +29,7 @@ from .linesearch import (
     SearchTask,
     along,
     stop_early,
+    tallies,
     task_rows,
 )
 from .numerics import einsum
@@ -39,9 +40,7 @@ def probe(task: SearchTask, longer: np.ndarray) -> SearchResult:
     shown what they can), taken where f decreases enough (``c1 = 1e-4``, along the path
     the bounds leave); one evaluation a row, within the budget and the time."""
     K = len(task.F)
-    nfev, njev, ok = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64), np.zeros(
-        K, dtype=bool)
-    stopped = np.zeros(K, dtype=np.int8)
+    nfev, njev, ok, stopped = tallies(K)
     active = stop_early(task, np.flatnonzero(longer), nfev, njev, 1, stopped)
     X, F = task.X.copy(), task.F.copy()
     alpha = np.full(K, math.nan)
@@ -69,10 +68,13 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     lower f stays stopped by the budget, or by the clock); None where there are none.
     Rows whose f raised (``errors``, by the run's row ``index``) spend nothing more; the
     backtracking asks for the run's ``search``'s sufficient decrease (its ``c1``)."""
-    if task.budget is None or res.stopped is None or not (res.stopped == BUDGET).any():
+    if task.budget is None or res.stopped is None:
+        return None
+    by_budget = res.stopped == BUDGET
+    if not by_budget.any():
         return None  # (every step of a run with a budget asks: most stop for no budget)
     rest = task.budget - (res.nfev + res.njev * costs)
-    tail = ~res.ok & (res.stopped == BUDGET) & (rest >= 1)
+    tail = ~res.ok & by_budget & (rest >= 1)
     if errors:
         tail &= ~np.isin(index, list(errors))
     rows = np.flatnonzero(tail)
@@ -85,7 +87,7 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     c1 = getattr(search, "c1", 1e-4)
     backtracked = Armijo(c1=c1, shrink=0.5, max_trials=int(rest[rows].max())).search(sub)
     found = _farther(sub, backtracked)
-    why = np.where(found.ok, 0, np.where(np.asarray(found.stopped) == CLOCK, CLOCK, BUDGET))
+    why = np.where(found.ok, 0, np.where(found.stopped == CLOCK, CLOCK, BUDGET))
     return rows, attrs.evolve(found, stopped=why.astype(np.int8))
 
 
