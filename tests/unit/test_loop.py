@@ -400,11 +400,10 @@ def test_the_value_gate_trusts_new_best_values_only_within_every_limit():
     assert ok([4.0, 5.0], [3.0, -1e306], [10.0, 10.0]) is False  # below F_FLOOR
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="no specializing interpreter")
 def test_the_step_loops_run_specialized_from_a_processs_first_run():
     # CPython 3.11 warms a function up on calls and on unconditional back jumps only; a
     # `while live:` loop ends on a conditional one, so a loop function called once per
-    # run ran unspecialized (about 15 % more instructions a step) until its 8th run
+    # run ran unspecialized (about 14 % more instructions a step) until its 8th run
     code = textwrap.dedent("""
         import dis
         import optiframe as of
