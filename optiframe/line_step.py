@@ -53,7 +53,8 @@ from .value_trials import probe, values_only
 
 _EPS = float(np.finfo(float).eps)
 #: A first trial that promised less than f's rounding and found no step is followed by
-#: one trial lengthened to promise this many times the rounding (``ROUNDING_UNITS eps |f|``)
+#: trials from one lengthened to promise this many times the rounding (``ROUNDING_UNITS
+#: eps |f|``) down to one that promises the rounding (:func:`.probe`)
 PROBE_UNITS = 10.0
 #: Off: a single start's strong Wolfe search always goes the general way (the test of
 #: :func:`~optiframe.trial.first_accepted` compares the two)
@@ -322,10 +323,11 @@ def _search_shown(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     none. A row that found no step from a first trial whose promised decrease is lost in
     f's rounding has shown nothing about f (a backtracking search never lengthens its
     first trial; at x = 1e16 a step that moves x promises less than f's rounding):
-    it tries one more trial (:func:`.probe`), lengthened to promise :data:`PROBE_UNITS`
-    times that rounding. Only where that finds no lower f either is f shown not to be
-    lowered within its precision (the verdict reads the first trial's promise,
-    ``gain``). Near a minimum this costs one evaluation at the run's end."""
+    it backtracks (:func:`.probe`) from a trial lengthened to promise :data:`PROBE_UNITS`
+    times that rounding down to one that promises the rounding. Only where none finds a
+    lower f is f shown not to be lowered within its precision (the verdict reads the
+    first trial's promise, ``gain``). Near a minimum this costs two to four evaluations
+    at the run's end."""
     res, reset, errors, gain = _search_once(p, X, F, G, PG, P, A, rng, index, left,
                                             deadline, levels, memo=memo)
     res = _only_lowered(res, F)
@@ -364,20 +366,21 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                  memo: FirstTrialMemo | None = None,
                  ) -> tuple[SearchResult, np.ndarray, dict[int, BaseException], Any]:
     """One line search along the rows' proposed directions ``P - X``; with ``min_gain``,
-    one trial instead (:func:`.probe`), lengthened to promise at least that decrease
-    (within ``alpha_max``)."""
+    a backtracking probe instead (:func:`.probe`), from a length that promises that
+    decrease (within ``alpha_max``) to one that promises a :data:`PROBE_UNITS`-th of it."""
     box = p.box
     first = (_first_trial_one(p, X, G, P, A) if box is None and len(F) == 1
              else None)
     D, alpha0, alpha_max, gain, reset = (
         first if first is not None else _first_trials(p, X, G, PG, P, A))
-    grow = None
+    probing = None  # (the rows that probe, and the length that promises one rounding)
     if min_gain is not None:  # the promise grows with the length (-a g.d)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             longer = np.minimum(alpha0 * (min_gain / gain), alpha_max)
+            least = alpha0 * (min_gain / (PROBE_UNITS * gain))  # it promises one rounding
             grow = np.isfinite(longer) & (longer > alpha0)
             gain = np.where(grow, gain * (longer / alpha0), gain)
-        alpha0 = np.where(grow, longer, alpha0)
+        alpha0, probing = np.where(grow, longer, alpha0), (grow, least)
     errors: dict[int, BaseException] = {}
     refunds = np.zeros(len(F), dtype=np.int64)
     values, gradients = _trial_functions(p, rng, index, errors, refunds, levels, memo)
@@ -388,8 +391,8 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
                       project=None if box is None else box.project,
                       cheap_gradients=cost == 0, budget=left,
                       gradient_cost=cost, deadline=deadline)
-    if grow is not None:
-        res = probe(task, grow)
+    if probing is not None:
+        res = probe(task, *probing)
     elif not p.adaptive or levels is None:
         res = p.line_search.search(task)
     elif np.ndim(levels) == 0 or count_nonzero(levels == levels[0]) == len(levels):
@@ -400,7 +403,7 @@ def _search_once(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np
         res = attrs.evolve(res, stopped=np.zeros(len(F), dtype=np.int8))
     if count_nonzero(refunds):  # gradients that raised part way: charged what they evaluated
         res = attrs.evolve(res, nfev=res.nfev - refunds)
-    if left is not None and grow is None:  # the budget's last evaluations: f alone
+    if left is not None and probing is None:  # the budget's last evaluations: f alone
         tail = values_only(task, res, costs, index, errors, p.line_search)
         if tail is not None:
             res = _merged(res, tail[1], tail[0], X.shape)

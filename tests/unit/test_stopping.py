@@ -105,6 +105,37 @@ def test_f_still_cannot_be_lowered_within_its_precision_at_a_minimum():
     assert r.fun - 1.0 <= 4 * np.finfo(float).eps
 
 
+def _rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def _rosen_der(x):
+    g = np.zeros_like(x)
+    d = x[1:] - x[:-1] ** 2
+    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * d
+    return g
+
+
+@pytest.mark.parametrize("starts", [False, True])
+def test_the_longer_trial_backtracks_across_a_narrow_valley(starts):
+    # Rosenbrock's valley at |x| = 1e7 (bench_hostile.py, seed 117, run 389): gd with Armijo
+    # ends with first trials that promise less than f's rounding. The one trial that
+    # promised ten roundings stepped across the valley, f rose, and the run ended
+    # "converged: f cannot be lowered within its precision" where a step half as long
+    # along -g lowers f by 2.6 roundings. Now the probe backtracks to a trial that
+    # promises one rounding first: the verdict is given where no step does.
+    x0 = np.array([55623010.430783585, 10289195.248322112])
+    kw = dict(optimizer={"name": "gd", "line_search": "armijo"}, gradient="richardson")
+    r = (of.minimize(_rosen, starts=np.array([x0, x0 + 1.0]), **kw).starts[0] if starts
+         else of.minimize(_rosen, x0, **kw))
+    assert r.status == "converged" and "within its precision" in r.message
+    x, g = np.asarray(r.x), _rosen_der(np.asarray(r.x))
+    unit = 1e3 * np.finfo(float).eps * abs(r.fun)  # f's rounding, as the verdict takes it
+    lowest = min(_rosen(x - length * g / np.linalg.norm(g)) for length in np.logspace(-9, -3, 601))
+    assert lowest > r.fun - unit
+
+
 def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
     # at (3, 3) the draw d = (1, -1) gives exactly 0: f(x + hd) == f(x - hd)
     statuses = [of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0],
