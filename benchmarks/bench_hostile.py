@@ -20,8 +20,10 @@ a gradient (analytic, auto, forward, central, Richardson, SPSA), and maybe bound
   the runs) only where a strong Wolfe search sized the step; on a gradient norm at most
   gtol, only where the true (projected) gradient is at most ``1e-3 max(1, |f|)``; on
   f's precision, only where no step along the true steepest descent, of any length
-  from 1e-16 to 1 times the scale of x, lowers f by more than 1000 units of its
-  rounding (forward differences aside: their own norm is the user's choice);
+  from 1e-16 to 1 times the scale of x (eight a decade), lowers f by more than 1000
+  units of its rounding (forward differences aside: their own norm is the user's choice;
+  a finite-difference estimate that f's rounding swamps breaks it, as docs/faults.md
+  says: ``--seed 122``, run 570);
 * ``fun`` is f at ``x``; x0 and the starts are not modified; no exception but the
   documented ones (InvalidArgumentError before any work; the user's own, raised by a
   single start with the partial result as ``.result``);
@@ -112,15 +114,15 @@ GRADIENTS = ["auto", "forward", "central", "analytic", "spsa", "richardson"]
 
 def _lowered_along(f, x: np.ndarray, g: np.ndarray, fun: float, bounds) -> bool:
     """Whether a step along the steepest descent, of any length from 1e-16 to 1 times
-    the scale of x, lowers f by more than 1000 units of its rounding: then "f cannot be
-    lowered within its precision" was not so (a valley too curved for any straight step
-    to show a decrease passes)."""
+    the scale of x (eight lengths a decade), lowers f by more than 1000 units of its
+    rounding: then "f cannot be lowered within its precision" was not so (a valley too
+    curved for any straight step to show a decrease passes)."""
     norm = float(np.linalg.norm(g))
     if not (0.0 < norm < math.inf) or not math.isfinite(fun):
         return False
     scale = max(1.0, float(np.abs(x).max()))
-    for k in range(17):
-        y = x - (scale * 10.0**-k / norm) * g
+    for length in np.logspace(0, -16, 129):
+        y = x - (scale * length / norm) * g
         if bounds is not None:
             y = np.clip(y, bounds[0][0], bounds[0][1])
         with np.errstate(all="ignore"):
