@@ -136,6 +136,18 @@ def test_the_longer_trial_backtracks_across_a_narrow_valley(starts):
     assert lowest > r.fun - unit
 
 
+def test_the_probe_keeps_to_the_budget():
+    # the same run, its budget ending during the probe's trials: max_nfev, never more
+    x0 = np.array([55623010.430783585, 10289195.248322112])
+    kw = dict(optimizer={"name": "gd", "line_search": "armijo"}, gradient="richardson")
+    full = of.minimize(_rosen, x0, **kw)
+    assert full.status == "converged"
+    for budget in range(full.nfev - 4, full.nfev):
+        f = Counted(_rosen)
+        r = of.minimize(f, x0, max_nfev=budget, **kw)
+        assert r.status == "max_nfev" and r.nfev <= budget and f.calls == r.nfev
+
+
 def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
     # at (3, 3) the draw d = (1, -1) gives exactly 0: f(x + hd) == f(x - hd)
     statuses = [of.minimize(lambda x: float((x - 1.0) @ (x - 1.0)), [3.0, 3.0],
