@@ -15,6 +15,15 @@ def rosen(x):
     return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
 
 
+def rosen_der(x):
+    """The gradient of :func:`rosen`."""
+    g = np.zeros_like(x)
+    d = x[1:] - x[:-1] ** 2
+    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * d
+    return g
+
+
 def rosen_rows(X):
     """Extended Rosenbrock of each row of a stack (row-vectorized)."""
     X = np.atleast_2d(X)

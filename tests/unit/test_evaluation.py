@@ -12,6 +12,7 @@ from evaluation_helpers import (
     InterruptsOnce,
     raises_near_zero,
     rosen,
+    rosen_der,
     rosen_rows,
 )
 
@@ -199,14 +200,6 @@ def test_a_run_checkpointed_on_a_pool_resumes_in_one_process_and_the_other_way(t
         r = of.Runner(rosen, gradient="central", evaluate=then, checkpoint=folder,
                       max_steps=30).resume()
         assert np.array_equal(r.x, serial.x) and r.nit == serial.nit
-
-
-def rosen_der(x):
-    g = np.zeros_like(x)
-    d = x[1:] - x[:-1] ** 2
-    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * d
-    return g
 
 
 def test_parallel_armijo_takes_the_longest_length_of_each_batch_that_decreases_f_enough():

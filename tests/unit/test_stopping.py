@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from checkpoint_helpers import assert_same_run
+from evaluation_helpers import rosen, rosen_der
 
 import optiframe as of
 from optiframe.numerics import moving_lengths, scaled_dots, scaled_row_norms
@@ -105,46 +106,37 @@ def test_f_still_cannot_be_lowered_within_its_precision_at_a_minimum():
     assert r.fun - 1.0 <= 4 * np.finfo(float).eps
 
 
-def _rosen(x):
-    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
-
-
-def _rosen_der(x):
-    g = np.zeros_like(x)
-    d = x[1:] - x[:-1] ** 2
-    g[:-1] = -400.0 * x[:-1] * d - 2.0 * (1.0 - x[:-1])
-    g[1:] += 200.0 * d
-    return g
+#: Rosenbrock's valley at |x| = 1e7, reached by gd with Armijo and Richardson differences
+#: (bench_hostile.py, seed 117, run 389)
+_VALLEY_X0 = np.array([55623010.430783585, 10289195.248322112])
+_VALLEY_RUN = dict(optimizer={"name": "gd", "line_search": "armijo"}, gradient="richardson")
 
 
 @pytest.mark.parametrize("starts", [False, True])
 def test_the_longer_trial_backtracks_across_a_narrow_valley(starts):
-    # Rosenbrock's valley at |x| = 1e7 (bench_hostile.py, seed 117, run 389): gd with Armijo
-    # ends with first trials that promise less than f's rounding. The one trial that
-    # promised ten roundings stepped across the valley, f rose, and the run ended
-    # "converged: f cannot be lowered within its precision" where a step half as long
-    # along -g lowers f by 2.6 roundings. Now the probe backtracks to a trial that
-    # promises one rounding first: the verdict is given where no step does.
-    x0 = np.array([55623010.430783585, 10289195.248322112])
-    kw = dict(optimizer={"name": "gd", "line_search": "armijo"}, gradient="richardson")
-    r = (of.minimize(_rosen, starts=np.array([x0, x0 + 1.0]), **kw).starts[0] if starts
-         else of.minimize(_rosen, x0, **kw))
+    # In the valley the run's first trials promise less than f's rounding. The probe's one
+    # trial, lengthened to promise ten roundings, stepped across the valley, f rose, and
+    # the run ended "converged: f cannot be lowered within its precision" where a step
+    # half as long along -g lowers f by 2.6 roundings. The probe now backtracks down to a
+    # trial that promises one rounding before that verdict.
+    x0 = _VALLEY_X0
+    r = (of.minimize(rosen, starts=np.array([x0, x0 + 1.0]), **_VALLEY_RUN).starts[0]
+         if starts else of.minimize(rosen, x0, **_VALLEY_RUN))
     assert r.status == "converged" and "within its precision" in r.message
-    x, g = np.asarray(r.x), _rosen_der(np.asarray(r.x))
+    x, g = np.asarray(r.x), rosen_der(np.asarray(r.x))
     unit = 1e3 * np.finfo(float).eps * abs(r.fun)  # f's rounding, as the verdict takes it
-    lowest = min(_rosen(x - length * g / np.linalg.norm(g)) for length in np.logspace(-9, -3, 601))
+    lowest = min(rosen(x - length * g / np.linalg.norm(g)) for length in np.logspace(-9, -3, 601))
     assert lowest > r.fun - unit
 
 
 def test_the_probe_keeps_to_the_budget():
-    # the same run, its budget ending during the probe's trials: max_nfev, never more
-    x0 = np.array([55623010.430783585, 10289195.248322112])
-    kw = dict(optimizer={"name": "gd", "line_search": "armijo"}, gradient="richardson")
-    full = of.minimize(_rosen, x0, **kw)
+    # the same run, its budget ending before the probe and during its trials: max_nfev,
+    # never more
+    full = of.minimize(rosen, _VALLEY_X0, **_VALLEY_RUN)
     assert full.status == "converged"
     for budget in range(full.nfev - 4, full.nfev):
-        f = Counted(_rosen)
-        r = of.minimize(f, x0, max_nfev=budget, **kw)
+        f = Counted(rosen)
+        r = of.minimize(f, _VALLEY_X0, max_nfev=budget, **_VALLEY_RUN)
         assert r.status == "max_nfev" and r.nfev <= budget and f.calls == r.nfev
 
 
