@@ -22,8 +22,8 @@ a gradient (analytic, auto, forward, central, Richardson, SPSA), and maybe bound
   f's precision, only where no step along the true steepest descent, of any length
   from 1e-16 to 1 times the scale of x (eight a decade), lowers f by more than 1000
   units of its rounding (forward differences aside: their own norm is the user's choice;
-  a finite-difference estimate that f's rounding swamps breaks it, as docs/faults.md
-  says: ``--seed 122``, run 570);
+  a difference estimate that points the wrong way breaks it, as docs/faults.md says:
+  ``--seed 122``, run 570, and ``--seed 124``, run 876);
 * ``fun`` is f at ``x``; x0 and the starts are not modified; no exception but the
   documented ones (InvalidArgumentError before any work; the user's own, raised by a
   single start with the partial result as ``.result``);
