@@ -228,12 +228,12 @@ class Armijo(LineSearch):
     #: trial lengths evaluated at once (see :meth:`search_parallel`); 1: one at a time
     parallel: int = attrs.field(default=1, validator=_trials)
 
-    def search(self, task: SearchTask) -> SearchResult:
+    def search(self, task: SearchTask, shortest: np.ndarray | None = None) -> SearchResult:
         if self.parallel > 1:
             return self.search_parallel(task)
         K = len(task.F)
         slope = einsum("ij,ij->i", task.G, task.D)
-        alpha = _first_lengths(task)
+        alpha, least = _first_lengths(task), np.zeros(K) if shortest is None else shortest
         X_new, F_new = task.X.copy(), task.F.copy()
         nfev, njev, ok, stopped = tallies(K)
         active = np.arange(K)
@@ -255,12 +255,12 @@ class Armijo(LineSearch):
             # the minimizer of the quadratic through f(0), f'(0) and f(a), kept within
             # [0.1 a, shrink a]; a non-finite trial is simply cut by shrink
             f0, s, fa = task.F[rows], slope[rows], F_t[bad]
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                q = -s * a * a / (2.0 * (fa - f0 - s * a))
+            q = quadratic_minimizer(0.0, f0, s, a, fa)
             q = np.where(np.isfinite(q), q, self.shrink * a)
             alpha[rows] = np.clip(q, 0.1 * a, self.shrink * a)
-            # a step whose promised decrease is lost in f's rounding cannot succeed
-            active = rows[alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0)]
+            # a step whose promised decrease is lost in f's rounding (or below `shortest`) fails
+            active = rows[(alpha[rows] * np.abs(s) > _ROUNDING * np.abs(f0))
+                          & (alpha[rows] >= least[rows])]
             if not len(active):
                 break
         return SearchResult(alpha, X_new, F_new, None, nfev, njev, ok, stopped)

@@ -15,7 +15,6 @@ there is left to the next step (a row of NaN).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
@@ -29,50 +28,25 @@ from .linesearch import (
     SearchResult,
     SearchTask,
     along,
-    stop_early,
-    tallies,
+    joined,
     task_rows,
 )
-from .numerics import einsum
 
 
 def probe(task: SearchTask, longer: np.ndarray, least: np.ndarray) -> SearchResult:
-    """A short backtracking search for each row whose first length was made ``longer``
-    (the others have shown what they can): from that length down to the row's ``least``
-    (the length that promises one rounding of f), each next length the minimizer of the
-    quadratic through f(0), f'(0) and the last trial, kept within [0.1 a, 0.5 a] (as
-    :class:`~optiframe.linesearch.Armijo`); a row takes the first point where f decreases
-    enough (``c1 = 1e-4``, along the path the bounds leave). One evaluation a trial,
-    within the budget and the time. A single trial at the longest length would step
-    across a narrow valley whose floor a shorter one reaches (a decrease of 2.6 roundings
-    at half that length, in Rosenbrock's valley at |x| = 1e7)."""
-    K = len(task.F)
-    nfev, njev, ok, stopped = tallies(K)
-    X, F = task.X.copy(), task.F.copy()
-    alpha = np.full(K, math.nan)
-    lengths = np.array(task.alpha0, dtype=float)
-    slope = einsum("ij,ij->i", task.G, task.D)
-    active = np.flatnonzero(longer)
-    while len(active):
-        active = stop_early(task, active, nfev, njev, 1, stopped)
-        if not len(active):
-            break
-        a = lengths[active]
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            trial = along(task, active, a)
-            F_t = np.asarray(task.values(trial, active), dtype=float)
-            nfev[active] += 1
-            moved = einsum("ij,ij->i", task.G[active], trial - task.X[active])
-            good = np.isfinite(F_t) & (F_t <= task.F[active] + 1e-4 * moved)
-            rows = active[good]
-            X[rows], F[rows], alpha[rows], ok[rows] = trial[good], F_t[good], a[good], True
-            rest, a, fa, s = active[~good], a[~good], F_t[~good], slope[active[~good]]
-            q = -s * a * a / (2.0 * (fa - task.F[rest] - s * a))
-            q = np.where(np.isfinite(q), q, 0.5 * a)
-        lengths[rest] = np.clip(q, 0.1 * a, 0.5 * a)
-        active = rest[lengths[rest] >= least[rest]]
-    return SearchResult(alpha, X, F, np.full(task.X.shape, math.nan), nfev, njev, ok,
-                        stopped)
+    """A short :class:`~optiframe.linesearch.Armijo` search (``c1 = 1e-4``, along the path
+    the bounds leave) for each row whose first length was made ``longer`` (the others
+    have shown what they can), from that length down to the row's ``least`` (the length
+    that promises one rounding of f), within the budget and the time. A single trial at
+    the longest length would step across a narrow valley whose floor a shorter one
+    reaches (a decrease of 2.6 roundings at half that length, in Rosenbrock's valley at
+    |x| = 1e7)."""
+    rows = np.flatnonzero(longer)
+    if not len(rows):
+        return joined(task, [])
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        res = Armijo(c1=1e-4, shrink=0.5).search(task_rows(task, rows), shortest=least[rows])
+    return joined(task, [(rows, res)])
 
 
 def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarray,
