@@ -29,6 +29,7 @@ import attrs
 import numpy as np
 
 from .linesearch import (
+    Armijo,
     SearchResult,
     SearchTask,
     StrongWolfe,
@@ -294,6 +295,25 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
     # retried: _only_lowered), so either one's promise lost in rounding shows it
     gain[rows] = np.minimum(gain[rows], gain_again)
     return _merged(res, again, rows, X.shape), reset, errors, gain
+
+
+def searched_along(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
+                   index: np.ndarray, left: np.ndarray | None, deadline: float | None,
+                   ) -> tuple[SearchResult, dict[int, BaseException]]:
+    """An Armijo search (``c1 = 1e-4``, values alone) from rows ``index`` of the run, at
+    ``X``, along the steepest descent of ``G`` (a gradient measured otherwise than the
+    run's; projected within the bounds) from a step of unit length, followed where that
+    step's promise is lost in f's rounding by the probe (:func:`_search_shown`: a
+    decrease within f's noise is none), within ``left`` and ``deadline``. Returns the
+    result and the rows' errors, by ``index`` (:class:`OutOfBudgetError` where the budget
+    or the clock stopped a row without a step)."""
+    PG = G if p.box is None else p.box.projected_gradient(X, G)
+    P = X + _steepest(-PG, X, None)
+    values_only_search = attrs.evolve(p, line_search=Armijo(), restart=None)
+    res, _, errors, _ = _search_shown(values_only_search, X, F, G, PG, P,
+                                      np.full(len(F), math.nan), None, index, left, deadline)
+    _note_stopped(p, res, index, errors)
+    return res, errors
 
 
 def _merged(res: SearchResult, again: SearchResult, rows: np.ndarray,

@@ -559,7 +559,7 @@ class _Step:
             raised = users_error(new.errors) if self.point else None
             if raised is not None:
                 w.failure = raised  # a single start raises it, with the result
-            keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain)
+            keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain, w.deadline)
             if not s.running:
                 return
             if keep is not None:

@@ -291,7 +291,8 @@ class Problem:
     valued: bool = False  # grad(X, F): the gradient takes f at the points
     #: a more accurate finite-difference gradient at one row, with the evaluations it
     #: made (gradient_choice.counted_refinement), what it costs at most, and its name:
-    #: measured where a line search gives up (see settle._refined_verdicts), or None
+    #: measured where a line search gives up, and before a verdict of f's precision
+    #: stands (see settle._refined_verdicts and settle._checked_precision), or None
     refine: Any = None
     refine_cost: int = 0
     refine_name: str = ""

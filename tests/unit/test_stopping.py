@@ -97,13 +97,28 @@ def test_a_stack_tries_the_longer_first_trial_row_by_row():
 
 
 def test_f_still_cannot_be_lowered_within_its_precision_at_a_minimum():
-    # near a minimum the longer trial finds no lower f either: the verdict stands
+    # near a minimum the longer trial finds no lower f either; the forward differences'
+    # verdict of f's precision is then checked with central ones, whose norm there is at
+    # most gtol (before that check: "f cannot be lowered within its precision")
     f = Counted(lambda x: float(1.0 + np.sum((x - 0.5) ** 2)))
     r = of.minimize(f, [0.5 + 3e-5, 0.5 - 2e-5], optimizer={"name": "lbfgs",
                     "line_search": "armijo"}, gradient="forward")
     assert r.status == "converged" and f.calls == r.nfev
-    assert "cannot be lowered within its precision" in r.message
+    assert "measured by CentralDifference where the line search could find no lower f" in (
+        r.message)
     assert r.fun - 1.0 <= 4 * np.finfo(float).eps
+
+
+@pytest.mark.parametrize("optimizer", [None, {"name": "lbfgs", "line_search": "armijo"}])
+def test_the_verdict_of_precision_stands_where_finer_differences_find_no_lower_f(optimizer):
+    # f = 1e6 + |x - 0.5|^2: at the end the central differences are f's noise, and so
+    # are Richardson's, which check the verdict; the search along them finds nothing
+    f = Counted(lambda x: float(1e6 + np.sum((x - 0.5) ** 2)))
+    r = of.minimize(f, [3.0, -2.0], optimizer=optimizer, gradient="central")
+    assert r.status == "converged" and f.calls == r.nfev
+    assert "cannot be lowered within its precision" in r.message
+    assert "RichardsonDifference's gradient finds no lower f beyond that rounding" in r.message
+    assert r.fun - 1e6 <= 1e3 * np.finfo(float).eps * 1e6
 
 
 #: Rosenbrock's valley at |x| = 1e7, reached by gd with Armijo and Richardson differences
@@ -138,6 +153,73 @@ def test_the_probe_keeps_to_the_budget():
         f = Counted(rosen)
         r = of.minimize(f, _VALLEY_X0, max_nfev=budget, **_VALLEY_RUN)
         assert r.status == "max_nfev" and r.nfev <= budget and f.calls == r.nfev
+
+
+#: Rosenbrock n = 10, a stack's third start in bench_hostile.py (seed 124, run 876)
+_UPHILL_X0 = np.array([155317058.09108263, -1966874.9606800198, -4995889.3616041215,
+                       18166870.543465115, 51854076.948057495, 61345581.40716833,
+                       -8290280.468238139, 29129305.12324103, 144736914.6438369,
+                       6321370.827239385])
+
+
+@pytest.mark.parametrize("starts", [False, True])
+def test_a_difference_gradient_that_points_uphill_shows_no_precision(starts):
+    # After 222 steps, at a coordinate of 6e6, the central differences' step is 38: their
+    # truncation error outweighs the gradient and the estimate points uphill (cosine
+    # -0.99). No search along it lowers f, and the run ended "converged: f cannot be
+    # lowered within its precision" where a step along the true -g lowers f by 2.7 of
+    # the verdict's roundings. Richardson's differences, measured before the verdict,
+    # find the lower f: the run ends line_search and says what to try.
+    f = Counted(rosen)
+    if starts:
+        r = of.minimize(f, starts=np.array([_UPHILL_X0, _UPHILL_X0]), gradient="central")
+        one = of.minimize(rosen, _UPHILL_X0, gradient="central")
+        assert [(o.status, o.nfev, o.fun) for o in r.starts] == [(one.status, one.nfev,
+                                                                  one.fun)] * 2
+        assert f.calls == sum(o.nfev for o in r.starts)
+        r = r.starts[0]
+    else:
+        r = of.minimize(f, _UPHILL_X0, gradient="central")
+        assert f.calls == r.nfev
+    assert r.status == "line_search" and not r.success
+    assert "RichardsonDifference's gradient (norm" in r.message
+    assert "gradient='richardson'" in r.message
+    x, g = np.asarray(r.x), rosen_der(np.asarray(r.x))
+    unit = 1e3 * np.finfo(float).eps * abs(r.fun)  # f's rounding, as the verdict takes it
+    lowest = min(rosen(x - length * g / np.linalg.norm(g)) for length in np.logspace(-9, 0, 91))
+    assert lowest < r.fun - unit
+
+
+def test_the_check_of_the_verdict_keeps_to_the_budget():
+    # the same run, its budget too small for Richardson's differences, and ending during
+    # the search along them: max_nfev, never more, and never converged
+    full = of.minimize(rosen, _UPHILL_X0, gradient="central")
+    said = set()
+    for budget in (full.nfev - 1, full.nfev - 20):
+        f = Counted(rosen)
+        r = of.minimize(f, _UPHILL_X0, gradient="central", max_nfev=budget)
+        assert r.status == "max_nfev" and r.nfev <= budget and f.calls == r.nfev
+        said.add("RichardsonDifference, which would check it, needs up to" in r.message)
+        said.add("RichardsonDifference was checking it" in r.message)
+    assert said == {True, False}
+
+
+def test_the_check_of_the_verdict_keeps_to_the_clock(monkeypatch):
+    # max_time ran out by the time the verdict would be checked (the check's clock made
+    # to read late): max_time, not converged, at the point where the search stopped
+    import optiframe.settle as settle
+
+    class Late:
+        @staticmethod
+        def perf_counter() -> float:
+            return float("inf")
+
+    monkeypatch.setattr(settle, "time", Late)
+    full = of.minimize(rosen, _UPHILL_X0, gradient="central")
+    r = of.minimize(rosen, _UPHILL_X0, gradient="central", max_time=1e9)
+    assert r.status == "max_time" and "RichardsonDifference was checking it" in r.message
+    assert r.nit == full.nit and r.nfev < full.nfev
+    np.testing.assert_array_equal(r.x, full.x)
 
 
 def test_spsa_never_converges_on_a_symmetric_draw_over_20_seeds():
