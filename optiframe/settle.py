@@ -384,8 +384,8 @@ def _checked_precision(s: RunState, p: Problem, rows: np.ndarray, verdicts: list
         if G is None or not np.isfinite(G).all():
             verdicts[j] = (Status.LINE_SEARCH, (
                 f"{unchecked}, which would check it, "
-                f"{'raised' if G is None else 'is not finite'} there: "
-                f"{line_search_hint(type(p.line_search).__name__, k, math.nan, p.gtol)}"))
+                f"{'raised' if G is None else 'is not finite'} there: try "
+                "gradient='auto' or the objective's own gradient"))
             continue
         norm = float(scaled_row_norms(G if p.box is None else p.box.projected_gradient(X, G))[0])
         if norm <= p.gtol:

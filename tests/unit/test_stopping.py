@@ -204,6 +204,23 @@ def test_the_check_of_the_verdict_keeps_to_the_budget():
     assert said == {True, False}
 
 
+def test_a_check_whose_differences_raise_leaves_the_verdict_unchecked():
+    # f raises from the check's first evaluation on: no converged, every call counted
+    begins = of.minimize(rosen, _UPHILL_X0, gradient="central", max_nfev=5006)
+    assert "which would check it, needs up to" in begins.message
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] > begins.nfev:
+            raise RuntimeError("no more evaluations")
+        return rosen(x)
+
+    r = of.minimize(f, _UPHILL_X0, gradient="central")
+    assert r.status == "line_search" and r.nfev == calls[0] == begins.nfev + 1
+    assert "RichardsonDifference, which would check it, raised there" in r.message
+
+
 def test_the_check_of_the_verdict_keeps_to_the_clock(monkeypatch):
     # max_time ran out by the time the verdict would be checked (the check's clock made
     # to read late): max_time, not converged, at the point where the search stopped
