@@ -20,7 +20,7 @@ from .errors import (
     describe_error,
 )
 from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
-from .gradients import AnalyticGradient, bind_for, evaluations_for
+from .gradients import AnalyticGradient, ForwardDifference, bind_for, evaluations_for
 from .line_step import FixedStep, LineStep
 from .numerics import F_FLOOR
 from .objective import as_scalar
@@ -91,8 +91,10 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
     if isinstance(estimator, AdaptiveDifference) and runner.batching is None:
         level_costs = estimator.level_costs(objective, n, box)
     refine, refine_cost, refine_name = None, 0, ""
-    better = (refinement_of(estimator, box) if searched and not stochastic
-              and not level_costs else None)
+    # (a fixed step's own forward differences too: finer_check.checked_flat)
+    better = (refinement_of(estimator, box) if (searched or (
+        isinstance(estimator, ForwardDifference) and runner.batching is None))
+        and not stochastic and not level_costs else None)
     if better is not None:
         refine = counted_refinement(better, objective, box)
         refine_cost = evaluations_for(better, objective, n, box)[0]
@@ -111,6 +113,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
                 restart=(None if runner.line_search is None
                          else runner.line_search.restart_policy(runner.optimizer)),
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
+                forward_steps=(estimator.steps if isinstance(estimator, ForwardDifference)
+                               and refine is not None else None),
                 level_costs=level_costs, step_length=LineStep() if searched else FixedStep(),
                 climbing_search=(climbing_search(runner.line_search) if level_costs
                                  and runner.line_search is not None else None))

@@ -24,6 +24,7 @@ from .gradients import (
 )
 from .hookspecs import Register, hookimpl
 from .objective import Objective
+from .replay import unasked
 
 
 @attrs.frozen
@@ -177,24 +178,29 @@ class _Counted(Objective):
 
 
 def counted_refinement(estimator: GradientEstimator, objective: Objective, bounds: Any,
-                       ) -> Callable[[np.ndarray], tuple[np.ndarray | None, int]]:
+                       ) -> Callable[[np.ndarray], tuple[np.ndarray | None, int,
+                                                         Exception | None]]:
     """``estimator``'s gradient at one point (a (1, n) row) with the evaluations it made,
-    exactly: where the objective raises part way, the points evaluated until then (and
-    None for the gradient; an overflow gives NaN). A refinement runs once, where a line
-    search gives up, row by row, so that a start in a stack is refined, and counted, as
-    the start alone."""
+    exactly, and the objective's error: where the objective raises part way, the points
+    evaluated until then, None for the gradient and the exception (an overflow gives
+    NaN). A refinement runs once, where a line search gives up or a verdict is checked
+    (:mod:`optiframe.finer_check`), row by row, so that a start in a stack is refined,
+    and counted, as the start alone."""
     counted = _Counted(objective)
     gradient = bind_for(estimator, counted, bounds, stack=True)
 
-    def refine(X: np.ndarray) -> tuple[np.ndarray | None, int]:
+    def refine(X: np.ndarray) -> tuple[np.ndarray | None, int, Exception | None]:
         start = counted.count
+        G: np.ndarray | None = None
+        error: Exception | None = None
         try:
-            G: np.ndarray | None = np.asarray(gradient(X), dtype=float).reshape(X.shape)
+            G = np.asarray(gradient(X), dtype=float).reshape(X.shape)
         except (OverflowError, FloatingPointError):
             G = np.full(X.shape, np.nan)
-        except Exception:  # the objective raised at a refined point
-            G = None
-        return G, counted.count - start
+        except Exception as exc:  # the objective raised at a refined point
+            unasked(exc)  # (the count is exact: the note of what it did not ask goes)
+            error = exc
+        return G, counted.count - start, error
 
     return refine
 

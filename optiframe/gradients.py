@@ -215,6 +215,10 @@ class _FiniteDifference(GradientEstimator):
 
     _power = 1.0 / 3.0
 
+    def steps(self, x: np.ndarray) -> np.ndarray:
+        """The step each coordinate of ``x`` (a point or rows) takes, without bounds."""
+        return self._steps(np.asarray(x, dtype=float))
+
     def _steps(self, x: np.ndarray) -> np.ndarray:
         """The per-coordinate step at ``x``, in x's dtype."""
         default = _default_relative_step(x.dtype, self._power)

@@ -399,7 +399,8 @@ class _Step:
         s, p, w = self.s, self.p, self.w
         if s.k >= p.max_steps:  # a budget ends the starts: their checkpoint first
             w.budget_end(s)
-        keep, skip = settle_gradients(s, p, m.GN, m.F, s.nfev + m.mf, s.njev + m.mj)
+        keep, skip = settle_gradients(s, p, m.GN, m.F, s.nfev + m.mf, s.njev + m.mj,
+                                      w.deadline, m.G)
         if not s.running:
             if self.point and not self.training and s.k % w.every:  # the last gradient
                 w.extend((s.k, s.F, m.GN, s.SN, s.nfev, w.clock() - w.t0, s.step_size))

@@ -296,6 +296,9 @@ class Problem:
     refine: Any = None
     refine_cost: int = 0
     refine_name: str = ""
+    #: the run's own forward differences' steps at x (``ForwardDifference.steps``: see
+    #: finer_check.checked_flat), or None
+    forward_steps: Any = None
     #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each
     #: level of a row's ``fd_level`` (empty for the other estimators)
     level_costs: tuple[int, ...] = ()

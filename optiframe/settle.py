@@ -10,7 +10,6 @@ data or minibatches) goes through them.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +17,7 @@ import numpy as np
 
 from ._tree import tree_leaves
 from .errors import describe_error
-from .line_step import searched_along
-from .linesearch import BUDGET, CLOCK
+from .finer_check import checked_flat, checked_precision, finer_name
 from .numerics import ROUNDING_UNITS, scaled_row_norms
 from .problem import OutOfBudgetError, Problem, RowError
 from .replay import unasked
@@ -108,9 +106,12 @@ def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict) -> tuple[float,
 
 
 def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,
+                     deadline: float | None = None, G: Any = None,
                      ) -> tuple[np.ndarray | None, Any]:
     """The rows that the gradient stage's rules stop at step ``s.k``, and those whose step
-    is skipped (a non-finite gradient or, training, a NaN batch loss).
+    is skipped (a non-finite gradient or, training, a NaN batch loss). A convergence on
+    forward differences that were all 0 (``G``, the rows' gradients) is checked first
+    (:func:`~optiframe.finer_check.checked_flat`, within ``deadline``).
 
     Returns (the rows that go on, as a mask over the rows before, or None for one point;
     the skipped rows among those, as a mask, True for a skipped point, or None)."""
@@ -118,12 +119,15 @@ def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: 
     done, skip, verdicts = stage_verdicts(p.gates.gradient, view)
     if s.point:
         if done[0]:
+            nfev = checked_flat(s, p, np.zeros(1, dtype=np.int64), verdicts, G, nfev, deadline)
             finish_rows(s, p, [0], verdicts, nfev, njev)
             return None, None
         # the loop commits a skipped step (and the count of skips)
         return None, (True if skip is not None and skip[0] else None)
     if done.any():
-        finish_rows(s, p, np.flatnonzero(done), verdicts, nfev, njev)
+        rows = np.flatnonzero(done)
+        nfev = checked_flat(s, p, rows, verdicts, G, nfev, deadline)
+        finish_rows(s, p, rows, verdicts, nfev, njev)
     keep = ~done
     skip = None if skip is None else skip[keep]
     # the loop commits the count of skips with the step; skipped rows keep x and state
@@ -229,7 +233,8 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     (f cannot be lowered within its precision), else ``line_search``; rows
     whose trial evaluations raised fail (``GN``: the gradient norms where the step began).
     A verdict of f's precision on forward or central differences is checked first
-    (:func:`_checked_precision`, within ``deadline``, when ``max_time`` runs out).
+    (:func:`~optiframe.finer_check.checked_precision`, within ``deadline``, when
+    ``max_time`` runs out).
     Returns the rows that go on."""
     k = s.k - 1
     name = type(p.line_search).__name__
@@ -262,7 +267,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
                 name, k, float(norms[r]), p.gtol, analytic=not p.by_differences,
                 finer=_finer(p))))
     _refined_verdicts(s, p, rows, verdicts)
-    _checked_precision(s, p, rows, verdicts, precise, deadline)
+    checked_precision(s, p, rows, verdicts, precise, deadline)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
     if s.point:
@@ -331,7 +336,7 @@ def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
     for j in picked:
         r = int(rows[j])
         X = s.X[None] if s.point else s.X[r : r + 1]
-        G, spent = p.refine(X)
+        G, spent, _ = p.refine(X)
         nfev[r] += spent
         if G is None:  # the objective raised at a refined point: the verdict stands
             continue
@@ -345,86 +350,6 @@ def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
                 "could not tell)"))
     if picked:
         s.nfev = int(nfev[0]) if s.point else nfev
-
-
-def _checked_precision(s: RunState, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
-                       precise: list[int], deadline: float | None) -> None:
-    """A verdict of f's precision (``precise``: their places in ``verdicts``) on forward
-    or central differences speaks for the estimate, which may point the wrong way (central
-    differences with a step of 38 at a coordinate of 6e6, in Rosenbrock's valley: their
-    truncation error points uphill). Before it stands, the more accurate differences
-    (``p.refine``) measure the gradient there, and a search along it
-    (:func:`~optiframe.line_step.searched_along`) looks for a lower f. Where it finds one,
-    the row ends ``line_search``, not converged; where the refined norm is at most gtol,
-    converged on that norm; where the budget or the clock cannot pay for the check,
-    ``max_nfev`` or ``max_time``; where the refined differences raise or overflow, or the
-    search's evaluations raise, ``line_search`` (the verdict was not checked). A decrease
-    it finds within the verdict's own rounding (:data:`~optiframe.numerics.ROUNDING_UNITS`
-    ``eps |f|``) leaves the verdict standing. Row by row; every evaluation counted."""
-    if p.refine is None or not precise:
-        return
-    k, name = s.k - 1, p.refine_name
-    nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
-    for j in precise:
-        r = int(rows[j])
-        unchecked = (f"f cannot be lowered along the run's difference gradient at step {k}, "
-                     f"within f's rounding, and {name}")
-        if p.budget is not None and nfev[r] + p.refine_cost > p.budget:
-            verdicts[j] = (Status.MAX_NFEV, (
-                f"{nfev[r]} evaluations spent: {unchecked}, which would check it, needs up "
-                f"to {p.refine_cost} more than the budget of {p.budget} allows"))
-            continue
-        if deadline is not None and time.perf_counter() >= deadline:
-            verdicts[j] = _check_verdict(p, verdicts[j], OutOfBudgetError(CLOCK), None, 0.0,
-                                         int(nfev[r]), 0.0, unchecked)
-            continue
-        X = s.X[None] if s.point else s.X[r : r + 1]
-        G, spent = p.refine(X)
-        nfev[r] += spent
-        if G is None or not np.isfinite(G).all():
-            verdicts[j] = (Status.LINE_SEARCH, (
-                f"{unchecked}, which would check it, "
-                f"{'raised' if G is None else 'is not finite'} there: try "
-                "gradient='auto' or the objective's own gradient"))
-            continue
-        norm = float(scaled_row_norms(G if p.box is None else p.box.projected_gradient(X, G))[0])
-        if norm <= p.gtol:
-            verdicts[j] = (Status.CONVERGED, (
-                f"gradient norm {norm:.3g} <= gtol {p.gtol:g}, measured by {name} where "
-                "the line search could find no lower f within its rounding"))
-            continue
-        F = np.array([s.F if s.point else s.F[r]], dtype=float)
-        left = None if p.budget is None else np.array([p.budget - nfev[r]])
-        res, errors = searched_along(p, X, F, G, np.array([r]), left, deadline)
-        nfev[r] += int(res.nfev[0])
-        verdicts[j] = _check_verdict(p, verdicts[j], errors.get(r), res, float(F[0]),
-                                     int(nfev[r]), norm, unchecked)
-    s.nfev = int(nfev[0]) if s.point else nfev
-
-
-def _check_verdict(p: Problem, verdict: Verdict, error: BaseException | None,
-                   res: Any, f: float, nfev: int, norm: float, unchecked: str) -> Verdict:
-    """A row's verdict of f's precision once the search along the refined gradient
-    (``res``, its ``error``) is over: overturned by a decrease beyond f's rounding."""
-    name = p.refine_name
-    if isinstance(error, OutOfBudgetError):
-        if error.why == BUDGET:
-            return Status.MAX_NFEV, (
-                f"{nfev} evaluations spent: {unchecked} was checking it when the search "
-                f"along its gradient stopped at the budget of {p.budget}")
-        return Status.MAX_TIME, (f"max_time = {p.stop.max_time:g} s ran out: "
-                                 f"{unchecked} was checking it")
-    if error is not None:
-        return Status.LINE_SEARCH, (f"{unchecked} could not check it: f raised along its "
-                                    f"gradient ({describe_error(error)})")
-    if res.ok[0] and f - float(res.F[0]) > ROUNDING_UNITS * _EPS * abs(f):
-        return Status.LINE_SEARCH, (
-            f"the run's difference gradient found no lower f within f's rounding, but "
-            f"{name}'s gradient (norm {norm:.3g}) finds f lower by {f - float(res.F[0]):.3g} "
-            f"(from {f:.9g}): the run's differences are too coarse here; try "
-            f"gradient='{_finer(p)}' or 'auto', or the objective's own gradient")
-    return verdict[0], (f"{verdict[1]}; {name}'s gradient finds no lower f beyond that "
-                        "rounding either")
 
 
 def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
@@ -453,7 +378,7 @@ def _finer(p: Problem) -> str | None:
     climbed to their finest, Richardson's, or central ones within bounds)."""
     if p.adaptive or p.refine is None:
         return None
-    return "central" if p.refine_name == "CentralDifference" else "richardson"
+    return finer_name(p)
 
 
 def line_search_hint(name: str, k: int, grad_norm: float, gtol: float,

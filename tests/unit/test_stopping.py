@@ -224,14 +224,14 @@ def test_a_check_whose_differences_raise_leaves_the_verdict_unchecked():
 def test_the_check_of_the_verdict_keeps_to_the_clock(monkeypatch):
     # max_time ran out by the time the verdict would be checked (the check's clock made
     # to read late): max_time, not converged, at the point where the search stopped
-    import optiframe.settle as settle
+    import optiframe.finer_check as finer_check
 
     class Late:
         @staticmethod
         def perf_counter() -> float:
             return float("inf")
 
-    monkeypatch.setattr(settle, "time", Late)
+    monkeypatch.setattr(finer_check, "time", Late)
     full = of.minimize(rosen, _UPHILL_X0, gradient="central")
     r = of.minimize(rosen, _UPHILL_X0, gradient="central", max_time=1e9)
     assert r.status == "max_time" and "RichardsonDifference was checking it" in r.message
@@ -338,6 +338,82 @@ def test_a_stack_pays_for_the_central_check_row_by_row():
                     max_nfev=75)
     assert f.calls == r.nfev and all(s.nfev <= 25 for s in r.starts)
     assert "central differences that would confirm it" in r.starts[0].message
+
+
+def _offset(x):  # at [0.9, 0.1] f's rounding (2e-6) hides every forward difference
+    return float(1e10 + np.sum((np.asarray(x) - 0.5) ** 2))
+
+
+_FLAT_X0 = np.array([0.9, 0.1])
+
+
+@pytest.mark.parametrize("optimizer", [None, {"name": "gd", "lr": 0.1}])
+def test_forward_differences_all_0_far_from_a_minimum_earn_no_convergence(optimizer):
+    # the run ended "converged: gradient norm 0" at x0, 145 of f's roundings above its
+    # minimum; central differences see the slope and find a lower f: stalled, not success
+    f = Counted(_offset)
+    r = of.minimize(f, _FLAT_X0, optimizer=optimizer, gradient="forward")
+    assert r.status == "stalled" and not r.success and f.calls == r.nfev
+    assert "central differences measure a gradient norm of" in r.message
+    assert "try gradient='auto' or 'central'" in r.message
+    auto = of.minimize(_offset, _FLAT_X0, optimizer=optimizer)  # climbs to central ones
+    assert auto.fun - 1e10 <= 0.01 * (_offset(_FLAT_X0) - 1e10)
+
+
+def test_a_stack_checks_forward_differences_all_0_row_by_row():
+    starts = np.array([_FLAT_X0, [0.2, 0.3], [0.5, 0.5]])
+    f = Counted(_offset)
+    r = of.minimize(f, starts=starts, gradient="forward")
+    assert f.calls == sum(o.nfev for o in r.starts) and r.starts[0].status == "stalled"
+    for k, o in enumerate(r.starts):
+        alone = of.minimize(_offset, starts[k], gradient="forward")
+        assert (o.status, o.nit, o.nfev, o.fun) == (alone.status, alone.nit, alone.nfev,
+                                                    alone.fun)
+
+
+def test_forward_differences_all_0_that_the_budget_cannot_check_end_max_nfev():
+    # x0's f and 2 forward differences: 3; the central ones need 4 more
+    f = Counted(_offset)
+    r = of.minimize(f, _FLAT_X0, gradient="forward", max_nfev=6)
+    assert r.status == "max_nfev" and f.calls == r.nfev == 3
+    assert "CentralDifference, which would check it, needs up to 4 more" in r.message
+
+
+def test_forward_differences_all_0_whose_check_raises_stall_with_every_call_counted():
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] > 4:  # the second central point
+            raise RuntimeError("no more evaluations")
+        return _offset(x)
+
+    r = of.minimize(f, _FLAT_X0, gradient="forward")
+    assert r.status == "stalled" and r.nfev == calls[0] == 5
+    assert "which would check it, raised there (RuntimeError: no more evaluations)" in (
+        r.message)
+
+
+def test_forward_differences_all_0_near_a_minimum_still_converge():
+    # gd's forward differences straddle the minimum of x0 - 1 at their fixed point, so
+    # f(x + h) == f(x); central ones there (norm 1.5e-8) find no lower f
+    f = Counted(lambda x: float((x[0] - 1.0) ** 2 + (x[1] - 2.0) ** 2))
+    r = of.minimize(f, [0.5, 3.0], bounds=[(0, 2), (3, 3)], gradient="forward",
+                    optimizer=of.GradientDescent(lr=0.25))
+    assert r.status == "converged" and f.calls == r.nfev
+    assert "central differences (norm 1.49e-08) find no lower f" in r.message
+
+
+def test_forward_differences_that_cancel_across_a_minimum_still_converge():
+    # f(x + h) = f(x) where x - 1 = -h/2: not f's rounding (the central slope times h is
+    # far above it) but the forward differences' own error, which their convergence
+    # accepts, as scipy's does
+    f = Counted(lambda x: float(np.sum((x - 1.0) ** 2)))
+    r = of.minimize(f, [-1.99], gradient="forward",
+                    optimizer={"name": "lbfgs", "line_search": "armijo"})
+    assert r.status == "converged" and f.calls == r.nfev
+    assert "theirs cancelled here (a step across the minimum)" in r.message
+    assert abs(r.x[0] - 1.0) < 1e-7
 
 
 @pytest.mark.parametrize("seed", range(6))
