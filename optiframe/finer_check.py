@@ -41,14 +41,13 @@ _EPS = float(np.finfo(float).eps)
 
 
 class Look(NamedTuple):
-    """What the finer differences showed at a row: ``kind`` is ``"unpaid"`` (the budget
+    """What the finer differences showed at a row. ``kind`` is ``"unpaid"`` (the budget
     cannot pay for them), ``"late"`` (``max_time`` ran out first), ``"raised"`` (f raised
-    at their points: ``error``), ``"raised along"`` (along their gradient), ``"not
-    finite"``, ``"flat"``
-    (their norm is at most gtol), ``"lower"`` (f lower by ``decrease``, beyond its
-    rounding, along their gradient), ``"budget"`` or ``"clock"`` (the search stopped
-    without a step) or ``"none"`` (no lower f beyond the rounding); ``spent``: the
-    evaluations it made."""
+    at their points: ``error``), ``"raised along"`` (f raised along their gradient),
+    ``"not finite"``, ``"flat"`` (their norm is at most gtol), ``"lower"`` (f lower by
+    ``decrease``, beyond its rounding, along their ``gradient``), ``"budget"`` or
+    ``"clock"`` (the search stopped without a step) or ``"none"`` (no lower f beyond the
+    rounding); ``spent``: the evaluations it made."""
 
     kind: str
     spent: int = 0
