@@ -6,6 +6,8 @@ A run's forward or central differences can vouch for a convergence they cannot s
   no search along the estimate lowered f, and the estimate may point the wrong way
   (central differences with a step of 38 at a coordinate of 6e6, in Rosenbrock's
   valley: their truncation error points uphill, cosine -0.99 with the true gradient);
+* :func:`checked_line_search`: a line search that gave up says nothing of the gradient,
+  which the run's estimate could not tell to be at most gtol;
 * :func:`checked_flat`: a forward-difference gradient norm of 0 says only that f did not
   change at the differences' points, which a flat f does, and so does a large f whose
   rounding hides the change (f = 1e10 + |x - 0.5|^2 at [0.9, 0.1], far from its minimum).
@@ -58,9 +60,10 @@ class Look(NamedTuple):
 
 
 def finer_look(p: Problem, X: np.ndarray, f: float, nfev: int, row: int,
-               deadline: float | None) -> Look:
+               deadline: float | None, search: bool = True) -> Look:
     """The finer differences' gradient at ``X`` (one row, row ``row`` of the run, with
-    ``nfev`` evaluations spent and f = ``f`` there), and a search along it."""
+    ``nfev`` evaluations spent and f = ``f`` there), and, with ``search``, a search
+    along it."""
     if p.budget is not None and nfev + p.refine_cost > p.budget:
         return Look("unpaid")
     if deadline is not None and time.perf_counter() >= deadline:
@@ -73,6 +76,8 @@ def finer_look(p: Problem, X: np.ndarray, f: float, nfev: int, row: int,
     norm = float(scaled_row_norms(G if p.box is None else p.box.projected_gradient(X, G))[0])
     if norm <= p.gtol:
         return Look("flat", spent, norm)
+    if not search:
+        return Look("none", spent, norm)
     left = None if p.budget is None else np.array([p.budget - nfev - spent])
     res, errors = searched_along(p, X, np.array([f]), G, np.array([row]), left, deadline)
     spent += int(res.nfev[0])
@@ -94,7 +99,7 @@ def finer_name(p: Problem) -> str:
 
 def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
                  which: list[int], nfev: np.ndarray, deadline: float | None,
-                 verdict_of: Any) -> None:
+                 verdict_of: Any, search: bool = True) -> None:
     """``verdicts[j]`` for each ``j`` of ``which`` (rows ``rows[j]``), as ``verdict_of``
     reads the finer look there (with f and x); ``nfev`` (one count per row) takes what
     each spent."""
@@ -102,9 +107,38 @@ def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
         r = int(rows[j])
         X = s.X[None] if s.point else s.X[r : r + 1]
         f = float(s.F if s.point else s.F[r])
-        look = finer_look(p, X, f, int(nfev[r]), r, deadline)
+        look = finer_look(p, X, f, int(nfev[r]), r, deadline, search)
         nfev[r] += look.spent
         verdicts[j] = verdict_of(verdicts[j], look, int(nfev[r]), f, X[0])
+
+
+def _state_rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
+                       which: list[int], deadline: float | None, verdict_of: Any,
+                       search: bool = True) -> None:
+    """:func:`_rows_looked`, the evaluations added to the run's counts ``s.nfev``."""
+    nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
+    _rows_looked(s, p, rows, verdicts, which, nfev, deadline, verdict_of, search)
+    s.nfev = int(nfev[0]) if s.point else nfev
+
+
+def checked_line_search(s: Any, p: Problem, rows: np.ndarray,
+                        verdicts: list[Verdict]) -> None:
+    """Before a run on forward or central differences gives up (``line_search``), the
+    finer ones measure the gradient where it stopped (no search): at most gtol there,
+    the start has converged after all (a gradient norm earns it); otherwise, or where
+    the budget cannot pay for them or f raises at their points, the verdict stands.
+    Adds what they spent to ``s.nfev``."""
+    which = [j for j, v in enumerate(verdicts) if v[0] is Status.LINE_SEARCH]
+    if p.refine is None or not which:
+        return
+
+    def verdict_of(verdict: Verdict, look: Look, nfev: int, f: float, x: Any) -> Verdict:
+        if look.kind == "flat":
+            return _on_finer_norm(p, look, "the line search could find no lower f (the "
+                                  "run's own estimate could not tell)")
+        return verdict
+
+    _state_rows_looked(s, p, rows, verdicts, which, None, verdict_of, search=False)
 
 
 def checked_precision(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
@@ -135,9 +169,7 @@ def checked_precision(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdi
                 "gradient")
         return _unchecked(p, look, nfev, unchecked, Status.LINE_SEARCH)
 
-    nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
-    _rows_looked(s, p, rows, verdicts, precise, nfev, deadline, verdict_of)
-    s.nfev = int(nfev[0]) if s.point else nfev
+    _state_rows_looked(s, p, rows, verdicts, precise, deadline, verdict_of)
 
 
 def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], G: Any,
@@ -147,8 +179,7 @@ def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], 
     where f is not 0), as central differences read them: where they find a lower f the
     row ends ``stalled`` and says what to try. Returns the rows' counts ``nfev`` (one
     number for a point), with what the looks spent."""
-    if (p.refine is None or p.refine_name != "CentralDifference" or p.adaptive
-            or G is None):
+    if p.forward_steps is None or G is None:  # (not the run's own forward differences)
         return nfev
     flat = np.count_nonzero(np.atleast_2d(G), axis=1) == 0
     F = np.atleast_1d(s.F)

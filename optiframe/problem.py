@@ -292,7 +292,7 @@ class Problem:
     #: a more accurate finite-difference gradient at one row, with the evaluations it
     #: made (gradient_choice.counted_refinement), what it costs at most, and its name:
     #: measured where a line search gives up, and before a verdict of f's precision
-    #: stands (see settle._refined_verdicts and settle._checked_precision), or None
+    #: stands (see optiframe.finer_check), or None
     refine: Any = None
     refine_cost: int = 0
     refine_name: str = ""

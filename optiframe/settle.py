@@ -17,8 +17,8 @@ import numpy as np
 
 from ._tree import tree_leaves
 from .errors import describe_error
-from .finer_check import checked_flat, checked_precision, finer_name
-from .numerics import ROUNDING_UNITS, scaled_row_norms
+from .finer_check import checked_flat, checked_line_search, checked_precision, finer_name
+from .numerics import ROUNDING_UNITS
 from .problem import OutOfBudgetError, Problem, RowError
 from .replay import unasked
 from .state import RunState, keep_rows, per_row
@@ -266,7 +266,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
             verdicts.append((Status.LINE_SEARCH, line_search_hint(
                 name, k, float(norms[r]), p.gtol, analytic=not p.by_differences,
                 finer=_finer(p))))
-    _refined_verdicts(s, p, rows, verdicts)
+    checked_line_search(s, p, rows, verdicts)
     checked_precision(s, p, rows, verdicts, precise, deadline)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
     finish_rows(s, p, rows, verdicts)
@@ -317,39 +317,6 @@ def _climb(s: RunState, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
     climbed = set(climb)
     stay = [j for j in range(len(rows)) if j not in climbed]
     return rows[stay], [verdicts[j] for j in stay]
-
-
-def _refined_verdicts(s: RunState, p: Problem, rows: np.ndarray,
-                      verdicts: list[Verdict]) -> None:
-    """Before a finite-difference run gives up (``line_search``), a more accurate
-    estimate (central after forward differences, Richardson after central) measures the
-    gradient where it stopped: at most gtol there, the start has converged after all (a
-    gradient norm earns it). Row by row, so that a start in a stack ends as it would
-    alone; each row's evaluations are counted, exactly (those made before the objective
-    raised, where it did: then the verdict stands), within max_nfev."""
-    if p.refine is None:
-        return
-    which = [j for j, v in enumerate(verdicts) if v[0] is Status.LINE_SEARCH]
-    nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
-    picked = [j for j in which if p.budget is None
-              or nfev[rows[j]] + p.refine_cost <= p.budget]
-    for j in picked:
-        r = int(rows[j])
-        X = s.X[None] if s.point else s.X[r : r + 1]
-        G, spent, _ = p.refine(X)
-        nfev[r] += spent
-        if G is None:  # the objective raised at a refined point: the verdict stands
-            continue
-        if p.box is not None:
-            G = p.box.projected_gradient(X, G)
-        norm = float(scaled_row_norms(G)[0])
-        if norm <= p.gtol:
-            verdicts[j] = (Status.CONVERGED, (
-                f"gradient norm {norm:.3g} <= gtol {p.gtol:g}, measured by {p.refine_name} "
-                f"where the line search could find no lower f (the run's own estimate "
-                "could not tell)"))
-    if picked:
-        s.nfev = int(nfev[0]) if s.point else nfev
 
 
 def _out_of_budget(p: Problem, why: int, k: int, nfev: int) -> Verdict:
