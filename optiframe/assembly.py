@@ -20,7 +20,13 @@ from .errors import (
     describe_error,
 )
 from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
-from .gradients import AnalyticGradient, ForwardDifference, bind_for, evaluations_for
+from .gradients import (
+    AnalyticGradient,
+    ForwardDifference,
+    RichardsonDifference,
+    bind_for,
+    evaluations_for,
+)
 from .line_step import FixedStep, LineStep
 from .numerics import F_FLOOR
 from .objective import as_scalar
@@ -33,6 +39,7 @@ from .run_spec import RunSpec
 from .state import RunState
 from .status import Status
 from .stop_rules import Gates
+from .widened import widener, widening_cost
 
 # -- seeds ------------------------------------------------------------------------------------
 
@@ -99,6 +106,10 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         refine = counted_refinement(better, objective, box)
         refine_cost = evaluations_for(better, objective, n, box)[0]
         refine_name = type(better).__name__
+    widen, widen_cost = None, 0
+    if (better is None and box is None and runner.batching is None and not stochastic
+            and isinstance(estimator, (RichardsonDifference, AdaptiveDifference))):
+        widen, widen_cost = widener(objective), widening_cost(n)
     budget = stop.max_nfev
     if budget is not None and not point:
         budget = max(1, budget // n_starts)  # a multi-start run shares its budget equally
@@ -115,7 +126,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
                 refine=refine, refine_cost=refine_cost, refine_name=refine_name,
                 forward_steps=(estimator.steps if isinstance(estimator, ForwardDifference)
                                and refine is not None else None),
-                level_costs=level_costs, step_length=LineStep() if searched else FixedStep(),
+                widen=widen, widen_cost=widen_cost, level_costs=level_costs,
+                step_length=LineStep() if searched else FixedStep(),
                 climbing_search=(climbing_search(runner.line_search) if level_costs
                                  and runner.line_search is not None else None))
     return attrs.evolve(p, gates=Gates(p, stop.stop_rules))  # the rules read the Problem

@@ -10,12 +10,17 @@ A run's forward or central differences can vouch for a convergence they cannot s
   which the run's estimate could not tell to be at most gtol;
 * :func:`checked_flat`: a forward-difference gradient norm of 0 says only that f did not
   change at the differences' points, which a flat f does, and so does a large f whose
-  rounding hides the change (f = 1e10 + |x - 0.5|^2 at [0.9, 0.1], far from its minimum).
+  rounding hides the change (f = 1e10 + |x - 0.5|^2 at [0.9, 0.1], far from its minimum);
+* :func:`checked_widened` and ``checked_flat`` of Richardson's and adaptive differences,
+  which have nothing finer: where f is large beside its changes, every difference,
+  however fine, is f's rounding (Rosenbrock at a coordinate of -5e15, f = 3e33).
 
 Before such a verdict stands, the finer differences the run holds (``Problem.refine``:
-central after forward, Richardson after central) measure the gradient at the row's
-point, and an Armijo search along it (:func:`~optiframe.line_step.searched_along`) looks
-for a lower f (:func:`finer_look`). A decrease beyond f's rounding
+central after forward, Richardson after central; else ``Problem.widen``, central ones
+widened until f's change stands above its rounding: :mod:`optiframe.widened`) measure
+the gradient at the row's point, and an Armijo search along it, going on while f
+decreases (:func:`~optiframe.line_step.searched_along`), looks for a lower f
+(:func:`finer_look`). A decrease beyond f's rounding
 (:data:`~optiframe.numerics.ROUNDING_UNITS` ``eps |f|``, the verdict's own unit) overturns
 the verdict (a forward gradient of 0 only where f's rounding explains it: forward
 differences that cancelled across a minimum, f(x + h) = f(x), erred by their own error,
@@ -60,15 +65,21 @@ class Look(NamedTuple):
 
 
 def finer_look(p: Problem, X: np.ndarray, f: float, nfev: int, row: int,
-               deadline: float | None, search: bool = True) -> Look:
+               deadline: float | None, search: bool = True, wide: bool = False) -> Look:
     """The finer differences' gradient at ``X`` (one row, row ``row`` of the run, with
     ``nfev`` evaluations spent and f = ``f`` there), and, with ``search``, a search
-    along it."""
-    if p.budget is not None and nfev + p.refine_cost > p.budget:
+    along it; ``wide``: the widened central differences' (``Problem.widen``), paid
+    round by round."""
+    if not wide and p.budget is not None and nfev + p.refine_cost > p.budget:
         return Look("unpaid")
     if deadline is not None and time.perf_counter() >= deadline:
         return Look("late")
-    G, spent, error = p.refine(X)
+    if wide:
+        G, spent, error, unpaid = p.widen(X, f, None if p.budget is None else p.budget - nfev)
+        if unpaid:
+            return Look("unpaid", spent)
+    else:
+        G, spent, error = p.refine(X)
     if G is None:
         return Look("raised", spent, error=error)
     if not np.isfinite(G).all():
@@ -99,7 +110,7 @@ def finer_name(p: Problem) -> str:
 
 def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
                  which: list[int], nfev: np.ndarray, deadline: float | None,
-                 verdict_of: Any, search: bool = True) -> None:
+                 verdict_of: Any, search: bool = True, wide: bool = False) -> None:
     """``verdicts[j]`` for each ``j`` of ``which`` (rows ``rows[j]``), as ``verdict_of``
     reads the finer look there (with f and x); ``nfev`` (one count per row) takes what
     each spent."""
@@ -107,17 +118,17 @@ def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
         r = int(rows[j])
         X = s.X[None] if s.point else s.X[r : r + 1]
         f = float(s.F if s.point else s.F[r])
-        look = finer_look(p, X, f, int(nfev[r]), r, deadline, search)
+        look = finer_look(p, X, f, int(nfev[r]), r, deadline, search, wide)
         nfev[r] += look.spent
         verdicts[j] = verdict_of(verdicts[j], look, int(nfev[r]), f, X[0])
 
 
 def _state_rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
                        which: list[int], deadline: float | None, verdict_of: Any,
-                       search: bool = True) -> None:
+                       search: bool = True, wide: bool = False) -> None:
     """:func:`_rows_looked`, the evaluations added to the run's counts ``s.nfev``."""
     nfev = np.array(np.atleast_1d(s.nfev), dtype=np.int64)
-    _rows_looked(s, p, rows, verdicts, which, nfev, deadline, verdict_of, search)
+    _rows_looked(s, p, rows, verdicts, which, nfev, deadline, verdict_of, search, wide)
     s.nfev = int(nfev[0]) if s.point else nfev
 
 
@@ -175,11 +186,13 @@ def checked_precision(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdi
 def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], G: Any,
                  nfev: Any, deadline: float | None) -> Any:
     """The verdicts of convergence (``verdicts[j]`` for row ``rows[j]``) of a run on its
-    own forward differences whose every difference was 0 (a row of ``G`` that is all 0
-    where f is not 0), as central differences read them: where they find a lower f the
-    row ends ``stalled`` and says what to try. Returns the rows' counts ``nfev`` (one
-    number for a point), with what the looks spent."""
-    if p.forward_steps is None or G is None:  # (not the run's own forward differences)
+    own differences whose every difference was 0 (a row of ``G`` that is all 0 where f
+    is not 0), as finer differences read them (central after forward; widened central
+    ones after those with nothing finer: :mod:`optiframe.widened`): where they find a
+    lower f the row ends ``stalled`` and says what to try. Returns the rows' counts
+    ``nfev`` (one number for a point), with what the looks spent."""
+    wide = p.forward_steps is None
+    if G is None or (wide and p.widen is None):  # (not the run's own differences)
         return nfev
     flat = np.count_nonzero(np.atleast_2d(G), axis=1) == 0
     F = np.atleast_1d(s.F)
@@ -187,7 +200,14 @@ def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], 
              and flat[rows[j]] and F[rows[j]] != 0.0 and np.isfinite(F[rows[j]])]
     if not which:
         return nfev
-    k = s.k
+    verdict_of = _widened_flat(p, s.k) if wide else _forward_flat(p, s.k)
+    counts = np.array(np.broadcast_to(np.atleast_1d(nfev), flat.shape), dtype=np.int64)
+    _rows_looked(s, p, rows, verdicts, which, counts, deadline, verdict_of, wide=wide)
+    return int(counts[0]) if s.point else counts
+
+
+def _forward_flat(p: Problem, k: int) -> Any:
+    """How central differences read forward differences that were all 0 at step k."""
 
     def verdict_of(verdict: Verdict, look: Look, spent: int, f: float, x: Any) -> Verdict:
         unchecked = (f"every forward difference at step {k} was 0 (f = {f:.6g} did not "
@@ -215,9 +235,64 @@ def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], 
                 "gradient, or check f's scale and offset")
         return _unchecked(p, look, spent, unchecked, Status.STALLED)
 
-    counts = np.array(np.broadcast_to(np.atleast_1d(nfev), flat.shape), dtype=np.int64)
-    _rows_looked(s, p, rows, verdicts, which, counts, deadline, verdict_of)
-    return int(counts[0]) if s.point else counts
+    return verdict_of
+
+
+def _widened_flat(p: Problem, k: int) -> Any:
+    """How widened central differences read differences with nothing finer (central
+    ones, at adaptive differences' level, or Richardson's) that were all 0 at step k:
+    exactly 0 at a point where f is not 0, they are f's rounding (or f is flat there)."""
+
+    def verdict_of(verdict: Verdict, look: Look, spent: int, f: float, x: Any) -> Verdict:
+        said = f"every difference at step {k} was 0 (f = {f:.6g} did not change at their points)"
+        return _read_widened(p, verdict, look, spent, f, said, Status.STALLED)
+
+    return verdict_of
+
+
+def checked_widened(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
+                    deadline: float | None) -> None:
+    """The verdicts of f's precision (``converged`` among ``verdicts``, for rows
+    ``rows``) of a run whose differences have nothing finer (Richardson's, adaptive ones
+    at their finest), as widened central differences read them: where they find a lower
+    f the row ends ``line_search`` and says why; where they cannot be measured, too (the
+    verdict was not checked). Adds what they spent to ``s.nfev``."""
+    if p.widen is None:
+        return
+    which = [j for j, v in enumerate(verdicts) if v[0] is Status.CONVERGED]
+    if not which:
+        return
+    said = "f cannot be lowered along the run's difference gradient within f's rounding"
+
+    def verdict_of(verdict: Verdict, look: Look, nfev: int, f: float, x: Any) -> Verdict:
+        return _read_widened(p, verdict, look, nfev, f, said, Status.LINE_SEARCH)
+
+    _state_rows_looked(s, p, rows, verdicts, which, deadline, verdict_of, wide=True)
+
+
+def _read_widened(p: Problem, verdict: Verdict, look: Look, nfev: int, f: float, said: str,
+                  failed: Status) -> Verdict:
+    """A convergence (``verdict``; ``said``: what the run's differences showed) as the
+    widened look read it: it stands where they find no lower f or their norm is at most
+    gtol (the message says so); where they find a lower f, or cannot be measured, the
+    row ends ``failed`` (or the budget's, the clock's status)."""
+    if look.kind == "none":
+        return verdict[0], (f"{verdict[1]}; {WIDENED} (norm {look.norm:.3g}) find no lower f "
+                            "beyond its rounding either")
+    if look.kind == "flat":
+        return verdict[0], (f"{verdict[1]}; {WIDENED} measure a gradient norm of "
+                            f"{look.norm:.3g} there")
+    if look.kind == "lower":
+        return failed, (f"{said}, but {WIDENED} (norm {look.norm:.3g}) find f lower by "
+                        f"{look.decrease:.3g} (from {f:.9g}) along their gradient: {_SWAMPED}")
+    return _unchecked(p, look, nfev, f"{said}, and {WIDENED}", failed, wide=True)
+
+
+#: what the widened look is called in messages
+WIDENED = "central differences widened until f's change stood above its rounding"
+_SWAMPED = ("f's rounding swamps the run's differences here, however fine; give the "
+            "objective's own gradient (jac=...), or shift or rescale f (the larger |f| is "
+            "beside its changes, the less of f's precision they keep)")
 
 
 def _on_finer_norm(p: Problem, look: Look, where: str) -> Verdict:
@@ -236,11 +311,13 @@ def _rounding_hid(p: Problem, look: Look, x: np.ndarray, f: float) -> bool:
     return bool((change <= NOISE_UNITS * _EPS * abs(f)).all())
 
 
-def _unchecked(p: Problem, look: Look, nfev: int, unchecked: str, failed: Status) -> Verdict:
-    """A verdict the finer differences could not check: the budget's, the clock's, or
-    ``failed`` where they raised or are not finite."""
+def _unchecked(p: Problem, look: Look, nfev: int, unchecked: str, failed: Status,
+               wide: bool = False) -> Verdict:
+    """A verdict the finer differences (``wide``: the widened ones) could not check: the
+    budget's, the clock's, or ``failed`` where they raised or are not finite."""
     if look.kind in ("unpaid", "budget"):
-        how = (f", which would check it, needs up to {p.refine_cost} more than the budget "
+        cost = p.widen_cost if wide else p.refine_cost
+        how = (f", which would check it, needs up to {cost} more than the budget "
                f"of {p.budget} allows" if look.kind == "unpaid" else
                f" was checking it when the search along its gradient stopped at the budget "
                f"of {p.budget}")
@@ -252,5 +329,6 @@ def _unchecked(p: Problem, look: Look, nfev: int, unchecked: str, failed: Status
         f"{look.kind} there" if look.kind == "raised" else "raised along its gradient")
     if look.error is not None:
         what += f" ({describe_error(look.error)})"
-    return failed, (f"{unchecked}, which would check it, {what}: try gradient='auto' or the "
-                    "objective's own gradient")
+    try_ = "give the objective's own gradient (jac=...)" if wide else (
+        "try gradient='auto' or the objective's own gradient")
+    return failed, f"{unchecked}, which would check it, {what}: {try_}"

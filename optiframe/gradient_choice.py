@@ -147,7 +147,7 @@ def refinement_of(estimator: GradientEstimator, bounds: Any) -> GradientEstimato
     return None
 
 
-class _Counted(Objective):
+class CountedObjective(Objective):
     """An objective that counts the points it is asked for, before it answers (a point
     whose evaluation raises counts: it was evaluated)."""
 
@@ -186,7 +186,7 @@ def counted_refinement(estimator: GradientEstimator, objective: Objective, bound
     NaN). A refinement runs once, where a line search gives up or a verdict is checked
     (:mod:`optiframe.finer_check`), row by row, so that a start in a stack is refined,
     and counted, as the start alone."""
-    counted = _Counted(objective)
+    counted = CountedObjective(objective)
     gradient = bind_for(estimator, counted, bounds, stack=True)
 
     def refine(X: np.ndarray) -> tuple[np.ndarray | None, int, Exception | None]:

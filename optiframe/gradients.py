@@ -179,7 +179,7 @@ def perturbed_values(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     return f.reshape(K, m)
 
 
-def _row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
+def row_values(objective: Objective) -> Callable[[np.ndarray], np.ndarray]:
     """f for each row of a stack: one call if the objective is row-vectorized (its
     answer checked: one real number per row, or a :class:`WrongOutputError`)."""
     if objective.vectorized:
@@ -255,7 +255,7 @@ class _FiniteDifference(GradientEstimator):
         """Differences that never leave ``box``: central where x +- h fits, else one-sided
         of second order (``(-3 f(x) + 4 f(x+h) - f(x+2h)) / 2h``, or backward), with h
         shrunk where even that does not fit. One more evaluation (f(x)) per gradient."""
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
 
         def gradient(x: np.ndarray, f0: Any = None) -> np.ndarray:
             n = x.shape[-1]
@@ -307,7 +307,7 @@ class CentralDifference(_FiniteDifference):
     def bind(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         if bounds is not None:
             return self._bounded(objective, bounds, central=True)
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
         # the blog's 1-D loop, decided once: absolute step, no substitution, one point a call
         blog = not self.relative and not self.substitute_zero_step and not objective.vectorized
         h_abs = self.step if self.step is not None else _default_relative_step(_F64, self._power)
@@ -359,7 +359,7 @@ class ForwardDifference(_FiniteDifference):
     def bind(self, objective: Objective, bounds: Any = None) -> BoundGradient:
         if bounds is not None:
             return self._bounded_forward(objective, bounds)
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
         scratch: dict[Any, np.ndarray] = {}
 
         def forward(x: np.ndarray, f0: Any = None) -> np.ndarray:
@@ -380,7 +380,7 @@ class ForwardDifference(_FiniteDifference):
 
     def _bounded_forward(self, objective: Objective, box: Any) -> BoundGradient:
         """Forward differences, backward where x + h would leave ``box``."""
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
 
         def gradient(x: np.ndarray, f0: Any = None) -> np.ndarray:
             n = x.shape[-1]
@@ -439,7 +439,7 @@ class RichardsonDifference(_FiniteDifference):
         return richardson
 
     def _bind_with_error(self, objective: Objective) -> Callable[..., Any]:
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
         scratch: dict[Any, np.ndarray] = {}
 
         def central(X: np.ndarray, H: np.ndarray) -> np.ndarray:

@@ -29,7 +29,6 @@ import attrs
 import numpy as np
 
 from .linesearch import (
-    Armijo,
     SearchResult,
     SearchTask,
     StrongWolfe,
@@ -50,7 +49,7 @@ from .problem import OutOfBudgetError, Problem, RowError, rows_of, users_error
 from .replay import unasked
 from .state import keep_rows
 from .trial import FirstTrialMemo, Trial, first_accepted
-from .value_trials import probe, values_only
+from .value_trials import Farther, probe, values_only
 
 _EPS = float(np.finfo(float).eps)
 #: A first trial that promised less than f's rounding and found no step is followed by
@@ -300,7 +299,8 @@ def _search(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray, PG: np.ndar
 def searched_along(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
                    index: np.ndarray, left: np.ndarray | None, deadline: float | None,
                    ) -> tuple[SearchResult, dict[int, BaseException]]:
-    """An Armijo search (``c1 = 1e-4``, values alone) from rows ``index`` of the run, at
+    """An Armijo search (``c1 = 1e-4``, values alone, going farther while f decreases:
+    :class:`~optiframe.value_trials.Farther`) from rows ``index`` of the run, at
     ``X``, along the steepest descent of ``G`` (a gradient measured otherwise than the
     run's; projected within the bounds) from a step of unit length, followed where that
     step's promise is lost in f's rounding by the probe (:func:`_search_shown`: a
@@ -309,7 +309,7 @@ def searched_along(p: Problem, X: np.ndarray, F: np.ndarray, G: np.ndarray,
     or the clock stopped a row without a step)."""
     PG = G if p.box is None else p.box.projected_gradient(X, G)
     P = X + _steepest(-PG, X, None)
-    values_only_search = attrs.evolve(p, line_search=Armijo(), restart=None)
+    values_only_search = attrs.evolve(p, line_search=Farther(), restart=None)
     res, _, errors, _ = _search_shown(values_only_search, X, F, G, PG, P,
                                       np.full(len(F), math.nan), None, index, left, deadline)
     _note_stopped(p, res, index, errors)

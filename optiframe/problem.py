@@ -299,6 +299,11 @@ class Problem:
     #: the run's own forward differences' steps at x (``ForwardDifference.steps``: see
     #: finer_check.checked_flat), or None
     forward_steps: Any = None
+    #: central differences widened until f's change stands above its rounding
+    #: (widened.widener), and what they cost at most: they check the verdicts of a run
+    #: whose own differences have nothing finer (Richardson's, adaptive ones), or None
+    widen: Any = None
+    widen_cost: int = 0
     #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each
     #: level of a row's ``fd_level`` (empty for the other estimators)
     level_costs: tuple[int, ...] = ()

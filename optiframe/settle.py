@@ -17,7 +17,13 @@ import numpy as np
 
 from ._tree import tree_leaves
 from .errors import describe_error
-from .finer_check import checked_flat, checked_line_search, checked_precision, finer_name
+from .finer_check import (
+    checked_flat,
+    checked_line_search,
+    checked_precision,
+    checked_widened,
+    finer_name,
+)
 from .numerics import ROUNDING_UNITS
 from .problem import OutOfBudgetError, Problem, RowError
 from .replay import unasked
@@ -234,7 +240,9 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     whose trial evaluations raised fail (``GN``: the gradient norms where the step began).
     A verdict of f's precision on forward or central differences is checked first
     (:func:`~optiframe.finer_check.checked_precision`, within ``deadline``, when
-    ``max_time`` runs out).
+    ``max_time`` runs out), and one on Richardson's or adaptive differences, which have
+    nothing finer, by widened central ones
+    (:func:`~optiframe.finer_check.checked_widened`).
     Returns the rows that go on."""
     k = s.k - 1
     name = type(p.line_search).__name__
@@ -269,6 +277,7 @@ def settle_searches(s: RunState, p: Problem, ok: Any, errors: dict[int, BaseExce
     checked_line_search(s, p, rows, verdicts)
     checked_precision(s, p, rows, verdicts, precise, deadline)
     rows, verdicts = _climb(s, p, rows, verdicts, set(precise))
+    checked_widened(s, p, rows, verdicts, deadline)
     finish_rows(s, p, rows, verdicts)
     if s.point:
         return None

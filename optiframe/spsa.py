@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 
 from ._validation import positive_finite
-from .gradients import BoundGradient, GradientEstimator, _positive_int, _row_values
+from .gradients import BoundGradient, GradientEstimator, _positive_int, row_values
 from .hookspecs import Register, hookimpl
 from .objective import Objective
 from .replay import current
@@ -82,7 +82,7 @@ class SPSA(GradientEstimator):
         return slopes.mean(axis=1)
 
     def bind(self, objective: Objective, bounds: Any = None) -> BoundGradient:
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
 
         def spsa(x: np.ndarray, rngs: Any) -> np.ndarray:
             return self._estimate(evaluate, x.reshape(1, -1), rngs, bounds).reshape(x.shape)
@@ -90,7 +90,7 @@ class SPSA(GradientEstimator):
         return spsa
 
     def bind_stack(self, objective: Objective, bounds: Any = None) -> BoundGradient:
-        evaluate = _row_values(objective)
+        evaluate = row_values(objective)
 
         def spsa(X: np.ndarray, rngs: Any) -> np.ndarray:
             return self._estimate(evaluate, X, rngs, bounds)

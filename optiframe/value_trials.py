@@ -10,7 +10,10 @@ there is left to the next step (a row of NaN).
   decrease, then, where no backtracking was needed, doubling the length while f goes on
   decreasing. The budget then cannot pay for another step: the run ends ``max_nfev``
   there, at a lower point than the search's start, where before those evaluations went
-  unspent.
+  unspent;
+* :class:`Farther`: Armijo's search that, where its first length decreased f enough,
+  goes on doubling it while f decreases: how far f can be lowered along a direction
+  (the finer checks' search, :func:`~optiframe.line_step.searched_along`), not a step.
 """
 
 from __future__ import annotations
@@ -81,6 +84,19 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
     found = _farther(sub, backtracked)
     why = np.where(found.ok, 0, np.where(found.stopped == CLOCK, CLOCK, BUDGET))
     return rows, attrs.evolve(found, stopped=why.astype(np.int8))
+
+
+@attrs.frozen
+class Farther(Armijo):
+    """:class:`~optiframe.linesearch.Armijo`'s backtracking, then, where its first length
+    decreased f enough, twice the length while f goes on decreasing (within the budget
+    and the time): a verdict that f cannot be lowered beyond its rounding is overturned
+    by the lowest f along the direction, which a first sufficient decrease of 90
+    roundings may be far from (1650 roundings 30 times farther, in Rosenbrock at
+    |x| = 5e15)."""
+
+    def search(self, task: SearchTask, shortest: np.ndarray | None = None) -> SearchResult:
+        return _farther(task, super().search(task, shortest))
 
 
 def _farther(task: SearchTask, res: SearchResult) -> SearchResult:

@@ -1,0 +1,105 @@
+"""Central differences whose steps widen until f's change across them stands above f's
+rounding: the look that checks a verdict where a run's own differences have nothing
+finer (Richardson's, and adaptive differences at their finest).
+
+A difference gradient is only as good as f's change across its steps. Where f is large
+beside that change (Rosenbrock at x = (4e5, 21, -5e15), f = 3e33, whose second
+coordinate moves f by 1e19 across Richardson's step there, below f's rounding of 6e17
+times a few), every difference, however fine, is f's rounding, and a line search along
+it finds nothing lower. Here each coordinate's central step starts at
+``CentralDifference``'s own and grows tenfold, for the coordinates whose change of f is
+still within :data:`RESOLVED_UNITS` ``eps |f|``, up to a tenth of the coordinate's scale
+(``0.1 max(1, |x_j|)``): the change of f it then measures is rounding to a percent or
+less (or the step reached its cap). Gill, Murray and Wright size a step by f's noise the
+same way; a wide step's truncation error does not matter here, where the gradient only
+has to point downhill for a search to show that f can be lowered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .gradient_choice import CountedObjective
+from .gradients import CentralDifference, row_values
+from .objective import Objective
+from .replay import unasked
+
+_EPS = float(np.finfo(float).eps)
+
+#: a coordinate's difference of f is measured once it exceeds this many units of f's
+#: rounding (``eps |f|``)
+RESOLVED_UNITS = 100.0
+#: each round multiplies the steps of the coordinates not yet measured by this
+GROWTH = 10.0
+#: the widest step, as a fraction of a coordinate's scale ``max(1, |x_j|)``
+WIDEST = 0.1
+#: evaluation rounds at most: central's own step (eps**(1/3) of the scale) and five
+#: tenfold widenings reach :data:`WIDEST`
+ROUNDS = 6
+
+
+class Widened(NamedTuple):
+    """A widened gradient (a (1, n) row; None where f raised: ``error``, or where the
+    budget could not pay for a round: ``unpaid``) and the evaluations it made."""
+
+    gradient: np.ndarray | None
+    spent: int
+    error: BaseException | None = None
+    unpaid: bool = False
+
+
+def widening_cost(n: int) -> int:
+    """The evaluations a widened gradient of n coordinates makes at most."""
+    return 2 * n * ROUNDS
+
+
+def widener(objective: Objective) -> Any:
+    """``widen(X, f, left)``: the widened gradient at one point (a (1, n) row, f there
+    being ``f``), every evaluation counted, a round started only where ``left`` (None:
+    no budget) pays for it."""
+    counted = CountedObjective(objective)
+    values = row_values(counted)
+
+    def widen(X: np.ndarray, f: float, left: int | None) -> Widened:
+        start = counted.count
+        try:
+            G, unpaid = _widened(values, X[0], f, left)
+        except (OverflowError, FloatingPointError):
+            return Widened(np.full(X.shape, np.nan), counted.count - start)
+        except Exception as exc:  # the objective raised at a widened point
+            unasked(exc)  # (the count is exact: the note of what it did not ask goes)
+            return Widened(None, counted.count - start, error=exc)
+        return Widened(None if unpaid else G[None], counted.count - start, unpaid=unpaid)
+
+    return widen
+
+
+def _widened(values: Any, x: np.ndarray, f: float, left: int | None,
+             ) -> tuple[np.ndarray, bool]:
+    """The widened gradient at ``x`` and whether the budget stopped it."""
+    n = len(x)
+    h = CentralDifference().steps(x)
+    cap = WIDEST * np.maximum(1.0, np.abs(x))
+    g = np.zeros(n)
+    todo = np.arange(n)
+    resolved = RESOLVED_UNITS * _EPS * abs(f)
+    spent = 0
+    for _ in range(ROUNDS):
+        k = len(todo)
+        if left is not None and spent + 2 * k > left:
+            return g, True
+        P = np.repeat(x[None], 2 * k, axis=0)
+        up, down = x[todo] + h[todo], x[todo] - h[todo]
+        P[np.arange(k), todo], P[k + np.arange(k), todo] = up, down
+        F = np.asarray(values(P), dtype=float)
+        spent += 2 * k
+        change = F[:k] - F[k:]
+        g[todo] = change / (up - down)
+        wide = h[todo] >= cap[todo]
+        todo = todo[~((np.abs(change) > resolved) | wide)]
+        if not len(todo):
+            break
+        h[todo] = np.minimum(h[todo] * GROWTH, cap[todo])
+    return g, False
