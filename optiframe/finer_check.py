@@ -318,7 +318,11 @@ def _unchecked(p: Problem, look: Look, nfev: int, unchecked: str, failed: Status
     if look.kind in ("unpaid", "budget"):
         cost = p.widen_cost if wide else p.refine_cost
         how = (f", which would check it, needs up to {cost} more than the budget "
-               f"of {p.budget} allows" if look.kind == "unpaid" else
+               f"of {p.budget} allows" if look.kind == "unpaid" and not look.spent else
+               f", which would check it, could not pay for its next round within the "
+               f"budget of {p.budget} after {look.spent} of its evaluations (it takes up "
+               f"to {cost})"
+               if look.kind == "unpaid" else
                f" was checking it when the search along its gradient stopped at the budget "
                f"of {p.budget}")
         return Status.MAX_NFEV, f"{nfev} evaluations spent: {unchecked}{how}"

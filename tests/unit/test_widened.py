@@ -110,7 +110,10 @@ def test_a_check_the_budget_cannot_pay_for_ends_max_nfev():
     f = Counted(rosen)
     r = of.minimize(f, _SWAMPED_X, gradient="richardson", max_nfev=30)
     assert r.status == "max_nfev" and f.calls == r.nfev <= 30
-    assert "which would check it, needs up to" in r.message
+    assert "which would check it, could not pay for its next round within the budget of 30" \
+        in r.message
+    r = of.minimize(rosen, _SWAMPED_X, gradient="richardson", max_nfev=20)  # 2 left
+    assert r.status == "max_nfev" and "needs up to 36 more than the budget of 20" in r.message
 
 
 def test_a_check_whose_widened_differences_raise_leaves_the_verdict_unchecked():
@@ -136,6 +139,13 @@ def test_a_check_the_clock_cannot_wait_for_ends_max_time(monkeypatch):
     assert r.status == "max_time" and "rounding was checking it" in r.message
     assert r.nit == full.nit and r.nfev < full.nfev
     np.testing.assert_array_equal(r.x, full.x)
+
+
+def test_a_check_the_budget_stops_part_way_says_so():
+    f = Counted(lambda x: 3.0)  # flat: every coordinate widens to its cap, six rounds
+    r = of.minimize(f, np.ones(5), gradient="richardson", max_nfev=40)
+    assert r.status == "max_nfev" and f.calls == r.nfev <= 40
+    assert "could not pay for its next round within the budget of 40 after 10" in r.message
 
 
 # -- differences that were all 0 ----------------------------------------------------------------
