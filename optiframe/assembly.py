@@ -23,7 +23,7 @@ from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_
 from .gradients import (
     AnalyticGradient,
     ForwardDifference,
-    RichardsonDifference,
+    _FiniteDifference,
     bind_for,
     evaluations_for,
 )
@@ -106,9 +106,9 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         refine = counted_refinement(better, objective, box)
         refine_cost = evaluations_for(better, objective, n, box)[0]
         refine_name = type(better).__name__
-    widen, widen_cost = None, 0
-    if (better is None and box is None and runner.batching is None and not stochastic
-            and isinstance(estimator, (RichardsonDifference, AdaptiveDifference))):
+    widen, widen_cost = None, 0  # (finer_check: after the finer ones, or for want of any)
+    if (box is None and runner.batching is None and not stochastic and isinstance(
+            estimator, (_FiniteDifference, AdaptiveDifference))):
         widen, widen_cost = widener(objective), widening_cost(n)
     budget = stop.max_nfev
     if budget is not None and not point:

@@ -200,9 +200,13 @@ def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], 
              and flat[rows[j]] and F[rows[j]] != 0.0 and np.isfinite(F[rows[j]])]
     if not which:
         return nfev
-    verdict_of = _widened_flat(p, s.k) if wide else _forward_flat(p, s.k)
     counts = np.array(np.broadcast_to(np.atleast_1d(nfev), flat.shape), dtype=np.int64)
-    _rows_looked(s, p, rows, verdicts, which, counts, deadline, verdict_of, wide=wide)
+    if not wide:  # central differences first; where they are all 0 too, widened ones
+        _rows_looked(s, p, rows, verdicts, which, counts, deadline, _forward_flat(p, s.k))
+        which = [j for j in which if verdicts[j][1].endswith(_CENTRAL_0_TOO)]
+    if which and p.widen is not None:
+        _rows_looked(s, p, rows, verdicts, which, counts, deadline, _widened_flat(p, s.k),
+                     wide=True)
     return int(counts[0]) if s.point else counts
 
 
@@ -216,8 +220,7 @@ def _forward_flat(p: Problem, k: int) -> Any:
             return verdict[0], (f"{verdict[1]}; central differences (norm {look.norm:.3g}) "
                                 "find no lower f beyond its rounding either")
         if look.kind == "flat" and look.norm == 0.0:
-            return Status.CONVERGED, (f"{verdict[1]}; central differences, measured there, "
-                                      "were all 0 too")
+            return Status.CONVERGED, f"{verdict[1]}{_CENTRAL_0_TOO}"
         if look.kind == "flat":
             return _on_finer_norm(p, look, f"every forward difference at step {k} was 0")
         if look.kind == "lower" and not _rounding_hid(p, look, x, f):
@@ -257,7 +260,7 @@ def checked_widened(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict
     at their finest), as widened central differences read them: where they find a lower
     f the row ends ``line_search`` and says why; where they cannot be measured, too (the
     verdict was not checked). Adds what they spent to ``s.nfev``."""
-    if p.widen is None:
+    if p.widen is None or p.refine is not None:  # (checked_precision's, then)
         return
     which = [j for j, v in enumerate(verdicts) if v[0] is Status.CONVERGED]
     if not which:
@@ -288,6 +291,7 @@ def _read_widened(p: Problem, verdict: Verdict, look: Look, nfev: int, f: float,
     return _unchecked(p, look, nfev, f"{said}, and {WIDENED}", failed, wide=True)
 
 
+_CENTRAL_0_TOO = "; central differences, measured there, were all 0 too"
 #: what the widened look is called in messages
 WIDENED = "central differences widened until f's change stood above its rounding"
 _SWAMPED = ("f's rounding swamps the run's differences here, however fine; give the "

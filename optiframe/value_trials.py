@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .interpolation import quadratic_minimizer
 from .linesearch import (
     BUDGET,
     CLOCK,
@@ -34,6 +35,7 @@ from .linesearch import (
     joined,
     task_rows,
 )
+from .numerics import einsum
 
 
 def probe(task: SearchTask, longer: np.ndarray, least: np.ndarray) -> SearchResult:
@@ -89,14 +91,44 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
 @attrs.frozen
 class Farther(Armijo):
     """:class:`~optiframe.linesearch.Armijo`'s backtracking, then, where its first length
-    decreased f enough, twice the length while f goes on decreasing (within the budget
-    and the time): a verdict that f cannot be lowered beyond its rounding is overturned
+    decreased f enough, twice the length while f goes on decreasing, or, where twice it
+    rose, the quadratic's minimizer short of it (within the budget and the time): a
+    verdict that f cannot be lowered beyond its rounding is overturned
     by the lowest f along the direction, which a first sufficient decrease of 90
     roundings may be far from (1650 roundings 30 times farther, in Rosenbrock at
     |x| = 5e15)."""
 
     def search(self, task: SearchTask, shortest: np.ndarray | None = None) -> SearchResult:
-        return _farther(task, super().search(task, shortest))
+        res = super().search(task, shortest)
+        return _nearer(task, res, _farther(task, res))
+
+
+def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchResult:
+    """``res`` with each row whose first length decreased f enough and twice it did not
+    going back to the minimizer of the quadratic through f(x), its slope and that f,
+    where it is shorter and lowers f: a first step that overshoots the minimum along
+    the direction (one trial, within the budget and the time)."""
+    stayed = res.ok & (res.alpha == task.alpha0) & (first.nfev == 1)
+    rows = np.flatnonzero(stayed & (res.nfev > 1))  # (doubling was tried, and rose)
+    if not len(rows) or task.out_of_time():
+        return res
+    slope = einsum("ij,ij->i", task.G[rows], task.D[rows])
+    a = res.alpha[rows]
+    q = quadratic_minimizer(0.0, task.F[rows], slope, a, res.F[rows])
+    nfev = res.nfev.copy()
+    can = np.isfinite(q) & (q > 0) & (q < a) & task.affordable(rows, nfev, res.njev, 1)
+    rows, q = rows[can], q[can]
+    if not len(rows):
+        return res
+    with np.errstate(invalid="ignore", over="ignore"):
+        trial = along(task, rows, q)
+        F_t = np.asarray(task.values(trial, rows), dtype=float)
+    nfev[rows] += 1
+    lower = np.isfinite(F_t) & (F_t < res.F[rows])
+    alpha, X, F = res.alpha.copy(), res.X.copy(), res.F.copy()
+    rows = rows[lower]
+    alpha[rows], X[rows], F[rows] = q[lower], trial[lower], F_t[lower]
+    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
 
 
 def _farther(task: SearchTask, res: SearchResult) -> SearchResult:

@@ -1,6 +1,7 @@
 """Central differences whose steps widen until f's change across them stands above f's
 rounding: the look that checks a verdict where a run's own differences have nothing
-finer (Richardson's, and adaptive differences at their finest).
+finer (Richardson's, and adaptive differences at their finest), and a convergence on
+differences that were all 0 (central ones too).
 
 A difference gradient is only as good as f's change across its steps. Where f is large
 beside that change (Rosenbrock at x = (4e5, 21, -5e15), f = 3e33, whose second

@@ -162,6 +162,19 @@ def test_central_differences_all_0_far_from_a_minimum_earn_no_convergence(optimi
     assert _offset(r.x) - 1e12 > 1e3 * _EPS * 1e12  # above the minimum by its rounding
 
 
+@pytest.mark.parametrize("gradient", ["forward", "central"])
+def test_forward_and_central_differences_all_0_are_widened_too(gradient):
+    # at [0.9, 0.1], 0.32 above the minimum (1.45 of the verdict's units), forward and
+    # central differences are all 0: the widened ones measure the slope, and the search
+    # along them, its first length overshooting the minimum on the line, goes back to
+    # the quadratic's minimizer, which finds all of that 0.32
+    f = Counted(_offset)
+    r = of.minimize(f, [0.9, 0.1], gradient=gradient)
+    assert r.status == "stalled" and not r.success and f.calls == r.nfev
+    assert "every difference at step 0 was 0" in r.message
+    assert "(norm 1.13) find f lower by 0.32" in r.message
+
+
 def test_differences_all_0_at_the_minimum_still_converge():
     f = Counted(_offset)
     r = of.minimize(f, [0.5, 0.5], gradient="richardson")
