@@ -18,6 +18,7 @@ has to point downhill for a search to show that f can be lowered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -56,10 +57,25 @@ def widening_cost(n: int) -> int:
     return 2 * n * ROUNDS
 
 
-def widener(objective: Objective) -> Any:
+def widener(objective: Objective) -> Callable[[np.ndarray, float, int | None], Widened]:
     """``widen(X, f, left)``: the widened gradient at one point (a (1, n) row, f there
     being ``f``), every evaluation counted, a round started only where ``left`` (None:
-    no budget) pays for it."""
+    no budget) pays for it.
+
+    Example
+    -------
+    At f = 1e12 + |x - 0.5|^2 central differences are all 0 (f's rounding); the widened
+    ones measure the slope, 2 (x - 0.5):
+
+    >>> import numpy as np, optiframe as of
+    >>> f = of.FunctionObjective.from_callable(lambda x: 1e12 + np.sum((x - 0.5) ** 2))
+    >>> x = np.array([2.0, -2.0])
+    >>> of.CentralDifference().gradient(f, x).tolist()
+    [0.0, 0.0]
+    >>> G, spent, error, unpaid = widener(f)(x[None], f.value(x), None)
+    >>> np.round(G[0], 2).tolist(), spent <= widening_cost(2)
+    ([3.0, -5.0], True)
+    """
     counted = CountedObjective(objective)
     values = row_values(counted)
 
