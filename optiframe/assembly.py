@@ -107,9 +107,9 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         refine_cost = evaluations_for(better, objective, n, box)[0]
         refine_name = type(better).__name__
     widen, widen_cost = None, 0  # (finer_check: after the finer ones, or for want of any)
-    if (box is None and runner.batching is None and not stochastic and isinstance(
-            estimator, (_FiniteDifference, AdaptiveDifference))):
-        widen, widen_cost = widener(objective), widening_cost(n)
+    if runner.batching is None and not stochastic and isinstance(
+            estimator, (_FiniteDifference, AdaptiveDifference)):
+        widen, widen_cost = widener(objective, box), widening_cost(n)
     budget = stop.max_nfev
     if budget is not None and not point:
         budget = max(1, budget // n_starts)  # a multi-start run shares its budget equally

@@ -57,10 +57,13 @@ def widening_cost(n: int) -> int:
     return 2 * n * ROUNDS
 
 
-def widener(objective: Objective) -> Callable[[np.ndarray, float, int | None], Widened]:
+def widener(objective: Objective, box: Any = None,
+            ) -> Callable[[np.ndarray, float, int | None], Widened]:
     """``widen(X, f, left)``: the widened gradient at one point (a (1, n) row, f there
     being ``f``), every evaluation counted, a round started only where ``left`` (None:
-    no budget) pays for it.
+    no budget) pays for it. Within ``box`` (a :class:`~optiframe.bounds.Box`) the
+    points are clipped to it: a difference across what is left of the step, one-sided
+    at a bound, 0 for a coordinate the box fixes.
 
     Example
     -------
@@ -82,7 +85,7 @@ def widener(objective: Objective) -> Callable[[np.ndarray, float, int | None], W
     def widen(X: np.ndarray, f: float, left: int | None) -> Widened:
         start = counted.count
         try:
-            G, unpaid = _widened(values, X[0], f, left)
+            G, unpaid = _widened(values, X[0], f, left, box)
         except (OverflowError, FloatingPointError):
             return Widened(np.full(X.shape, np.nan), counted.count - start)
         except Exception as exc:  # the objective raised at a widened point
@@ -93,28 +96,35 @@ def widener(objective: Objective) -> Callable[[np.ndarray, float, int | None], W
     return widen
 
 
-def _widened(values: Any, x: np.ndarray, f: float, left: int | None,
+def _widened(values: Any, x: np.ndarray, f: float, left: int | None, box: Any,
              ) -> tuple[np.ndarray, bool]:
-    """The widened gradient at ``x`` and whether the budget stopped it."""
+    """The widened gradient at ``x`` (within ``box``, if any) and whether the budget
+    stopped it."""
     n = len(x)
     h = CentralDifference().steps(x)
     cap = WIDEST * np.maximum(1.0, np.abs(x))
     g = np.zeros(n)
     todo = np.arange(n)
+    if box is not None:  # a coordinate the box fixes has no slope to follow
+        todo = todo[box.lo < box.hi]
     resolved = RESOLVED_UNITS * _EPS * abs(f)
     spent = 0
     for _ in range(ROUNDS):
         k = len(todo)
+        if not k:
+            break
         if left is not None and spent + 2 * k > left:
             return g, True
         P = np.repeat(x[None], 2 * k, axis=0)
         up, down = x[todo] + h[todo], x[todo] - h[todo]
+        if box is not None:
+            up, down = np.minimum(up, box.hi[todo]), np.maximum(down, box.lo[todo])
         P[np.arange(k), todo], P[k + np.arange(k), todo] = up, down
         F = np.asarray(values(P), dtype=float)
         spent += 2 * k
         change = F[:k] - F[k:]
         g[todo] = change / (up - down)
-        wide = h[todo] >= cap[todo]
+        wide = (h[todo] >= cap[todo]) | (up - down <= 0.0)
         todo = todo[~((np.abs(change) > resolved) | wide)]
         if not len(todo):
             break

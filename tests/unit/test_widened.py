@@ -67,6 +67,26 @@ def test_a_coordinate_that_f_does_not_see_widens_to_its_cap_and_no_farther():
     assert G[0, 1] == 0.0 and spent == f.calls == 2 * ROUNDS + 2 * 4  # x[0]: four rounds
 
 
+def test_widened_differences_keep_within_the_bounds():
+    from optiframe.bounds import Box
+
+    seen = []
+
+    def f(x):
+        seen.append(np.array(x))
+        return _offset(x)
+
+    box = Box(lo=np.array([0.0, 0.1, -1.0]), hi=np.array([2.0, 0.1, 1.0]))
+    x = np.array([2.0, 0.1, 0.9])  # at the first upper bound; the second is fixed
+    G, spent, _, _ = widener(of.FunctionObjective.from_callable(f), box)(
+        x[None], _offset(x), None)
+    P = np.array(seen)
+    inside = (P - box.lo >= 0.0) & (box.hi - P >= 0.0)
+    assert spent == len(P) and inside.all()
+    assert G[0, 1] == 0.0  # no slope to follow where the box fixes x
+    np.testing.assert_allclose(G[0, [0, 2]], [3.0, 0.8], rtol=0.05)  # one-sided at 2.0
+
+
 # -- the verdicts they check --------------------------------------------------------------------
 @pytest.mark.parametrize("gradient", ["richardson", "auto"])
 def test_a_precision_that_f_s_rounding_feigned_is_no_convergence(gradient):
@@ -173,6 +193,15 @@ def test_forward_and_central_differences_all_0_are_widened_too(gradient):
     assert r.status == "stalled" and not r.success and f.calls == r.nfev
     assert "every difference at step 0 was 0" in r.message
     assert "(norm 1.13) find f lower by 0.32" in r.message
+
+
+@pytest.mark.parametrize("gradient", ["central", "auto"])
+def test_differences_all_0_within_bounds_are_widened_too(gradient):
+    f = Counted(_offset)
+    r = of.minimize(f, [2.0, 0.1], gradient=gradient, bounds=[(0.0, 2.0), (0.1, 0.1)])
+    assert r.status == "stalled" and not r.success and f.calls == r.nfev
+    assert "widened until f's change stood above its rounding (norm" in r.message
+    assert r.x[1] == 0.1
 
 
 def test_differences_all_0_at_the_minimum_still_converge():
