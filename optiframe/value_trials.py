@@ -93,10 +93,9 @@ class Farther(Armijo):
     """:class:`~optiframe.linesearch.Armijo`'s backtracking, then, where its first length
     decreased f enough, twice the length while f goes on decreasing, or, where twice it
     rose, the quadratic's minimizer short of it (within the budget and the time): a
-    verdict that f cannot be lowered beyond its rounding is overturned
-    by the lowest f along the direction, which a first sufficient decrease of 90
-    roundings may be far from (1650 roundings 30 times farther, in Rosenbrock at
-    |x| = 5e15)."""
+    verdict that f cannot be lowered beyond its rounding is overturned by the lowest f
+    along the direction, which a first sufficient decrease of 90 roundings may be far
+    from (1650 roundings 30 times farther, in Rosenbrock at |x| = 5e15)."""
 
     def search(self, task: SearchTask, shortest: np.ndarray | None = None) -> SearchResult:
         res = super().search(task, shortest)
@@ -133,8 +132,8 @@ def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchR
 
 def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
     """``res`` with each row whose first trial decreased f enough (an unshortened
-    length) going on to twice the length while that lowers f and evaluations are left:
-    the evaluations are the budget's last, and would go unspent."""
+    length) going on to twice the length while that lowers f and evaluations are left
+    (in :func:`values_only` they are the budget's last, and would go unspent)."""
     alpha, X, F, nfev = res.alpha.copy(), res.X.copy(), res.F.copy(), res.nfev.copy()
     active = np.flatnonzero(res.ok & (alpha == task.alpha0))
     while len(active):
