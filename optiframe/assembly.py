@@ -22,8 +22,9 @@ from .errors import (
 from .gradient_choice import AdaptiveDifference, counted_refinement, refinement_of
 from .gradients import (
     AnalyticGradient,
+    CentralDifference,
     ForwardDifference,
-    _FiniteDifference,
+    RichardsonDifference,
     bind_for,
     evaluations_for,
 )
@@ -107,8 +108,8 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
         refine_cost = evaluations_for(better, objective, n, box)[0]
         refine_name = type(better).__name__
     widen, widen_cost = None, 0  # (finer_check: after the finer ones, or for want of any)
-    if runner.batching is None and not stochastic and isinstance(
-            estimator, (_FiniteDifference, AdaptiveDifference)):
+    if runner.batching is None and not stochastic and isinstance(estimator, (
+            ForwardDifference, CentralDifference, RichardsonDifference, AdaptiveDifference)):
         widen, widen_cost = widener(objective, box), widening_cost(n)
     budget = stop.max_nfev
     if budget is not None and not point:
