@@ -110,10 +110,11 @@ def finer_name(p: Problem) -> str:
 
 def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
                  which: list[int], nfev: np.ndarray, deadline: float | None,
-                 verdict_of: Any, search: bool = True, wide: bool = False) -> None:
+                 verdict_of: Any, search: bool = True, wide: bool = False) -> list[Look]:
     """``verdicts[j]`` for each ``j`` of ``which`` (rows ``rows[j]``), as ``verdict_of``
     reads the finer look there (with f and x); ``nfev`` (one count per row) takes what
-    each spent."""
+    each spent. Returns the looks, in the order of ``which``."""
+    looks = []
     for j in which:
         r = int(rows[j])
         X = s.X[None] if s.point else s.X[r : r + 1]
@@ -121,6 +122,8 @@ def _rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
         look = finer_look(p, X, f, int(nfev[r]), r, deadline, search, wide)
         nfev[r] += look.spent
         verdicts[j] = verdict_of(verdicts[j], look, int(nfev[r]), f, X[0])
+        looks.append(look)
+    return looks
 
 
 def _state_rows_looked(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict],
@@ -202,8 +205,10 @@ def checked_flat(s: Any, p: Problem, rows: np.ndarray, verdicts: list[Verdict], 
         return nfev
     counts = np.array(np.broadcast_to(np.atleast_1d(nfev), flat.shape), dtype=np.int64)
     if not wide:  # central differences first; where they are all 0 too, widened ones
-        _rows_looked(s, p, rows, verdicts, which, counts, deadline, _forward_flat(p, s.k))
-        which = [j for j in which if verdicts[j][1].endswith(_CENTRAL_0_TOO)]
+        looks = _rows_looked(s, p, rows, verdicts, which, counts, deadline,
+                             _forward_flat(p, s.k))
+        which = [j for j, look in zip(which, looks, strict=True)
+                 if look.kind == "flat" and look.norm == 0.0]
     if which and p.widen is not None:
         _rows_looked(s, p, rows, verdicts, which, counts, deadline, _widened_flat(p, s.k),
                      wide=True)
@@ -220,7 +225,8 @@ def _forward_flat(p: Problem, k: int) -> Any:
             return verdict[0], (f"{verdict[1]}; central differences (norm {look.norm:.3g}) "
                                 "find no lower f beyond its rounding either")
         if look.kind == "flat" and look.norm == 0.0:
-            return Status.CONVERGED, f"{verdict[1]}{_CENTRAL_0_TOO}"
+            return Status.CONVERGED, (f"{verdict[1]}; central differences, measured there, "
+                                      "were all 0 too")
         if look.kind == "flat":
             return _on_finer_norm(p, look, f"every forward difference at step {k} was 0")
         if look.kind == "lower" and not _rounding_hid(p, look, x, f):
@@ -291,7 +297,6 @@ def _read_widened(p: Problem, verdict: Verdict, look: Look, nfev: int, f: float,
     return _unchecked(p, look, nfev, f"{said}, and {WIDENED}", failed, wide=True)
 
 
-_CENTRAL_0_TOO = "; central differences, measured there, were all 0 too"
 #: what the widened look is called in messages
 WIDENED = "central differences widened until f's change stood above its rounding"
 _SWAMPED = ("f's rounding swamps the run's differences here, however fine; give the "
@@ -321,14 +326,16 @@ def _unchecked(p: Problem, look: Look, nfev: int, unchecked: str, failed: Status
     budget's, the clock's, or ``failed`` where they raised or are not finite."""
     if look.kind in ("unpaid", "budget"):
         cost = p.widen_cost if wide else p.refine_cost
-        how = (f", which would check it, needs up to {cost} more than the budget "
-               f"of {p.budget} allows" if look.kind == "unpaid" and not look.spent else
-               f", which would check it, could not pay for its next round within the "
-               f"budget of {p.budget} after {look.spent} of its evaluations (it takes up "
-               f"to {cost})"
-               if look.kind == "unpaid" else
-               f" was checking it when the search along its gradient stopped at the budget "
-               f"of {p.budget}")
+        if look.kind == "budget":
+            how = (f" was checking it when the search along its gradient stopped at the "
+                   f"budget of {p.budget}")
+        elif look.spent:  # (the widened ones, paid round by round)
+            how = (f", which would check it, could not pay for its next round within the "
+                   f"budget of {p.budget} after {look.spent} of its evaluations (it takes "
+                   f"up to {cost})")
+        else:
+            how = (f", which would check it, needs up to {cost} more than the budget of "
+                   f"{p.budget} allows")
         return Status.MAX_NFEV, f"{nfev} evaluations spent: {unchecked}{how}"
     if look.kind in ("late", "clock"):
         return Status.MAX_TIME, (f"max_time = {p.stop.max_time:g} s ran out: {unchecked} "

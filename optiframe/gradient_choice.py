@@ -176,6 +176,22 @@ class CountedObjective(Objective):
     def __repr__(self) -> str:
         return repr(self.objective)
 
+    def measured(self, measure: Callable[[], np.ndarray], shape: tuple[int, ...],
+                 ) -> tuple[np.ndarray | None, int, Exception | None]:
+        """``measure()``, a gradient of ``shape`` from this objective's values, with the
+        evaluations it made, exactly, and the objective's error: where the objective
+        raises part way, the points evaluated until then, None for the gradient and the
+        exception (an overflow gives NaN)."""
+        start = self.count
+        try:
+            G = np.asarray(measure(), dtype=float).reshape(shape)
+        except (OverflowError, FloatingPointError):
+            G = np.full(shape, np.nan)
+        except Exception as exc:  # the objective raised at a measured point
+            unasked(exc)  # (the count is exact: the note of what it did not ask goes)
+            return None, self.count - start, exc
+        return G, self.count - start, None
+
 
 def counted_refinement(estimator: GradientEstimator, objective: Objective, bounds: Any,
                        ) -> Callable[[np.ndarray], tuple[np.ndarray | None, int,
@@ -190,17 +206,7 @@ def counted_refinement(estimator: GradientEstimator, objective: Objective, bound
     gradient = bind_for(estimator, counted, bounds, stack=True)
 
     def refine(X: np.ndarray) -> tuple[np.ndarray | None, int, Exception | None]:
-        start = counted.count
-        G: np.ndarray | None = None
-        error: Exception | None = None
-        try:
-            G = np.asarray(gradient(X), dtype=float).reshape(X.shape)
-        except (OverflowError, FloatingPointError):
-            G = np.full(X.shape, np.nan)
-        except Exception as exc:  # the objective raised at a refined point
-            unasked(exc)  # (the count is exact: the note of what it did not ask goes)
-            error = exc
-        return G, counted.count - start, error
+        return counted.measured(lambda: gradient(X), X.shape)
 
     return refine
 

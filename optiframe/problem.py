@@ -301,8 +301,9 @@ class Problem:
     forward_steps: Any = None
     #: central differences widened until f's change stands above its rounding
     #: (widened.widener), and what they cost at most: they check the verdicts of a run
-    #: whose differences have nothing finer (Richardson's, adaptive ones), and a
-    #: convergence on differences that are all 0 (finer_check), or None (bounds)
+    #: whose differences have nothing finer (Richardson's, adaptive ones, central ones
+    #: within bounds), and a convergence on differences that are all 0 (finer_check),
+    #: or None (no finite differences)
     widen: Any = None
     widen_cost: int = 0
     #: adaptive differences (``grad(X, F, levels)``): one gradient's evaluations at each

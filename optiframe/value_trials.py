@@ -107,8 +107,9 @@ def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchR
     going back to the minimizer of the quadratic through f(x), its slope and that f,
     where it is shorter and lowers f: a first step that overshoots the minimum along
     the direction (one trial, within the budget and the time)."""
-    stayed = res.ok & (res.alpha == task.alpha0) & (first.nfev == 1)
-    rows = np.flatnonzero(stayed & (res.nfev > 1))  # (doubling was tried, and rose)
+    # (accepted at once, and the doubling, tried, rose)
+    rows = np.flatnonzero(res.ok & (first.nfev == 1) & (res.nfev > 1)
+                          & (res.alpha == task.alpha0))
     if not len(rows) or task.out_of_time():
         return res
     slope = einsum("ij,ij->i", task.G[rows], task.D[rows])

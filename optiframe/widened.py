@@ -26,7 +26,6 @@ import numpy as np
 from .gradient_choice import CountedObjective
 from .gradients import CentralDifference, row_values
 from .objective import Objective
-from .replay import unasked
 
 _EPS = float(np.finfo(float).eps)
 
@@ -83,15 +82,15 @@ def widener(objective: Objective, box: Any = None,
     values = row_values(counted)
 
     def widen(X: np.ndarray, f: float, left: int | None) -> Widened:
-        start = counted.count
-        try:
-            G, unpaid = _widened(values, X[0], f, left, box)
-        except (OverflowError, FloatingPointError):
-            return Widened(np.full(X.shape, np.nan), counted.count - start)
-        except Exception as exc:  # the objective raised at a widened point
-            unasked(exc)  # (the count is exact: the note of what it did not ask goes)
-            return Widened(None, counted.count - start, error=exc)
-        return Widened(None if unpaid else G[None], counted.count - start, unpaid=unpaid)
+        unpaid = False
+
+        def measure() -> np.ndarray:
+            nonlocal unpaid
+            g, unpaid = _widened(values, X[0], f, left, box)
+            return g
+
+        G, spent, error = counted.measured(measure, X.shape)
+        return Widened(None if unpaid else G, spent, error, unpaid)
 
     return widen
 
