@@ -136,8 +136,9 @@ class LBFGS(Optimizer):
         if int(state.count[0]) == 0 or n > self.DENSE_LIMIT:
             return None
         take = np.zeros(n, dtype=np.int64)
-        H = _two_loop(np.eye(n), state.S[take], state.Y[take], state.rho[take],
-                      state.head[take], state.count[take])
+        with np.errstate(invalid="ignore", over="ignore"):  # (after the run: a run's own)
+            H = _two_loop(np.eye(n), state.S[take], state.Y[take], state.rho[take],
+                          state.head[take], state.count[take])
         return (H + H.T) / 2.0  # symmetric up to rounding
 
     def forget(self, state: LBFGSState) -> LBFGSState:
@@ -324,7 +325,10 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
     makes for each row, on the row's (m, n) memory) and the same recursion, its
     coefficients as Python floats; the same operations on the same numbers, so the same
     bits as the row in a stack. ``gamma``: the newest pair's ``s.y / y.y`` where the
-    caller has it from the same dots."""
+    caller has it from the same dots. numpy's floating-point warnings are the caller's
+    (a run steps under ``np.errstate(over="ignore", invalid="ignore")``; one of its own
+    here cost 2 % of an L-BFGS iteration, docs/benchmarks.md); numpy set to raise, an
+    overflow goes the classic way too."""
     if count == 0:
         return 1.0 * G
     m = rho.shape[1]
@@ -334,7 +338,7 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         sy_, yy = float(einsum("i,i->", s, y)), float(einsum("i,i->", y, y))
         gamma = sy_ / yy if 0.0 < yy < math.inf else 1.0
     S0, Y0 = S[0], Y[0]  # the row's memory: the products the stack's matmul makes per row
-    with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
+    try:  # (overflow: the classic way, below)
         sg, sy, r = (S0 @ G[0]).tolist(), (S0 @ Y0.T).tolist(), rho[0].tolist()
         alpha = [0.0] * m  # by memory slot
         for j, prior in zip(order, newer, strict=True):
@@ -354,6 +358,8 @@ def _two_loop_one(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
             coef[j] = alpha[j] - r[j] * t
         Z = (np.array(coef) @ S0)[None]
         Z += gamma * q  # (gamma q + Z: the same bits, one array fewer)
+    except FloatingPointError:  # numpy set to raise by the caller
+        Z = np.full(G.shape, np.nan)
     if count_nonzero(np.isfinite(Z)) < Z.size and count_nonzero(np.isfinite(G)) == G.size:
         return _two_loop_classic(G, S, Y, rho, np.array([head]), np.array([count]))
     return Z

@@ -191,9 +191,15 @@ def test_the_one_row_two_loop_recursion_gives_the_rows_loops_bits():
 def test_a_single_starts_step_gives_the_stacks_bits():
     # LBFGS.step of one row (Python flags, _pair_one, _two_loop_one) against the same row
     # in a stack of three: pairs kept and rejected, overflowing scales, empty memories,
-    # short rows and rows long enough for numpy's vectorized sums
+    # short rows and rows long enough for numpy's vectorized sums (numpy's overflow
+    # warnings off, as a run steps)
     rng = np.random.default_rng(5)
     opt = of.LBFGS(memory=4)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _single_rows_against_the_stack(rng, opt)
+
+
+def _single_rows_against_the_stack(rng: np.random.Generator, opt: of.LBFGS) -> None:
     for i in range(80):
         n = int(rng.integers(1, 8)) if i % 4 else int(rng.integers(8, 300))
         scale = 10.0 ** rng.choice([0, 0, 150, 200, -150])
@@ -213,6 +219,32 @@ def test_a_single_starts_step_gives_the_stacks_bits():
                     assert np.array_equal(getattr(one_state, name)[0],
                                           getattr(new, name)[k], equal_nan=True), name
             X, state = X + rng.normal(size=(3, n)) * rng.choice([1e-3, 1.0]), new
+
+
+def test_a_single_start_whose_dot_products_overflow_under_raise_goes_the_classic_way():
+    # a step outside a run, numpy set to raise: gradients of 1e200 overflow the
+    # recursion's dot products (y.q), not the classic loop's (y.z, z = gamma q); the
+    # single start's step falls back as the stack's does under the run's errstate
+    rng = np.random.default_rng(5)
+    opt = of.LBFGS(memory=4)
+    compared = 0
+    for i in range(20):
+        n = int(rng.integers(1, 8)) if i % 2 else int(rng.integers(8, 100))
+        X = rng.normal(size=(3, n))
+        state = opt.init(X)
+        for _ in range(6):
+            G = rng.normal(size=(3, n)) * 1e200
+            with np.errstate(over="ignore", invalid="ignore"):
+                proposal, new = opt.step(X, G, state)
+            for k in range(3):
+                row = LBFGSState(**{name: getattr(state, name)[k:k + 1]
+                                    for name in attrs.fields_dict(LBFGSState)})
+                with np.errstate(all="raise"):
+                    one, _ = opt.step(X[k], G[k], row)
+                assert np.array_equal(one, proposal[k], equal_nan=True)
+                compared += int(np.isfinite(one).all())
+            X, state = X + rng.normal(size=(3, n)), new
+    assert compared > 300  # (finite steps: the classic loop took over)
 
 
 def test_the_dot_product_recursion_matches_the_classic_one_and_takes_over_when_it_overflows():
