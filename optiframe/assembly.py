@@ -138,23 +138,32 @@ def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
               entropy: int) -> RunState:
     """The state at step 0: f at the starting points (full data), each start's optimizer,
     schedule and random states, the first batch (training). Starts whose f(x0) is NaN,
-    infinite, at ``F_FLOOR`` or raises end at once."""
+    infinite, at ``F_FLOOR`` or raises end at once; Ctrl-C while f(x0) is evaluated ends
+    every start ``interrupted`` at x0, with no evaluation counted."""
     point = p.point
     s = RunState(point, X0.shape[-1])
     stop = p.stop
+    interrupted = False
     if p.batches is not None:
         F: Any = math.nan if point else np.full(X0.shape[0], np.nan)
         f_limit: Any = F
     elif point:
-        F = _first_value(p, X0)
+        try:
+            F = _first_value(p, X0)
+        except KeyboardInterrupt:
+            F, interrupted = math.nan, True
         f_limit = stop.divergence_limit(F) if math.isfinite(F) else math.inf
     else:
         try:
             F, errors = p.value(X0), {}
         except RowError as err:
             F, errors = err.values, err.errors
+        except KeyboardInterrupt:
+            F, errors, interrupted = np.full(X0.shape[0], np.nan), {}, True
         f_limit = stop.divergence_limits(F)
     s.start(X0, F, index, f_limit, runner.optimizer.init(X0))
+    if interrupted:
+        return _interrupted_at_start(s, p, runner.checkpoint is not None)
     if p.batches is not None:
         s.nfev = 0 if point else np.zeros(len(index), dtype=np.int64)
         p.batches.begin(s)
@@ -174,6 +183,20 @@ def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
         if len(ended):
             finish_rows(s, p, ended, [stop.at_start(float(values[r]))  # type: ignore[misc]
                                       for r in ended])
+    return s
+
+
+def _interrupted_at_start(s: RunState, p: Problem, checkpointed: bool) -> RunState:
+    """Ctrl-C while f at the starting points was evaluated: every start ends
+    ``interrupted`` at its x0, no evaluation counted (none was whole) and no checkpoint
+    written (there is no step to go on from)."""
+    from .settle import finish_rows
+
+    s.nfev = 0 if s.point else np.zeros(len(s.index), dtype=np.int64)
+    detail = "at step 0, while f at the starting point was evaluated" + (
+        " (no checkpoint was written: there is no step to resume from)"
+        if checkpointed else "")
+    finish_rows(s, p, range(len(s.index)), [(Status.INTERRUPTED, detail)] * len(s.index))
     return s
 
 

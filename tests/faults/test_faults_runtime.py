@@ -57,6 +57,14 @@ CASES = [
                          gradient="forward", max_steps=100, optimizer="gd",
                              on_interrupt="return", raise_errors=False),
      "interrupted", r"Interrupted.*at step 9", 10),  # forward: n evaluations a step, f reused
+    ("Ctrl-C while f(x0) is evaluated",
+     lambda: of.minimize(raising_after(1, KeyboardInterrupt()), [1.0, 1.0],
+                         on_interrupt="return"),
+     "interrupted", r"at step 0, while f at the starting point was evaluated", 1),
+    ("Ctrl-C while a stack's f(x0) is evaluated",
+     lambda: of.minimize(raising_after(2, KeyboardInterrupt()), starts=np.ones((3, 2)),
+                         on_interrupt="return"),
+     "interrupted", r"at step 0, while f at the starting point", 0),
     ("Ctrl-C in a callback",
      lambda: of.minimize("sphere", [1.0], callbacks=callback_raising_at(5, KeyboardInterrupt()),
                          max_steps=100, optimizer="gd", on_interrupt="return", raise_errors=False),
@@ -108,6 +116,25 @@ def test_runtime_fault_ends_in_a_status_keeping_the_history(call, status, patter
     assert re.search(pattern, r.message), r.message
     if rows is not None:
         assert len(r.history) == rows
+
+
+@pytest.mark.parametrize("starts", [None, np.ones((3, 2))], ids=["single", "stack"])
+def test_ctrl_c_at_the_first_evaluation_raises_with_the_result_and_no_checkpoint(starts,
+                                                                                 tmp_path):
+    # before any step: every start interrupted at its x0, nothing counted, and no
+    # checkpoint (a resume says there is none) -- the KeyboardInterrupt carries the result
+    f = raising_after(2 if starts is not None else 1, KeyboardInterrupt())
+    x0 = None if starts is not None else [1.0, 2.0]
+    with pytest.raises(KeyboardInterrupt) as stop:
+        of.minimize(f, x0, starts=starts, checkpoint=tmp_path / "ck")
+    r = stop.value.result
+    assert r.status == "interrupted" and r.nfev == 0 and r.nit == 0
+    assert "no checkpoint was written" in r.message
+    rows = r.starts if starts is not None else [r]
+    assert all(o.status == "interrupted" and o.nfev == 0 for o in rows)
+    np.testing.assert_array_equal(r.x, [1.0, 2.0] if starts is None else [1.0, 1.0])
+    with pytest.raises(of.CheckpointError, match="no checkpoint"):
+        of.Runner(f).resume(tmp_path / "ck")
 
 
 def test_interrupted_run_saves_a_checkpoint_it_resumes_from(tmp_path):
