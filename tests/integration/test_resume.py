@@ -119,6 +119,48 @@ def test_interrupted_run_resumes_bit_for_bit(kind, every, tmp_path):
     assert_same_run(resumed, whole)
 
 
+class _CtrlCAt:
+    """exp(sum x) + |x|^2, raising KeyboardInterrupt at its call ``at`` (None: never)."""
+
+    def __init__(self, at=None):
+        self.at, self.calls = at, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return float(np.exp(np.sum(x)) + np.sum(x**2))
+
+
+@pytest.mark.parametrize("starts", [False, True], ids=["single", "stack"])
+def test_ctrl_c_in_the_checks_of_a_failed_search_resumes_to_the_same_bits(starts, tmp_path):
+    # forward differences whose Armijo search finds no lower f at step 5; the verdict is
+    # checked by central differences (evaluations after the step was committed). Ctrl-C
+    # at any of them used to checkpoint the committed step, and the resumed run took a
+    # step 6 the run never stopped does not take (nit 7 instead of 6)
+    x0 = np.array([-1.59679907, -0.0057959])
+    run = {"starts": np.vstack([x0, x0 + 0.3])} if starts else {"x0": x0}
+    options = dict(optimizer={"name": "lbfgs", "line_search": "armijo"}, gradient="forward",
+                   bounds=[(-2.014637664157549, 0.5969369140685485)] * 2,
+                   on_interrupt="return")
+    counted = _CtrlCAt()
+    whole = of.Runner(counted, **options).run(**run)
+    assert "where the line search could find no lower f" in (
+        whole.starts[0].message if starts else whole.message)
+    resumed_at = []
+    for at in range(3, counted.calls + 1):
+        stopper = _CtrlCAt(at)
+        folder = tmp_path / f"at{at}"
+        part = of.Runner(stopper, checkpoint=folder, checkpoint_every=1, **options).run(**run)
+        assert part.status == "interrupted"
+        if "no checkpoint was written" in part.message:
+            continue  # (Ctrl-C at a stack's first evaluation: no step to resume from)
+        stopper.at = None
+        assert_same_run(of.Runner(stopper, **options).resume(folder), whole)
+        resumed_at.append(of.load_checkpoint(folder).step)
+    assert 5 in resumed_at  # (the interruptions in the checks: the step before them)
+
+
 def test_a_resume_may_run_longer(tmp_path):
     whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
                       on_interrupt="return").run([-1.0, 1.0])
