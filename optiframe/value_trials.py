@@ -91,15 +91,22 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
 @attrs.frozen
 class Farther(Armijo):
     """:class:`~optiframe.linesearch.Armijo`'s backtracking, then, where its first length
-    decreased f enough, twice the length while f goes on decreasing, or, where twice it
-    rose, the quadratic's minimizer short of it (within the budget and the time): a
-    verdict that f cannot be lowered beyond its rounding is overturned by the lowest f
-    along the direction, which a first sufficient decrease of 90 roundings may be far
-    from (1650 roundings 30 times farther, in Rosenbrock at |x| = 5e15)."""
+    decreased f enough, twice the length while f goes on decreasing, then the vertex of
+    the parabola through the last three lengths (or, where the first length overshot,
+    the quadratic's minimizer short of it; within the budget and the time): a verdict
+    that f cannot be lowered beyond its rounding is overturned by the lowest f along the
+    direction, which a first sufficient decrease of 90 roundings may be far from (1650
+    roundings 30 times farther, in Rosenbrock at |x| = 5e15), and where doubling stopped,
+    up to twice short of it, 13 % below it (874 roundings against 1007 at |x| = 1e16)."""
 
     def search(self, task: SearchTask, shortest: np.ndarray | None = None) -> SearchResult:
         res = super().search(task, shortest)
-        return _nearer(task, res, _farther(task, res))
+        doubled, before, rose = _doubled(task, res)
+        nearer = _nearer(task, res, doubled)  # (a first length past the minimum)
+        first = np.isnan(before)  # (the first doubling rose: the parabola's left end is 0)
+        before = np.where(nearer.alpha != doubled.alpha, np.nan,
+                          np.where(first, task.F, before))
+        return _vertex(task, nearer, np.where(first, 0.0, 0.5), before, rose)
 
 
 def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchResult:
@@ -131,11 +138,54 @@ def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchR
     return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
 
 
+def _vertex(task: SearchTask, res: SearchResult, left: np.ndarray, before: np.ndarray,
+            rose: np.ndarray) -> SearchResult:
+    """``res`` with each row whose doubling rose trying the vertex of the parabola
+    through its last three lengths (``left`` b, b and 2 b, b ``res``'s length: f
+    ``before``, at b, and where it ``rose``; ``left`` 1/2, or 0 where the first doubling
+    rose), where that lowers f: doubling stops up to twice short of the lowest f along
+    the direction (one trial, within the budget and the time)."""
+    rows = np.flatnonzero(res.ok & np.isfinite(before) & np.isfinite(rose))
+    if not len(rows) or task.out_of_time():
+        return res
+    nfev = res.nfev.copy()
+    rows = rows[task.affordable(rows, nfev, res.njev, 1)]
+    if not len(rows):
+        return res
+    b, fa, fb, fc = res.alpha[rows], before[rows], res.F[rows], rose[rows]
+    w = 1.0 - left[rows]  # (b - a) / b
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # (c = 2 b: the vertex b - ((b-a)^2 (fb-fc) - (b-c)^2 (fb-fa)) /
+        # (2 ((b-a) (fb-fc) - (b-c) (fb-fa))))
+        q = b - 0.5 * b * (w * w * (fb - fc) - (fb - fa)) / (w * (fb - fc) + (fb - fa))
+        can = np.isfinite(q) & (q > left[rows] * b) & (q < 2.0 * b) & (q != b)
+        rows, q = rows[can], q[can]
+        if not len(rows):
+            return res
+        trial = along(task, rows, q)
+        F_t = np.asarray(task.values(trial, rows), dtype=float)
+    nfev[rows] += 1
+    lower = np.isfinite(F_t) & (F_t < res.F[rows])
+    alpha, X, F = res.alpha.copy(), res.X.copy(), res.F.copy()
+    rows = rows[lower]
+    alpha[rows], X[rows], F[rows] = q[lower], trial[lower], F_t[lower]
+    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
+
+
 def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
     """``res`` with each row whose first trial decreased f enough (an unshortened
     length) going on to twice the length while that lowers f and evaluations are left
     (in :func:`values_only` they are the budget's last, and would go unspent)."""
+    return _doubled(task, res)[0]
+
+
+def _doubled(task: SearchTask, res: SearchResult,
+             ) -> tuple[SearchResult, np.ndarray, np.ndarray]:
+    """:func:`_farther`'s result, and each row's f at half its final length where the
+    doubling lowered f at least once and at twice it where that was tried and did not
+    (NaN otherwise)."""
     alpha, X, F, nfev = res.alpha.copy(), res.X.copy(), res.F.copy(), res.nfev.copy()
+    before, rose = np.full(len(F), np.nan), np.full(len(F), np.nan)
     active = np.flatnonzero(res.ok & (alpha == task.alpha0))
     while len(active):
         a = 2.0 * alpha[active]
@@ -150,6 +200,8 @@ def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
             F_t = np.asarray(task.values(trial, active), dtype=float)
         nfev[active] += 1
         lower = np.isfinite(F_t) & (F_t < F[active])
+        rose[active[~lower]] = F_t[~lower]
         active = active[lower]
+        before[active] = F[active]
         X[active], F[active], alpha[active] = trial[lower], F_t[lower], a[lower]
-    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
+    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev), before, rose

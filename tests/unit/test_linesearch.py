@@ -356,3 +356,32 @@ def test_a_minimum_a_million_away_is_reached_in_few_trials(starts):
     # the default optimizer on the same function: its first step ends there too
     r = of.minimize(lambda x: float(f(x)[0]), [0.0], jac=lambda x: g(x)[0])
     assert r.status == "converged" and abs(r.x[0] - 1e6) < 1e-6 and r.nfev <= 14, r
+
+
+@pytest.mark.parametrize(("minimum", "trials"), [(50.3, 9), (1.5, 3)])
+def test_farther_ends_at_the_lowest_f_along_the_direction_not_where_doubling_stopped(
+        minimum, trials):
+    # the finer checks' search: Armijo accepts the unit length, doubling goes on while f
+    # decreases (2, 4, ..., 64 for a minimum at 50.3) and stops up to twice short of the
+    # minimum; the parabola through its last three lengths (the quadratic through f(0),
+    # its slope and 2 where the first doubling rose) finds it
+    from optiframe.value_trials import Farther
+
+    def f(P):
+        return (P[:, 0] - minimum) ** 2
+
+    spent = {"f": 0}
+
+    def vals(P, rows):
+        spent["f"] += len(P)
+        return f(P)
+
+    X = np.zeros((1, 1))
+    task = SearchTask(X=X, F=f(X), G=np.array([[-2.0 * minimum]]), D=np.ones((1, 1)),
+                      alpha0=np.ones(1), alpha_max=np.full(1, math.inf), values=vals,
+                      gradients=lambda P, rows, F: -2.0 * (minimum - P))
+    res = Farther().search(task)
+    assert res.ok[0] and res.nfev[0] == trials == spent["f"]
+    assert res.alpha[0] == pytest.approx(minimum, rel=1e-9) and res.F[0] < 1e-12
+    poor = attrs.evolve(task, budget=np.array([trials - 1]))  # no evaluation for it: the
+    assert Farther().search(poor).alpha[0] in (64.0, 1.0)  # length doubling stopped at
