@@ -141,10 +141,11 @@ def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchR
 def _vertex(task: SearchTask, res: SearchResult, left: np.ndarray, before: np.ndarray,
             rose: np.ndarray) -> SearchResult:
     """``res`` with each row whose doubling rose trying the vertex of the parabola
-    through its last three lengths (``left`` b, b and 2 b, b ``res``'s length: f
-    ``before``, at b, and where it ``rose``; ``left`` 1/2, or 0 where the first doubling
-    rose), where that lowers f: doubling stops up to twice short of the lowest f along
-    the direction (one trial, within the budget and the time)."""
+    through its last three lengths, taken where it lowers f: ``left`` times b, b and
+    2 b, where b is the row's length in ``res`` (``left`` 1/2, or 0 where the first
+    doubling rose), with f ``before``, at b, and where it ``rose``. Doubling stops up to
+    twice short of the lowest f along the direction (one trial, within the budget and
+    the time)."""
     rows = np.flatnonzero(res.ok & np.isfinite(before) & np.isfinite(rose))
     if not len(rows) or task.out_of_time():
         return res
