@@ -122,14 +122,20 @@ def _nearer(task: SearchTask, first: SearchResult, res: SearchResult) -> SearchR
     slope = einsum("ij,ij->i", task.G[rows], task.D[rows])
     a = res.alpha[rows]
     q = quadratic_minimizer(0.0, task.F[rows], slope, a, res.F[rows])
-    nfev = res.nfev.copy()
-    can = np.isfinite(q) & (q > 0) & (q < a) & task.affordable(rows, nfev, res.njev, 1)
-    rows, q = rows[can], q[can]
+    can = np.isfinite(q) & (q > 0) & (q < a) & task.affordable(rows, res.nfev, res.njev, 1)
+    return _lower_at(task, res, rows[can], q[can])
+
+
+def _lower_at(task: SearchTask, res: SearchResult, rows: np.ndarray,
+              q: np.ndarray) -> SearchResult:
+    """``res`` with rows ``rows`` tried once more, at lengths ``q``, and moved there where
+    f is lower (the trial counted either way)."""
     if not len(rows):
         return res
     with np.errstate(invalid="ignore", over="ignore"):
         trial = along(task, rows, q)
         F_t = np.asarray(task.values(trial, rows), dtype=float)
+    nfev = res.nfev.copy()
     nfev[rows] += 1
     lower = np.isfinite(F_t) & (F_t < res.F[rows])
     alpha, X, F = res.alpha.copy(), res.X.copy(), res.F.copy()
@@ -149,8 +155,7 @@ def _vertex(task: SearchTask, res: SearchResult, left: np.ndarray, before: np.nd
     rows = np.flatnonzero(res.ok & np.isfinite(before) & np.isfinite(rose))
     if not len(rows) or task.out_of_time():
         return res
-    nfev = res.nfev.copy()
-    rows = rows[task.affordable(rows, nfev, res.njev, 1)]
+    rows = rows[task.affordable(rows, res.nfev, res.njev, 1)]
     if not len(rows):
         return res
     b, fa, fb, fc = res.alpha[rows], before[rows], res.F[rows], rose[rows]
@@ -160,17 +165,7 @@ def _vertex(task: SearchTask, res: SearchResult, left: np.ndarray, before: np.nd
         # (2 ((b-a) (fb-fc) - (b-c) (fb-fa))))
         q = b - 0.5 * b * (w * w * (fb - fc) - (fb - fa)) / (w * (fb - fc) + (fb - fa))
         can = np.isfinite(q) & (q > left[rows] * b) & (q < 2.0 * b) & (q != b)
-        rows, q = rows[can], q[can]
-        if not len(rows):
-            return res
-        trial = along(task, rows, q)
-        F_t = np.asarray(task.values(trial, rows), dtype=float)
-    nfev[rows] += 1
-    lower = np.isfinite(F_t) & (F_t < res.F[rows])
-    alpha, X, F = res.alpha.copy(), res.X.copy(), res.F.copy()
-    rows = rows[lower]
-    alpha[rows], X[rows], F[rows] = q[lower], trial[lower], F_t[lower]
-    return attrs.evolve(res, alpha=alpha, X=X, F=F, nfev=nfev)
+    return _lower_at(task, res, rows[can], q[can])
 
 
 def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
