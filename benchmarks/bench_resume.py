@@ -10,8 +10,9 @@ line search, Adam), a gradient (the default adaptive differences, forward, centr
 Richardson's, SPSA or the analytic one), maybe bounds, ``max_nfev`` and ``ftol``, one start
 or a stack of two or three, and a checkpoint every 1, 2 or 5 steps. It runs once to its
 end, counting f's calls, then again with the same objective raising KeyboardInterrupt
-at a call drawn from them (inside a gradient, a line search's trial or a check at a
-start's end as often as not), and resumes that run's checkpoint with f restored.
+at a call drawn from them (so inside a gradient, a line search's trials or the checks
+at a start's end, wherever f's calls fall), and resumes that run's checkpoint with f
+restored.
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
