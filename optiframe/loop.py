@@ -565,11 +565,13 @@ class _Step:
             raised = users_error(new.errors) if self.point else None
             if raised is not None:
                 w.failure = raised  # a single start raises it, with the result
+            ended = len(s.finished)
             try:
                 keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain, w.deadline)
-            except KeyboardInterrupt:  # in a check's evaluations: the step is undone, so a
-                saved, self.rng_top = self.undo  # resumed run takes it again, checks and all
-                s.put(*saved)  # (its last item: the searches' fields)
+            except KeyboardInterrupt:  # in a check's evaluations (no row ended yet, as in a
+                if len(s.finished) == ended:  # start-end callback): the step is undone, so
+                    saved, self.rng_top = self.undo  # a resumed run takes it again, checks
+                    s.put(*saved)  # and all (the last item: the searches' fields)
                 raise
             self.undo = None
             if not s.running:

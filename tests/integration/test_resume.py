@@ -161,6 +161,32 @@ def test_ctrl_c_in_the_checks_of_a_failed_search_resumes_to_the_same_bits(starts
     assert 5 in resumed_at  # (the interruptions in the checks: the step before them)
 
 
+def test_ctrl_c_in_a_start_end_callback_after_a_failed_search_keeps_the_ended_start(
+        tmp_path):
+    # the settlement ended start 0 (its verdict checked) before its on_start_end callback
+    # raised: the step stays committed, the start stays ended, the others resume
+    class CtrlCAtFirstEnd:
+        def __init__(self):
+            self.ended = 0
+
+        def on_start_end(self, outcome):
+            self.ended += 1
+            if self.ended == 1:
+                raise KeyboardInterrupt
+
+    x0 = np.array([-1.59679907, -0.0057959])
+    starts = np.vstack([x0, x0 + 0.3, x0 - 0.2])
+    options = dict(optimizer={"name": "lbfgs", "line_search": "armijo"}, gradient="forward",
+                   bounds=[(-2.014637664157549, 0.5969369140685485)] * 2,
+                   on_interrupt="return")
+    f = _CtrlCAt()
+    whole = of.Runner(f, **options).run(starts=starts)
+    part = of.Runner(f, callbacks=[CtrlCAtFirstEnd()], checkpoint=tmp_path,
+                     **options).run(starts=starts)
+    assert [o.status for o in part.starts] == ["converged", "interrupted", "interrupted"]
+    assert_same_run(of.Runner(f, **options).resume(tmp_path), whole)
+
+
 def test_a_resume_may_run_longer(tmp_path):
     whole = of.Runner("rosenbrock", of.Adam(lr=0.01), max_steps=600,
                       on_interrupt="return").run([-1.0, 1.0])
