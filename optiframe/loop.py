@@ -289,7 +289,8 @@ class _Step:
         self.confirm = p.adaptive and p.gtol > 0.0  # see confirmed_gradient (a fixed
         # step's levels climb only by it; a training run has no levels)
         self.spent = (p.step_cost, p.jev)  # what a fixed step costs each row
-        self.undo: Any = None  # the state before a commit whose searches are settled
+        self.undo: Any = None  # the state before a commit whose searches failed (None:
+        # they did not), and the step's generator states: what settling them undoes
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.best_within = False  # every row's best value within its limit (_values_ok)
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -513,10 +514,8 @@ class _Step:
         bad = s.bad if m.skip is None else s.bad + m.skip
         searched = spent = None
         if self.searched:  # the gradient's and the search's costs, per row
-            if new.errors or not (new.ok if self.point else new.ok.all()):  # (to settle:
-                self.undo = (s.k, s.X, s.F, s.SN, s.nfev, s.njev, s.opt, s.best_X,  # Ctrl-C
-                             s.best_F, s.sched, s.cursor, s.bad, s.step_size, s.grad,  # in
-                             (s.resets, s.fd_level, s.fd_shown)), self.rng_top  # its checks)
+            if new.errors or not (new.ok if self.point else new.ok.all()):  # to settle
+                self.undo = s.committed(), self.rng_top
             LV, SH = m.LV, s.fd_shown
             if p.adaptive:  # finer differences where these misled; a move forgets
                 LV = p.climbed(LV, new.RS, new.snf, new.snj, new.ok)  # what a coarser
@@ -561,7 +560,7 @@ class _Step:
         steps."""
         s, p, w = self.s, self.p, self.w
         skip = m.skip
-        if self.searched and (new.errors or not (new.ok if self.point else new.ok.all())):
+        if self.undo is not None:  # a line search that found no step, or raised
             raised = users_error(new.errors) if self.point else None
             if raised is not None:
                 w.failure = raised  # a single start raises it, with the result
@@ -571,7 +570,7 @@ class _Step:
             except KeyboardInterrupt:  # in a check's evaluations (no row ended yet, as in a
                 if len(s.finished) == ended:  # start-end callback): the step is undone, so
                     saved, self.rng_top = self.undo  # a resumed run takes it again, checks
-                    s.put(*saved)  # and all (the last item: the searches' fields)
+                    s.put(*saved)  # and all
                 raise
             self.undo = None
             if not s.running:

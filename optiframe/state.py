@@ -168,6 +168,13 @@ class RunState:
                 self.best_X, self.best_F, self.sched, self.rng, self.bad, self.cursor,
                 self.f_limit, self.step_size, self.grad, len(self.index))
 
+    def committed(self) -> tuple[Any, ...]:
+        """What :meth:`put` writes, as it takes it (``put(*s.committed())`` puts the state
+        back where it was): a step undone after its commit."""
+        return (self.k, self.X, self.F, self.SN, self.nfev, self.njev, self.opt,
+                self.best_X, self.best_F, self.sched, self.cursor, self.bad, self.step_size,
+                self.grad, (self.resets, self.fd_level, self.fd_shown))
+
     def put(self, k: int, X: Any, F: Any, SN: Any, nfev: Any, njev: Any, opt: Any,
             best_X: Any, best_F: Any, sched: Any, cursor: BatchCursor | None,
             bad: Any, step_size: Any, grad: Any,
