@@ -197,24 +197,24 @@ class GlobalSearch:
             return np.empty(0)
         key = digest(X)
         answer = None if self.journal is None else self.journal.answer("evaluate", key)
-        raw = None  # f as the objective gave it (NaN too)
-        if answer is not None:
-            F, meta = answer["arrays"]["F"], answer["meta"]
+        if answer is not None:  # f as the objective gave it (NaN too); a journal written
+            raw = answer["arrays"].get("raw", answer["arrays"].get("F"))  # before 2026-12-07
+            meta = answer["meta"]  # kept F alone, NaN as +inf
             raised, error = int(meta.get("raised", 0)), meta.get("error")
         else:
             with np.errstate(all="ignore"):
                 raw, raised, error = _values(self.runner.objective, X)
-            F = np.where(np.isnan(raw), np.inf, raw)
             if self.journal is not None:
-                self.journal.record("evaluate", key, {"F": F},
+                self.journal.record("evaluate", key, {"raw": raw},
                                     {"raised": raised, "error": error})
+        F = np.where(np.isnan(raw), np.inf, raw)
         self.used += len(X)
         self.points_sampled += len(X)
         self.raised += raised
         self.first_error = self.first_error or error
         k = int(np.argmin(F))
         if self._sampled is None:
-            self._sampled = (np.array(X[k], dtype=float), float((F if raw is None else raw)[k]))
+            self._sampled = (np.array(X[k], dtype=float), float(raw[k]))
         self._found(X[k], float(F[k]))
         self._end_if_nothing_evaluates()
         return F
@@ -319,6 +319,27 @@ class GlobalSearch:
         return Finished(index=[0], x0=x, x=x, fun=[fun], nit=[0], nfev=[self.used],
                         njev=[0], status=[status], message=[text])
 
+    def _interrupted_sampling(self, name: str) -> Finished:
+        """The one outcome of a search stopped by Ctrl-C before any local search ended:
+        the best point of the batches of points evaluated whole (none: the box's centre,
+        f NaN; nothing more is evaluated)."""
+        if self.best_x is not None:
+            x, fun = self.best_x, self.best_f
+            where = f"x is the best of the {self.used} points evaluated before it"
+        elif self._sampled is not None:  # every value NaN or infinite, or raised
+            x, fun = self._sampled
+            where = (f"none of the {self.used} points evaluated gave a finite f; x is the "
+                     "first of them")
+        else:  # (the values of a batch cut short are not kept: resumed, it is asked again)
+            x, fun = self.lo + 0.5 * self.width, math.nan
+            where = ("it came while the first points were evaluated; x is the box's centre, "
+                     "f not known")
+        text = (f"{MESSAGES[Status.INTERRUPTED]}: strategy {name!r} was stopped before any "
+                f"local search ended; {where}")
+        x = np.array(x, dtype=float).reshape(1, -1)
+        return Finished(index=[0], x0=x, x=x, fun=[fun], nit=[0], nfev=[self.used],
+                        njev=[0], status=[Status.INTERRUPTED], message=[text])
+
     # -- bookkeeping ---------------------------------------------------------------------------
     def _keep(self, result: Any, index: np.ndarray) -> Finished:
         done = result.finished
@@ -376,8 +397,9 @@ class GlobalSearch:
         history = StartsHistory(max(len(finished), 1), self.runner.record_x)
         for part, index in self.histories:
             history.merge(part, index)
-        if not len(finished):  # the sample left no local search: its best point
-            finished = self._sampled_best(name)
+        if not len(finished):  # no local search (left, or ended yet): the best point sampled
+            finished = self._interrupted_sampling(name) if interrupted else self._sampled_best(
+                name)
         result = gather(finished, history, minima_tol)
         status = Status.INTERRUPTED if interrupted else result.status
         text = (f"Global search ({name}): {self.local_searches} local searches, "

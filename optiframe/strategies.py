@@ -300,9 +300,8 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
     except KeyboardInterrupt as stop:
         if journal is not None:
             journal.save()
-        if not g.blocks or runner.on_interrupt == "raise":
-            if g.blocks:
-                stop.result = g.result(name, runner.minima_tol, interrupted=True)  # type: ignore[attr-defined]
+        if runner.on_interrupt == "raise":
+            stop.result = g.result(name, runner.minima_tol, interrupted=True)  # type: ignore[attr-defined]
             raise
         interrupted = True
     finally:

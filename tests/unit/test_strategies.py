@@ -129,6 +129,33 @@ def test_ctrl_c_keeps_the_minima_found():
     assert caught.value.result.status == "interrupted" and caught.value.result.minima
 
 
+@pytest.mark.parametrize("strategy", ["tiktak", "mlsl", "basinhopping"])
+def test_ctrl_c_before_any_local_search_returns_a_result_and_resumes(strategy, tmp_path):
+    # Ctrl-C at f's first call: the strategies that sample first have no local search
+    # yet (it escaped as a bare KeyboardInterrupt, without .result, on_interrupt or not)
+    kw = dict(bounds=BOX2, strategy=strategy, max_nfev=600, seed=0)
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return float(np.sum(x**2 - 10 * np.cos(2 * np.pi * x)) + 10 * x.size)
+
+    r = of.minimize(f, checkpoint=tmp_path / "ck", on_interrupt="return", **kw)
+    assert isinstance(r, of.GlobalResult) and r.status == "interrupted"
+    assert r.nfev == 0 and np.array_equal(r.x, [0.0, 0.0]) and math.isnan(r.fun)
+    assert "while the first points were evaluated; x is the box's centre" in r.message
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        of.minimize(f, **kw)
+    assert caught.value.result.status == "interrupted" and caught.value.result.nfev == 0
+    whole = of.minimize(f, **kw)  # (f raises at its first call only)
+    resumed = of.minimize(f, checkpoint=tmp_path / "ck", resume=True, **kw)
+    assert np.array_equal(resumed.finished.x, whole.finished.x)
+    assert resumed.nfev == whole.nfev and resumed.trace.best == whole.trace.best
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(strategy="tiktak"), "pass finite bounds"),
     (dict(strategy="tiktak", bounds=[(0, 1), (0, None)]), "pass finite bounds"),
@@ -238,6 +265,44 @@ def test_resume_after_ctrl_c_gives_the_same_bits_as_a_search_never_stopped(strat
     assert resumed.nfev == whole.nfev and resumed.trace.best == whole.trace.best
     assert resumed.finished.status == whole.finished.status
     assert np.array_equal(resumed.history.fun, whole.history.fun, equal_nan=True)
+
+
+def test_a_resumed_search_keeps_a_sampled_nan_as_nan(tmp_path):
+    # f NaN in the whole box: the search ends `nan` at a sampled point, fun NaN. Resumed,
+    # the samples' values came from the journal, which kept NaN as +inf: fun was inf
+    kw = dict(bounds=[(0.0, 1.0)], strategy="mlsl", max_nfev=200, seed=0)
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if len(calls) == 150:
+            raise KeyboardInterrupt
+        return math.nan
+
+    whole = of.minimize(lambda x: math.nan, **kw)
+    assert whole.status == "nan" and math.isnan(whole.fun)
+    r = of.minimize(f, checkpoint=tmp_path / "ck", on_interrupt="return", **kw)
+    assert r.status == "interrupted"
+    resumed = of.minimize(f, checkpoint=tmp_path / "ck", resume=True, **kw)
+    assert resumed.status == "nan" and math.isnan(resumed.fun)
+    assert resumed.nfev == whole.nfev and resumed.message == whole.message
+
+
+def test_a_journal_that_kept_f_as_inf_still_resumes(tmp_path):
+    # journals written before 2026-12-07 kept each sample's f as "F" (NaN as +inf)
+    kw = dict(bounds=BOX2, strategy="tiktak", max_nfev=300, seed=2)
+    whole = of.minimize("rastrigin", checkpoint=tmp_path / "ck", **kw)
+    path = tmp_path / "ck" / "journal.npz"
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    renamed = {name.replace("/raw", "/F"): np.where(np.isnan(a), np.inf, a)
+               if name.endswith("/raw") else a for name, a in arrays.items()}
+    assert renamed.keys() != arrays.keys()  # there were samples to rename
+    np.savez(path, **renamed)
+    meta_path = tmp_path / "ck" / "journal.json"
+    meta_path.write_text(meta_path.read_text().replace('"raw"', '"F"'))
+    resumed = of.minimize("rastrigin", checkpoint=tmp_path / "ck", resume=True, **kw)
+    assert np.array_equal(resumed.x, whole.x) and resumed.nfev == whole.nfev
 
 
 def test_a_resumed_search_must_be_the_same_search(tmp_path):
