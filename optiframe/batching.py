@@ -233,7 +233,7 @@ class Batches:
             self._draw(s.cursor)
             if stopped:
                 finish_rows(s, w.p, stopped, [(Status.CALLBACK_STOP, f"after epoch {c.epoch}")]
-                            * len(stopped))
+                            * len(stopped), resumable=False)  # (the epoch is logged)
                 losses = np.delete(losses, stopped)
         # the epoch-stage rules: the epochs ran out (the gate: one comparison), rules of
         # the run's own (asked after every epoch)

@@ -35,7 +35,8 @@ _ENDS_AT_BEST = (Status.DIVERGED, Status.NAN)
 
 
 def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
-                verdicts: Sequence[Verdict], nfev: Any = None, njev: Any = None) -> None:
+                verdicts: Sequence[Verdict], nfev: Any = None, njev: Any = None,
+                resumable: bool = True) -> None:
     """End the rows ``rows`` with their verdicts, at what each has to show for it.
 
     A start that diverged or hit NaN ends at its best finite point (in training: the
@@ -43,18 +44,26 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
     run ``fun`` is the loss over the whole training set there (computed now). ``nfev`` and
     ``njev`` are the rows' counts when the step in progress spent evaluations before
     they stopped (default: their counts at the last whole step).
+
+    Ctrl-C while a training row's final loss is computed raises KeyboardInterrupt before
+    any row ends, so the run stops at its last whole step as Ctrl-C does and a resumed
+    run reaches these verdicts again (``resumable``: the state is the one they come
+    from). Where it is not (after a step's commit, or an epoch logged), and for a second
+    Ctrl-C (a verdict ``interrupted``), the row ends ``interrupted`` without that loss;
+    the run then stops as Ctrl-C does.
     """
     rows = np.asarray(rows, dtype=np.int64).reshape(-1)
     if not len(rows):
         return
     verdicts = list(verdicts)
+    cut = False  # a Ctrl-C ended a row: the run stops
     if s.point:
         x, fun = s.X, s.F
         if verdicts[0][0] in _ENDS_AT_BEST:
             x, fun = s.best_X, s.best_F
             verdicts[0] = _at_best(verdicts[0], float(fun), p.batches is not None)
         if p.batches is not None:
-            fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0])
+            fun, verdicts[0], _ = _whole_set_loss(p, x, verdicts[0], resumable)
         if nfev is not None:
             s.nfev, s.njev = nfev, njev
         s.finish([0], verdicts, x, fun)
@@ -68,11 +77,14 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
                 X[r], F[r] = s.best_X[r], s.best_F[r]
                 verdicts[j] = _at_best(verdicts[j], float(F[r]), p.batches is not None)
             if p.batches is not None:
-                F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j])
+                F[r], verdicts[j], stopped = _whole_set_loss(p, X[r], verdicts[j], resumable)
+                cut = cut or stopped
     if nfev is not None:
         s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
             _mask(rows, len(s.index)), njev, s.njev)
     s.finish(rows, verdicts, X, F)
+    if cut and s.running:  # (the rows' losses after the Ctrl-C were computed: their
+        raise KeyboardInterrupt  # verdicts were whole)
 
 
 def _at_best(verdict: Verdict, best: float, training: bool = False) -> Verdict:
@@ -95,20 +107,25 @@ def _mask(rows: np.ndarray, n: int) -> np.ndarray:
     return mask
 
 
-def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict) -> tuple[float, Verdict]:
-    """A training start's final value: the loss over the whole training set at ``x``."""
+def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict, resumable: bool,
+                    ) -> tuple[float, Verdict, bool]:
+    """A training start's final value: the loss over the whole training set at ``x``;
+    its verdict; whether a Ctrl-C ended it (see :func:`finish_rows`)."""
     status, detail = verdict
     if status is Status.FAILED:
-        return math.nan, verdict
+        return math.nan, verdict, False
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return float(p.objective.value(x)), verdict
-    except KeyboardInterrupt:  # a second Ctrl-C while the final loss is computed
+            return float(p.objective.value(x)), verdict, False
+    except KeyboardInterrupt:
+        if resumable and status is not Status.INTERRUPTED:
+            raise
         return math.nan, (Status.INTERRUPTED, f"{detail}; the final loss over the whole "
-                                              "training set was not computed")
+                                              "training set was not computed"), (
+            status is not Status.INTERRUPTED)
     except Exception as exc:
         return math.nan, (Status.FAILED, "the final loss over the whole training set raised "
-                                         + describe_error(exc))
+                                         + describe_error(exc)), False
 
 
 def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,
@@ -167,7 +184,7 @@ def settle_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -
     done, _, verdicts = stage_verdicts(rules, view)
     rows = np.flatnonzero(done).tolist()
     verdicts = [_overflowed(s, r, v) for r, v in zip(rows, verdicts, strict=True)]
-    finish_rows(s, p, rows, verdicts)
+    finish_rows(s, p, rows, verdicts, resumable=False)  # (after the step's commit)
 
 
 def _overflowed(s: RunState, row: int, verdict: Verdict) -> Verdict:

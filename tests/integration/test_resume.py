@@ -414,3 +414,70 @@ def test_a_finished_minibatch_run_trains_longer_from_its_checkpoint(tmp_path):
     np.testing.assert_array_equal(longer.x, whole.x)
 
 
+
+
+class _FinalLossStopping(of.LeastSquares):
+    """Least squares whose loss over the whole set (a training run's final ``fun``)
+    raises KeyboardInterrupt at its call ``at``."""
+
+    at: int | None = None
+    calls = 0
+
+    def value(self, params):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().value(params)
+
+
+def _final_loss_data(at=None):
+    X = np.random.default_rng(3).normal(size=(40, 3))
+    data = _FinalLossStopping(X, X @ np.array([1.0, -2.0, 0.5]))
+    data.at = at
+    return data
+
+
+STACK = np.arange(12.0).reshape(3, 4)
+
+
+@pytest.mark.parametrize(("optimizer", "starts", "at", "step"), [
+    (of.GradientDescent(lr=3.0), None, 1, 8),  # diverged at step 8
+    (of.GradientDescent(lr=3.0), STACK, 2, 8),  # every start diverged at step 8
+    (of.Adam(lr=0.05), STACK, 2, 7),  # max_steps
+], ids=["diverged", "stack diverged", "stack max_steps"])
+def test_ctrl_c_while_a_training_runs_final_loss_is_computed_resumes_to_the_same_bits(
+        optimizer, starts, at, step, tmp_path):
+    # the run has ended when Ctrl-C hits a start's final loss over the whole set: it
+    # stops at its last whole step as Ctrl-C does, with a checkpoint to resume from.
+    # Before, that start ended interrupted without its loss, the others ended as they
+    # would, and no checkpoint of the last steps was written (a resume found none, or
+    # one of step 5)
+    kw = dict(optimizer=optimizer, batch_size=8, epochs=3, max_steps=7 if step == 7 else None,
+              raise_errors=False)
+    run = dict(x0=None if starts is not None else np.zeros(4), starts=starts, seed=4)
+    whole = of.Runner(_final_loss_data(), **kw).run(**run)
+    assert whole.nit == step
+    data = _final_loss_data(at)
+    part = of.Runner(data, checkpoint=tmp_path, checkpoint_every=5, on_interrupt="return",
+                     **kw).run(**run)
+    assert part.status == "interrupted" and of.load_checkpoint(tmp_path).step == step
+    ended = part.starts if starts is not None else [part]
+    assert all(o.status == "interrupted" for o in ended)
+    data.at = None
+    assert_same_run(of.Runner(data, **kw).resume(tmp_path), whole)
+
+
+def test_ctrl_c_in_the_final_loss_of_a_start_a_callback_stopped_stops_the_run(tmp_path):
+    # the epoch is logged when its callbacks stop a start: that start ends interrupted
+    # without its final loss, and the others stop too (they went on to the end before)
+    def stop_start_0(info):
+        if info.index == 0 and info.epoch == 1:
+            raise StopIteration
+
+    data = _final_loss_data(at=1)
+    r = of.Runner(data, of.Adam(lr=0.05), batch_size=8, epochs=3,
+                  epoch_callbacks=[stop_start_0], on_interrupt="return",
+                  checkpoint=tmp_path).run(starts=STACK, seed=4)
+    assert r.status == "interrupted" and [o.status for o in r.starts] == ["interrupted"] * 3
+    assert "the final loss over the whole training set was not computed" in r.starts[0].message
+    assert math.isnan(r.starts[0].fun) and r.starts[1].nit == r.starts[2].nit == 5
