@@ -1,7 +1,8 @@
 """Hostile resumes (issue 20): random runs stopped by Ctrl-C at a random evaluation of f
 and resumed from their checkpoint must end with the bits of the run never stopped.
 
-Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs; ``--runs N``, ``--seed S``,
+Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs and 200
+global searches; ``--runs N``, ``--training-runs N``, ``--global-runs N``, ``--seed S``,
 ``--show`` prints each broken promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
@@ -14,11 +15,20 @@ at a call drawn from them (so inside a gradient, a line search's trials or the c
 at a start's end, wherever f's calls fall), and resumes that run's checkpoint with f
 restored.
 
+Then training runs (``bench_hostile.py``'s random least squares, logistic and softmax
+regressions, its optimizers and learning rates, batch sizes 1 to 500, 1 to 5 epochs,
+maybe ``max_steps``, one model or a stack), stopped at a random call of the model's
+batch loss or whole-set loss, and resumed the same way; and global searches (the four
+strategies over a random box, a random budget, x0 given or not, the analytic gradient
+or differences), stopped at a random evaluation of f and resumed by the same call with
+``resume=True`` from their journal.
+
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
 and history columns of the run never stopped (each start's, for a stack); Ctrl-C before
 the first step (while f at the starting points is evaluated) says that no checkpoint
-was written.
+was written. A global search stopped by Ctrl-C and resumed gives the best point, f,
+status, evaluations, local searches and trace of the search never stopped.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_hostile import FUNS
+from bench_hostile import FUNS, STRATEGIES, TRAINING_OPTIMIZERS, _data
 
 import optiframe as of
 
@@ -109,58 +119,187 @@ def same(a: Any, b: Any) -> bool:
                for c in ("fun", "grad_norm", "step_norm", "nfev"))
 
 
-def one_run(rng: np.random.Generator) -> tuple[str, str]:
-    """One hostile resume: its outcome, and what the run was."""
-    name, f, g, run, kw, every = draw(rng)
-    what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
-            f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
-            f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
-            f"checkpoint every {every}")
+def _resumed(what: str, rng: np.random.Generator, whole: Any, calls: Any, stopped: Any,
+             resumed: Any, agree: Any) -> tuple[str, str]:
+    """One hostile resume: ``whole()`` runs to its end and ``calls()`` then says how many
+    calls it made; ``stopped(at, folder)`` runs again with Ctrl-C at call ``at`` (drawn
+    from them), checkpointing into ``folder``, and ``resumed(folder)`` goes on from there.
+    Returns the outcome (``agree(whole, resumed)``: the bits agree) and what the run was."""
     try:
-        counted = Stopper(f)
-        whole = runner(counted, g, kw).run(**run)
-        if counted.calls < 2:
+        full = whole()
+        n = calls()
+        if n < 2:
             return "ended before a second evaluation", what
-        at = int(rng.integers(2, counted.calls + 1))
-        what += f", Ctrl-C at call {at} of {counted.calls}"
+        at = int(rng.integers(2, n + 1))
+        what += f", Ctrl-C at call {at} of {n}"
         with tempfile.TemporaryDirectory() as folder:
             ck = Path(folder) / "ck"
-            stopper = Stopper(f, at)
-            part = runner(stopper, g, kw, checkpoint=ck, checkpoint_every=every).run(**run)
+            part = stopped(at, ck)
             if part.status != "interrupted":
                 return "BROKEN: Ctrl-C did not end the run interrupted", what
             if "no checkpoint was written" in part.message:
                 return "interrupted before the first step (no checkpoint, as said)", what
-            stopper.at = None
-            resumed = runner(stopper, g, kw).resume(ck)
+            back = resumed(ck)
     except of.InvalidArgumentError:
         return "refused (InvalidArgumentError before any work)", what
     except KeyboardInterrupt:
         return "BROKEN: KeyboardInterrupt escaped", what
     except Exception as exc:  # (every other exception is a broken promise)
         return f"BROKEN: {type(exc).__name__} raised", what
-    if not same(whole, resumed):
+    if not agree(full, back):
         return "BROKEN: the resumed run differs from the run never stopped", what
     return "resumed to the bits of the run never stopped", what
+
+
+def one_run(rng: np.random.Generator) -> tuple[str, str]:
+    """One hostile resume of a run from x0 or a stack: its outcome, and what it was."""
+    name, f, g, run, kw, every = draw(rng)
+    what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
+            f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
+            f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
+            f"checkpoint every {every}")
+    counted, stopper = Stopper(f), Stopper(f)
+
+    def stopped(at: int, ck: Path) -> Any:
+        stopper.at = at
+        return runner(stopper, g, kw, checkpoint=ck, checkpoint_every=every).run(**run)
+
+    def resumed(ck: Path) -> Any:
+        stopper.at = None
+        return runner(stopper, g, kw).resume(ck)
+
+    return _resumed(what, rng, lambda: runner(counted, g, kw).run(**run),
+                    lambda: counted.calls, stopped, resumed, same)
+
+
+def _stopping_model(model: type) -> type:
+    """``model`` whose batch and whole-set losses count their calls and raise
+    KeyboardInterrupt at call ``at`` (None: never)."""
+
+    class Stopping(model):  # type: ignore[misc, valid-type]
+        at: int | None = None
+        calls = 0
+
+        def _call(self) -> None:
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+
+        def batch_loss_and_gradient(self, params: np.ndarray, idx: np.ndarray) -> Any:
+            self._call()
+            return super().batch_loss_and_gradient(params, idx)
+
+        def value(self, params: np.ndarray) -> float:
+            self._call()
+            return super().value(params)
+
+    return Stopping
+
+
+def one_training(rng: np.random.Generator) -> tuple[str, str]:
+    """One hostile resume of a training run (minibatches): its outcome, and what it was."""
+    kind, model, X, y = _data(rng)
+    name = TRAINING_OPTIMIZERS[rng.integers(len(TRAINING_OPTIMIZERS))]
+    lr = float(10.0 ** rng.uniform(-4, 2.5))
+    kw: dict[str, Any] = {"optimizer": {"name": name, "lr": lr},
+                          "batch_size": int(rng.choice([1, 4, 16, 64, 500])),
+                          "epochs": int(rng.integers(1, 6)), "on_interrupt": "return"}
+    if rng.random() < 0.3:
+        kw["max_steps"] = int(rng.integers(1, 40))
+    counted, stopper = (_stopping_model(model)(X, y) for _ in range(2))
+    K = int(rng.integers(2, 4)) if rng.random() < 0.3 else 1
+    x0 = rng.normal(size=counted.dim) * float(rng.choice([0.0, 1.0, 10.0, 1e3]))
+    run: dict[str, Any] = {"seed": int(rng.integers(1000))}
+    if K == 1:
+        run["x0"] = x0
+    else:
+        run["starts"] = np.vstack([x0] + [rng.normal(size=counted.dim) for _ in range(K - 1)])
+    every = int(rng.choice([1, 1, 2, 5, 17]))
+    what = (f"{kind}, {X.shape}, {name} lr={lr:.2g}, batch {kw['batch_size']}, "
+            f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
+            f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}, "
+            f"checkpoint every {every}")
+
+    def stopped(at: int, ck: Path) -> Any:
+        stopper.at = at
+        return of.Runner(stopper, checkpoint=ck, checkpoint_every=every, **kw).run(**run)
+
+    def resumed(ck: Path) -> Any:
+        stopper.at = None
+        return of.Runner(stopper, **kw).resume(ck)
+
+    return _resumed(what, rng, lambda: of.Runner(counted, **kw).run(**run),
+                    lambda: counted.calls, stopped, resumed, same)
+
+
+def _same_search(a: Any, b: Any) -> bool:
+    """Whether two global searches agree bit for bit: the best point, its f, the status,
+    the evaluations, the trace and every local search (where it ended, how)."""
+    if (str(a.status), a.nfev, len(a.starts)) != (str(b.status), b.nfev, len(b.starts)):
+        return False
+    if list(a.trace.nfev) != list(b.trace.nfev) or list(a.trace.best) != list(b.trace.best):
+        return False
+    return same(a, b)
+
+
+def one_global(rng: np.random.Generator) -> tuple[str, str]:
+    """One hostile resume of a global search: its outcome, and what it was."""
+    name, f, g, _ = [fun for fun in FUNS if fun[0] != "exception region"][
+        rng.integers(len(FUNS) - 1)]
+    n = int(rng.choice([1, 2, 3, 5]))
+    lo = float(rng.choice([-10.0, -6.0, -1.0, 0.0, 1e8]))
+    width = float(rng.choice([1.0, 10.0, 1e6]))
+    kw: dict[str, Any] = {"bounds": [(lo, lo + width)] * n,
+                          "strategy": STRATEGIES[rng.integers(len(STRATEGIES))],
+                          "seed": int(rng.integers(1000)), "on_interrupt": "return",
+                          "max_nfev": int(rng.choice([20, 50, 200, 1000]))}
+    if rng.random() < 0.5:
+        kw["jac"] = g
+    x0 = rng.uniform(lo, lo + width, n) if rng.random() < 0.3 else None
+    what = (f"{name}, n={n}, box [{lo:g}, {lo + width:g}], x0 "
+            f"{'given' if x0 is not None else 'none'}, {kw['strategy']}, "
+            f"max_nfev={kw['max_nfev']}, {'analytic' if 'jac' in kw else 'differences'}")
+    counted, stopper = Stopper(f), Stopper(f)
+
+    def stopped(at: int, ck: Path) -> Any:
+        stopper.at = at
+        return of.minimize(stopper, x0, checkpoint=ck, **kw)
+
+    def resumed(ck: Path) -> Any:
+        stopper.at = None
+        return of.minimize(stopper, x0, checkpoint=ck, resume=True, **kw)
+
+    return _resumed(what, rng, lambda: of.minimize(counted, x0, **kw), lambda: counted.calls,
+                    stopped, resumed, _same_search)
+
+
+def _tally(label: str, runs: int, one: Any, seed: int, show: bool) -> None:
+    tally: Counter = Counter()
+    for i in range(runs):
+        outcome, what = one(np.random.default_rng([seed, i]))
+        tally[outcome] += 1
+        if show and outcome.startswith("BROKEN"):
+            print(f"run {i}: {outcome}: {what}")
+    print(f"{runs} hostile resumes of {label} (seed {seed}); runs by outcome:")
+    for outcome, k in sorted(tally.items(), key=lambda kv: (not kv[0].startswith("BROKEN"),
+                                                             -kv[1])):
+        print(f"  {k:5d}  {outcome}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
+    parser.add_argument("--training-runs", type=int, default=200)
+    parser.add_argument("--global-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    tally: Counter = Counter()
-    for i in range(args.runs):
-        outcome, what = one_run(np.random.default_rng([args.seed, i]))
-        tally[outcome] += 1
-        if args.show and outcome.startswith("BROKEN"):
-            print(f"run {i}: {outcome}: {what}")
-    print(f"{args.runs} hostile resumes (seed {args.seed}); runs by outcome:")
-    for outcome, k in sorted(tally.items(), key=lambda kv: (not kv[0].startswith("BROKEN"),
-                                                             -kv[1])):
-        print(f"  {k:5d}  {outcome}")
+    # (the training runs and searches draw from generators of their own: seed 0's first
+    # 400 runs are those the script ran before it resumed them too)
+    _tally("runs from x0 or a stack", args.runs, one_run, args.seed, args.show)
+    _tally("training runs", args.training_runs, one_training, args.seed + 10_000, args.show)
+    _tally("global searches", args.global_runs, one_global, args.seed + 20_000, args.show)
     print("goal: no BROKEN line")
 
 
