@@ -43,9 +43,9 @@ from .settle import (
     settle_steps,
     settle_values,
     skip_rows,
+    stop_by_callback,
 )
 from .state import RunState
-from .status import Status
 
 #: Off: every run takes the general loop (the bit-identity test compares the two paths).
 FAST_PATH = True
@@ -590,7 +590,5 @@ class _Step:
                     stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
             stopped = bool(self.calls) and w.step(step_info(s))
             settle_steps(s, p, F_old, skip)  # the step stage's rules
-            if stopped is True and s.running:
-                s.finish_all(Status.CALLBACK_STOP, f"at step {s.k}")
-            elif stopped is not False and s.running:  # the starts a callback named
-                s.finish_starts(stopped, Status.CALLBACK_STOP, f"at step {s.k}")
+            if stopped is not False and s.running:  # every start, or those a callback named
+                stop_by_callback(s, p, stopped)

@@ -187,6 +187,16 @@ def settle_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -
     finish_rows(s, p, rows, verdicts, resumable=False)  # (after the step's commit)
 
 
+def stop_by_callback(s: RunState, p: Problem, stopped: Any) -> None:
+    """The starts that a step's callbacks stopped (``True``: every one; else the indices
+    they named) end ``callback_stop`` where the step took them (a training start with its
+    loss over the whole set there, as every training start ends)."""
+    rows = (np.arange(s.running) if stopped is True
+            else np.flatnonzero(np.isin(s.index, stopped)))
+    finish_rows(s, p, rows, [(Status.CALLBACK_STOP, f"at step {s.k}")] * len(rows),
+                resumable=False)  # (after the step's commit)
+
+
 def _overflowed(s: RunState, row: int, verdict: Verdict) -> Verdict:
     """A stall caused by an optimizer state that overflowed (Adam's, RMSprop's or
     Adagrad's sum of squared gradients, for gradients beyond about 1e154) says so."""

@@ -265,12 +265,6 @@ class RunState:
         """End every running start with the same verdict (at their current points)."""
         self.finish(np.arange(self.running), [(status, detail)] * self.running)
 
-    def finish_starts(self, starts: np.ndarray, status: Status, detail: str) -> None:
-        """End the running starts whose indices are in ``starts`` (at their current
-        points); the others go on."""
-        rows = np.flatnonzero(np.isin(self.index, starts))
-        self.finish(rows, [(status, detail)] * len(rows))
-
 
 def _with_resets(text: str, resets: int) -> str:
     """A finished start's message, noting the line search's resets of its direction."""

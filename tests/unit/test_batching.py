@@ -153,6 +153,31 @@ def test_epoch_callbacks_can_stop_and_ctrl_c_keeps_the_epochs_done():
     assert r.status == "interrupted" and r.epochs == 2 and len(r.history) == 3 * 8
 
 
+def test_a_training_start_a_step_callback_stops_ends_with_its_whole_set_loss():
+    # fun is the loss over the whole training set at x, as for every other way a training
+    # start ends; a step callback's stop gave the batch loss of the step's start point
+    X, y = small()
+    obj = of.SoftmaxRegression(X, y)
+
+    def stop_at_3(info):
+        if info.step == 3:
+            raise StopIteration
+
+    def stop_start_1_at_3(info):
+        if info.step == 3:
+            raise StopIteration([1])
+
+    r = of.minimize(obj, np.zeros(obj.dim), batch_size=16, epochs=2, seed=0,
+                    callbacks=stop_at_3)
+    assert (r.status, r.nit) == ("callback_stop", 3) and r.fun == obj.value(r.x)
+    starts = np.zeros((3, obj.dim))
+    r = of.minimize(obj, starts=starts, batch_size=16, epochs=2, seed=0,
+                    callbacks=stop_start_1_at_3)
+    assert [(o.status, o.nit) for o in r.starts] == [("completed", 16), ("callback_stop", 3),
+                                                      ("completed", 16)]
+    assert all(o.fun == obj.value(o.x) for o in r.starts)
+
+
 def test_user_arrays_are_never_modified():
     X, y = small()
     X0, y0 = X.copy(), y.copy()
