@@ -42,9 +42,9 @@ at most ``max_nfev`` and equal to the objective's calls, x in the box, ``fun`` f
 Then ``--training-runs`` (300) minibatch training runs: least squares, logistic or
 softmax regression on random data (1 to 300 samples, scale 1 to 1e3), gd, momentum,
 Adam or RMSprop with a learning rate from 1e-4 to 300, a batch of 1 to 500, 1 to 5
-epochs, maybe ``max_steps``, one model or a stack of 2 or 3. Promised: no exception but
-InvalidArgumentError before any work; the data and starts not modified; ``fun`` the
-whole-set loss at ``x``; a run that ends ``diverged`` or ``nan`` at its point of lowest
+epochs, maybe ``max_steps``, maybe a step or epoch callback that stops the run, one
+model or a stack of 2 or 3. Promised: no exception but InvalidArgumentError before any
+work; the data and starts not modified; ``fun`` the whole-set loss at ``x``; a run that ends ``diverged`` or ``nan`` at its point of lowest
 finite batch loss (x0 where none was finite); a stack's model as it trains alone.
 """
 
@@ -380,13 +380,28 @@ def one_training(rng: np.random.Generator) -> tuple[list[str], str]:
                 "epochs": int(rng.integers(1, 6)), "record_x": True}
     if rng.random() < 0.3:
         kw["max_steps"] = int(rng.integers(0, 40))
+    stop_step, stop_epoch = int(rng.integers(0, 30)), int(rng.integers(1, 4))
+    if rng.random() < 0.2:  # a step callback stops every start
+        def stop_at_step(info, k=stop_step):
+            if info.step == k:
+                raise StopIteration
+
+        kw["callbacks"] = [stop_at_step]
+    if rng.random() < 0.2:  # an epoch callback stops every start at its epoch
+        def stop_at_epoch(info, e=stop_epoch):
+            if info.epoch == e:
+                raise StopIteration
+
+        kw["epoch_callbacks"] = [stop_at_epoch]
     K = int(rng.integers(2, 4)) if rng.random() < 0.3 else 1
     x0 = rng.normal(size=obj.dim) * float(rng.choice([0.0, 1.0, 10.0, 1e3]))
     starts = None if K == 1 else np.vstack([x0] + [rng.normal(size=obj.dim)
                                                     for _ in range(K - 1)])
     what = (f"{kind}, {X.shape}, {name} lr={lr:.2g}, batch {kw['batch_size']}, "
             f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
-            f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}")
+            f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}"
+            f"{f', stopped at step {stop_step}' if 'callbacks' in kw else ''}"
+            f"{f', stopped after epoch {stop_epoch}' if 'epoch_callbacks' in kw else ''}")
     given = (X.copy(), y.copy(), x0.copy(), None if starts is None else starts.copy())
     try:
         r = (of.minimize(obj, x0, **kw) if K == 1 else of.minimize(obj, starts=starts, **kw))
