@@ -1,9 +1,10 @@
 """Hostile resumes (issue 20): random runs stopped by Ctrl-C at a random evaluation of f
 and resumed from their checkpoint must end with the bits of the run never stopped.
 
-Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs and 200
-global searches; ``--runs N``, ``--training-runs N``, ``--global-runs N``, ``--seed S``,
-``--show`` prints each broken promise with its run).
+Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
+global searches, then 200 runs and 100 training runs stopped in a callback; ``--runs N``,
+``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--seed S``, ``--show``
+prints each broken promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -21,7 +22,8 @@ maybe ``max_steps``, one model or a stack), stopped at a random call of the mode
 batch loss or whole-set loss, and resumed the same way; and global searches (the four
 strategies over a random box, a random budget, x0 given or not, the analytic gradient
 or differences), stopped at a random evaluation of f and resumed by the same call with
-``resume=True`` from their journal.
+``resume=True`` from their journal. Last, the same runs and training runs stopped by
+Ctrl-C in a step callback (and an epoch callback, in training) at a random call.
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -129,7 +131,7 @@ def _resumed(what: str, rng: np.random.Generator, whole: Any, calls: Any, stoppe
         full = whole()
         n = calls()
         if n < 2:
-            return "ended before a second evaluation", what
+            return "ended before a second call (of f, or the callback)", what
         at = int(rng.integers(2, n + 1))
         what += f", Ctrl-C at call {at} of {n}"
         with tempfile.TemporaryDirectory() as folder:
@@ -151,24 +153,46 @@ def _resumed(what: str, rng: np.random.Generator, whole: Any, calls: Any, stoppe
     return "resumed to the bits of the run never stopped", what
 
 
-def one_run(rng: np.random.Generator) -> tuple[str, str]:
-    """One hostile resume of a run from x0 or a stack: its outcome, and what it was."""
+class Ticker:
+    """A step (or epoch) callback counting its calls, raising KeyboardInterrupt at call
+    ``at`` (None: never)."""
+
+    def __init__(self) -> None:
+        self.at: int | None = None
+        self.calls = 0
+
+    def __call__(self, info: Any) -> None:
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+
+
+def one_run(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+    """One hostile resume of a run from x0 or a stack (Ctrl-C in f, or in a step
+    callback): its outcome, and what it was."""
     name, f, g, run, kw, every = draw(rng)
     what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
             f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
             f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
-            f"checkpoint every {every}")
-    counted, stopper = Stopper(f), Stopper(f)
+            f"checkpoint every {every}{', in a step callback' if in_callback else ''}")
+    if in_callback:
+        counted, stopper = Ticker(), Ticker()
+        kw = {**kw, "callbacks": [counted]}
+        stopped_kw, f_counted, f_stopper = {**kw, "callbacks": [stopper]}, f, f
+    else:
+        counted, stopper = Stopper(f), Stopper(f)
+        stopped_kw, f_counted, f_stopper = kw, counted, stopper
 
     def stopped(at: int, ck: Path) -> Any:
         stopper.at = at
-        return runner(stopper, g, kw, checkpoint=ck, checkpoint_every=every).run(**run)
+        return runner(f_stopper, g, stopped_kw, checkpoint=ck, checkpoint_every=every
+                      ).run(**run)
 
     def resumed(ck: Path) -> Any:
         stopper.at = None
-        return runner(stopper, g, kw).resume(ck)
+        return runner(f_stopper, g, stopped_kw).resume(ck)
 
-    return _resumed(what, rng, lambda: runner(counted, g, kw).run(**run),
+    return _resumed(what, rng, lambda: runner(f_counted, g, kw).run(**run),
                     lambda: counted.calls, stopped, resumed, same)
 
 
@@ -196,8 +220,9 @@ def _stopping_model(model: type) -> type:
     return Stopping
 
 
-def one_training(rng: np.random.Generator) -> tuple[str, str]:
-    """One hostile resume of a training run (minibatches): its outcome, and what it was."""
+def one_training(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+    """One hostile resume of a training run (minibatches; Ctrl-C in the model's losses,
+    or in a step or epoch callback): its outcome, and what it was."""
     kind, model, X, y = _data(rng)
     name = TRAINING_OPTIMIZERS[rng.integers(len(TRAINING_OPTIMIZERS))]
     lr = float(10.0 ** rng.uniform(-4, 2.5))
@@ -218,18 +243,27 @@ def one_training(rng: np.random.Generator) -> tuple[str, str]:
     what = (f"{kind}, {X.shape}, {name} lr={lr:.2g}, batch {kw['batch_size']}, "
             f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
             f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}, "
-            f"checkpoint every {every}")
+            f"checkpoint every {every}{', in a step or epoch callback' if in_callback else ''}")
+    ticks = {"counted": Ticker(), "stopper": Ticker()}
+
+    def options(who: str) -> dict[str, Any]:
+        tick = ticks[who]
+        return {**kw, "callbacks": [tick], "epoch_callbacks": [tick]} if in_callback else kw
+
+    count = ticks["counted"] if in_callback else counted
+    stop = ticks["stopper"] if in_callback else stopper
 
     def stopped(at: int, ck: Path) -> Any:
-        stopper.at = at
-        return of.Runner(stopper, checkpoint=ck, checkpoint_every=every, **kw).run(**run)
+        stop.at = at
+        return of.Runner(stopper, checkpoint=ck, checkpoint_every=every,
+                         **options("stopper")).run(**run)
 
     def resumed(ck: Path) -> Any:
-        stopper.at = None
-        return of.Runner(stopper, **kw).resume(ck)
+        stop.at = None
+        return of.Runner(stopper, **options("stopper")).resume(ck)
 
-    return _resumed(what, rng, lambda: of.Runner(counted, **kw).run(**run),
-                    lambda: counted.calls, stopped, resumed, same)
+    return _resumed(what, rng, lambda: of.Runner(counted, **options("counted")).run(**run),
+                    lambda: count.calls, stopped, resumed, same)
 
 
 def _same_search(a: Any, b: Any) -> bool:
@@ -291,6 +325,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=400)
     parser.add_argument("--training-runs", type=int, default=200)
     parser.add_argument("--global-runs", type=int, default=200)
+    parser.add_argument("--callback-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -300,6 +335,10 @@ def main() -> None:
     _tally("runs from x0 or a stack", args.runs, one_run, args.seed, args.show)
     _tally("training runs", args.training_runs, one_training, args.seed + 10_000, args.show)
     _tally("global searches", args.global_runs, one_global, args.seed + 20_000, args.show)
+    _tally("runs from x0 or a stack, Ctrl-C in a step callback", args.callback_runs,
+           lambda rng: one_run(rng, in_callback=True), args.seed + 30_000, args.show)
+    _tally("training runs, Ctrl-C in a step or epoch callback", args.callback_runs // 2,
+           lambda rng: one_training(rng, in_callback=True), args.seed + 40_000, args.show)
     print("goal: no BROKEN line")
 
 
