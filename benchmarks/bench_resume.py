@@ -2,9 +2,10 @@
 and resumed from their checkpoint must end with the bits of the run never stopped.
 
 Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
-global searches, then 200 runs and 100 training runs stopped in a callback; ``--runs N``,
-``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--seed S``, ``--show``
-prints each broken promise with its run).
+global searches, 200 runs and 100 training runs stopped in a callback, 200 runs that
+stream their history; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
+``--callback-runs N``, ``--stream-runs N``, ``--seed S``, ``--show`` prints each broken
+promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -23,7 +24,9 @@ batch loss or whole-set loss, and resumed the same way; and global searches (the
 strategies over a random box, a random budget, x0 given or not, the analytic gradient
 or differences), stopped at a random evaluation of f and resumed by the same call with
 ``resume=True`` from their journal. Last, the same runs and training runs stopped by
-Ctrl-C in a step callback (and an epoch callback, in training) at a random call.
+Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
+runs whose stopped and resumed parts stream their history (maybe with the points) to
+one file, which must load as the history of the run never stopped.
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -167,14 +170,30 @@ class Ticker:
             raise KeyboardInterrupt
 
 
-def one_run(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+def _same_history(a: Any, b: Any, record_x: bool) -> bool:
+    """Whether two histories agree bit for bit (their columns, and the points)."""
+    columns = ["fun", "grad_norm", "step_norm"] + (["nfev"] if hasattr(a, "nfev") else [])
+    if record_x:
+        columns.append("x")
+    return all(np.array_equal(np.asarray(getattr(a, c)), np.asarray(getattr(b, c)),
+                              equal_nan=True) for c in columns)
+
+
+def one_run(rng: np.random.Generator, in_callback: bool = False,
+            streamed: bool = False) -> tuple[str, str]:
     """One hostile resume of a run from x0 or a stack (Ctrl-C in f, or in a step
-    callback): its outcome, and what it was."""
+    callback; ``streamed``: the stopped and the resumed run stream their history to one
+    file, which must load as the history of the run never stopped): its outcome, and
+    what it was."""
     name, f, g, run, kw, every = draw(rng)
+    stream: dict[str, Any] = {}
+    if streamed:
+        kw = {**kw, "record_x": bool(rng.random() < 0.5)}
     what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
             f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
             f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
-            f"checkpoint every {every}{', in a step callback' if in_callback else ''}")
+            f"checkpoint every {every}{', in a step callback' if in_callback else ''}"
+            f"{', streamed' if streamed else ''}")
     if in_callback:
         counted, stopper = Ticker(), Ticker()
         kw = {**kw, "callbacks": [counted]}
@@ -183,17 +202,28 @@ def one_run(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, s
         counted, stopper = Stopper(f), Stopper(f)
         stopped_kw, f_counted, f_stopper = kw, counted, stopper
 
+    def streaming(ck: Path) -> dict[str, Any]:
+        return {"stream_history": ck.parent / "run.jsonl"} if streamed else {}
+
     def stopped(at: int, ck: Path) -> Any:
         stopper.at = at
-        return runner(f_stopper, g, stopped_kw, checkpoint=ck, checkpoint_every=every
-                      ).run(**run)
+        return runner(f_stopper, g, stopped_kw, checkpoint=ck, checkpoint_every=every,
+                      **streaming(ck)).run(**run)
 
     def resumed(ck: Path) -> Any:
         stopper.at = None
-        return runner(f_stopper, g, stopped_kw).resume(ck)
+        back = runner(f_stopper, g, stopped_kw, **streaming(ck)).resume(ck)
+        if streamed:
+            stream["loaded"] = of.load_history_stream(ck.parent / "run.jsonl")
+        return back
+
+    def agree(whole: Any, back: Any) -> bool:
+        return same(whole, back) and (not streamed
+                                      or _same_history(stream["loaded"], whole.history,
+                                                                   kw["record_x"]))
 
     return _resumed(what, rng, lambda: runner(f_counted, g, kw).run(**run),
-                    lambda: counted.calls, stopped, resumed, same)
+                    lambda: counted.calls, stopped, resumed, agree)
 
 
 def _stopping_model(model: type) -> type:
@@ -326,6 +356,7 @@ def main() -> None:
     parser.add_argument("--training-runs", type=int, default=200)
     parser.add_argument("--global-runs", type=int, default=200)
     parser.add_argument("--callback-runs", type=int, default=200)
+    parser.add_argument("--stream-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -339,6 +370,8 @@ def main() -> None:
            lambda rng: one_run(rng, in_callback=True), args.seed + 30_000, args.show)
     _tally("training runs, Ctrl-C in a step or epoch callback", args.callback_runs // 2,
            lambda rng: one_training(rng, in_callback=True), args.seed + 40_000, args.show)
+    _tally("runs from x0 or a stack, streaming their history", args.stream_runs,
+           lambda rng: one_run(rng, streamed=True), args.seed + 50_000, args.show)
     print("goal: no BROKEN line")
 
 
