@@ -44,8 +44,9 @@ softmax regression on random data (1 to 300 samples, scale 1 to 1e3), gd, moment
 Adam or RMSprop with a learning rate from 1e-4 to 300, a batch of 1 to 500, 1 to 5
 epochs, maybe ``max_steps``, maybe a step or epoch callback that stops the run, one
 model or a stack of 2 or 3. Promised: no exception but InvalidArgumentError before any
-work; the data and starts not modified; ``fun`` the whole-set loss at ``x``; a run that ends ``diverged`` or ``nan`` at its point of lowest
-finite batch loss (x0 where none was finite); a stack's model as it trains alone.
+work; the data and starts not modified; ``fun`` the whole-set loss at ``x``; a run that
+ends ``diverged`` or ``nan`` at its point of lowest finite batch loss (x0 where none was
+finite); a stack's model as it trains alone.
 """
 
 from __future__ import annotations
