@@ -588,7 +588,11 @@ class _Step:
                 (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
                 if self.point else (not _min(s.SN) > stop.xtol or (
                     stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
-            stopped = bool(self.calls) and w.step(step_info(s))
+            try:
+                stopped = bool(self.calls) and w.step(step_info(s))
+            except KeyboardInterrupt:  # in a callback: the step is whole and checkpointed,
+                settle_steps(s, p, F_old, skip)  # so its rules end the rows they stop
+                raise  # first (a resumed run, from the next step, would not ask them)
             settle_steps(s, p, F_old, skip)  # the step stage's rules
             if stopped is not False and s.running:  # every start, or those a callback named
                 stop_by_callback(s, p, stopped)

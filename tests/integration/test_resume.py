@@ -481,3 +481,33 @@ def test_ctrl_c_in_the_final_loss_of_a_start_a_callback_stopped_stops_the_run(tm
     assert r.status == "interrupted" and [o.status for o in r.starts] == ["interrupted"] * 3
     assert "the final loss over the whole training set was not computed" in r.starts[0].message
     assert math.isnan(r.starts[0].fun) and r.starts[1].nit == r.starts[2].nit == 5
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[1.0, -2.0], [0.5, 0.5], [3.0, 1.0]])],
+                         ids=["single", "stack"])
+def test_ctrl_c_in_the_callback_of_a_step_its_rules_stop_at_resumes_to_the_same_bits(
+        starts, tmp_path):
+    # the step-stage rules (ftol here) are asked after the step's callbacks: Ctrl-C in the
+    # callback of the step where ftol stops a start checkpointed that step with the start
+    # still running, and the resumed run, from the next step, went on past its end
+    def f(x):
+        return float(np.sum(x**4))
+
+    kw = dict(optimizer="bfgs", gradient="central", ftol=0.0047, max_steps=58)
+    run = dict(x0=None if starts is not None else np.array([1.0, -2.0]), starts=starts)
+    whole = of.Runner(f, **kw).run(**run)
+    last = whole.nit if starts is None else whole.starts[0].nit
+    assert "ftol" in (whole.message if starts is None else whole.starts[0].message)
+
+    def ctrl_c(info):
+        if info.step == last:
+            raise KeyboardInterrupt
+
+    part = of.Runner(f, callbacks=[ctrl_c], checkpoint=tmp_path, on_interrupt="return",
+                     **kw).run(**run)
+    if starts is None:  # the start ended as it would there (its verdict, earned)
+        assert (part.status, part.nit, part.message) == (whole.status, whole.nit,
+                                                           whole.message)
+    else:
+        assert part.status == "interrupted" and part.starts[0].status == whole.starts[0].status
+    assert_same_run(of.Runner(f, **kw).resume(tmp_path), whole)
