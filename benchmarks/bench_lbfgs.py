@@ -2,7 +2,8 @@
 iteration (issue 20).
 
 Run: ``.venv/bin/python benchmarks/bench_lbfgs.py`` (``--quick`` for a smoke run, ``--bounded``
-for both with bounds on every coordinate).
+for both with bounds on every coordinate, ``--stack K`` for K starts as one stacked run
+against scipy over the starts one by one).
 
 Both minimize the extended Rosenbrock function with its analytic gradient from the
 standard start (-1.2, 1, -1.2, 1, ...), n = 2, 10, 100 and 1000: optiframe as a user
@@ -163,6 +164,44 @@ def per_iteration(run, x0: np.ndarray) -> tuple[float, int, float]:
     return elapsed / max(1, r.nit), r.nit, float(r.fun)
 
 
+def stack_table(rounds: int, K: int) -> None:
+    """The ``--stack K`` table: K starts as one stacked run (optiframe's built-in,
+    vectorized Rosenbrock with its gradient) against scipy's L-BFGS-B over the same
+    starts one after another, wall time per start-iteration (all the time over all the
+    iterations), median of per-round ratios over interleaved rounds."""
+    import time
+
+    from scipy.optimize import minimize as scipy_minimize
+
+    rows = []
+    for n in (2, 10, 100):
+        X0 = np.random.default_rng(n).uniform(-2.0, 2.0, (K, n))
+
+        def ours(X0: np.ndarray = X0) -> int:
+            return int(np.sum(of.minimize("rosenbrock", starts=X0).finished.nit))
+
+        def theirs(X0: np.ndarray = X0) -> int:
+            return sum(scipy_minimize(rosen, x0, jac=rosen_der, method="L-BFGS-B").nit
+                       for x0 in X0)
+
+        ours(), theirs()  # warm up
+        times: dict[str, list[float]] = {"ours": [], "scipy": []}
+        nits = {}
+        for _ in range(rounds):
+            for name, run in (("ours", ours), ("scipy", theirs)):
+                t = time.perf_counter()
+                nits[name] = run()
+                times[name].append((time.perf_counter() - t) / nits[name])
+        ratios = [a / b for a, b in zip(times["ours"], times["scipy"], strict=True)]
+        rows.append((n, nits["ours"], nits["scipy"], f"{min(times['ours']) * 1e6:.1f}",
+                     f"{min(times['scipy']) * 1e6:.1f}", f"{float(np.median(ratios)):.2f}x"))
+    print(f"L-BFGS on {K} starts of extended Rosenbrock (uniform in [-2, 2]^n), analytic "
+          f"gradient, per start-iteration ({rounds} interleaved rounds): optiframe's stack "
+          "against scipy's L-BFGS-B looped over the starts")
+    print(table(["n", "iterations ours", "iterations scipy", "us ours", "us scipy",
+                 "ours/scipy median"], rows))
+
+
 def main() -> None:
     from scipy.optimize import minimize as scipy_minimize
 
@@ -174,11 +213,17 @@ def main() -> None:
                         "L-BFGS; the hand loop has no bounds and is left out)")
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions with callgrind instead (n = 2 and 10)")
+    parser.add_argument("--stack", type=int, metavar="K",
+                        help="K starts as one stacked run against scipy over the starts "
+                        "one by one instead (n = 2, 10, 100)")
     args = parser.parse_args()
     if args.instructions:
         count_instructions()
         return
     rounds = 3 if args.quick else 15
+    if args.stack:
+        stack_table(rounds // 3, args.stack)
+        return
     bounds: dict = {}
 
     def ours(x0):

@@ -256,25 +256,65 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         SG, SY = _products(G, S, Y)
         sg, r = SG[rows, order], rho[rows, order]
         sy = SY[rows[:, :, None], order[:, :, None], order[:, None, :]]  # (K, c, c) s_i.y_l
-        alpha = np.zeros((K, c))
-        for i in range(c):  # alpha_i = rho_i s_i.q_i, q_i = g - sum of newer alpha_h y_h
-            t = sg[:, i]
-            for h in range(i):
-                t = t - alpha[:, h] * sy[:, i, h]
-            alpha[:, i] = np.where(valid[:, i], r[:, i] * t, 0.0)
+        full = bool(valid.all())  # (every row's memory holds c pairs: the loops below
+        if full:  # on rows of coefficients, in place, without masks; the same operations)
+            alpha = _first_loop_full(sg, sy, r)
+        else:
+            alpha = np.zeros((K, c))
+            for i in range(c):  # alpha_i = rho_i s_i.q_i, q_i = g - sum of newer alpha_h y_h
+                t = sg[:, i]
+                for h in range(i):
+                    t = t - alpha[:, h] * sy[:, i, h]
+                alpha[:, i] = np.where(valid[:, i], r[:, i] * t, 0.0)
         q, gamma = _scaled_q(G, Y, _scatter(alpha, order, m), S, rows[:, 0], head, count)
         yq = np.matmul(Y, q[:, :, None])[:, :, 0][rows, order]
-        coef = np.zeros((K, c))
-        for i in reversed(range(c)):  # oldest first: b_i = rho_i y_i.z, z += s_i (a_i - b_i)
-            t = gamma * yq[:, i]
-            for h in reversed(range(i + 1, c)):
-                t = np.where(valid[:, h], t + coef[:, h] * sy[:, h, i], t)
-            coef[:, i] = np.where(valid[:, i], alpha[:, i] - r[:, i] * t, 0.0)
+        if full:
+            coef = _second_loop_full(alpha, yq, gamma, sy, r)
+        else:
+            coef = np.zeros((K, c))
+            for i in reversed(range(c)):  # oldest first: b_i = rho_i y_i.z, z += s_i (a_i - b_i)
+                t = gamma * yq[:, i]
+                for h in reversed(range(i + 1, c)):
+                    t = np.where(valid[:, h], t + coef[:, h] * sy[:, h, i], t)
+                coef[:, i] = np.where(valid[:, i], alpha[:, i] - r[:, i] * t, 0.0)
         Z = gamma[:, None] * q + np.matmul(_scatter(coef, order, m)[:, None, :], S)[:, 0]
     bad = ~np.isfinite(Z).all(axis=1) & np.isfinite(G).all(axis=1)
     if bad.any():  # numbers that overflow: the classic loop, one vector at a time
         Z[bad] = _two_loop_classic(G[bad], S[bad], Y[bad], rho[bad], head[bad], count[bad])
     return Z
+
+
+def _first_loop_full(sg: np.ndarray, sy: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """:func:`_two_loop`'s first loop where every row holds all c pairs: each
+    ``alpha_i = rho_i (s_i.g - sum over newer h of alpha_h s_i.y_h)``, subtracted in the
+    same order, on contiguous rows of coefficients (c, K), in place. Returns (K, c)."""
+    K, c = sg.shape
+    alpha, buf, rT = sg.T.copy(), np.empty(K), r.T
+    for i in range(c):
+        t = alpha[i]
+        for h in range(i):
+            np.multiply(alpha[h], sy[:, i, h], out=buf)
+            np.subtract(t, buf, out=t)
+        np.multiply(rT[i], t, out=t)
+    return alpha.T
+
+
+def _second_loop_full(alpha: np.ndarray, yq: np.ndarray, gamma: np.ndarray, sy: np.ndarray,
+                      r: np.ndarray) -> np.ndarray:
+    """:func:`_two_loop`'s second loop where every row holds all c pairs (see
+    :func:`_first_loop_full`): ``coef_i = alpha_i - rho_i (gamma y_i.q + sum over older h
+    of coef_h s_h.y_i)``, added in the same order. Returns (K, c)."""
+    K, c = alpha.shape
+    coef, buf, alphaT, rT, yqT = np.empty((c, K)), np.empty(K), alpha.T, r.T, yq.T
+    for i in reversed(range(c)):
+        t = coef[i]
+        np.multiply(gamma, yqT[i], out=t)
+        for h in reversed(range(i + 1, c)):
+            np.multiply(coef[h], sy[:, h, i], out=buf)
+            np.add(t, buf, out=t)
+        np.multiply(rT[i], t, out=t)
+        np.subtract(alphaT[i], t, out=t)
+    return coef.T
 
 
 def _products(G: np.ndarray, S: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
