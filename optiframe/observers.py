@@ -216,6 +216,7 @@ class Watch:
         self.rules_due = self.budget is not None or deadline is not None or self.ask_top
         self.timed = deadline is not None or self.ask_top  # the rules read the clock
         self.failure: BaseException | None = None
+        self.ctrl_c = False  # Ctrl-C (or SIGTERM) stopped the run
         self.storage_note = ""  # a periodic checkpoint that could not be written
         self.saved_step: int | None = None
         self.next_top: float = 0
@@ -327,6 +328,7 @@ class Watch:
     # -- the end ----------------------------------------------------------------------------
     def interrupted(self, s: Any) -> None:
         """Ctrl-C: save the checkpoint of the last whole step, end the running starts."""
+        self.ctrl_c = True
         _repair(self.history)
         _drop_finished(s)
         note = ""

@@ -43,7 +43,7 @@ from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
 from .loop import advance
-from .observers import EVENTS, Callbacks
+from .observers import EVENTS, Callbacks, Watch
 from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
@@ -124,6 +124,7 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
     result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
                     message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
                     njev=int(block.njev[0]), history=history, hess_inv_at=hess_inv_at)
+    _ctrl_c_at_the_end(runner, w, result)
     if result.status is Status.FAILED:
         if isinstance(w.failure, PluginError) or w.failure is None:  # not the user's code
             if runner.raise_errors is True:
@@ -131,6 +132,20 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         elif runner.raise_errors is not False:
             reraise(w.failure, result)
     return result
+
+
+def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result) -> None:
+    """Ctrl-C in a step callback at the step where every start still running ended by its
+    own rules: they keep their verdicts, and the run stops as Ctrl-C does all the same
+    (``on_interrupt="raise"``: KeyboardInterrupt with the result; an interrupted start
+    makes the Runner raise it, after the run-end hooks)."""
+    statuses = getattr(result, "statuses", None)
+    if not w.ctrl_c or runner.on_interrupt != "raise" or result.status is Status.INTERRUPTED or (
+            statuses is not None and "interrupted" in statuses()):
+        return
+    stop = KeyboardInterrupt(result.message)
+    stop.result = result  # type: ignore[attr-defined]
+    raise stop
 
 
 def reraise(exc: BaseException | None, result: Result) -> None:
@@ -327,8 +342,10 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
             if ckpt is not None:
                 ckpt.close()
         notes = w.storage_note + ((stream.trouble or "") if stream is not None else "")
-    result = finish_multistart(runner, Finished.join(s.finished, n), history, w.failure)
-    return _noted(result, notes)
+    result = _noted(finish_multistart(runner, Finished.join(s.finished, n), history,
+                                      w.failure), notes)
+    _ctrl_c_at_the_end(runner, w, result)
+    return result
 
 
 def _start_end_caller(calls: Callbacks) -> Any:
@@ -560,7 +577,10 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         advance(s, p, w)
     history.merge(part, todo)
-    return finish_multistart(runner, Finished.join([done, *s.finished], n), history, w.failure)
+    result = finish_multistart(runner, Finished.join([done, *s.finished], n), history,
+                               w.failure)
+    _ctrl_c_at_the_end(runner, w, result)
+    return result
 
 
 def _saved_entropy(cp: Checkpoint) -> int:

@@ -505,9 +505,12 @@ def test_ctrl_c_in_the_callback_of_a_step_its_rules_stop_at_resumes_to_the_same_
 
     part = of.Runner(f, callbacks=[ctrl_c], checkpoint=tmp_path, on_interrupt="return",
                      **kw).run(**run)
-    if starts is None:  # the start ended as it would there (its verdict, earned)
+    if starts is None:  # the start ended as it would there (its verdict, earned), and
         assert (part.status, part.nit, part.message) == (whole.status, whole.nit,
                                                            whole.message)
+        with pytest.raises(KeyboardInterrupt) as stop:  # the Ctrl-C still stops the script
+            of.Runner(f, callbacks=[ctrl_c], checkpoint=tmp_path / "again", **kw).run(**run)
+        assert stop.value.result.status == whole.status
     else:
         assert part.status == "interrupted" and part.starts[0].status == whole.starts[0].status
     assert_same_run(of.Runner(f, **kw).resume(tmp_path), whole)
