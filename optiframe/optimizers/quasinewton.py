@@ -250,71 +250,81 @@ def _two_loop(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray,
         return 1.0 * G
     c = int(count.max())
     order = (head[:, None] - 1 - np.arange(c)) % m  # (K, c): newest pair first
-    rows = np.arange(K)[:, None]
-    valid = np.arange(c) < count[:, None]
+    # the numbers of the recursion, gathered pair by pair across the rows: (c, K) and
+    # (c, c, K), so that each step of the loops below works on contiguous rows
+    cols, orderT = np.arange(K), order.T
+    # (every row's newest pair in one slot, as in a stack whose rows kept every pair:
+    # one order for all, gathered with 1-D indices, several times faster)
+    o = order[0] if (head == head[0]).all() else None
+    valid = np.arange(c)[:, None] < count  # (c, K): the rows that hold pair i
     with np.errstate(invalid="ignore", over="ignore"):  # overflow: the classic way, below
         SG, SY = _products(G, S, Y)
-        sg, r = SG[rows, order], rho[rows, order]
-        sy = SY[rows[:, :, None], order[:, :, None], order[:, None, :]]  # (K, c, c) s_i.y_l
-        full = bool(valid.all())  # (every row's memory holds c pairs: the loops below
-        if full:  # on rows of coefficients, in place, without masks; the same operations)
-            alpha = _first_loop_full(sg, sy, r)
-        else:
-            alpha = np.zeros((K, c))
-            for i in range(c):  # alpha_i = rho_i s_i.q_i, q_i = g - sum of newer alpha_h y_h
-                t = sg[:, i]
-                for h in range(i):
-                    t = t - alpha[:, h] * sy[:, i, h]
-                alpha[:, i] = np.where(valid[:, i], r[:, i] * t, 0.0)
-        q, gamma = _scaled_q(G, Y, _scatter(alpha, order, m), S, rows[:, 0], head, count)
-        yq = np.matmul(Y, q[:, :, None])[:, :, 0][rows, order]
-        if full:
-            coef = _second_loop_full(alpha, yq, gamma, sy, r)
-        else:
-            coef = np.zeros((K, c))
-            for i in reversed(range(c)):  # oldest first: b_i = rho_i y_i.z, z += s_i (a_i - b_i)
-                t = gamma * yq[:, i]
-                for h in reversed(range(i + 1, c)):
-                    t = np.where(valid[:, h], t + coef[:, h] * sy[:, h, i], t)
-                coef[:, i] = np.where(valid[:, i], alpha[:, i] - r[:, i] * t, 0.0)
-        Z = gamma[:, None] * q + np.matmul(_scatter(coef, order, m)[:, None, :], S)[:, 0]
+        sg, r = _by_pair(SG, cols, orderT, o), _by_pair(rho, cols, orderT, o)
+        sy = (SY.transpose(1, 2, 0)[o[:, None], o] if o is not None  # sy[i, l]: each row's
+              else SY[cols, orderT[:, None, :], orderT[None, :, :]])  # s_i.y_l
+        mask = None if valid.all() else valid  # (rows with fewer pairs than c)
+        alpha = _first_loop(sg, sy, r, mask)
+        q, gamma = _scaled_q(G, Y, _scatter(alpha.T, order, m), S, cols, head, count)
+        yq = _by_pair(np.matmul(Y, q[:, :, None])[:, :, 0], cols, orderT, o)
+        coef = _second_loop(alpha, yq, gamma, sy, r, mask)
+        Z = gamma[:, None] * q + np.matmul(_scatter(coef.T, order, m)[:, None, :], S)[:, 0]
     bad = ~np.isfinite(Z).all(axis=1) & np.isfinite(G).all(axis=1)
     if bad.any():  # numbers that overflow: the classic loop, one vector at a time
         Z[bad] = _two_loop_classic(G[bad], S[bad], Y[bad], rho[bad], head[bad], count[bad])
     return Z
 
 
-def _first_loop_full(sg: np.ndarray, sy: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """:func:`_two_loop`'s first loop where every row holds all c pairs: each
-    ``alpha_i = rho_i (s_i.g - sum over newer h of alpha_h s_i.y_h)``, subtracted in the
-    same order, on contiguous rows of coefficients (c, K), in place. Returns (K, c)."""
-    K, c = sg.shape
-    alpha, buf, rT = sg.T.copy(), np.empty(K), r.T
-    for i in range(c):
-        t = alpha[i]
-        for h in range(i):
-            np.multiply(alpha[h], sy[:, i, h], out=buf)
-            np.subtract(t, buf, out=t)
-        np.multiply(rT[i], t, out=t)
-    return alpha.T
+def _by_pair(M: np.ndarray, cols: np.ndarray, orderT: np.ndarray,
+             o: np.ndarray | None) -> np.ndarray:
+    """The (K, m) numbers ``M`` of each row's memory slots, gathered pair by pair in the
+    order of the recursion: (c, K), ``[i, k]`` the number of row k's pair i (``o``: the
+    one order of every row, where they share it)."""
+    return M.T[o] if o is not None else M[cols, orderT]
 
 
-def _second_loop_full(alpha: np.ndarray, yq: np.ndarray, gamma: np.ndarray, sy: np.ndarray,
-                      r: np.ndarray) -> np.ndarray:
-    """:func:`_two_loop`'s second loop where every row holds all c pairs (see
-    :func:`_first_loop_full`): ``coef_i = alpha_i - rho_i (gamma y_i.q + sum over older h
-    of coef_h s_h.y_i)``, added in the same order. Returns (K, c)."""
-    K, c = alpha.shape
-    coef, buf, alphaT, rT, yqT = np.empty((c, K)), np.empty(K), alpha.T, r.T, yq.T
-    for i in reversed(range(c)):
-        t = coef[i]
-        np.multiply(gamma, yqT[i], out=t)
-        for h in reversed(range(i + 1, c)):
-            np.multiply(coef[h], sy[:, h, i], out=buf)
-            np.add(t, buf, out=t)
-        np.multiply(rT[i], t, out=t)
-        np.subtract(alphaT[i], t, out=t)
-    return coef.T
+def _first_loop(sg: np.ndarray, sy: np.ndarray, r: np.ndarray,
+                mask: np.ndarray | None) -> np.ndarray:
+    """:func:`_two_loop`'s first loop, newest pair first, on the rows' numbers gathered
+    pair by pair (``sg[i]``: each row's s_i.g, ``sy[i, l]``: s_i.y_l, ``r[i]``: rho_i):
+    ``alpha_i = rho_i (s_i.g - sum over newer h of alpha_h s_i.y_h)``, 0 where a row
+    holds no pair i (``mask[i]`` False; None: every row holds c). Once ``alpha_h`` is
+    known it is taken off every later sum in one operation; each sum still loses its
+    terms in the order of h, so the bits are those of the sums written one at a time.
+    Returns (c, K)."""
+    c = sg.shape[0]
+    T = sg.copy()
+    for h in range(c):
+        alpha = T[h]
+        np.multiply(r[h], alpha, out=alpha)
+        if mask is not None:
+            alpha[~mask[h]] = 0.0
+        if h + 1 < c:
+            T[h + 1:] -= alpha * sy[h + 1:, h]
+    return T
+
+
+def _second_loop(alpha: np.ndarray, yq: np.ndarray, gamma: np.ndarray, sy: np.ndarray,
+                 r: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """:func:`_two_loop`'s second loop, oldest pair first (see :func:`_first_loop`):
+    ``coef_h = alpha_h - rho_h (gamma y_h.q + sum over older i of coef_i s_i.y_h)``;
+    each ``coef_h``, once known, is added to every newer sum (where the row holds pair
+    h), in the order of the sums written one at a time. Returns (c, K)."""
+    c = alpha.shape[0]
+    U = gamma * yq
+    for h in reversed(range(c)):
+        coef = U[h]
+        np.multiply(r[h], coef, out=coef)
+        np.subtract(alpha[h], coef, out=coef)
+        if mask is not None:
+            coef[~mask[h]] = 0.0
+        if h:
+            added = coef * sy[h, :h]
+            if mask is None:
+                U[:h] += added
+            else:
+                np.add(U[:h], added, out=added)
+                np.copyto(U[:h], added, where=mask[h])
+    return U
 
 
 def _products(G: np.ndarray, S: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
