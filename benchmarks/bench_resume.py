@@ -2,8 +2,8 @@
 and resumed from their checkpoint must end with the bits of the run never stopped.
 
 Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
-global searches, 200 runs and 100 training runs stopped in a callback, 200 runs that
-stream their history; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
+global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
+training runs that stream their history; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
 ``--callback-runs N``, ``--stream-runs N``, ``--seed S``, ``--show`` prints each broken
 promise with its run).
 
@@ -250,9 +250,11 @@ def _stopping_model(model: type) -> type:
     return Stopping
 
 
-def one_training(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+def one_training(rng: np.random.Generator, in_callback: bool = False,
+                 streamed: bool = False) -> tuple[str, str]:
     """One hostile resume of a training run (minibatches; Ctrl-C in the model's losses,
-    or in a step or epoch callback): its outcome, and what it was."""
+    or in a step or epoch callback; ``streamed``: as :func:`one_run`'s, the epochs' rows
+    too): its outcome, and what it was."""
     kind, model, X, y = _data(rng)
     name = TRAINING_OPTIMIZERS[rng.integers(len(TRAINING_OPTIMIZERS))]
     lr = float(10.0 ** rng.uniform(-4, 2.5))
@@ -273,8 +275,15 @@ def one_training(rng: np.random.Generator, in_callback: bool = False) -> tuple[s
     what = (f"{kind}, {X.shape}, {name} lr={lr:.2g}, batch {kw['batch_size']}, "
             f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
             f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}, "
-            f"checkpoint every {every}{', in a step or epoch callback' if in_callback else ''}")
+            f"checkpoint every {every}{', in a step or epoch callback' if in_callback else ''}"
+            f"{', streamed' if streamed else ''}")
     ticks = {"counted": Ticker(), "stopper": Ticker()}
+    stream: dict[str, Any] = {}
+    if streamed:
+        kw["record_x"] = bool(rng.random() < 0.5)
+
+    def streaming(ck: Path) -> dict[str, Any]:
+        return {"stream_history": ck.parent / "run.jsonl"} if streamed else {}
 
     def options(who: str) -> dict[str, Any]:
         tick = ticks[who]
@@ -285,15 +294,27 @@ def one_training(rng: np.random.Generator, in_callback: bool = False) -> tuple[s
 
     def stopped(at: int, ck: Path) -> Any:
         stop.at = at
-        return of.Runner(stopper, checkpoint=ck, checkpoint_every=every,
+        return of.Runner(stopper, checkpoint=ck, checkpoint_every=every, **streaming(ck),
                          **options("stopper")).run(**run)
 
     def resumed(ck: Path) -> Any:
         stop.at = None
-        return of.Runner(stopper, **options("stopper")).resume(ck)
+        back = of.Runner(stopper, **streaming(ck), **options("stopper")).resume(ck)
+        if streamed:
+            stream["loaded"] = of.load_history_stream(ck.parent / "run.jsonl")
+        return back
+
+    def agree(whole: Any, back: Any) -> bool:
+        if not streamed:
+            return same(whole, back)
+        loaded, h = stream["loaded"], whole.history
+        epochs = (loaded.epoch_log == h.epoch_log if hasattr(h, "epoch_log")
+                  else all(np.array_equal(loaded.epochs[k], h.epochs[k], equal_nan=True)
+                           for k in h.epochs))
+        return same(whole, back) and _same_history(loaded, h, kw["record_x"]) and epochs
 
     return _resumed(what, rng, lambda: of.Runner(counted, **options("counted")).run(**run),
-                    lambda: count.calls, stopped, resumed, same)
+                    lambda: count.calls, stopped, resumed, agree)
 
 
 def _same_search(a: Any, b: Any) -> bool:
@@ -372,6 +393,8 @@ def main() -> None:
            lambda rng: one_training(rng, in_callback=True), args.seed + 40_000, args.show)
     _tally("runs from x0 or a stack, streaming their history", args.stream_runs,
            lambda rng: one_run(rng, streamed=True), args.seed + 50_000, args.show)
+    _tally("training runs, streaming their history", args.stream_runs // 2,
+           lambda rng: one_training(rng, streamed=True), args.seed + 60_000, args.show)
     print("goal: no BROKEN line")
 
 
