@@ -219,6 +219,9 @@ class Snapshot:
             snap.arrays["cursor/count"] = np.asarray(cursor.count, dtype=np.int64)
         snap.finished(Finished.join(s.finished, s.n))
         snap.history(history, s.k)
+        if isinstance(history, StartsHistory):  # the last records of starts that ended
+            for name, value in history.ended_at(s.k, s.index).items():  # in step k
+                snap.arrays[f"ended/{name}"] = value
         return snap
 
     def history(self, history: History | StartsHistory, upto_step: int) -> None:
@@ -448,6 +451,10 @@ class Checkpoint:
     def starts_history(self, n_starts: int, record_x: bool) -> StartsHistory:
         """A multi-start history up to the checkpoint."""
         history = StartsHistory.from_segment(self.arrays, n_starts, record_x)
+        ended = {name[6:]: a for name, a in self.arrays.items() if name.startswith("ended/")}
+        if ended:  # (checkpoints written before 2026-12-07 lack them)
+            history.merge(StartsHistory.from_segment(ended, n_starts, record_x),
+                          np.arange(n_starts))
         history.epoch_log = [_int_keys(row) for row in self.meta.get("epoch_log", [])]
         return history
 

@@ -327,7 +327,8 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         s = _restored(resumed, runner, p)
         history = resumed.starts_history(K, runner.record_x)
     calls = callbacks_of(runner)
-    with streaming(runner, history, n, None if resumed is None else resumed.step) as stream:
+    with streaming(runner, history, n, None if resumed is None else resumed.step,
+                   running=None if resumed is None else s.index.tolist()) as stream:
         if p.batches is not None:
             p.batches.log = _epoch_logger(history, stream)
         ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
@@ -362,10 +363,11 @@ def _start_end_caller(calls: Callbacks) -> Any:
 
 @contextlib.contextmanager
 def streaming(runner: RunSpec, history: StartsHistory, dim: int,
-              resumed_at: int | None, rerun: list[int] | None = None) -> Iterator[Any]:
+              resumed_at: int | None, rerun: list[int] | None = None,
+              running: list[int] | None = None) -> Iterator[Any]:
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
-                         resumed_at, runner.record_x, rerun)
+                         resumed_at, runner.record_x, rerun, running)
     history.stream = stream
     try:
         yield stream

@@ -131,6 +131,36 @@ class StartsHistory:
                                else np.empty((0, 0)))
         return out
 
+    def ended_at(self, step: int, running: np.ndarray) -> dict[str, np.ndarray]:
+        """The records of step ``step`` of the starts not in ``running`` (those that
+        ended in that step), as :meth:`segment`'s arrays; empty where there are none.
+
+        A checkpoint taken in step k holds the records of the steps before k; those of
+        the starts that ended in step k (at its gradient) are their last, which a
+        resumed run does not make again."""
+        row = self._rows.get(step)
+        if row is None:
+            return {}
+        ended = np.ones(self.n_starts, dtype=bool)
+        ended[np.asarray(running, dtype=np.int64)] = False
+        seen = ended & (~np.isnan(row[0]) | ~np.isnan(row[1]))
+        if not seen.any():
+            return {}
+        kept = np.where(seen, row, np.nan)
+        out = {"starts_history/steps": np.array([step], dtype=np.int64),
+               "starts_history/rows": kept[None]}
+        if self._points is not None:
+            parts = [(index[seen[index]], X[seen[index]])
+                     for index, X in self._points.get(step, ())]
+            parts = [(i, X) for i, X in parts if len(i)]
+            out["points/step"] = np.full(len(parts), step, dtype=np.int64)
+            out["points/length"] = np.array([len(i) for i, _ in parts], dtype=np.int64)
+            out["points/index"] = (np.concatenate([i for i, _ in parts]) if parts
+                                   else np.empty(0, dtype=np.int64))
+            out["points/X"] = (np.concatenate([X for _, X in parts]) if parts
+                               else np.empty((0, 0)))
+        return out
+
     @classmethod
     def from_segment(cls, arrays: Mapping[str, np.ndarray], n_starts: int,
                      record_x: bool) -> StartsHistory:

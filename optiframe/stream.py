@@ -4,7 +4,9 @@ With ``Runner(..., stream_history="run.jsonl")`` every history record is written
 line and flushed at once, so a run that is killed leaves everything it recorded on disk.
 The file is append-only: a resumed run (see :meth:`~optiframe.Runner.resume`) appends a
 ``{"resumed_at": k}`` line and goes on; :func:`load_history_stream` then drops the records
-of steps from k on that the interrupted run had written after its checkpoint.
+of steps from k on that the interrupted run had written after its checkpoint (a
+multi-start run's marker, ``{"resumed_at": k, "running": [...]}``, names the starts it
+goes on with: only theirs are dropped, and a start that ended at step k keeps its record).
 
 Lines (strict JSON; NaN is written as null and infinities as "inf" / "-inf"):
 
@@ -85,7 +87,7 @@ class HistoryStream:
 
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
                  resumed_at: int | None, record_x: bool = False,
-                 rerun: list[int] | None = None) -> None:
+                 rerun: list[int] | None = None, running: list[int] | None = None) -> None:
         self.path = path
         resuming = resumed_at is not None or rerun is not None
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resuming else os.O_TRUNC)
@@ -104,8 +106,9 @@ class HistoryStream:
                         "record_x": record_x})
         if rerun is not None:
             self._line({"rerun": [int(k) for k in rerun]})
-        elif resumed_at is not None:
-            self._line({"resumed_at": resumed_at})
+        elif resumed_at is not None:  # (a stack's: the starts it goes on with)
+            self._line({"resumed_at": resumed_at} if running is None
+                       else {"resumed_at": resumed_at, "running": [int(k) for k in running]})
 
     #: why the stream stopped being written (a full disk), or None
     trouble: str | None = None
@@ -245,12 +248,16 @@ def check_stream_writable(path: Path | None) -> None:
 
 def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,
                 resumed_at: int | None = None, record_x: bool = False,
-                rerun: list[int] | None = None) -> HistoryStream | None:
+                rerun: list[int] | None = None,
+                running: list[int] | None = None) -> HistoryStream | None:
     """The run's stream, or None without ``stream_history``. A resumed run appends a
-    marker: ``resumed_at`` (records of later steps are dropped on load) or, for starts
+    marker: ``resumed_at`` (records of later steps are dropped on load; a stack's marker
+    names the starts still ``running`` at the checkpoint, whose records alone are
+    dropped: a start that ended at step k keeps its record of step k) or, for starts
     rerun on workers, ``rerun`` (those starts' earlier records are dropped)."""
     return (None if path is None
-            else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x, rerun))
+            else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x, rerun,
+                               running))
 
 
 def _without(again: set[int], index: list[int], fun: list[float], gn: list[float],
@@ -470,7 +477,12 @@ def _load_by_lines(p: Path) -> History | StartsHistory:
                 at = rec["resumed_at"]
                 if isinstance(at, bool) or not isinstance(at, int):
                     raise ValueError(f"resumed_at is not an integer: {at!r}")
-                rows = [r for r in rows if r[0] < at]
+                if multi and "running" in rec:  # (the starts ended by then keep theirs)
+                    going = {int(k) for k in rec["running"]}
+                    rows = [r if r[0] < at else (r[0], *_without(going, *r[1:]))
+                            for r in rows]
+                else:  # (streams written before 2026-12-07: every start's)
+                    rows = [r for r in rows if r[0] < at]
                 epochs = [e for e in epochs if e[0] <= at]  # an epoch ending at `at`
                 # was logged before the checkpoint of step `at` was taken
             elif multi and isinstance(rec, dict) and set(rec) == {"rerun"}:

@@ -99,3 +99,25 @@ def test_the_columnar_parse_equals_the_line_by_line_reader(tmp_path):
     assert len(fast) == len(slow) and fast.epoch_log == slow.epoch_log
     for column in ("step", "fun", "grad_norm", "step_norm", "nfev", "elapsed", "step_size"):
         np.testing.assert_array_equal(fast.column(column), slow.column(column))
+
+
+@pytest.mark.parametrize("running", [[1], None], ids=["running named", "before 2026-12-07"])
+def test_a_multi_start_resume_marker_drops_the_records_of_the_starts_it_goes_on_with(
+        tmp_path, running):
+    # start 0 ended at step 1 (its last record); start 1 was cut in step 1 and goes on.
+    # A marker naming the running starts keeps start 0's record of step 1; one without
+    # (as written before) drops every record of step 1 on
+    lines = [{"format": "optiframe-history-stream", "version": 2, "kind": "multistart",
+              "columns": ["fun", "grad_norm", "step_norm", "step_size"], "dim": 1,
+              "n_starts": 2, "record_x": False},
+             {"step": 0, "start": [0, 1], "fun": [1.0, 4.0], "grad_norm": [2.0, 4.0],
+              "step_norm": [None, None], "step_size": [1.0, 1.0]},
+             {"step": 1, "start": [0, 1], "fun": [0.5, 3.0], "grad_norm": [0.0, 3.5],
+              "step_norm": [0.5, 0.5], "step_size": [1.0, 1.0]},
+             {"resumed_at": 1} if running is None else {"resumed_at": 1, "running": running},
+             {"step": 1, "start": [1], "fun": [3.0], "grad_norm": [3.5], "step_norm": [0.5],
+              "step_size": [1.0]}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    h = of.load_history_stream(path)
+    np.testing.assert_array_equal(h.fun, [[1.0, 4.0], [0.5 if running else np.nan, 3.0]])

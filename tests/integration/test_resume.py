@@ -514,3 +514,38 @@ def test_ctrl_c_in_the_callback_of_a_step_its_rules_stop_at_resumes_to_the_same_
     else:
         assert part.status == "interrupted" and part.starts[0].status == whole.starts[0].status
     assert_same_run(of.Runner(f, **kw).resume(tmp_path), whole)
+
+
+def test_a_start_that_ended_in_the_step_ctrl_c_cut_keeps_its_last_record(tmp_path):
+    # start 0 converges at its gradient in step 0 (its last record); Ctrl-C then comes in
+    # the others' line search. The checkpoint held the records of the steps before 0
+    # only, so the resumed run, and the stream loaded, lost start 0's last record
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return float(np.sum((x - 0.3) ** 2))
+
+    def g(x):
+        return 2.0 * (x - 0.3)
+
+    objective = of.FunctionObjective.from_callable(f, gradient=g)
+    starts = np.array([[0.3, 0.3], [1.0, 2.0], [-1.0, 0.5]])
+    kw = dict(record_x=True, on_interrupt="return")
+    stop_at = None
+    whole = of.Runner(objective, **kw).run(starts=starts)
+    assert whole.starts[0].status == "converged" and whole.starts[0].nit == 0
+    calls.clear()
+    stop_at = 4  # f at the three starts, then the first trial of step 0
+    stream = tmp_path / "run.jsonl"
+    part = of.Runner(objective, checkpoint=tmp_path / "ck", stream_history=stream,
+                     **kw).run(starts=starts)
+    assert part.status == "interrupted" and of.load_checkpoint(tmp_path / "ck").step == 0
+    stop_at = None
+    resumed = of.Runner(objective, stream_history=stream, **kw).resume(tmp_path / "ck")
+    assert_same_run(resumed, whole)
+    loaded = of.load_history_stream(stream)
+    for column in ("step", "fun", "grad_norm", "step_norm", "x"):
+        np.testing.assert_array_equal(getattr(loaded, column), getattr(whole.history, column))
