@@ -118,7 +118,10 @@ def same(a: Any, b: Any) -> bool:
         return all((str(p.status), p.message, p.nit, p.nfev) == (str(q.status), q.message,
                                                                  q.nit, q.nfev)
                    and np.array_equal(p.x, q.x, equal_nan=True)
-                   for p, q in zip(a.starts, b.starts, strict=True))
+                   for p, q in zip(a.starts, b.starts, strict=True)) and all(
+            np.array_equal(np.asarray(getattr(a.history, c)),
+                           np.asarray(getattr(b.history, c)), equal_nan=True)
+            for c in ("step", "fun", "grad_norm", "step_norm"))
     return all(np.array_equal(np.asarray(getattr(a.history, c)),
                               np.asarray(getattr(b.history, c)), equal_nan=True)
                for c in ("fun", "grad_norm", "step_norm", "nfev"))
