@@ -26,7 +26,8 @@ or differences), stopped at a random evaluation of f and resumed by the same cal
 ``resume=True`` from their journal. Last, the same runs and training runs stopped by
 Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
 runs whose stopped and resumed parts stream their history (maybe with the points) to
-one file, which must load as the history of the run never stopped.
+one file, which must load as the history of the run never stopped (Ctrl-C in f, or in
+a step callback for half of them).
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -394,8 +395,10 @@ def main() -> None:
            lambda rng: one_run(rng, in_callback=True), args.seed + 30_000, args.show)
     _tally("training runs, Ctrl-C in a step or epoch callback", args.callback_runs // 2,
            lambda rng: one_training(rng, in_callback=True), args.seed + 40_000, args.show)
-    _tally("runs from x0 or a stack, streaming their history", args.stream_runs,
-           lambda rng: one_run(rng, streamed=True), args.seed + 50_000, args.show)
+    _tally("runs from x0 or a stack, streaming their history (Ctrl-C in f or a callback)",
+           args.stream_runs, lambda rng: one_run(rng, in_callback=bool(rng.integers(2)),
+                                                  streamed=True),
+           args.seed + 50_000, args.show)
     _tally("training runs, streaming their history", args.stream_runs // 2,
            lambda rng: one_training(rng, streamed=True), args.seed + 60_000, args.show)
     print("goal: no BROKEN line")
