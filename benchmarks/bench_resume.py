@@ -25,9 +25,9 @@ strategies over a random box, a random budget, x0 given or not, the analytic gra
 or differences), stopped at a random evaluation of f and resumed by the same call with
 ``resume=True`` from their journal. Last, the same runs and training runs stopped by
 Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
-runs whose stopped and resumed parts stream their history (maybe with the points) to
-one file, which must load as the history of the run never stopped (Ctrl-C in f, or in
-a step callback for half of them).
+runs whose stopped and resumed parts stream their history to one file (maybe with the
+points, maybe every 2nd, 3rd or 7th step), which must load as the history of the run
+never stopped (Ctrl-C in f, or in a step callback for half of them).
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -192,7 +192,8 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
     name, f, g, run, kw, every = draw(rng)
     stream: dict[str, Any] = {}
     if streamed:
-        kw = {**kw, "record_x": bool(rng.random() < 0.5)}
+        kw = {**kw, "record_x": bool(rng.random() < 0.5),
+              "record_every": int(rng.choice([1, 1, 2, 3, 7]))}
     what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
             f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
             f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
@@ -285,6 +286,7 @@ def one_training(rng: np.random.Generator, in_callback: bool = False,
     stream: dict[str, Any] = {}
     if streamed:
         kw["record_x"] = bool(rng.random() < 0.5)
+        kw["record_every"] = int(rng.choice([1, 1, 2, 3, 7]))
 
     def streaming(ck: Path) -> dict[str, Any]:
         return {"stream_history": ck.parent / "run.jsonl"} if streamed else {}
