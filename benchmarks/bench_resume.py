@@ -3,9 +3,9 @@ and resumed from their checkpoint must end with the bits of the run never stoppe
 
 Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
 global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
-training runs that stream their history; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
-``--callback-runs N``, ``--stream-runs N``, ``--seed S``, ``--show`` prints each broken
-promise with its run).
+training runs that stream their history, 200 runs with ``f_target``; ``--runs N``,
+``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--stream-runs N``,
+``--target-runs N``, ``--seed S``; ``--show`` prints each broken promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -27,7 +27,8 @@ or differences), stopped at a random evaluation of f and resumed by the same cal
 Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
 runs whose stopped and resumed parts stream their history to one file (maybe with the
 points, maybe every 2nd, 3rd or 7th step), which must load as the history of the run
-never stopped (Ctrl-C in f, or in a step callback for half of them).
+never stopped (Ctrl-C in f, or in a step callback for half of them); and runs with a
+rule of the step stage (``f_target``), stopped the same two ways.
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -184,7 +185,7 @@ def _same_history(a: Any, b: Any, record_x: bool) -> bool:
 
 
 def one_run(rng: np.random.Generator, in_callback: bool = False,
-            streamed: bool = False) -> tuple[str, str]:
+            streamed: bool = False, target: bool = False) -> tuple[str, str]:
     """One hostile resume of a run from x0 or a stack (Ctrl-C in f, or in a step
     callback; ``streamed``: the stopped and the resumed run stream their history to one
     file, which must load as the history of the run never stopped): its outcome, and
@@ -194,8 +195,11 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
     if streamed:
         kw = {**kw, "record_x": bool(rng.random() < 0.5),
               "record_every": int(rng.choice([1, 1, 2, 3, 7]))}
+    if target:  # a rule of the step stage, asked after the step's callbacks
+        kw = {**kw, "stop_rules": [of.FTarget(float(10.0 ** rng.uniform(-10, 3)))]}
+    goal = f", f_target {kw['stop_rules'][0].f_target:.3g}" if target else ""
     what = (f"{name}, n={np.size(run.get('x0', run.get('starts', [[0]])[0]))}, "
-            f"{ {k: v for k, v in kw.items() if k != 'bounds'} }"
+            f"{ {k: v for k, v in kw.items() if k not in ('bounds', 'stop_rules')} }{goal}"
             f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
             f"checkpoint every {every}{', in a step callback' if in_callback else ''}"
             f"{', streamed' if streamed else ''}")
@@ -384,6 +388,7 @@ def main() -> None:
     parser.add_argument("--global-runs", type=int, default=200)
     parser.add_argument("--callback-runs", type=int, default=200)
     parser.add_argument("--stream-runs", type=int, default=200)
+    parser.add_argument("--target-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -403,6 +408,10 @@ def main() -> None:
            args.seed + 50_000, args.show)
     _tally("training runs, streaming their history", args.stream_runs // 2,
            lambda rng: one_training(rng, streamed=True), args.seed + 60_000, args.show)
+    _tally("runs from x0 or a stack with f_target (Ctrl-C in f or a callback)",
+           args.target_runs, lambda rng: one_run(rng, in_callback=bool(rng.integers(2)),
+                                                  target=True),
+           args.seed + 70_000, args.show)
     print("goal: no BROKEN line")
 
 
