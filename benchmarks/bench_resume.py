@@ -3,9 +3,11 @@ and resumed from their checkpoint must end with the bits of the run never stoppe
 
 Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
 global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
-training runs that stream their history, 200 runs with ``f_target``; ``--runs N``,
-``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--stream-runs N``,
-``--target-runs N``, ``--seed S``; ``--show`` prints each broken promise with its run).
+training runs that stream their history, 200 runs with ``f_target``, 100 global
+searches stopped in a callback; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
+``--callback-runs N``, ``--stream-runs N``, ``--target-runs N``,
+``--global-callback-runs N``, ``--seed S``; ``--show`` prints each broken promise with
+its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -27,8 +29,9 @@ or differences), stopped at a random evaluation of f and resumed by the same cal
 Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
 runs whose stopped and resumed parts stream their history to one file (maybe with the
 points, maybe every 2nd, 3rd or 7th step), which must load as the history of the run
-never stopped (Ctrl-C in f, or in a step callback for half of them); and runs with a
-rule of the step stage (``f_target``), stopped the same two ways.
+never stopped (Ctrl-C in f, or in a step callback for half of them); runs with a rule
+of the step stage (``f_target``), stopped the same two ways; and global searches stopped
+in a step callback of a local search.
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -337,8 +340,9 @@ def _same_search(a: Any, b: Any) -> bool:
     return same(a, b)
 
 
-def one_global(rng: np.random.Generator) -> tuple[str, str]:
-    """One hostile resume of a global search: its outcome, and what it was."""
+def one_global(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+    """One hostile resume of a global search (Ctrl-C in f, or in a step callback of its
+    local searches): its outcome, and what it was."""
     name, f, g, _ = [fun for fun in FUNS if fun[0] != "exception region"][
         rng.integers(len(FUNS) - 1)]
     n = int(rng.choice([1, 2, 3, 5]))
@@ -353,19 +357,29 @@ def one_global(rng: np.random.Generator) -> tuple[str, str]:
     x0 = rng.uniform(lo, lo + width, n) if rng.random() < 0.3 else None
     what = (f"{name}, n={n}, box [{lo:g}, {lo + width:g}], x0 "
             f"{'given' if x0 is not None else 'none'}, {kw['strategy']}, "
-            f"max_nfev={kw['max_nfev']}, {'analytic' if 'jac' in kw else 'differences'}")
-    counted, stopper = Stopper(f), Stopper(f)
+            f"max_nfev={kw['max_nfev']}, {'analytic' if 'jac' in kw else 'differences'}"
+            f"{', in a step callback' if in_callback else ''}")
+    if in_callback:
+        counted, stopper = Ticker(), Ticker()
+        f_counted = f_stopper = f
+    else:
+        counted, stopper = Stopper(f), Stopper(f)
+        f_counted, f_stopper = counted, stopper
+    more = {"callbacks": [stopper]} if in_callback else {}
 
     def stopped(at: int, ck: Path) -> Any:
         stopper.at = at
-        return of.minimize(stopper, x0, checkpoint=ck, **kw)
+        return of.minimize(f_stopper, x0, checkpoint=ck, **more, **kw)
 
     def resumed(ck: Path) -> Any:
         stopper.at = None
-        return of.minimize(stopper, x0, checkpoint=ck, resume=True, **kw)
+        return of.minimize(f_stopper, x0, checkpoint=ck, resume=True, **more, **kw)
 
-    return _resumed(what, rng, lambda: of.minimize(counted, x0, **kw), lambda: counted.calls,
-                    stopped, resumed, _same_search)
+    def whole() -> Any:
+        return of.minimize(f_counted, x0, **({"callbacks": [counted]} if in_callback else {}),
+                           **kw)
+
+    return _resumed(what, rng, whole, lambda: counted.calls, stopped, resumed, _same_search)
 
 
 def _tally(label: str, runs: int, one: Any, seed: int, show: bool) -> None:
@@ -389,6 +403,7 @@ def main() -> None:
     parser.add_argument("--callback-runs", type=int, default=200)
     parser.add_argument("--stream-runs", type=int, default=200)
     parser.add_argument("--target-runs", type=int, default=200)
+    parser.add_argument("--global-callback-runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -412,6 +427,9 @@ def main() -> None:
            args.target_runs, lambda rng: one_run(rng, in_callback=bool(rng.integers(2)),
                                                   target=True),
            args.seed + 70_000, args.show)
+    _tally("global searches, Ctrl-C in a step callback of a local search",
+           args.global_callback_runs, lambda rng: one_global(rng, in_callback=True),
+           args.seed + 80_000, args.show)
     print("goal: no BROKEN line")
 
 
