@@ -408,28 +408,32 @@ def main() -> None:
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    # (the training runs and searches draw from generators of their own: seed 0's first
-    # 400 runs are those the script ran before it resumed them too)
-    _tally("runs from x0 or a stack", args.runs, one_run, args.seed, args.show)
-    _tally("training runs", args.training_runs, one_training, args.seed + 10_000, args.show)
-    _tally("global searches", args.global_runs, one_global, args.seed + 20_000, args.show)
-    _tally("runs from x0 or a stack, Ctrl-C in a step callback", args.callback_runs,
-           lambda rng: one_run(rng, in_callback=True), args.seed + 30_000, args.show)
-    _tally("training runs, Ctrl-C in a step or epoch callback", args.callback_runs // 2,
-           lambda rng: one_training(rng, in_callback=True), args.seed + 40_000, args.show)
-    _tally("runs from x0 or a stack, streaming their history (Ctrl-C in f or a callback)",
-           args.stream_runs, lambda rng: one_run(rng, in_callback=bool(rng.integers(2)),
-                                                  streamed=True),
-           args.seed + 50_000, args.show)
-    _tally("training runs, streaming their history", args.stream_runs // 2,
-           lambda rng: one_training(rng, streamed=True), args.seed + 60_000, args.show)
-    _tally("runs from x0 or a stack with f_target (Ctrl-C in f or a callback)",
-           args.target_runs, lambda rng: one_run(rng, in_callback=bool(rng.integers(2)),
-                                                  target=True),
-           args.seed + 70_000, args.show)
-    _tally("global searches, Ctrl-C in a step callback of a local search",
-           args.global_callback_runs, lambda rng: one_global(rng, in_callback=True),
-           args.seed + 80_000, args.show)
+    def either(rng: np.random.Generator) -> bool:  # Ctrl-C in f or in a callback
+        return bool(rng.integers(2))
+
+    # (label, runs, one run, seed offset): each section draws from generators of its
+    # own, so seed 0's first 400 runs are those the script ran before the others came
+    sections = [
+        ("runs from x0 or a stack", args.runs, one_run, 0),
+        ("training runs", args.training_runs, one_training, 10_000),
+        ("global searches", args.global_runs, one_global, 20_000),
+        ("runs from x0 or a stack, Ctrl-C in a step callback", args.callback_runs,
+         lambda rng: one_run(rng, in_callback=True), 30_000),
+        ("training runs, Ctrl-C in a step or epoch callback", args.callback_runs // 2,
+         lambda rng: one_training(rng, in_callback=True), 40_000),
+        ("runs from x0 or a stack, streaming their history (Ctrl-C in f or a callback)",
+         args.stream_runs, lambda rng: one_run(rng, in_callback=either(rng), streamed=True),
+         50_000),
+        ("training runs, streaming their history", args.stream_runs // 2,
+         lambda rng: one_training(rng, streamed=True), 60_000),
+        ("runs from x0 or a stack with f_target (Ctrl-C in f or a callback)",
+         args.target_runs, lambda rng: one_run(rng, in_callback=either(rng), target=True),
+         70_000),
+        ("global searches, Ctrl-C in a step callback of a local search",
+         args.global_callback_runs, lambda rng: one_global(rng, in_callback=True), 80_000),
+    ]
+    for label, runs, one, offset in sections:
+        _tally(label, runs, one, args.seed + offset, args.show)
     print("goal: no BROKEN line")
 
 

@@ -316,8 +316,7 @@ class GlobalSearch:
                     f"{self.budget} evaluations sampling the box, and what was left paid for "
                     f"no local search (one needs at least {self.min_local}); x is the best "
                     "point sampled: raise max_nfev")
-        return Finished(index=[0], x0=x, x=x, fun=[fun], nit=[0], nfev=[self.used],
-                        njev=[0], status=[status], message=[text])
+        return self._sampled_outcome(x, fun, status, text)
 
     def _interrupted_sampling(self, name: str) -> Finished:
         """The one outcome of a search stopped by Ctrl-C before any local search ended:
@@ -336,9 +335,14 @@ class GlobalSearch:
                      "f not known")
         text = (f"{MESSAGES[Status.INTERRUPTED]}: strategy {name!r} was stopped before any "
                 f"local search ended; {where}")
-        x = np.array(x, dtype=float).reshape(1, -1)
+        return self._sampled_outcome(np.array(x, dtype=float).reshape(1, -1), fun,
+                                     Status.INTERRUPTED, text)
+
+    def _sampled_outcome(self, x: np.ndarray, fun: float, status: Status,
+                         text: str) -> Finished:
+        """A search's one outcome at a sampled point ``x`` (1, n), no local search run."""
         return Finished(index=[0], x0=x, x=x, fun=[fun], nit=[0], nfev=[self.used],
-                        njev=[0], status=[Status.INTERRUPTED], message=[text])
+                        njev=[0], status=[status], message=[text])
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _keep(self, result: Any, index: np.ndarray) -> Finished:

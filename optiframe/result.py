@@ -25,6 +25,14 @@ def _rebuilt(cls: type, kwargs: dict[str, Any], cache: dict[str, Any]) -> Any:
     return result
 
 
+def was_interrupted(result: Result) -> bool:
+    """The run (or one of its starts) was stopped by Ctrl-C or SIGTERM."""
+    if result.status is Status.INTERRUPTED:
+        return True
+    statuses = getattr(result, "statuses", None)
+    return bool(statuses is not None and statuses().get("interrupted"))
+
+
 def _one_line(x: np.ndarray, precision: int) -> str:
     """A point for a printed result: its first and last three numbers where it has more
     than eight, on one line whatever its length."""

@@ -32,7 +32,7 @@ from .options import OTHER_SPELLINGS, names
 from .plugin_calls import plugin_callbacks, run_end_hooks
 from .plugins import get_registry
 from .progress import Progress
-from .result import Result
+from .result import Result, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
@@ -63,14 +63,6 @@ class RunStart:
     n_starts: int
     seed: int | None
     resumed: bool = False
-
-
-def _was_interrupted(result: Result) -> bool:
-    """The run (or one of its starts) was stopped by Ctrl-C or SIGTERM."""
-    if result.status is Status.INTERRUPTED:
-        return True
-    statuses = getattr(result, "statuses", None)
-    return bool(statuses is not None and statuses().get("interrupted"))
 
 
 def as_objective(spec: Any) -> Objective:
@@ -503,7 +495,7 @@ class Runner:
                                   message=message(Status.FAILED, str(exc)))
             if self.raise_errors:
                 raise RunFailedError(result.message, result) from exc
-        if self.on_interrupt == "raise" and _was_interrupted(result):
+        if self.on_interrupt == "raise" and was_interrupted(result):
             stop = KeyboardInterrupt(result.message)
             stop.result = result  # type: ignore[attr-defined]
             raise stop

@@ -48,7 +48,7 @@ from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
-from .result import MultiStartResult, Result
+from .result import MultiStartResult, Result, was_interrupted
 from .run_spec import RunSpec
 from .signals import sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
@@ -139,9 +139,7 @@ def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result) -> None:
     own rules: they keep their verdicts, and the run stops as Ctrl-C does all the same
     (``on_interrupt="raise"``: KeyboardInterrupt with the result; an interrupted start
     makes the Runner raise it, after the run-end hooks)."""
-    statuses = getattr(result, "statuses", None)
-    if not w.ctrl_c or runner.on_interrupt != "raise" or result.status is Status.INTERRUPTED or (
-            statuses is not None and "interrupted" in statuses()):
+    if not w.ctrl_c or runner.on_interrupt != "raise" or was_interrupted(result):
         return
     stop = KeyboardInterrupt(result.message)
     stop.result = result  # type: ignore[attr-defined]

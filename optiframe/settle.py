@@ -63,7 +63,7 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
             x, fun = s.best_X, s.best_F
             verdicts[0] = _at_best(verdicts[0], float(fun), p.batches is not None)
         if p.batches is not None:
-            fun, verdicts[0], _ = _whole_set_loss(p, x, verdicts[0], resumable)
+            fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0], resumable)
         if nfev is not None:
             s.nfev, s.njev = nfev, njev
         s.finish([0], verdicts, x, fun)
@@ -77,8 +77,10 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
                 X[r], F[r] = s.best_X[r], s.best_F[r]
                 verdicts[j] = _at_best(verdicts[j], float(F[r]), p.batches is not None)
             if p.batches is not None:
-                F[r], verdicts[j], stopped = _whole_set_loss(p, X[r], verdicts[j], resumable)
-                cut = cut or stopped
+                was = verdicts[j][0]
+                F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j], resumable)
+                cut = cut or (was is not Status.INTERRUPTED
+                              and verdicts[j][0] is Status.INTERRUPTED)
     if nfev is not None:
         s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
             _mask(rows, len(s.index)), njev, s.njev)
@@ -107,25 +109,24 @@ def _mask(rows: np.ndarray, n: int) -> np.ndarray:
     return mask
 
 
-def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict, resumable: bool,
-                    ) -> tuple[float, Verdict, bool]:
-    """A training start's final value: the loss over the whole training set at ``x``;
-    its verdict; whether a Ctrl-C ended it (see :func:`finish_rows`)."""
+def _whole_set_loss(p: Problem, x: np.ndarray, verdict: Verdict,
+                    resumable: bool) -> tuple[float, Verdict]:
+    """A training start's final value: the loss over the whole training set at ``x``,
+    and its verdict (``interrupted`` where a Ctrl-C ended it: see :func:`finish_rows`)."""
     status, detail = verdict
     if status is Status.FAILED:
-        return math.nan, verdict, False
+        return math.nan, verdict
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return float(p.objective.value(x)), verdict, False
+            return float(p.objective.value(x)), verdict
     except KeyboardInterrupt:
         if resumable and status is not Status.INTERRUPTED:
             raise
         return math.nan, (Status.INTERRUPTED, f"{detail}; the final loss over the whole "
-                                              "training set was not computed"), (
-            status is not Status.INTERRUPTED)
+                                              "training set was not computed")
     except Exception as exc:
         return math.nan, (Status.FAILED, "the final loss over the whole training set raised "
-                                         + describe_error(exc)), False
+                                         + describe_error(exc))
 
 
 def settle_gradients(s: RunState, p: Problem, GN: Any, F: Any, nfev: Any, njev: Any,

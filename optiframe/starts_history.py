@@ -121,14 +121,8 @@ class StartsHistory:
                "starts_history/rows": (np.stack([dense[s] for s in steps]) if steps
                                        else np.empty((0, 4, self.n_starts)))}
         if self._points is not None:
-            parts = [(s, index, X) for s in sorted(self._points) if start <= s < stop
-                     for index, X in self._points[s]]
-            out["points/step"] = np.array([s for s, _, _ in parts], dtype=np.int64)
-            out["points/length"] = np.array([len(i) for _, i, _ in parts], dtype=np.int64)
-            out["points/index"] = (np.concatenate([i for _, i, _ in parts]) if parts
-                                   else np.empty(0, dtype=np.int64))
-            out["points/X"] = (np.concatenate([X for _, _, X in parts]) if parts
-                               else np.empty((0, 0)))
+            out.update(_packed_points([(s, index, X) for s in sorted(self._points)
+                                       if start <= s < stop for index, X in self._points[s]]))
         return out
 
     def ended_at(self, step: int, running: np.ndarray) -> dict[str, np.ndarray]:
@@ -150,15 +144,9 @@ class StartsHistory:
         out = {"starts_history/steps": np.array([step], dtype=np.int64),
                "starts_history/rows": kept[None]}
         if self._points is not None:
-            parts = [(index[seen[index]], X[seen[index]])
+            parts = [(step, index[seen[index]], X[seen[index]])
                      for index, X in self._points.get(step, ())]
-            parts = [(i, X) for i, X in parts if len(i)]
-            out["points/step"] = np.full(len(parts), step, dtype=np.int64)
-            out["points/length"] = np.array([len(i) for i, _ in parts], dtype=np.int64)
-            out["points/index"] = (np.concatenate([i for i, _ in parts]) if parts
-                                   else np.empty(0, dtype=np.int64))
-            out["points/X"] = (np.concatenate([X for _, X in parts]) if parts
-                               else np.empty((0, 0)))
+            out.update(_packed_points([part for part in parts if len(part[1])]))
         return out
 
     @classmethod
@@ -312,3 +300,13 @@ class StartsHistory:
         d = self.to_dict()
         rows = zip(*d.values(), strict=True)
         return write_csv(path, d, ([repr(v) for v in row] for row in rows))
+
+
+def _packed_points(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Recorded points, (step, start indices, points) each, as a segment's arrays."""
+    return {"points/step": np.array([s for s, _, _ in parts], dtype=np.int64),
+            "points/length": np.array([len(i) for _, i, _ in parts], dtype=np.int64),
+            "points/index": (np.concatenate([i for _, i, _ in parts]) if parts
+                             else np.empty(0, dtype=np.int64)),
+            "points/X": (np.concatenate([X for _, _, X in parts]) if parts
+                         else np.empty((0, 0)))}

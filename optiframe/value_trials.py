@@ -83,7 +83,7 @@ def values_only(task: SearchTask, res: SearchResult, costs: Any, index: np.ndarr
                        gradient_cost=0, cheap_gradients=False)
     c1 = getattr(search, "c1", 1e-4)
     backtracked = Armijo(c1=c1, shrink=0.5, max_trials=int(rest[rows].max())).search(sub)
-    found = _farther(sub, backtracked)
+    found = _doubled(sub, backtracked)[0]
     why = np.where(found.ok, 0, np.where(found.stopped == CLOCK, CLOCK, BUDGET))
     return rows, attrs.evolve(found, stopped=why.astype(np.int8))
 
@@ -168,18 +168,13 @@ def _vertex(task: SearchTask, res: SearchResult, left: np.ndarray, before: np.nd
     return _lower_at(task, res, rows[can], q[can])
 
 
-def _farther(task: SearchTask, res: SearchResult) -> SearchResult:
-    """``res`` with each row whose first trial decreased f enough (an unshortened
-    length) going on to twice the length while that lowers f and evaluations are left
-    (in :func:`values_only` they are the budget's last, and would go unspent)."""
-    return _doubled(task, res)[0]
-
-
 def _doubled(task: SearchTask, res: SearchResult,
              ) -> tuple[SearchResult, np.ndarray, np.ndarray]:
-    """:func:`_farther`'s result, and each row's f at half its final length where the
-    doubling lowered f at least once and at twice it where that was tried and did not
-    (NaN otherwise)."""
+    """``res`` with each row whose first trial decreased f enough (an unshortened
+    length) going on to twice the length while that lowers f and evaluations are left
+    (in :func:`values_only` they are the budget's last, and would go unspent); and each
+    row's f at half its final length where the doubling lowered f at least once and at
+    twice it where that was tried and did not (NaN otherwise)."""
     alpha, X, F, nfev = res.alpha.copy(), res.X.copy(), res.F.copy(), res.nfev.copy()
     before, rose = np.full(len(F), np.nan), np.full(len(F), np.nan)
     active = np.flatnonzero(res.ok & (alpha == task.alpha0))
