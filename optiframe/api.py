@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InvalidArgumentError, InvalidTypeError, refused_call
 from .gradients import GradientEstimator
 from .objective import FunctionObjective, Objective, check_takes_point
-from .observers import StepInfo
+from .observers import StepInfo, callback_tuple
 from .result import Result
 from .runner import Runner
 
@@ -58,7 +58,7 @@ def minimize(
     max_nfev: int | None = None,
     max_time: float | None = None,
     stop_rules: Sequence[Any] = (),
-    callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
+    callbacks: Sequence[Any] | Callable[[StepInfo], Any] | Any | None = (),
     record_every: int = 1,
     record_x: bool = False,
     raise_errors: bool | None = None,
@@ -76,7 +76,7 @@ def minimize(
     shuffle: bool = True,
     drop_last: bool = False,
     batch_sampler: Any = None,
-    epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
+    epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] | None = (),
     checkpoint: Any = None,
     checkpoint_every: int | None = None,
     stream_history: Any = None,
@@ -188,7 +188,7 @@ def minimize(
         fun, shape = _flat(fun, np.shape(x0)), np.shape(x0)
         x0 = np.asarray(x0, dtype=float).reshape(-1)
     if callback is not None:
-        callbacks = (*_as_tuple(callbacks), _scipy_callback(callback))
+        callbacks = (*callback_tuple("callbacks", callbacks), _scipy_callback(callback))
     runner = Runner(
         fun, optimizer, gradient, callbacks=callbacks, record_every=record_every,
         record_x=record_x, raise_errors=raise_errors, on_interrupt=on_interrupt,
@@ -227,12 +227,6 @@ def _ndim(x0: Any) -> int:
         return int(np.ndim(x0))
     except (TypeError, ValueError):
         return 1
-
-
-def _as_tuple(callbacks: Any) -> tuple[Any, ...]:
-    if callable(callbacks) and not isinstance(callbacks, (list, tuple)):
-        return (callbacks,)
-    return tuple(callbacks)
 
 
 def _method(optimizer: Any, method: Any) -> Any:

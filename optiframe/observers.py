@@ -116,6 +116,25 @@ def step_info(s: Any) -> StepInfo:
                     _readonly(s.index), _readonly(s.nfev))
 
 
+def callback_tuple(name: str, value: Any) -> tuple[Any, ...]:
+    """The ``callbacks`` or ``epoch_callbacks`` argument as a tuple: None is none, one
+    callable or one object with event methods (``callbacks`` only) a tuple of one, any
+    other iterable its items; anything else an error naming the argument."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) and (callable(value) or (
+            name == "callbacks" and any(callable(getattr(value, e, None)) for e in EVENTS))):
+        return (value,)
+    if not isinstance(value, (str, bytes)):
+        try:
+            return tuple(value)
+        except TypeError:
+            pass
+    what = ("callables or objects with any of the methods " + ", ".join(EVENTS)
+            if name == "callbacks" else "callables")
+    raise InvalidTypeError(f"'{name}' must be one of, or a list of, {what}: {value!r}")
+
+
 @attrs.frozen
 class Callbacks:
     """A run's callbacks sorted by event: each field holds the callables for one event."""

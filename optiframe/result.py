@@ -33,6 +33,17 @@ def was_interrupted(result: Result) -> bool:
     return bool(statuses is not None and statuses().get("interrupted"))
 
 
+class CtrlCAtTheEnd(KeyboardInterrupt):
+    """Ctrl-C in a step callback at the step where every start still running ended by its
+    own rules (none ends ``interrupted``): the run raises it with its ``result``, and the
+    Runner hands that result to the run-end hooks, as any other, before it raises
+    KeyboardInterrupt with it (``on_interrupt="raise"``)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
 def _one_line(x: np.ndarray, precision: int) -> str:
     """A point for a printed result: its first and last three numbers where it has more
     than eight, on one line whatever its length."""

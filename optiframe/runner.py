@@ -26,13 +26,13 @@ from .evaluation import EvaluationStats, open_evaluation
 from .gradients import AnalyticGradient, GradientEstimator, bind_for
 from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
-from .observers import Callbacks, EpochInfo, StepInfo
+from .observers import Callbacks, EpochInfo, StepInfo, callback_tuple
 from .optimizers import Optimizer
 from .options import OTHER_SPELLINGS, names
 from .plugin_calls import plugin_callbacks, run_end_hooks
 from .plugins import get_registry
 from .progress import Progress
-from .result import Result, was_interrupted
+from .result import CtrlCAtTheEnd, Result, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
@@ -212,7 +212,7 @@ class Runner:
         optimizer: Any = None,
         gradient: Any = "auto",
         *,
-        callbacks: Sequence[Any] | Callable[[StepInfo], Any] = (),
+        callbacks: Sequence[Any] | Callable[[StepInfo], Any] | Any | None = (),
         record_every: int = 1,
         record_x: bool = False,
         raise_errors: bool | None = None,
@@ -226,7 +226,7 @@ class Runner:
         shuffle: bool = True,
         drop_last: bool = False,
         batch_sampler: Any = None,
-        epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] = (),
+        epoch_callbacks: Sequence[Callable[..., Any]] | Callable[..., Any] | None = (),
         progress: bool | None = None,
         checkpoint: Any = None,
         checkpoint_every: int | None = None,
@@ -269,12 +269,8 @@ class Runner:
         if max_steps is None:
             stop_options["max_steps"] = default_max_steps(self.optimizer)
         self.stop = StopRules(**stop_options)
-        if callable(callbacks) and not isinstance(callbacks, (list, tuple)):
-            callbacks = (callbacks,)
-        self.callbacks = tuple(callbacks)
-        if callable(epoch_callbacks):
-            epoch_callbacks = (epoch_callbacks,)
-        self.epoch_callbacks = tuple(epoch_callbacks)
+        self.callbacks = callback_tuple("callbacks", callbacks)
+        self.epoch_callbacks = callback_tuple("epoch_callbacks", epoch_callbacks)
         Callbacks.of(self.callbacks, self.epoch_callbacks)  # checks them now
         self.record_every = check_int("record_every", record_every, minimum=1)
         if not isinstance(record_x, bool):
@@ -433,9 +429,13 @@ class Runner:
         """``run(*args)`` with the run's evaluation pool open (``evaluate``), its result
         counted (:meth:`_counted`) and handed to the run-end observers."""
         before = self.evaluation_stats()
+        ctrl_c = False
         with self.evaluating():
-            result = self._told(run, *args)
-        return self._ended(self._counted(result, before))
+            try:
+                result = self._told(run, *args)
+            except CtrlCAtTheEnd as stop:  # every start ended: the hooks see the result
+                result, ctrl_c = stop.result, True
+        return self._ended(self._counted(result, before), ctrl_c)
 
     def evaluation_stats(self) -> EvaluationStats | None:
         """What the objective's evaluations cost so far (None without ``evaluate`` or
@@ -458,6 +458,8 @@ class Runner:
         so a tracker can close its record of the run."""
         try:
             return run(*args)
+        except CtrlCAtTheEnd:
+            raise  # a whole result: the run-end observers see it in _ended
         except BaseException as exc:
             partial = getattr(exc, "result", None)
             if isinstance(partial, Result):
@@ -482,10 +484,12 @@ class Runner:
             for cb in calls.run_start:
                 cb(info)
 
-    def _ended(self, result: Result) -> Result:
+    def _ended(self, result: Result, ctrl_c: bool = False) -> Result:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
-        everything kept)."""
+        everything kept). Then, with ``on_interrupt="raise"``, KeyboardInterrupt carries
+        it where a start was interrupted or Ctrl-C came as the last ones ended
+        (``ctrl_c``)."""
         result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
         result = self._tell_callbacks(result)
         try:
@@ -495,7 +499,7 @@ class Runner:
                                   message=message(Status.FAILED, str(exc)))
             if self.raise_errors:
                 raise RunFailedError(result.message, result) from exc
-        if self.on_interrupt == "raise" and was_interrupted(result):
+        if self.on_interrupt == "raise" and (ctrl_c or was_interrupted(result)):
             stop = KeyboardInterrupt(result.message)
             stop.result = result  # type: ignore[attr-defined]
             raise stop

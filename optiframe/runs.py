@@ -48,7 +48,7 @@ from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
-from .result import MultiStartResult, Result, was_interrupted
+from .result import CtrlCAtTheEnd, MultiStartResult, Result, was_interrupted
 from .run_spec import RunSpec
 from .signals import sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
@@ -137,13 +137,10 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
 def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result) -> None:
     """Ctrl-C in a step callback at the step where every start still running ended by its
     own rules: they keep their verdicts, and the run stops as Ctrl-C does all the same
-    (``on_interrupt="raise"``: KeyboardInterrupt with the result; an interrupted start
-    makes the Runner raise it, after the run-end hooks)."""
-    if not w.ctrl_c or runner.on_interrupt != "raise" or was_interrupted(result):
-        return
-    stop = KeyboardInterrupt(result.message)
-    stop.result = result  # type: ignore[attr-defined]
-    raise stop
+    (``on_interrupt="raise"``: the Runner raises KeyboardInterrupt with the result after
+    the run-end hooks, as for an interrupted start; see :class:`CtrlCAtTheEnd`)."""
+    if w.ctrl_c and runner.on_interrupt == "raise" and not was_interrupted(result):
+        raise CtrlCAtTheEnd(result)
 
 
 def reraise(exc: BaseException | None, result: Result) -> None:

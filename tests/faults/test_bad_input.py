@@ -86,6 +86,13 @@ CASES = [
     ("callback not callable", lambda: of.minimize(func2, [1.0], callbacks=[1]),
      of.InvalidTypeError,
      r"'callbacks' must hold callables or objects with any of the methods .*: 1"),
+    ("callbacks a number", lambda: of.minimize(func2, [1.0], callbacks=3),
+     of.InvalidTypeError, r"'callbacks' must be one of, or a list of, callables or objects "
+     r"with any of the methods .*: 3"),
+    ("callbacks a string", lambda: of.minimize(func2, [1.0], callbacks="progress"),
+     of.InvalidTypeError, r"'callbacks' must be one of, or a list of, .*: 'progress'"),
+    ("epoch callbacks a number", lambda: of.Runner(func2, epoch_callbacks=3),
+     of.InvalidTypeError, r"'epoch_callbacks' must be one of, or a list of, callables: 3"),
     ("record_x not bool", lambda: of.minimize(func2, [1.0], record_x="yes"),
      of.InvalidArgumentError, r"'record_x' must be True or False: 'yes'"),
     ("dim invalid", lambda: of.Sphere(dim=0), of.InvalidArgumentError,

@@ -57,6 +57,56 @@ def test_on_interrupt_return_gives_the_interrupted_result():
     assert int(nit) >= 20 and int(rows) >= int(nit)
 
 
+@pytest.mark.parametrize("starts", [None, np.array([[1.0, 2.0], [1.0, 2.0]])])
+def test_ctrl_c_as_the_last_starts_end_reaches_the_run_end_hooks(starts, plugin):
+    # ftol ends every start at step 18; Ctrl-C in that step's callback: the starts keep
+    # their verdicts, the run raises KeyboardInterrupt, and both kinds of run-end
+    # observer see the result first, as for an interrupted run (a plugin's missed it)
+    seen = []
+
+    class Watcher:
+        @of.hookimpl
+        def on_run_end(self, result):
+            seen.append(("plugin", result.message))
+
+    class CtrlC:
+        def on_step(self, info):
+            if info.step == 18:
+                raise KeyboardInterrupt
+
+        def on_run_end(self, result):
+            seen.append(("callback", result.message))
+
+    plugin(Watcher(), "watcher")
+    kw = dict(optimizer=GD(lr=0.1), ftol=1e-3)
+    where = dict(x0=[1.0, 2.0]) if starts is None else dict(starts=starts)
+    whole = of.minimize("sphere", **where, **kw)
+    assert whole.nit == 18 and whole.status == "stalled"
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", **where, callbacks=[CtrlC()], **kw)
+    r = info.value.result
+    assert type(info.value) is KeyboardInterrupt  # (not the run's own signal to the Runner)
+    assert r.status == "stalled" and r.nit == 18 and r.message == whole.message
+    assert seen == [("callback", r.message), ("plugin", r.message)]
+    assert np.array_equal(r.jac, whole.jac)  # the result is whole: its gradient is bound
+    returned = of.minimize("sphere", **where, callbacks=[CtrlC()], on_interrupt="return", **kw)
+    assert returned.status == "stalled" and returned.message == whole.message
+
+
+def test_callbacks_take_one_object_with_event_methods_or_none():
+    # (one such object was refused with "TypeError: 'CB' object is not iterable")
+    class Stop:
+        def on_step(self, info):
+            if info.step == 3:
+                raise StopIteration
+
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), callbacks=Stop())
+    assert r.status == "callback_stop" and r.nit == 3
+    assert of.Runner("sphere", callbacks=None).callbacks == ()
+    assert of.minimize("sphere", [3.0], callbacks=None, epoch_callbacks=None).success
+
+
 def test_ctrl_c_carries_the_partial_result(tmp_path):
     def ctrl_c(info):
         if info.step == 5:
