@@ -164,6 +164,12 @@ class Batches:
         checkpoint written when the epochs ran out, resumed)."""
         return cursor.position >= len(self.order) or cursor.epoch > self.batching.epochs
 
+    def epoch_to_log(self, cursor: BatchCursor) -> bool:
+        """Whether the cursor's epoch is over but not yet ended (its callbacks and table
+        rows to come: a checkpoint written by Ctrl-C after its last step or in its epoch
+        callbacks), so a run resumed from it logs that epoch again."""
+        return cursor.position >= len(self.order) and cursor.epoch <= self.batching.epochs
+
     def measure(self, cursor: BatchCursor, X: np.ndarray, *rngs: Any) -> tuple[Any, np.ndarray]:
         """The batch loss and gradient of every row at the cursor's batch (``rngs``: the
         rows' random streams, for a stochastic estimator)."""

@@ -93,7 +93,8 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         s = _restored(resumed, runner, p)
         history = resumed.history(n, runner.record_x)
     stream = open_stream(runner.stream_history, "single", n, None,
-                         None if resumed is None else resumed.step, runner.record_x)
+                         None if resumed is None else resumed.step, runner.record_x,
+                         epoch_again=resumed is not None and _epoch_again(s, p))
     ckpt = None
     try:
         extend, xs = recording(history, stream)
@@ -132,6 +133,12 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         elif runner.raise_errors is not False:
             reraise(w.failure, result)
     return result
+
+
+def _epoch_again(s: RunState, p: Problem) -> bool:
+    """Whether a training run's state (restored) is at the end of an epoch it has not
+    ended yet, so the run logs that epoch (again: see the stream's ``epoch_again``)."""
+    return p.batches is not None and s.cursor is not None and p.batches.epoch_to_log(s.cursor)
 
 
 def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result) -> None:
@@ -323,7 +330,8 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         history = resumed.starts_history(K, runner.record_x)
     calls = callbacks_of(runner)
     with streaming(runner, history, n, None if resumed is None else resumed.step,
-                   running=None if resumed is None else s.index.tolist()) as stream:
+                   running=None if resumed is None else s.index.tolist(),
+                   epoch_again=resumed is not None and _epoch_again(s, p)) as stream:
         if p.batches is not None:
             p.batches.log = _epoch_logger(history, stream)
         ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
@@ -359,10 +367,10 @@ def _start_end_caller(calls: Callbacks) -> Any:
 @contextlib.contextmanager
 def streaming(runner: RunSpec, history: StartsHistory, dim: int,
               resumed_at: int | None, rerun: list[int] | None = None,
-              running: list[int] | None = None) -> Iterator[Any]:
+              running: list[int] | None = None, epoch_again: bool = False) -> Iterator[Any]:
     """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
     stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
-                         resumed_at, runner.record_x, rerun, running)
+                         resumed_at, runner.record_x, rerun, running, epoch_again)
     history.stream = stream
     try:
         yield stream

@@ -6,7 +6,9 @@ The file is append-only: a resumed run (see :meth:`~optiframe.Runner.resume`) ap
 ``{"resumed_at": k}`` line and goes on; :func:`load_history_stream` then drops the records
 of steps from k on that the interrupted run had written after its checkpoint (a
 multi-start run's marker, ``{"resumed_at": k, "running": [...]}``, names the starts it
-goes on with: only theirs are dropped, and a start that ended at step k keeps its record).
+goes on with: only theirs are dropped, and a start that ended at step k keeps its record;
+``"epoch_again": true`` says the checkpoint holds the epoch ending at step k not yet
+ended, so the run logs it again and its earlier rows are dropped).
 
 Lines (strict JSON; NaN is written as null and infinities as "inf" / "-inf"):
 
@@ -87,7 +89,8 @@ class HistoryStream:
 
     def __init__(self, path: Path, kind: str, dim: int, n_starts: int | None,
                  resumed_at: int | None, record_x: bool = False,
-                 rerun: list[int] | None = None, running: list[int] | None = None) -> None:
+                 rerun: list[int] | None = None, running: list[int] | None = None,
+                 epoch_again: bool = False) -> None:
         self.path = path
         resuming = resumed_at is not None or rerun is not None
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if resuming else os.O_TRUNC)
@@ -106,9 +109,13 @@ class HistoryStream:
                         "record_x": record_x})
         if rerun is not None:
             self._line({"rerun": [int(k) for k in rerun]})
-        elif resumed_at is not None:  # (a stack's: the starts it goes on with)
-            self._line({"resumed_at": resumed_at} if running is None
-                       else {"resumed_at": resumed_at, "running": [int(k) for k in running]})
+        elif resumed_at is not None:  # (a stack's: the starts it goes on with; and
+            marker: dict[str, Any] = {"resumed_at": resumed_at}  # whether the epoch ending
+            if running is not None:  # at the step is logged again)
+                marker["running"] = [int(k) for k in running]
+            if epoch_again:
+                marker["epoch_again"] = True
+            self._line(marker)
 
     #: why the stream stopped being written (a full disk), or None
     trouble: str | None = None
@@ -248,16 +255,18 @@ def check_stream_writable(path: Path | None) -> None:
 
 def open_stream(path: Path | None, kind: str, dim: int, n_starts: int | None = None,
                 resumed_at: int | None = None, record_x: bool = False,
-                rerun: list[int] | None = None,
-                running: list[int] | None = None) -> HistoryStream | None:
+                rerun: list[int] | None = None, running: list[int] | None = None,
+                epoch_again: bool = False) -> HistoryStream | None:
     """The run's stream, or None without ``stream_history``. A resumed run appends a
     marker: ``resumed_at`` (records of later steps are dropped on load; a stack's marker
     names the starts still ``running`` at the checkpoint, whose records alone are
-    dropped: a start that ended at step k keeps its record of step k) or, for starts
+    dropped: a start that ended at step k keeps its record of step k; ``epoch_again``:
+    the checkpoint holds the epoch ending at step k not yet ended, so the rows of that
+    epoch that a run resumed from it before had logged are dropped too) or, for starts
     rerun on workers, ``rerun`` (those starts' earlier records are dropped)."""
     return (None if path is None
             else HistoryStream(path, kind, dim, n_starts, resumed_at, record_x, rerun,
-                               running))
+                               running, epoch_again))
 
 
 def _without(again: set[int], index: list[int], fun: list[float], gn: list[float],
@@ -407,6 +416,17 @@ def _record_rows(data: bytes, arr: np.ndarray, lo: int, hi: int, ends: np.ndarra
     return rows
 
 
+def _epochs_kept(epochs: list[tuple[int, dict[str, float]]], at: int,
+                 marker: dict[str, Any]) -> list[tuple[int, dict[str, float]]]:
+    """The epoch rows (by the step each ended at) a resume marker keeps: those of epochs
+    ending by step ``at`` (logged before the checkpoint of step ``at`` was taken), but
+    not the one ending at ``at`` where the marker says it is logged again (a run resumed
+    from a checkpoint taken before that epoch ended had logged it, then stopped)."""
+    if marker.get("epoch_again") is True:
+        return [e for e in epochs if e[0] < at]
+    return [e for e in epochs if e[0] <= at]
+
+
 def _single_history(header: dict[str, Any], blocks: list[np.ndarray],
                     marks: list[tuple[int, Any]]) -> History:
     """A single-start History from the columnar parse, resume markers applied."""
@@ -423,7 +443,7 @@ def _single_history(header: dict[str, Any], blocks: list[np.ndarray],
                     break
                 upto = min(len(b), at_count - offsets[i])
                 keep[i][:upto] &= b[:upto, 0] < at
-            epochs = [e for e in epochs if e[0] <= at]
+            epochs = _epochs_kept(epochs, at, line)
         elif set(line) == {"epoch"} and isinstance(line["epoch"], dict):
             try:
                 entry = {str(k): _unnum(v) for k, v in line["epoch"].items()}
@@ -483,8 +503,7 @@ def _load_by_lines(p: Path) -> History | StartsHistory:
                             for r in rows]
                 else:  # (streams written before 2026-12-07: every start's)
                     rows = [r for r in rows if r[0] < at]
-                epochs = [e for e in epochs if e[0] <= at]  # an epoch ending at `at`
-                # was logged before the checkpoint of step `at` was taken
+                epochs = _epochs_kept(epochs, at, rec)
             elif multi and isinstance(rec, dict) and set(rec) == {"rerun"}:
                 again = {int(k) for k in rec["rerun"]}
                 rows = [(step, *_without(again, index, fun, gn, sn, X, sizes))

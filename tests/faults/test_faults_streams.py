@@ -121,3 +121,55 @@ def test_a_multi_start_resume_marker_drops_the_records_of_the_starts_it_goes_on_
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     h = of.load_history_stream(path)
     np.testing.assert_array_equal(h.fun, [[1.0, 4.0], [0.5 if running else np.nan, 3.0]])
+
+
+class _CtrlCAt:
+    """A step and epoch callback raising KeyboardInterrupt at its ``at``-th call."""
+
+    def __init__(self, at=None):
+        self.at, self.calls = at, 0
+
+    def __call__(self, info):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("starts", [None, 2], ids=["one model", "a stack"])
+@pytest.mark.parametrize("saving", [False, True], ids=["resumed", "resumed, checkpointing"])
+def test_an_epoch_ended_again_after_a_second_ctrl_c_is_streamed_once(tmp_path, starts,
+                                                                      saving):
+    # Ctrl-C in epoch 1's callback checkpoints step 1 with that epoch not yet ended; the
+    # run resumed from there ends it (its row streamed), then Ctrl-C in step 2's callback.
+    # Resumed without a checkpoint of its own, the next run goes on from step 1 again and
+    # ends epoch 1 again: the stream held its row twice (bench_resume.py's training runs
+    # stopped twice, seed 0, run 7). Resumed with checkpoints, it goes on from step 2
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    data = of.LogisticRegression(X, y)
+    ck, path = tmp_path / "ck", tmp_path / "h.jsonl"
+    cb = _CtrlCAt()
+    x0 = np.zeros(data.dim) if starts is None else None
+    where = dict(x0=x0) if starts is None else dict(starts=np.zeros((starts, data.dim)))
+
+    def runner(**more):
+        return of.Runner(data, of.GradientDescent(lr=0.1), batch_size=40, epochs=3,
+                         on_interrupt="return", callbacks=[cb], epoch_callbacks=[cb],
+                         stream_history=path, **more)
+
+    whole = of.Runner(data, of.GradientDescent(lr=0.1), batch_size=40, epochs=3).run(
+        **where, seed=0)
+    K = starts or 1  # (a step callback is called once a step, an epoch one once a start)
+    cb.at = 2  # epoch 1's callback (of the first start)
+    first = runner(checkpoint=ck).run(**where, seed=0)
+    assert str(first.status if starts is None else first.starts[-1].status) == "interrupted"
+    cb.calls, cb.at = 0, K + 1  # epoch 1's callbacks again, then step 2's
+    more = dict(checkpoint=ck) if saving else {}
+    runner(**more).resume(ck)
+    assert of.load_checkpoint(ck).step == (2 if saving else 1)
+    cb.at = None
+    last = runner().resume(ck)
+    loaded = of.load_history_stream(path)
+    assert last.history.epoch_log == whole.history.epoch_log
+    assert loaded.epoch_log == whole.history.epoch_log
+    assert [e["epoch"] for e in loaded.epoch_log] == (
+        [1, 2, 3] if starts is None else [1, 1, 2, 2, 3, 3])
