@@ -4,10 +4,12 @@ and resumed from their checkpoint must end with the bits of the run never stoppe
 Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training runs, 200
 global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
 training runs that stream their history, 200 runs with ``f_target``, 100 global
-searches stopped in a callback; ``--runs N``, ``--training-runs N``, ``--global-runs N``,
-``--callback-runs N``, ``--stream-runs N``, ``--target-runs N``,
-``--global-callback-runs N``, ``--seed S``; ``--show`` prints each broken promise with
-its run).
+searches stopped in a callback, 200 multi-start runs on ``workers="serial"``, 100 on a
+pool of two processes, 200 runs and 100 training runs stopped twice; ``--runs N``,
+``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--stream-runs N``,
+``--target-runs N``, ``--global-callback-runs N``, ``--worker-runs N``,
+``--process-runs N``, ``--twice-runs N``, ``--seed S``; ``--show`` prints each broken
+promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -30,8 +32,14 @@ Ctrl-C in a step callback (and an epoch callback, in training) at a random call;
 runs whose stopped and resumed parts stream their history to one file (maybe with the
 points, maybe every 2nd, 3rd or 7th step), which must load as the history of the run
 never stopped (Ctrl-C in f, or in a step callback for half of them); runs with a rule
-of the step stage (``f_target``), stopped the same two ways; and global searches stopped
-in a step callback of a local search.
+of the step stage (``f_target``), stopped the same two ways; global searches stopped
+in a step callback of a local search; multi-start runs (two to five starts) spread out
+by ``workers="serial"`` (Ctrl-C in f or a callback) and by a pool of two processes (f,
+in a worker, sends SIGINT to the run's process at a call counted across the
+processes: Ctrl-C as a user makes it, while the workers work), each run of the three on
+the same executor; and runs and training runs stopped again in their resumed run, then
+resumed from that run's checkpoint (half of them streaming their history through both
+resumes).
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -44,6 +52,10 @@ status, evaluations, local searches and trace of the search never stopped.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import math
+import os
+import signal
 import tempfile
 import warnings
 from collections import Counter
@@ -71,6 +83,118 @@ class Stopper:
         self.calls += 1
         if self.calls == self.at:
             raise KeyboardInterrupt
+        return self.f(x)
+
+
+# -- bench_hostile's objectives, at module level: a process pool's workers unpickle them
+def _rosen(x: np.ndarray) -> float:
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+def _rosen_der(x: np.ndarray) -> np.ndarray:
+    g = np.zeros_like(x)
+    d = x[1:] - x[:-1] ** 2
+    g[:-1] = -400 * x[:-1] * d - 2 * (1 - x[:-1])
+    g[1:] += 200 * d
+    return g
+
+
+def _quartic(x: np.ndarray) -> float:
+    return float(np.sum(x**4))
+
+
+def _quartic_der(x: np.ndarray) -> np.ndarray:
+    return 4 * x**3
+
+
+def _huge(x: np.ndarray) -> float:
+    return 1e200 * float(np.sum((x - 1) ** 2))
+
+
+def _huge_der(x: np.ndarray) -> np.ndarray:
+    return 2e200 * (x - 1)
+
+
+def _tiny(x: np.ndarray) -> float:
+    return 1e-200 * float(np.sum((x - 1) ** 2))
+
+
+def _tiny_der(x: np.ndarray) -> np.ndarray:
+    return 2e-200 * (x - 1)
+
+
+def _kink(x: np.ndarray) -> float:
+    return float(np.sum(np.abs(x - 0.3)))
+
+
+def _kink_der(x: np.ndarray) -> np.ndarray:
+    return np.sign(x - 0.3)
+
+
+def _nan_region(x: np.ndarray) -> float:
+    return float(np.sum((x - 1) ** 2)) if x[0] < 3 else math.nan
+
+
+def _nan_region_der(x: np.ndarray) -> np.ndarray:
+    return 2 * (x - 1) if x[0] < 3 else np.full_like(x, np.nan)
+
+
+def _constant(x: np.ndarray) -> float:
+    return 3.0
+
+
+def _constant_der(x: np.ndarray) -> np.ndarray:
+    return np.zeros_like(x)
+
+
+def _exp_sum(x: np.ndarray) -> float:
+    return float(np.exp(np.sum(x)) + np.sum(x**2))
+
+
+def _exp_sum_der(x: np.ndarray) -> np.ndarray:
+    return np.exp(np.sum(x)) + 2 * x
+
+
+def _sphere(x: np.ndarray) -> float:
+    return float(x @ x)
+
+
+def _sphere_der(x: np.ndarray) -> np.ndarray:
+    return 2 * x
+
+
+#: the folder of the Signallers' call counts
+COUNTERS = tempfile.TemporaryDirectory()
+PICKLABLE = {"rosenbrock": (_rosen, _rosen_der), "x**4": (_quartic, _quartic_der),
+             "1e200 (x-1)**2": (_huge, _huge_der), "1e-200 (x-1)**2": (_tiny, _tiny_der),
+             "|x - 0.3|": (_kink, _kink_der), "NaN region": (_nan_region, _nan_region_der),
+             "constant": (_constant, _constant_der),
+             "exp(sum x) + |x|**2": (_exp_sum, _exp_sum_der), "sphere": (_sphere, _sphere_der)}
+
+
+class Signaller:
+    """f, counting its calls in every process in a file; at call ``at`` it sends SIGINT
+    to the process that made it (the run's, whose pool's workers make the calls): Ctrl-C
+    as a user makes it, in the parent, while the workers work (None: never)."""
+
+    def __init__(self, f: Any, folder: str) -> None:
+        self.f, self.at, self.parent = f, None, os.getpid()
+        self.counter = os.path.join(folder, f"calls-{id(self)}")
+        Path(self.counter).write_text("0")
+
+    @property
+    def calls(self) -> int:
+        return int(Path(self.counter).read_text())
+
+    def __call__(self, x: np.ndarray) -> float:
+        with open(self.counter, "r+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            n = int(fh.read()) + 1
+            fh.seek(0)
+            fh.write(str(n))
+            fh.truncate()
+        if n == self.at:
+            os.kill(self.parent, signal.SIGINT)
         return self.f(x)
 
 
@@ -187,13 +311,48 @@ def _same_history(a: Any, b: Any, record_x: bool) -> bool:
                               equal_nan=True) for c in columns)
 
 
+def _stopped_again(rng: np.random.Generator, stop: Any, whole_calls: int, resume: Any,
+                   note: dict[str, Any]) -> Any:
+    """``twice``: the resumed run (``resume()``) with Ctrl-C again, at a call of ``stop``
+    drawn from those the run never stopped made after the first one; its result where
+    it ended before that call (noted), else None (it was stopped: resume again)."""
+    left = max(1, whole_calls - int(stop.at))
+    stop.at = stop.calls + 1 + int(rng.integers(left))
+    mid = resume()
+    stop.at = None
+    if str(mid.status) == "interrupted" or (isinstance(mid, of.MultiStartResult)
+                                            and "interrupted" in mid.statuses()):
+        return None
+    note["ended first"] = True
+    return mid
+
+
+def _twice_outcome(outcome: str, note: dict[str, Any]) -> str:
+    """The outcome of a run stopped twice, saying whether the second Ctrl-C came."""
+    if not outcome.startswith("resumed"):
+        return outcome
+    return outcome + (", the first resumed run ending before its Ctrl-C"
+                      if note.get("ended first") else ", stopped and resumed twice")
+
+
 def one_run(rng: np.random.Generator, in_callback: bool = False,
-            streamed: bool = False, target: bool = False) -> tuple[str, str]:
+            streamed: bool = False, target: bool = False, workers: Any = None,
+            twice: bool = False) -> tuple[str, str]:
     """One hostile resume of a run from x0 or a stack (Ctrl-C in f, or in a step
     callback; ``streamed``: the stopped and the resumed run stream their history to one
-    file, which must load as the history of the run never stopped): its outcome, and
-    what it was."""
+    file, which must load as the history of the run never stopped; ``workers``: a
+    multi-start run spread out by that executor, each of its three runs on it;
+    ``twice``: the resumed run is stopped again, and resumed from its own checkpoint):
+    its outcome, and what it was."""
     name, f, g, run, kw, every = draw(rng)
+    if workers is not None:
+        if "x0" in run:  # a stack of two to five starts around x0
+            x0 = run.pop("x0")
+            starts = np.vstack([x0] + [x0 + rng.normal(size=x0.size)
+                                       for _ in range(int(rng.integers(1, 5)))])
+            run["starts"] = (np.clip(starts, kw["bounds"][0][0], kw["bounds"][0][1])
+                             if "bounds" in kw else starts)
+        run["workers"] = workers
     stream: dict[str, Any] = {}
     if streamed:
         kw = {**kw, "record_x": bool(rng.random() < 0.5),
@@ -205,8 +364,13 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
             f"{ {k: v for k, v in kw.items() if k not in ('bounds', 'stop_rules')} }{goal}"
             f"{', bounds' if 'bounds' in kw else ''}, K={len(run.get('starts', [0]))}, "
             f"checkpoint every {every}{', in a step callback' if in_callback else ''}"
-            f"{', streamed' if streamed else ''}")
-    if in_callback:
+            f"{', streamed' if streamed else ''}{f', workers {workers!r}' if workers else ''}"
+            f"{', stopped twice' if twice else ''}")
+    if isinstance(workers, int):  # a process pool: f signals this process (in_callback
+        f, g = PICKLABLE[name]  # is not drawn: the callbacks run in the workers)
+        counted, stopper = Signaller(f, COUNTERS.name), Signaller(f, COUNTERS.name)
+        stopped_kw, f_counted, f_stopper = kw, counted, stopper
+    elif in_callback:
         counted, stopper = Ticker(), Ticker()
         kw = {**kw, "callbacks": [counted]}
         stopped_kw, f_counted, f_stopper = {**kw, "callbacks": [stopper]}, f, f
@@ -222,9 +386,19 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
         return runner(f_stopper, g, stopped_kw, checkpoint=ck, checkpoint_every=every,
                       **streaming(ck)).run(**run)
 
+    saving = twice and bool(rng.integers(2))  # the resumed runs checkpoint too
+    what += ", the resumed runs checkpointing" if saving else ""
+
     def resumed(ck: Path) -> Any:
+        def resume() -> Any:
+            more = {"checkpoint": ck, "checkpoint_every": every} if saving else {}
+            return runner(f_stopper, g, stopped_kw, **streaming(ck), **more).resume(
+                ck, workers=workers)
+
+        back = _stopped_again(rng, stopper, counted.calls, resume, stream) if twice else None
         stopper.at = None
-        back = runner(f_stopper, g, stopped_kw, **streaming(ck)).resume(ck)
+        if back is None:
+            back = resume()
         if streamed:
             stream["loaded"] = of.load_history_stream(ck.parent / "run.jsonl")
         return back
@@ -234,8 +408,9 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
                                       or _same_history(stream["loaded"], whole.history,
                                                                    kw["record_x"]))
 
-    return _resumed(what, rng, lambda: runner(f_counted, g, kw).run(**run),
-                    lambda: counted.calls, stopped, resumed, agree)
+    outcome, what = _resumed(what, rng, lambda: runner(f_counted, g, kw).run(**run),
+                             lambda: counted.calls, stopped, resumed, agree)
+    return (_twice_outcome(outcome, stream) if twice else outcome), what
 
 
 def _stopping_model(model: type) -> type:
@@ -263,10 +438,10 @@ def _stopping_model(model: type) -> type:
 
 
 def one_training(rng: np.random.Generator, in_callback: bool = False,
-                 streamed: bool = False) -> tuple[str, str]:
+                 streamed: bool = False, twice: bool = False) -> tuple[str, str]:
     """One hostile resume of a training run (minibatches; Ctrl-C in the model's losses,
     or in a step or epoch callback; ``streamed``: as :func:`one_run`'s, the epochs' rows
-    too): its outcome, and what it was."""
+    too; ``twice``: as :func:`one_run`'s): its outcome, and what it was."""
     kind, model, X, y = _data(rng)
     name = TRAINING_OPTIMIZERS[rng.integers(len(TRAINING_OPTIMIZERS))]
     lr = float(10.0 ** rng.uniform(-4, 2.5))
@@ -288,7 +463,8 @@ def one_training(rng: np.random.Generator, in_callback: bool = False,
             f"{kw['epochs']} epochs, K={K}, |x0|~{np.abs(x0).max():.0e}"
             f"{', max_steps=' + str(kw['max_steps']) if 'max_steps' in kw else ''}, "
             f"checkpoint every {every}{', in a step or epoch callback' if in_callback else ''}"
-            f"{', streamed' if streamed else ''}")
+            f"{', streamed' if streamed else ''}{', stopped twice' if twice else ''}")
+    saving = twice and bool(rng.integers(2))  # the resumed runs checkpoint too
     ticks = {"counted": Ticker(), "stopper": Ticker()}
     stream: dict[str, Any] = {}
     if streamed:
@@ -311,8 +487,14 @@ def one_training(rng: np.random.Generator, in_callback: bool = False,
                          **options("stopper")).run(**run)
 
     def resumed(ck: Path) -> Any:
+        def resume() -> Any:
+            more = {"checkpoint": ck, "checkpoint_every": every} if saving else {}
+            return of.Runner(stopper, **streaming(ck), **options("stopper"), **more).resume(ck)
+
+        back = _stopped_again(rng, stop, count.calls, resume, stream) if twice else None
         stop.at = None
-        back = of.Runner(stopper, **streaming(ck), **options("stopper")).resume(ck)
+        if back is None:
+            back = resume()
         if streamed:
             stream["loaded"] = of.load_history_stream(ck.parent / "run.jsonl")
         return back
@@ -326,8 +508,10 @@ def one_training(rng: np.random.Generator, in_callback: bool = False,
                            for k in h.epochs))
         return same(whole, back) and _same_history(loaded, h, kw["record_x"]) and epochs
 
-    return _resumed(what, rng, lambda: of.Runner(counted, **options("counted")).run(**run),
-                    lambda: count.calls, stopped, resumed, agree)
+    outcome, what = _resumed(what, rng,
+                             lambda: of.Runner(counted, **options("counted")).run(**run),
+                             lambda: count.calls, stopped, resumed, agree)
+    return (_twice_outcome(outcome, stream) if twice else outcome), what
 
 
 def _same_search(a: Any, b: Any) -> bool:
@@ -404,6 +588,9 @@ def main() -> None:
     parser.add_argument("--stream-runs", type=int, default=200)
     parser.add_argument("--target-runs", type=int, default=200)
     parser.add_argument("--global-callback-runs", type=int, default=100)
+    parser.add_argument("--worker-runs", type=int, default=200)
+    parser.add_argument("--process-runs", type=int, default=100)
+    parser.add_argument("--twice-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -431,6 +618,18 @@ def main() -> None:
          70_000),
         ("global searches, Ctrl-C in a step callback of a local search",
          args.global_callback_runs, lambda rng: one_global(rng, in_callback=True), 80_000),
+        ("multi-start runs on workers='serial' (Ctrl-C in f or a callback)",
+         args.worker_runs, lambda rng: one_run(rng, in_callback=either(rng),
+                                               workers="serial"), 90_000),
+        ("multi-start runs on workers=2, a process pool (SIGINT to the run's process)",
+         args.process_runs, lambda rng: one_run(rng, workers=2), 100_000),
+        ("runs stopped twice, resumed twice (Ctrl-C in f or a callback; half streamed)",
+         args.twice_runs, lambda rng: one_run(rng, in_callback=either(rng),
+                                              streamed=either(rng), twice=True), 110_000),
+        ("training runs stopped twice, resumed twice (Ctrl-C in a loss or a callback; half "
+         "streamed)", args.twice_runs // 2,
+         lambda rng: one_training(rng, in_callback=either(rng), streamed=either(rng),
+                                  twice=True), 120_000),
     ]
     for label, runs, one, offset in sections:
         _tally(label, runs, one, args.seed + offset, args.show)
