@@ -5,11 +5,11 @@ Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training run
 global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
 training runs that stream their history, 200 runs with ``f_target``, 100 global
 searches stopped in a callback, 200 multi-start runs on ``workers="serial"``, 100 on a
-pool of two processes, 200 runs and 100 training runs stopped twice; ``--runs N``,
-``--training-runs N``, ``--global-runs N``, ``--callback-runs N``, ``--stream-runs N``,
-``--target-runs N``, ``--global-callback-runs N``, ``--worker-runs N``,
-``--process-runs N``, ``--twice-runs N``, ``--seed S``; ``--show`` prints each broken
-promise with its run).
+pool of two processes, 200 runs, 100 training runs and 100 global searches stopped
+twice; ``--runs N``, ``--training-runs N``, ``--global-runs N``, ``--callback-runs N``,
+``--stream-runs N``, ``--target-runs N``, ``--global-callback-runs N``,
+``--worker-runs N``, ``--process-runs N``, ``--twice-runs N``, ``--seed S``; ``--show``
+prints each broken promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
 dimension, a start (up to 1e8 away), an optimizer (L-BFGS, BFGS, gd with and without a
@@ -37,9 +37,9 @@ in a step callback of a local search; multi-start runs (two to five starts) spre
 by ``workers="serial"`` (Ctrl-C in f or a callback) and by a pool of two processes (f,
 in a worker, sends SIGINT to the run's process at a call counted across the
 processes: Ctrl-C as a user makes it, while the workers work), each run of the three on
-the same executor; and runs and training runs stopped again in their resumed run, then
-resumed from that run's checkpoint (half of them streaming their history through both
-resumes).
+the same executor; and runs, training runs and global searches stopped again in their
+resumed run, then resumed from that run's checkpoint or journal (half of the runs
+streaming their history through both resumes).
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
@@ -524,9 +524,11 @@ def _same_search(a: Any, b: Any) -> bool:
     return same(a, b)
 
 
-def one_global(rng: np.random.Generator, in_callback: bool = False) -> tuple[str, str]:
+def one_global(rng: np.random.Generator, in_callback: bool = False,
+               twice: bool = False) -> tuple[str, str]:
     """One hostile resume of a global search (Ctrl-C in f, or in a step callback of its
-    local searches): its outcome, and what it was."""
+    local searches; ``twice``: as :func:`one_run`'s, from its journal): its outcome, and
+    what it was."""
     name, f, g, _ = [fun for fun in FUNS if fun[0] != "exception region"][
         rng.integers(len(FUNS) - 1)]
     n = int(rng.choice([1, 2, 3, 5]))
@@ -555,15 +557,23 @@ def one_global(rng: np.random.Generator, in_callback: bool = False) -> tuple[str
         stopper.at = at
         return of.minimize(f_stopper, x0, checkpoint=ck, **more, **kw)
 
+    note: dict[str, Any] = {}
+
     def resumed(ck: Path) -> Any:
+        def resume() -> Any:
+            return of.minimize(f_stopper, x0, checkpoint=ck, resume=True, **more, **kw)
+
+        back = _stopped_again(rng, stopper, counted.calls, resume, note) if twice else None
         stopper.at = None
-        return of.minimize(f_stopper, x0, checkpoint=ck, resume=True, **more, **kw)
+        return resume() if back is None else back
 
     def whole() -> Any:
         return of.minimize(f_counted, x0, **({"callbacks": [counted]} if in_callback else {}),
                            **kw)
 
-    return _resumed(what, rng, whole, lambda: counted.calls, stopped, resumed, _same_search)
+    outcome, what = _resumed(what, rng, whole, lambda: counted.calls, stopped, resumed,
+                             _same_search)
+    return (_twice_outcome(outcome, note) if twice else outcome), what
 
 
 def _tally(label: str, runs: int, one: Any, seed: int, show: bool) -> None:
@@ -630,6 +640,9 @@ def main() -> None:
          "streamed)", args.twice_runs // 2,
          lambda rng: one_training(rng, in_callback=either(rng), streamed=either(rng),
                                   twice=True), 120_000),
+        ("global searches stopped twice, resumed twice (Ctrl-C in f or a local search's "
+         "callback)", args.twice_runs // 2,
+         lambda rng: one_global(rng, in_callback=either(rng), twice=True), 130_000),
     ]
     for label, runs, one, offset in sections:
         _tally(label, runs, one, args.seed + offset, args.show)
