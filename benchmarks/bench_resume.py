@@ -57,6 +57,7 @@ import math
 import os
 import signal
 import tempfile
+import traceback
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -282,7 +283,8 @@ def _resumed(what: str, rng: np.random.Generator, whole: Any, calls: Any, stoppe
     except KeyboardInterrupt:
         return "BROKEN: KeyboardInterrupt escaped", what
     except Exception as exc:  # (every other exception is a broken promise)
-        return f"BROKEN: {type(exc).__name__} raised", what
+        where = traceback.format_exception(exc)[-2:]  # (--show prints where it was raised)
+        return f"BROKEN: {type(exc).__name__} raised", f"{what}\n{''.join(where)}"
     if not agree(full, back):
         return "BROKEN: the resumed run differs from the run never stopped", what
     return "resumed to the bits of the run never stopped", what
@@ -633,6 +635,10 @@ def main() -> None:
                                                workers="serial"), 90_000),
         ("multi-start runs on workers=2, a process pool (SIGINT to the run's process)",
          args.process_runs, lambda rng: one_run(rng, workers=2), 100_000),
+        ("multi-start runs on workers, streaming their history (serial: Ctrl-C in f or a "
+         "callback; a pool of two: SIGINT)", args.worker_runs // 2,
+         lambda rng: one_run(rng, in_callback=either(rng), streamed=True,
+                             workers="serial" if either(rng) else 2), 140_000),
         ("runs stopped twice, resumed twice (Ctrl-C in f or a callback; half streamed)",
          args.twice_runs, lambda rng: one_run(rng, in_callback=either(rng),
                                               streamed=either(rng), twice=True), 110_000),
