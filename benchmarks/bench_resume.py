@@ -339,14 +339,19 @@ def _twice_outcome(outcome: str, note: dict[str, Any]) -> str:
 
 def one_run(rng: np.random.Generator, in_callback: bool = False,
             streamed: bool = False, target: bool = False, workers: Any = None,
-            twice: bool = False) -> tuple[str, str]:
+            twice: bool = False, evaluate: Any = None) -> tuple[str, str]:
     """One hostile resume of a run from x0 or a stack (Ctrl-C in f, or in a step
     callback; ``streamed``: the stopped and the resumed run stream their history to one
     file, which must load as the history of the run never stopped; ``workers``: a
     multi-start run spread out by that executor, each of its three runs on it;
-    ``twice``: the resumed run is stopped again, and resumed from its own checkpoint):
+    ``twice``: the resumed run is stopped again, and resumed from its own checkpoint;
+    ``evaluate``: the run's points evaluated on that pool, in each of its three runs):
     its outcome, and what it was."""
     name, f, g, run, kw, every = draw(rng)
+    if evaluate is not None:  # (without the cache, whose hits a checkpoint does not keep:
+        kw = {**kw, "evaluate": evaluate, "cache": 0}  # a resumed run's nfev counts them)
+    if isinstance(workers, int) or isinstance(evaluate, int):
+        in_callback = False  # (a process pool's callbacks run in its workers)
     if workers is not None:
         if "x0" in run:  # a stack of two to five starts around x0
             x0 = run.pop("x0")
@@ -368,8 +373,8 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
             f"checkpoint every {every}{', in a step callback' if in_callback else ''}"
             f"{', streamed' if streamed else ''}{f', workers {workers!r}' if workers else ''}"
             f"{', stopped twice' if twice else ''}")
-    if isinstance(workers, int):  # a process pool: f signals this process (in_callback
-        f, g = PICKLABLE[name]  # is not drawn: the callbacks run in the workers)
+    if isinstance(workers, int) or isinstance(evaluate, int):  # a process pool: f signals
+        f, g = PICKLABLE[name]  # this process
         counted, stopper = Signaller(f, COUNTERS.name), Signaller(f, COUNTERS.name)
         stopped_kw, f_counted, f_stopper = kw, counted, stopper
     elif in_callback:
@@ -603,6 +608,7 @@ def main() -> None:
     parser.add_argument("--worker-runs", type=int, default=200)
     parser.add_argument("--process-runs", type=int, default=100)
     parser.add_argument("--twice-runs", type=int, default=200)
+    parser.add_argument("--evaluate-runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
@@ -639,6 +645,10 @@ def main() -> None:
          "callback; a pool of two: SIGINT)", args.worker_runs // 2,
          lambda rng: one_run(rng, in_callback=either(rng), streamed=True,
                              workers="serial" if either(rng) else 2), 140_000),
+        ("runs whose points are evaluated on a pool (map: Ctrl-C in f or a callback; a "
+         "pool of two processes: SIGINT)", args.evaluate_runs,
+         lambda rng: one_run(rng, in_callback=either(rng), evaluate=map if either(rng) else 2),
+         150_000),
         ("runs stopped twice, resumed twice (Ctrl-C in f or a callback; half streamed)",
          args.twice_runs, lambda rng: one_run(rng, in_callback=either(rng),
                                               streamed=either(rng), twice=True), 110_000),
