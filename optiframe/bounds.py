@@ -26,6 +26,7 @@ coordinates were clipped.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import attrs
@@ -138,8 +139,13 @@ def as_box(bounds: Any, n: int | None, name: str = "bounds") -> Box | None:
                 a, b = pair
                 lo[i], hi[i] = _side(a, -np.inf), _side(b, np.inf)
             except (TypeError, ValueError):
+                hint = ""
+                if len(pairs) == 2 and all(v is None or isinstance(v, numbers.Real)
+                                           for v in pairs):  # (lo, hi) for every coordinate
+                    hint = (f"; for {tuple(pairs)!r} on every coordinate give one pair a "
+                            f"coordinate: [{tuple(pairs)!r}] * n")
                 raise InvalidArgumentError(f"{name!r}[{i}] must be a (lo, hi) pair of numbers "
-                                           f"or None: {pair!r}") from None
+                                           f"or None: {pair!r}{hint}") from None
         box = Box(lo, hi)
     if n is not None and box.n != n:
         raise InvalidArgumentError(f"{name!r} has {box.n} (lo, hi) pairs but the problem has "

@@ -86,6 +86,9 @@ CASES = [
     ("callback not callable", lambda: of.minimize(func2, [1.0], callbacks=[1]),
      of.InvalidTypeError,
      r"'callbacks' must hold callables or objects with any of the methods .*: 1"),
+    ("bounds one flat pair", lambda: of.minimize(func2, [1.0, 2.0], bounds=(0, 2)),
+     of.InvalidArgumentError, r"'bounds'\[0\] must be a \(lo, hi\) pair of numbers or None: 0; "
+     r"for \(0, 2\) on every coordinate give one pair a coordinate: \[\(0, 2\)\] \* n"),
     ("callbacks a number", lambda: of.minimize(func2, [1.0], callbacks=3),
      of.InvalidTypeError, r"'callbacks' must be one of, or a list of, callables or objects "
      r"with any of the methods .*: 3"),
