@@ -20,6 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import CheckpointError
+from .signals import deferred
 
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
@@ -33,11 +34,12 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise CheckpointError(f"cannot create the temporary file {str(tmp)!r}: another "
                               "process created it at the same time") from None
     try:
-        with open(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with deferred():  # (Ctrl-C waits for the file to be whole)
+            with open(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -30,6 +30,7 @@ import numpy as np
 from .errors import CheckpointError
 from .history import StartsHistory
 from .outcome import Finished
+from .signals import deferred
 
 FORMAT = "optiframe-global-journal"
 VERSION = 1
@@ -105,11 +106,12 @@ class Journal:
 def _atomic(path: Path, write: Any) -> None:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
+        with deferred():  # (Ctrl-C waits for the file to be whole)
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

@@ -5,11 +5,16 @@ later). While a Runner with a ``checkpoint`` folder runs in the main thread, SIG
 raises :class:`Terminated` (a KeyboardInterrupt) inside the loop: the run writes a
 checkpoint of its last whole step and returns status ``interrupted``; the previous
 handler is restored when the run ends.
+
+While a file is written whole (a checkpoint, a journal: :func:`deferred`), Ctrl-C and
+SIGTERM wait until it is: they would cut a write that takes milliseconds, leaving
+numpy's zip writer half closed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -37,3 +42,29 @@ def sigterm_interrupts(active: bool) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM wait: one that arrives is handled as the block
+    ends, by the handler that was in place (Ctrl-C's KeyboardInterrupt, a run's
+    :class:`Terminated`). In the main thread only (elsewhere the block runs as is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    names = [n for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)]
+    previous = {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in names}
+    for number in previous:
+        signal.signal(number, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(came):  # each kind once, in the order they came
+            handler = previous[number]
+            if callable(handler):
+                handler(number, None)
+            elif handler == signal.SIG_DFL:  # (the default action: the signal again)
+                os.kill(os.getpid(), number)
