@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .checkpoint_store import _write_atomically
 from .errors import CheckpointError
 from .history import StartsHistory
 from .outcome import Finished
-from .signals import deferred
 
 FORMAT = "optiframe-global-journal"
 VERSION = 1
@@ -97,24 +95,10 @@ class Journal:
         meta = {"format": FORMAT, "version": VERSION, "config": self.config,
                 "entries": [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
                              "arrays": sorted(e["arrays"])} for e in self.entries]}
-        _atomic(self.folder / "journal.npz", lambda fh: np.savez(fh, **arrays))
-        _atomic(self.folder / "journal.json",
-                lambda fh: fh.write(json.dumps(meta, sort_keys=True).encode()))
+        _write_atomically(self.folder / "journal.npz", lambda fh: np.savez(fh, **arrays))
+        _write_atomically(self.folder / "journal.json",  # (then the entries it names)
+                          lambda fh: fh.write(json.dumps(meta, sort_keys=True).encode()))
         self.last_save = time.monotonic()
-
-
-def _atomic(path: Path, write: Any) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with deferred():  # (Ctrl-C waits for the file to be whole)
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _load(folder: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
