@@ -92,6 +92,7 @@ from .checkpoint_store import (  # noqa: F401
 from .errors import CheckpointError, CheckpointReplacedWarning, InvalidArgumentError
 from .history import History, StartsHistory
 from .outcome import Finished
+from .signals import deferred
 from .state import ROW_FIELDS, BatchCursor, RunState
 from .status import Status
 
@@ -313,10 +314,13 @@ class Checkpointer:
             self._written = set(self.segments)
 
     def close(self) -> None:
-        """Release the folder's lock (the run is over); a closed checkpointer saves no more."""
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+        """Release the folder's lock (the run is over); a closed checkpointer saves no more.
+        Ctrl-C waits for it: cut between closing the descriptor and forgetting it, the
+        descriptor would be closed again later, when its number may be another file's."""
+        with deferred():
+            lock, self._lock = self._lock, None
+            if lock is not None:
+                os.close(lock)
 
     def __del__(self) -> None:
         lock = getattr(self, "_lock", None)

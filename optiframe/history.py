@@ -108,6 +108,11 @@ class History:
         data, mark = b"".join(starmap(_PACK_ROW, pending)), len(packed)
         try:
             packed.frombytes(data)
+        except BufferError:  # a numpy view of the store is alive (a frame that an exception
+            grown = array("d", packed)  # being handled keeps): a new store, the old one's
+            grown.frombytes(data)  # views untouched
+            self._packed = grown
+            del pending[:n]
         except BaseException:  # Ctrl-C is raised as frombytes returns: packed, the rows
             if len(packed) != mark:  # leave the list (not packed twice on the next read)
                 del pending[:n]
@@ -167,12 +172,21 @@ class History:
         return int(self._rows[-_WIDTH]) if len(self._rows) >= _WIDTH else None
 
     def _repair(self) -> None:
-        """Make the columns and the x record the same length after an interruption."""
-        del self._rows[len(self._rows) - len(self._rows) % _WIDTH :]
+        """Make the columns and the x record the same length after an interruption. The
+        store is cut where it must be, or copied where a numpy view of it is alive (the
+        interrupted frame, which the exception keeps, may hold one: the store cannot be
+        resized then)."""
+        rows = self._rows
+        keep = len(rows) - len(rows) % _WIDTH
         if self._xs is not None:
-            rows = len(self._rows) // _WIDTH
-            del self._xs[rows:]
-            del self._rows[len(self._xs) * _WIDTH :]
+            whole = min(keep // _WIDTH, len(self._xs))
+            del self._xs[whole:]
+            keep = whole * _WIDTH
+        if keep < len(rows):
+            try:
+                del rows[keep:]
+            except BufferError:
+                self._packed = rows[:keep]  # (a slice of an array is a new array)
 
     # -- reading ------------------------------------------------------------------------
     def __len__(self) -> int:

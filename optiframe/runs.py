@@ -50,7 +50,7 @@ from .problem import Problem
 from .progress import Progress
 from .result import CtrlCAtTheEnd, MultiStartResult, Result, was_interrupted
 from .run_spec import RunSpec
-from .signals import sigterm_interrupts
+from .signals import deferred, sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
 from .state import RunState
 from .status import Status, message
@@ -96,6 +96,7 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                          None if resumed is None else resumed.step, runner.record_x,
                          epoch_again=resumed is not None and _epoch_again(s, p))
     ckpt = None
+    late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
     try:
         extend, xs = recording(history, stream)
         if p.batches is not None:
@@ -114,18 +115,21 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             advance(s, p, w)
     finally:
-        if stream is not None:
-            stream.close()
-        if ckpt is not None:
-            ckpt.close()
-    note += w.storage_note + ((stream.trouble or "") if stream is not None else "")
-    (block,) = [b for b in s.finished if len(b)]
-    opt, state = p.optimizer, s.opt  # scipy's hess_inv, where the optimizer keeps one
-    hess_inv_at = None if state is None else (lambda: opt.inverse_hessian(state))
-    result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
-                    message=block.message[0] + note, nit=int(block.nit[0]), nfev=int(block.nfev[0]),
-                    njev=int(block.njev[0]), history=history, hess_inv_at=hess_inv_at)
-    _ctrl_c_at_the_end(runner, w, result)
+        with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
+            if stream is not None:
+                stream.close()
+            if ckpt is not None:
+                ckpt.close()
+    with deferred(late):
+        note += w.storage_note + ((stream.trouble or "") if stream is not None else "")
+        (block,) = [b for b in s.finished if len(b)]
+        opt, state = p.optimizer, s.opt  # scipy's hess_inv, where the optimizer keeps one
+        hess_inv_at = None if state is None else (lambda: opt.inverse_hessian(state))
+        result = Result(x=block.x[0], fun=float(block.fun[0]), status=block.status[0],
+                        message=block.message[0] + note, nit=int(block.nit[0]),
+                        nfev=int(block.nfev[0]), njev=int(block.njev[0]), history=history,
+                        hess_inv_at=hess_inv_at)
+    _ctrl_c_at_the_end(runner, w, result, late)
     if result.status is Status.FAILED:
         if isinstance(w.failure, PluginError) or w.failure is None:  # not the user's code
             if runner.raise_errors is True:
@@ -141,12 +145,16 @@ def _epoch_again(s: RunState, p: Problem) -> bool:
     return p.batches is not None and s.cursor is not None and p.batches.epoch_to_log(s.cursor)
 
 
-def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result) -> None:
+def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result,
+                       late: list[int] | None = None) -> None:
     """Ctrl-C in a step callback at the step where every start still running ended by its
-    own rules: they keep their verdicts, and the run stops as Ctrl-C does all the same
-    (``on_interrupt="raise"``: the Runner raises KeyboardInterrupt with the result after
-    the run-end hooks, as for an interrupted start; see :class:`CtrlCAtTheEnd`)."""
-    if w.ctrl_c and runner.on_interrupt == "raise" and not was_interrupted(result):
+    own rules, or after the loop while the run ended (``late``: the signals that came
+    then, held until the result was whole): the starts keep their verdicts, and the run
+    stops as Ctrl-C does all the same (``on_interrupt="raise"``: the Runner raises
+    KeyboardInterrupt with the result after the run-end hooks, as for an interrupted
+    start; see :class:`CtrlCAtTheEnd`)."""
+    if ((w.ctrl_c or late) and runner.on_interrupt == "raise"
+            and not was_interrupted(result)):
         raise CtrlCAtTheEnd(result)
 
 
@@ -338,17 +346,20 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         s.listener = _start_end_caller(calls)
         w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
                   f"optiframe, {K} starts")
+        late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 advance(s, p, w)
         finally:
-            if ckpt is not None:
-                ckpt.close()
+            with deferred(late):
+                if ckpt is not None:
+                    ckpt.close()
         notes = w.storage_note + ((stream.trouble or "") if stream is not None else "")
-    result = _noted(finish_multistart(runner, Finished.join(s.finished, n), history,
-                                      w.failure), notes)
-    _ctrl_c_at_the_end(runner, w, result)
+    with deferred(late):
+        result = _noted(finish_multistart(runner, Finished.join(s.finished, n), history,
+                                          w.failure), notes)
+    _ctrl_c_at_the_end(runner, w, result, late)
     return result
 
 

@@ -45,26 +45,30 @@ def sigterm_interrupts(active: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def deferred() -> Iterator[None]:
+def deferred(came: list[int] | None = None) -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM wait: one that arrives is handled as the block
     ends, by the handler that was in place (Ctrl-C's KeyboardInterrupt, a run's
-    :class:`Terminated`). In the main thread only (elsewhere the block runs as is)."""
+    :class:`Terminated`); or, given a list ``came``, is added to it for the caller to
+    handle. In the main thread only (elsewhere the block runs as is)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    came: list[int] = []
+    got: list[int] = []
     names = [n for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)]
     previous = {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in names}
     for number in previous:
-        signal.signal(number, lambda signum, frame: came.append(signum))
+        signal.signal(number, lambda signum, frame: got.append(signum))
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in dict.fromkeys(came):  # each kind once, in the order they came
-            handler = previous[number]
-            if callable(handler):
-                handler(number, None)
-            elif handler == signal.SIG_DFL:  # (the default action: the signal again)
-                os.kill(os.getpid(), number)
+        if came is not None:
+            came.extend(got)
+        else:
+            for number in dict.fromkeys(got):  # each kind once, in the order they came
+                handler = previous[number]
+                if callable(handler):
+                    handler(number, None)
+                elif handler == signal.SIG_DFL:  # (the default action: the signal again)
+                    os.kill(os.getpid(), number)

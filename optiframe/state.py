@@ -25,6 +25,7 @@ import numpy as np
 
 from ._tree import tree_map
 from .outcome import Finished
+from .signals import deferred
 from .status import Status, message
 
 #: The per-start fields of a state, in the order checkpoints keep them.
@@ -204,19 +205,23 @@ class RunState:
         return self
 
     def take(self, keep: np.ndarray) -> None:
-        """Keep only the rows ``keep`` (a boolean mask) of a stack."""
+        """Keep only the rows ``keep`` (a boolean mask) of a stack: all its fields or, cut
+        by Ctrl-C, none (the rows are taken first, then set with Ctrl-C held)."""
         n_rows = len(self.index)
-        for name in ROW_FIELDS:
-            setattr(self, name, getattr(self, name)[keep])
-        if self.grad is not None:
-            self.grad = self.grad[keep]
-        self.opt = take_rows(self.opt, keep, n_rows)
-        self.sched = take_rows(self.sched, keep, n_rows)
-        if self.rng is not None:
-            self.rng = [g for g, kept in zip(self.rng, keep.tolist(), strict=True) if kept]
+        rows = [getattr(self, name)[keep] for name in ROW_FIELDS]
+        grad = None if self.grad is None else self.grad[keep]
+        opt = take_rows(self.opt, keep, n_rows)
+        sched = take_rows(self.sched, keep, n_rows)
+        rng = (None if self.rng is None else
+               [g for g, kept in zip(self.rng, keep.tolist(), strict=True) if kept])
         cursor = self.cursor
         if cursor is not None and isinstance(cursor.total, np.ndarray):
-            self.cursor = cursor._replace(total=cursor.total[keep], count=cursor.count[keep])
+            cursor = cursor._replace(total=cursor.total[keep], count=cursor.count[keep])
+        with deferred():
+            for name, value in zip(ROW_FIELDS, rows, strict=True):
+                setattr(self, name, value)
+            self.grad, self.opt, self.sched, self.rng, self.cursor = (grad, opt, sched, rng,
+                                                                      cursor)
 
     def finish(self, rows: np.ndarray | Sequence[int], verdicts: Sequence[tuple[Status, str]],
                x: Any = None, fun: Any = None) -> None:

@@ -56,6 +56,7 @@ import numpy as np
 from ._validation import unwritable_folder
 from .errors import HistoryStreamError, InvalidArgumentError, write_failure
 from .history import _WIDTH, COLUMNS, History, StartsHistory, _json_number
+from .signals import deferred
 
 FORMAT = "optiframe-history-stream"
 #: 2: records carry ``step_size`` (a 7th number; version 1 streams, of 6, still load)
@@ -119,6 +120,7 @@ class HistoryStream:
 
     #: why the stream stopped being written (a full disk), or None
     trouble: str | None = None
+    _closed = False
 
     def _write(self, data: bytes) -> None:
         if self.trouble is not None:
@@ -179,7 +181,12 @@ class HistoryStream:
         self._line(line)
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Close the file (once: a second call does nothing). Ctrl-C waits for it (see
+        :meth:`~optiframe.checkpoint.Checkpointer.close`)."""
+        with deferred():
+            if not self._closed:
+                self._closed = True
+                os.close(self._fd)
 
 
 def _cut_torn_tail(path: Path) -> None:

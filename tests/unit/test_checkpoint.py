@@ -289,9 +289,8 @@ def test_sigterm_in_a_deferred_block_reaches_the_runs_handler_after_it():
     from optiframe.signals import Terminated, deferred, sigterm_interrupts
 
     done = []
-    with sigterm_interrupts(True), pytest.raises(Terminated):
-        with deferred():
-            os.kill(os.getpid(), signal.SIGTERM)
-            done.append("the block went on")
+    with sigterm_interrupts(True), pytest.raises(Terminated), deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+        done.append("the block went on")
     assert done == ["the block went on"]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

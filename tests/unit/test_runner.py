@@ -94,6 +94,33 @@ def test_ctrl_c_as_the_last_starts_end_reaches_the_run_end_hooks(starts, plugin)
     assert returned.status == "stalled" and returned.message == whole.message
 
 
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [2.0]])])
+def test_ctrl_c_after_the_last_step_keeps_the_whole_result(starts, tmp_path, monkeypatch):
+    # Ctrl-C as the run ends (here: while its checkpoint folder is released) came after
+    # every step: it escaped as a bare KeyboardInterrupt and the finished run was lost.
+    # It now waits for the result, which the run returns (on_interrupt="return") or
+    # raises with (as Ctrl-C where every start had ended)
+    import os
+    import signal
+
+    from optiframe.checkpoint import Checkpointer
+
+    real = Checkpointer.close
+
+    def close(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        real(self)
+
+    monkeypatch.setattr(Checkpointer, "close", close)
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.01), max_steps=5)
+    r = of.minimize("sphere", **where, on_interrupt="return", checkpoint=tmp_path / "a", **kw)
+    assert r.nit == 5 and "max_steps" in str(r.status if starts is None else r.statuses())
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", **where, checkpoint=tmp_path / "b", **kw)
+    assert info.value.result.nit == 5 and info.value.result.message == r.message
+
+
 def test_callbacks_take_one_object_with_event_methods_or_none():
     # (one such object was refused with "TypeError: 'CB' object is not iterable")
     class Stop:

@@ -3,6 +3,8 @@ with the history and the random streams as they were at its start."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from checkpoint_helpers import assert_same_run
@@ -89,3 +91,53 @@ def test_a_fixed_steps_cost_reaches_every_rows_counters_when_they_are_read():
     s.finish([1], [(Status.MAX_STEPS, "")])  # a finished row counts what it spent
     assert (s.finished[0].nfev.tolist(), s.finished[0].njev.tolist()) == ([16], [9])
     assert s.nfev.tolist() == [13, 19] and s.njev.tolist() == [4, 4]
+
+
+def test_ctrl_c_in_taking_rows_leaves_every_field_as_it_was():
+    # Ctrl-C while a stack's finished rows were taken out cut the fields one by one: X of
+    # two rows, the optimizer's state of three, and the Ctrl-C's own handling then failed
+    # with "IndexError: boolean index did not match" (a run stopped by a timed Ctrl-C)
+    import os
+    import signal
+
+    from optiframe import state as state_module
+    from optiframe.state import RunState
+
+    s = RunState(point=False, n=2)
+    s.start(np.zeros((3, 2)), np.zeros(3), np.arange(3), np.full(3, np.inf),
+            {"m": np.ones((3, 2))})
+    real = state_module.take_rows
+
+    def ctrl_c(tree, keep, n_rows):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(tree, keep, n_rows)
+
+    state_module.take_rows = ctrl_c
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            s.take(np.array([True, False, True]))
+    finally:
+        state_module.take_rows = real
+    assert len(s.X) == len(s.index) == len(s.F) == len(s.opt["m"]) == 3
+    s.take(np.array([True, False, True]))
+    assert s.index.tolist() == [0, 2] and len(s.opt["m"]) == 2
+
+
+def test_a_history_is_repaired_and_packed_while_a_view_of_it_is_alive():
+    # the frame that Ctrl-C interrupted, kept by the exception, may hold a numpy view of
+    # the row store (a checkpoint's segment): the store could not be resized, and the
+    # interruption's repair raised "BufferError: cannot resize an array that is
+    # exporting buffers" (a run stopped by a timed Ctrl-C)
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.01), record_x=True, max_steps=5,
+                    on_interrupt="return")
+    h = r.history
+    view = h._table()  # alive until the end of the test
+    h._repair()  # nothing to cut: nothing done
+    h.recorder((6, 1.0, 2.0, 0.1, 7, 0.0, math.nan))
+    h.points.append(np.array([0.5]))
+    h.settle()  # packed into a new store
+    h._packed.extend((99.0, 1.0))  # a torn row
+    export = memoryview(h._packed)  # alive too
+    h._repair()
+    assert len(h) == 7 and h.x.shape == (7, 1) and h.step.tolist()[-1] == 6
+    assert view.shape == (6, 7) and len(export) == 7 * 7 + 2  # they kept their numbers
