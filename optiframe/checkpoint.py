@@ -328,7 +328,14 @@ class Checkpointer:
             os.close(lock)
 
     def save(self, step: int, snapshot: Snapshot) -> Path:
-        """Write the checkpoint of ``step`` (atomically) and return its JSON file."""
+        """Write the checkpoint of ``step`` (atomically) and return its JSON file. Ctrl-C
+        waits for it: cut between a segment's file and the count of the records saved,
+        the next checkpoint wrote those records again (a resumed history held them
+        twice), or, in a merge, left them out."""
+        with deferred():
+            return self._save(step, snapshot)
+
+    def _save(self, step: int, snapshot: Snapshot) -> Path:
         from . import __version__
 
         d = self.directory

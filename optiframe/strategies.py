@@ -45,6 +45,7 @@ from .errors import InvalidArgumentError
 from .executors import as_executor
 from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
+from .signals import deferred
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -289,6 +290,7 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
     if bar is not None:
         g.listener = bar
     interrupted = False
+    late: list[int] = []  # Ctrl-C (or SIGTERM) after the search, while it ends
     before = runner.evaluation_stats()
     try:
         with runner.evaluating():  # one pool of evaluation workers for the whole search
@@ -305,16 +307,22 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
             raise
         interrupted = True
     finally:
-        if bar is not None:
-            bar.close(g.used, budget, g.best_f)
-        if executor is not None:
-            executor.executor.close()
-    if journal is not None:
-        journal.save()
-    result = g.result(name, runner.minima_tol, interrupted)
-    after = runner.evaluation_stats()
-    if before is not None and after is not None:
-        result = attrs.evolve(result, evaluation=after.since(before))
+        with deferred(late):  # (the search is over: a Ctrl-C from here on, see below)
+            if bar is not None:
+                bar.close(g.used, budget, g.best_f)
+            if executor is not None:
+                executor.executor.close()
+    with deferred(late):
+        if journal is not None:
+            journal.save()
+        result = g.result(name, runner.minima_tol, interrupted)
+        after = runner.evaluation_stats()
+        if before is not None and after is not None:
+            result = attrs.evolve(result, evaluation=after.since(before))
+    if late and not interrupted and runner.on_interrupt == "raise":  # Ctrl-C as it ended:
+        ctrl_c = KeyboardInterrupt(result.message)  # the whole result; the script stops
+        ctrl_c.result = result  # type: ignore[attr-defined]
+        raise ctrl_c
     return result
 
 

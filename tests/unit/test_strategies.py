@@ -510,3 +510,28 @@ def test_a_clock_that_runs_out_before_the_sample_ends_max_time_at_the_centre(str
                     max_time=1e-9, seed=0)
     assert r.status == "max_time" and r.nfev == 1 and r.x.tolist() == [0.0, 0.0]
     assert r.message.startswith(f"Global search ({r.strategy}): 0 local searches")
+
+
+def test_ctrl_c_as_a_search_ends_keeps_its_whole_result(tmp_path, monkeypatch):
+    # Ctrl-C as the search ended (its journal written for the last time, its result
+    # built) escaped as a bare KeyboardInterrupt, the search's result lost
+    # (bench_ctrl_c.py: 14 of 40 searches); now the result is whole, returned or raised
+    import os
+    import signal
+
+    from optiframe.global_search import GlobalSearch
+
+    real = GlobalSearch.result
+
+    def result(self, *args, **kwargs):  # (called once, after the search's work)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args, **kwargs)
+
+    kw = dict(bounds=[(-2.0, 2.0)] * 2, strategy="tiktak", max_nfev=300, seed=0)
+    whole = of.minimize(of.Rosenbrock(), **kw)
+    monkeypatch.setattr(GlobalSearch, "result", result)
+    r = of.minimize(of.Rosenbrock(), checkpoint=tmp_path / "a", on_interrupt="return", **kw)
+    assert (r.fun, r.nfev, r.status) == (whole.fun, whole.nfev, whole.status)
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize(of.Rosenbrock(), checkpoint=tmp_path / "b", **kw)
+    assert (info.value.result.fun, info.value.result.nfev) == (whole.fun, whole.nfev)
