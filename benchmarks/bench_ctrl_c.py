@@ -5,9 +5,10 @@ Run: ``.venv/bin/python benchmarks/bench_ctrl_c.py`` (``--runs 80`` a kind, ``--
 
 ``bench_resume.py`` raises KeyboardInterrupt in f or in a callback: at the calls the
 user's code makes. A user's Ctrl-C comes anywhere: in the loop's bookkeeping, while a
-checkpoint is written, while the run ends. Here a timer thread calls
-``_thread.interrupt_main()`` (Python's own SIGINT, through the signal handler in place)
-at a moment drawn from 0 to 1.2 times the run's own length, for five kinds of run: one
+checkpoint is written, while the run ends. Here the process's interval timer
+(``signal.setitimer``) sends SIGALRM, whose handler raises SIGINT (through the SIGINT
+handler in place, as a terminal's Ctrl-C), at a moment drawn from 0 to 1.2 times the
+run's own length, for five kinds of run: one
 start with L-BFGS (the default), one with gd, a stack of three, a training run, a global
 search. Each runs with ``on_interrupt="return"``, a checkpoint (a journal, for the
 global search) and, but for the global search, a streamed history.
@@ -20,15 +21,21 @@ that does not (the Ctrl-C came after its last step, while it ended) is that run.
 Ctrl-C in the moments between f at the starting points and the loop (the run opening its
 stream and checkpoint folder, a few milliseconds) is a bare KeyboardInterrupt too, and
 is counted apart: only f(x0) is lost.
+
+Why not a timer thread (``threading.Timer`` calling ``_thread.interrupt_main``): while a
+run evaluates finite differences, numpy releases and retakes the GIL many times a step
+(its copies of the perturbed points), and a thread waiting for the GIL never gets it
+(each release counts as a switch, so the waiter never asks the running thread to give
+way): a thread that should have woken after 10 ms ran after 0.7 s, at the run's end. A
+signal reaches the process itself, and its handler runs at the next bytecode.
 """
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import math
+import signal
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -94,16 +101,14 @@ def one(kind: str, at: float, whole: Any) -> str:
         folder = Path(d)
         keep = ({"checkpoint": folder / "ck"} if kind == "a global search"
                 else {"checkpoint": folder / "ck", "stream_history": folder / "s.jsonl"})
-        timer = threading.Timer(at, _thread.interrupt_main)
         called = False
         try:
             try:
-                timer.start()
+                signal.setitimer(signal.ITIMER_REAL, max(at, 1e-6))
                 called = True
                 r = run(f, on_interrupt="return", **keep)
             finally:
-                timer.cancel()
-                timer.join()
+                signal.setitimer(signal.ITIMER_REAL, 0.0)
         except KeyboardInterrupt as exc:
             frames = [fr.name for fr in traceback.extract_tb(exc.__traceback__)]
             if not called or not _started(f):
@@ -158,6 +163,7 @@ def main() -> None:
     parser.add_argument("--show", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    signal.signal(signal.SIGALRM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     rng = np.random.default_rng(args.seed)
     for kind, run in KINDS.items():
         length = math.inf

@@ -36,6 +36,7 @@ from .result import CtrlCAtTheEnd, Result, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
+from .signals import deferred
 from .starts import check_seed
 from .status import Status, message
 from .stop_rules import check_training
@@ -430,12 +431,18 @@ class Runner:
         counted (:meth:`_counted`) and handed to the run-end observers."""
         before = self.evaluation_stats()
         ctrl_c = False
-        with self.evaluating():
+        late: list[int] = []  # Ctrl-C after the run, held until its result is counted
+        with contextlib.ExitStack() as pool:
+            pool.enter_context(self.evaluating())
             try:
                 result = self._told(run, *args)
             except CtrlCAtTheEnd as stop:  # every start ended: the hooks see the result
                 result, ctrl_c = stop.result, True
-        return self._ended(self._counted(result, before), ctrl_c)
+            with deferred(late):
+                pool.close()  # (the pool's workers stopped)
+                result = self._counted(result, before)
+                result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
+        return self._ended(result, ctrl_c or bool(late))
 
     def evaluation_stats(self) -> EvaluationStats | None:
         """What the objective's evaluations cost so far (None without ``evaluate`` or
@@ -488,17 +495,19 @@ class Runner:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
         everything kept). Then, with ``on_interrupt="raise"``, KeyboardInterrupt carries
-        it where a start was interrupted or Ctrl-C came as the last ones ended
-        (``ctrl_c``)."""
-        result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
-        result = self._tell_callbacks(result)
+        it where a start was interrupted or Ctrl-C came as the last ones ended, after
+        the run or in an observer (``ctrl_c``)."""
         try:
-            run_end_hooks(result)
-        except PluginError as exc:
-            result = attrs.evolve(result, status=Status.FAILED,
-                                  message=message(Status.FAILED, str(exc)))
-            if self.raise_errors:
-                raise RunFailedError(result.message, result) from exc
+            result = self._tell_callbacks(result)
+            try:
+                run_end_hooks(result)
+            except PluginError as exc:
+                result = attrs.evolve(result, status=Status.FAILED,
+                                      message=message(Status.FAILED, str(exc)))
+                if self.raise_errors:
+                    raise RunFailedError(result.message, result) from exc
+        except KeyboardInterrupt:  # in an observer: the run is whole, the later ones are
+            ctrl_c = True  # not told, and Ctrl-C stops the script as it would (below)
         if self.on_interrupt == "raise" and (ctrl_c or was_interrupted(result)):
             stop = KeyboardInterrupt(result.message)
             stop.result = result  # type: ignore[attr-defined]

@@ -121,6 +121,30 @@ def test_ctrl_c_after_the_last_step_keeps_the_whole_result(starts, tmp_path, mon
     assert info.value.result.nit == 5 and info.value.result.message == r.message
 
 
+def test_ctrl_c_in_a_run_end_callback_keeps_the_result(plugin):
+    # Ctrl-C while a callback's on_run_end ran escaped bare, the finished run lost
+    # (bench_ctrl_c.py, a training run): the result is kept, the observers after it are
+    # not told, and KeyboardInterrupt carries it (on_interrupt="return": returned)
+    told = []
+
+    class Slow:
+        def on_run_end(self, result):
+            raise KeyboardInterrupt
+
+    class Watcher:
+        @of.hookimpl
+        def on_run_end(self, result):
+            told.append(result.status)
+
+    plugin(Watcher(), "watcher")
+    kw = dict(optimizer=GD(lr=0.1), max_steps=5, callbacks=[Slow()])
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", [3.0], **kw)
+    assert info.value.result.status == "max_steps" and info.value.result.nit == 5
+    r = of.minimize("sphere", [3.0], on_interrupt="return", **kw)
+    assert r.status == "max_steps" and r.nit == 5 and told == []
+
+
 def test_callbacks_take_one_object_with_event_methods_or_none():
     # (one such object was refused with "TypeError: 'CB' object is not iterable")
     class Stop:
