@@ -110,7 +110,10 @@ def one(kind: str, at: float, whole: Any) -> str:
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0.0)
         except KeyboardInterrupt as exc:
-            frames = [fr.name for fr in traceback.extract_tb(exc.__traceback__)]
+            stack = traceback.extract_tb(exc.__traceback__)
+            frames = [fr.name for fr in stack]
+            if not any("/optiframe/" in fr.filename for fr in stack):
+                return "Ctrl-C outside optiframe's code (before or after the call)"
             if not called or not _started(f):
                 return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
             if "advance" not in frames and "_measured" in frames and not any(
