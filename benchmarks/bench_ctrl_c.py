@@ -18,9 +18,10 @@ is Python's bare KeyboardInterrupt: nothing was done), the run returns a result.
 that says ``interrupted`` resumes from its checkpoint to the bits of the run never
 stopped (status, message, counts, f, x, history columns, and the stream as loaded); one
 that does not (the Ctrl-C came after its last step, while it ended) is that run. A
-Ctrl-C in the moments between f at the starting points and the loop (the run opening its
-stream and checkpoint folder, a few milliseconds) is a bare KeyboardInterrupt too, and
-is counted apart: only f(x0) is lost.
+Ctrl-C as the run opens its stream and checkpoint folder, after f at the starting
+points, is held until the loop, which stops at once (interrupted at step 0); left is
+the moment between f(x0) and that hold, a few bytecodes, where a bare KeyboardInterrupt
+is counted apart (only f(x0) is lost).
 
 Why not a timer thread (``threading.Timer`` calling ``_thread.interrupt_main``): while a
 run evaluates finite differences, numpy releases and retakes the GIL many times a step
@@ -114,11 +115,11 @@ def one(kind: str, at: float, whole: Any) -> str:
             frames = [fr.name for fr in stack]
             if not any("/optiframe/" in fr.filename for fr in stack):
                 return "Ctrl-C outside optiframe's code (before or after the call)"
-            if not called or not _started(f):
+            if not called or not _started(f) or not {"_run", "run_strategy"} & set(frames):
                 return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
             if "advance" not in frames and "_measured" in frames and not any(
                     name in frames for name in ("finish_multistart", "_ended")):
-                return "Ctrl-C as the run opened its files, after f(x0): bare, as said"
+                return "Ctrl-C just after f(x0), before the set-up's hold: bare, as said"
             return f"BROKEN: KeyboardInterrupt escaped ({' < '.join(frames[::-1][:6])})"
         except Exception as exc:
             return f"BROKEN: {type(exc).__name__} raised: {exc}"

@@ -164,12 +164,6 @@ class Batches:
         checkpoint written when the epochs ran out, resumed)."""
         return cursor.position >= len(self.order) or cursor.epoch > self.batching.epochs
 
-    def epoch_to_log(self, cursor: BatchCursor) -> bool:
-        """Whether the cursor's epoch is over but not yet ended (its callbacks and table
-        rows to come: a checkpoint written by Ctrl-C after its last step or in its epoch
-        callbacks), so a run resumed from it logs that epoch again."""
-        return cursor.position >= len(self.order) and cursor.epoch <= self.batching.epochs
-
     def measure(self, cursor: BatchCursor, X: np.ndarray, *rngs: Any) -> tuple[Any, np.ndarray]:
         """The batch loss and gradient of every row at the cursor's batch (``rngs``: the
         rows' random streams, for a stochastic estimator)."""
@@ -248,6 +242,15 @@ class Batches:
             if done.any():
                 w.budget_end(s)  # a resumed run with more epochs goes on
                 finish_rows(s, w.p, np.flatnonzero(done), verdicts)
+
+
+def epoch_to_log(batches: Batches | None, cursor: BatchCursor | None) -> bool:
+    """Whether a training run's cursor is at an epoch that is over but not yet ended (its
+    callbacks and table rows to come: a checkpoint written by Ctrl-C after its last
+    step or in its epoch callbacks), so a run resumed from it logs that epoch again."""
+    return (batches is not None and cursor is not None
+            and cursor.position >= len(batches.order)
+            and cursor.epoch <= batches.batching.epochs)
 
 
 def _traced_pairs(one: Callable[..., tuple[float, np.ndarray]],

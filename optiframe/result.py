@@ -44,6 +44,15 @@ class CtrlCAtTheEnd(KeyboardInterrupt):
         self.result = result
 
 
+def ctrl_c_at_the_end(on_interrupt: str, ctrl_c: bool, result: Result) -> None:
+    """Ctrl-C in a step callback at the step where every start still running ended by its
+    own rules, or after the loop while the run ended (held until the result was whole):
+    the starts keep their verdicts, and with ``on_interrupt="raise"`` the run stops as
+    Ctrl-C does all the same (:class:`CtrlCAtTheEnd`, for the Runner)."""
+    if ctrl_c and on_interrupt == "raise" and not was_interrupted(result):
+        raise CtrlCAtTheEnd(result)
+
+
 def _one_line(x: np.ndarray, precision: int) -> str:
     """A point for a printed result: its first and last three numbers where it has more
     than eight, on one line whatever its length."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from ._validation import as_point
 from .assembly import FailedAtStartError, bind, callbacks_of, new_state, root_entropy, watch
+from .batching import epoch_to_log
 from .bounds import as_box
 from .checkpoint import Checkpoint, Snapshot, load_checkpoint, segment_arrays
 from .errors import (
@@ -43,12 +44,12 @@ from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
 from .loop import advance
-from .observers import EVENTS, Callbacks, Watch
+from .observers import EVENTS, Callbacks
 from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
-from .result import CtrlCAtTheEnd, MultiStartResult, Result, was_interrupted
+from .result import MultiStartResult, Result, ctrl_c_at_the_end
 from .run_spec import RunSpec
 from .signals import deferred, sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
@@ -92,28 +93,31 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
     else:
         s = _restored(resumed, runner, p)
         history = resumed.history(n, runner.record_x)
-    stream = open_stream(runner.stream_history, "single", n, None,
-                         None if resumed is None else resumed.step, runner.record_x,
-                         epoch_again=resumed is not None and _epoch_again(s, p))
+    early: list[int] = []  # Ctrl-C as the run is set up: held, then the loop stops at once
+    with deferred(early):
+        stream = open_stream(runner.stream_history, "single", n, None,
+                             None if resumed is None else resumed.step, runner.record_x,
+                             epoch_again=resumed is not None and epoch_to_log(p.batches, s.cursor))
     ckpt = None
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
     try:
-        extend, xs = recording(history, stream)
-        if p.batches is not None:
-            def log(index: int, entry: dict[str, float]) -> None:
-                history.epoch_log.append(entry)
-                if stream is not None:
-                    stream.epoch(entry)
+        with deferred(early):
+            extend, xs = recording(history, stream)
+            if p.batches is not None:
+                def log(index: int, entry: dict[str, float]) -> None:
+                    history.epoch_log.append(entry)
+                    if stream is not None:
+                        stream.epoch(entry)
 
-            p.batches.log = log
-        ckpt = runner.checkpointer("single", (n,), entropy, resumed)
-        calls = callbacks_of(runner)
-        s.listener = _start_end_caller(calls)
-        w = watch(runner, s, p, history, extend, xs, calls, ckpt,
-                  "optiframe training" if p.batches is not None else "optiframe")
+                p.batches.log = log
+            ckpt = runner.checkpointer("single", (n,), entropy, resumed)
+            calls = callbacks_of(runner)
+            s.listener = _start_end_caller(calls)
+            w = watch(runner, s, p, history, extend, xs, calls, ckpt,
+                      "optiframe training" if p.batches is not None else "optiframe")
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            advance(s, p, w)
+            advance(s, p, w, bool(early))
     finally:
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
@@ -129,7 +133,7 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                         message=block.message[0] + note, nit=int(block.nit[0]),
                         nfev=int(block.nfev[0]), njev=int(block.njev[0]), history=history,
                         hess_inv_at=hess_inv_at)
-    _ctrl_c_at_the_end(runner, w, result, late)
+    ctrl_c_at_the_end(runner.on_interrupt, w.ctrl_c or bool(late), result)
     if result.status is Status.FAILED:
         if isinstance(w.failure, PluginError) or w.failure is None:  # not the user's code
             if runner.raise_errors is True:
@@ -137,25 +141,6 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         elif runner.raise_errors is not False:
             reraise(w.failure, result)
     return result
-
-
-def _epoch_again(s: RunState, p: Problem) -> bool:
-    """Whether a training run's state (restored) is at the end of an epoch it has not
-    ended yet, so the run logs that epoch (again: see the stream's ``epoch_again``)."""
-    return p.batches is not None and s.cursor is not None and p.batches.epoch_to_log(s.cursor)
-
-
-def _ctrl_c_at_the_end(runner: RunSpec, w: Watch, result: Result,
-                       late: list[int] | None = None) -> None:
-    """Ctrl-C in a step callback at the step where every start still running ended by its
-    own rules, or after the loop while the run ended (``late``: the signals that came
-    then, held until the result was whole): the starts keep their verdicts, and the run
-    stops as Ctrl-C does all the same (``on_interrupt="raise"``: the Runner raises
-    KeyboardInterrupt with the result after the run-end hooks, as for an interrupted
-    start; see :class:`CtrlCAtTheEnd`)."""
-    if ((w.ctrl_c or late) and runner.on_interrupt == "raise"
-            and not was_interrupted(result)):
-        raise CtrlCAtTheEnd(result)
 
 
 def reraise(exc: BaseException | None, result: Result) -> None:
@@ -337,20 +322,24 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         s = _restored(resumed, runner, p)
         history = resumed.starts_history(K, runner.record_x)
     calls = callbacks_of(runner)
-    with streaming(runner, history, n, None if resumed is None else resumed.step,
-                   running=None if resumed is None else s.index.tolist(),
-                   epoch_again=resumed is not None and _epoch_again(s, p)) as stream:
-        if p.batches is not None:
-            p.batches.log = _epoch_logger(history, stream)
-        ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
-        s.listener = _start_end_caller(calls)
-        w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
-                  f"optiframe, {K} starts")
+    early: list[int] = []  # Ctrl-C as the run is set up: held, then the loop stops at once
+    with contextlib.ExitStack() as files:
+        with deferred(early):
+            stream = files.enter_context(streaming(
+                runner, history, n, None if resumed is None else resumed.step,
+                running=None if resumed is None else s.index.tolist(),
+                epoch_again=resumed is not None and epoch_to_log(p.batches, s.cursor)))
+            if p.batches is not None:
+                p.batches.log = _epoch_logger(history, stream)
+            ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
+            s.listener = _start_end_caller(calls)
+            w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
+                      f"optiframe, {K} starts")
         late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                advance(s, p, w)
+                advance(s, p, w, bool(early))
         finally:
             with deferred(late):
                 if ckpt is not None:
@@ -359,7 +348,7 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
     with deferred(late):
         result = _noted(finish_multistart(runner, Finished.join(s.finished, n), history,
                                           w.failure), notes)
-    _ctrl_c_at_the_end(runner, w, result, late)
+    ctrl_c_at_the_end(runner.on_interrupt, w.ctrl_c or bool(late), result)
     return result
 
 
@@ -595,7 +584,7 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     history.merge(part, todo)
     result = finish_multistart(runner, Finished.join([done, *s.finished], n), history,
                                w.failure)
-    _ctrl_c_at_the_end(runner, w, result)
+    ctrl_c_at_the_end(runner.on_interrupt, w.ctrl_c, result)
     return result
 
 

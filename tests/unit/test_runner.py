@@ -145,6 +145,36 @@ def test_ctrl_c_in_a_run_end_callback_keeps_the_result(plugin):
     assert r.status == "max_steps" and r.nit == 5 and told == []
 
 
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [2.0]])])
+def test_ctrl_c_as_the_run_is_set_up_stops_it_before_its_first_step(starts, tmp_path,
+                                                                     monkeypatch):
+    # Ctrl-C after f at the starting points, as the run opened its checkpoint folder and
+    # stream, escaped bare (bench_ctrl_c.py); now the run stops at once, interrupted at
+    # step 0 and checkpointed, and resumes to the run never stopped
+    import os
+    import signal
+
+    from checkpoint_helpers import assert_same_run
+
+    from optiframe import runs
+
+    real = runs.watch
+
+    def watch(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.01), max_steps=5)
+    monkeypatch.setattr(runs, "watch", watch)
+    r = of.minimize("sphere", **where, on_interrupt="return", checkpoint=tmp_path, **kw)
+    monkeypatch.setattr(runs, "watch", real)
+    assert r.nit == 0 and "interrupted" in str(r.status if starts is None else r.statuses())
+    assert of.load_checkpoint(tmp_path).step == 0
+    back = of.Runner("sphere", **kw).resume(tmp_path)
+    assert_same_run(back, of.minimize("sphere", **where, **kw))
+
+
 def test_callbacks_take_one_object_with_event_methods_or_none():
     # (one such object was refused with "TypeError: 'CB' object is not iterable")
     class Stop:
