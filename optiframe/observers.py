@@ -34,6 +34,7 @@ import attrs
 import numpy as np
 
 from .errors import InvalidTypeError, describe_error, refused_call, write_failure
+from .signals import deferred
 from .status import Status
 
 #: A single start's history packs the records the loop kept at least this often (steps):
@@ -374,17 +375,21 @@ class Watch:
         finish_rows(s, self.p, range(s.running), [(Status.FAILED, detail)] * s.running)
 
     def ended(self, s: Any) -> None:
-        """The run is over: the last row of a single start's history, the progress bar."""
-        if self.progress is not None:
-            self.progress.close(s.k, _best(s), _outcome(s))
-        if (s.point and self.p.batches is None and self.failure is None
-                and self.history.last_step != s.k):
-            # step k has no record yet
-            block = s.finished[-1]
-            self.extend((s.k, s.F, math.nan, s.SN, int(block.nfev[0]), self.clock() - self.t0,
-                         s.step_size))
-            if self.xs is not None:
-                self.xs.append(s.X)
+        """The run is over: the last row of a single start's history, the progress bar.
+        A Ctrl-C meanwhile waits, and counts as one that came as the run ended."""
+        came: list[int] = []
+        with deferred(came):
+            if self.progress is not None:
+                self.progress.close(s.k, _best(s), _outcome(s))
+            if (s.point and self.p.batches is None and self.failure is None
+                    and self.history.last_step != s.k):
+                # step k has no record yet
+                block = s.finished[-1]
+                self.extend((s.k, s.F, math.nan, s.SN, int(block.nfev[0]),
+                             self.clock() - self.t0, s.step_size))
+                if self.xs is not None:
+                    self.xs.append(s.X)
+        self.ctrl_c = self.ctrl_c or bool(came)
 
 
 def _where(s: Any, p: Any) -> str:

@@ -56,6 +56,9 @@ def deferred(came: list[int] | None = None) -> Iterator[None]:
     got: list[int] = []
     names = [n for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)]
     previous = {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in names}
+    if None in previous.values():  # a handler not installed from Python: left alone
+        yield
+        return
     for number in previous:
         signal.signal(number, lambda signum, frame: got.append(signum))
     try:
