@@ -175,6 +175,29 @@ def test_ctrl_c_as_the_run_is_set_up_stops_it_before_its_first_step(starts, tmp_
     assert_same_run(back, of.minimize("sphere", **where, **kw))
 
 
+def test_ctrl_c_as_the_loop_hands_over_keeps_the_whole_result(monkeypatch):
+    # Ctrl-C while the loop wrote the history's last row (its run over) escaped bare
+    # (bench_ctrl_c.py, seed 3); the result is now whole, and returned or raised with
+    import os
+    import signal
+
+    from optiframe.history import History
+
+    real = History.last_step
+
+    def last_step(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real.fget(self)
+
+    monkeypatch.setattr(History, "last_step", property(last_step))
+    kw = dict(optimizer=GD(lr=0.1), max_steps=5)
+    r = of.minimize("sphere", [3.0], on_interrupt="return", **kw)
+    assert r.status == "max_steps" and r.nit == 5 and len(r.history) == 6
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", [3.0], **kw)
+    assert info.value.result.status == "max_steps" and len(info.value.result.history) == 6
+
+
 def test_callbacks_take_one_object_with_event_methods_or_none():
     # (one such object was refused with "TypeError: 'CB' object is not iterable")
     class Stop:
