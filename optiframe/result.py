@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 
 from ._files import Target, plain, write_text
+from .errors import RunFailedError
 from .history import History
 from .outcome import Finished, Minimum, StartOutcome, readonly
 from .status import MESSAGES, SUCCESS, Status
@@ -51,6 +52,22 @@ def ctrl_c_at_the_end(on_interrupt: str, ctrl_c: bool, result: Result) -> None:
     Ctrl-C does all the same (:class:`CtrlCAtTheEnd`, for the Runner)."""
     if ctrl_c and on_interrupt == "raise" and not was_interrupted(result):
         raise CtrlCAtTheEnd(result)
+
+
+def reraise(exc: BaseException | None, result: Result) -> None:
+    """Raise the exception that failed a single-start run, with its type and traceback,
+    carrying the partial result as ``.result`` and a note saying so (a RunFailedError
+    when there is no exception to raise)."""
+    if exc is None or isinstance(exc, RunFailedError):
+        raise RunFailedError(result.message, result) from exc
+    try:
+        exc.result = result  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes
+        raise RunFailedError(result.message, result) from exc
+    exc.add_note(f"optiframe: {result.message} The partial result (its history "
+                 "included) is this exception's .result; raise_errors=False returns it as "
+                 "a Result with status 'failed' instead.")
+    raise exc.with_traceback(exc.__traceback__)
 
 
 def _one_line(x: np.ndarray, precision: int) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import signal
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -44,12 +45,12 @@ from .executors import as_executor, can_time_out, check_picklable, run_jobs
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
 from .loop import advance
-from .observers import EVENTS, Callbacks
+from .observers import EVENTS, Callbacks, Watch
 from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
 from .progress import Progress
-from .result import MultiStartResult, Result, ctrl_c_at_the_end
+from .result import MultiStartResult, Result, ctrl_c_at_the_end, reraise
 from .run_spec import RunSpec
 from .signals import deferred, sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
@@ -117,7 +118,7 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                       "optiframe training" if p.batches is not None else "optiframe")
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            advance(s, p, w, bool(early))
+            _advance(s, p, w, bool(early), late)
     finally:
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
@@ -143,20 +144,17 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
     return result
 
 
-def reraise(exc: BaseException | None, result: Result) -> None:
-    """Raise the exception that failed a single-start run, with its type and traceback,
-    carrying the partial result as ``.result`` and a note saying so (a RunFailedError
-    when there is no exception to raise)."""
-    if exc is None or isinstance(exc, RunFailedError):
-        raise RunFailedError(result.message, result) from exc
+def _advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool, late: list[int]) -> None:
+    """:func:`~optiframe.loop.advance`; a Ctrl-C that escapes it once every row has ended
+    (as the loop handed over) is one that came as the run ended (``late``)."""
     try:
-        exc.result = result  # type: ignore[attr-defined]
-    except AttributeError:  # an exception type that takes no attributes
-        raise RunFailedError(result.message, result) from exc
-    exc.add_note(f"optiframe: {result.message} The partial result (its history "
-                 "included) is this exception's .result; raise_errors=False returns it as "
-                 "a Result with status 'failed' instead.")
-    raise exc.with_traceback(exc.__traceback__)
+        advance(s, p, w, ctrl_c)
+    except KeyboardInterrupt:
+        if s.running:  # a second Ctrl-C, while the first was handled: Python's own
+            raise
+        with deferred(late):
+            w.ended(s)  # (again, if it was cut: its last row is written once)
+            late.append(signal.SIGINT)
 
 
 def _failed_at_start(runner: RunSpec, x: np.ndarray, exc: BaseException) -> Result:
@@ -339,7 +337,7 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                advance(s, p, w, bool(early))
+                _advance(s, p, w, bool(early), late)
         finally:
             with deferred(late):
                 if ckpt is not None:
