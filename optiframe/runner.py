@@ -36,7 +36,7 @@ from .result import CtrlCAtTheEnd, Result, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
-from .signals import deferred
+from .signals import deferred, watched
 from .starts import check_seed
 from .status import Status, message
 from .stop_rules import check_training
@@ -432,7 +432,7 @@ class Runner:
         before = self.evaluation_stats()
         ctrl_c = False
         late: list[int] = []  # Ctrl-C after the run, held until its result is counted
-        with contextlib.ExitStack() as pool:
+        with watched(), contextlib.ExitStack() as pool:  # (watched: cheap holds of Ctrl-C)
             pool.enter_context(self.evaluating())
             try:
                 result = self._told(run, *args)
@@ -442,7 +442,7 @@ class Runner:
                 pool.close()  # (the pool's workers stopped)
                 result = self._counted(result, before)
                 result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
-        return self._ended(result, ctrl_c or bool(late))
+            return self._ended(result, ctrl_c or bool(late))
 
     def evaluation_stats(self) -> EvaluationStats | None:
         """What the objective's evaluations cost so far (None without ``evaluate`` or

@@ -45,7 +45,7 @@ from .errors import InvalidArgumentError
 from .executors import as_executor
 from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
-from .signals import deferred
+from .signals import deferred, watched
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -255,6 +255,12 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
     2000 evaluations per coordinate); ``x0``, when given, is the first local search.
     With the runner's ``checkpoint`` folder, the search's journal is kept there
     (:mod:`optiframe.global_journal`); ``resume`` goes on with it."""
+    with watched():  # (Ctrl-C held cheaply where it must wait)
+        return _searched(runner, strategy, x0, seed, workers, resume)
+
+
+def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
+              resume: bool) -> Any:
     from .assembly import root_entropy
     from .plugins import get_registry
     from .starts import check_seed
