@@ -323,3 +323,30 @@ def test_ctrl_c_inside_a_checkpoint_save_waits_for_its_bookkeeping(tmp_path, mon
     assert r.status == "interrupted"
     back = of.Runner("rosenbrock", **kw).resume(tmp_path)
     assert_same_run(back, of.minimize("rosenbrock", [-1.2, 1.0], **kw))
+
+
+def test_ctrl_c_as_the_checkpoint_folders_lock_is_released_closes_it_once(tmp_path,
+                                                                           monkeypatch):
+    # cut between closing the lock's descriptor and forgetting it, the checkpointer
+    # closed it again when collected, when its number could be the next run's file
+    # ("OSError: [Errno 9] Bad file descriptor" from the next run, bench_ctrl_c.py)
+    import os
+    import signal
+
+    from optiframe import checkpoint as ck
+
+    writer = of.Runner("sphere", checkpoint=tmp_path).checkpointer("single", (2,))
+    real, closed = os.close, []
+
+    def close(fd):
+        closed.append(fd)
+        real(fd)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(ck.os, "close", close)
+    with pytest.raises(KeyboardInterrupt):
+        writer.close()
+    monkeypatch.setattr(ck.os, "close", real)
+    assert writer._lock is None and len(closed) == 1
+    writer.close()  # (nothing left to close)
+    of.Runner("sphere", checkpoint=tmp_path).checkpointer("single", (2,)).close()  # free
