@@ -198,6 +198,26 @@ def test_ctrl_c_as_the_loop_hands_over_keeps_the_whole_result(monkeypatch):
     assert info.value.result.status == "max_steps" and len(info.value.result.history) == 6
 
 
+@pytest.mark.parametrize("where", ["ended", "_end"])
+def test_ctrl_c_landing_as_the_run_is_handed_over_keeps_the_result(where, monkeypatch):
+    # a Ctrl-C can land before the hand-over's hold is set up: as the loop calls it
+    # ("ended") or as it sets its hold up ("_end"); both escaped bare (bench_ctrl_c.py
+    # seed 6, training run 79 and run 52); the run's rows had all ended, so the run ends
+    from optiframe.observers import Watch
+
+    real, calls = getattr(Watch, where), []
+
+    def cut(self, s):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(self, s)
+
+    monkeypatch.setattr(Watch, where, cut)
+    r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.1), max_steps=5, on_interrupt="return")
+    assert r.status == "max_steps" and r.nit == 5 and len(r.history) == 6
+
+
 def test_callbacks_take_one_object_with_event_methods_or_none():
     # (one such object was refused with "TypeError: 'CB' object is not iterable")
     class Stop:
