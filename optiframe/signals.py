@@ -6,9 +6,10 @@ raises :class:`Terminated` (a KeyboardInterrupt) inside the loop: the run writes
 checkpoint of its last whole step and returns status ``interrupted``; the previous
 handler is restored when the run ends.
 
-While a file is written whole (a checkpoint, a journal: :func:`deferred`), Ctrl-C and
-SIGTERM wait until it is: they would cut a write that takes milliseconds, leaving
-numpy's zip writer half closed.
+Where acting at once would lose work (a checkpoint being saved, a stack's rows being
+taken out, a run being set up or ending), Ctrl-C and SIGTERM wait (:func:`deferred`) and
+act after. A Runner's run and a global search are :func:`watched`: SIGINT goes through
+optiframe's handler for their length, so such a hold costs a counter.
 """
 
 from __future__ import annotations
