@@ -375,16 +375,9 @@ class Watch:
         finish_rows(s, self.p, range(s.running), [(Status.FAILED, detail)] * s.running)
 
     def ended(self, s: Any) -> None:
-        """The run is over: the last row of a single start's history, the progress bar.
-        A Ctrl-C meanwhile waits, and counts as one that came as the run ended (one that
-        lands as the wait is set up: the same, the work done again, its row once)."""
-        try:
-            self._end(s)
-        except KeyboardInterrupt:
-            self._end(s)
-            self.ctrl_c = True
-
-    def _end(self, s: Any) -> None:
+        """The run is over: the last row of a single start's history (written once, if
+        this is called again), the progress bar. A Ctrl-C meanwhile waits, and counts as
+        one that came as the run ended."""
         came: list[int] = []
         with deferred(came):
             if self.progress is not None:

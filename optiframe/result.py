@@ -45,6 +45,14 @@ class CtrlCAtTheEnd(KeyboardInterrupt):
         self.result = result
 
 
+def carrying(result: Any) -> KeyboardInterrupt:
+    """The KeyboardInterrupt that stops the script with ``result`` as its ``.result``
+    (``on_interrupt="raise"``)."""
+    stop = KeyboardInterrupt(result.message)
+    stop.result = result  # type: ignore[attr-defined]
+    return stop
+
+
 def ctrl_c_at_the_end(on_interrupt: str, ctrl_c: bool, result: Result) -> None:
     """Ctrl-C in a step callback at the step where every start still running ended by its
     own rules, or after the loop while the run ended (held until the result was whole):

@@ -32,7 +32,7 @@ from .options import OTHER_SPELLINGS, names
 from .plugin_calls import plugin_callbacks, run_end_hooks
 from .plugins import get_registry
 from .progress import Progress
-from .result import CtrlCAtTheEnd, Result, was_interrupted
+from .result import CtrlCAtTheEnd, Result, carrying, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
@@ -509,9 +509,7 @@ class Runner:
         except KeyboardInterrupt:  # in an observer: the run is whole, the later ones are
             ctrl_c = True  # not told, and Ctrl-C stops the script as it would (below)
         if self.on_interrupt == "raise" and (ctrl_c or was_interrupted(result)):
-            stop = KeyboardInterrupt(result.message)
-            stop.result = result  # type: ignore[attr-defined]
-            raise stop
+            raise carrying(result)
         return result
 
     def _gradient_at(self, n: int) -> Callable[[Any], Any] | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import signal
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -95,14 +94,14 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         s = _restored(resumed, runner, p)
         history = resumed.history(n, runner.record_x)
     early: list[int] = []  # Ctrl-C as the run is set up: held, then the loop stops at once
-    with deferred(early):
-        stream = open_stream(runner.stream_history, "single", n, None,
-                             None if resumed is None else resumed.step, runner.record_x,
-                             epoch_again=resumed is not None and epoch_to_log(p.batches, s.cursor))
-    ckpt = None
+    stream = ckpt = None
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
     try:
         with deferred(early):
+            stream = open_stream(runner.stream_history, "single", n, None,
+                                 None if resumed is None else resumed.step, runner.record_x,
+                                 epoch_again=resumed is not None and epoch_to_log(p.batches,
+                                                                                 s.cursor))
             extend, xs = recording(history, stream)
             if p.batches is not None:
                 def log(index: int, entry: dict[str, float]) -> None:
@@ -118,7 +117,7 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                       "optiframe training" if p.batches is not None else "optiframe")
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            _advance(s, p, w, bool(early), late)
+            _advance(s, p, w, bool(early))
     finally:
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
@@ -144,17 +143,17 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
     return result
 
 
-def _advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool, late: list[int]) -> None:
+def _advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool = False) -> None:
     """:func:`~optiframe.loop.advance`; a Ctrl-C that escapes it once every row has ended
-    (as the loop handed over) is one that came as the run ended (``late``)."""
+    (as the loop handed the run over, before :meth:`Watch.ended`'s hold) is one that came
+    as the run ended (``w.ctrl_c``)."""
     try:
         advance(s, p, w, ctrl_c)
     except KeyboardInterrupt:
         if s.running:  # a second Ctrl-C, while the first was handled: Python's own
             raise
-        with deferred(late):
-            w.ended(s)  # (again, if it was cut: its last row is written once)
-            late.append(signal.SIGINT)
+        w.ended(s)  # (again, if it was cut: its last row is written once)
+        w.ctrl_c = True
 
 
 def _failed_at_start(runner: RunSpec, x: np.ndarray, exc: BaseException) -> Result:
@@ -337,7 +336,7 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                _advance(s, p, w, bool(early), late)
+                _advance(s, p, w, bool(early))
         finally:
             with deferred(late):
                 if ckpt is not None:
@@ -403,7 +402,7 @@ class StartsTask:
                   attrs.evolve(calls, run_start=(), start_end=(), run_end=()), None,
                   "", progress=False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            advance(s, p, w)
+            _advance(s, p, w)
         return Finished.join(s.finished, X0.shape[1]), history
 
 
@@ -578,7 +577,7 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     w = watch(runner, s, p, part, _starts_recorder(part, todo), None, callbacks_of(runner),
               None, f"optiframe, {len(todo)} starts")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        advance(s, p, w)
+        _advance(s, p, w)
     history.merge(part, todo)
     result = finish_multistart(runner, Finished.join([done, *s.finished], n), history,
                                w.failure)

@@ -45,6 +45,7 @@ from .errors import InvalidArgumentError
 from .executors import as_executor
 from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
+from .result import carrying
 from .signals import deferred, watched
 
 if TYPE_CHECKING:
@@ -326,9 +327,7 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
         if before is not None and after is not None:
             result = attrs.evolve(result, evaluation=after.since(before))
     if late and not interrupted and runner.on_interrupt == "raise":  # Ctrl-C as it ended:
-        ctrl_c = KeyboardInterrupt(result.message)  # the whole result; the script stops
-        ctrl_c.result = result  # type: ignore[attr-defined]
-        raise ctrl_c
+        raise carrying(result)  # the whole result; the script stops
     return result
 
 

@@ -198,22 +198,33 @@ def test_ctrl_c_as_the_loop_hands_over_keeps_the_whole_result(monkeypatch):
     assert info.value.result.status == "max_steps" and len(info.value.result.history) == 6
 
 
-@pytest.mark.parametrize("where", ["ended", "_end"])
+@pytest.mark.parametrize("where", ["ended", "hold"])
 def test_ctrl_c_landing_as_the_run_is_handed_over_keeps_the_result(where, monkeypatch):
     # a Ctrl-C can land before the hand-over's hold is set up: as the loop calls it
-    # ("ended") or as it sets its hold up ("_end"); both escaped bare (bench_ctrl_c.py
+    # ("ended") or as it sets its hold up ("hold"); both escaped bare (bench_ctrl_c.py
     # seed 6, training run 79 and run 52); the run's rows had all ended, so the run ends
-    from optiframe.observers import Watch
+    from optiframe import observers
 
-    real, calls = getattr(Watch, where), []
+    calls = []
+    if where == "ended":
+        real = observers.Watch.ended
 
-    def cut(self, s):
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-        return real(self, s)
+        def cut(self, s):
+            calls.append(1)
+            if len(calls) == 1:
+                raise KeyboardInterrupt
+            return real(self, s)
 
-    monkeypatch.setattr(Watch, where, cut)
+        monkeypatch.setattr(observers.Watch, "ended", cut)
+    else:
+        class Cut(observers.deferred):
+            def __enter__(self):
+                calls.append(1)
+                if len(calls) == 1:
+                    raise KeyboardInterrupt
+                return super().__enter__()
+
+        monkeypatch.setattr(observers, "deferred", Cut)
     r = of.minimize("sphere", [3.0], optimizer=GD(lr=0.1), max_steps=5, on_interrupt="return")
     assert r.status == "max_steps" and r.nit == 5 and len(r.history) == 6
 
