@@ -27,6 +27,7 @@ from .finer_check import (
 from .numerics import ROUNDING_UNITS
 from .problem import OutOfBudgetError, Problem, RowError
 from .replay import unasked
+from .signals import deferred
 from .state import RunState, keep_rows, per_row
 from .status import Status
 from .stop_rules import RuleView, Verdict, stage_verdicts
@@ -64,9 +65,11 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
             verdicts[0] = _at_best(verdicts[0], float(fun), p.batches is not None)
         if p.batches is not None:
             fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0], resumable)
-        if nfev is not None:
-            s.nfev, s.njev = nfev, njev
-        s.finish([0], verdicts, x, fun)
+        with deferred():  # (a Ctrl-C between the two: the step's counts saved twice)
+            if nfev is not None:
+                s.nfev, s.njev = nfev, njev
+            block = s.finish([0], verdicts, x, fun, tell=False)
+        s.tell(block)  # (the start-end callbacks: the user's code, Ctrl-C not held)
         return
     X, F = s.X, s.F
     if p.batches is not None or not (  # (rows ending alike, at their points: no copies)
@@ -81,10 +84,12 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
                 F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j], resumable)
                 cut = cut or (was is not Status.INTERRUPTED
                               and verdicts[j][0] is Status.INTERRUPTED)
-    if nfev is not None:
-        s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
-            _mask(rows, len(s.index)), njev, s.njev)
-    s.finish(rows, verdicts, X, F)
+    with deferred():  # (a Ctrl-C between the two: the rows' step counted again on resume)
+        if nfev is not None:
+            s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
+                _mask(rows, len(s.index)), njev, s.njev)
+        block = s.finish(rows, verdicts, X, F, tell=False)
+    s.tell(block)  # (the start-end callbacks: the user's code, Ctrl-C not held)
     if cut and s.running:  # (the rows' losses after the Ctrl-C were computed: their
         raise KeyboardInterrupt  # verdicts were whole)
 

@@ -224,15 +224,17 @@ class RunState:
                                                                       cursor)
 
     def finish(self, rows: np.ndarray | Sequence[int], verdicts: Sequence[tuple[Status, str]],
-               x: Any = None, fun: Any = None) -> None:
+               x: Any = None, fun: Any = None, tell: bool = True) -> Finished | None:
         """End the starts at positions ``rows`` with their ``(status, detail)`` verdicts.
 
         Their final point and value are ``x`` and ``fun`` (one per row; default: the
-        current rows). The finished starts join :attr:`finished` and leave the rows.
+        current rows). The finished starts join :attr:`finished` and leave the rows; the
+        :attr:`listener` is told of them (``tell``; else the caller tells it, by
+        :meth:`tell`, of the block returned).
         """
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
-            return
+            return None
         X = self.X if x is None else x
         F = self.F if fun is None else fun
         if self.point:
@@ -242,9 +244,9 @@ class RunState:
                              message=[_with_resets(message(*verdicts[0]), self.resets)])
             self.finished.append(block)
             self.index = self.index[:0]
-            if self.listener is not None:
-                self.listener(block)
-            return
+            if tell:
+                self.tell(block)
+            return block
         X, F = np.asarray(X), np.asarray(F, dtype=float)
         verdicts = list(verdicts)
         if verdicts.count(verdicts[0]) == len(verdicts):  # (rows stopping alike: one text)
@@ -263,7 +265,13 @@ class RunState:
         keep[rows] = False
         self.finished.append(block)
         self.take(keep)
-        if self.listener is not None:
+        if tell:
+            self.tell(block)
+        return block
+
+    def tell(self, block: Finished | None) -> None:
+        """Tell the :attr:`listener` (the start-end callbacks) of finished starts."""
+        if block is not None and self.listener is not None:
             self.listener(block)
 
     def finish_all(self, status: Status, detail: str) -> None:

@@ -549,3 +549,40 @@ def test_a_start_that_ended_in_the_step_ctrl_c_cut_keeps_its_last_record(tmp_pat
     loaded = of.load_history_stream(stream)
     for column in ("step", "fun", "grad_norm", "step_norm", "x"):
         np.testing.assert_array_equal(getattr(loaded, column), getattr(whole.history, column))
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[0.1, 0.2], [1.0, 2.0], [-3.0, 0.5]])],
+                         ids=["single", "stack"])
+def test_ctrl_c_as_finished_rows_end_resumes_with_their_counts_once(
+        starts, monkeypatch, tmp_path):
+    # finish_rows set the ending rows' counts (the step's evaluations) before the state
+    # took them out; a Ctrl-C between the two checkpointed them still running with
+    # those evaluations counted, and the resumed run counted them again (nfev 119
+    # against 111: bench_ctrl_c.py --seed 10, a stack)
+    from optiframe.state import RunState
+
+    kw = dict(objective="sphere", optimizer=of.GradientDescent(lr=0.1), gradient="central",
+              gtol=1e-6, max_steps=300)  # (each step's gradient: 4 evaluations)
+    run = dict(x0=[1.0, 2.0] if starts is None else None, starts=starts)
+    whole = of.Runner(**kw).run(**run)
+    first = whole if starts is None else min(whole.starts, key=lambda r: r.nit)
+    assert first.status == "converged" and first.nfev > 2 * first.nit
+    real, sent = RunState.finish, []
+
+    def ctrl_c_first(self, *args, **kwargs):
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunState, "finish", ctrl_c_first)
+    part = of.Runner(checkpoint=tmp_path, checkpoint_every=10_000, on_interrupt="return",
+                     **kw).run(**run)  # (the Ctrl-C's checkpoint: the one written)
+    monkeypatch.setattr(RunState, "finish", real)
+    assert sent
+    if starts is None:  # the start had ended: the run's result, whole (as a Ctrl-C that
+        assert_same_run(part, whole)  # comes as a run ends)
+    else:  # the others still running: the run stops, and resumes to the same bits
+        assert part.status == "interrupted"
+        assert_same_run(of.Runner(**kw).resume(tmp_path), whole)
+
