@@ -46,6 +46,7 @@ from .settle import (
     stop_by_callback,
 )
 from .state import RunState
+from .step_values import Measured, Moved
 
 #: Off: every run takes the general loop (the bit-identity test compares the two paths).
 FAST_PATH = True
@@ -152,7 +153,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                     xs.append(X)
             if k >= k_max or not low < GN < high:  # -- the gradient-stage rules
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
-                step.settle_gradient(_Measured(F, G, PG, GN, fev, jev, 0))
+                step.settle_gradient(Measured(F, G, PG, GN, fev, jev, 0))
                 if not s.running:
                     break
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
@@ -179,8 +180,8 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
             if not F_FLOOR < F <= lim or calls or xtol >= SN or (  # -- the value-stage rules
                     ftol > 0.0 and p.stop.f_converged(F_old, F)):  # and the step's observers
                 ahead = _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
-                step.observe(_Measured(F_old, G, PG, GN, fev, jev, 0),
-                             _Moved(X, opt, sched, None, F, bX, bF), F_old)
+                step.observe(Measured(F_old, G, PG, GN, fev, jev, 0),
+                             Moved(X, opt, sched, None, F, bX, bF), F_old)
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
                  ), ahead = _locals(s, small), False
     except BaseException as exc:
@@ -216,60 +217,6 @@ def _put(s: RunState, k: int, X: Any, F: Any, SN: Any, NF: Any, NJ: Any, opt: An
     from here the state is ahead of the locals."""
     s.put(k, X, F, SN, NF, NJ, opt, bX, bF, sched, None, bad, A, None)
     return True
-
-
-class _Measured:
-    """A step's measurements: f (training: the batch loss), the gradient, the projected
-    gradient, its norm (a stack's: and the largest, ``top``), what the gradient cost (per
-    row with a line search) and which rows skip their step (a non-finite gradient;
-    None)."""
-
-    __slots__ = ("F", "G", "GN", "LV", "PG", "mf", "mj", "skip", "top")
-
-    def __init__(self, F: Any, G: Any, PG: Any, GN: Any, mf: Any, mj: Any,
-                 LV: Any, top: Any = None) -> None:
-        self.F, self.G, self.PG, self.GN, self.mf, self.mj = F, G, PG, GN, mf, mj
-        self.LV = LV  # the rows' finite-difference levels (a central check may raise them)
-        self.skip: Any = None
-        self.top = top
-
-    def keep(self, keep: np.ndarray) -> None:
-        """Only the rows ``keep`` (the others ended)."""
-        self.F, self.G, self.PG, self.GN = (self.F[keep], self.G[keep], self.PG[keep],
-                                            self.GN[keep])
-        if np.ndim(self.mf):  # per row (a line search's, or adaptive differences')
-            self.mf = self.mf[keep]
-        if np.ndim(self.mj):
-            self.mj = self.mj[keep]
-        if np.ndim(self.LV):
-            self.LV = self.LV[keep]
-        if self.skip is not None:
-            self.skip = self.skip[keep]
-
-
-class _Moved:
-    """A step's new points and what comes with them: values, optimizer and schedule
-    states, batch cursor, best points; with a line search, the accepted lengths, the
-    gradients there, what the search spent, which rows found a step, the resets, the
-    rows whose evaluations raised and what each first trial promised."""
-
-    __slots__ = ("A", "F", "Gn", "RS", "X", "bF", "bX", "cursor", "errors", "fmin", "gain",
-                 "improved", "ok", "opt", "sched", "snf", "snj")
-    A: Any  # set by the step length (_Step.move)
-    Gn: Any
-    RS: Any
-    gain: Any
-    snf: Any
-    snj: Any
-    fmin: Any  # a stack's least new value (_Step._best)
-    improved: bool  # whether every row of a stack found a new best point (_Step._best)
-
-    def __init__(self, X: Any, opt: Any, sched: Any, cursor: Any, F: Any = None,
-                 bX: Any = None, bF: Any = None) -> None:
-        self.X, self.opt, self.sched, self.cursor = X, opt, sched, cursor
-        self.F, self.bX, self.bF = F, bX, bF
-        self.errors: dict[int, BaseException] = {}
-        self.ok: Any = True
 
 
 class _Step:
@@ -309,7 +256,7 @@ class _Step:
         for g, state in self.rng_top or ():
             g.bit_generator.state = state
 
-    def measure(self) -> _Measured | None:
+    def measure(self) -> Measured | None:
         """The gradient at the rows' points (training: and the batch loss); rows whose
         gradient raised fail, the others go on (None: none is left)."""
         s, p = self.s, self.p
@@ -352,10 +299,10 @@ class _Step:
                 G, F, mf, mj, LV = left
         PG = p.projected(s.X, G) if self.bounded else G  # what the bounds let a step follow
         if self.point:
-            return _Measured(F, G, PG, math.hypot(*PG.tolist()) if self.small
+            return Measured(F, G, PG, math.hypot(*PG.tolist()) if self.small
                              else self.norm(PG), mf, mj, LV)
         GN, top = row_norms_top(PG)  # (the largest, for the gate: no second reduction)
-        return _Measured(F, G, PG, GN, mf, mj, LV, top)
+        return Measured(F, G, PG, GN, mf, mj, LV, top)
 
     def _drop_failed(self, err: RowError, mf: Any, mj: Any) -> tuple[Any, ...] | None:
         """The rows whose gradient raised fail; returns the gradient, f, what the gradient
@@ -371,7 +318,7 @@ class _Step:
         mf, mj = (mf[kept] if np.ndim(mf) else mf), (mj[kept] if np.ndim(mj) else mj)
         return G, F, mf, mj, s.fd_level if err.levels is None else err.levels[kept]
 
-    def record(self, m: _Measured) -> None:
+    def record(self, m: Measured) -> None:
         s, w = self.s, self.w
         if w.every == 1 or s.k % w.every == 0:
             if self.point:
@@ -383,7 +330,7 @@ class _Step:
                 w.rec(s.k, s.index, m.F, m.GN, s.SN, s.X,
                       s.step_size if self.searched else None)
 
-    def gradient_stops(self, m: _Measured) -> bool:
+    def gradient_stops(self, m: Measured) -> bool:
         """The gradient-stage gate, one comparison on the way down: the built-in rules'
         window (the step limit, a gradient at most gtol or not finite), a training run's
         alarm (a batch loss to settle), and rules of the run's own, asked every step."""
@@ -396,7 +343,7 @@ class _Step:
             return not self.low < GN < self.high
         return not (_min(GN) > self.low and m.top < self.high)
 
-    def settle_gradient(self, m: _Measured) -> _Measured | None:
+    def settle_gradient(self, m: Measured) -> Measured | None:
         """The rows that stop at the gradient stage end; a point whose gradient is not
         finite skips its step (committed here). Returns the step's measurements of the
         rows that go on (None: none is left, or the point skipped)."""
@@ -422,7 +369,7 @@ class _Step:
         m.skip = skip
         return m
 
-    def move(self, m: _Measured) -> _Moved | None:
+    def move(self, m: Measured) -> Moved | None:
         """The optimizer's proposal (under its schedules), its length (a line search)
         and f at the new points, and the best points; rows whose f raised fail (None:
         none is left)."""
@@ -438,7 +385,7 @@ class _Step:
             X_new = p.project(X_new)
         if self.guarded:
             X_new.setflags(write=False)  # the iterate: an objective may not write into it
-        new = _Moved(X_new, opt_new, sched, s.cursor)
+        new = Moved(X_new, opt_new, sched, s.cursor)
         if self.training:
             new.F, new.A, new.Gn = m.F, s.step_size, s.grad
             new.cursor = p.batches.moved(s.cursor, m.F if m.skip is None else np.where(
@@ -462,7 +409,7 @@ class _Step:
         self._best(m, new)
         return new
 
-    def _fail(self, m: _Measured, new: _Moved, t: Any) -> Any:
+    def _fail(self, m: Measured, new: Moved, t: Any) -> Any:
         """A fixed step's rows whose f raised fail, at their last pair; the trial, the
         step's proposal and measurements keep the others. Returns the trial of the rows
         left (None: none is)."""
@@ -477,7 +424,7 @@ class _Step:
         return t._replace(X=t.X[kept], F=t.F[kept], A=t.A[kept] if np.ndim(t.A) else t.A,
                           errors={})
 
-    def _best(self, m: _Measured, new: _Moved) -> None:
+    def _best(self, m: Measured, new: Moved) -> None:
         """Each row's best point so far (NaN is never better; -inf is not a best
         point)."""
         s = self.s
@@ -494,7 +441,7 @@ class _Step:
         new.improved = _count(better) == len(better)
         new.bX, new.bF = _kept_best(new.improved, better, new.X, new.F, s.best_X, s.best_F)
 
-    def _best_batch(self, m: _Measured, new: _Moved) -> None:
+    def _best_batch(self, m: Measured, new: Moved) -> None:
         """A training row's point of lowest finite batch loss so far (measured at the
         step's point, ``m.F``): where a start that diverges or turns NaN ends."""
         s, loss, best = self.s, m.F, self.s.best_F  # (best NaN: none yet)
@@ -508,7 +455,7 @@ class _Step:
         new.bX, new.bF = _kept_best(_count(better) == len(better), better, s.X, loss,
                                     s.best_X, best)
 
-    def commit(self, m: _Measured, new: _Moved) -> Any:
+    def commit(self, m: Measured, new: Moved) -> Any:
         """The step, whole, in one assignment; returns f before it."""
         s, p = self.s, self.p
         F_old = m.F
@@ -538,7 +485,7 @@ class _Step:
         self.rng_top = None
         return F_old
 
-    def _values_ok(self, new: _Moved) -> bool:
+    def _values_ok(self, new: Moved) -> bool:
         """Whether every new value is a number above ``F_FLOOR`` and within its divergence
         limit (for a stack: no test of the limits where every row found a new best and
         every best lies within its limit, one comparison where the values all lie below
@@ -556,7 +503,7 @@ class _Step:
         return bool((_max(s.F) <= self.lim_min or (s.f_limit >= s.F).all())
                     and new.fmin > F_FLOOR)
 
-    def observe(self, m: _Measured, new: _Moved, F_old: Any) -> None:
+    def observe(self, m: Measured, new: Moved, F_old: Any) -> None:
         """The value-stage rules (a line search that found no step; NaN, infinite, at
         ``F_FLOOR`` or above the divergence limit), then the step's observers and small
         steps."""
