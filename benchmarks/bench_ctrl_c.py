@@ -1,7 +1,8 @@
 """Ctrl-C at a random moment (issue 20): a run stopped by a timer, not by its objective.
 
 Run: ``.venv/bin/python benchmarks/bench_ctrl_c.py`` (``--runs 80`` a kind, ``--seed 0``;
-``--show`` prints each broken promise with where the exception was raised).
+``--show`` prints each broken promise with where the exception was raised; ``--only stack``
+the kinds whose name holds that text).
 
 ``bench_resume.py`` raises KeyboardInterrupt in f or in a callback: at the calls the
 user's code makes. A user's Ctrl-C comes anywhere: in the loop's bookkeeping, while a
@@ -165,11 +166,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true")
+    parser.add_argument("--only", default="", help="the kinds whose name holds this text "
+                        "(e.g. 'stack')")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     signal.signal(signal.SIGALRM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     rng = np.random.default_rng(args.seed)
     for kind, run in KINDS.items():
+        if args.only not in kind:
+            continue
         length = math.inf
         for _ in range(3):  # (timed as the runs below run, warm: the least of three)
             with tempfile.TemporaryDirectory() as d:

@@ -107,7 +107,10 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
                 continue  # every row raised
             F_old = step.commit(m, moved)  # the step is whole
             step.observe(m, moved, F_old)  # the value-stage rules and the step's observers
-    except BaseException:
+            step.unobserved = None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            step.observe_cut()  # (after a commit, before observe's own handlers)
         step.undo_draws()
         raise
 
@@ -127,6 +130,7 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
     (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL), ahead, next_top = (
         _locals(s, small), False, w.next_top)  # ahead: the state is ahead of the locals
     on_gradient, on_value = (fev, jev), (cost, jev)  # what a step has spent, by phase
+    F_old = None  # f before the last step committed here
     try:
         while True:  # (not `while live:`, whose back jump CPython 3.11 makes conditional, and
             if not live:  # a conditional one does not warm the code up: the loop would run
@@ -157,8 +161,8 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
                 if not s.running:
                     break
                 (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL
-                 ), ahead = _locals(s, small), False  # the step was skipped
-                continue
+                 ), ahead, F_old = _locals(s, small), False, None  # the step was skipped
+                continue  # (F_old None: the rules of a committed step have nothing to ask)
             step_fn, sched_new = p.scheduled(sched, k, F) if scheduled else (opt_step, sched)
             X_new, opt_new = step_fn(X, PG, opt)  # -- the optimizer's step, f at the new point
             X_new = p.project(X_new) if bounded else X_new
@@ -189,7 +193,9 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
             nf, nj = paid if isinstance(exc, Exception) else (0, 0)  # fails) counts what
             _put(s, k, X, F, SN, NF + nf, NJ + nj, opt, bX, bF, sched, bad, A)  # it spent
             step.undo_draws()
-        raise
+        if isinstance(exc, KeyboardInterrupt) and F_old is not None:  # the last step's
+            step.ask_again(None, F_old, None)  # rules, maybe cut short (a Ctrl-C as the
+        raise  # loop went on to them)
     if not ahead:
         _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
 
@@ -240,6 +246,7 @@ class _Step:
         self.spent = (p.step_cost, p.jev)  # what a fixed step costs each row
         self.undo: Any = None  # the state before a commit whose searches failed (None:
         # they did not), and the step's generator states: what settling them undoes
+        self.unobserved: Any = None  # a commit's step before its rules (observe_cut)
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.best_within = False  # every row's best value within its limit (_values_ok)
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -480,10 +487,43 @@ class _Step:
         else:  # (every row's: the counters add it when next read, not K additions a step)
             nfev = njev = None
             spent = self.spent
+        self.unobserved = (s.k + 1, s.index, m, new, F_old)
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
               new.cursor, bad, new.A, new.Gn, searched, spent)
         self.rng_top = None
         return F_old
+
+    def observe_cut(self) -> None:
+        """Ctrl-C after the step's commit, before :meth:`observe` reached its own handlers
+        (``unobserved``): the checkpoint is to hold the step with its verdicts, so its
+        rules are asked now, as observe asks them (a rule asked again ends no more rows),
+        or a step whose searches failed, none settled yet, is undone (as a Ctrl-C in
+        their checks undoes it: a resumed run takes it again)."""
+        cut, self.unobserved = self.unobserved, None
+        s = self.s
+        if cut is None or s.k != cut[0] or not s.running:
+            return  # (no commit; or its step's rules were asked)
+        _, index, m, new, F_old = cut
+        if self.undo is not None:
+            if len(s.index) == len(index):  # (no row ended since the commit)
+                (saved, self.rng_top), self.undo = self.undo, None
+                s.put(*saved)
+            return  # (rows settled by their searches: as a Ctrl-C in the settling)
+        keep = None if s.point else np.isin(index, s.index)
+        skip = m.skip if keep is None or m.skip is None else m.skip[keep]
+        self.ask_again(new, F_old if keep is None else F_old[keep], skip)
+
+    def ask_again(self, new: Moved | None, F_old: Any, skip: Any) -> None:
+        """The value- and step-stage rules of the state's last step (f before it:
+        ``F_old``, of the running rows; ``new``: the step's values, None for one point),
+        asked again where a Ctrl-C may have cut them short: they end the rows that they
+        stop and no more."""
+        s, p = self.s, self.p
+        if s.running and not self.training and not (
+                F_FLOOR < s.F <= s.f_limit if new is None else self._values_ok(new)):
+            settle_values(s, p)
+        if s.running:  # (observe's test before them only saves time: it stops no row)
+            settle_steps(s, p, F_old, skip)
 
     def _values_ok(self, new: Moved) -> bool:
         """Whether every new value is a number above ``F_FLOOR`` and within its divergence
@@ -540,7 +580,8 @@ class _Step:
             try:
                 stopped = bool(self.calls) and w.step(step_info(s))
             except KeyboardInterrupt:  # in a callback: the step is whole and checkpointed,
-                settle_steps(s, p, F_old, skip)  # so its rules end the rows they stop
+                self.unobserved = None  # so its rules end the rows they stop
+                settle_steps(s, p, F_old, skip)
                 raise  # first (a resumed run, from the next step, would not ask them)
             settle_steps(s, p, F_old, skip)  # the step stage's rules
             if stopped is not False and s.running:  # every start, or those a callback named

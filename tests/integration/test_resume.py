@@ -586,3 +586,105 @@ def test_ctrl_c_as_finished_rows_end_resumes_with_their_counts_once(
         assert part.status == "interrupted"
         assert_same_run(of.Runner(**kw).resume(tmp_path), whole)
 
+
+def _ftol_stack():
+    def f(x):
+        return float(np.sum(x**4))
+
+    kw = dict(optimizer="bfgs", gradient="central", ftol=0.0047, max_steps=58)
+    return f, kw, dict(starts=np.array([[1.0, -2.0], [0.5, 0.7], [-1.5, 0.2]]))
+
+
+def _failed_search_stack():
+    x0 = np.array([-1.59679907, -0.0057959])
+    kw = dict(optimizer={"name": "lbfgs", "line_search": "armijo"}, gradient="forward",
+              bounds=[(-2.014637664157549, 0.5969369140685485)] * 2)
+    return (lambda x: float(np.exp(np.sum(x)) + np.sum(x**2))), kw, dict(
+        starts=np.vstack([x0, x0 + 0.3]))
+
+
+@pytest.mark.parametrize("case", [_ftol_stack, _failed_search_stack],
+                         ids=["step-rules", "failed-search"])
+def test_ctrl_c_between_a_steps_commit_and_its_rules_resumes_to_the_same_bits(
+        case, monkeypatch, tmp_path):
+    # a Ctrl-C after a step's commit, as the loop went on to its rules (at observe's
+    # entry), checkpointed the step committed but its rules not asked (a start ftol
+    # stops went on) nor a failed search settled: the resumed run differed
+    # (bench_ctrl_c.py --seed 7 --show, a stack, one run in about 400)
+    from optiframe import loop
+
+    f, kw, run = case()
+    whole = of.Runner(f, **kw).run(**run)
+    real, at = loop._Step.observe, [None]
+
+    def ctrl_c_at_entry(self, *args):
+        if self.s.k == at[0]:
+            at[0] = None
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args)
+
+    monkeypatch.setattr(loop._Step, "observe", ctrl_c_at_entry)
+    for k in range(1, max(r.nit for r in whole.starts) + 1):
+        at[0], folder = k, tmp_path / f"at{k}"
+        part = of.Runner(f, checkpoint=folder, checkpoint_every=10_000,
+                         on_interrupt="return", **kw).run(**run)
+        if at[0] is not None:  # (the stack ended before step k)
+            break
+        if part.status != "interrupted":  # the rules asked ended every start: the run's
+            assert_same_run(part, whole)  # result, whole (as a Ctrl-C as a run ends)
+            continue
+        assert_same_run(of.Runner(f, **kw).resume(folder), whole)
+
+
+def test_ctrl_c_as_a_fixed_steps_rules_are_tested_resumes_to_the_same_bits(
+        monkeypatch, tmp_path):
+    # one start with a fixed step (the loop's fast path): a Ctrl-C in the test of ftol,
+    # after the step's commit, checkpointed the step without its verdict, and the
+    # resumed run went on past the step where the run never stopped ended
+    from optiframe.stopping import StopRules
+
+    kw = dict(objective="sphere", optimizer=of.GradientDescent(lr=0.01), ftol=1e-4, gtol=0.0,
+              max_steps=3000)
+    whole = of.Runner(**kw).run(x0=[1.0, 2.0])
+    assert whole.status == "stalled" and whole.nit == 189
+    real, calls = StopRules.f_converged, [0, None]
+
+    def ctrl_c_at(self, *args):
+        calls[0] += 1
+        if calls[0] == calls[1]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args)
+
+    monkeypatch.setattr(StopRules, "f_converged", ctrl_c_at)
+    for at in (1, 2, whole.nit - 1, whole.nit):  # (whole.nit: the test that stops it)
+        calls[:] = [0, at]
+        folder = tmp_path / f"at{at}"
+        part = of.Runner(checkpoint=folder, checkpoint_every=10_000, on_interrupt="return",
+                         **kw).run(x0=[1.0, 2.0])
+        if part.status != "interrupted":  # its rule ended the start: the run's result
+            assert at == whole.nit
+            assert_same_run(part, whole)
+            continue
+        calls[1] = None
+        assert_same_run(of.Runner(**kw).resume(folder), whole)
+
+
+def test_ctrl_c_after_a_skipped_step_asks_no_rule_of_it():
+    # a Ctrl-C asks the last committed step's rules again (they may have been cut
+    # short); after a skipped step (a NaN gradient: x left where it was) there is none
+    # to ask, and asking the step before's rules of it ended the start "stalled: step 5
+    # left x unchanged"
+    calls = []
+
+    def g(x):
+        calls.append(1)
+        if len(calls) == 5:
+            return np.array([np.nan, 0.0])  # step 4 is skipped
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return 2.0 * x
+
+    objective = of.FunctionObjective.from_callable(lambda x: float(np.sum(x**2)), gradient=g)
+    part = of.Runner(objective, optimizer=of.GradientDescent(lr=0.01), max_steps=50,
+                     on_interrupt="return").run(x0=[1.0, 2.0])
+    assert (part.status, part.nit) == ("interrupted", 5)
