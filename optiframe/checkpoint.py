@@ -48,6 +48,7 @@ import os
 import re
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
@@ -274,6 +275,11 @@ def _warn_replacing(directory: Path) -> None:
         CheckpointReplacedWarning, stacklevel=level)
 
 
+def _close_lock(fd: int | None) -> None:
+    if fd is not None:  # (None: a platform without file locks)
+        os.close(fd)
+
+
 class Checkpointer:
     """Writes a run's checkpoints into ``directory``.
 
@@ -295,6 +301,9 @@ class Checkpointer:
             raise InvalidArgumentError(
                 f"'checkpoint' folder {str(directory)!r} is not writable")
         self._lock = _lock_folder(self.directory)
+        # (a finalizer, not __del__: a Ctrl-C as the collector called __del__ was lost,
+        # "Exception ignored in Checkpointer.__del__"; closed, it is never called)
+        self._release = weakref.finalize(self, _close_lock, self._lock)
         self.kind = kind
         self.config = config
         self.token = os.urandom(4).hex()  # segment names of this run never collide
@@ -318,14 +327,8 @@ class Checkpointer:
         Ctrl-C waits for it: cut between closing the descriptor and forgetting it, the
         descriptor would be closed again later, when its number may be another file's."""
         with deferred():
-            lock, self._lock = self._lock, None
-            if lock is not None:
-                os.close(lock)
-
-    def __del__(self) -> None:
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            os.close(lock)
+            self._lock = None
+            self._release()  # (once: a finalizer called again does nothing)
 
     def save(self, step: int, snapshot: Snapshot) -> Path:
         """Write the checkpoint of ``step`` (atomically) and return its JSON file. Ctrl-C

@@ -36,7 +36,7 @@ from .result import CtrlCAtTheEnd, Result, carrying, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
-from .signals import deferred, watched
+from .signals import deferred, hold_to_the_end, watched
 from .starts import check_seed
 from .status import Status, message
 from .stop_rules import check_training
@@ -432,7 +432,8 @@ class Runner:
         before = self.evaluation_stats()
         ctrl_c = False
         late: list[int] = []  # Ctrl-C after the run, held until its result is counted
-        with watched(), contextlib.ExitStack() as pool:  # (watched: cheap holds of Ctrl-C)
+        watch = watched()  # (cheap holds of Ctrl-C; the end held to the watch's end)
+        with watch, contextlib.ExitStack() as pool:
             pool.enter_context(self.evaluating())
             try:
                 result = self._told(run, *args)
@@ -442,7 +443,10 @@ class Runner:
                 pool.close()  # (the pool's workers stopped)
                 result = self._counted(result, before)
                 result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
-            return self._ended(result, ctrl_c or bool(late))
+            result, ctrl_c = self._ended(result, ctrl_c or bool(late))
+        if self.on_interrupt == "raise" and (ctrl_c or watch.late or was_interrupted(result)):
+            raise carrying(result)  # (Ctrl-C as the run ended: it stops the script)
+        return result
 
     def evaluation_stats(self) -> EvaluationStats | None:
         """What the objective's evaluations cost so far (None without ``evaluate`` or
@@ -491,12 +495,13 @@ class Runner:
             for cb in calls.run_start:
                 cb(info)
 
-    def _ended(self, result: Result, ctrl_c: bool = False) -> Result:
+    def _ended(self, result: Result, ctrl_c: bool = False) -> tuple[Result, bool]:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
-        everything kept). Then, with ``on_interrupt="raise"``, KeyboardInterrupt carries
-        it where a start was interrupted or Ctrl-C came as the last ones ended, after
-        the run or in an observer (``ctrl_c``)."""
+        everything kept). Then Ctrl-C waits until the run's watch ends (the caller then
+        raises KeyboardInterrupt carrying the result, with ``on_interrupt="raise"``,
+        where a start was interrupted or Ctrl-C came as the last ones ended, after the
+        run or in an observer: ``ctrl_c``, returned)."""
         try:
             result = self._tell_callbacks(result)
             try:
@@ -507,10 +512,13 @@ class Runner:
                 if self.raise_errors:
                     raise RunFailedError(result.message, result) from exc
         except KeyboardInterrupt:  # in an observer: the run is whole, the later ones are
-            ctrl_c = True  # not told, and Ctrl-C stops the script as it would (below)
-        if self.on_interrupt == "raise" and (ctrl_c or was_interrupted(result)):
-            raise carrying(result)
-        return result
+            ctrl_c = True  # not told, and Ctrl-C stops the script as it would (the caller)
+        try:
+            hold_to_the_end()
+        except KeyboardInterrupt:  # (one that landed as the hold was taken)
+            ctrl_c = True
+            hold_to_the_end()
+        return result, ctrl_c
 
     def _gradient_at(self, n: int) -> Callable[[Any], Any] | None:
         """``gradient(x)`` for the result's ``jac`` (bound on first use; None for a

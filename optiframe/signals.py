@@ -65,25 +65,68 @@ def _main_thread() -> bool:
     return threading.get_ident() == _MAIN
 
 
-@contextlib.contextmanager
-def watched() -> Iterator[None]:
+class watched:  # noqa: N801 (a context manager, named as the functions beside it)
     """Around a run: SIGINT goes through optiframe's handler, so that :func:`deferred`
     holds it at the cost of a counter (without, each hold swaps the handlers: four system
-    calls, about 15 us). In the main thread, where SIGINT's handler is a Python one."""
-    if not _main_thread() or _outer[0] is not None or not hasattr(signal, "SIGINT"):
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # a handler not installed from Python: left alone
-        yield
-        return
-    _outer[0] = previous
-    signal.signal(signal.SIGINT, _on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        _outer[0] = None
+    calls, about 15 us). In the main thread, where SIGINT's handler is a Python one; a
+    watch inside another leaves the handler to the outer one.
+
+    The run's end is held to the watch's end (:func:`hold_to_the_end`): what came then
+    is in :attr:`late` for the caller, once SIGINT's handler is back, to act on with the
+    run's result (a Ctrl-C acted on anywhere in the watch's own ending lost the result).
+    """
+
+    __slots__ = ("base", "late", "mark", "previous")
+
+    def __init__(self) -> None:
+        self.previous: Any = None  # SIGINT's handler, where this watch put optiframe's in
+        self.base, self.mark = -1, 0  # the holds open, and the signals held, at the start
+        self.late: list[int] = []  # the signals held from hold_to_the_end to the end
+
+    def __enter__(self) -> watched:
+        if not _main_thread() or not hasattr(signal, "SIGINT"):
+            return self
+        self.base, self.mark = _held[0], len(_came)
+        if _outer[0] is not None:  # inside another watch: its handler serves
+            return self
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is None:  # a handler not installed from Python: left alone
+            return self
+        _outer[0] = self.previous = previous
+        try:  # (a Ctrl-C acted on as the call returns raises there: put back, not left)
+            signal.signal(signal.SIGINT, _on_sigint)
+        except BaseException:
+            self._put_back()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.base < 0:
+            return
+        if self.previous is not None:
+            try:
+                self._put_back()
+            except KeyboardInterrupt:  # (one that came as the handler went back in)
+                self.late.append(signal.SIGINT)
+        if _held[0] > self.base:  # the end's hold (and any left open): closed, and what
+            _held[0] = self.base  # it held is the caller's (no call from here on, so
+            self.late += _came[self.mark:]  # nothing is acted on before it returns)
+            del _came[self.mark:]
+
+    def _put_back(self) -> None:
+        try:
+            signal.signal(signal.SIGINT, self.previous)
+        finally:
+            _outer[0] = self.previous = None
+
+
+def hold_to_the_end() -> None:
+    """At a watched run's end: from here Ctrl-C and SIGTERM wait until the watch ends
+    (into :attr:`watched.late`). Call it inside a :func:`deferred` block, or where a
+    KeyboardInterrupt raised at the call is caught (a Ctrl-C acted on as the call
+    begins, before the hold is taken); unwatched, it does nothing."""
+    if _outer[0] is not None and _main_thread():
+        _held[0] += 1
 
 
 @contextlib.contextmanager
@@ -93,8 +136,9 @@ def sigterm_interrupts(active: bool) -> Iterator[None]:
     if not (active and hasattr(signal, "SIGTERM") and _main_thread()):
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
+    previous = signal.getsignal(signal.SIGTERM)
+    try:  # (inside: a Ctrl-C as the call returns still puts the previous one back)
+        signal.signal(signal.SIGTERM, _raise_terminated)
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -130,8 +174,10 @@ class deferred:  # noqa: N801 (a context manager, named as the functions it stan
             return
         if self.mark < 0:
             return
-        _held[0] -= 1
         got = _came[self.mark:]
+        del _came[self.mark:]
+        _held[0] -= 1
+        got += _came[self.mark:]  # (one that came as the count went down: not left over)
         del _came[self.mark:]
         if self.came is not None:
             self.came.extend(got)
@@ -149,15 +195,25 @@ def _swapped(came: list[int] | None) -> Iterator[None]:
     if None in previous.values():  # a handler not installed from Python: left alone
         yield
         return
-    for number in previous:
-        signal.signal(number, lambda signum, frame: got.append(signum))
-    try:
-        yield
+    try:  # (a signal acted on after a call to signal.signal raises at its return: the
+        for number in previous:  # recorders go in and come out inside try/finally, so
+            signal.signal(number, lambda signum, frame: got.append(signum))  # none is
+        yield  # left in place to swallow every later Ctrl-C)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _put_back(previous)
         if came is not None:
             came.extend(got)
         else:
             for number in dict.fromkeys(got):
                 _replay(previous[number], number)
+
+
+def _put_back(previous: dict[int, Any]) -> None:
+    """SIGTERM's handler, then SIGINT's, back in place: the second even where a Ctrl-C
+    raises as the first is restored."""
+    numbers = sorted(previous, reverse=True)  # (SIGTERM 15 before SIGINT 2)
+    try:
+        signal.signal(numbers[0], previous[numbers[0]])
+    finally:
+        if len(numbers) > 1:
+            signal.signal(numbers[1], previous[numbers[1]])

@@ -46,7 +46,7 @@ from .executors import as_executor
 from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
 from .result import carrying
-from .signals import deferred, watched
+from .signals import deferred, hold_to_the_end, watched
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -256,12 +256,18 @@ def run_strategy(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any
     2000 evaluations per coordinate); ``x0``, when given, is the first local search.
     With the runner's ``checkpoint`` folder, the search's journal is kept there
     (:mod:`optiframe.global_journal`); ``resume`` goes on with it."""
-    with watched():  # (Ctrl-C held cheaply where it must wait)
-        return _searched(runner, strategy, x0, seed, workers, resume)
+    watch = watched()  # (Ctrl-C held cheaply where it must wait; the end held to its end)
+    with watch:
+        result, ctrl_c = _searched(runner, strategy, x0, seed, workers, resume)
+    if (ctrl_c or watch.late) and runner.on_interrupt == "raise":  # Ctrl-C as it ended:
+        raise carrying(result)  # the whole result; the script stops
+    return result
 
 
 def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
-              resume: bool) -> Any:
+              resume: bool) -> tuple[Any, bool]:
+    """:func:`run_strategy` within its watch: the result, and whether a Ctrl-C came as the
+    search ended (the search whole; its end holds Ctrl-C to the watch's end)."""
     from .assembly import root_entropy
     from .plugins import get_registry
     from .starts import check_seed
@@ -320,15 +326,14 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
             if executor is not None:
                 executor.executor.close()
     with deferred(late):
+        hold_to_the_end()
         if journal is not None:
             journal.save()
         result = g.result(name, runner.minima_tol, interrupted)
         after = runner.evaluation_stats()
         if before is not None and after is not None:
             result = attrs.evolve(result, evaluation=after.since(before))
-    if late and not interrupted and runner.on_interrupt == "raise":  # Ctrl-C as it ended:
-        raise carrying(result)  # the whole result; the script stops
-    return result
+    return result, bool(late) and not interrupted
 
 
 def _journal(folder: str | Path, runner: Runner, strategy: Strategy, box: Any, budget: int,

@@ -121,6 +121,31 @@ def test_ctrl_c_after_the_last_step_keeps_the_whole_result(starts, tmp_path, mon
     assert info.value.result.nit == 5 and info.value.result.message == r.message
 
 
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [1.0]])], ids=["single", "stack"])
+def test_ctrl_c_as_the_run_hands_its_result_back_keeps_it(starts, monkeypatch):
+    # Ctrl-C after the run-end observers, as the run's watch put SIGINT's handler back
+    # (in the context managers' exits), escaped bare and the finished run was lost. The
+    # end now waits to the watch's end, and the result comes with it
+    import os
+    import signal
+
+    real = of.Runner._ended
+
+    def ended(self, *args, **kwargs):  # (the observers told: the watch ends next)
+        out = real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(of.Runner, "_ended", ended)
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.01), max_steps=5)
+    r = of.minimize("sphere", **where, on_interrupt="return", **kw)
+    assert r.nit == 5
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", **where, **kw)
+    assert info.value.result.nit == 5 and info.value.result.message == r.message
+
+
 def test_ctrl_c_in_a_run_end_callback_keeps_the_result(plugin):
     # Ctrl-C while a callback's on_run_end ran escaped bare, the finished run lost
     # (bench_ctrl_c.py, a training run): the result is kept, the observers after it are

@@ -535,3 +535,29 @@ def test_ctrl_c_as_a_search_ends_keeps_its_whole_result(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt) as info:
         of.minimize(of.Rosenbrock(), checkpoint=tmp_path / "b", **kw)
     assert (info.value.result.fun, info.value.result.nfev) == (whole.fun, whole.nfev)
+
+
+def test_ctrl_c_as_a_search_hands_its_result_back_keeps_it(monkeypatch):
+    # Ctrl-C after the search's end, as its watch put SIGINT's handler back (in the
+    # context manager's exit), escaped bare: the result was lost (bench_ctrl_c.py,
+    # seed 12). The end now waits to the watch's end, and the result comes with it
+    import os
+    import signal
+
+    from optiframe import strategies
+
+    real = strategies._searched
+
+    def searched(*args, **kwargs):  # (the search's own work done: its watch ends next)
+        out = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    kw = dict(bounds=[(-2.0, 2.0)] * 2, strategy="tiktak", max_nfev=300, seed=0)
+    whole = of.minimize(of.Rosenbrock(), **kw)
+    monkeypatch.setattr(strategies, "_searched", searched)
+    r = of.minimize(of.Rosenbrock(), on_interrupt="return", **kw)
+    assert (r.fun, r.nfev, r.status) == (whole.fun, whole.nfev, whole.status)
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize(of.Rosenbrock(), **kw)
+    assert (info.value.result.fun, info.value.result.nfev) == (whole.fun, whole.nfev)
