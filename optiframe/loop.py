@@ -116,8 +116,7 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
 
 
 def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
-    """One start, a fixed step, the full data: :func:`_steps`' arithmetic with the
-    step's values in locals (a new point and f, committed in one assignment per step)."""
+    """One start, a fixed step, the full data: :func:`_steps`' arithmetic, on locals."""
     stochastic, valued, scheduled, bounded, small, guarded = (
         p.stochastic, p.valued, p.schedules is not None, p.box is not None, s.n <= SMALL,
         not type(p.objective).trusted)
@@ -129,9 +128,8 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
     step = _Step(s, p, w)  # the slow paths: the general loop's phases, on the state
     (k, X, F, SN, NF, NJ, opt, bX, bF, sched, rng, bad, lim, A, live, XL), ahead, next_top = (
         _locals(s, small), False, w.next_top)  # ahead: the state is ahead of the locals
-    on_gradient, on_value = (fev, jev), (cost, jev)  # what a step has spent, by phase
-    F_old = None  # f before the last step committed here
-    try:
+    on_gradient, on_value, F_old = (fev, jev), (cost, jev), None  # what a step has spent, by
+    try:  # phase; F_old: f before the last step committed here
         while True:  # (not `while live:`, whose back jump CPython 3.11 makes conditional, and
             if not live:  # a conditional one does not warm the code up: the loop would run
                 break  # unspecialized until its 8th call: 14 % more instructions a step)
@@ -193,9 +191,8 @@ def _point_steps(s: RunState, p: Problem, w: Watch) -> None:
             nf, nj = paid if isinstance(exc, Exception) else (0, 0)  # fails) counts what
             _put(s, k, X, F, SN, NF + nf, NJ + nj, opt, bX, bF, sched, bad, A)  # it spent
             step.undo_draws()
-        if isinstance(exc, KeyboardInterrupt) and F_old is not None:  # the last step's
-            step.ask_again(None, F_old, None)  # rules, maybe cut short (a Ctrl-C as the
-        raise  # loop went on to them)
+        step.cut_short(exc, F_old)  # (Ctrl-C: the last committed step's rules again)
+        raise
     if not ahead:
         _put(s, k, X, F, SN, NF, NJ, opt, bX, bF, sched, bad, A)
 
@@ -512,6 +509,13 @@ class _Step:
         keep = None if s.point else np.isin(index, s.index)
         skip = m.skip if keep is None or m.skip is None else m.skip[keep]
         self.ask_again(new, F_old if keep is None else F_old[keep], skip)
+
+    def cut_short(self, exc: BaseException, F_old: Any) -> None:
+        """:func:`_point_steps` stopped by ``exc``: for a Ctrl-C, the rules of the step it
+        committed last (f before it: ``F_old``; None: none, or a skipped step) are asked
+        again, as the Ctrl-C may have cut them short."""
+        if isinstance(exc, KeyboardInterrupt) and F_old is not None:
+            self.ask_again(None, F_old, None)
 
     def ask_again(self, new: Moved | None, F_old: Any, skip: Any) -> None:
         """The value- and step-stage rules of the state's last step (f before it:
