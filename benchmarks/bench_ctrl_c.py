@@ -35,6 +35,7 @@ signal reaches the process itself, and its handler runs at the next bytecode.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import signal
 import tempfile
@@ -96,6 +97,23 @@ def _started(f: Any) -> bool:
     return not isinstance(f, Counted) or f.calls > 0
 
 
+def _advance_line(function: Any) -> int:
+    """The line of ``function``'s source (a run's set-up and end) that calls _advance."""
+    lines, first = inspect.getsourcelines(function)
+    return first + next(i for i, line in enumerate(lines) if "_advance(s, p, w" in line)
+
+
+def _in_set_up(stack: Any) -> bool:
+    """Whether the KeyboardInterrupt came in a run's set-up (in run_point or run_stack,
+    before the line that calls the loop), not as the run ended after it."""
+    from optiframe import runs
+
+    ends = {"run_point": _advance_line(runs.run_point),
+            "run_stack": _advance_line(runs.run_stack)}
+    frames = [fr for fr in stack if fr.name in ends and fr.filename.endswith("runs.py")]
+    return bool(frames) and all(fr.lineno < ends[fr.name] for fr in frames)
+
+
 def one(kind: str, at: float, whole: Any) -> str:
     """The run of ``kind`` with Ctrl-C ``at`` seconds in: its outcome."""
     run, f = KINDS[kind], _objective(kind)
@@ -118,8 +136,7 @@ def one(kind: str, at: float, whole: Any) -> str:
                 return "Ctrl-C outside optiframe's code (before or after the call)"
             if not called or not _started(f) or not {"_run", "run_strategy"} & set(frames):
                 return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
-            if "advance" not in frames and "_measured" in frames and not any(
-                    name in frames for name in ("finish_multistart", "_ended")):
+            if "advance" not in frames and _in_set_up(stack):
                 return "Ctrl-C just after f(x0), before the set-up's hold: bare, as said"
             return f"BROKEN: KeyboardInterrupt escaped ({' < '.join(frames[::-1][:6])})"
         except Exception as exc:
