@@ -80,7 +80,7 @@ def advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool = False) -> None:
 def _steps(s: RunState, p: Problem, w: Watch) -> None:
     """The loop of every kind of run: one point or K rows, full data or batches, a fixed
     step or a line search."""
-    step = _Step(s, p, w)
+    step, F_old = _Step(s, p, w), None  # F_old: f before a step committed, not yet observed
     try:
         while True:  # (not `while s.running:`: see _point_steps)
             if not s.running:
@@ -105,12 +105,13 @@ def _steps(s: RunState, p: Problem, w: Watch) -> None:
             moved = step.move(m)  # the proposal, its length and f at the new points
             if moved is None:
                 continue  # every row raised
-            F_old = step.commit(m, moved)  # the step is whole
+            rows, F_old = s.index, step.commit(m, moved)  # the step is whole
             step.observe(m, moved, F_old)  # the value-stage rules and the step's observers
-            step.unobserved = None
+            F_old = None
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            step.observe_cut()  # (after a commit, before observe's own handlers)
+        if isinstance(exc, KeyboardInterrupt) and F_old is not None:  # (in observe, or as
+            step.observe_cut(m, moved, F_old, rows)  # type: ignore[arg-type]  # the loop
+            # went on to it; m and moved are the committed step's, set)
         step.undo_draws()
         raise
 
@@ -243,7 +244,6 @@ class _Step:
         self.spent = (p.step_cost, p.jev)  # what a fixed step costs each row
         self.undo: Any = None  # the state before a commit whose searches failed (None:
         # they did not), and the step's generator states: what settling them undoes
-        self.unobserved: Any = None  # a commit's step before its rules (observe_cut)
         self.lim, self.lim_min = None, math.inf  # the divergence limits, and their least
         self.best_within = False  # every row's best value within its limit (_values_ok)
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
@@ -484,29 +484,26 @@ class _Step:
         else:  # (every row's: the counters add it when next read, not K additions a step)
             nfev = njev = None
             spent = self.spent
-        self.unobserved = (s.k + 1, s.index, m, new, F_old)
         s.put(s.k + 1, new.X, new.F, SN, nfev, njev, new.opt, new.bX, new.bF, new.sched,
               new.cursor, bad, new.A, new.Gn, searched, spent)
         self.rng_top = None
         return F_old
 
-    def observe_cut(self) -> None:
-        """Ctrl-C after the step's commit, before :meth:`observe` reached its own handlers
-        (``unobserved``): the checkpoint is to hold the step with its verdicts, so its
-        rules are asked now, as observe asks them (a rule asked again ends no more rows),
-        or a step whose searches failed, none settled yet, is undone (as a Ctrl-C in
-        their checks undoes it: a resumed run takes it again)."""
-        cut, self.unobserved = self.unobserved, None
+    def observe_cut(self, m: Measured, new: Moved, F_old: Any, rows: Any) -> None:
+        """Ctrl-C after the step's commit (of ``rows``, f before it ``F_old``) and before
+        :meth:`observe` returned: the checkpoint is to hold the step with its verdicts,
+        so its rules are asked now, as observe asks them (a rule asked again ends no more
+        rows), or a step whose searches failed, none settled yet, is undone (a resumed
+        run takes it again, checks and all)."""
         s = self.s
-        if cut is None or s.k != cut[0] or not s.running:
-            return  # (no commit; or its step's rules were asked)
-        _, index, m, new, F_old = cut
+        if not s.running:
+            return
         if self.undo is not None:
-            if len(s.index) == len(index):  # (no row ended since the commit)
+            if len(s.index) == len(rows):  # (no row ended since the commit)
                 (saved, self.rng_top), self.undo = self.undo, None
                 s.put(*saved)
             return  # (rows settled by their searches: as a Ctrl-C in the settling)
-        keep = None if s.point else np.isin(index, s.index)
+        keep = None if s.point else np.isin(rows, s.index)
         skip = m.skip if keep is None or m.skip is None else m.skip[keep]
         self.ask_again(new, F_old if keep is None else F_old[keep], skip)
 
@@ -557,14 +554,8 @@ class _Step:
             raised = users_error(new.errors) if self.point else None
             if raised is not None:
                 w.failure = raised  # a single start raises it, with the result
-            ended = len(s.finished)
-            try:
-                keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain, w.deadline)
-            except KeyboardInterrupt:  # in a check's evaluations (no row ended yet, as in a
-                if len(s.finished) == ended:  # start-end callback): the step is undone, so
-                    saved, self.rng_top = self.undo  # a resumed run takes it again, checks
-                    s.put(*saved)  # and all
-                raise
+            # (Ctrl-C in a check's evaluations: the loop's observe_cut undoes the step)
+            keep = settle_searches(s, p, new.ok, new.errors, m.GN, new.gain, w.deadline)
             self.undo = None
             if not s.running:
                 return
@@ -581,12 +572,8 @@ class _Step:
                 (stop.xtol >= s.SN or (stop.ftol > 0.0 and stop.f_converged(F_old, s.F)))
                 if self.point else (not _min(s.SN) > stop.xtol or (
                     stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
-            try:
-                stopped = bool(self.calls) and w.step(step_info(s))
-            except KeyboardInterrupt:  # in a callback: the step is whole and checkpointed,
-                self.unobserved = None  # so its rules end the rows they stop
-                settle_steps(s, p, F_old, skip)
-                raise  # first (a resumed run, from the next step, would not ask them)
+            # (Ctrl-C in a callback: the loops ask the step's rules, observe_cut, cut_short)
+            stopped = bool(self.calls) and w.step(step_info(s))
             settle_steps(s, p, F_old, skip)  # the step stage's rules
             if stopped is not False and s.running:  # every start, or those a callback named
                 stop_by_callback(s, p, stopped)

@@ -443,8 +443,9 @@ class Runner:
                 pool.close()  # (the pool's workers stopped)
                 result = self._counted(result, before)
                 result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
-            result, ctrl_c = self._ended(result, ctrl_c or bool(late))
-        if self.on_interrupt == "raise" and (ctrl_c or watch.late or was_interrupted(result)):
+            result, in_observer = self._ended(result)
+        ctrl_c = ctrl_c or bool(late) or in_observer or bool(watch.late)
+        if self.on_interrupt == "raise" and (ctrl_c or was_interrupted(result)):
             raise carrying(result)  # (Ctrl-C as the run ended: it stops the script)
         return result
 
@@ -495,13 +496,13 @@ class Runner:
             for cb in calls.run_start:
                 cb(info)
 
-    def _ended(self, result: Result, ctrl_c: bool = False) -> tuple[Result, bool]:
+    def _ended(self, result: Result) -> tuple[Result, bool]:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
-        everything kept). Then Ctrl-C waits until the run's watch ends (the caller then
-        raises KeyboardInterrupt carrying the result, with ``on_interrupt="raise"``,
-        where a start was interrupted or Ctrl-C came as the last ones ended, after the
-        run or in an observer: ``ctrl_c``, returned)."""
+        everything kept). Then Ctrl-C waits until the run's watch ends. Returns the
+        result and whether a Ctrl-C came meanwhile (in an observer: the later ones are
+        not told), for the caller to act on with the result."""
+        ctrl_c = False
         try:
             result = self._tell_callbacks(result)
             try:
@@ -511,8 +512,8 @@ class Runner:
                                       message=message(Status.FAILED, str(exc)))
                 if self.raise_errors:
                     raise RunFailedError(result.message, result) from exc
-        except KeyboardInterrupt:  # in an observer: the run is whole, the later ones are
-            ctrl_c = True  # not told, and Ctrl-C stops the script as it would (the caller)
+        except KeyboardInterrupt:  # in an observer: the run is whole
+            ctrl_c = True
         try:
             hold_to_the_end()
         except KeyboardInterrupt:  # (one that landed as the hold was taken)

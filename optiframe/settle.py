@@ -65,11 +65,7 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
             verdicts[0] = _at_best(verdicts[0], float(fun), p.batches is not None)
         if p.batches is not None:
             fun, verdicts[0] = _whole_set_loss(p, x, verdicts[0], resumable)
-        with deferred():  # (a Ctrl-C between the two: the step's counts saved twice)
-            if nfev is not None:
-                s.nfev, s.njev = nfev, njev
-            block = s.finish([0], verdicts, x, fun, tell=False)
-        s.tell(block)  # (the start-end callbacks: the user's code, Ctrl-C not held)
+        _end(s, [0], verdicts, x, fun, None if nfev is None else (nfev, njev))
         return
     X, F = s.X, s.F
     if p.batches is not None or not (  # (rows ending alike, at their points: no copies)
@@ -84,14 +80,24 @@ def finish_rows(s: RunState, p: Problem, rows: Sequence[int] | np.ndarray,
                 F[r], verdicts[j] = _whole_set_loss(p, X[r], verdicts[j], resumable)
                 cut = cut or (was is not Status.INTERRUPTED
                               and verdicts[j][0] is Status.INTERRUPTED)
-    with deferred():  # (a Ctrl-C between the two: the rows' step counted again on resume)
-        if nfev is not None:
-            s.nfev, s.njev = np.where(_mask(rows, len(s.index)), nfev, s.nfev), np.where(
-                _mask(rows, len(s.index)), njev, s.njev)
-        block = s.finish(rows, verdicts, X, F, tell=False)
-    s.tell(block)  # (the start-end callbacks: the user's code, Ctrl-C not held)
+    mask = None if nfev is None else _mask(rows, len(s.index))
+    _end(s, rows, verdicts, X, F, None if mask is None else (
+        np.where(mask, nfev, s.nfev), np.where(mask, njev, s.njev)))
     if cut and s.running:  # (the rows' losses after the Ctrl-C were computed: their
         raise KeyboardInterrupt  # verdicts were whole)
+
+
+def _end(s: RunState, rows: Any, verdicts: Sequence[Verdict], X: Any, F: Any,
+         counts: tuple[Any, Any] | None) -> None:
+    """The rows' counts (``counts``: nfev and njev, where the step in progress spent
+    evaluations) and their end, with Ctrl-C held over the two (between them, a Ctrl-C
+    saved the rows running with the step's evaluations counted: a resumed run counted
+    them again); then the start-end callbacks, the user's code, not held."""
+    with deferred():
+        if counts is not None:
+            s.nfev, s.njev = counts
+        block = s.finish(rows, verdicts, X, F, tell=False)
+    s.tell(block)
 
 
 def _at_best(verdict: Verdict, best: float, training: bool = False) -> Verdict:

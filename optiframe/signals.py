@@ -174,10 +174,8 @@ class deferred:  # noqa: N801 (a context manager, named as the functions it stan
             return
         if self.mark < 0:
             return
+        _held[0] -= 1  # (no handler runs before the next call: nothing comes in between)
         got = _came[self.mark:]
-        del _came[self.mark:]
-        _held[0] -= 1
-        got += _came[self.mark:]  # (one that came as the count went down: not left over)
         del _came[self.mark:]
         if self.came is not None:
             self.came.extend(got)
@@ -200,7 +198,7 @@ def _swapped(came: list[int] | None) -> Iterator[None]:
             signal.signal(number, lambda signum, frame: got.append(signum))  # none is
         yield  # left in place to swallow every later Ctrl-C)
     finally:
-        _put_back(previous)
+        _restore(previous)
         if came is not None:
             came.extend(got)
         else:
@@ -208,7 +206,7 @@ def _swapped(came: list[int] | None) -> Iterator[None]:
                 _replay(previous[number], number)
 
 
-def _put_back(previous: dict[int, Any]) -> None:
+def _restore(previous: dict[int, Any]) -> None:
     """SIGTERM's handler, then SIGINT's, back in place: the second even where a Ctrl-C
     raises as the first is restored."""
     numbers = sorted(previous, reverse=True)  # (SIGTERM 15 before SIGINT 2)
