@@ -249,6 +249,7 @@ class _Step:
         self.k_max, self.low, self.high = p.gates.window  # the gradient stage's gate
         self.ask_gradient, self.ask_step = ("gradient" in p.gates.asked,
                                             "step" in p.gates.asked)
+        self.answered = -1  # the last step whose step-stage rules answered (ask_again)
 
     def keep_draws(self) -> None:
         """The rows' generator states at the step's start (``keep_rng``: a stochastic
@@ -518,13 +519,15 @@ class _Step:
         """The value- and step-stage rules of the state's last step (f before it:
         ``F_old``, of the running rows; ``new``: the step's values, None for one point),
         asked again where a Ctrl-C may have cut them short: they end the rows that they
-        stop and no more."""
+        stop and no more; the step-stage rules not at all once they answered this step
+        (``answered``, set by :func:`~optiframe.settle.settle_steps`)."""
         s, p = self.s, self.p
         if s.running and not self.training and not (
                 F_FLOOR < s.F <= s.f_limit if new is None else self._values_ok(new)):
             settle_values(s, p)
-        if s.running:  # (observe's test before them only saves time: it stops no row)
-            settle_steps(s, p, F_old, skip)
+        if s.running and self.answered != s.k:  # (observe's test before them only saves
+            settle_steps(s, p, F_old, skip, self)  # time: it stops no row; rules that
+            # answered are not asked again: a rule of the run's own may count its calls)
 
     def _values_ok(self, new: Moved) -> bool:
         """Whether every new value is a number above ``F_FLOOR`` and within its divergence
@@ -574,6 +577,6 @@ class _Step:
                     stop.ftol > 0.0 and stop.any_f_converged(F_old, s.F))))):
             # (Ctrl-C in a callback: the loops ask the step's rules, observe_cut, cut_short)
             stopped = bool(self.calls) and w.step(step_info(s))
-            settle_steps(s, p, F_old, skip)  # the step stage's rules
+            settle_steps(s, p, F_old, skip, self)  # the step stage's rules
             if stopped is not False and s.running:  # every start, or those a callback named
                 stop_by_callback(s, p, stopped)

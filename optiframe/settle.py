@@ -184,19 +184,28 @@ def settle_values(s: RunState, p: Problem) -> np.ndarray | None:
     return None if s.point else ~done
 
 
-def settle_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None) -> None:
+def settle_steps(s: RunState, p: Problem, F_old: Any, skip: np.ndarray | None,
+                 answered: Any = None) -> None:
     """Rows that the step stage's rules stop end where the step took them: a step of at
     most ``xtol``, a change in f of ``ftol``, a step that left x where it was (a skipped
     step is neither; runs with a stochastic gradient and training runs have no such
-    rule), and the rules of ``stop_rules`` that run at this stage."""
+    rule), and the rules of ``stop_rules`` that run at this stage. ``answered`` (the
+    loop's step) has its ``answered`` set to the step once the rules' verdicts are in
+    the state (as soon as they answered, where they stop no row), so a Ctrl-C after
+    that does not have them asked again."""
     rules = p.gates.step
     if not rules:
         return
     view = RuleView(s, p, F_old=F_old, skipped=skip)
     done, _, verdicts = stage_verdicts(rules, view)
+    if answered is not None and not verdicts:
+        answered.answered = s.k
+        return
     rows = np.flatnonzero(done).tolist()
     verdicts = [_overflowed(s, r, v) for r, v in zip(rows, verdicts, strict=True)]
     finish_rows(s, p, rows, verdicts, resumable=False)  # (after the step's commit)
+    if answered is not None:
+        answered.answered = s.k
 
 
 def stop_by_callback(s: RunState, p: Problem, stopped: Any) -> None:

@@ -362,3 +362,27 @@ def test_a_zero_finite_difference_gradient_says_what_it_may_hide():
     analytic = of.minimize(lambda x: float(1e20 + x @ x), [1.0, 2.0], jac=lambda x: 0.0 * x)
     for r in (flat, analytic):
         assert r.message == "Converged: gradient norm 0 <= gtol 1e-08.", r.message
+
+
+@pytest.mark.parametrize("starts", [None, STARTS], ids=["single", "stack"])
+def test_ctrl_c_after_the_step_rules_answered_does_not_ask_them_again(starts, monkeypatch):
+    # a Ctrl-C after a step's commit and before observe returns has the step's rules asked
+    # (the checkpoint holds the step with its verdicts); one that came after they answered
+    # (as settle_steps returned) asked them a second time: a rule counting its calls
+    # counted that step twice
+    from optiframe import loop
+
+    real = loop.settle_steps
+
+    def settle_steps(s, *args):
+        real(s, *args)
+        if s.k == 3:
+            raise KeyboardInterrupt  # (a Ctrl-C as it returned)
+
+    monkeypatch.setattr(loop, "settle_steps", settle_steps)
+    rule = Never("step")
+    where = dict(x0=[1.0, 2.0]) if starts is None else dict(starts=starts)
+    r = of.minimize("sphere", **where, optimizer=of.GradientDescent(lr=0.01), max_steps=10,
+                    stop_rules=[rule], on_interrupt="return")
+    assert r.nit == 3 and "interrupted" in str(r.status)
+    assert rule.asked == 3  # steps 1, 2 and 3, once each
