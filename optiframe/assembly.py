@@ -233,8 +233,9 @@ def deadline_of(runner: RunSpec, elapsed: float) -> float | None:
 
 def watch(runner: RunSpec, s: RunState, p: Problem, history: Any, recorder: Any, xs: Any,
           calls: Callbacks, checkpointer: Checkpointer | None, desc: str,
-          progress: bool | None = None) -> Watch:
-    """The observers of one advance over ``s``."""
+          progress: bool | None = None, holds_end: bool = True) -> Watch:
+    """The observers of one advance over ``s`` (``holds_end``: a run's own, whose end
+    holds Ctrl-C until the run-end observers; a worker's job's is not)."""
     w: Watch
 
     def save(state: RunState) -> None:
@@ -256,6 +257,7 @@ def watch(runner: RunSpec, s: RunState, p: Problem, history: Any, recorder: Any,
               checkpoint=None if checkpointer is None else save,
               checkpoint_every=runner.checkpoint_every, progress=bar,
               deadline=deadline_of(runner, s.elapsed))
+    w.holds_end = holds_end
     return w
 
 

@@ -34,7 +34,7 @@ import attrs
 import numpy as np
 
 from .errors import InvalidTypeError, describe_error, refused_call, write_failure
-from .signals import deferred
+from .signals import deferred, hold_to_the_end
 from .status import Status
 
 #: A single start's history packs the records the loop kept at least this often (steps):
@@ -237,6 +237,7 @@ class Watch:
         self.timed = deadline is not None or self.ask_top  # the rules read the clock
         self.failure: BaseException | None = None
         self.ctrl_c = False  # Ctrl-C (or SIGTERM) stopped the run
+        self.holds_end = False  # a run's own: its end holds Ctrl-C to the run-end observers
         self.storage_note = ""  # a periodic checkpoint that could not be written
         self.saved_step: int | None = None
         self.next_top: float = 0
@@ -377,9 +378,12 @@ class Watch:
     def ended(self, s: Any) -> None:
         """The run is over: the last row of a single start's history (written once, if
         this is called again), the progress bar. A Ctrl-C meanwhile waits, and counts as
-        one that came as the run ended."""
+        one that came as the run ended; from here a run's own watch (``holds_end``) holds
+        it until the run-end observers (:func:`~optiframe.signals.hold_to_the_end`)."""
         came: list[int] = []
         with deferred(came):
+            if self.holds_end:
+                hold_to_the_end()
             if self.progress is not None:
                 self.progress.close(s.k, _best(s), _outcome(s))
             if (s.point and self.p.batches is None and self.failure is None

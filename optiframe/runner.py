@@ -36,7 +36,7 @@ from .result import CtrlCAtTheEnd, Result, carrying, was_interrupted
 from .runs import resume as resume_run
 from .runs import run_multistart, run_point
 from .schedules import Scheduled, build_schedules
-from .signals import deferred, hold_to_the_end, watched
+from .signals import deferred, hold_to_the_end, let_the_end_go, watched
 from .starts import check_seed
 from .status import Status, message
 from .stop_rules import check_training
@@ -475,6 +475,7 @@ class Runner:
         except BaseException as exc:
             partial = getattr(exc, "result", None)
             if isinstance(partial, Result):
+                let_the_end_go()  # (held since the loop ended: Ctrl-C may stop them)
                 self._tell_callbacks(partial)
             raise
 
@@ -499,11 +500,13 @@ class Runner:
     def _ended(self, result: Result) -> tuple[Result, bool]:
         """Hand the result to ``on_run_end``: the callbacks', then the plugins' (a plugin
         failing there turns the result into status ``failed``, naming the plugin, with
-        everything kept). Then Ctrl-C waits until the run's watch ends. Returns the
+        everything kept). Ctrl-C, held since the loop ended, is let go for them (what came
+        is the watch's ``late``) and then waits until the run's watch ends. Returns the
         result and whether a Ctrl-C came meanwhile (in an observer: the later ones are
         not told), for the caller to act on with the result."""
         ctrl_c = False
         try:
+            let_the_end_go()  # (an observer's code is the user's: Ctrl-C may stop it)
             result = self._tell_callbacks(result)
             try:
                 run_end_hooks(result)

@@ -400,9 +400,11 @@ class StartsTask:
         calls = callbacks_of(runner)
         w = watch(runner, s, p, history, _starts_recorder(history, index), None,
                   attrs.evolve(calls, run_start=(), start_end=(), run_end=()), None,
-                  "", progress=False)
+                  "", progress=False, holds_end=False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _advance(s, p, w)
+        if w.ctrl_c:  # (a serial executor's job, in this process: the run stops here, the
+            raise KeyboardInterrupt  # job's starts rerun on resume, as when interrupted)
         return Finished.join(s.finished, X0.shape[1]), history
 
 

@@ -32,6 +32,8 @@ _held = [0]
 _came: list[int] = []
 #: SIGINT's handler before :func:`watched` put optiframe's in (None: not watched)
 _outer: list[Any] = [None]
+#: the watches open in the main thread, innermost last (a run's end holds to its own)
+_watches: list[watched] = []
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -71,38 +73,46 @@ class watched:  # noqa: N801 (a context manager, named as the functions beside i
     calls, about 15 us). In the main thread, where SIGINT's handler is a Python one; a
     watch inside another leaves the handler to the outer one.
 
-    The run's end is held to the watch's end (:func:`hold_to_the_end`): what came then
-    is in :attr:`late` for the caller, once SIGINT's handler is back, to act on with the
-    run's result (a Ctrl-C acted on anywhere in the watch's own ending lost the result).
+    The run's end is held (:func:`hold_to_the_end`, from the loop's end to the run-end
+    observers, :func:`let_the_end_go`, and again from them to the watch's end): what came
+    then is in :attr:`late` for the caller, once SIGINT's handler is back, to act on with
+    the run's result (a Ctrl-C acted on anywhere in a run's ending lost the result).
     """
 
-    __slots__ = ("base", "late", "mark", "previous")
+    __slots__ = ("base", "closed", "ending", "late", "mark", "previous")
 
     def __init__(self) -> None:
         self.previous: Any = None  # SIGINT's handler, where this watch put optiframe's in
         self.base, self.mark = -1, 0  # the holds open, and the signals held, at the start
-        self.late: list[int] = []  # the signals held from hold_to_the_end to the end
+        self.late: list[int] = []  # the signals its end held
+        self.ending = False  # whether its end's hold is taken
+        self.closed = False  # ended (off the list of watches, or about to be)
 
     def __enter__(self) -> watched:
         if not _main_thread() or not hasattr(signal, "SIGINT"):
             return self
         self.base, self.mark = _held[0], len(_came)
-        if _outer[0] is not None:  # inside another watch: its handler serves
-            return self
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is None:  # a handler not installed from Python: left alone
-            return self
-        _outer[0] = self.previous = previous
-        try:  # (a Ctrl-C acted on as the call returns raises there: put back, not left)
+        _watches[:] = [w for w in _watches if not w.closed]  # (one whose exit was cut)
+        _watches.append(self)
+        try:  # (a Ctrl-C acted on within: this watch off the list, the handler put back)
+            if _outer[0] is not None:  # inside another watch: its handler serves
+                return self
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is None:  # a handler not installed from Python: left alone
+                return self
+            _outer[0] = self.previous = previous
             signal.signal(signal.SIGINT, _on_sigint)
         except BaseException:
-            self._put_back()
+            _watches.remove(self)
+            if self.previous is not None:
+                self._put_back()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.base < 0:
             return
+        self.closed = True  # (an attribute: no signal is acted on at it)
         if self.previous is not None:
             try:
                 self._put_back()
@@ -112,6 +122,9 @@ class watched:  # noqa: N801 (a context manager, named as the functions beside i
             _held[0] = self.base  # it held is the caller's (no call from here on, so
             self.late += _came[self.mark:]  # nothing is acted on before it returns)
             del _came[self.mark:]
+        self.ending = False
+        if self in _watches:
+            _watches.remove(self)
 
     def _put_back(self) -> None:
         try:
@@ -121,12 +134,39 @@ class watched:  # noqa: N801 (a context manager, named as the functions beside i
 
 
 def hold_to_the_end() -> None:
-    """At a watched run's end: from here Ctrl-C and SIGTERM wait until the watch ends
-    (into :attr:`watched.late`). Call it inside a :func:`deferred` block, or where a
-    KeyboardInterrupt raised at the call is caught (a Ctrl-C acted on as the call
-    begins, before the hold is taken); unwatched, it does nothing."""
-    if _outer[0] is not None and _main_thread():
+    """At a watched run's end: from here Ctrl-C and SIGTERM wait until the watch ends, or
+    :func:`let_the_end_go` (into :attr:`watched.late` of the innermost watch). Call it
+    inside a :func:`deferred` block, or where a KeyboardInterrupt raised at the call is
+    caught (a Ctrl-C acted on as the call begins, before the hold is taken); taken once
+    (a second call does nothing); unwatched, it does nothing."""
+    watch = _innermost()
+    if watch is not None and _outer[0] is not None and not watch.ending:
         _held[0] += 1
+        watch.ending = True
+
+
+def _innermost() -> watched | None:
+    """The innermost watch open in the main thread (None: none, or another thread)."""
+    if not _main_thread():
+        return None
+    for watch in reversed(_watches):
+        if not watch.closed:
+            return watch
+    return None
+
+
+def let_the_end_go() -> None:
+    """The hold of :func:`hold_to_the_end` let go, before code that Ctrl-C may stop (the
+    run-end observers): what it held goes to the innermost watch's :attr:`~watched.late`.
+    Call it outside every :func:`deferred` block of the watch (the signals held since the
+    watch began and not taken by one are the end's), where a KeyboardInterrupt raised
+    after it is caught."""
+    watch = _innermost()
+    if watch is not None and watch.ending:
+        watch.ending = False
+        _held[0] -= 1
+        watch.late += _came[watch.mark:]
+        del _came[watch.mark:]
 
 
 @contextlib.contextmanager

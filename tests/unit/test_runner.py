@@ -501,3 +501,77 @@ def test_the_default_step_limit_is_scipys_for_quasi_newton_and_1000_for_fixed_st
     assert capped.status == "max_steps" and capped.message.endswith("max_steps = 1000.")
     slow = of.minimize(func2, [3.0, 3.0], optimizer=GD(lr=1e-6))
     assert slow.status == "max_steps" and slow.nit == 1000
+
+
+def _sigint_after(call):
+    """``call`` that sends this process a SIGINT as it returns."""
+    def wrapped(*args, **kwargs):
+        out = call(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    return wrapped
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [1.0]])], ids=["single", "stack"])
+@pytest.mark.parametrize("at", ["sigterm_interrupts", "ctrl_c_at_the_end", "_told"])
+def test_ctrl_c_between_the_loops_end_and_the_results_hand_over_keeps_it(at, starts,
+                                                                          monkeypatch):
+    # the last Ctrl-C window of a run's end: after the loop's last hold (Watch.ended) and
+    # before the holds of the run's end (a context manager's exit in run_point/run_stack,
+    # the result handed from them to the Runner), a Ctrl-C escaped bare, the finished run
+    # lost. The end is now held from Watch.ended until the run-end observers
+    import contextlib
+
+    from optiframe import runs
+
+    if at == "sigterm_interrupts":  # the context managers around the loop exit
+        real = runs.sigterm_interrupts
+
+        @contextlib.contextmanager
+        def sigterm_interrupts(active):
+            with real(active):
+                yield
+            os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(runs, "sigterm_interrupts", sigterm_interrupts)
+    elif at == "ctrl_c_at_the_end":
+        monkeypatch.setattr(runs, "ctrl_c_at_the_end", _sigint_after(runs.ctrl_c_at_the_end))
+    else:
+        monkeypatch.setattr(of.Runner, "_told", _sigint_after(of.Runner._told))
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.01), max_steps=5)
+    r = of.minimize("sphere", **where, on_interrupt="return", **kw)
+    assert r.nit == 5 and "max_steps" in str(r.status)
+    with pytest.raises(KeyboardInterrupt) as info:
+        of.minimize("sphere", **where, **kw)
+    assert info.value.result.nit == 5 and info.value.result.message == r.message
+
+
+def test_ctrl_c_as_a_serial_workers_start_ends_stops_the_run(tmp_path, monkeypatch):
+    # workers="serial" runs each start's job in this process: a Ctrl-C as a job's run
+    # ended was taken as the job's own (its Watch noted it) and nobody read it, so the
+    # run went on with the next starts as if never stopped. It stops the run now, as a
+    # Ctrl-C within the job does: the job's starts and those after are interrupted, and
+    # resuming runs them
+    from optiframe import observers
+
+    real, ended = observers.Watch.ended, []
+
+    def end_then_ctrl_c(self, s):
+        real(self, s)
+        if not ended:
+            ended.append(s.k)
+            os.kill(os.getpid(), signal.SIGINT)  # (after the job's last hold)
+
+    monkeypatch.setattr(observers.Watch, "ended", end_then_ctrl_c)
+    starts = np.array([[3.0, 1.0], [1.0, 2.0], [2.0, -1.0]])
+    kw = dict(optimizer=GD(lr=0.1), max_steps=5)
+    r = of.minimize("sphere", starts=starts, on_interrupt="return", checkpoint=tmp_path,
+                    workers="serial", **kw)
+    assert r.statuses() == {"interrupted": 3}  # (the first job's start reruns on resume)
+    monkeypatch.setattr(observers.Watch, "ended", real)
+    again = of.Runner("sphere", **kw).resume(tmp_path, workers="serial")
+    plain = of.minimize("sphere", starts=starts, workers="serial", **kw)
+    assert again.statuses() == plain.statuses() == {"max_steps": 3}
+    np.testing.assert_array_equal(again.x, plain.x)

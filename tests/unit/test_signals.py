@@ -36,6 +36,7 @@ def handlers():
     for number, handler in saved.items():
         real_signal.signal(number, handler)
     signals._outer[0] = None
+    signals._watches.clear()
 
 
 @pytest.mark.parametrize("at", ["put in", "put back"])
@@ -110,3 +111,48 @@ def test_a_watch_inside_another_leaves_the_handler_and_closes_its_own_end():
             real_signal.raise_signal(real_signal.SIGINT)
         assert inner.late == [real_signal.SIGINT] and signals._held == [0]
         assert real_signal.getsignal(real_signal.SIGINT) is signals._on_sigint
+
+
+def test_the_ends_hold_let_go_for_the_run_end_observers_and_taken_again(handlers):
+    # a run's end is held from the loop's end (Watch.ended) to its run-end observers, let
+    # go for them (their code is the user's: Ctrl-C may stop it), and held again to the
+    # watch's end; what each hold held is the watch's late
+    watch = signals.watched()
+    with watch:
+        with signals.deferred([]):
+            signals.hold_to_the_end()
+            signals.hold_to_the_end()  # (taken once)
+        real_signal.raise_signal(real_signal.SIGINT)  # (held: the run is ending)
+        assert signals._held == [1] and watch.ending
+        signals.let_the_end_go()
+        assert watch.late == [real_signal.SIGINT] and signals._held == [0]
+        assert signals._came == [] and not watch.ending
+        with pytest.raises(KeyboardInterrupt):  # (an observer's Ctrl-C acts at once)
+            real_signal.raise_signal(real_signal.SIGINT)
+        signals.let_the_end_go()  # (nothing held: nothing to let go)
+        assert signals._held == [0]
+        signals.hold_to_the_end()
+        real_signal.raise_signal(real_signal.SIGINT)
+    assert watch.late == [real_signal.SIGINT] * 2 and signals._held == [0]
+    assert signals._watches == [] and signals._came == []
+
+
+def test_the_end_held_is_the_innermost_open_watchs(handlers):
+    with signals.watched() as outer:
+        with signals.watched() as inner:
+            with signals.deferred([]):
+                signals.hold_to_the_end()
+            assert inner.ending and not outer.ending
+            real_signal.raise_signal(real_signal.SIGINT)
+            signals.let_the_end_go()
+        assert inner.late == [real_signal.SIGINT] and outer.late == []
+        assert signals._watches == [outer]
+        stale = signals.watched()  # (a watch whose exit was cut after it closed)
+        stale.__enter__()
+        stale.closed = True
+        with signals.deferred([]):
+            signals.hold_to_the_end()
+        assert outer.ending and not stale.ending
+        with signals.watched():
+            assert stale not in signals._watches
+    assert signals._held == [0] and signals._watches == []
