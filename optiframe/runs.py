@@ -51,7 +51,7 @@ from .problem import Problem
 from .progress import Progress
 from .result import MultiStartResult, Result, ctrl_c_at_the_end, reraise
 from .run_spec import RunSpec
-from .signals import deferred, sigterm_interrupts
+from .signals import deferred, hold_to_the_end, sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
 from .state import RunState
 from .status import Status, message
@@ -382,14 +382,15 @@ class StartsTask:
     """What a worker runs: the starts of one job, advanced together by the step loop.
 
     Picklable when the runner is; ``__call__((index, X0))`` returns the job's finished
-    starts, its history (columns in the order of ``index``) and per-epoch rows.
+    starts, its history (columns in the order of ``index``) and per-epoch rows, and
+    whether a Ctrl-C came as its run ended (for the caller to stop after keeping them).
     """
 
     runner: RunSpec
     entropy: int
     n_starts: int
 
-    def __call__(self, job: tuple[np.ndarray, np.ndarray]) -> tuple[Finished, StartsHistory]:
+    def __call__(self, job: tuple[np.ndarray, np.ndarray]) -> tuple[Finished, Any, bool]:
         index, X0 = job
         runner = self.runner
         p = bind(runner, False, X0.shape[1], self.n_starts, self.entropy)
@@ -403,9 +404,8 @@ class StartsTask:
                   "", progress=False, holds_end=False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _advance(s, p, w)
-        if w.ctrl_c:  # (a serial executor's job, in this process: the run stops here, the
-            raise KeyboardInterrupt  # job's starts rerun on resume, as when interrupted)
-        return Finished.join(s.finished, X0.shape[1]), history
+        block = Finished.join(s.finished, X0.shape[1])
+        return block, history, w.ctrl_c and Status.INTERRUPTED not in block.status
 
 
 def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
@@ -453,8 +453,8 @@ def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
 
     with streaming(runner, history, n, None if resumed is None else 0,
                    todo if resumed is not None else None) as stream:
-        def arrived(position: int, result: tuple[Finished, StartsHistory]) -> None:
-            block, part = result
+        def arrived(position: int, result: tuple[Finished, StartsHistory, bool]) -> None:
+            block, part, ctrl_c_at_its_end = result
             if Status.INTERRUPTED in block.status:  # Ctrl-C reached the worker:
                 raise KeyboardInterrupt  # stop here; the start is rerun on resume
             history.merge(part, block.index)
@@ -466,10 +466,12 @@ def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
                 bar.tick(sum(len(b) for b in finished), _best_of(finished), force=True)
             if call_end is not None:
                 call_end(block)
+            if ctrl_c_at_its_end:  # (the start kept: the run stops after it)
+                raise KeyboardInterrupt
 
         jobs = [(np.array([k]), X0[k : k + 1]) for k in todo]
         task = StartsTask(for_workers(runner), entropy, K)
-        interrupted = False
+        interrupted, late = False, list[int]()  # (late: Ctrl-C, SIGTERM as they stop)
         lost: dict[int, str] = {}
         try:
             with sigterm_interrupts(ckpt is not None):
@@ -481,9 +483,11 @@ def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
             with contextlib.suppress(OSError):
                 save()
         finally:
-            executor.close()
-            if bar is not None:
-                bar.close(sum(len(b) for b in finished), _best_of(finished))
+            with deferred(late):  # (and from here the run's end holds Ctrl-C until the
+                hold_to_the_end()  # run-end observers: it comes with the result)
+                executor.close()
+                if bar is not None:
+                    bar.close(sum(len(b) for b in finished), _best_of(finished))
     have = set(np.concatenate([b.index for b in finished]).tolist()) if finished else set()
     rest = [k for k in range(K) if k not in have]
     if rest:
@@ -501,9 +505,11 @@ def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
         finished.append(block)
         if call_end is not None and not interrupted:
             call_end(attrs.evolve(block))
-    result = finish_multistart(runner, Finished.join(finished, n), history, None)
     notes = "".join(trouble) + ((stream.trouble or "") if stream is not None else "")
-    return _noted(result, notes)
+    result = _noted(finish_multistart(runner, Finished.join(finished, n), history, None),
+                    notes)  # (a Ctrl-C as the last start arrived: nothing to interrupt)
+    ctrl_c_at_the_end(runner.on_interrupt, interrupted or bool(late), result)
+    return result
 
 
 def _best_of(blocks: list[Finished]) -> float:
