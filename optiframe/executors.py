@@ -49,6 +49,7 @@ import attrs
 from ._validation import check_int
 from .errors import InvalidArgumentError, InvalidTypeError
 from .hookspecs import Register, hookimpl
+from .signals import deferred
 
 Job = Any
 OnResult = Callable[[int, Any], None]
@@ -86,6 +87,8 @@ def _worker_main(conn: Any, payload: bytes) -> None:
     """A worker process: run the task on each job received, send each result back."""
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(signal, "SIGTERM"):  # (forked in a run that catches it: ended as usual)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     task = pickle.loads(payload)
     while True:
         try:
@@ -126,10 +129,15 @@ class _Worker:
         self.deadline = float("inf")
 
     def stop(self) -> None:
+        """Kill the process (if alive) and release its pipe and handles, here rather than
+        in a finalizer of the garbage collector's, where a Ctrl-C is lost ("Exception
+        ignored in ...")."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+        if self.process.exitcode is not None:
+            self.process.close()
 
 
 @attrs.define
@@ -175,7 +183,8 @@ class ProcessExecutor:
             wanted = self.max_workers if self.keep_workers else 0
             while queue or any(w.job is not None for w in workers):
                 while (queue or len(workers) < wanted) and len(workers) < self.max_workers:
-                    workers.append(_Worker(context, payload))
+                    with deferred():  # (a Ctrl-C as it starts: the worker listed, stopped)
+                        workers.append(_Worker(context, payload))
                 for w in workers:
                     if w.job is None and queue:
                         w.job = queue.popleft()
@@ -216,7 +225,7 @@ class ProcessExecutor:
                             lost[i] = f"was lost with its worker {losses[i]} times ({why})"
                         else:
                             queue.appendleft(i)
-                        w.conn.close()
+                        w.stop()
                         workers.remove(w)
                     elif time.monotonic() >= w.deadline:
                         lost[i] = f"ran past its timeout of {timeout:g} s and was stopped"
@@ -226,9 +235,10 @@ class ProcessExecutor:
         finally:
             if finished and self.keep_workers:
                 self._kept = workers
-            else:  # Ctrl-C or an error here: no worker is left holding a job
-                for w in workers:
-                    w.stop()
+            else:  # Ctrl-C or an error here: no worker is left holding a job (a Ctrl-C
+                with deferred():  # as they stop waits for the last)
+                    for w in workers:
+                        w.stop()
         return lost
 
     @property
@@ -238,9 +248,10 @@ class ProcessExecutor:
 
     def close(self) -> None:
         """Stop the kept workers (the next call starts new ones)."""
-        for w in self._kept:
-            w.stop()
-        self._kept = []
+        with deferred():  # (a Ctrl-C as they stop waits for the last)
+            for w in self._kept:
+                w.stop()
+            self._kept = []
         self._payload = self._task = None
 
 
