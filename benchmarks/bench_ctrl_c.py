@@ -9,16 +9,18 @@ user's code makes. A user's Ctrl-C comes anywhere: in the loop's bookkeeping, wh
 checkpoint is written, while the run ends. Here the process's interval timer
 (``signal.setitimer``) sends SIGALRM, whose handler raises SIGINT (through the SIGINT
 handler in place, as a terminal's Ctrl-C), at a moment drawn from 0 to 1.2 times the
-run's own length, for five kinds of run: one
-start with L-BFGS (the default), one with gd, a stack of three, a training run, a global
-search. Each runs with ``on_interrupt="return"``, a checkpoint (a journal, for the
-global search) and, but for the global search, a streamed history.
+run's own length, for seven kinds of run: one start with L-BFGS (the default), one with
+gd, a stack of three, three starts on ``workers="serial"`` and on two worker processes,
+a training run, a global search. Each runs with ``on_interrupt="raise"``, a checkpoint
+(a journal, for the global search) and, but for the global search, a streamed history.
 
 Promised: once f has been called (Ctrl-C before it, in the checks of the arguments,
-is Python's bare KeyboardInterrupt: nothing was done), the run returns a result. One
-that says ``interrupted`` resumes from its checkpoint to the bits of the run never
-stopped (status, message, counts, f, x, history columns, and the stream as loaded); one
-that does not (the Ctrl-C came after its last step, while it ended) is that run. A
+is Python's bare KeyboardInterrupt: nothing was done), the run raises KeyboardInterrupt
+with its result (``.result``); a run that returns although the signal came during it
+lost the Ctrl-C (BROKEN). A result that says ``interrupted`` resumes from its checkpoint
+to the bits of the run never stopped (status, message, counts, f, x, history columns,
+and the stream as loaded); one that does not (the Ctrl-C came after its last step,
+while it ended) is that run. A
 Ctrl-C as the run opens its stream and checkpoint folder, after f at the starting
 points, is held until the loop, which stops at once (interrupted at step 0); left is
 the moment between f(x0) and that hold, a few bytecodes, where a bare KeyboardInterrupt
@@ -83,9 +85,22 @@ KINDS: dict[str, Any] = {
     "a training run": lambda f, **k: of.minimize(
         f, np.zeros(18), optimizer=of.GradientDescent(lr=0.1), batch_size=16, epochs=5,
         seed=0, **k),
+    "three starts on serial workers": lambda f, **k: of.minimize(
+        f, starts=np.array([[-1.2, 1.0], [0.5, 0.5], [2.0, 2.0]]), max_steps=200,
+        workers="serial", **k),
+    "three starts on two processes": lambda f, **k: of.minimize(
+        f, starts=np.array([[-1.2, 1.0], [0.5, 0.5], [2.0, 2.0]]), max_steps=200,
+        workers=2, **k),
     "a global search": lambda f, **k: of.minimize(
         f, bounds=[(-2.0, 2.0)] * 3, strategy="tiktak", max_nfev=600, seed=0, **k),
 }
+
+
+#: the timer's signals that came (a Ctrl-C sent): one during a run that returned is lost
+FIRED: list[int] = []
+
+#: the workers a kind runs and resumes on
+WORKERS = {"three starts on serial workers": "serial", "three starts on two processes": 2}
 
 
 def _objective(kind: str) -> Any:
@@ -122,51 +137,68 @@ def one(kind: str, at: float, whole: Any) -> str:
         keep = ({"checkpoint": folder / "ck"} if kind == "a global search"
                 else {"checkpoint": folder / "ck", "stream_history": folder / "s.jsonl"})
         called = False
+        FIRED.clear()
         try:
             try:
                 signal.setitimer(signal.ITIMER_REAL, max(at, 1e-6))
                 called = True
-                r = run(f, on_interrupt="return", **keep)
+                r = run(f, on_interrupt="raise", **keep)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0.0)
+            if FIRED:  # (the signal came within the run, which went on as never stopped)
+                return "BROKEN: the Ctrl-C was lost: the run returned as never stopped"
         except KeyboardInterrupt as exc:
-            stack = traceback.extract_tb(exc.__traceback__)
-            frames = [fr.name for fr in stack]
-            if not any("/optiframe/" in fr.filename for fr in stack):
-                return "Ctrl-C outside optiframe's code (before or after the call)"
-            if not called or not _started(f) or not {"_run", "run_strategy"} & set(frames):
-                return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
-            if "advance" not in frames and _in_set_up(stack):
-                return "Ctrl-C just after f(x0), before the set-up's hold: bare, as said"
-            return f"BROKEN: KeyboardInterrupt escaped ({' < '.join(frames[::-1][:6])})"
+            if isinstance(getattr(exc, "result", None), (of.Result, of.GlobalResult)):
+                r = exc.result  # the run's result, as on_interrupt="return" returns it
+            else:
+                return _bare(exc, called, f)
         except Exception as exc:
             return f"BROKEN: {type(exc).__name__} raised: {exc}"
-        stopped = str(r.status) == "interrupted" or (
-            isinstance(r, of.MultiStartResult) and "interrupted" in r.statuses())
-        if kind == "a global search":
-            if not stopped:
-                return ("ended as never stopped" if r.fun == whole.fun and r.nfev == whole.nfev
-                        else "BROKEN: it ended, not as the search never stopped")
-            back = run(_objective(kind), resume=True, **keep)
-            return ("resumed to the search never stopped"
-                    if np.array_equal(back.x, whole.x) and back.fun == whole.fun
-                    and back.nfev == whole.nfev else "BROKEN: resumed, it differs")
+        return _checked(kind, r, whole, keep)
+
+
+def _bare(exc: KeyboardInterrupt, called: bool, f: Any) -> str:
+    """The outcome of a KeyboardInterrupt that escaped without a result."""
+    stack = traceback.extract_tb(exc.__traceback__)
+    frames = [fr.name for fr in stack]
+    if not any("/optiframe/" in fr.filename for fr in stack):
+        return "Ctrl-C outside optiframe's code (before or after the call)"
+    if not called or not _started(f) or not {"_run", "run_strategy"} & set(frames):
+        return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
+    if "advance" not in frames and _in_set_up(stack):
+        return "Ctrl-C just after f(x0), before the set-up's hold: bare, as said"
+    return f"BROKEN: KeyboardInterrupt escaped ({' < '.join(frames[::-1][:6])})"
+
+
+def _checked(kind: str, r: Any, whole: Any, keep: dict[str, Path]) -> str:
+    """The outcome of a run of ``kind`` that returned ``r``: as the run never stopped, or
+    resumed from its checkpoint to it."""
+    stopped = str(r.status) == "interrupted" or (
+        isinstance(r, of.MultiStartResult) and "interrupted" in r.statuses())
+    if kind == "a global search":
         if not stopped:
-            return ("ended as never stopped (the Ctrl-C came as it ended)" if same(r, whole)
-                    else "BROKEN: it ended, not as the run never stopped")
-        if "no checkpoint was written" in r.message:
-            return "interrupted before the first step (no checkpoint, as said)"
-        runner = of.Runner(_objective(kind), **_options(kind),
-                           stream_history=keep["stream_history"])
-        back = runner.resume(keep["checkpoint"])
-        loaded = of.load_history_stream(keep["stream_history"])
-        columns = ("fun", "grad_norm", "step_norm")
-        if not same(back, whole) or not all(
-                np.array_equal(np.asarray(getattr(loaded, c)),
-                               np.asarray(getattr(whole.history, c)), equal_nan=True)
-                for c in columns):
-            return "BROKEN: resumed, it differs from the run never stopped"
-        return "resumed to the bits of the run never stopped"
+            return ("ended as never stopped" if r.fun == whole.fun and r.nfev == whole.nfev
+                    else "BROKEN: it ended, not as the search never stopped")
+        back = KINDS[kind](_objective(kind), resume=True, **keep)
+        return ("resumed to the search never stopped"
+                if np.array_equal(back.x, whole.x) and back.fun == whole.fun
+                and back.nfev == whole.nfev else "BROKEN: resumed, it differs")
+    if not stopped:
+        return ("ended as never stopped (the Ctrl-C came as it ended)" if same(r, whole)
+                else "BROKEN: it ended, not as the run never stopped")
+    if "no checkpoint was written" in r.message:
+        return "interrupted before the first step (no checkpoint, as said)"
+    runner = of.Runner(_objective(kind), **_options(kind),
+                       stream_history=keep["stream_history"])
+    back = runner.resume(keep["checkpoint"], workers=WORKERS.get(kind))
+    loaded = of.load_history_stream(keep["stream_history"])
+    columns = ("fun", "grad_norm", "step_norm")
+    if not same(back, whole) or not all(
+            np.array_equal(np.asarray(getattr(loaded, c)),
+                           np.asarray(getattr(whole.history, c)), equal_nan=True)
+            for c in columns):
+        return "BROKEN: resumed, it differs from the run never stopped"
+    return "resumed to the bits of the run never stopped"
 
 
 def _options(kind: str) -> dict[str, Any]:
@@ -174,6 +206,8 @@ def _options(kind: str) -> dict[str, Any]:
     return {"one start, L-BFGS": {"max_steps": 300},
             "one start, gd": {"optimizer": of.GradientDescent(lr=1e-3), "max_steps": 2000},
             "a stack of three": {"max_steps": 200},
+            "three starts on serial workers": {"max_steps": 200},
+            "three starts on two processes": {"max_steps": 200},
             "a training run": {"optimizer": of.GradientDescent(lr=0.1), "batch_size": 16,
                                "epochs": 5}}[kind]
 
@@ -187,7 +221,11 @@ def main() -> None:
                         "(e.g. 'stack')")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    signal.signal(signal.SIGALRM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    def ctrl_c(signum: int, frame: Any) -> None:
+        FIRED.append(signum)
+        signal.raise_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGALRM, ctrl_c)
     rng = np.random.default_rng(args.seed)
     for kind, run in KINDS.items():
         if args.only not in kind:
