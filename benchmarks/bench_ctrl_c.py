@@ -113,9 +113,9 @@ def _started(f: Any) -> bool:
 
 
 def _advance_line(function: Any) -> int:
-    """The line of ``function``'s source (a run's set-up and end) that calls _advance."""
+    """The line of ``function``'s source (a run's set-up and end) that calls advance_run."""
     lines, first = inspect.getsourcelines(function)
-    return first + next(i for i, line in enumerate(lines) if "_advance(s, p, w" in line)
+    return first + next(i for i, line in enumerate(lines) if "advance_run(s, p, w" in line)
 
 
 def _in_set_up(stack: Any) -> bool:

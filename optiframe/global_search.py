@@ -395,7 +395,7 @@ class GlobalSearch:
     def result(self, name: str, minima_tol: float, interrupted: bool = False,
                ) -> GlobalResult:
         """Everything found, as a multi-start result."""
-        from .runs import gather
+        from .run_pieces import gather
 
         finished = Finished.join(self.blocks, self.n)
         history = StartsHistory(max(len(finished), 1), self.runner.record_x)

@@ -8,9 +8,10 @@ observers in a :class:`~optiframe.observers.Watch`, and hands both to the one st
 * one ``x0``: a point state;
 * K starts together: one stack of K rows;
 * K starts on ``workers``: each job is a stack of the starts it holds, advanced by the
-  same loop in the worker; the parent collects the jobs as they complete, checkpoints
-  and streams each finished start as it arrives, and hands its outcome to the
-  ``on_start_end`` observers.
+  same loop in the worker (:mod:`optiframe.on_workers`).
+
+What the kinds share (the loop's call, a stack's recorders and stream, the multi-start
+result) is in :mod:`optiframe.run_pieces`.
 
 Row k's arithmetic never depends on the other rows, and each start's randomness comes
 from its own child of the run's seed, so a start gives the same bits on every path.
@@ -19,39 +20,41 @@ from its own child of the run's seed, so a start gives the same bits on every pa
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
-import attrs
 import numpy as np
 
 from ._validation import as_point
 from .assembly import FailedAtStartError, bind, callbacks_of, new_state, root_entropy, watch
 from .batching import epoch_to_log
 from .bounds import as_box
-from .checkpoint import Checkpoint, Snapshot, load_checkpoint, segment_arrays
+from .checkpoint import Checkpoint, load_checkpoint
 from .errors import (
     InvalidArgumentError,
     PluginError,
     RunFailedError,
     describe_error,
-    write_failure,
 )
-from .executors import as_executor, can_time_out, check_picklable, run_jobs
+from .executors import as_executor
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
-from .loop import advance
-from .observers import EVENTS, Callbacks, Watch
+from .on_workers import check_workers, run_on_workers
 from .optimizers._fields import check_coordinates
 from .outcome import Finished
 from .problem import Problem
-from .progress import Progress
 from .result import MultiStartResult, Result, ctrl_c_at_the_end, reraise
+from .run_pieces import (
+    advance_run,
+    epoch_logger,
+    finish_multistart,
+    noted,
+    start_end_caller,
+    starts_recorder,
+    streaming,
+)
 from .run_spec import RunSpec
-from .signals import deferred, hold_to_the_end, sigterm_interrupts
+from .signals import deferred, sigterm_interrupts
 from .starts import MultiStart, as_starts, check_seed
 from .state import RunState
 from .status import Status, message
@@ -112,12 +115,12 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
                 p.batches.log = log
             ckpt = runner.checkpointer("single", (n,), entropy, resumed)
             calls = callbacks_of(runner)
-            s.listener = _start_end_caller(calls)
+            s.listener = start_end_caller(calls)
             w = watch(runner, s, p, history, extend, xs, calls, ckpt,
                       "optiframe training" if p.batches is not None else "optiframe")
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            _advance(s, p, w, bool(early))
+            advance_run(s, p, w, bool(early))
     finally:
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
@@ -141,19 +144,6 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         elif runner.raise_errors is not False:
             reraise(w.failure, result)
     return result
-
-
-def _advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool = False) -> None:
-    """:func:`~optiframe.loop.advance`; a Ctrl-C that escapes it once every row has ended
-    (as the loop handed the run over, before :meth:`Watch.ended`'s hold) is one that came
-    as the run ended (``w.ctrl_c``)."""
-    try:
-        advance(s, p, w, ctrl_c)
-    except KeyboardInterrupt:
-        if s.running:  # a second Ctrl-C, while the first was handled: Python's own
-            raise
-        w.ended(s)  # (again, if it was cut: its last row is written once)
-        w.ctrl_c = True
 
 
 def _failed_at_start(runner: RunSpec, x: np.ndarray, exc: BaseException) -> Result:
@@ -242,7 +232,7 @@ def run_multistart(runner: RunSpec, x0: Any, starts: Any, seed: Any,
         result = run_stack(runner, X0, entropy)
     else:
         result = run_on_workers(runner, executor, X0, entropy)
-    return _noted(result, note)
+    return noted(result, note)
 
 
 def _check_share(max_nfev: int | None, K: int) -> None:
@@ -253,57 +243,6 @@ def _check_share(max_nfev: int | None, K: int) -> None:
             f"'max_nfev' = {max_nfev} cannot be shared among {K} starts (each gets "
             f"max_nfev // {K} evaluations and needs at least one, its f at x0): raise "
             f"max_nfev to at least {K}, or run fewer starts")
-
-
-def _noted(result: MultiStartResult, note: str) -> MultiStartResult:
-    """The result with ``note`` (clipped starts, a write that failed) after its message."""
-    return attrs.evolve(result, message=result.message + note) if note else result
-
-
-def for_workers(runner: RunSpec) -> Any:
-    """What the workers get: the runner without the callback objects that only watch
-    events of the calling process (``on_run_start``, ``on_start_end``, ``on_run_end``),
-    which need not travel (nor be picklable)."""
-    def travels(cb: Any) -> bool:
-        events = [e for e in EVENTS if callable(getattr(cb, e, None))]
-        return not events or any(e in ("on_step", "on_epoch") for e in events)
-
-    worker: Any = copy.copy(runner)  # a shallow copy whose callbacks it may set
-    worker.callbacks = tuple(cb for cb in runner.callbacks if travels(cb))
-    return worker
-
-
-def check_workers(runner: RunSpec, executor: Any) -> None:
-    """Refuse, before any work, a combination that cannot work on this executor."""
-    if getattr(executor, "needs_pickling", False):
-        check_picklable(for_workers(runner), "the objective, optimizer or callbacks")
-    if runner.start_timeout is not None and not can_time_out(executor):
-        raise InvalidArgumentError(
-            f"'start_timeout' needs an executor that can stop a start, but the 'workers' "
-            f"given ({executor!r}) is a plain map: use workers=N (a process pool), a "
-            "concurrent.futures executor's map, or drop start_timeout")
-
-
-def _starts_recorder(history: StartsHistory, index: np.ndarray | None = None) -> Any:
-    """A stack's history record function; ``index`` maps the starts' global indices to
-    the history's columns (a worker's history holds only its job's starts)."""
-    if index is None:
-        return history.record
-
-    def record(k: int, rows: np.ndarray, F: Any, GN: Any, SN: Any, X: Any,
-               step_size: Any = None) -> None:
-        history.record(k, np.searchsorted(index, rows), F, GN, SN, X, step_size)
-
-    return record
-
-
-def _epoch_logger(history: StartsHistory, stream: Any = None) -> Any:
-    def log(index: int, entry: dict[str, float]) -> None:
-        row = {"start": index, **entry}
-        history.epoch_log.append(row)
-        if stream is not None:
-            stream.epoch(row)
-    return log
 
 
 def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
@@ -327,222 +266,26 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
                 running=None if resumed is None else s.index.tolist(),
                 epoch_again=resumed is not None and epoch_to_log(p.batches, s.cursor)))
             if p.batches is not None:
-                p.batches.log = _epoch_logger(history, stream)
+                p.batches.log = epoch_logger(history, stream)
             ckpt = runner.checkpointer("multistart", (K, n), entropy, resumed)
-            s.listener = _start_end_caller(calls)
-            w = watch(runner, s, p, history, _starts_recorder(history), None, calls, ckpt,
+            s.listener = start_end_caller(calls)
+            w = watch(runner, s, p, history, starts_recorder(history), None, calls, ckpt,
                       f"optiframe, {K} starts")
         late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                _advance(s, p, w, bool(early))
+                advance_run(s, p, w, bool(early))
         finally:
             with deferred(late):
                 if ckpt is not None:
                     ckpt.close()
         notes = w.storage_note + ((stream.trouble or "") if stream is not None else "")
     with deferred(late):
-        result = _noted(finish_multistart(runner, Finished.join(s.finished, n), history,
+        result = noted(finish_multistart(runner, Finished.join(s.finished, n), history,
                                           w.failure), notes)
     ctrl_c_at_the_end(runner.on_interrupt, w.ctrl_c or bool(late), result)
     return result
-
-
-def _start_end_caller(calls: Callbacks) -> Any:
-    if not calls.start_end:
-        return None
-
-    def call(block: Finished) -> None:
-        for outcome in block.outcomes():
-            for cb in calls.start_end:
-                cb(outcome)
-
-    return call
-
-
-@contextlib.contextmanager
-def streaming(runner: RunSpec, history: StartsHistory, dim: int,
-              resumed_at: int | None, rerun: list[int] | None = None,
-              running: list[int] | None = None, epoch_again: bool = False) -> Iterator[Any]:
-    """Stream ``history``'s records to the runner's ``stream_history`` file, if any."""
-    stream = open_stream(runner.stream_history, "multistart", dim, history.n_starts,
-                         resumed_at, runner.record_x, rerun, running, epoch_again)
-    history.stream = stream
-    try:
-        yield stream
-    finally:
-        history.stream = None
-        if stream is not None:
-            stream.close()
-
-
-@attrs.frozen
-class StartsTask:
-    """What a worker runs: the starts of one job, advanced together by the step loop.
-
-    Picklable when the runner is; ``__call__((index, X0))`` returns the job's finished
-    starts, its history (columns in the order of ``index``) and per-epoch rows, and
-    whether a Ctrl-C came as its run ended (for the caller to stop after keeping them).
-    """
-
-    runner: RunSpec
-    entropy: int
-    n_starts: int
-
-    def __call__(self, job: tuple[np.ndarray, np.ndarray]) -> tuple[Finished, Any, bool]:
-        index, X0 = job
-        runner = self.runner
-        p = bind(runner, False, X0.shape[1], self.n_starts, self.entropy)
-        s = new_state(runner, p, X0, index, self.entropy)
-        history = StartsHistory(len(index), runner.record_x)
-        if p.batches is not None:
-            p.batches.log = _epoch_logger(history)
-        calls = callbacks_of(runner)
-        w = watch(runner, s, p, history, _starts_recorder(history, index), None,
-                  attrs.evolve(calls, run_start=(), start_end=(), run_end=()), None,
-                  "", progress=False, holds_end=False)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            _advance(s, p, w)
-        block = Finished.join(s.finished, X0.shape[1])
-        return block, history, w.ctrl_c and Status.INTERRUPTED not in block.status
-
-
-def run_on_workers(runner: RunSpec, executor: Any, X0: np.ndarray, entropy: int,
-                   done: Finished | None = None, history: StartsHistory | None = None,
-                   resumed: Checkpoint | None = None) -> MultiStartResult:
-    """Each start not in ``done`` alone through ``executor``, collected as it completes.
-
-    As each start arrives it is checkpointed (with a ``checkpoint`` folder), streamed,
-    counted on the progress bar and handed to the ``on_start_end`` observers. Ctrl-C
-    ends the run: the starts that had not finished are reported ``interrupted``, and
-    resuming the checkpoint runs only them. A start lost with its worker ``retries + 1``
-    times ends ``failed`` on its own; so does one past ``start_timeout``.
-    """
-    K, n = X0.shape
-    finished = [done] if done is not None and len(done) else []
-    history = history if history is not None else StartsHistory(K, runner.record_x)
-    have = set(np.concatenate([b.index for b in finished]).tolist()) if finished else set()
-    todo = [k for k in range(K) if k not in have]
-    ckpt = runner.checkpointer("workers", (K, n), entropy, resumed)
-    calls = callbacks_of(runner)
-    call_end = _start_end_caller(calls)
-    bar = Progress.create(runner.progress, K, f"optiframe, {K} starts on workers",
-                          unit="start")
-    if bar is not None:
-        bar.tick(len(have), math.nan, force=True)
-
-    trouble: list[str] = []  # a checkpoint that could not be written (a full disk)
-
-    def save() -> None:
-        if ckpt is not None:
-            snap = Snapshot()
-            snap.array("X0", X0)
-            snap.finished(Finished.join(finished, n))
-            # the records arrive start by start, not step by step: the whole history each time
-            snap.arrays.update(segment_arrays(history, 0, 2**62))
-            snap.json["epoch_log"] = list(history.epoch_log)
-            try:
-                ckpt.save(sum(len(b) for b in finished), snap)
-            except OSError as exc:  # a full disk: warn once, the starts go on
-                if not trouble:
-                    trouble.append(f" Note: a checkpoint could not be written into "
-                                   f"{str(ckpt.directory)!r}{write_failure(exc)}; the "
-                                   "previous one is kept and resumes.")
-                    warnings.warn(trouble[0].strip(), RuntimeWarning, stacklevel=2)
-
-    with streaming(runner, history, n, None if resumed is None else 0,
-                   todo if resumed is not None else None) as stream:
-        def arrived(position: int, result: tuple[Finished, StartsHistory, bool]) -> None:
-            block, part, ctrl_c_at_its_end = result
-            if Status.INTERRUPTED in block.status:  # Ctrl-C reached the worker:
-                raise KeyboardInterrupt  # stop here; the start is rerun on resume
-            history.merge(part, block.index)
-            if stream is not None:
-                part.stream_to(stream, block.index)
-            finished.append(block)
-            save()
-            if bar is not None:
-                bar.tick(sum(len(b) for b in finished), _best_of(finished), force=True)
-            if call_end is not None:
-                call_end(block)
-            if ctrl_c_at_its_end:  # (the start kept: the run stops after it)
-                raise KeyboardInterrupt
-
-        jobs = [(np.array([k]), X0[k : k + 1]) for k in todo]
-        task = StartsTask(for_workers(runner), entropy, K)
-        interrupted, late = False, list[int]()  # (late: Ctrl-C, SIGTERM as they stop)
-        lost: dict[int, str] = {}
-        try:
-            with sigterm_interrupts(ckpt is not None):
-                lost = {todo[i]: why for i, why in run_jobs(
-                    executor, task, jobs, runner.retries, runner.start_timeout,
-                    arrived).items()}
-        except KeyboardInterrupt:
-            interrupted = True
-            with contextlib.suppress(OSError):
-                save()
-        finally:
-            with deferred(late):  # (and from here the run's end holds Ctrl-C until the
-                hold_to_the_end()  # run-end observers: it comes with the result)
-                executor.close()
-                if bar is not None:
-                    bar.close(sum(len(b) for b in finished), _best_of(finished))
-    have = set(np.concatenate([b.index for b in finished]).tolist()) if finished else set()
-    rest = [k for k in range(K) if k not in have]
-    if rest:
-        statuses, messages = [], []
-        for k in rest:
-            if interrupted or k not in lost:
-                statuses.append(Status.INTERRUPTED)
-                messages.append(message(Status.INTERRUPTED, f"start {k} had not finished"))
-            else:
-                statuses.append(Status.FAILED)
-                messages.append(message(Status.FAILED, f"start {k} {lost[k]}"))
-        block = Finished(index=rest, x0=X0[rest], x=X0[rest], fun=np.full(len(rest), np.nan),
-                         nit=np.zeros(len(rest)), nfev=np.zeros(len(rest)),
-                         njev=np.zeros(len(rest)), status=statuses, message=messages)
-        finished.append(block)
-        if call_end is not None and not interrupted:
-            call_end(attrs.evolve(block))
-    notes = "".join(trouble) + ((stream.trouble or "") if stream is not None else "")
-    result = _noted(finish_multistart(runner, Finished.join(finished, n), history, None),
-                    notes)  # (a Ctrl-C as the last start arrived: nothing to interrupt)
-    ctrl_c_at_the_end(runner.on_interrupt, interrupted or bool(late), result)
-    return result
-
-
-def _best_of(blocks: list[Finished]) -> float:
-    funs = np.concatenate([b.fun for b in blocks]) if blocks else np.array([])
-    funs = funs[np.isfinite(funs)]
-    return float(funs.min()) if funs.size else math.nan
-
-
-def finish_multistart(runner: RunSpec, finished: Finished, history: StartsHistory,
-                      failure: BaseException | None) -> MultiStartResult:
-    """Gather the outcomes into the result; with ``raise_errors``, raise if any failed."""
-    result = gather(finished, history, runner.minima_tol)
-    if Status.FAILED in finished.status and runner.raise_errors is True:
-        failed = [i for i, s in enumerate(finished.status) if s is Status.FAILED]
-        first = failed[0]
-        raise RunFailedError(f"{len(failed)} of {len(finished)} starts failed; first: start "
-                             f"{finished.index[first]}: {finished.message[first]}",
-                             result) from failure
-    return result
-
-
-def gather(finished: Finished, history: StartsHistory, minima_tol: float) -> MultiStartResult:
-    """The result of a multi-start run: the best start and every start."""
-    best = finished.best()
-    counts = finished.statuses()
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    text = (f"Best of {len(finished)} starts: start {int(finished.index[best])} ({summary}). "
-            f"{finished.message[best]}")
-    return MultiStartResult(
-        x=finished.x[best], fun=float(finished.fun[best]), status=finished.overall(best),
-        message=text, nit=int(finished.nit.max()), nfev=int(finished.nfev.sum()),
-        njev=int(finished.njev.sum()), history=history,  # type: ignore[arg-type]
-        finished=finished, minima_tol=minima_tol, best=best)
 
 
 # -- resuming ---------------------------------------------------------------------------------
@@ -581,11 +324,11 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     s = new_state(runner, p, X0[todo], todo, entropy)
     part = StartsHistory(len(todo), runner.record_x)
     if p.batches is not None:
-        p.batches.log = _epoch_logger(part)
-    w = watch(runner, s, p, part, _starts_recorder(part, todo), None, callbacks_of(runner),
+        p.batches.log = epoch_logger(part)
+    w = watch(runner, s, p, part, starts_recorder(part, todo), None, callbacks_of(runner),
               None, f"optiframe, {len(todo)} starts")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _advance(s, p, w)
+        advance_run(s, p, w)
     history.merge(part, todo)
     result = finish_multistart(runner, Finished.join([done, *s.finished], n), history,
                                w.failure)
