@@ -21,10 +21,10 @@ lost the Ctrl-C (BROKEN). A result that says ``interrupted`` resumes from its ch
 to the bits of the run never stopped (status, message, counts, f, x, history columns,
 and the stream as loaded); one that does not (the Ctrl-C came after its last step,
 while it ended) is that run. A
-Ctrl-C as the run opens its stream and checkpoint folder, after f at the starting
-points, is held until the loop, which stops at once (interrupted at step 0); left is
-the moment between f(x0) and that hold, a few bytecodes, where a bare KeyboardInterrupt
-is counted apart (only f(x0) is lost).
+Ctrl-C from the moment f at the starting points returns, as the run makes its state and
+opens its stream and checkpoint folder, is held until the loop, which stops at once
+(interrupted at step 0). A training run evaluates nothing before its loop: it takes that
+hold as its state is begun, and a bare KeyboardInterrupt before it is counted apart.
 
 Why not a timer thread (``threading.Timer`` calling ``_thread.interrupt_main``): while a
 run evaluates finite differences, numpy releases and retakes the GIL many times a step
@@ -112,21 +112,24 @@ def _started(f: Any) -> bool:
     return not isinstance(f, Counted) or f.calls > 0
 
 
-def _advance_line(function: Any) -> int:
-    """The line of ``function``'s source (a run's set-up and end) that calls advance_run."""
+def _line_of(function: Any, text: str) -> int:
+    """The first line of ``function``'s source that holds ``text``."""
     lines, first = inspect.getsourcelines(function)
-    return first + next(i for i, line in enumerate(lines) if "advance_run(s, p, w" in line)
+    return first + next(i for i, line in enumerate(lines) if text in line)
 
 
-def _in_set_up(stack: Any) -> bool:
-    """Whether the KeyboardInterrupt came in a run's set-up (in run_point or run_stack,
-    before the line that calls the loop), not as the run ended after it."""
+def _before_the_hold(stack: Any) -> bool:
+    """Whether the KeyboardInterrupt came before a run took its set-up hold: in
+    ``new_state`` (a training run takes it there, before any evaluation) or in run_point
+    or run_stack above the line that calls it."""
     from optiframe import runs
 
-    ends = {"run_point": _advance_line(runs.run_point),
-            "run_stack": _advance_line(runs.run_stack)}
-    frames = [fr for fr in stack if fr.name in ends and fr.filename.endswith("runs.py")]
-    return bool(frames) and all(fr.lineno < ends[fr.name] for fr in frames)
+    if any(fr.name == "new_state" for fr in stack):
+        return True
+    holds = {"run_point": _line_of(runs.run_point, "s = new_state("),
+             "run_stack": _line_of(runs.run_stack, "s = new_state(")}
+    frames = [fr for fr in stack if fr.name in holds and fr.filename.endswith("runs.py")]
+    return bool(frames) and all(fr.lineno < holds[fr.name] for fr in frames)
 
 
 def one(kind: str, at: float, whole: Any) -> str:
@@ -151,13 +154,13 @@ def one(kind: str, at: float, whole: Any) -> str:
             if isinstance(getattr(exc, "result", None), (of.Result, of.GlobalResult)):
                 r = exc.result  # the run's result, as on_interrupt="return" returns it
             else:
-                return _bare(exc, called, f)
+                return _bare(exc, called, f, kind == "a training run")
         except Exception as exc:
             return f"BROKEN: {type(exc).__name__} raised: {exc}"
         return _checked(kind, r, whole, keep)
 
 
-def _bare(exc: KeyboardInterrupt, called: bool, f: Any) -> str:
+def _bare(exc: KeyboardInterrupt, called: bool, f: Any, training: bool) -> str:
     """The outcome of a KeyboardInterrupt that escaped without a result."""
     stack = traceback.extract_tb(exc.__traceback__)
     frames = [fr.name for fr in stack]
@@ -165,8 +168,8 @@ def _bare(exc: KeyboardInterrupt, called: bool, f: Any) -> str:
         return "Ctrl-C outside optiframe's code (before or after the call)"
     if not called or not _started(f) or not {"_run", "run_strategy"} & set(frames):
         return "Ctrl-C before the run's first evaluation: a bare KeyboardInterrupt"
-    if "advance" not in frames and _in_set_up(stack):
-        return "Ctrl-C just after f(x0), before the set-up's hold: bare, as said"
+    if training and "advance" not in frames and _before_the_hold(stack):
+        return "Ctrl-C before the set-up's hold (a training run: nothing evaluated yet)"
     return f"BROKEN: KeyboardInterrupt escaped ({' < '.join(frames[::-1][:6])})"
 
 

@@ -135,29 +135,38 @@ def bind(runner: RunSpec, point: bool, n: int, n_starts: int, entropy: int) -> P
 
 
 def new_state(runner: RunSpec, p: Problem, X0: np.ndarray, index: np.ndarray,
-              entropy: int) -> RunState:
+              entropy: int, hold: Any = None) -> RunState:
     """The state at step 0: f at the starting points (full data), each start's optimizer,
     schedule and random states, the first batch (training). Starts whose f(x0) is NaN,
     infinite, at ``F_FLOOR`` or raises end at once; Ctrl-C while f(x0) is evaluated ends
-    every start ``interrupted`` at x0, with no evaluation counted."""
+    every start ``interrupted`` at x0, with no evaluation counted. ``hold`` (the run's
+    set-up hold, a :class:`~optiframe.signals.deferred`, ended by the caller) is taken as
+    f(x0) returns (at once in training): a Ctrl-C from there waits for the loop."""
     point = p.point
     s = RunState(point, X0.shape[-1])
     stop = p.stop
     interrupted = False
     if p.batches is not None:
+        if hold is not None:
+            hold.__enter__()
         F: Any = math.nan if point else np.full(X0.shape[0], np.nan)
         f_limit: Any = F
     elif point:
         try:
             F = _first_value(p, X0)
+            if hold is not None:  # (a Ctrl-C as it is taken: as one in f, caught below)
+                hold.__enter__()
         except KeyboardInterrupt:
             F, interrupted = math.nan, True
         f_limit = stop.divergence_limit(F) if math.isfinite(F) else math.inf
     else:
         try:
-            F, errors = p.value(X0), {}
-        except RowError as err:
-            F, errors = err.values, err.errors
+            try:
+                F, errors = p.value(X0), {}
+            except RowError as err:
+                F, errors = err.values, err.errors
+            if hold is not None:
+                hold.__enter__()
         except KeyboardInterrupt:
             F, errors, interrupted = np.full(X0.shape[0], np.nan), {}, True
         f_limit = stop.divergence_limits(F)

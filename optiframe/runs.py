@@ -87,20 +87,22 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
         entropy = _saved_entropy(resumed)
     p = bind(runner, True, n, 1, entropy)
     runner.started(1, seed, resumed is not None)
-    if resumed is None:
-        try:
-            s = new_state(runner, p, x, np.array([0]), entropy)
-        except FailedAtStartError as failed:
-            return _failed_at_start(runner, x, failed.exc)
-        history = History(n, runner.record_x)
-    else:
-        s = _restored(resumed, runner, p)
-        history = resumed.history(n, runner.record_x)
-    early: list[int] = []  # Ctrl-C as the run is set up: held, then the loop stops at once
+    early: list[int] = []  # Ctrl-C from f(x0) on, as the run is set up: held, then the
+    setup = deferred(early)  # loop stops at once (new_state takes the hold)
     stream = ckpt = None
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
     try:
-        with deferred(early):
+        try:
+            if resumed is None:
+                try:
+                    s = new_state(runner, p, x, np.array([0]), entropy, setup)
+                except FailedAtStartError as failed:
+                    return _failed_at_start(runner, x, failed.exc)
+                history = History(n, runner.record_x)
+            else:
+                s = _restored(resumed, runner, p)
+                history = resumed.history(n, runner.record_x)
+                setup.__enter__()
             stream = open_stream(runner.stream_history, "single", n, None,
                                  None if resumed is None else resumed.step, runner.record_x,
                                  epoch_again=resumed is not None and epoch_to_log(p.batches,
@@ -118,6 +120,8 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
             s.listener = start_end_caller(calls)
             w = watch(runner, s, p, history, extend, xs, calls, ckpt,
                       "optiframe training" if p.batches is not None else "optiframe")
+        finally:
+            setup.__exit__(None, None, None)
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             advance_run(s, p, w, bool(early))
@@ -251,16 +255,18 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
     ``resumed``, to its end)."""
     K, n = X0.shape
     p = bind(runner, False, n, K, entropy)
-    if resumed is None:
-        s = new_state(runner, p, X0, np.arange(K), entropy)
-        history = StartsHistory(K, runner.record_x)
-    else:
-        s = _restored(resumed, runner, p)
-        history = resumed.starts_history(K, runner.record_x)
-    calls = callbacks_of(runner)
-    early: list[int] = []  # Ctrl-C as the run is set up: held, then the loop stops at once
+    early: list[int] = []  # Ctrl-C from f(x0) on, as the run is set up: held, then the
+    setup = deferred(early)  # loop stops at once (new_state takes the hold)
     with contextlib.ExitStack() as files:
-        with deferred(early):
+        try:
+            if resumed is None:
+                s = new_state(runner, p, X0, np.arange(K), entropy, setup)
+                history = StartsHistory(K, runner.record_x)
+            else:
+                s = _restored(resumed, runner, p)
+                history = resumed.starts_history(K, runner.record_x)
+                setup.__enter__()
+            calls = callbacks_of(runner)
             stream = files.enter_context(streaming(
                 runner, history, n, None if resumed is None else resumed.step,
                 running=None if resumed is None else s.index.tolist(),
@@ -271,6 +277,8 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
             s.listener = start_end_caller(calls)
             w = watch(runner, s, p, history, starts_recorder(history), None, calls, ckpt,
                       f"optiframe, {K} starts")
+        finally:
+            setup.__exit__(None, None, None)
         late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
         try:
             with sigterm_interrupts(ckpt is not None), \

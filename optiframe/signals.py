@@ -209,14 +209,16 @@ class deferred:  # noqa: N801 (a context manager, named as the functions it stan
         self.mark = len(_came)
 
     def __exit__(self, *exc: object) -> None:
-        if self.swap is not None:
-            self.swap.__exit__(*exc)
+        if self.swap is not None:  # (each end once: a hold a run took by hand may be
+            swap, self.swap = self.swap, None  # ended by a finally that runs anyway)
+            swap.__exit__(*exc)
             return
         if self.mark < 0:
             return
+        mark, self.mark = self.mark, -1
         _held[0] -= 1  # (no handler runs before the next call: nothing comes in between)
-        got = _came[self.mark:]
-        del _came[self.mark:]
+        got = _came[mark:]
+        del _came[mark:]
         if self.came is not None:
             self.came.extend(got)
             return

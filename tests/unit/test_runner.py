@@ -600,3 +600,31 @@ def test_ctrl_c_as_the_last_start_on_workers_arrives_is_not_lost(workers):
     r = of.minimize("sphere", starts=starts, callbacks=[CtrlCAtTheLast()],
                     on_interrupt="return", **kw)
     assert r.statuses() == {"max_steps": 3}
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [1.0]])], ids=["single", "stack"])
+def test_ctrl_c_just_after_f_at_x0_stops_the_run_at_step_0_with_its_result(starts, tmp_path,
+                                                                            monkeypatch):
+    # a Ctrl-C after f at the starting points and before the set-up's hold (as the
+    # optimizer's state was made, say) escaped bare: the result lost, f(x0) with it. The
+    # set-up's hold now begins as f(x0) returns: the run stops at step 0, interrupted,
+    # checkpointed, f(x0) counted, and resumes to the run never stopped
+    real = GD.init
+
+    def init_then_ctrl_c(self, x):
+        state = real(self, x)
+        os.kill(os.getpid(), signal.SIGINT)
+        return state
+
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.1), max_steps=5)
+    monkeypatch.setattr(GD, "init", init_then_ctrl_c)
+    r = of.minimize("sphere", **where, checkpoint=tmp_path, on_interrupt="return", **kw)
+    monkeypatch.setattr(GD, "init", real)
+    outcomes = getattr(r, "starts", [r])
+    assert all(str(o.status) == "interrupted" and o.nit == 0 and o.nfev == 1
+               for o in outcomes), r.message
+    again = of.Runner("sphere", **kw).resume(tmp_path)
+    plain = of.minimize("sphere", **where, **kw)
+    assert again.nit == plain.nit == 5 and again.nfev == plain.nfev
+    np.testing.assert_array_equal(again.x, plain.x)

@@ -156,3 +156,27 @@ def test_the_end_held_is_the_innermost_open_watchs(handlers):
         with signals.watched():
             assert stale not in signals._watches
     assert signals._held == [0] and signals._watches == []
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["watched", "swapped"])
+def test_a_hold_ended_twice_ends_once(watched, handlers):
+    # a run takes its set-up hold by hand (as f at x0 returns) and ends it in a finally
+    # that runs whether or not it was taken: a second end must not end another hold
+    with signals.watched() if watched else _nothing():
+        with signals.deferred():
+            hold = signals.deferred([])
+            hold.__exit__(None, None, None)  # (never taken: nothing to end)
+            hold.__enter__()
+            hold.__exit__(None, None, None)
+            hold.__exit__(None, None, None)
+            assert signals._held == [1 if watched else 0]  # (the outer hold's)
+        assert signals._held == [0]
+    assert real_signal.getsignal(real_signal.SIGINT) is handlers[real_signal.SIGINT]
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
