@@ -290,8 +290,9 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike[str], kind: str, config: dict[str, Any],
-                 resumed: Checkpoint | None = None) -> None:
+                 resumed: Checkpoint | None = None, hits: Any = None) -> None:
         self.directory = Path(directory)
+        self.hits = hits  # the run's cache hits so far (a call; None: no cache), kept
         try:  # before any work: a folder that cannot be written is bad input
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -355,6 +356,8 @@ class Checkpointer:
                 "config": self.config, "arrays": arrays_name,
                 "history_segments": self.segments, "history_upto": self.saved_upto,
                 "checksums": checksums, **snapshot.json}
+        if self.hits is not None:  # (for a resumed run's nfev: the cache is not saved)
+            meta["cache_hits"] = int(self.hits())
         meta["digest"] = meta_digest(meta)
         text = json.dumps(meta, separators=(",", ":")).encode()
         _write_atomically(d / JSON_NAME, lambda fh: fh.write(text))

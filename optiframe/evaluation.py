@@ -29,6 +29,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -50,6 +51,25 @@ __all__ = ["EvaluationStats", "ParallelObjective", "check_evaluate", "open_evalu
 
 #: points kept by the cache when ``cache`` is not given and ``evaluate`` is
 DEFAULT_CACHE = 1024
+
+
+@attrs.define
+class RunEvaluations:
+    """A run's origin for counting its objective's evaluations: the stats ``before`` it
+    began, and the cache hits ``carried`` from the checkpoint it resumed (the part before
+    it: the cache itself is not saved)."""
+
+    before: EvaluationStats
+    carried: int = 0
+
+    def hits(self, now: EvaluationStats) -> int:
+        """The run's cache hits so far, the part before its checkpoint's included."""
+        return self.carried + now.cache_hits - self.before.cache_hits
+
+
+#: the run being counted in this context (set by the Runner for a run's length)
+RUN_EVALUATIONS: ContextVar[RunEvaluations | None] = ContextVar(
+    "optiframe_run_evaluations", default=None)
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ from .batching import Batching, BatchSampler
 from .bounds import Box, as_box
 from .checkpoint import Checkpoint, Checkpointer, check_checkpoint_options, run_config
 from .errors import InvalidArgumentError, InvalidTypeError, PluginError, RunFailedError
-from .evaluation import EvaluationStats, open_evaluation
+from .evaluation import RUN_EVALUATIONS, EvaluationStats, RunEvaluations, open_evaluation
 from .gradients import AnalyticGradient, GradientEstimator, bind_for
 from .linesearch import line_search_of
 from .objective import FunctionObjective, Objective
@@ -430,10 +430,13 @@ class Runner:
         """``run(*args)`` with the run's evaluation pool open (``evaluate``), its result
         counted (:meth:`_counted`) and handed to the run-end observers."""
         before = self.evaluation_stats()
+        counted = None if before is None else RunEvaluations(before)
         ctrl_c = False
         late: list[int] = []  # Ctrl-C after the run, held until its result is counted
         watch = watched()  # (cheap holds of Ctrl-C; the end held to the watch's end)
         with watch, contextlib.ExitStack() as pool:
+            if counted is not None:  # (its cache hits, for its checkpoints and a resume)
+                pool.callback(RUN_EVALUATIONS.reset, RUN_EVALUATIONS.set(counted))
             pool.enter_context(self.evaluating())
             try:
                 result = self._told(run, *args)
@@ -441,7 +444,7 @@ class Runner:
                 result, ctrl_c = stop.result, True
             with deferred(late):
                 pool.close()  # (the pool's workers stopped)
-                result = self._counted(result, before)
+                result = self._counted(result, counted)
                 result = attrs.evolve(result, gradient_at=self._gradient_at(result.x.size))
             result, in_observer = self._ended(result)
         ctrl_c = ctrl_c or bool(late) or in_observer or bool(watch.late)
@@ -455,14 +458,15 @@ class Runner:
         stats = getattr(self.objective, "stats", None)
         return None if stats is None else stats()
 
-    def _counted(self, result: Result, before: EvaluationStats | None) -> Result:
-        """With ``evaluate`` or a cache: ``nfev`` counts only the real evaluations, and
-        ``evaluation`` says what the pool and the cache did during the run."""
-        if before is None:
+    def _counted(self, result: Result, counted: RunEvaluations | None) -> Result:
+        """With ``evaluate`` or a cache: ``nfev`` counts only the real evaluations (a
+        resumed run's, those of the part before its checkpoint too), and ``evaluation``
+        says what the pool and the cache did during the run."""
+        now = self.evaluation_stats()
+        if counted is None or now is None:
             return result
-        done = self.evaluation_stats().since(before)  # type: ignore[union-attr]
-        return attrs.evolve(result, nfev=max(0, result.nfev - done.cache_hits),
-                            evaluation=done)
+        return attrs.evolve(result, nfev=max(0, result.nfev - counted.hits(now)),
+                            evaluation=now.since(counted.before))
 
     def _told(self, run: Callable[..., Result], *args: Any) -> Result:
         """``run(*args)``; when it raises with the run's result attached (a failed or
@@ -542,7 +546,11 @@ class Runner:
         """The run's checkpoint writer, or None when no ``checkpoint`` folder is set."""
         if self.checkpoint is None:
             return None
-        return Checkpointer(self.checkpoint, kind, run_config(self, kind, shape, seed), resumed)
+        counted, stats = RUN_EVALUATIONS.get(), self.evaluation_stats
+        hits = (None if counted is None  # (with a cache: the run's hits so far, kept)
+                else lambda: counted.hits(stats()))  # type: ignore[arg-type]
+        return Checkpointer(self.checkpoint, kind, run_config(self, kind, shape, seed), resumed,
+                            hits)
 
     def resume(self, checkpoint: Any = None, *, workers: Any = None) -> Result:
         """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own

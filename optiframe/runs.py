@@ -36,6 +36,7 @@ from .errors import (
     RunFailedError,
     describe_error,
 )
+from .evaluation import RUN_EVALUATIONS
 from .executors import as_executor
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
@@ -305,6 +306,9 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
 
     cp = load_checkpoint(where)
     check_config(cp, runner)
+    counted = RUN_EVALUATIONS.get()
+    if counted is not None:  # the cache hits before the checkpoint (the cache is not saved)
+        counted.carried = int(cp.meta.get("cache_hits", 0))
     shape = tuple(int(v) for v in cp.config["shape"])
     entropy = _saved_entropy(cp)
     if cp.kind == "single":

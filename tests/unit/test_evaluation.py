@@ -264,3 +264,35 @@ def test_a_sweep_refuses_workers_with_evaluate_before_any_row():
     with pytest.raises(ValueError, match="not both"):
         of.sweep(f, X0, gradient="central", max_steps=[5, 10], workers=2, evaluate=map)
     assert f.calls == 0
+
+
+def test_a_resumed_run_with_a_cache_counts_the_real_evaluations_of_both_parts(tmp_path):
+    # the cache is not saved in the checkpoint: a resumed run's nfev counted the
+    # evaluations its checkpoint held as asked, cache hits among them, as real ones. The
+    # checkpoint now keeps the cache hits of the part before it
+    import warnings
+
+    class CtrlCAt:
+        armed = False
+
+        def on_step(self, info):
+            if self.armed and info.step == 5:
+                self.armed = False
+                raise KeyboardInterrupt
+
+    f, ctrl_c = Counted(rosen), CtrlCAt()
+    kw = dict(optimizer=of.GradientDescent(lr=1e-3), gradient="central", max_steps=12,
+              cache=4096, checkpoint=tmp_path)
+    runner = of.Runner(f, **kw, callbacks=[ctrl_c], on_interrupt="return")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = runner.run([-1.2, 1.0])  # (fills the cache: the run below repeats it)
+        ctrl_c.armed, before = True, f.calls
+        part = runner.run([-1.2, 1.0])
+    assert part.status == "interrupted" and part.nit == 5 and f.calls == before
+    assert part.nfev == 0 and part.evaluation.cache_hits > 0  # (every point a hit)
+    before = f.calls
+    back = of.Runner(f, **kw).resume()  # (a new cache: every point of its part is real)
+    assert back.nit == whole.nit == 12 and back.fun == whole.fun
+    assert back.nfev == f.calls - before  # the real evaluations: the resumed part's
+    assert back.nfev < whole.nfev

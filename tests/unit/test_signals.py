@@ -4,6 +4,7 @@ every later run's holds hold nothing)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal as real_signal
 
 import pytest
@@ -162,7 +163,7 @@ def test_the_end_held_is_the_innermost_open_watchs(handlers):
 def test_a_hold_ended_twice_ends_once(watched, handlers):
     # a run takes its set-up hold by hand (as f at x0 returns) and ends it in a finally
     # that runs whether or not it was taken: a second end must not end another hold
-    with signals.watched() if watched else _nothing():
+    with signals.watched() if watched else contextlib.nullcontext():
         with signals.deferred():
             hold = signals.deferred([])
             hold.__exit__(None, None, None)  # (never taken: nothing to end)
@@ -172,11 +173,3 @@ def test_a_hold_ended_twice_ends_once(watched, handlers):
             assert signals._held == [1 if watched else 0]  # (the outer hold's)
         assert signals._held == [0]
     assert real_signal.getsignal(real_signal.SIGINT) is handlers[real_signal.SIGINT]
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
