@@ -548,7 +548,7 @@ class Runner:
             return None
         counted, stats = RUN_EVALUATIONS.get(), self.evaluation_stats
         hits = (None if counted is None  # (with a cache: the run's hits so far, kept)
-                else lambda: counted.hits(stats()))  # type: ignore[arg-type]
+                else lambda: counted.hits(stats() or counted.before))
         return Checkpointer(self.checkpoint, kind, run_config(self, kind, shape, seed), resumed,
                             hits)
 
