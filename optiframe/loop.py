@@ -56,13 +56,17 @@ FAST_PATH = True
 _min, _max, _count = np.minimum.reduce, np.maximum.reduce, count_nonzero
 
 
-def advance(s: RunState, p: Problem, w: Watch, ctrl_c: bool = False) -> None:
+def advance(s: RunState, p: Problem, w: Watch, setup: Any = None) -> None:
     """Step the running rows of ``s`` until none is left; each row that stops joins
-    ``s.finished`` with its verdict. Ctrl-C (``ctrl_c``: one held at the run's set-up) and
-    user code's errors end the rows still running at the last whole step."""
+    ``s.finished`` with its verdict. Ctrl-C and user code's errors end the rows still
+    running at the last whole step. ``setup``: the run's set-up hold (a
+    :class:`~optiframe.signals.deferred` with its list), ended here, within the loop's
+    handling: a Ctrl-C it held, or one as it ends, stops the run at once."""
     try:
-        if ctrl_c:
-            raise KeyboardInterrupt
+        if setup is not None:
+            setup.__exit__(None, None, None)
+            if setup.came:
+                raise KeyboardInterrupt
         if (FAST_PATH and s.point and p.batches is None and p.line_search is None
                 and not p.gates.asked and not p.adaptive):
             _point_steps(s, p, w)

@@ -24,12 +24,12 @@ from .status import Status
 from .stream import open_stream
 
 
-def advance_run(s: RunState, p: Problem, w: Watch, ctrl_c: bool = False) -> None:
-    """:func:`~optiframe.loop.advance`; a Ctrl-C that escapes it once every row has ended
-    (as the loop handed the run over, before :meth:`Watch.ended`'s hold) is one that came
-    as the run ended (``w.ctrl_c``)."""
+def advance_run(s: RunState, p: Problem, w: Watch, setup: Any = None) -> None:
+    """:func:`~optiframe.loop.advance` (``setup``: the run's set-up hold, which it ends); a
+    Ctrl-C that escapes it once every row has ended (as the loop handed the run over,
+    before :meth:`Watch.ended`'s hold) is one that came as the run ended (``w.ctrl_c``)."""
     try:
-        advance(s, p, w, ctrl_c)
+        advance(s, p, w, setup)
     except KeyboardInterrupt:
         if s.running:  # a second Ctrl-C, while the first was handled: Python's own
             raise

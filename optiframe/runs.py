@@ -121,12 +121,16 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
             s.listener = start_end_caller(calls)
             w = watch(runner, s, p, history, extend, xs, calls, ckpt,
                       "optiframe training" if p.batches is not None else "optiframe")
-        finally:
-            setup.__exit__(None, None, None)
+        except BaseException:
+            setup.__exit__(None, None, None)  # (else the loop ends it: see advance)
+            raise
+        if setup.swap is not None:  # (unwatched, it swapped the handlers: ended before
+            setup.__exit__(None, None, None)  # SIGTERM's goes in, so each goes back)
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            advance_run(s, p, w, bool(early))
+            advance_run(s, p, w, setup)
     finally:
+        setup.__exit__(None, None, None)  # (ended by the loop; here if it never began)
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
                 stream.close()
@@ -278,14 +282,18 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
             s.listener = start_end_caller(calls)
             w = watch(runner, s, p, history, starts_recorder(history), None, calls, ckpt,
                       f"optiframe, {K} starts")
-        finally:
-            setup.__exit__(None, None, None)
+        except BaseException:
+            setup.__exit__(None, None, None)  # (else the loop ends it: see advance)
+            raise
+        if setup.swap is not None:  # (unwatched, it swapped the handlers: ended before
+            setup.__exit__(None, None, None)  # SIGTERM's goes in, so each goes back)
         late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
         try:
             with sigterm_interrupts(ckpt is not None), \
                     np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                advance_run(s, p, w, bool(early))
+                advance_run(s, p, w, setup)
         finally:
+            setup.__exit__(None, None, None)  # (ended by the loop; here if it never began)
             with deferred(late):
                 if ckpt is not None:
                     ckpt.close()

@@ -628,3 +628,33 @@ def test_ctrl_c_just_after_f_at_x0_stops_the_run_at_step_0_with_its_result(start
     plain = of.minimize("sphere", **where, **kw)
     assert again.nit == plain.nit == 5 and again.nfev == plain.nfev
     np.testing.assert_array_equal(again.x, plain.x)
+
+
+@pytest.mark.parametrize("starts", [None, np.array([[3.0], [1.0]])], ids=["single", "stack"])
+def test_ctrl_c_between_the_set_up_and_the_loop_stops_the_run_at_step_0(starts, tmp_path,
+                                                                         monkeypatch):
+    # the set-up's hold ended before the loop's own Ctrl-C handling began (as SIGTERM's
+    # handler went in, around the loop): a Ctrl-C there escaped bare, the run lost
+    # (bench_ctrl_c.py --seed 65, a training run). The loop now ends the hold itself
+    import contextlib
+
+    from optiframe import runs
+
+    real = runs.sigterm_interrupts
+
+    @contextlib.contextmanager
+    def sigterm_interrupts(active):
+        os.kill(os.getpid(), signal.SIGINT)
+        with real(active):
+            yield
+
+    where = dict(x0=[3.0]) if starts is None else dict(starts=starts)
+    kw = dict(optimizer=GD(lr=0.1), max_steps=5)
+    monkeypatch.setattr(runs, "sigterm_interrupts", sigterm_interrupts)
+    r = of.minimize("sphere", **where, checkpoint=tmp_path, on_interrupt="return", **kw)
+    monkeypatch.setattr(runs, "sigterm_interrupts", real)
+    assert all(str(o.status) == "interrupted" and o.nit == 0 and o.nfev == 1
+               for o in getattr(r, "starts", [r])), r.message
+    again = of.Runner("sphere", **kw).resume(tmp_path)
+    plain = of.minimize("sphere", **where, **kw)
+    assert again.nit == plain.nit == 5 and again.nfev == plain.nfev
