@@ -93,44 +93,41 @@ def run_point(runner: RunSpec, x0: Any, seed: Any, resumed: Checkpoint | None = 
     stream = ckpt = None
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the loop, while the run ends
     try:
-        try:
-            if resumed is None:
-                try:
-                    s = new_state(runner, p, x, np.array([0]), entropy, setup)
-                except FailedAtStartError as failed:
-                    return _failed_at_start(runner, x, failed.exc)
-                history = History(n, runner.record_x)
-            else:
-                s = _restored(resumed, runner, p)
-                history = resumed.history(n, runner.record_x)
-                setup.__enter__()
-            stream = open_stream(runner.stream_history, "single", n, None,
-                                 None if resumed is None else resumed.step, runner.record_x,
-                                 epoch_again=resumed is not None and epoch_to_log(p.batches,
-                                                                                 s.cursor))
-            extend, xs = recording(history, stream)
-            if p.batches is not None:
-                def log(index: int, entry: dict[str, float]) -> None:
-                    history.epoch_log.append(entry)
-                    if stream is not None:
-                        stream.epoch(entry)
+        if resumed is None:
+            try:
+                s = new_state(runner, p, x, np.array([0]), entropy, setup)
+            except FailedAtStartError as failed:
+                return _failed_at_start(runner, x, failed.exc)
+            history = History(n, runner.record_x)
+        else:
+            s = _restored(resumed, runner, p)
+            history = resumed.history(n, runner.record_x)
+            setup.__enter__()
+        stream = open_stream(runner.stream_history, "single", n, None,
+                             None if resumed is None else resumed.step, runner.record_x,
+                             epoch_again=resumed is not None and epoch_to_log(p.batches,
+                                                                             s.cursor))
+        extend, xs = recording(history, stream)
+        if p.batches is not None:
+            def log(index: int, entry: dict[str, float]) -> None:
+                history.epoch_log.append(entry)
+                if stream is not None:
+                    stream.epoch(entry)
 
-                p.batches.log = log
-            ckpt = runner.checkpointer("single", (n,), entropy, resumed)
-            calls = callbacks_of(runner)
-            s.listener = start_end_caller(calls)
-            w = watch(runner, s, p, history, extend, xs, calls, ckpt,
-                      "optiframe training" if p.batches is not None else "optiframe")
-        except BaseException:
-            setup.__exit__(None, None, None)  # (else the loop ends it: see advance)
-            raise
+            p.batches.log = log
+        ckpt = runner.checkpointer("single", (n,), entropy, resumed)
+        calls = callbacks_of(runner)
+        s.listener = start_end_caller(calls)
+        w = watch(runner, s, p, history, extend, xs, calls, ckpt,
+                  "optiframe training" if p.batches is not None else "optiframe")
         if setup.swap is not None:  # (unwatched, it swapped the handlers: ended before
             setup.__exit__(None, None, None)  # SIGTERM's goes in, so each goes back)
         with sigterm_interrupts(ckpt is not None), \
                 np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             advance_run(s, p, w, setup)
     finally:
-        setup.__exit__(None, None, None)  # (ended by the loop; here if it never began)
+        setup.__exit__(None, None, None)  # (ended by the loop; here if it never began,
+        # or the set-up raised)
         with deferred(late):  # (the run is over: a Ctrl-C from here on, see below)
             if stream is not None:
                 stream.close()
