@@ -5,10 +5,12 @@ Run: ``.venv/bin/python benchmarks/bench_resume.py`` (400 runs, 200 training run
 global searches, 200 runs and 100 training runs stopped in a callback, 200 runs and 100
 training runs that stream their history, 200 runs with ``f_target``, 100 global
 searches stopped in a callback, 200 multi-start runs on ``workers="serial"``, 100 on a
-pool of two processes, 200 runs, 100 training runs and 100 global searches stopped
-twice; ``--runs N``, ``--training-runs N``, ``--global-runs N``, ``--callback-runs N``,
+pool of two processes, 100 runs whose points are evaluated on a pool (half through
+its cache), 200 runs, 100 training runs and 100 global searches stopped twice;
+``--runs N``, ``--training-runs N``, ``--global-runs N``, ``--callback-runs N``,
 ``--stream-runs N``, ``--target-runs N``, ``--global-callback-runs N``,
-``--worker-runs N``, ``--process-runs N``, ``--twice-runs N``, ``--seed S``; ``--show``
+``--worker-runs N``, ``--process-runs N``, ``--evaluate-runs N``, ``--twice-runs N``,
+``--seed S``; ``--show``
 prints each broken promise with its run).
 
 Each run draws, from ``bench_hostile.py``'s objectives (all but the one that raises), a
@@ -43,7 +45,9 @@ streaming their history through both resumes).
 
 Promised: Ctrl-C ends the run ``interrupted`` with a Result (``on_interrupt="return"``),
 never an escaping exception; the resumed run gives the status, message, nit, nfev, f, x
-and history columns of the run never stopped (each start's, for a stack); Ctrl-C before
+and history columns of the run never stopped (each start's, for a stack; with a cache,
+``nfev`` and the cache hits together, as the resumed run's cache begins empty and
+evaluates again points the run never stopped found in its own); Ctrl-C before
 the first step (while f at the starting points is evaluated) says that no checkpoint
 was written. A global search stopped by Ctrl-C and resumed gives the best point, f,
 status, evaluations, local searches and trace of the search never stopped.
@@ -237,9 +241,17 @@ def runner(f: Any, g: Any, kw: dict[str, Any], **more: Any) -> of.Runner:
     return of.Runner(objective, on_interrupt="return", **kw, **more)
 
 
+def asked(r: Any) -> int:
+    """The evaluations a run asked of f: ``nfev`` and, with a cache, its hits. A resumed
+    run's cache begins empty, so its real evaluations may outnumber those of the run
+    never stopped; the two ask the same points."""
+    return r.nfev + (r.evaluation.cache_hits if r.evaluation is not None else 0)
+
+
 def same(a: Any, b: Any) -> bool:
     """Whether two results agree bit for bit (status, message, counts, f, x, history)."""
-    if (str(a.status), a.message, a.nit, a.nfev) != (str(b.status), b.message, b.nit, b.nfev):
+    if ((str(a.status), a.message, a.nit, asked(a))
+            != (str(b.status), b.message, b.nit, asked(b))):
         return False
     if not (np.array_equal(a.x, b.x, equal_nan=True)
             and np.array_equal(a.fun, b.fun, equal_nan=True)):
@@ -348,8 +360,8 @@ def one_run(rng: np.random.Generator, in_callback: bool = False,
     ``evaluate``: the run's points evaluated on that pool, in each of its three runs):
     its outcome, and what it was."""
     name, f, g, run, kw, every = draw(rng)
-    if evaluate is not None:  # (without the cache, whose hits a checkpoint does not keep:
-        kw = {**kw, "evaluate": evaluate, "cache": 0}  # a resumed run's nfev counts them)
+    if evaluate is not None:  # half with the pool's cache (its default size), half without
+        kw = {**kw, "evaluate": evaluate, "cache": None if rng.integers(2) else 0}
     if isinstance(workers, int) or isinstance(evaluate, int):
         in_callback = False  # (a process pool's callbacks run in its workers)
     if workers is not None:

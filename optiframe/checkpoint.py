@@ -240,6 +240,13 @@ def segment_arrays(history: History | StartsHistory, start: int, stop: int,
     return history.segment(start, stop)
 
 
+def committed_nfev(arrays: dict[str, np.ndarray]) -> int:
+    """The evaluations a checkpoint's state counts as asked: its running rows' and its
+    finished starts' (those of the step under way are not in it)."""
+    return sum(int(np.sum(arrays[name])) for name in ("rows/nfev", "finished/nfev")
+               if name in arrays)
+
+
 #: Segments of one level merged into one of the next (see Checkpointer._add_segment).
 MERGE = 8
 _SEGMENT_NAME = re.compile(r"history-[0-9a-f]+-L\d+-\d{12}-\d{12}\.npz")
@@ -290,9 +297,11 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike[str], kind: str, config: dict[str, Any],
-                 resumed: Checkpoint | None = None, hits: Any = None) -> None:
+                 resumed: Checkpoint | None = None, evaluations: Any = None) -> None:
         self.directory = Path(directory)
-        self.hits = hits  # the run's cache hits so far (a call; None: no cache), kept
+        # the run's evaluation stats as of its state's nfev (a call; None: none kept),
+        # saved: the cache is not, and a resumed run counts both parts
+        self.evaluations = evaluations
         try:  # before any work: a folder that cannot be written is bad input
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -356,8 +365,10 @@ class Checkpointer:
                 "config": self.config, "arrays": arrays_name,
                 "history_segments": self.segments, "history_upto": self.saved_upto,
                 "checksums": checksums, **snapshot.json}
-        if self.hits is not None:  # (for a resumed run's nfev: the cache is not saved)
-            meta["cache_hits"] = int(self.hits())
+        stats = (None if self.evaluations is None
+                 else self.evaluations(committed_nfev(snapshot.arrays)))
+        if stats is not None:  # (for a resumed run's nfev and evaluation)
+            meta["evaluation"] = stats.to_json()
         meta["digest"] = meta_digest(meta)
         text = json.dumps(meta, separators=(",", ":")).encode()
         _write_atomically(d / JSON_NAME, lambda fh: fh.write(text))

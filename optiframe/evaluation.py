@@ -52,24 +52,9 @@ __all__ = ["EvaluationStats", "ParallelObjective", "check_evaluate", "open_evalu
 #: points kept by the cache when ``cache`` is not given and ``evaluate`` is
 DEFAULT_CACHE = 1024
 
-
-@attrs.define
-class RunEvaluations:
-    """A run's origin for counting its objective's evaluations: the stats ``before`` it
-    began, and the cache hits ``carried`` from the checkpoint it resumed (the part before
-    it: the cache itself is not saved)."""
-
-    before: EvaluationStats
-    carried: int = 0
-
-    def hits(self, now: EvaluationStats) -> int:
-        """The run's cache hits so far, the part before its checkpoint's included."""
-        return self.carried + now.cache_hits - self.before.cache_hits
-
-
-#: the run being counted in this context (set by the Runner for a run's length)
-RUN_EVALUATIONS: ContextVar[RunEvaluations | None] = ContextVar(
-    "optiframe_run_evaluations", default=None)
+#: the stats after each of the last ``MARKS`` batches a ParallelObjective kept (a
+#: checkpoint looks up those of its last whole step, a few batches back)
+MARKS = 1024
 
 
 @attrs.frozen
@@ -84,6 +69,11 @@ class EvaluationStats:
     seconds: float
     busy: float
     workers: int
+
+    @property
+    def asked(self) -> int:
+        """The evaluations asked (real ones and cache hits: what a run's ``nfev`` counts)."""
+        return self.evaluations + self.cache_hits
 
     @property
     def per_second(self) -> float:
@@ -105,10 +95,78 @@ class EvaluationStats:
             self.batches - before.batches, self.seconds - before.seconds,
             self.busy - before.busy, self.workers)
 
+    def plus(self, later: EvaluationStats) -> EvaluationStats:
+        """These stats followed by ``later`` ones (a resumed run's part after its
+        checkpoint), on ``later``'s workers."""
+        return EvaluationStats(
+            self.evaluations + later.evaluations, self.cache_hits + later.cache_hits,
+            self.batches + later.batches, self.seconds + later.seconds,
+            self.busy + later.busy, later.workers)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stats as a JSON object (a checkpoint keeps them)."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> EvaluationStats:
+        """Stats from :meth:`to_json`'s object (a checkpoint's ``evaluation``)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"evaluation stats must be a JSON object: {data!r}")
+        return cls(int(data.get("evaluations", 0)), int(data.get("cache_hits", 0)),
+                   int(data.get("batches", 0)), float(data.get("seconds", 0.0)),
+                   float(data.get("busy", 0.0)), int(data.get("workers", 0)))
+
     def __str__(self) -> str:
         return (f"{self.evaluations} evaluations ({self.cache_hits} from the cache) in "
                 f"{self.batches} batches on {self.workers} workers, "
                 f"{self.per_second:.3g}/s, occupancy {self.occupancy:.0%}")
+
+
+@attrs.define
+class RunEvaluations:
+    """A run's origin for counting its objective's evaluations: the stats ``before`` it
+    began (None: the objective keeps none, no ``evaluate`` or ``cache``), and those
+    ``carried`` from the checkpoint it resumed (the part before it: the cache itself is
+    not saved)."""
+
+    before: EvaluationStats | None
+    carried: EvaluationStats | None = None
+    #: the evaluations asked of the objective in the part before the checkpoint resumed
+    #: (its ``nfev``, cache hits included: the state counts them as asked)
+    resumed_nfev: int = 0
+
+    def so_far(self, now: EvaluationStats | None) -> EvaluationStats | None:
+        """What the run's evaluations cost so far, the part before its checkpoint's
+        included (None: no stats, in neither part)."""
+        own = None if now is None or self.before is None else now.since(self.before)
+        if self.carried is None or own is None:
+            return own if own is not None else self.carried
+        return self.carried.plus(own)
+
+    def at_commit(self, objective: Any, nfev: int) -> EvaluationStats | None:
+        """:meth:`so_far` as of the run's last whole step, which asked ``nfev`` evaluations
+        since the run began (its resumed part's included): a checkpoint's, which a
+        resumed run goes on from (the evaluations of the step under way, made again,
+        are not in it)."""
+        marks = getattr(objective, "marks", None)
+        if self.before is None or marks is None:
+            return self.so_far(None)
+        target = self.before.asked + nfev - self.resumed_nfev
+        at = self.before
+        for at in reversed(marks):  # the newest after which at most that many had been
+            if at.asked <= target:  # asked (none: the oldest kept, the closest known)
+                break
+        return self.so_far(at if at.asked >= self.before.asked else self.before)
+
+    def hits(self, now: EvaluationStats | None) -> int:
+        """The run's cache hits so far, the part before its checkpoint's included."""
+        stats = self.so_far(now)
+        return 0 if stats is None else stats.cache_hits
+
+
+#: the run being counted in this context (set by the Runner for a run's length)
+RUN_EVALUATIONS: ContextVar[RunEvaluations | None] = ContextVar(
+    "optiframe_run_evaluations", default=None)
 
 
 def check_evaluate(evaluate: Any) -> Any:
@@ -224,6 +282,8 @@ class ParallelObjective(Objective):
         self.seconds = self.busy = 0.0
         #: called after each batch with the stats so far (a progress bar)
         self.listener: Callable[[EvaluationStats], None] | None = None
+        #: the stats after each of the last batches asked (see RunEvaluations.at_commit)
+        self.marks: collections.deque[EvaluationStats] = collections.deque(maxlen=MARKS)
 
     # -- the Objective interface -------------------------------------------------------
 
@@ -247,7 +307,9 @@ class ParallelObjective(Objective):
     def values(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
         if not self.cache.size:  # without a cache, f is asked at every point it was
-            return self._evaluate(X) if len(X) else np.empty(0)
+            out = self._evaluate(X) if len(X) else np.empty(0)
+            self.marks.append(self.stats())
+            return out
         out = np.empty(len(X))
         todo: dict[bytes, list[int]] = {}  # each point once, even if it comes twice
         for i, row in enumerate(X):
@@ -267,6 +329,7 @@ class ParallelObjective(Objective):
             for (key, rows), value in zip(todo.items(), found, strict=True):
                 out[rows] = value
                 self.cache.put(key, float(value))
+        self.marks.append(self.stats())
         return out
 
     # -- the pool --------------------------------------------------------------------
@@ -336,6 +399,7 @@ class ParallelObjective(Objective):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_executor"], state["listener"], state["_opened"] = None, None, 0
+        state["marks"] = collections.deque(maxlen=MARKS)
         return state
 
     def __repr__(self) -> str:

@@ -429,14 +429,13 @@ class Runner:
     def _measured(self, run: Callable[..., Result], *args: Any) -> Result:
         """``run(*args)`` with the run's evaluation pool open (``evaluate``), its result
         counted (:meth:`_counted`) and handed to the run-end observers."""
-        before = self.evaluation_stats()
-        counted = None if before is None else RunEvaluations(before)
+        counted = RunEvaluations(self.evaluation_stats())
         ctrl_c = False
         late: list[int] = []  # Ctrl-C after the run, held until its result is counted
         watch = watched()  # (cheap holds of Ctrl-C; the end held to the watch's end)
         with watch, contextlib.ExitStack() as pool:
-            if counted is not None:  # (its cache hits, for its checkpoints and a resume)
-                pool.callback(RUN_EVALUATIONS.reset, RUN_EVALUATIONS.set(counted))
+            # (the stats so far, for its checkpoints; a resumed run's part before)
+            pool.callback(RUN_EVALUATIONS.reset, RUN_EVALUATIONS.set(counted))
             pool.enter_context(self.evaluating())
             try:
                 result = self._told(run, *args)
@@ -458,15 +457,16 @@ class Runner:
         stats = getattr(self.objective, "stats", None)
         return None if stats is None else stats()
 
-    def _counted(self, result: Result, counted: RunEvaluations | None) -> Result:
-        """With ``evaluate`` or a cache: ``nfev`` counts only the real evaluations (a
-        resumed run's, those of the part before its checkpoint too), and ``evaluation``
-        says what the pool and the cache did during the run."""
+    def _counted(self, result: Result, counted: RunEvaluations) -> Result:
+        """With ``evaluate`` or a cache: ``nfev`` counts only the real evaluations, and
+        ``evaluation`` says what the pool and the cache did during the run (a resumed
+        run's: both parts, the one before its checkpoint included)."""
         now = self.evaluation_stats()
-        if counted is None or now is None:
+        hits = counted.hits(now)
+        if now is None and not hits:
             return result
-        return attrs.evolve(result, nfev=max(0, result.nfev - counted.hits(now)),
-                            evaluation=now.since(counted.before))
+        return attrs.evolve(result, nfev=max(0, result.nfev - hits),
+                            evaluation=None if now is None else counted.so_far(now))
 
     def _told(self, run: Callable[..., Result], *args: Any) -> Result:
         """``run(*args)``; when it raises with the run's result attached (a failed or
@@ -546,11 +546,11 @@ class Runner:
         """The run's checkpoint writer, or None when no ``checkpoint`` folder is set."""
         if self.checkpoint is None:
             return None
-        counted, stats = RUN_EVALUATIONS.get(), self.evaluation_stats
-        hits = (None if counted is None  # (with a cache: the run's hits so far, kept)
-                else lambda: counted.hits(stats() or counted.before))
+        counted = RUN_EVALUATIONS.get()
+        so_far = (None if counted is None  # (with a cache: the run's stats so far, kept)
+                  else lambda nfev: counted.at_commit(self.objective, nfev))
         return Checkpointer(self.checkpoint, kind, run_config(self, kind, shape, seed), resumed,
-                            hits)
+                            so_far)
 
     def resume(self, checkpoint: Any = None, *, workers: Any = None) -> Result:
         """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own

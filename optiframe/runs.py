@@ -29,14 +29,15 @@ from ._validation import as_point
 from .assembly import FailedAtStartError, bind, callbacks_of, new_state, root_entropy, watch
 from .batching import epoch_to_log
 from .bounds import as_box
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import Checkpoint, committed_nfev, load_checkpoint
 from .errors import (
+    CheckpointError,
     InvalidArgumentError,
     PluginError,
     RunFailedError,
     describe_error,
 )
-from .evaluation import RUN_EVALUATIONS
+from .evaluation import RUN_EVALUATIONS, EvaluationStats
 from .executors import as_executor
 from .gradcheck import require_matching_gradient
 from .history import History, StartsHistory
@@ -305,6 +306,20 @@ def run_stack(runner: RunSpec, X0: np.ndarray, entropy: int,
 # -- resuming ---------------------------------------------------------------------------------
 
 
+def carried_evaluations(cp: Checkpoint) -> EvaluationStats | None:
+    """The evaluation stats of the part of a run before its checkpoint (None: it kept
+    none, no ``evaluate`` or ``cache``; an earlier checkpoint that kept only its cache
+    hits, as ``cache_hits``: those)."""
+    meta = cp.meta
+    try:
+        if "evaluation" in meta:
+            return EvaluationStats.from_json(meta["evaluation"])
+        hits = int(meta.get("cache_hits", 0))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"the checkpoint's evaluation stats are damaged: {exc}") from exc
+    return EvaluationStats(0, hits, 0, 0.0, 0.0, 0) if hits else None
+
+
 def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     """Go on with the run saved in the checkpoint folder ``where``."""
     from .checkpoint import check_config
@@ -312,8 +327,9 @@ def resume(runner: RunSpec, where: Any, workers: Any) -> Result:
     cp = load_checkpoint(where)
     check_config(cp, runner)
     counted = RUN_EVALUATIONS.get()
-    if counted is not None:  # the cache hits before the checkpoint (the cache is not saved)
-        counted.carried = int(cp.meta.get("cache_hits", 0))
+    if counted is not None:  # the evaluations before the checkpoint (the cache is not saved)
+        counted.carried = carried_evaluations(cp)
+        counted.resumed_nfev = committed_nfev(cp.arrays)
     shape = tuple(int(v) for v in cp.config["shape"])
     entropy = _saved_entropy(cp)
     if cp.kind == "single":

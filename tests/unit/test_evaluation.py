@@ -296,3 +296,77 @@ def test_a_resumed_run_with_a_cache_counts_the_real_evaluations_of_both_parts(tm
     assert back.nit == whole.nit == 12 and back.fun == whole.fun
     assert back.nfev == f.calls - before  # the real evaluations: the resumed part's
     assert back.nfev < whole.nfev
+    # its evaluation describes both parts (before, the resumed part alone: the hits of
+    # the part before its checkpoint were missing)
+    assert back.evaluation.evaluations == back.nfev
+    assert back.nfev + back.evaluation.cache_hits == whole.nfev + whole.evaluation.cache_hits
+
+
+def test_a_resumed_run_keeps_the_evaluation_stats_of_the_part_before_its_checkpoint(
+        tmp_path):
+    import json
+    import warnings
+
+    kw = dict(optimizer=of.GradientDescent(lr=1e-3), gradient="central", max_steps=8,
+              cache=4096, checkpoint=tmp_path)
+    plain = {k: v for k, v in kw.items() if k != "cache"}
+    f = Counted(rosen)
+
+    def part_with_hits():
+        runner = of.Runner(f, **{**kw, "max_steps": 4})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runner.run([-1.2, 1.0])  # (the runner's cache filled: every point below a hit)
+            return runner.run([-1.2, 1.0])
+
+    part = part_with_hits()
+    saved = json.loads((tmp_path / "checkpoint.json").read_text())["evaluation"]
+    # as of its last whole step: the gradient at step 4, measured before the step limit
+    # stopped the run, is not in it (the resumed run measures it again)
+    assert part.nfev == 0 == saved["evaluations"] and part.evaluation.evaluations == 0
+    assert saved["cache_hits"] == part.evaluation.cache_hits - 4 > 0
+    # resumed with a cache of its own (empty): the hits of both parts, its own evaluations
+    before = f.calls
+    back = of.Runner(f, **kw).resume()
+    assert back.evaluation.cache_hits >= saved["cache_hits"]
+    assert back.evaluation.evaluations == back.nfev == f.calls - before > 0
+    whole = of.minimize(f, [-1.2, 1.0], **{**kw, "checkpoint": None})
+    assert back.nfev + back.evaluation.cache_hits == whole.nfev + whole.evaluation.cache_hits
+    # a run without a cache keeps no stats in its checkpoint
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        of.Runner(f, **{**plain, "max_steps": 4}).run([-1.2, 1.0])
+    assert "evaluation" not in json.loads((tmp_path / "checkpoint.json").read_text())
+    # resumed without a cache: no stats of its own, but the part before's hits are still
+    # not real evaluations (before: counted as real)
+    part_with_hits()
+    before = f.calls
+    bare = of.Runner(f, **plain).resume()
+    assert bare.evaluation is None and bare.nit == 8
+    assert bare.nfev == f.calls - before > 0
+
+
+def test_evaluation_stats_add_up_and_round_trip_through_json():
+    a = EvaluationStats(3, 2, 1, 0.5, 0.25, 2)
+    b = EvaluationStats(4, 0, 2, 1.5, 1.0, 4)
+    assert a.plus(b) == EvaluationStats(7, 2, 3, 2.0, 1.25, 4)
+    assert EvaluationStats.from_json(a.to_json()) == a
+    with pytest.raises(ValueError, match="JSON object"):
+        EvaluationStats.from_json([1, 2])
+
+
+def test_a_checkpoint_that_kept_its_cache_hits_alone_carries_them():
+    from types import SimpleNamespace
+
+    from optiframe.errors import CheckpointError
+    from optiframe.runs import carried_evaluations
+
+    def carried(meta):
+        return carried_evaluations(SimpleNamespace(meta=meta))
+
+    assert carried({"cache_hits": 7}) == EvaluationStats(0, 7, 0, 0.0, 0.0, 0)
+    assert carried({}) is None and carried({"cache_hits": 0}) is None
+    stats = EvaluationStats(3, 2, 1, 0.5, 0.25, 2)
+    assert carried({"evaluation": stats.to_json(), "cache_hits": 9}) == stats
+    with pytest.raises(CheckpointError, match="evaluation stats"):
+        carried({"evaluation": "3 evaluations"})
