@@ -28,9 +28,10 @@ regressions, its optimizers and learning rates, batch sizes 1 to 500, 1 to 5 epo
 maybe ``max_steps``, one model or a stack), stopped at a random call of the model's
 batch loss or whole-set loss, and resumed the same way; and global searches (the four
 strategies over a random box, a random budget, x0 given or not, the analytic gradient
-or differences), stopped at a random evaluation of f and resumed by the same call with
-``resume=True`` from their journal. Last, the same runs and training runs stopped by
-Ctrl-C in a step callback (and an epoch callback, in training) at a random call; and
+or differences, half through a cache), stopped at a random evaluation of f and resumed
+by the same call with ``resume=True`` from their journal. Last, the same runs and
+training runs stopped by Ctrl-C in a step callback (and an epoch callback, in training)
+at a random call; and
 runs whose stopped and resumed parts stream their history to one file (maybe with the
 points, maybe every 2nd, 3rd or 7th step), which must load as the history of the run
 never stopped (Ctrl-C in f, or in a step callback for half of them); runs with a rule
@@ -535,8 +536,13 @@ def one_training(rng: np.random.Generator, in_callback: bool = False,
 
 def _same_search(a: Any, b: Any) -> bool:
     """Whether two global searches agree bit for bit: the best point, its f, the status,
-    the evaluations, the trace and every local search (where it ended, how)."""
+    the evaluations (and with a cache, its hits), the trace and every local search (where
+    it ended, how)."""
     if (str(a.status), a.nfev, len(a.starts)) != (str(b.status), b.nfev, len(b.starts)):
+        return False
+    if (a.evaluation is None) != (b.evaluation is None) or (
+            a.evaluation is not None and (a.evaluation.evaluations, a.evaluation.cache_hits)
+            != (b.evaluation.evaluations, b.evaluation.cache_hits)):
         return False
     if list(a.trace.nfev) != list(b.trace.nfev) or list(a.trace.best) != list(b.trace.best):
         return False
@@ -560,10 +566,12 @@ def one_global(rng: np.random.Generator, in_callback: bool = False,
     if rng.random() < 0.5:
         kw["jac"] = g
     x0 = rng.uniform(lo, lo + width, n) if rng.random() < 0.3 else None
+    if rng.random() < 0.5:  # a cache: the budget counts real evaluations, its hits matter
+        kw["cache"] = 4096
     what = (f"{name}, n={n}, box [{lo:g}, {lo + width:g}], x0 "
             f"{'given' if x0 is not None else 'none'}, {kw['strategy']}, "
             f"max_nfev={kw['max_nfev']}, {'analytic' if 'jac' in kw else 'differences'}"
-            f"{', in a step callback' if in_callback else ''}")
+            f"{', cached' if 'cache' in kw else ''}{', in a step callback' if in_callback else ''}")
     if in_callback:
         counted, stopper = Ticker(), Ticker()
         f_counted = f_stopper = f

@@ -238,6 +238,18 @@ class PointCache:
             while len(self.values) > self.size:
                 self.values.popitem(last=False)
 
+    def items(self) -> list[tuple[bytes, float]]:
+        """The entries (each point's bits and its value), least recently used first: a
+        copy, what :meth:`restore` takes back (a global search's journal keeps them)."""
+        return list(self.values.items())
+
+    def restore(self, items: Any) -> None:
+        """Hold exactly the entries :meth:`items` gave, in their order (the hits counted
+        so far are kept)."""
+        self.values = collections.OrderedDict(items)
+        while len(self.values) > self.size:
+            self.values.popitem(last=False)
+
 
 class ParallelObjective(Objective):
     """``objective`` whose points are evaluated in batches on workers, through a cache.

@@ -7,7 +7,10 @@ strategy again from the start: each call is answered from the journal while it l
 (checked against its digest: a search that goes another way is refused), then the
 search goes on live from the same random state, so the result has the same bits as a
 search never interrupted. A local search cut short by Ctrl-C is not in the journal and
-is run again whole.
+is run again whole. With a cache of f's values (``cache=``, ``evaluate=``), the
+journal keeps the cache's entries and the search's evaluation stats as of its last
+entry, and the resumed search takes them up where the replay ends: its cache hits, and
+so the real evaluations its budget counts, are those of the search never interrupted.
 
 The folder holds ``journal.json`` (format, the search's configuration, the entries'
 kinds and digests) and ``journal.npz`` (every entry's arrays), each replaced atomically;
@@ -56,9 +59,18 @@ class Journal:
         self.entries: list[dict[str, Any]] = []
         self.replay: list[dict[str, Any]] = []
         self.last_save = time.monotonic()
+        #: the objective's cache (None: none), the search's evaluation count (a
+        #: RunEvaluations) and the objective's stats (a call; None: no stats), set by
+        #: the search before its first call
+        self.cache: Any = None
+        self.counted: Any = None
+        self.stats: Any = None
+        #: the cache's entries and the evaluation stats as of the last entry (saved)
+        self.kept: dict[str, Any] = {}
+        self._resumed: dict[str, Any] = {}  # the same, loaded: taken up as replay ends
         meta_path = self.folder / "journal.json"
         if resume:
-            self.replay = _load(self.folder, config)
+            self.replay, self._resumed = _load(self.folder, config)
         elif meta_path.exists():
             raise CheckpointError(
                 f"{meta_path}: a global search's checkpoint is there already: pass "
@@ -79,29 +91,63 @@ class Journal:
                 f"search is a {kind} that the journal does not hold (it holds a "
                 f"{entry['kind']} of another input): the checkpoint is of another search")
         self.entries.append(entry)
+        if not self.replaying:  # the last answer: the search goes on live from here
+            self._take_up()
         return entry
+
+    def _take_up(self) -> None:
+        """The cache and the evaluation stats of the search as its journal ends."""
+        kept = self.kept = self._resumed
+        if self.cache is not None and "cache" in kept:
+            self.cache.restore(kept["cache"])
+        if self.counted is not None and kept.get("evaluation") is not None:
+            from .evaluation import EvaluationStats
+
+            self.counted.carried = EvaluationStats.from_json(kept["evaluation"])
+
+    def _keep(self) -> None:
+        """What the search's cache and stats are as this entry ends (saved with it)."""
+        kept: dict[str, Any] = {}
+        if self.cache is not None:  # (a copy of its entries: packed as the journal is saved)
+            kept["cache"] = self.cache.items()
+        if self.counted is not None and self.stats is not None:
+            stats = self.counted.so_far(self.stats())
+            kept["evaluation"] = None if stats is None else stats.to_json()
+        self.kept = kept
 
     def record(self, kind: str, key: str, arrays: dict[str, np.ndarray],
                meta: dict[str, Any]) -> None:
         self.entries.append({"kind": kind, "key": key, "arrays": arrays, "meta": meta})
+        self._keep()
         if time.monotonic() - self.last_save >= 1.0:
             self.save()
 
     def save(self) -> None:
-        """Write the journal (atomically: a crash leaves the previous one whole)."""
+        """Write the journal (atomically: a crash leaves the previous one whole). While
+        the journal is replayed, its files hold more than the search has reached:
+        they stay as they are."""
+        if self.replaying:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         arrays = {f"e{i}/{name}": value for i, e in enumerate(self.entries)
                   for name, value in e["arrays"].items()}
+        if self.kept.get("cache") is not None:
+            arrays["cache/keys"], arrays["cache/values"] = _packed(self.kept["cache"])
         meta = {"format": FORMAT, "version": VERSION, "config": self.config,
                 "entries": [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
                              "arrays": sorted(e["arrays"])} for e in self.entries]}
+        if self.kept.get("evaluation") is not None:
+            meta["evaluation"] = self.kept["evaluation"]
         _write_atomically(self.folder / "journal.npz", lambda fh: np.savez(fh, **arrays))
         _write_atomically(self.folder / "journal.json",  # (then the entries it names)
                           lambda fh: fh.write(json.dumps(meta, sort_keys=True).encode()))
         self.last_save = time.monotonic()
 
 
-def _load(folder: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+def _load(folder: Path, config: dict[str, Any],
+          ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The journal's entries, and the cache's entries and evaluation stats kept with
+    the last of them."""
     meta_path = folder / "journal.json"
     if not meta_path.is_file():
         raise CheckpointError(f"{meta_path}: no global search's checkpoint to resume")
@@ -122,13 +168,27 @@ def _load(folder: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
             f"{meta_path}: the checkpoint is of another search: "
             + "; ".join(f"{k}: saved {saved.get(k)!r}, now {config.get(k)!r}"
                         for k in changed))
+    kept: dict[str, Any] = {"evaluation": meta.get("evaluation")}
+    if "cache/keys" in stored and "cache/values" in stored:
+        kept["cache"] = [(bytes(k), float(v)) for k, v in zip(
+            stored["cache/keys"], stored["cache/values"], strict=True)]
     try:
         return [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
                  "arrays": {name: stored[f"e{i}/{name}"] for name in e["arrays"]}}
-                for i, e in enumerate(meta["entries"])]
+                for i, e in enumerate(meta["entries"])], kept
     except KeyError as exc:
         raise CheckpointError(f"{folder}: journal.npz lacks {exc}: the files do not "
                               "belong together") from None
+
+
+def _packed(items: list[tuple[bytes, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """A cache's entries as arrays: each point's bits as a row of bytes, its value."""
+    width = len(items[0][0]) if items else 0
+    if any(len(key) != width for key, _ in items):  # (points of several sizes: none kept)
+        items = []
+    raw = b"".join(key for key, _ in items)
+    return (np.frombuffer(raw, dtype=np.uint8).reshape(len(items), width),
+            np.array([value for _, value in items], dtype=float))
 
 
 def saved_entropy(folder: str | Path) -> int | None:

@@ -42,6 +42,7 @@ import numpy as np
 
 from ._validation import check_real, nonneg_real, positive_int, positive_real
 from .errors import InvalidArgumentError
+from .evaluation import RunEvaluations
 from .executors import as_executor
 from .global_search import GlobalSearch, NothingEvaluatesError
 from .hookspecs import Register, hookimpl
@@ -304,7 +305,10 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
         g.listener = bar
     interrupted = False
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the search, while it ends
-    before = runner.evaluation_stats()
+    counted = RunEvaluations(runner.evaluation_stats())
+    if journal is not None:  # (its cache and stats kept with each entry, taken up on resume)
+        journal.cache = getattr(runner.objective, "cache", None)
+        journal.counted, journal.stats = counted, runner.evaluation_stats
     try:
         with runner.evaluating():  # one pool of evaluation workers for the whole search
             if x0 is not None:
@@ -331,8 +335,8 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
             journal.save()
         result = g.result(name, runner.minima_tol, interrupted)
         after = runner.evaluation_stats()
-        if before is not None and after is not None:
-            result = attrs.evolve(result, evaluation=after.since(before))
+        if after is not None:  # (a resumed search's: both parts)
+            result = attrs.evolve(result, evaluation=counted.so_far(after))
     return result, bool(late) and not interrupted
 
 
