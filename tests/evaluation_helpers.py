@@ -31,14 +31,17 @@ def rosen_rows(X):
 
 
 class Counted:
-    """An objective that counts its calls in this process."""
+    """An objective that counts its calls in this process (and raises KeyboardInterrupt
+    at its call ``ctrl_c_at``; None: never)."""
 
-    def __init__(self, f):
-        self.f, self.calls = f, 0
+    def __init__(self, f, ctrl_c_at=None):
+        self.f, self.calls, self.ctrl_c_at = f, 0, ctrl_c_at
         self.__name__ = f"counted_{f.__name__}"
 
     def __call__(self, x):
         self.calls += 1
+        if self.calls == self.ctrl_c_at:
+            raise KeyboardInterrupt
         return self.f(x)
 
 

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from evaluation_helpers import Counted, rosen
 
 import optiframe as of
 from optiframe.globalsets import GLOBAL_SET, global_function
@@ -278,28 +279,15 @@ def test_a_search_with_a_cache_resumes_to_the_evaluations_of_a_search_never_stop
     # of 72 searches over the four strategies differed in nfev, f or status), and its
     # evaluation stats told its resumed part alone. The journal now keeps the cache and
     # the stats as of its last entry
-    def rosen(x):
-        return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
-
-    class CtrlCAt:
-        def __init__(self, at=None):
-            self.at, self.calls = at, 0
-
-        def __call__(self, x):
-            self.calls += 1
-            if self.calls == self.at:
-                raise KeyboardInterrupt
-            return rosen(x)
-
     kw = dict(bounds=[(-2.0, 2.0)] * 3, strategy=strategy, max_nfev=600, seed=5, cache=4096)
-    f = CtrlCAt()
+    f = Counted(rosen)
     whole = of.minimize(f, **kw)
     assert whole.evaluation.cache_hits > 0
     for i, share in enumerate((0.3, 0.8)):
-        g = CtrlCAt(int(f.calls * share))
+        g = Counted(rosen, ctrl_c_at=int(f.calls * share))
         part = of.minimize(g, checkpoint=tmp_path / str(i), on_interrupt="return", **kw)
         assert part.status == "interrupted"
-        g.at = None
+        g.ctrl_c_at = None
         back = of.minimize(g, checkpoint=tmp_path / str(i), resume=True, **kw)
         assert (back.status, back.nfev, back.fun) == (whole.status, whole.nfev, whole.fun)
         assert back.trace.best == whole.trace.best and back.trace.nfev == whole.trace.nfev
