@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import numpy as np
 
 from .checkpoint_store import _write_atomically
 from .errors import CheckpointError
+from .evaluation import EvaluationStats, PointCache, RunEvaluations
 from .history import StartsHistory
 from .outcome import Finished
 
@@ -62,9 +64,9 @@ class Journal:
         #: the objective's cache (None: none), the search's evaluation count (a
         #: RunEvaluations) and the objective's stats (a call; None: no stats), set by
         #: the search before its first call
-        self.cache: Any = None
-        self.counted: Any = None
-        self.stats: Any = None
+        self.cache: PointCache | None = None
+        self.counted: RunEvaluations | None = None
+        self.stats: Callable[[], EvaluationStats | None] | None = None
         #: the cache's entries and the evaluation stats as of the last entry (saved)
         self.kept: dict[str, Any] = {}
         self._resumed: dict[str, Any] = {}  # the same, loaded: taken up as replay ends
@@ -101,8 +103,6 @@ class Journal:
         if self.cache is not None and "cache" in kept:
             self.cache.restore(kept["cache"])
         if self.counted is not None and kept.get("evaluation") is not None:
-            from .evaluation import EvaluationStats
-
             self.counted.carried = EvaluationStats.from_json(kept["evaluation"])
 
     def _keep(self) -> None:
@@ -169,16 +169,18 @@ def _load(folder: Path, config: dict[str, Any],
             + "; ".join(f"{k}: saved {saved.get(k)!r}, now {config.get(k)!r}"
                         for k in changed))
     kept: dict[str, Any] = {"evaluation": meta.get("evaluation")}
-    if "cache/keys" in stored and "cache/values" in stored:
-        kept["cache"] = [(bytes(k), float(v)) for k, v in zip(
-            stored["cache/keys"], stored["cache/values"], strict=True)]
     try:
+        if "cache/keys" in stored and "cache/values" in stored:
+            kept["cache"] = [(bytes(k), float(v)) for k, v in zip(
+                stored["cache/keys"], stored["cache/values"], strict=True)]
         return [{"kind": e["kind"], "key": e["key"], "meta": e["meta"],
                  "arrays": {name: stored[f"e{i}/{name}"] for name in e["arrays"]}}
                 for i, e in enumerate(meta["entries"])], kept
     except KeyError as exc:
         raise CheckpointError(f"{folder}: journal.npz lacks {exc}: the files do not "
                               "belong together") from None
+    except ValueError as exc:  # (the cache's points and values do not pair up)
+        raise CheckpointError(f"{folder}: journal.npz's cache is damaged: {exc}") from None
 
 
 def _packed(items: list[tuple[bytes, float]]) -> tuple[np.ndarray, np.ndarray]:
