@@ -152,11 +152,12 @@ class RunEvaluations:
         if self.before is None or marks is None:
             return self.so_far(None)
         target = self.before.asked + nfev - self.resumed_nfev
-        at = self.before
+        at = None
         for at in reversed(marks):  # the newest after which at most that many had been
-            if at.asked <= target:  # asked (none: the oldest kept, the closest known)
+            if at[0] + at[1] <= target:  # asked (none: the oldest kept, the closest known)
                 break
-        return self.so_far(at if at.asked >= self.before.asked else self.before)
+        stats = self.before if at is None else EvaluationStats(*at)
+        return self.so_far(stats if stats.asked >= self.before.asked else self.before)
 
     def hits(self, now: EvaluationStats | None) -> int:
         """The run's cache hits so far, the part before its checkpoint's included."""
@@ -294,8 +295,9 @@ class ParallelObjective(Objective):
         self.seconds = self.busy = 0.0
         #: called after each batch with the stats so far (a progress bar)
         self.listener: Callable[[EvaluationStats], None] | None = None
-        #: the stats after each of the last batches asked (see RunEvaluations.at_commit)
-        self.marks: collections.deque[EvaluationStats] = collections.deque(maxlen=MARKS)
+        #: the stats after each of the last batches asked, as tuples of the fields of
+        #: EvaluationStats (cheaper to make; see RunEvaluations.at_commit)
+        self.marks: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=MARKS)
 
     # -- the Objective interface -------------------------------------------------------
 
@@ -320,7 +322,7 @@ class ParallelObjective(Objective):
         X = np.asarray(X)
         if not self.cache.size:  # without a cache, f is asked at every point it was
             out = self._evaluate(X) if len(X) else np.empty(0)
-            self.marks.append(self.stats())
+            self._mark()
             return out
         out = np.empty(len(X))
         todo: dict[bytes, list[int]] = {}  # each point once, even if it comes twice
@@ -341,8 +343,12 @@ class ParallelObjective(Objective):
             for (key, rows), value in zip(todo.items(), found, strict=True):
                 out[rows] = value
                 self.cache.put(key, float(value))
-        self.marks.append(self.stats())
+        self._mark()
         return out
+
+    def _mark(self) -> None:
+        self.marks.append((self.evaluations, self.cache.hits, self.batches, self.seconds,
+                           self.busy, self._workers))
 
     # -- the pool --------------------------------------------------------------------
 
