@@ -207,6 +207,16 @@ def saved_entropy(folder: str | Path) -> int | None:
 # -- what a local-search call returned, as arrays and back --------------------------------
 
 
+def asked(result: Any) -> int:
+    """The evaluations a local search asked of f: its ``nfev`` (real ones) and, with a
+    cache, those the cache served (what a global search's budget counts)."""
+    replayed = getattr(result, "asked", None)
+    if replayed is not None:
+        return int(replayed)
+    stats = getattr(result, "evaluation", None)
+    return int(result.nfev) + (stats.cache_hits if stats is not None else 0)
+
+
 def local_arrays(result: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     done: Finished = result.finished
     records = result.history.segment(0, np.iinfo(np.int64).max)
@@ -214,7 +224,8 @@ def local_arrays(result: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays["history_steps"] = records["starts_history/steps"]
     arrays["history_rows"] = records["starts_history/rows"]
     meta = {"status": [s.value for s in done.status], "message": list(done.message),
-            "nfev": int(result.nfev), "n_starts": int(result.history.n_starts)}
+            "nfev": int(result.nfev), "asked": asked(result),
+            "n_starts": int(result.history.n_starts)}
     return arrays, meta
 
 
@@ -226,6 +237,8 @@ class Replayed:
         self.finished = Finished(**{name: a[name] for name in _FINISHED},
                                  status=meta["status"], message=meta["message"])
         self.nfev = meta["nfev"]
+        self.asked = int(meta.get("asked", meta["nfev"]))  # (a journal before 2026-12-08:
+        # its real evaluations, the same without a cache)
         self.history = StartsHistory.from_segment(
             {"starts_history/steps": a["history_steps"],
              "starts_history/rows": a["history_rows"]}, meta["n_starts"], False)

@@ -10,7 +10,10 @@ keeps every local search as a start of one :class:`~optiframe.result.MultiStartR
 (so ``r.minima``, ``r.starts`` and ``r.statuses()`` read as for multi-start), and the
 best value against evaluations (``r.trace``). ``max_nfev`` is the whole search's budget,
 honoured exactly: a sample is cut to what is left, a local search is given at most what
-is left. ``max_time`` is checked between calls and given to each local search.
+is left. With a cache (``cache=``, ``evaluate=``) the budget and the trace count the
+evaluations asked, those the cache served included, as a run's ``max_nfev`` does: a
+cache changes what a search costs (``r.nfev``, the real evaluations), never where it
+goes. ``max_time`` is checked between calls and given to each local search.
 
 Local searches in exploration stop as scipy's L-BFGS-B does by default (``gtol=1e-5``,
 ``ftol=2.2e-9``) and estimate gradients by forward differences (n evaluations, where the
@@ -30,7 +33,7 @@ import attrs
 import numpy as np
 
 from .errors import InvalidArgumentError
-from .global_journal import Replayed, digest, local_arrays
+from .global_journal import Replayed, asked, digest, local_arrays
 from .gradient_choice import AutoGradient
 from .gradients import ForwardDifference
 from .history import StartsHistory
@@ -351,7 +354,7 @@ class GlobalSearch:
         self.blocks.append(done)
         self.histories.append((result.history, index))
         self.local_searches += len(index)
-        self.used += int(result.nfev)
+        self.used += asked(result)  # (cache hits too: a cache changes no search's path)
         usable = done.at_a_point()
         self._minima.append((done.x[usable], done.fun[usable]))
         if usable.any():
@@ -393,8 +396,9 @@ class GlobalSearch:
         return self._minima[0]
 
     def result(self, name: str, minima_tol: float, interrupted: bool = False,
-               ) -> GlobalResult:
-        """Everything found, as a multi-start result."""
+               hits: int = 0) -> GlobalResult:
+        """Everything found, as a multi-start result (``hits``: of the evaluations asked,
+        those the cache served; ``nfev`` counts the others, the real ones)."""
         from .run_pieces import gather
 
         finished = Finished.join(self.blocks, self.n)
@@ -406,15 +410,16 @@ class GlobalSearch:
                 name)
         result = gather(finished, history, minima_tol)
         status = Status.INTERRUPTED if interrupted else result.status
+        cached = f", {hits} of them from the cache" if hits else ""
         text = (f"Global search ({name}): {self.local_searches} local searches, "
-                f"{self.used} of {self.budget} evaluations. " + result.message)
+                f"{self.used} of {self.budget} evaluations{cached}. " + result.message)
         sampled = self.points_sampled
         if self.raised and (self.blocks or self.raised < sampled):  # (else _sampled_best's)
             text += (f" The objective raised at {self.raised} of the {sampled} points "
                      f"sampled (the first: {self.first_error}); they count as +inf.")
         fields: dict[str, Any] = {str(a.alias): getattr(result, a.name)
                                   for a in attrs.fields(MultiStartResult) if a.init}
-        fields.update(status=status, message=text, nfev=self.used)
+        fields.update(status=status, message=text, nfev=max(0, self.used - hits))
         return GlobalResult(**fields, trace=self.trace, strategy=name)
 
 

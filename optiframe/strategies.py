@@ -320,7 +320,8 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
         if journal is not None:
             journal.save()
         if runner.on_interrupt == "raise":
-            stop.result = g.result(name, runner.minima_tol, interrupted=True)  # type: ignore[attr-defined]
+            stop.result = g.result(name, runner.minima_tol, True,  # type: ignore[attr-defined]
+                                   counted.hits(runner.evaluation_stats()))
             raise
         interrupted = True
     finally:
@@ -333,8 +334,8 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
         hold_to_the_end()
         if journal is not None:
             journal.save()
-        result = g.result(name, runner.minima_tol, interrupted)
         after = runner.evaluation_stats()
+        result = g.result(name, runner.minima_tol, interrupted, counted.hits(after))
         if after is not None:  # (a resumed search's: both parts)
             result = attrs.evolve(result, evaluation=counted.so_far(after))
     return result, bool(late) and not interrupted

@@ -272,13 +272,41 @@ def test_resume_after_ctrl_c_gives_the_same_bits_as_a_search_never_stopped(strat
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_cache_changes_what_a_global_search_costs_never_where_it_goes(strategy):
+    # the budget counted real evaluations: a cached search went another way than the
+    # same search without a cache, and one whose local searches found every point in the
+    # cache spent nothing and never ended (x**4 in [-6, -5], basinhopping, below). The
+    # budget and the trace now count the evaluations asked, as a run's max_nfev does
+    kw = dict(bounds=[(-2.0, 2.0)] * 3, strategy=strategy, max_nfev=600, seed=3)
+    plain = of.minimize(rosen, **kw)
+    f = Counted(rosen)
+    cached = of.minimize(f, cache=4096, **kw)
+    assert np.array_equal(cached.finished.x, plain.finished.x)
+    assert np.array_equal(cached.finished.fun, plain.finished.fun)
+    assert cached.finished.status == plain.finished.status and cached.status == plain.status
+    assert cached.trace.nfev == plain.trace.nfev and cached.trace.best == plain.trace.best
+    assert cached.nfev == f.calls == cached.evaluation.evaluations
+    assert cached.nfev + cached.evaluation.cache_hits == plain.nfev <= 600
+    assert "from the cache" in cached.message
+
+
+def test_a_global_search_whose_local_searches_are_all_cache_hits_ends():
+    # (max_time: before, the search never ended; it now ends converged in under a second)
+    r = of.minimize(lambda x: float(np.sum(x**4)), bounds=[(-6.0, -5.0)],
+                    jac=lambda x: 4 * x**3, strategy="basinhopping", max_nfev=1000,
+                    seed=0, cache=4096, max_time=60)
+    assert r.status == "converged"
+    assert r.nfev + r.evaluation.cache_hits <= 1000 and r.nfev < 1000
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_search_with_a_cache_resumes_to_the_evaluations_of_a_search_never_stopped(
         strategy, tmp_path):
-    # the budget counts real evaluations: resumed with an empty cache, a search evaluated
-    # again what the search never stopped found in its cache, and went another way (44
-    # of 72 searches over the four strategies differed in nfev, f or status), and its
-    # evaluation stats told its resumed part alone. The journal now keeps the cache and
-    # the stats as of its last entry
+    # resumed with an empty cache, a search evaluated again what the search never
+    # stopped found in its cache (and, its budget counting real evaluations then, went
+    # another way: 44 of 72 searches over the four strategies differed in nfev, f or
+    # status), and its evaluation stats told its resumed part alone. The journal now
+    # keeps the cache and the stats as of its last entry
     kw = dict(bounds=[(-2.0, 2.0)] * 3, strategy=strategy, max_nfev=600, seed=5, cache=4096)
     f = Counted(rosen)
     whole = of.minimize(f, **kw)
