@@ -61,9 +61,8 @@ class Journal:
         self.entries: list[dict[str, Any]] = []
         self.replay: list[dict[str, Any]] = []
         self.last_save = time.monotonic()
-        #: the objective's cache (None: none), the search's evaluation count (a
-        #: RunEvaluations) and the objective's stats (a call; None: no stats), set by
-        #: the search before its first call
+        #: the objective's cache (None: none), the search's evaluation count and the
+        #: objective's stats (a call; None: no stats), set by :meth:`track`
         self.cache: PointCache | None = None
         self.counted: RunEvaluations | None = None
         self.stats: Callable[[], EvaluationStats | None] | None = None
@@ -77,6 +76,14 @@ class Journal:
             raise CheckpointError(
                 f"{meta_path}: a global search's checkpoint is there already: pass "
                 "resume=True to go on with it, or another checkpoint folder")
+
+    def track(self, objective: Any, counted: RunEvaluations) -> None:
+        """Keep ``objective``'s cache and the search's evaluation stats (``counted``) with
+        each entry, and take them up where a replay ends (before the search's first
+        call)."""
+        self.cache = getattr(objective, "cache", None)
+        self.stats = getattr(objective, "stats", None)
+        self.counted = counted
 
     @property
     def replaying(self) -> bool:

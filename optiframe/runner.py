@@ -462,11 +462,11 @@ class Runner:
         ``evaluation`` says what the pool and the cache did during the run (a resumed
         run's: both parts, the one before its checkpoint included)."""
         now = self.evaluation_stats()
-        hits = counted.hits(now)
-        if now is None and not hits:
+        stats = counted.so_far(now)
+        if stats is None:
             return result
-        return attrs.evolve(result, nfev=max(0, result.nfev - hits),
-                            evaluation=None if now is None else counted.so_far(now))
+        return attrs.evolve(result, nfev=max(0, result.nfev - stats.cache_hits),
+                            evaluation=None if now is None else stats)
 
     def _told(self, run: Callable[..., Result], *args: Any) -> Result:
         """``run(*args)``; when it raises with the run's result attached (a failed or
@@ -547,10 +547,10 @@ class Runner:
         if self.checkpoint is None:
             return None
         counted = RUN_EVALUATIONS.get()
-        so_far = (None if counted is None  # (with a cache: the run's stats so far, kept)
-                  else lambda nfev: counted.at_commit(self.objective, nfev))
+        stats_at = (None if counted is None  # (with a cache: the run's stats, kept)
+                    else lambda nfev: counted.at_commit(self.objective, nfev))
         return Checkpointer(self.checkpoint, kind, run_config(self, kind, shape, seed), resumed,
-                            so_far)
+                            stats_at)
 
     def resume(self, checkpoint: Any = None, *, workers: Any = None) -> Result:
         """Resume the run saved in the folder ``checkpoint`` (default: this Runner's own

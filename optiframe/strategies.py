@@ -306,9 +306,8 @@ def _searched(runner: Runner, strategy: Any, x0: Any, seed: Any, workers: Any,
     interrupted = False
     late: list[int] = []  # Ctrl-C (or SIGTERM) after the search, while it ends
     counted = RunEvaluations(runner.evaluation_stats())
-    if journal is not None:  # (its cache and stats kept with each entry, taken up on resume)
-        journal.cache = getattr(runner.objective, "cache", None)
-        journal.counted, journal.stats = counted, runner.evaluation_stats
+    if journal is not None:
+        journal.track(runner.objective, counted)
     try:
         with runner.evaluating():  # one pool of evaluation workers for the whole search
             if x0 is not None:
